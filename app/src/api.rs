@@ -1,0 +1,217 @@
+//! Server functions: the browser's calls into Switchboard. Each checks the session and the
+//! organization (through the [`crate::ports::Backoffice`] port) before doing anything.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::{error::AppError, model::*};
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::sync::Arc;
+
+    use leptos::prelude::use_context;
+    use tower_sessions::Session;
+
+    use crate::{error::AppError, model::Me, ports::Backoffice};
+
+    const USER_KEY: &str = "user_id";
+
+    pub fn backoffice() -> Result<Arc<dyn Backoffice>, AppError> {
+        use_context::<Arc<dyn Backoffice>>().ok_or_else(|| {
+            leptos::logging::error!("Backoffice service missing from context");
+            AppError::Internal
+        })
+    }
+
+    pub async fn session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>().await.map_err(|e| {
+            leptos::logging::error!("session layer missing: {e}");
+            AppError::Internal
+        })
+    }
+
+    /// The service and the signed-in user, or `Unauthenticated`.
+    pub async fn signed_in() -> Result<(Arc<dyn Backoffice>, Me), AppError> {
+        let service = backoffice()?;
+        let session = session().await?;
+        let user_id: Option<String> = session.get(USER_KEY).await.map_err(|_| AppError::Internal)?;
+        let Some(user_id) = user_id else { return Err(AppError::Unauthenticated) };
+        match service.user(&user_id).await? {
+            Some(me) => Ok((service, me)),
+            None => {
+                let _ = session.flush().await;
+                Err(AppError::Unauthenticated)
+            }
+        }
+    }
+
+    pub async fn start_session(me: &Me) -> Result<(), AppError> {
+        let session = session().await?;
+        // A new id on login: a session id known before login is worth nothing after it.
+        session.cycle_id().await.map_err(|_| AppError::Internal)?;
+        session.insert(USER_KEY, &me.user_id).await.map_err(|_| AppError::Internal)
+    }
+
+    pub async fn end_session() -> Result<(), AppError> {
+        session().await?.flush().await.map_err(|_| AppError::Internal)
+    }
+}
+
+#[server(prefix = "/ui", endpoint = "needs_setup")]
+pub async fn needs_setup() -> Result<bool, AppError> {
+    ssr::backoffice()?.needs_setup().await
+}
+
+#[server(prefix = "/ui", endpoint = "setup_organization")]
+pub async fn setup_organization(
+    org_name: String,
+    email: String,
+    password: String,
+) -> Result<Me, AppError> {
+    let me = ssr::backoffice()?.setup(org_name, email, password).await?;
+    ssr::start_session(&me).await?;
+    Ok(me)
+}
+
+#[server(prefix = "/ui", endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<Me, AppError> {
+    let me = ssr::backoffice()?.authenticate(email, password).await?;
+    ssr::start_session(&me).await?;
+    Ok(me)
+}
+
+#[server(prefix = "/ui", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    ssr::end_session().await
+}
+
+/// The signed-in user, or `None`.
+#[server(prefix = "/ui", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    match ssr::signed_in().await {
+        Ok((_, me)) => Ok(Some(me)),
+        Err(AppError::Unauthenticated) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[server(prefix = "/ui", endpoint = "list_connectors")]
+pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.list_connectors(&me).await
+}
+
+#[server(prefix = "/ui", endpoint = "create_connector")]
+pub async fn create_connector(
+    name: String,
+    account_sid: String,
+    auth_token: String,
+    #[server(default)] receive_inbound: Option<String>,
+) -> Result<ConnectorSummary, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    let input = crate::ports::ConnectorInput {
+        name,
+        account_sid,
+        auth_token: Some(auth_token),
+        receive_inbound: receive_inbound.is_some(),
+    };
+    svc.create_connector(&me, input).await
+}
+
+/// Edits a connector; an empty token keeps the stored one.
+#[server(prefix = "/ui", endpoint = "update_connector")]
+pub async fn update_connector(
+    id: String,
+    name: String,
+    account_sid: String,
+    #[server(default)] auth_token: String,
+    #[server(default)] receive_inbound: Option<String>,
+) -> Result<ConnectorSummary, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    let input = crate::ports::ConnectorInput {
+        name,
+        account_sid,
+        auth_token: (!auth_token.trim().is_empty()).then_some(auth_token),
+        receive_inbound: receive_inbound.is_some(),
+    };
+    svc.update_connector(&me, &id, input).await
+}
+
+#[server(prefix = "/ui", endpoint = "get_connector")]
+pub async fn get_connector(id: String) -> Result<ConnectorDetail, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.connector(&me, &id).await
+}
+
+#[server(prefix = "/ui", endpoint = "list_numbers")]
+pub async fn list_numbers(connector_id: String) -> Result<Vec<NumberRow>, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.list_numbers(&me, &connector_id).await
+}
+
+#[server(prefix = "/ui", endpoint = "save_numbers", input = Json)]
+pub async fn save_numbers(connector_id: String, active: Vec<String>) -> Result<Vec<NumberRow>, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.save_numbers(&me, &connector_id, active).await
+}
+
+#[server(prefix = "/ui", endpoint = "set_webhook")]
+pub async fn set_webhook(connector_id: String, number_id: String) -> Result<WebhookOutcome, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.set_webhook(&me, &connector_id, &number_id).await
+}
+
+#[server(prefix = "/ui", endpoint = "list_agents")]
+pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.list_agents(&me).await
+}
+
+/// `faq` holds one `question | answer` pair per line.
+#[server(prefix = "/ui", endpoint = "create_agent")]
+pub async fn create_agent(
+    name: String,
+    fallback_reply: String,
+    #[server(default)] faq: String,
+) -> Result<AgentSummary, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    let faq = crate::model::parse_faq(&faq)?;
+    svc.create_agent(&me, crate::ports::AgentInput { name, fallback_reply, faq }).await
+}
+
+#[server(prefix = "/ui", endpoint = "get_agent")]
+pub async fn get_agent(id: String) -> Result<AgentDetail, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.agent(&me, &id).await
+}
+
+#[server(prefix = "/ui", endpoint = "list_channels")]
+pub async fn list_channels(agent_id: String) -> Result<Vec<ChannelRow>, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.list_channels(&me, &agent_id).await
+}
+
+#[server(prefix = "/ui", endpoint = "channel_options")]
+pub async fn channel_options(agent_id: String, connector_id: String) -> Result<Vec<ChannelOption>, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.channel_options(&me, &agent_id, &connector_id).await
+}
+
+#[server(prefix = "/ui", endpoint = "add_channel")]
+pub async fn add_channel(agent_id: String, number_id: String) -> Result<ChannelRow, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.add_channel(&me, &agent_id, &number_id).await
+}
+
+#[server(prefix = "/ui", endpoint = "remove_channel")]
+pub async fn remove_channel(agent_id: String, channel_id: String) -> Result<(), AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.remove_channel(&me, &agent_id, &channel_id).await
+}
+
+#[server(prefix = "/ui", endpoint = "list_conversations")]
+pub async fn list_conversations(agent_id: String) -> Result<Vec<ConversationView>, AppError> {
+    let (svc, me) = ssr::signed_in().await?;
+    svc.conversations(&me, &agent_id).await
+}

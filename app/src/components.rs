@@ -1,0 +1,103 @@
+//! Pieces shared by the pages: the signed-in layout, error notes, badges.
+
+use leptos::prelude::*;
+use leptos_router::{
+    components::{Outlet, Redirect, A},
+    hooks::use_navigate,
+};
+
+use crate::{
+    api::{current_user, Logout},
+    error::AppError,
+    model::{ConnectorState, Health},
+};
+
+/// The layout of every signed-in page: navigation, who is signed in, and the page below.
+#[component]
+pub fn Shell() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_user());
+    let logout = ServerAction::<Logout>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if logout.version().get() > 0 {
+            navigate("/login", Default::default());
+        }
+    });
+
+    view! {
+        <header class="top">
+            <a class="brand" href="/">"Switchboard"</a>
+            <nav>
+                <A href="/connectors">"Connectors"</A>
+                <A href="/agents">"Agents"</A>
+            </nav>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(me)) => view! {
+                            <span class="who">{me.email} " · " {me.org_name}</span>
+                            <ActionForm action=logout>
+                                <button type="submit" class="link">"Log out"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                        Err(error) => view! { <ErrorNote error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+        <main>
+            <Outlet/>
+        </main>
+    }
+}
+
+/// Shows an error; a lapsed session sends the person to the login page instead.
+#[component]
+pub fn ErrorNote(error: AppError) -> impl IntoView {
+    match error {
+        AppError::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
+        error => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+    }
+}
+
+/// The message of a form's last error when it belongs to `field`.
+#[component]
+pub fn FieldError(error: Signal<Option<AppError>>, #[prop(into)] field: String) -> impl IntoView {
+    move || {
+        error.get().and_then(|e| e.for_field(&field)).map(|message| {
+            view! { <span class="field-error" role="alert">{message}</span> }
+        })
+    }
+}
+
+/// The message of a form's last error when it belongs to no single field.
+#[component]
+pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        error.get().and_then(|e| match e {
+            AppError::Invalid { ref field, .. } if !field.is_empty() => None,
+            AppError::Unauthenticated => Some(view! { <Redirect path="/login"/> }.into_any()),
+            e => Some(view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()),
+        })
+    }
+}
+
+#[component]
+pub fn StateBadge(state: ConnectorState) -> impl IntoView {
+    let (class, label) = match state {
+        ConnectorState::Active => ("badge ok", "Active"),
+        ConnectorState::Error => ("badge bad", "Error"),
+    };
+    view! { <span class=class data-testid="state">{label}</span> }
+}
+
+#[component]
+pub fn HealthBadge(health: Health) -> impl IntoView {
+    let class = match health {
+        Health::Connected => "badge ok",
+        Health::Checking => "badge",
+        Health::CredentialsRejected | Health::Unreachable => "badge bad",
+    };
+    view! { <span class=class data-testid="health">{health.label()}</span> }
+}

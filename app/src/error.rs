@@ -1,0 +1,56 @@
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// Every outcome a server function can report to the browser. Messages are written for the
+/// person at the screen; causes of internal errors stay in the server's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please log in.")]
+    Unauthenticated,
+    #[error("You do not have access to this.")]
+    Forbidden,
+    #[error("{0} not found.")]
+    NotFound(String),
+    /// A form field that failed its rules; `field` is the input's name.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    /// Twilio refused or could not be reached; the message says which, in the user's words.
+    #[error("{0}")]
+    Provider(String),
+    #[error("Something went wrong on our side. It has been logged; please try again.")]
+    Internal,
+    #[error("Could not reach Switchboard: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.to_string(), message: message.into() }
+    }
+
+    /// The message for one form field, when this error is about that field.
+    pub fn for_field(&self, name: &str) -> Option<String> {
+        match self {
+            Self::Invalid { field, message } if field == name => Some(message.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
+                Self::invalid("", format!("The form was incomplete: {m}"))
+            }
+            other => Self::Transport(other.to_string()),
+        }
+    }
+}

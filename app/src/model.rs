@@ -1,0 +1,247 @@
+//! The types the browser sees. None of them carries a secret.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    OrgAdmin,
+    AgentOwner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::OrgAdmin => "org_admin",
+            Role::AgentOwner => "agent_owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "org_admin" => Some(Role::OrgAdmin),
+            "agent_owner" => Some(Role::AgentOwner),
+            _ => None,
+        }
+    }
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user_id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectorState {
+    Active,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Health {
+    Connected,
+    CredentialsRejected,
+    Unreachable,
+    Checking,
+}
+
+impl Health {
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Connected => "Connected",
+            Health::CredentialsRejected => "Credentials rejected",
+            Health::Unreachable => "Unreachable",
+            Health::Checking => "Checking",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorSummary {
+    pub id: String,
+    pub name: String,
+    pub account_sid: String,
+    pub state: ConnectorState,
+    pub health: Health,
+    /// Why the connector is in Error, in Twilio's words where it gave some.
+    pub reason: Option<String>,
+    pub active_numbers: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorDetail {
+    pub summary: ConnectorSummary,
+    pub receive_inbound: bool,
+    pub account_name: Option<String>,
+    pub trial: bool,
+    /// The URL to paste into Twilio by hand, if one prefers not to use "Set webhook".
+    pub inbound_webhook_url: String,
+    /// Whether the Auth Token is stored (it is never sent back).
+    pub auth_token_set: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Provider {
+    WhatsApp,
+    Sms,
+}
+
+impl Provider {
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::WhatsApp => "WhatsApp",
+            Provider::Sms => "SMS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WebhookState {
+    Unknown,
+    Configured,
+    NotConfigured,
+}
+
+impl WebhookState {
+    pub fn label(self) -> &'static str {
+        match self {
+            WebhookState::Unknown => "Webhook not checked",
+            WebhookState::Configured => "Webhook configured",
+            WebhookState::NotConfigured => "Webhook not set up in provider",
+        }
+    }
+}
+
+/// One row of a connector's Phone Numbers checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberRow {
+    pub id: String,
+    pub phone_number: String,
+    pub provider: Provider,
+    pub display_name: Option<String>,
+    pub sender_status: Option<String>,
+    pub active: bool,
+    pub webhook: WebhookState,
+    pub webhook_detail: Option<String>,
+    pub bound_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookOutcome {
+    pub number_id: String,
+    pub state: WebhookState,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSummary {
+    pub id: String,
+    pub name: String,
+    pub channels: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaqEntry {
+    pub question: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentDetail {
+    pub id: String,
+    pub name: String,
+    pub fallback_reply: String,
+    pub faq: Vec<FaqEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRow {
+    pub id: String,
+    pub connector_name: String,
+    pub phone_number: String,
+    pub provider: Provider,
+}
+
+/// A number offered in "Add channel".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelOption {
+    pub number_id: String,
+    pub phone_number: String,
+    pub provider: Provider,
+    /// The agent this number already answers for, when it is not this one.
+    pub bound_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: String,
+    pub direction: Direction,
+    pub body: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub id: String,
+    pub guest: String,
+    pub guest_name: Option<String>,
+    pub number: String,
+    pub messages: Vec<MessageView>,
+}
+
+/// Reads the FAQ text area: one `question | answer` pair per line, blank lines ignored.
+pub fn parse_faq(text: &str) -> Result<Vec<FaqEntry>, crate::AppError> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let (q, a) = line.split_once('|').ok_or_else(|| {
+                crate::AppError::invalid("faq", format!("Line {} needs a question and an answer separated by |", i + 1))
+            })?;
+            let (q, a) = (q.trim(), a.trim());
+            if q.is_empty() || a.is_empty() {
+                return Err(crate::AppError::invalid(
+                    "faq",
+                    format!("Line {} needs a question and an answer separated by |", i + 1),
+                ));
+            }
+            Ok(FaqEntry { question: q.to_string(), answer: a.to_string() })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faq_lines_parse_into_pairs_and_blank_lines_are_skipped() {
+        let faq = parse_faq("When is breakfast? | 7 to 10\n\n Check-out time?|Noon ").unwrap();
+        assert_eq!(
+            faq,
+            vec![
+                FaqEntry { question: "When is breakfast?".into(), answer: "7 to 10".into() },
+                FaqEntry { question: "Check-out time?".into(), answer: "Noon".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn faq_line_without_separator_names_the_line() {
+        let err = parse_faq("ok | yes\nno separator here").unwrap_err();
+        assert_eq!(err.for_field("faq").unwrap(), "Line 2 needs a question and an answer separated by |");
+    }
+}

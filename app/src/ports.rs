@@ -1,0 +1,63 @@
+//! The port between the UI and the server: what server functions may ask of Switchboard.
+//! The server crate implements it; server functions find it in Leptos context.
+
+use async_trait::async_trait;
+
+use crate::{error::AppError, model::*};
+
+pub type Result<T> = std::result::Result<T, AppError>;
+
+/// Input of "New connector" and of a credential edit. The token is absent on an edit that
+/// keeps the stored one.
+#[derive(Clone)]
+pub struct ConnectorInput {
+    pub name: String,
+    pub account_sid: String,
+    pub auth_token: Option<String>,
+    pub receive_inbound: bool,
+}
+
+impl std::fmt::Debug for ConnectorInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorInput")
+            .field("name", &self.name)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "[redacted]"))
+            .field("receive_inbound", &self.receive_inbound)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentInput {
+    pub name: String,
+    pub fallback_reply: String,
+    pub faq: Vec<FaqEntry>,
+}
+
+#[async_trait]
+pub trait Backoffice: Send + Sync + 'static {
+    async fn needs_setup(&self) -> Result<bool>;
+    /// Creates the organization and its first admin; refused once any user exists.
+    async fn setup(&self, org_name: String, email: String, password: String) -> Result<Me>;
+    async fn authenticate(&self, email: String, password: String) -> Result<Me>;
+    async fn user(&self, user_id: &str) -> Result<Option<Me>>;
+
+    async fn list_connectors(&self, me: &Me) -> Result<Vec<ConnectorSummary>>;
+    async fn create_connector(&self, me: &Me, input: ConnectorInput) -> Result<ConnectorSummary>;
+    async fn update_connector(&self, me: &Me, id: &str, input: ConnectorInput) -> Result<ConnectorSummary>;
+    async fn connector(&self, me: &Me, id: &str) -> Result<ConnectorDetail>;
+    /// Reads the account's senders and numbers from Twilio and merges them with Switchboard's.
+    async fn list_numbers(&self, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>>;
+    async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>>;
+    async fn set_webhook(&self, me: &Me, connector_id: &str, number_id: &str) -> Result<WebhookOutcome>;
+
+    async fn list_agents(&self, me: &Me) -> Result<Vec<AgentSummary>>;
+    async fn create_agent(&self, me: &Me, input: AgentInput) -> Result<AgentSummary>;
+    async fn agent(&self, me: &Me, id: &str) -> Result<AgentDetail>;
+    async fn list_channels(&self, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>>;
+    async fn channel_options(&self, me: &Me, agent_id: &str, connector_id: &str) -> Result<Vec<ChannelOption>>;
+    async fn add_channel(&self, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow>;
+    async fn remove_channel(&self, me: &Me, agent_id: &str, channel_id: &str) -> Result<()>;
+    async fn conversations(&self, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>>;
+}

@@ -1,0 +1,345 @@
+//! A stateful stand-in for Twilio, for Switchboard's demo and tests.
+//!
+//! It serves the part of Twilio's REST API that Switchboard uses (paths, encodings and bodies
+//! as in Twilio's OpenAPI specs), checks Basic auth like Twilio, applies WhatsApp sender
+//! updates asynchronously, signs the webhooks it sends exactly as Twilio does, and has a
+//! "phone" page where a tester writes to a number as a guest.
+
+mod pages;
+mod rest;
+mod webhooks;
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+/// Accounts and numbers the simulator starts with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Seed {
+    pub accounts: Vec<SeedAccount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedAccount {
+    pub sid: String,
+    pub auth_token: String,
+    #[serde(default = "default_friendly_name")]
+    pub friendly_name: String,
+    /// `Full` or `Trial`.
+    #[serde(default = "default_kind", rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub numbers: Vec<SeedNumber>,
+}
+
+fn default_friendly_name() -> String {
+    "My first Twilio account".into()
+}
+fn default_kind() -> String {
+    "Full".into()
+}
+fn yes() -> bool {
+    true
+}
+fn online() -> String {
+    "ONLINE".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedNumber {
+    /// E.164, e.g. +14155550100.
+    pub phone_number: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Registered as a WhatsApp sender.
+    #[serde(default = "yes")]
+    pub whatsapp: bool,
+    /// Listed as an SMS-capable IncomingPhoneNumber.
+    #[serde(default)]
+    pub sms: bool,
+    #[serde(default = "online")]
+    pub sender_status: String,
+}
+
+impl Seed {
+    /// The demo: one account with two WhatsApp senders and an SMS number.
+    pub fn demo() -> Self {
+        Seed {
+            accounts: vec![SeedAccount {
+                sid: "AC0123456789abcdef0123456789abcdef".into(),
+                auth_token: "fedcba9876543210fedcba9876543210".into(),
+                friendly_name: "Demo Hotels".into(),
+                kind: "Full".into(),
+                numbers: vec![
+                    SeedNumber {
+                        phone_number: "+14155550100".into(),
+                        display_name: Some("Hotel Front Desk".into()),
+                        whatsapp: true,
+                        sms: false,
+                        sender_status: "ONLINE".into(),
+                    },
+                    SeedNumber {
+                        phone_number: "+14155550101".into(),
+                        display_name: Some("Hotel Spa".into()),
+                        whatsapp: true,
+                        sms: false,
+                        sender_status: "ONLINE".into(),
+                    },
+                    SeedNumber {
+                        phone_number: "+14155550199".into(),
+                        display_name: Some("Reception SMS".into()),
+                        whatsapp: false,
+                        sms: true,
+                        sender_status: "ONLINE".into(),
+                    },
+                ],
+            }],
+        }
+    }
+}
+
+/// Timings of the simulated Twilio.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a sender update stays ONLINE:UPDATING before it is applied.
+    pub sender_update_delay: Duration,
+    /// The pause between the status callbacks of a sent message.
+    pub status_delay: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { sender_update_delay: Duration::from_millis(400), status_delay: Duration::from_millis(300) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Webhook {
+    pub callback_url: Option<String>,
+    pub callback_method: String,
+    pub fallback_url: Option<String>,
+    pub fallback_method: String,
+    pub status_callback_url: Option<String>,
+    pub status_callback_method: String,
+}
+
+impl Default for Webhook {
+    fn default() -> Self {
+        Self {
+            callback_url: None,
+            callback_method: "POST".into(),
+            fallback_url: None,
+            fallback_method: "POST".into(),
+            status_callback_url: None,
+            status_callback_method: "POST".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Sender {
+    pub sid: String,
+    pub sender_id: String,
+    pub status: String,
+    pub display_name: Option<String>,
+    pub webhook: Webhook,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Number {
+    pub sid: String,
+    pub phone_number: String,
+    pub friendly_name: String,
+    pub sms: bool,
+    pub sms_url: String,
+    pub sms_method: String,
+    pub sms_application_sid: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub sid: String,
+    pub auth_token: String,
+    pub friendly_name: String,
+    pub kind: String,
+    pub senders: Vec<Sender>,
+    pub numbers: Vec<Number>,
+    pub created: String,
+}
+
+/// A message the simulator has seen: a guest's (inbound) or one sent through the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub sid: String,
+    pub account_sid: String,
+    /// `inbound` or `outbound-api`, as Twilio names them.
+    pub direction: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub status: String,
+    pub status_callback: Option<String>,
+    /// For inbound messages: where the webhook went and what it answered.
+    pub webhook_url: Option<String>,
+    pub webhook_status: Option<u16>,
+    pub error: Option<String>,
+    pub created_ms: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct World {
+    pub accounts: BTreeMap<String, Account>,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Clone)]
+pub struct Sim {
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: Arc<str>,
+    pub(crate) options: Options,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+/// A Twilio-style SID: two letters and 32 hex digits.
+pub(crate) fn sid(prefix: &str) -> String {
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
+/// RFC 2822 dates, as Twilio's 2010 API writes them.
+pub(crate) fn rfc2822_now() -> String {
+    // A fixed, valid date is enough for the simulator; clients do not compute with it.
+    "Sat, 21 Nov 2026 12:00:00 +0000".to_string()
+}
+
+impl Sim {
+    pub fn add_account(&self, seed: &SeedAccount) {
+        let senders = seed
+            .numbers
+            .iter()
+            .filter(|n| n.whatsapp)
+            .map(|n| Sender {
+                sid: sid("XE"),
+                sender_id: format!("whatsapp:{}", n.phone_number),
+                status: n.sender_status.clone(),
+                display_name: n.display_name.clone(),
+                webhook: Webhook::default(),
+            })
+            .collect();
+        let numbers = seed
+            .numbers
+            .iter()
+            .map(|n| Number {
+                sid: sid("PN"),
+                phone_number: n.phone_number.clone(),
+                friendly_name: n.display_name.clone().unwrap_or_else(|| n.phone_number.clone()),
+                sms: n.sms,
+                sms_url: String::new(),
+                sms_method: "POST".into(),
+                sms_application_sid: String::new(),
+                created: rfc2822_now(),
+            })
+            .collect();
+        let account = Account {
+            sid: seed.sid.clone(),
+            auth_token: seed.auth_token.clone(),
+            friendly_name: seed.friendly_name.clone(),
+            kind: seed.kind.clone(),
+            senders,
+            numbers,
+            created: rfc2822_now(),
+        };
+        self.world.lock().unwrap().accounts.insert(seed.sid.clone(), account);
+    }
+
+    pub fn messages(&self) -> Vec<Message> {
+        self.world.lock().unwrap().messages.clone()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The webhook currently configured on a WhatsApp sender, by its number (`whatsapp:+…`).
+    pub fn sender_webhook(&self, sender_id: &str) -> Option<Webhook> {
+        let world = self.world.lock().unwrap();
+        world.accounts.values().flat_map(|a| a.senders.iter()).find(|s| s.sender_id == sender_id).map(|s| s.webhook.clone())
+    }
+
+    /// A guest writes to one of the simulated numbers; see [`webhooks::Inbound`].
+    pub async fn guest_message(&self, inbound: webhooks::Inbound) -> Result<webhooks::Delivery, String> {
+        webhooks::deliver_inbound(self, inbound).await
+    }
+}
+
+pub use webhooks::{sign, Delivery, Inbound};
+
+/// A running simulator.
+pub struct Handle {
+    pub sim: Sim,
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Handle {
+    pub fn url(&self) -> String {
+        self.sim.base_url.to_string()
+    }
+}
+
+/// Starts the simulator on `listener`; `public_url` is the base of its absolute page URLs
+/// (defaults to http://<listener address>).
+pub async fn start(listener: TcpListener, seed: Seed, options: Options, public_url: Option<String>) -> std::io::Result<Handle> {
+    let addr = listener.local_addr()?;
+    let base_url: Arc<str> = public_url.unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').into();
+    let sim = Sim {
+        world: Arc::default(),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("static client settings"),
+        base_url,
+        options,
+    };
+    for account in &seed.accounts {
+        sim.add_account(account);
+    }
+    let app = router(sim.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "simulator stopped");
+        }
+    });
+    Ok(Handle { sim, addr, task })
+}
+
+fn router(sim: Sim) -> Router {
+    Router::new()
+        .route("/", get(pages::phone))
+        .route("/phone/send", post(pages::send))
+        .route("/_sim/inbound", post(pages::api_inbound))
+        .route("/_sim/messages", get(pages::api_messages))
+        .route("/_sim/accounts", post(pages::api_add_account))
+        .route("/2010-04-01/Accounts/{file}", get(rest::fetch_account))
+        .route("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json", get(rest::list_numbers))
+        .route("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{file}", get(rest::fetch_number).post(rest::update_number))
+        .route("/2010-04-01/Accounts/{sid}/Messages.json", post(rest::create_message))
+        .route("/v2/Channels/Senders", get(rest::list_senders))
+        .route("/v2/Channels/Senders/{sid}", get(rest::fetch_sender).post(rest::update_sender))
+        .route("/v2/Indicators/Typing.json", post(rest::typing))
+        .with_state(sim)
+}

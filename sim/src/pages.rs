@@ -1,0 +1,140 @@
+//! The guest's phone page and the small JSON API tests drive the simulator with.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Form, Query, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+    Json,
+};
+use serde::Deserialize;
+
+use crate::{webhooks::Inbound, SeedAccount, Sim};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String, String>>) -> Html<String> {
+    let guest = q.get("from").cloned().unwrap_or_else(|| "whatsapp:+15551230001".into());
+    let (accounts, numbers) = {
+        let world = sim.world.lock().unwrap();
+        let accounts: Vec<(String, String, String)> =
+            world.accounts.values().map(|a| (a.sid.clone(), a.auth_token.clone(), a.friendly_name.clone())).collect();
+        let mut numbers: Vec<(String, String)> = Vec::new();
+        for a in world.accounts.values() {
+            for s in &a.senders {
+                numbers.push((s.sender_id.clone(), format!("{} · WhatsApp · {}", s.sender_id, s.display_name.clone().unwrap_or_default())));
+            }
+            for n in a.numbers.iter().filter(|n| n.sms) {
+                numbers.push((n.phone_number.clone(), format!("{} · SMS · {}", n.phone_number, n.friendly_name)));
+            }
+        }
+        (accounts, numbers)
+    };
+    let to = q.get("to").cloned().or_else(|| numbers.first().map(|n| n.0.clone())).unwrap_or_default();
+    let options: String = numbers
+        .iter()
+        .map(|(v, label)| format!(r#"<option value="{}"{}>{}</option>"#, esc(v), if *v == to { " selected" } else { "" }, esc(label)))
+        .collect();
+    let account_rows: String = accounts
+        .iter()
+        .map(|(sid, token, name)| format!("<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>", esc(name), esc(sid), esc(token)))
+        .collect();
+    let notice = q.get("error").map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e))).unwrap_or_default();
+    Html(format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Twilio simulator · guest phone</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #1f2933; }}
+.phone {{ border: 1px solid #cbd2d9; border-radius: 1.5rem; padding: 1rem; background: #efeae2; min-height: 14rem; }}
+.msg {{ max-width: 75%; margin: .4rem 0; padding: .5rem .75rem; border-radius: .75rem; background: #fff; }}
+.msg.guest {{ margin-left: auto; background: #d9fdd3; }}
+.meta {{ font-size: .75rem; color: #52606d; }}
+.error {{ color: #b42318; }}
+form {{ display: flex; gap: .5rem; margin-top: 1rem; flex-wrap: wrap; }}
+input[name=body] {{ flex: 1; }}
+table {{ border-collapse: collapse; font-size: .85rem; }} td {{ padding: .2rem .6rem; border-bottom: 1px solid #e4e7eb; }}
+</style></head>
+<body>
+<h1>Guest phone</h1>
+<p>This page is a stand-in for WhatsApp: write as a guest to a number of the simulated Twilio account.
+The simulator posts the message to the webhook set on that number, signed like Twilio, and shows the replies that come back through Twilio's Messages API.</p>
+{notice}
+<form method="post" action="/phone/send" id="send">
+  <label>From (you) <input name="from" value="{guest}" size="24"></label>
+  <label>To <select name="to">{options}</select></label>
+  <input name="body" placeholder="Type a message" aria-label="Message" required autocomplete="off">
+  <button type="submit">Send</button>
+</form>
+<div class="phone" id="thread" data-guest="{guest}" data-to="{to}" aria-live="polite"></div>
+<h2>Simulated Twilio accounts</h2>
+<p>Use these in Switchboard's "New connector" form.</p>
+<table><tr><th>Name</th><th>Account SID</th><th>Auth Token</th></tr>{account_rows}</table>
+<script>
+const thread = document.getElementById('thread');
+async function refresh() {{
+  const guest = thread.dataset.guest, to = thread.dataset.to;
+  const wa = s => s.replace(/^whatsapp:/, '');
+  const r = await fetch('/_sim/messages');
+  const all = await r.json();
+  const mine = all.filter(m => (m.from === guest && m.to === to) || (m.from === to && m.to === guest));
+  thread.replaceChildren(...mine.map(m => {{
+    const div = document.createElement('div');
+    div.className = 'msg' + (m.direction === 'inbound' ? ' guest' : ' reply');
+    div.dataset.status = m.status;
+    const p = document.createElement('p'); p.textContent = m.body; div.appendChild(p);
+    const meta = document.createElement('span'); meta.className = 'meta';
+    meta.textContent = m.direction === 'inbound' ? (m.error ? m.error : 'webhook ' + m.webhook_status) : m.status;
+    div.appendChild(meta);
+    return div;
+  }}));
+}}
+refresh(); setInterval(refresh, 700);
+</script>
+</body></html>"#,
+        guest = esc(&guest),
+        to = esc(&to),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SendForm {
+    from: String,
+    to: String,
+    body: String,
+}
+
+pub(crate) async fn send(State(sim): State<Sim>, Form(f): Form<SendForm>) -> Redirect {
+    let back = |error: Option<String>| {
+        let mut query = vec![("from", f.from.clone()), ("to", f.to.clone())];
+        if let Some(e) = error {
+            query.push(("error", e));
+        }
+        Redirect::to(&format!("/?{}", serde_urlencoded::to_string(&query).unwrap_or_default()))
+    };
+    let inbound = Inbound { to: f.to.clone(), from: f.from.clone(), body: f.body.clone(), profile_name: Some("Guest".into()) };
+    match sim.guest_message(inbound).await {
+        Ok(d) if (200..300).contains(&d.status) => back(None),
+        Ok(d) => back(Some(format!("Switchboard answered the webhook with HTTP {} — {}", d.status, d.body))),
+        Err(e) => back(Some(e)),
+    }
+}
+
+pub(crate) async fn api_inbound(State(sim): State<Sim>, Json(inbound): Json<Inbound>) -> Response {
+    match sim.guest_message(inbound).await {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({ "error": e }))).into_response(),
+    }
+}
+
+pub(crate) async fn api_messages(State(sim): State<Sim>) -> Response {
+    Json(sim.messages()).into_response()
+}
+
+pub(crate) async fn api_add_account(State(sim): State<Sim>, Json(account): Json<SeedAccount>) -> Response {
+    sim.add_account(&account);
+    StatusCode::CREATED.into_response()
+}

@@ -1,0 +1,463 @@
+//! The REST API subset, as Twilio serves it.
+
+use std::collections::HashMap;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde_json::{json, Value};
+
+use crate::{now_ms, rfc2822_now, sid, webhooks, Account, Message, Number, Sender, Sim, Webhook};
+
+/// Twilio's legacy error body.
+pub(crate) fn error(status: StatusCode, code: u32, message: &str) -> Response {
+    let body = json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status.as_u16(),
+    });
+    (status, Json(body)).into_response()
+}
+
+fn unauthorized() -> Response {
+    error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
+}
+
+fn not_found(what: &str) -> Response {
+    error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource {what} was not found"))
+}
+
+/// The account whose SID and Auth Token are in the Basic auth header.
+fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<Account, Response> {
+    let creds = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(unauthorized)?;
+    let (user, pass) = creds.split_once(':').ok_or_else(unauthorized)?;
+    let world = sim.world.lock().unwrap();
+    match world.accounts.get(user) {
+        Some(a) if a.auth_token == pass => Ok(a.clone()),
+        _ => Err(unauthorized()),
+    }
+}
+
+/// Authenticates and checks that the path's account is the caller's.
+fn authorize(sim: &Sim, headers: &HeaderMap, path_sid: &str) -> Result<Account, Response> {
+    let account = authenticate(sim, headers)?;
+    if account.sid != path_sid {
+        return Err(error(StatusCode::FORBIDDEN, 20003, "Authenticate"));
+    }
+    Ok(account)
+}
+
+fn account_json(a: &Account) -> Value {
+    json!({
+        "auth_token": a.auth_token,
+        "date_created": a.created,
+        "date_updated": a.created,
+        "friendly_name": a.friendly_name,
+        "owner_account_sid": a.sid,
+        "sid": a.sid,
+        "status": "active",
+        "subresource_uris": {
+            "incoming_phone_numbers": format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json", a.sid),
+            "messages": format!("/2010-04-01/Accounts/{}/Messages.json", a.sid),
+        },
+        "type": a.kind,
+        "uri": format!("/2010-04-01/Accounts/{}.json", a.sid),
+    })
+}
+
+pub(crate) async fn fetch_account(State(sim): State<Sim>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some(path_sid) = file.strip_suffix(".json") else { return not_found(&file) };
+    match authorize(&sim, &headers, path_sid) {
+        Ok(a) => Json(account_json(&a)).into_response(),
+        Err(r) => r,
+    }
+}
+
+fn number_json(account_sid: &str, n: &Number) -> Value {
+    json!({
+        "account_sid": account_sid,
+        "address_requirements": "none",
+        "address_sid": null,
+        "api_version": "2010-04-01",
+        "beta": false,
+        "capabilities": { "fax": false, "mms": n.sms, "sms": n.sms, "voice": true },
+        "date_created": n.created,
+        "date_updated": n.created,
+        "emergency_status": "Inactive",
+        "friendly_name": n.friendly_name,
+        "identity_sid": null,
+        "origin": "twilio",
+        "phone_number": n.phone_number,
+        "sid": n.sid,
+        "sms_application_sid": n.sms_application_sid,
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": "",
+        "sms_method": n.sms_method,
+        "sms_url": n.sms_url,
+        "status": "in-use",
+        "status_callback": "",
+        "status_callback_method": "POST",
+        "uri": format!("/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{}.json", n.sid),
+        "voice_method": "POST",
+        "voice_url": "",
+    })
+}
+
+/// PageSize, Page and PageToken as Twilio takes them.
+fn paging(q: &HashMap<String, String>, default_size: usize) -> Result<(usize, usize), Response> {
+    let size = match q.get("PageSize") {
+        Some(s) => s.parse::<usize>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+            error(StatusCode::BAD_REQUEST, 20001, "PageSize must be between 1 and 1000")
+        })?,
+        None => default_size,
+    };
+    let page = q.get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    Ok((size, page))
+}
+
+pub(crate) async fn list_numbers(
+    State(sim): State<Sim>,
+    Path(path_sid): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let account = match authorize(&sim, &headers, &path_sid) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let (size, page) = match paging(&q, 50) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let base = format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json", account.sid);
+    let items: Vec<Value> = account.numbers.iter().skip(page * size).take(size).map(|n| number_json(&account.sid, n)).collect();
+    let more = (page + 1) * size < account.numbers.len();
+    let page_uri = |p: usize| format!("{base}?PageSize={size}&Page={p}&PageToken=PA{p}");
+    Json(json!({
+        "end": page * size + items.len().saturating_sub(1),
+        "first_page_uri": format!("{base}?PageSize={size}&Page=0"),
+        "next_page_uri": if more { Value::from(page_uri(page + 1)) } else { Value::Null },
+        "page": page,
+        "page_size": size,
+        "previous_page_uri": if page > 0 { Value::from(page_uri(page - 1)) } else { Value::Null },
+        "start": page * size,
+        "uri": page_uri(page),
+        "incoming_phone_numbers": items,
+    }))
+    .into_response()
+}
+
+fn find_number(account: &Account, file: &str) -> Option<Number> {
+    let sid = file.strip_suffix(".json")?;
+    account.numbers.iter().find(|n| n.sid == sid).cloned()
+}
+
+pub(crate) async fn fetch_number(State(sim): State<Sim>, Path((path_sid, file)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let account = match authorize(&sim, &headers, &path_sid) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match find_number(&account, &file) {
+        Some(n) => Json(number_json(&account.sid, &n)).into_response(),
+        None => not_found(&file),
+    }
+}
+
+fn form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, Response> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, 20001, "Content-Type must be application/x-www-form-urlencoded"));
+    }
+    Ok(url::form_urlencoded::parse(body).into_owned().collect())
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+pub(crate) async fn update_number(
+    State(sim): State<Sim>,
+    Path((path_sid, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let account = match authorize(&sim, &headers, &path_sid) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let form = match form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(number) = find_number(&account, &file) else { return not_found(&file) };
+    if let Some(m) = field(&form, "SmsMethod") {
+        if m != "GET" && m != "POST" {
+            return error(StatusCode::BAD_REQUEST, 21626, "SmsMethod must be GET or POST");
+        }
+    }
+    let mut world = sim.world.lock().unwrap();
+    let a = world.accounts.get_mut(&account.sid).expect("authenticated account exists");
+    let n = a.numbers.iter_mut().find(|n| n.sid == number.sid).expect("number found above");
+    if let Some(u) = field(&form, "SmsUrl") {
+        n.sms_url = u.to_string();
+    }
+    if let Some(m) = field(&form, "SmsMethod") {
+        n.sms_method = m.to_string();
+    }
+    if let Some(s) = field(&form, "SmsApplicationSid") {
+        n.sms_application_sid = s.to_string();
+    }
+    Json(number_json(&account.sid, n)).into_response()
+}
+
+fn sender_json(sim: &Sim, s: &Sender) -> Value {
+    json!({
+        "sid": s.sid,
+        "status": s.status,
+        "sender_id": s.sender_id,
+        "configuration": { "waba_id": "123456789012345", "verification_method": "sms", "verification_code": null, "voice_application_sid": null },
+        "webhook": s.webhook,
+        "profile": { "name": s.display_name, "about": null, "address": null, "description": null, "logo_url": null,
+                     "banner_url": null, "privacy_url": null, "terms_of_service_url": null, "accent_color": null,
+                     "vertical": null, "websites": null, "emails": null, "phone_numbers": null },
+        "properties": { "quality_rating": "HIGH", "messaging_limit": "1K Customers/24hr" },
+        "offline_reasons": null,
+        "url": format!("{}/v2/Channels/Senders/{}", sim.base_url, s.sid),
+    })
+}
+
+pub(crate) async fn list_senders(State(sim): State<Sim>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    let account = match authenticate(&sim, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match q.get("Channel").map(String::as_str) {
+        Some("whatsapp") => {}
+        Some("rcs") => return Json(json!({ "senders": [], "meta": { "key": "senders", "page": 0, "page_size": 20, "next_page_url": null } })).into_response(),
+        _ => return error(StatusCode::BAD_REQUEST, 20001, "Channel is required: whatsapp or rcs"),
+    }
+    let (size, page) = match paging(&q, 20) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let items: Vec<Value> = account.senders.iter().skip(page * size).take(size).map(|s| sender_json(&sim, s)).collect();
+    let more = (page + 1) * size < account.senders.len();
+    let url = |p: usize| format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize={size}&Page={p}&PageToken=PT{p}", sim.base_url);
+    Json(json!({
+        "senders": items,
+        "meta": {
+            "page": page,
+            "page_size": size,
+            "first_page_url": format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize={size}&Page=0", sim.base_url),
+            "previous_page_url": if page > 0 { Value::from(url(page - 1)) } else { Value::Null },
+            "url": url(page),
+            "next_page_url": if more { Value::from(url(page + 1)) } else { Value::Null },
+            "key": "senders",
+        }
+    }))
+    .into_response()
+}
+
+pub(crate) async fn fetch_sender(State(sim): State<Sim>, Path(sender_sid): Path<String>, headers: HeaderMap) -> Response {
+    let account = match authenticate(&sim, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match account.senders.iter().find(|s| s.sid == sender_sid) {
+        Some(s) => Json(sender_json(&sim, s)).into_response(),
+        None => not_found(&sender_sid),
+    }
+}
+
+/// Sender updates take a JSON body and are applied a moment later, as Twilio does (202).
+pub(crate) async fn update_sender(State(sim): State<Sim>, Path(sender_sid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let account = match authenticate(&sim, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, 20001, "Content-Type must be application/json");
+    }
+    let Ok(Value::Object(update)) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, 20001, "The body must be a JSON object");
+    };
+    if let Some(k) = update.keys().find(|k| !["configuration", "webhook", "profile"].contains(&k.as_str())) {
+        return error(StatusCode::BAD_REQUEST, 20001, &format!("Unknown field {k}"));
+    }
+    if !account.senders.iter().any(|s| s.sid == sender_sid) {
+        return not_found(&sender_sid);
+    }
+    let mut webhook_update = None;
+    if let Some(w) = update.get("webhook") {
+        let Value::Object(w) = w else { return error(StatusCode::BAD_REQUEST, 20001, "webhook must be an object") };
+        for method in ["callback_method", "fallback_method"] {
+            if let Some(m) = w.get(method).filter(|m| !m.is_null()) {
+                if m != "POST" && m != "PUT" {
+                    return error(StatusCode::BAD_REQUEST, 20001, &format!("{method} must be POST or PUT"));
+                }
+            }
+        }
+        webhook_update = Some(w.clone());
+    }
+    let response = {
+        let mut world = sim.world.lock().unwrap();
+        let sender = world
+            .accounts
+            .get_mut(&account.sid)
+            .and_then(|a| a.senders.iter_mut().find(|s| s.sid == sender_sid))
+            .expect("sender checked above");
+        if sender.status == "ONLINE" {
+            sender.status = "ONLINE:UPDATING".into();
+        }
+        sender_json(&sim, sender)
+    };
+    let sim2 = sim.clone();
+    let (account_sid, delay) = (account.sid.clone(), sim.options.sender_update_delay);
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let mut world = sim2.world.lock().unwrap();
+        if let Some(sender) = world.accounts.get_mut(&account_sid).and_then(|a| a.senders.iter_mut().find(|s| s.sid == sender_sid)) {
+            if let Some(w) = webhook_update {
+                apply_webhook(&mut sender.webhook, &w);
+            }
+            if sender.status == "ONLINE:UPDATING" {
+                sender.status = "ONLINE".into();
+            }
+        }
+    });
+    (StatusCode::ACCEPTED, Json(response)).into_response()
+}
+
+fn apply_webhook(webhook: &mut Webhook, w: &serde_json::Map<String, Value>) {
+    let text = |k: &str| w.get(k).map(|v| v.as_str().map(str::to_string));
+    if let Some(v) = text("callback_url") {
+        webhook.callback_url = v;
+    }
+    if let Some(Some(v)) = text("callback_method") {
+        webhook.callback_method = v;
+    }
+    if let Some(v) = text("fallback_url") {
+        webhook.fallback_url = v;
+    }
+    if let Some(Some(v)) = text("fallback_method") {
+        webhook.fallback_method = v;
+    }
+    if let Some(v) = text("status_callback_url") {
+        webhook.status_callback_url = v;
+    }
+    if let Some(Some(v)) = text("status_callback_method") {
+        webhook.status_callback_method = v;
+    }
+}
+
+fn message_json(m: &Message) -> Value {
+    json!({
+        "account_sid": m.account_sid,
+        "api_version": "2010-04-01",
+        "body": m.body,
+        "date_created": rfc2822_now(),
+        "date_sent": null,
+        "date_updated": rfc2822_now(),
+        "direction": m.direction,
+        "error_code": null,
+        "error_message": null,
+        "from": m.from,
+        "messaging_service_sid": null,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": null,
+        "price_unit": "USD",
+        "sid": m.sid,
+        "status": m.status,
+        "subresource_uris": { "media": format!("/2010-04-01/Accounts/{}/Messages/{}/Media.json", m.account_sid, m.sid) },
+        "to": m.to,
+        "uri": format!("/2010-04-01/Accounts/{}/Messages/{}.json", m.account_sid, m.sid),
+    })
+}
+
+pub(crate) async fn create_message(State(sim): State<Sim>, Path(path_sid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let account = match authorize(&sim, &headers, &path_sid) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let form = match form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(to) = field(&form, "To").filter(|t| !t.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, 21604, "A 'To' phone number is required.");
+    };
+    let Some(from) = field(&form, "From").filter(|t| !t.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, 21603, "A 'From' phone number is required.");
+    };
+    let text = field(&form, "Body").unwrap_or("");
+    if text.is_empty() && field(&form, "MediaUrl").is_none() && field(&form, "ContentSid").is_none() {
+        return error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
+    }
+    if text.chars().count() > 1600 {
+        return error(StatusCode::BAD_REQUEST, 21617, "The concatenated message body exceeds the 1600 character limit.");
+    }
+    if let Some(from_number) = from.strip_prefix("whatsapp:") {
+        let _ = from_number;
+        if !account.senders.iter().any(|s| s.sender_id == from) {
+            return error(StatusCode::BAD_REQUEST, 63007, "Twilio could not find a Channel with the specified From address");
+        }
+        if !to.starts_with("whatsapp:") {
+            return error(StatusCode::BAD_REQUEST, 21211, "Invalid 'To' Phone Number");
+        }
+    } else if !account.numbers.iter().any(|n| n.phone_number == from && n.sms) {
+        return error(StatusCode::BAD_REQUEST, 21606, "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination.");
+    }
+    if to == from {
+        return error(StatusCode::BAD_REQUEST, 63031, "Channels message cannot have the same From and To");
+    }
+    let status_callback = field(&form, "StatusCallback").filter(|s| !s.is_empty()).map(str::to_string);
+    let message = Message {
+        sid: sid("SM"),
+        account_sid: account.sid.clone(),
+        direction: "outbound-api".into(),
+        from: from.to_string(),
+        to: to.to_string(),
+        body: text.to_string(),
+        status: "queued".into(),
+        status_callback: status_callback.clone(),
+        webhook_url: None,
+        webhook_status: None,
+        error: None,
+        created_ms: now_ms(),
+    };
+    let response = message_json(&message);
+    sim.world.lock().unwrap().messages.push(message.clone());
+    tokio::spawn(webhooks::progress_status(sim.clone(), account, message));
+    (StatusCode::CREATED, Json(response)).into_response()
+}
+
+pub(crate) async fn typing(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = authenticate(&sim, &headers) {
+        return r;
+    }
+    let form = match form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if field(&form, "channel") != Some("whatsapp") || field(&form, "messageId").is_none() {
+        return error(StatusCode::BAD_REQUEST, 20001, "channel=whatsapp and messageId are required");
+    }
+    Json(json!({ "success": true })).into_response()
+}

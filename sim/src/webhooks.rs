@@ -1,0 +1,186 @@
+//! Webhooks the simulator sends, signed as Twilio signs them: inbound guest messages and the
+//! status callbacks of sent messages.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha1::Sha1;
+
+use crate::{now_ms, sid, Account, Message, Sim};
+
+/// X-Twilio-Signature: base64(HMAC-SHA1(auth token, URL + sorted name/value pairs)).
+pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut data = url.to_string();
+    for (k, v) in sorted {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
+    mac.update(data.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// A guest's message to one of the simulated numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Inbound {
+    /// The simulated number written to: `whatsapp:+E164` for a WhatsApp sender, `+E164` for SMS.
+    pub to: String,
+    /// The guest: `whatsapp:+E164` or `+E164`.
+    pub from: String,
+    pub body: String,
+    #[serde(default)]
+    pub profile_name: Option<String>,
+}
+
+/// What became of an inbound message's webhook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delivery {
+    pub message_sid: String,
+    pub webhook_url: String,
+    pub status: u16,
+    pub body: String,
+    pub content_type: Option<String>,
+}
+
+/// Posts the guest's message to the webhook configured on the number, signed with the
+/// account's Auth Token. Errs when the number has no webhook or is unknown.
+pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, String> {
+    let (account, url) = {
+        let world = sim.world.lock().unwrap();
+        let found = world.accounts.values().find_map(|a| {
+            if inbound.to.starts_with("whatsapp:") {
+                a.senders.iter().find(|s| s.sender_id == inbound.to).map(|s| (a.clone(), s.webhook.callback_url.clone()))
+            } else {
+                a.numbers
+                    .iter()
+                    .find(|n| n.phone_number == inbound.to && n.sms)
+                    .map(|n| (a.clone(), Some(n.sms_url.clone()).filter(|u| !u.is_empty() && n.sms_application_sid.is_empty())))
+            }
+        });
+        match found {
+            Some((a, Some(url))) => (a, url),
+            Some(_) => return Err(format!("{} has no inbound webhook configured in Twilio", inbound.to)),
+            None => return Err(format!("{} is not a number of any simulated account", inbound.to)),
+        }
+    };
+    let message_sid = sid("SM");
+    let whatsapp = inbound.to.starts_with("whatsapp:");
+    let mut params: Vec<(String, String)> = vec![
+        ("SmsMessageSid".into(), message_sid.clone()),
+        ("NumMedia".into(), "0".into()),
+        ("SmsSid".into(), message_sid.clone()),
+        ("SmsStatus".into(), "received".into()),
+        ("Body".into(), inbound.body.clone()),
+        ("To".into(), inbound.to.clone()),
+        ("NumSegments".into(), "1".into()),
+        ("MessageSid".into(), message_sid.clone()),
+        ("AccountSid".into(), account.sid.clone()),
+        ("From".into(), inbound.from.clone()),
+        ("ApiVersion".into(), "2010-04-01".into()),
+    ];
+    if whatsapp {
+        let wa_id = inbound.from.trim_start_matches("whatsapp:").trim_start_matches('+').to_string();
+        params.extend([
+            ("ProfileName".to_string(), inbound.profile_name.clone().unwrap_or_else(|| "Guest".into())),
+            ("MessageType".to_string(), "text".to_string()),
+            ("WaId".to_string(), wa_id),
+            ("ReferralNumMedia".to_string(), "0".to_string()),
+        ]);
+    }
+    let signature = sign(&account.auth_token, &url, &params);
+    let body = serde_urlencoded::to_string(&params).expect("string pairs encode");
+    let sent = sim
+        .http
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .header("I-Twilio-Idempotency-Token", sid(""))
+        .header("User-Agent", "TwilioProxy/1.1")
+        .header("Accept", "*/*")
+        .body(body)
+        .send()
+        .await;
+    let (status, content_type, text, error) = match sent {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let text = resp.text().await.unwrap_or_default();
+            let error = (!(200..300).contains(&status)).then(|| format!("webhook answered HTTP {status} (Twilio error 11200)"));
+            (status, content_type, text, error)
+        }
+        Err(e) => (0, None, String::new(), Some(format!("webhook unreachable: {e} (Twilio error 11200)"))),
+    };
+    sim.world.lock().unwrap().messages.push(Message {
+        sid: message_sid.clone(),
+        account_sid: account.sid.clone(),
+        direction: "inbound".into(),
+        from: inbound.from,
+        to: inbound.to,
+        body: inbound.body,
+        status: "received".into(),
+        status_callback: None,
+        webhook_url: Some(url.clone()),
+        webhook_status: Some(status),
+        error,
+        created_ms: now_ms(),
+    });
+    Ok(Delivery { message_sid, webhook_url: url, status, body: text, content_type })
+}
+
+/// Moves a sent message through sent → delivered (→ read on WhatsApp), posting a signed
+/// status callback at each step.
+pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message) {
+    let whatsapp = message.from.starts_with("whatsapp:");
+    let steps: &[&str] = if whatsapp { &["sent", "delivered", "read"] } else { &["sent", "delivered"] };
+    let channel_install = account.senders.iter().find(|s| s.sender_id == message.from).map(|s| s.sid.clone());
+    for step in steps {
+        tokio::time::sleep(sim.options.status_delay).await;
+        {
+            let mut world = sim.world.lock().unwrap();
+            if let Some(m) = world.messages.iter_mut().find(|m| m.sid == message.sid) {
+                m.status = step.to_string();
+            }
+        }
+        let Some(url) = &message.status_callback else { continue };
+        let mut params: Vec<(String, String)> = vec![
+            ("SmsSid".into(), message.sid.clone()),
+            ("SmsStatus".into(), step.to_string()),
+            ("MessageStatus".into(), step.to_string()),
+            ("To".into(), message.to.clone()),
+            ("MessageSid".into(), message.sid.clone()),
+            ("AccountSid".into(), account.sid.clone()),
+            ("From".into(), message.from.clone()),
+            ("ApiVersion".into(), "2010-04-01".into()),
+        ];
+        if whatsapp {
+            params.push(("ChannelPrefix".into(), "whatsapp".into()));
+            params.push(("ChannelToAddress".into(), message.to.trim_start_matches("whatsapp:").to_string()));
+            params.push(("StructuredMessage".into(), "false".into()));
+            if let Some(xe) = &channel_install {
+                params.push(("ChannelInstallSid".into(), xe.clone()));
+            }
+            match *step {
+                "delivered" => params.push(("EventType".into(), "DELIVERED".into())),
+                "read" => params.push(("EventType".into(), "READ".into())),
+                _ => {}
+            }
+        }
+        let signature = sign(&account.auth_token, url, &params);
+        let body = serde_urlencoded::to_string(&params).expect("string pairs encode");
+        let result = sim
+            .http
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .header("User-Agent", "TwilioProxy/1.1")
+            .body(body)
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "status callback not delivered");
+        }
+    }
+}

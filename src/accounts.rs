@@ -1,0 +1,117 @@
+//! Organizations and backoffice users: first-run setup, passwords, roles.
+
+use app::{
+    model::{Me, Role},
+    AppError,
+};
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Argon2,
+};
+
+use crate::{db::Db, error::Result, new_id, now_ms};
+
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+pub async fn needs_setup(db: &Db) -> Result<bool> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM installation").fetch_one(&db.pool).await?;
+    Ok(n == 0)
+}
+
+fn validate_email(email: &str) -> Result<String, AppError> {
+    let email = email.trim().to_lowercase();
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && !email.contains(char::is_whitespace);
+    if ok { Ok(email) } else { Err(AppError::invalid("email", "Enter a valid email address.")) }
+}
+
+async fn hash_password(password: String) -> Result<String> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AppError::invalid("password", format!("Use at least {MIN_PASSWORD_LEN} characters.")).into());
+    }
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .map_err(|e| anyhow::anyhow!("hashing a password: {e}").into())
+}
+
+/// Creates the organization and its first admin. Refused once setup has happened.
+pub async fn setup(db: &Db, org_name: &str, email: &str, password: String) -> Result<Me> {
+    let org_name = org_name.trim();
+    if org_name.is_empty() || org_name.chars().count() > 80 {
+        return Err(AppError::invalid("org_name", "Give the organization a name of 1 to 80 characters.").into());
+    }
+    let email = validate_email(email)?;
+    let hash = hash_password(password).await?;
+    let now = now_ms();
+    let (org_id, user_id) = (new_id(), new_id());
+    let mut tx = db.begin_write().await?;
+    let claimed = sqlx::query("INSERT INTO installation (id, created_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if claimed.rows_affected() == 0 {
+        return Err(AppError::Conflict("Switchboard is already set up. Log in instead.".into()).into());
+    }
+    sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(&org_id)
+        .bind(org_name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&user_id)
+        .bind(&org_id)
+        .bind(&email)
+        .bind(&hash)
+        .bind(Role::OrgAdmin.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(org_id, user_id, "organization set up");
+    Ok(Me { user_id, org_id, org_name: org_name.to_string(), email, role: Role::OrgAdmin })
+}
+
+pub async fn authenticate(db: &Db, email: &str, password: String) -> Result<Me> {
+    let wrong = || AppError::invalid("email", "Wrong email or password.");
+    let email = email.trim().to_lowercase();
+    let row: Option<(String, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&db.pool)
+        .await?;
+    // Verify against a fixed hash when the user is unknown, so timing does not reveal who exists.
+    let (user_id, stored) = row.unwrap_or_else(|| (String::new(), DUMMY_HASH.to_string()));
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    if !ok || user_id.is_empty() {
+        return Err(wrong().into());
+    }
+    user(db, &user_id).await?.ok_or_else(|| wrong().into())
+}
+
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xj3mUu9Ar6o0nN3dCxoTtAb6vJx0mXKQXo8yqJm5d3A";
+
+pub async fn user(db: &Db, user_id: &str) -> Result<Option<Me>> {
+    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.org_id, o.name, u.email, u.role FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.and_then(|(user_id, org_id, org_name, email, role)| {
+        Some(Me { user_id, org_id, org_name, email, role: Role::parse(&role)? })
+    }))
+}
+
+/// Refuses anyone but an organization admin.
+pub fn require_admin(me: &Me) -> Result<(), AppError> {
+    if me.role == Role::OrgAdmin { Ok(()) } else { Err(AppError::Forbidden) }
+}

@@ -1,0 +1,227 @@
+//! Agents, their built-in FAQ brain, and channels (which number an agent answers on).
+
+use app::{
+    model::{AgentDetail, AgentSummary, ChannelOption, ChannelRow, FaqEntry, Me, Provider},
+    ports::AgentInput,
+    AppError,
+};
+
+use crate::{
+    accounts::require_admin,
+    error::{is_unique_violation, Result},
+    new_id, now_ms,
+    state::AppState,
+};
+
+fn provider(s: &str) -> Provider {
+    if s == "sms" { Provider::Sms } else { Provider::WhatsApp }
+}
+
+pub async fn list(state: &AppState, me: &Me) -> Result<Vec<AgentSummary>> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT a.id, a.name, (SELECT COUNT(*) FROM channels ch WHERE ch.agent_id = a.id) FROM agents a WHERE a.org_id = $1 ORDER BY a.name",
+    )
+    .bind(&me.org_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, name, channels)| AgentSummary { id, name, channels }).collect())
+}
+
+pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<AgentSummary> {
+    require_admin(me)?;
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::invalid("name", "Give the agent a name of 1 to 80 characters.").into());
+    }
+    let fallback = input.fallback_reply.trim().to_string();
+    if fallback.is_empty() || fallback.chars().count() > 1600 {
+        return Err(AppError::invalid("fallback_reply", "Write a fallback reply of 1 to 1,600 characters.").into());
+    }
+    let id = new_id();
+    let mut tx = state.db.begin_write().await?;
+    let inserted = sqlx::query("INSERT INTO agents (id, org_id, name, fallback_reply, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(&me.org_id)
+        .bind(&name)
+        .bind(&fallback)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e, "agents_org_name_key", "agents.org_id") => {
+            return Err(AppError::invalid("name", "An agent with this name already exists in your organization.").into())
+        }
+        other => other?,
+    };
+    for (position, entry) in input.faq.iter().enumerate() {
+        sqlx::query("INSERT INTO faq_entries (agent_id, position, question, answer) VALUES ($1, $2, $3, $4)")
+            .bind(&id)
+            .bind(position as i64)
+            .bind(&entry.question)
+            .bind(&entry.answer)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(AgentSummary { id, name, channels: 0 })
+}
+
+async fn require_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<(String, String)> {
+    let row: Option<(String, String)> = sqlx::query_as("SELECT name, fallback_reply FROM agents WHERE id = $1 AND org_id = $2")
+        .bind(agent_id)
+        .bind(&me.org_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    row.ok_or_else(|| AppError::NotFound("Agent".into()).into())
+}
+
+pub async fn faq(state: &AppState, agent_id: &str) -> Result<Vec<FaqEntry>> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT question, answer FROM faq_entries WHERE agent_id = $1 ORDER BY position")
+        .bind(agent_id)
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(rows.into_iter().map(|(question, answer)| FaqEntry { question, answer }).collect())
+}
+
+pub async fn detail(state: &AppState, me: &Me, agent_id: &str) -> Result<AgentDetail> {
+    let (name, fallback_reply) = require_agent(state, me, agent_id).await?;
+    Ok(AgentDetail { id: agent_id.to_string(), name, fallback_reply, faq: faq(state, agent_id).await? })
+}
+
+pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>> {
+    require_agent(state, me, agent_id).await?;
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT ch.id, c.name, n.phone_number, n.provider FROM channels ch JOIN numbers n ON n.id = ch.number_id \
+         JOIN connectors c ON c.id = n.connector_id WHERE ch.agent_id = $1 ORDER BY n.phone_number",
+    )
+    .bind(agent_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, connector_name, phone_number, p)| ChannelRow { id, connector_name, phone_number, provider: provider(&p) })
+        .collect())
+}
+
+/// The connector's active numbers, each with the agent it already answers for, if another.
+pub async fn channel_options(state: &AppState, me: &Me, agent_id: &str, connector_id: &str) -> Result<Vec<ChannelOption>> {
+    require_agent(state, me, agent_id).await?;
+    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT n.id, n.phone_number, n.provider, ch.agent_id, a.name FROM numbers n \
+         JOIN connectors c ON c.id = n.connector_id \
+         LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
+         WHERE n.connector_id = $1 AND c.org_id = $2 AND n.active = 1 ORDER BY n.phone_number",
+    )
+    .bind(connector_id)
+    .bind(&me.org_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.3.as_deref() != Some(agent_id))
+        .map(|(number_id, phone_number, p, _, bound_to)| ChannelOption { number_id, phone_number, provider: provider(&p), bound_to })
+        .collect())
+}
+
+/// Binds a number to the agent. The database's unique constraint decides between two admins
+/// binding one number at the same moment.
+pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow> {
+    require_admin(me)?;
+    require_agent(state, me, agent_id).await?;
+    let number: Option<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT n.active, n.phone_number, n.provider, c.name FROM numbers n JOIN connectors c ON c.id = n.connector_id \
+         WHERE n.id = $1 AND c.org_id = $2",
+    )
+    .bind(number_id)
+    .bind(&me.org_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    let Some((active, phone_number, p, connector_name)) = number else {
+        return Err(AppError::NotFound("Number".into()).into());
+    };
+    if active == 0 {
+        return Err(AppError::Conflict(format!("{phone_number} is not active. Activate it on the connector's page first.")).into());
+    }
+    let id = new_id();
+    let inserted = sqlx::query("INSERT INTO channels (id, agent_id, number_id, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&id)
+        .bind(agent_id)
+        .bind(number_id)
+        .bind(now_ms())
+        .execute(&state.db.pool)
+        .await;
+    if let Err(e) = &inserted {
+        if is_unique_violation(e, "channels_number_key", "channels.number_id") {
+            let holder: Option<(String,)> =
+                sqlx::query_as("SELECT a.name FROM channels ch JOIN agents a ON a.id = ch.agent_id WHERE ch.number_id = $1")
+                    .bind(number_id)
+                    .fetch_optional(&state.db.pool)
+                    .await?;
+            let to = holder.map(|(n,)| format!(" (to {n})")).unwrap_or_default();
+            return Err(AppError::Conflict(format!("{phone_number} is Already bound{to}.")).into());
+        }
+    }
+    inserted?;
+    tracing::info!(agent_id, number_id, "channel added");
+    Ok(ChannelRow { id, connector_name, phone_number, provider: provider(&p) })
+}
+
+/// Unbinds the number; the connector and the number stay as they are.
+pub async fn remove_channel(state: &AppState, me: &Me, agent_id: &str, channel_id: &str) -> Result<()> {
+    require_admin(me)?;
+    require_agent(state, me, agent_id).await?;
+    let deleted = sqlx::query("DELETE FROM channels WHERE id = $1 AND agent_id = $2")
+        .bind(channel_id)
+        .bind(agent_id)
+        .execute(&state.db.pool)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(AppError::NotFound("Channel".into()).into());
+    }
+    Ok(())
+}
+
+/// The built-in FAQ brain: the entry whose question shares the most words with the guest's
+/// message, or the fallback reply when none shares at least half of its words.
+pub fn faq_answer(faq: &[FaqEntry], fallback: &str, message: &str) -> String {
+    fn words(s: &str) -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 1).map(str::to_lowercase).collect()
+    }
+    let said = words(message);
+    faq.iter()
+        .filter_map(|e| {
+            let asked = words(&e.question);
+            if asked.is_empty() {
+                return None;
+            }
+            let shared = asked.iter().filter(|w| said.contains(w)).count();
+            let score = shared as f64 / asked.len() as f64;
+            (score >= 0.5).then_some((score, e))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or_else(|| fallback.to_string(), |(_, e)| e.answer.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faq() -> Vec<FaqEntry> {
+        vec![
+            FaqEntry { question: "When is breakfast served?".into(), answer: "From 7 to 10.".into() },
+            FaqEntry { question: "What time is check-out?".into(), answer: "Noon.".into() },
+        ]
+    }
+
+    #[test]
+    fn closest_question_wins() {
+        assert_eq!(faq_answer(&faq(), "Sorry?", "hi, when is BREAKFAST?"), "From 7 to 10.");
+        assert_eq!(faq_answer(&faq(), "Sorry?", "check-out time please"), "Noon.");
+    }
+
+    #[test]
+    fn unrelated_message_gets_the_fallback() {
+        assert_eq!(faq_answer(&faq(), "Sorry?", "Do you have a pool"), "Sorry?");
+        assert_eq!(faq_answer(&[], "Sorry?", ""), "Sorry?");
+    }
+}

@@ -1,0 +1,70 @@
+//! The UI's port, implemented by the server's services.
+
+use app::{
+    model::*,
+    ports::{AgentInput, Backoffice, ConnectorInput, Result},
+};
+use async_trait::async_trait;
+
+use crate::{accounts, agents, connectors, conversations, state::AppState};
+
+#[async_trait]
+impl Backoffice for AppState {
+    async fn needs_setup(&self) -> Result<bool> {
+        Ok(accounts::needs_setup(&self.db).await?)
+    }
+    async fn setup(&self, org_name: String, email: String, password: String) -> Result<Me> {
+        Ok(accounts::setup(&self.db, &org_name, &email, password).await?)
+    }
+    async fn authenticate(&self, email: String, password: String) -> Result<Me> {
+        Ok(accounts::authenticate(&self.db, &email, password).await?)
+    }
+    async fn user(&self, user_id: &str) -> Result<Option<Me>> {
+        Ok(accounts::user(&self.db, user_id).await?)
+    }
+    async fn list_connectors(&self, me: &Me) -> Result<Vec<ConnectorSummary>> {
+        Ok(connectors::list(self, me).await?)
+    }
+    async fn create_connector(&self, me: &Me, input: ConnectorInput) -> Result<ConnectorSummary> {
+        Ok(connectors::create(self, me, input).await?)
+    }
+    async fn update_connector(&self, me: &Me, id: &str, input: ConnectorInput) -> Result<ConnectorSummary> {
+        Ok(connectors::update(self, me, id, input).await?)
+    }
+    async fn connector(&self, me: &Me, id: &str) -> Result<ConnectorDetail> {
+        Ok(connectors::detail(self, me, id).await?)
+    }
+    async fn list_numbers(&self, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>> {
+        Ok(connectors::list_numbers(self, me, connector_id).await?)
+    }
+    async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>> {
+        Ok(connectors::save_numbers(self, me, connector_id, active).await?)
+    }
+    async fn set_webhook(&self, me: &Me, connector_id: &str, number_id: &str) -> Result<WebhookOutcome> {
+        Ok(connectors::set_webhook(self, me, connector_id, number_id).await?)
+    }
+    async fn list_agents(&self, me: &Me) -> Result<Vec<AgentSummary>> {
+        Ok(agents::list(self, me).await?)
+    }
+    async fn create_agent(&self, me: &Me, input: AgentInput) -> Result<AgentSummary> {
+        Ok(agents::create(self, me, input).await?)
+    }
+    async fn agent(&self, me: &Me, id: &str) -> Result<AgentDetail> {
+        Ok(agents::detail(self, me, id).await?)
+    }
+    async fn list_channels(&self, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>> {
+        Ok(agents::channels(self, me, agent_id).await?)
+    }
+    async fn channel_options(&self, me: &Me, agent_id: &str, connector_id: &str) -> Result<Vec<ChannelOption>> {
+        Ok(agents::channel_options(self, me, agent_id, connector_id).await?)
+    }
+    async fn add_channel(&self, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow> {
+        Ok(agents::add_channel(self, me, agent_id, number_id).await?)
+    }
+    async fn remove_channel(&self, me: &Me, agent_id: &str, channel_id: &str) -> Result<()> {
+        Ok(agents::remove_channel(self, me, agent_id, channel_id).await?)
+    }
+    async fn conversations(&self, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>> {
+        Ok(conversations::for_agent(self, me, agent_id).await?)
+    }
+}

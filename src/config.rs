@@ -1,0 +1,85 @@
+//! Settings, each from a flag or an environment variable, with defaults that run on a laptop.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use clap::Args;
+
+use crate::crypto::Secret;
+
+#[derive(Args, Clone)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "SWITCHBOARD_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+    /// The URL Twilio reaches this server at (scheme, host, port); builds every webhook URL.
+    /// Defaults to http://<bind address>.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Folder for the SQLite database and the master key file.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// sqlite://… or postgres://…; defaults to a SQLite file in the data folder.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Base64 of 32 random bytes; without it, a key file in the data folder is used (and created).
+    #[arg(long, env = "SWITCHBOARD_MASTER_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub master_key: Option<Secret>,
+    /// Where the built UI (WASM bundle, CSS, static files) is served from.
+    #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Base URL of Twilio's core API (Accounts, IncomingPhoneNumbers, Messages).
+    #[arg(long, env = "TWILIO_API_BASE", default_value = "https://api.twilio.com")]
+    pub twilio_api_base: String,
+    /// Base URL of Twilio's Messaging API (WhatsApp senders).
+    #[arg(long, env = "TWILIO_MESSAGING_BASE", default_value = "https://messaging.twilio.com")]
+    pub twilio_messaging_base: String,
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s))
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("master_key", &self.master_key.as_ref().map(|_| "[redacted]"))
+            .field("site_root", &self.site_root)
+            .field("twilio_api_base", &self.twilio_api_base)
+            .field("twilio_messaging_base", &self.twilio_messaging_base)
+            .finish()
+    }
+}
+
+/// A database URL without its password.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// A configuration for tests and embedding: every default, on the given folder.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut config = Wrapper::parse_from(["switchboard"]).config;
+        config.data_dir = data_dir;
+        config
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| crate::db::sqlite_url(&self.data_dir))
+    }
+}

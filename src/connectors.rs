@@ -1,0 +1,470 @@
+//! Connectors (an organization's Twilio account) and their numbers: live credential checks,
+//! the Phone Numbers checklist, and "Set webhook".
+
+use std::collections::HashSet;
+
+use app::{
+    model::{ConnectorDetail, ConnectorState, ConnectorSummary, Health, Me, NumberRow, Provider, WebhookOutcome, WebhookState},
+    ports::ConnectorInput,
+    AppError,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+
+use crate::{
+    accounts::require_admin,
+    error::{is_unique_violation, Result},
+    new_id, now_ms,
+    state::AppState,
+    twilio::{parse_auth_token, AccountSid, Credentials, SenderWebhook, TwilioError},
+};
+
+/// An unguessable key that names a connector in its webhook URLs.
+pub fn new_webhook_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What a live credential check found.
+struct Check {
+    state: ConnectorState,
+    health: Health,
+    reason: Option<String>,
+    account_name: Option<String>,
+    trial: bool,
+}
+
+async fn check(state: &AppState, creds: &Credentials) -> Check {
+    let failed = |health, reason: String| Check { state: ConnectorState::Error, health, reason: Some(reason), account_name: None, trial: false };
+    match state.twilio.fetch_account(creds).await {
+        Ok(account) if account.status.as_deref().is_some_and(|s| s != "active") => failed(
+            Health::CredentialsRejected,
+            format!("The Twilio account is {}.", account.status.unwrap_or_default()),
+        ),
+        Ok(account) => Check {
+            state: ConnectorState::Active,
+            health: Health::Connected,
+            reason: None,
+            trial: account.kind.as_deref() == Some("Trial"),
+            account_name: account.friendly_name,
+        },
+        Err(TwilioError::Rejected { code, .. }) => failed(
+            Health::CredentialsRejected,
+            format!("Twilio rejected these credentials (error {}). Check the Account SID and Auth Token.", code.unwrap_or(20003)),
+        ),
+        Err(TwilioError::Api { status: 404, .. }) => {
+            failed(Health::CredentialsRejected, "Twilio does not know this Account SID (error 20404).".into())
+        }
+        Err(e @ TwilioError::Unreachable(_)) => failed(Health::Unreachable, format!("{e}.")),
+        Err(e) => failed(Health::Unreachable, format!("{e}.")),
+    }
+}
+
+/// A Twilio failure, in words for the person at the screen.
+pub fn provider_error(e: TwilioError) -> AppError {
+    match e {
+        TwilioError::Rejected { .. } => {
+            AppError::Provider("Twilio rejected this connector's credentials. Edit the connector and enter them again.".into())
+        }
+        TwilioError::Unreachable(m) => AppError::Provider(format!("Twilio unreachable: {m}.")),
+        TwilioError::Api { code, message, .. } => AppError::Provider(match code {
+            Some(code) => format!("Twilio refused: {message} (error {code})."),
+            None => format!("Twilio refused: {message}."),
+        }),
+        TwilioError::Decode(m) => AppError::Provider(format!("Twilio answered in an unexpected way: {m}.")),
+    }
+}
+
+struct Validated {
+    name: String,
+    account_sid: AccountSid,
+    auth_token: Option<crate::crypto::Secret>,
+}
+
+fn validate(input: &ConnectorInput) -> Result<Validated, AppError> {
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AppError::invalid("name", "Give the connector a name of 1 to 80 characters."));
+    }
+    let account_sid = AccountSid::parse(&input.account_sid).map_err(|m| AppError::invalid("account_sid", m))?;
+    let auth_token = input
+        .auth_token
+        .as_deref()
+        .map(|t| parse_auth_token(t).map_err(|m| AppError::invalid("auth_token", m)))
+        .transpose()?;
+    Ok(Validated { name, account_sid, auth_token })
+}
+
+fn name_taken() -> AppError {
+    AppError::invalid("name", "A connector with this name already exists in your organization.")
+}
+
+const SUMMARY_COLUMNS: &str = "c.id, c.name, c.account_sid, c.state, c.health, c.reason, \
+     (SELECT COUNT(*) FROM numbers n WHERE n.connector_id = c.id AND n.active = 1)";
+
+type SummaryRow = (String, String, String, String, String, Option<String>, i64);
+
+fn summary((id, name, account_sid, state, health, reason, active_numbers): SummaryRow) -> ConnectorSummary {
+    ConnectorSummary {
+        id,
+        name,
+        account_sid,
+        state: if state == "active" { ConnectorState::Active } else { ConnectorState::Error },
+        health: match health.as_str() {
+            "connected" => Health::Connected,
+            "rejected" => Health::CredentialsRejected,
+            "unreachable" => Health::Unreachable,
+            _ => Health::Checking,
+        },
+        reason,
+        active_numbers,
+    }
+}
+
+fn state_str(s: ConnectorState) -> &'static str {
+    match s {
+        ConnectorState::Active => "active",
+        ConnectorState::Error => "error",
+    }
+}
+
+fn health_str(h: Health) -> &'static str {
+    match h {
+        Health::Connected => "connected",
+        Health::CredentialsRejected => "rejected",
+        Health::Unreachable => "unreachable",
+        Health::Checking => "checking",
+    }
+}
+
+pub async fn list(state: &AppState, me: &Me) -> Result<Vec<ConnectorSummary>> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM connectors c WHERE c.org_id = $1 ORDER BY c.name"))
+        .bind(&me.org_id)
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(rows.into_iter().map(summary).collect())
+}
+
+async fn summary_of(state: &AppState, me: &Me, id: &str) -> Result<ConnectorSummary> {
+    let row: Option<SummaryRow> =
+        sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM connectors c WHERE c.id = $1 AND c.org_id = $2"))
+            .bind(id)
+            .bind(&me.org_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    row.map(summary).ok_or_else(|| AppError::NotFound("Connector".into()).into())
+}
+
+/// Creates a connector after checking its credentials with Twilio. Credentials Twilio refuses
+/// still create it, in Error with the reason, to be edited and saved again.
+pub async fn create(state: &AppState, me: &Me, input: ConnectorInput) -> Result<ConnectorSummary> {
+    require_admin(me)?;
+    let v = validate(&input)?;
+    let auth_token = v.auth_token.ok_or_else(|| AppError::invalid("auth_token", "Enter the Auth Token."))?;
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM connectors WHERE org_id = $1 AND name = $2")
+        .bind(&me.org_id)
+        .bind(&v.name)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    if exists.is_some() {
+        return Err(name_taken().into());
+    }
+    let creds = Credentials { account_sid: v.account_sid, auth_token };
+    let outcome = check(state, &creds).await;
+    let id = new_id();
+    let now = now_ms();
+    let sealed = state.secrets.seal(creds.auth_token.expose(), &id);
+    let inserted = sqlx::query(
+        "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, reason, \
+         account_name, trial, checked_at, webhook_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+    )
+    .bind(&id)
+    .bind(&me.org_id)
+    .bind(&v.name)
+    .bind(creds.account_sid.as_str())
+    .bind(sealed)
+    .bind(i64::from(input.receive_inbound))
+    .bind(state_str(outcome.state))
+    .bind(health_str(outcome.health))
+    .bind(&outcome.reason)
+    .bind(&outcome.account_name)
+    .bind(i64::from(outcome.trial))
+    .bind(now)
+    .bind(new_webhook_key())
+    .bind(now)
+    .execute(&state.db.pool)
+    .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => return Err(name_taken().into()),
+        other => other?,
+    };
+    tracing::info!(connector_id = %id, state = state_str(outcome.state), "connector created");
+    summary_of(state, me, &id).await
+}
+
+/// Saves an edit and checks the credentials again.
+pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) -> Result<ConnectorSummary> {
+    require_admin(me)?;
+    summary_of(state, me, id).await?;
+    let v = validate(&input)?;
+    let auth_token = match v.auth_token {
+        Some(t) => t,
+        None => credentials(state, id).await?.auth_token,
+    };
+    let creds = Credentials { account_sid: v.account_sid, auth_token };
+    let outcome = check(state, &creds).await;
+    let sealed = state.secrets.seal(creds.auth_token.expose(), id);
+    let updated = sqlx::query(
+        "UPDATE connectors SET name = $1, account_sid = $2, auth_token_enc = $3, receive_inbound = $4, state = $5, health = $6, \
+         reason = $7, account_name = $8, trial = $9, checked_at = $10, updated_at = $10 WHERE id = $11 AND org_id = $12",
+    )
+    .bind(&v.name)
+    .bind(creds.account_sid.as_str())
+    .bind(sealed)
+    .bind(i64::from(input.receive_inbound))
+    .bind(state_str(outcome.state))
+    .bind(health_str(outcome.health))
+    .bind(&outcome.reason)
+    .bind(&outcome.account_name)
+    .bind(i64::from(outcome.trial))
+    .bind(now_ms())
+    .bind(id)
+    .bind(&me.org_id)
+    .execute(&state.db.pool)
+    .await;
+    match updated {
+        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => return Err(name_taken().into()),
+        other => other?,
+    };
+    summary_of(state, me, id).await
+}
+
+pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDetail> {
+    let summary = summary_of(state, me, id).await?;
+    let (receive_inbound, account_name, trial, key): (i64, Option<String>, i64, String) =
+        sqlx::query_as("SELECT receive_inbound, account_name, trial, webhook_key FROM connectors WHERE id = $1")
+            .bind(id)
+            .fetch_one(&state.db.pool)
+            .await?;
+    Ok(ConnectorDetail {
+        summary,
+        receive_inbound: receive_inbound != 0,
+        account_name,
+        trial: trial != 0,
+        inbound_webhook_url: state.inbound_webhook_url(&key),
+        auth_token_set: true,
+    })
+}
+
+/// The connector's credentials, opened from their sealed form.
+pub async fn credentials(state: &AppState, connector_id: &str) -> Result<Credentials> {
+    let (sid, sealed): (String, Vec<u8>) = sqlx::query_as("SELECT account_sid, auth_token_enc FROM connectors WHERE id = $1")
+        .bind(connector_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(Credentials {
+        account_sid: AccountSid::parse(&sid).map_err(|m| anyhow::anyhow!("stored Account SID: {m}"))?,
+        auth_token: state.secrets.open(&sealed, connector_id)?,
+    })
+}
+
+async fn require_active(state: &AppState, me: &Me, connector_id: &str) -> Result<Credentials> {
+    let s = summary_of(state, me, connector_id).await?;
+    if s.state != ConnectorState::Active {
+        return Err(AppError::Conflict("Fix this connector's credentials first.".into()).into());
+    }
+    credentials(state, connector_id).await
+}
+
+/// Reads the account's WhatsApp senders and SMS-capable numbers from Twilio, records any new
+/// ones (inactive), and returns the checklist.
+pub async fn list_numbers(state: &AppState, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>> {
+    let creds = require_active(state, me, connector_id).await?;
+    let (senders, numbers) =
+        tokio::join!(state.twilio.list_whatsapp_senders(&creds), state.twilio.list_incoming_numbers(&creds));
+    let (senders, numbers) = (senders.map_err(provider_error)?, numbers.map_err(provider_error)?);
+    let now = now_ms();
+    let mut found = Vec::new();
+    for s in senders {
+        let phone = s.sender_id.strip_prefix("whatsapp:").unwrap_or(&s.sender_id).to_string();
+        found.push((s.sender_id.clone(), phone, "whatsapp", s.sid, s.profile.and_then(|p| p.name), s.status));
+    }
+    for n in numbers.into_iter().filter(|n| n.capabilities.sms) {
+        found.push((n.phone_number.clone(), n.phone_number, "sms", n.sid, n.friendly_name, None));
+    }
+    let mut tx = state.db.begin_write().await?;
+    for (address, phone, provider, sid, display_name, status) in found {
+        sqlx::query(
+            "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, display_name, sender_status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (connector_id, address) DO UPDATE SET provider_sid = excluded.provider_sid, \
+             display_name = excluded.display_name, sender_status = excluded.sender_status",
+        )
+        .bind(new_id())
+        .bind(connector_id)
+        .bind(address)
+        .bind(phone)
+        .bind(provider)
+        .bind(sid)
+        .bind(display_name)
+        .bind(status)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    stored_numbers(state, connector_id).await
+}
+
+type NumberDbRow = (String, String, String, Option<String>, Option<String>, i64, String, Option<String>, Option<String>);
+
+async fn stored_numbers(state: &AppState, connector_id: &str) -> Result<Vec<NumberRow>> {
+    let rows: Vec<NumberDbRow> = sqlx::query_as(
+        "SELECT n.id, n.phone_number, n.provider, n.display_name, n.sender_status, n.active, n.webhook_state, n.webhook_detail, a.name \
+         FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
+         WHERE n.connector_id = $1 ORDER BY n.provider DESC, n.phone_number",
+    )
+    .bind(connector_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, phone_number, provider, display_name, sender_status, active, webhook, webhook_detail, bound_agent)| NumberRow {
+            id,
+            phone_number,
+            provider: if provider == "sms" { Provider::Sms } else { Provider::WhatsApp },
+            display_name,
+            sender_status,
+            active: active != 0,
+            webhook: webhook_state(&webhook),
+            webhook_detail,
+            bound_agent,
+        })
+        .collect())
+}
+
+fn webhook_state(s: &str) -> WebhookState {
+    match s {
+        "configured" => WebhookState::Configured,
+        "not_configured" => WebhookState::NotConfigured,
+        _ => WebhookState::Unknown,
+    }
+}
+
+/// Activates exactly the checked numbers, in one transaction. A number that answers for an
+/// agent is not deactivated behind that agent's back.
+pub async fn save_numbers(state: &AppState, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>> {
+    require_admin(me)?;
+    summary_of(state, me, connector_id).await?;
+    let active: HashSet<String> = active.into_iter().collect();
+    let mut tx = state.db.begin_write().await?;
+    let rows: Vec<(String, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT n.id, n.phone_number, n.active, a.name FROM numbers n \
+         LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id WHERE n.connector_id = $1",
+    )
+    .bind(connector_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let known: HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    if let Some(unknown) = active.iter().find(|id| !known.contains(id.as_str())) {
+        return Err(AppError::invalid("active", format!("Number {unknown} does not belong to this connector.")).into());
+    }
+    for (id, phone, was_active, bound) in &rows {
+        let now_active = active.contains(id);
+        let was_active = *was_active != 0;
+        if was_active && !now_active {
+            if let Some(agent) = bound {
+                return Err(AppError::Conflict(format!(
+                    "{phone} answers for agent {agent}. Remove that channel before deactivating the number."
+                ))
+                .into());
+            }
+        }
+        if was_active != now_active {
+            sqlx::query("UPDATE numbers SET active = $1 WHERE id = $2").bind(i64::from(now_active)).bind(id).execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    stored_numbers(state, connector_id).await
+}
+
+/// Writes the connector's inbound webhook URL into the number in Twilio, then reads it back
+/// until Twilio shows it (sender updates are applied asynchronously).
+pub async fn set_webhook(state: &AppState, me: &Me, connector_id: &str, number_id: &str) -> Result<WebhookOutcome> {
+    require_admin(me)?;
+    let creds = require_active(state, me, connector_id).await?;
+    let row: Option<(String, String, i64, String)> =
+        sqlx::query_as("SELECT provider, provider_sid, active, (SELECT webhook_key FROM connectors WHERE id = $2) FROM numbers WHERE id = $1 AND connector_id = $2")
+            .bind(number_id)
+            .bind(connector_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let Some((provider, sid, active, key)) = row else { return Err(AppError::NotFound("Number".into()).into()) };
+    if active == 0 {
+        return Err(AppError::Conflict("Activate the number and save first: only active numbers get a webhook.".into()).into());
+    }
+    let url = state.inbound_webhook_url(&key);
+    let (configured, detail) = if provider == "whatsapp" {
+        let webhook = SenderWebhook {
+            callback_url: Some(url.clone()),
+            callback_method: Some("POST".into()),
+            fallback_url: None,
+            fallback_method: None,
+            status_callback_url: Some(state.status_callback_url(&key)),
+            status_callback_method: Some("POST".into()),
+        };
+        state.twilio.update_sender_webhook(&creds, &sid, &webhook).await.map_err(provider_error)?;
+        confirm_sender(state, &creds, &sid, &url).await?
+    } else {
+        state.twilio.update_incoming_number_sms_url(&creds, &sid, &url).await.map_err(provider_error)?;
+        let n = state.twilio.fetch_incoming_number(&creds, &sid).await.map_err(provider_error)?;
+        sms_verdict(&n, &url)
+    };
+    let webhook = if configured { WebhookState::Configured } else { WebhookState::NotConfigured };
+    sqlx::query("UPDATE numbers SET webhook_state = $1, webhook_detail = $2 WHERE id = $3")
+        .bind(if configured { "configured" } else { "not_configured" })
+        .bind(&detail)
+        .bind(number_id)
+        .execute(&state.db.pool)
+        .await?;
+    tracing::info!(connector_id, number_id, configured, "set webhook");
+    Ok(WebhookOutcome { number_id: number_id.to_string(), state: webhook, detail })
+}
+
+async fn confirm_sender(state: &AppState, creds: &Credentials, sid: &str, url: &str) -> Result<(bool, Option<String>)> {
+    let deadline = tokio::time::Instant::now() + state.tuning.webhook_confirm_timeout;
+    loop {
+        let sender = state.twilio.fetch_sender(creds, sid).await.map_err(provider_error)?;
+        let webhook = sender.webhook.unwrap_or_default();
+        let status = sender.status.unwrap_or_default();
+        if webhook.callback_url.as_deref() == Some(url) && status == "ONLINE" {
+            if webhook.callback_method.as_deref().is_some_and(|m| m != "POST") {
+                return Ok((false, Some(format!("Twilio calls the URL with {}, not POST.", webhook.callback_method.unwrap_or_default()))));
+            }
+            return Ok((true, None));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let detail = match webhook.callback_url {
+                Some(other) if other != url => format!("Twilio still has {other}."),
+                Some(_) => format!("Twilio has not finished applying the change (sender status {status})."),
+                None => "Twilio shows no inbound webhook on this sender.".to_string(),
+            };
+            return Ok((false, Some(detail)));
+        }
+        tokio::time::sleep(state.tuning.webhook_confirm_interval).await;
+    }
+}
+
+fn sms_verdict(n: &crate::twilio::IncomingNumber, url: &str) -> (bool, Option<String>) {
+    if n.sms_application_sid.as_deref().is_some_and(|s| !s.is_empty()) {
+        return (false, Some("An application on this number overrides its webhook URL.".into()));
+    }
+    match n.sms_url.as_deref() {
+        Some(u) if u == url && n.sms_method.as_deref().unwrap_or("POST") == "POST" => (true, None),
+        Some(u) if u == url => (false, Some("Twilio calls the URL with GET, not POST.".into())),
+        Some(u) if !u.is_empty() => (false, Some(format!("Twilio has {u}."))),
+        _ => (false, Some("Twilio shows no inbound webhook on this number.".into())),
+    }
+}

@@ -1,0 +1,87 @@
+use std::io::BufRead;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard::{accounts, config::Config, db::Db, startup::Application};
+use tracing_subscriber::EnvFilter;
+
+/// Switchboard: connects your organization's Twilio account to its AI agents over WhatsApp and SMS.
+#[derive(Parser)]
+#[command(name = "switchboard", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Create the organization and its first admin, as the setup page does. The password is read
+    /// from SWITCHBOARD_ADMIN_PASSWORD or, without it, from the first line of standard input.
+    CreateAdmin {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("SWITCHBOARD_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(cli.config).await?;
+            tracing::info!(port = app.port(), public_url = app.public_url(), "Switchboard is listening");
+            app.run_until(shutdown_signal()).await
+        }
+        Command::CreateAdmin { org, email } => {
+            let password = match std::env::var("SWITCHBOARD_ADMIN_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let db = Db::connect(&cli.config.database_url()).await?;
+            match accounts::setup(&db, &org, &email, password).await {
+                Ok(me) => {
+                    println!("Created organization {:?} with admin {}", me.org_name, me.email);
+                    Ok(())
+                }
+                Err(e) => Err(anyhow::anyhow!("{}", app::AppError::from(e))),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}

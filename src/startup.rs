@@ -1,0 +1,153 @@
+//! Wiring: builds the application from its configuration and runs the server and workers.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use app::{ports::Backoffice, shell, App};
+use axum::{http::Request, routing::get, Router};
+use leptos::prelude::{provide_context, LeptosOptions};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+
+use crate::{
+    config::Config,
+    crypto::SecretBox,
+    db::Db,
+    sessions::DbSessionStore,
+    state::{AppState, Tuning, Wake},
+    twilio::TwilioClient,
+    webhook, worker,
+};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Tuning::default()).await
+    }
+
+    /// Binds the listener first, so a configuration on port 0 learns its real port.
+    pub async fn build_with(config: Config, tuning: Tuning) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let public_url = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let host = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+                format!("http://{host}")
+            }
+        };
+        let db = Db::connect(&config.database_url()).await?;
+        let secrets = SecretBox::load(config.master_key.as_ref(), &config.data_dir.join("master.key"))?;
+        if secrets.new_key {
+            let (sealed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM connectors").fetch_one(&db.pool).await?;
+            anyhow::ensure!(
+                sealed == 0,
+                "the database holds {sealed} encrypted Auth Token(s) but the master key is missing: set SWITCHBOARD_MASTER_KEY \
+                 or restore {} (a new key file was just created there; remove it after restoring the old one)",
+                config.data_dir.join("master.key").display()
+            );
+        }
+        let state = AppState {
+            db,
+            twilio: TwilioClient::new(&config.twilio_api_base, &config.twilio_messaging_base),
+            secrets: Arc::new(secrets),
+            public_url: public_url.into(),
+            wake: Wake::default(),
+            tuning,
+        };
+        let router = router(state.clone(), &config, addr);
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves HTTP and runs the workers until `shutdown` completes.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let turns = tokio::spawn(worker::run(self.state.clone(), worker::Kind::Turn));
+        let sends = tokio::spawn(worker::run(self.state.clone(), worker::Kind::Send));
+        let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        // Claimed jobs whose worker stops here are picked up again when their lease runs out.
+        turns.abort();
+        sends.abort();
+        sweeper.abort();
+        served.context("HTTP server")
+    }
+}
+
+async fn sweep_sessions(state: AppState) {
+    let store = DbSessionStore::new(state.db.clone());
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}
+
+/// Webhook paths carry a connector's key; logs show only their shape.
+fn loggable_path(path: &str) -> String {
+    for prefix in ["/twilio/inbound/", "/twilio/status/"] {
+        if path.starts_with(prefix) {
+            return format!("{prefix}…");
+        }
+    }
+    path.to_string()
+}
+
+fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("app")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let routes = generate_route_list(App);
+    let backoffice: Arc<dyn Backoffice> = Arc::new(state.clone());
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name("switchboard_session")
+        .with_secure(state.public_url.starts_with("https://"))
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
+
+    let ui = Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || provide_context(backoffice.clone()),
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos_options)
+        .layer(sessions);
+
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(webhook::router(state))
+        .merge(ui)
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            tracing::info_span!("http", method = %req.method(), path = %loggable_path(req.uri().path()))
+        }))
+}

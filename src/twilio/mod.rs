@@ -1,0 +1,360 @@
+//! Twilio's REST API, the subset Switchboard uses, with base URLs that point at the real
+//! Twilio in production and at the simulator in demos and tests.
+
+pub mod errors;
+pub mod signature;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::Secret;
+
+/// An Account SID: `AC` and 32 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSid(String);
+
+impl AccountSid {
+    pub fn parse(s: &str) -> Result<Self, &'static str> {
+        let s = s.trim();
+        let valid = s.len() == 34 && s.starts_with("AC") && s[2..].chars().all(|c| c.is_ascii_hexdigit());
+        if valid { Ok(Self(s.to_string())) } else { Err("An Account SID is AC followed by 32 hexadecimal characters.") }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks the Auth Token's form (32 hex digits) and wraps it as a secret.
+pub fn parse_auth_token(s: &str) -> Result<Secret, &'static str> {
+    let s = s.trim();
+    if s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(Secret::new(s))
+    } else {
+        Err("An Auth Token is 32 hexadecimal characters.")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub account_sid: AccountSid,
+    pub auth_token: Secret,
+}
+
+/// What went wrong talking to Twilio. Failures are data: each knows whether a retry can help.
+#[derive(Debug, thiserror::Error)]
+pub enum TwilioError {
+    #[error("Twilio rejected these credentials")]
+    Rejected { code: Option<i64>, message: String },
+    #[error("Twilio unreachable: {0}")]
+    Unreachable(String),
+    #[error("Twilio error {}: {message}", code.map(|c| c.to_string()).unwrap_or_else(|| status.to_string()))]
+    Api { status: u16, code: Option<i64>, message: String, retry_after: Option<Duration> },
+    #[error("unexpected answer from Twilio: {0}")]
+    Decode(String),
+}
+
+impl TwilioError {
+    /// Whether the same request may succeed later: 429 and 20429, 5xx, and network failures.
+    pub fn retryable(&self) -> bool {
+        match self {
+            TwilioError::Unreachable(_) => true,
+            TwilioError::Api { status, code, .. } => *status == 429 || *status >= 500 || *code == Some(20429),
+            TwilioError::Rejected { .. } | TwilioError::Decode(_) => false,
+        }
+    }
+
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            TwilioError::Rejected { code, .. } | TwilioError::Api { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TwilioError::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Both error shapes Twilio uses: the legacy `{code, message}` and RFC 9457 `{code, title, detail}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: Option<i64>,
+    message: Option<String>,
+    detail: Option<String>,
+    title: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub sid: String,
+    pub friendly_name: Option<String>,
+    pub status: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    // `auth_token` is in Twilio's answer too; it is deliberately not read.
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IncomingNumber {
+    pub sid: String,
+    pub phone_number: String,
+    pub friendly_name: Option<String>,
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    pub sms_url: Option<String>,
+    pub sms_method: Option<String>,
+    pub sms_application_sid: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Capabilities {
+    #[serde(default)]
+    pub sms: bool,
+}
+
+#[derive(Deserialize)]
+struct IncomingNumbersPage {
+    incoming_phone_numbers: Vec<IncomingNumber>,
+    next_page_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SenderWebhook {
+    pub callback_url: Option<String>,
+    pub callback_method: Option<String>,
+    pub fallback_url: Option<String>,
+    pub fallback_method: Option<String>,
+    pub status_callback_url: Option<String>,
+    pub status_callback_method: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SenderProfile {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sender {
+    pub sid: String,
+    pub status: Option<String>,
+    pub sender_id: String,
+    pub webhook: Option<SenderWebhook>,
+    pub profile: Option<SenderProfile>,
+}
+
+#[derive(Deserialize)]
+struct SendersPage {
+    senders: Vec<Sender>,
+    meta: PageMeta,
+}
+
+#[derive(Deserialize)]
+struct PageMeta {
+    next_page_url: Option<String>,
+}
+
+/// The form of `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewMessage {
+    #[serde(rename = "To")]
+    pub to: String,
+    #[serde(rename = "From")]
+    pub from: String,
+    #[serde(rename = "Body")]
+    pub body: String,
+    #[serde(rename = "StatusCallback", skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageResource {
+    pub sid: String,
+    pub status: String,
+}
+
+#[derive(Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    api_base: String,
+    messaging_base: String,
+}
+
+impl TwilioClient {
+    pub fn new(api_base: &str, messaging_base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds with static settings");
+        Self {
+            http,
+            api_base: api_base.trim_end_matches('/').to_string(),
+            messaging_base: messaging_base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str, creds: &Credentials) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url)
+            .basic_auth(creds.account_sid.as_str(), Some(creds.auth_token.expose()))
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, TwilioError> {
+        let resp = req.send().await.map_err(|e| TwilioError::Unreachable(without_url(&e)))?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp.bytes().await.map_err(|e| TwilioError::Unreachable(without_url(&e)))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| TwilioError::Decode(e.to_string()));
+        }
+        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        let code = body.as_ref().and_then(|b| b.code);
+        let message = body
+            .and_then(|b| b.message.or(b.detail).or(b.title))
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        if status.as_u16() == 401 || code == Some(20003) {
+            return Err(TwilioError::Rejected { code, message });
+        }
+        Err(TwilioError::Api { status: status.as_u16(), code, message, retry_after })
+    }
+
+    /// `GET /2010-04-01/Accounts/{Sid}.json`: proves the credentials.
+    pub async fn fetch_account(&self, creds: &Credentials) -> Result<Account, TwilioError> {
+        let url = format!("{}/2010-04-01/Accounts/{}.json", self.api_base, creds.account_sid.as_str());
+        self.send(self.request(reqwest::Method::GET, &url, creds)).await
+    }
+
+    /// Every IncomingPhoneNumber of the account, following `next_page_uri` to the end.
+    pub async fn list_incoming_numbers(&self, creds: &Credentials) -> Result<Vec<IncomingNumber>, TwilioError> {
+        let mut url = format!(
+            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?PageSize=100",
+            self.api_base,
+            creds.account_sid.as_str()
+        );
+        let mut all = Vec::new();
+        loop {
+            let page: IncomingNumbersPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
+            all.extend(page.incoming_phone_numbers);
+            match page.next_page_uri.filter(|u| !u.is_empty()) {
+                Some(next) => url = format!("{}{}", self.api_base, next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Every WhatsApp sender of the account, following `meta.next_page_url` to the end.
+    pub async fn list_whatsapp_senders(&self, creds: &Credentials) -> Result<Vec<Sender>, TwilioError> {
+        let mut url = format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize=100", self.messaging_base);
+        let mut all = Vec::new();
+        loop {
+            let page: SendersPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
+            all.extend(page.senders);
+            match page.meta.next_page_url.filter(|u| !u.is_empty()) {
+                Some(next) => url = self.on_messaging_base(&next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Twilio's next-page URLs are absolute; the credentials only ever go to the configured host.
+    fn on_messaging_base(&self, absolute: &str) -> String {
+        match url::Url::parse(absolute) {
+            Ok(u) => format!("{}{}{}", self.messaging_base, u.path(), u.query().map(|q| format!("?{q}")).unwrap_or_default()),
+            Err(_) => format!("{}{}", self.messaging_base, absolute),
+        }
+    }
+
+    pub async fn fetch_sender(&self, creds: &Credentials, sid: &str) -> Result<Sender, TwilioError> {
+        let url = format!("{}/v2/Channels/Senders/{}", self.messaging_base, sid);
+        self.send(self.request(reqwest::Method::GET, &url, creds)).await
+    }
+
+    /// Writes only the `webhook` object of a sender (JSON body); Twilio applies it asynchronously.
+    pub async fn update_sender_webhook(&self, creds: &Credentials, sid: &str, webhook: &SenderWebhook) -> Result<Sender, TwilioError> {
+        let url = format!("{}/v2/Channels/Senders/{}", self.messaging_base, sid);
+        #[derive(Serialize)]
+        struct Body<'a> {
+            webhook: &'a SenderWebhook,
+        }
+        self.send(self.request(reqwest::Method::POST, &url, creds).json(&Body { webhook })).await
+    }
+
+    pub async fn fetch_incoming_number(&self, creds: &Credentials, sid: &str) -> Result<IncomingNumber, TwilioError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", self.api_base, creds.account_sid.as_str(), sid);
+        self.send(self.request(reqwest::Method::GET, &url, creds)).await
+    }
+
+    /// Points an SMS number's inbound webhook at `sms_url`; clearing `SmsApplicationSid`
+    /// because an application would take precedence over the URL.
+    pub async fn update_incoming_number_sms_url(&self, creds: &Credentials, sid: &str, sms_url: &str) -> Result<IncomingNumber, TwilioError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", self.api_base, creds.account_sid.as_str(), sid);
+        let form = [("SmsUrl", sms_url), ("SmsMethod", "POST"), ("SmsApplicationSid", "")];
+        self.send(self.request(reqwest::Method::POST, &url, creds).form(&form)).await
+    }
+
+    /// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+    pub async fn create_message(&self, creds: &Credentials, message: &NewMessage) -> Result<MessageResource, TwilioError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, creds.account_sid.as_str());
+        self.send(self.request(reqwest::Method::POST, &url, creds).form(message)).await
+    }
+}
+
+/// A reqwest error's text without the URL (the URL is ours, but keeps log lines short and
+/// never carries credentials).
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_sid_is_ac_and_32_hex() {
+        assert!(AccountSid::parse("AC0123456789abcdef0123456789ABCDEF").is_ok());
+        assert!(AccountSid::parse(" AC0123456789abcdef0123456789abcdef ").is_ok());
+        assert!(AccountSid::parse("AC0123").is_err());
+        assert!(AccountSid::parse("SK0123456789abcdef0123456789abcdef").is_err());
+        assert!(AccountSid::parse("AC0123456789abcdef0123456789abcdeg").is_err());
+    }
+
+    #[test]
+    fn auth_token_is_32_hex() {
+        assert!(parse_auth_token("0123456789abcdef0123456789abcdef").is_ok());
+        assert!(parse_auth_token("0123456789abcdef").is_err());
+    }
+
+    #[test]
+    fn retryable_errors_are_429_5xx_and_network() {
+        let api = |status, code| TwilioError::Api { status, code, message: String::new(), retry_after: None };
+        assert!(api(429, Some(20429)).retryable());
+        assert!(api(503, None).retryable());
+        assert!(TwilioError::Unreachable("x".into()).retryable());
+        assert!(!api(400, Some(21211)).retryable());
+        assert!(!TwilioError::Rejected { code: Some(20003), message: String::new() }.retryable());
+    }
+}

@@ -1,0 +1,243 @@
+//! What an organization admin does in the backoffice, through the same port the pages use,
+//! and over HTTP where sessions are concerned.
+
+mod common;
+
+use app::{
+    model::{ConnectorState, Health, Provider, WebhookState},
+    ports::{AgentInput, Backoffice, ConnectorInput},
+    AppError,
+};
+use common::{spawn_app, spawn_app_with, TestApp, TOKEN};
+
+fn field(e: AppError) -> String {
+    match e {
+        AppError::Invalid { field, .. } => field,
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+async fn connector_count(app: &TestApp) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
+    n
+}
+
+#[tokio::test]
+async fn setup_happens_once_and_login_checks_the_password() {
+    let app = spawn_app().await;
+    assert!(app.state.needs_setup().await.unwrap());
+    let short = app.state.setup("Org".into(), "a@example.com".into(), "short".into()).await.unwrap_err();
+    assert_eq!(field(short), "password");
+    let bad_email = app.state.setup("Org".into(), "not-an-email".into(), "long enough pw".into()).await.unwrap_err();
+    assert_eq!(field(bad_email), "email");
+    assert!(app.state.needs_setup().await.unwrap(), "a refused setup leaves nothing behind");
+
+    let me = app.admin().await;
+    assert!(!app.state.needs_setup().await.unwrap());
+    let again = app.state.setup("Other".into(), "b@example.com".into(), "another password".into()).await.unwrap_err();
+    assert!(matches!(again, AppError::Conflict(_)));
+
+    assert!(app.state.authenticate("admin@example.com".into(), "wrong password!".into()).await.is_err());
+    assert!(app.state.authenticate("nobody@example.com".into(), "correct horse battery".into()).await.is_err());
+    let back = app.state.authenticate(" Admin@Example.com ".into(), "correct horse battery".into()).await.unwrap();
+    assert_eq!(back, me);
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state.db.pool).await.unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+#[tokio::test]
+async fn connector_with_good_credentials_is_active_and_its_token_stays_secret() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    assert_eq!((c.state, c.health, c.reason.clone()), (ConnectorState::Active, Health::Connected, None));
+    let detail = app.state.connector(&me, &c.id).await.unwrap();
+    assert_eq!(detail.account_name.as_deref(), Some("Test Hotels"));
+    assert!(detail.inbound_webhook_url.starts_with(&format!("{}/twilio/inbound/", app.url)));
+    assert!(!serde_json::to_string(&detail).unwrap().contains(TOKEN));
+    let (sealed,): (Vec<u8>,) = sqlx::query_as("SELECT auth_token_enc FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
+    assert!(!sealed.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "the token is encrypted at rest");
+    assert!(!String::from_utf8_lossy(&std::fs::read(app.data_dir.join("switchboard.db")).unwrap_or_default()).contains(TOKEN));
+}
+
+#[tokio::test]
+async fn rejected_credentials_keep_the_connector_in_error_until_fixed() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let wrong = ConnectorInput { auth_token: Some("ffffffffffffffffffffffffffffffff".into()), ..app.connector_input("Front Desk") };
+    let c = app.state.create_connector(&me, wrong).await.unwrap();
+    assert_eq!((c.state, c.health), (ConnectorState::Error, Health::CredentialsRejected));
+    assert!(c.reason.as_deref().unwrap().contains("rejected"), "{:?}", c.reason);
+    assert!(matches!(app.state.list_numbers(&me, &c.id).await, Err(AppError::Conflict(_))));
+
+    // Editing with the right token fixes it; an empty token on a later edit keeps the stored one.
+    let fixed = app.state.update_connector(&me, &c.id, app.connector_input("Front Desk")).await.unwrap();
+    assert_eq!((fixed.state, fixed.health), (ConnectorState::Active, Health::Connected));
+    let kept = app
+        .state
+        .update_connector(&me, &c.id, ConnectorInput { auth_token: None, ..app.connector_input("Renamed") })
+        .await
+        .unwrap();
+    assert_eq!((kept.name.as_str(), kept.state), ("Renamed", ConnectorState::Active));
+}
+
+#[tokio::test]
+async fn unreachable_twilio_is_reported_as_such() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = spawn_app_with(|c| {
+        c.twilio_api_base = dead.clone();
+        c.twilio_messaging_base = dead.clone();
+    })
+    .await;
+    let me = app.admin().await;
+    let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    assert_eq!((c.state, c.health), (ConnectorState::Error, Health::Unreachable));
+    assert!(c.reason.unwrap().starts_with("Twilio unreachable"));
+}
+
+#[tokio::test]
+async fn bad_connector_input_gets_a_field_error_and_saves_nothing() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let base = app.connector_input("Front Desk");
+    let cases = [
+        (ConnectorInput { name: "  ".into(), ..base.clone() }, "name"),
+        (ConnectorInput { name: "x".repeat(81), ..base.clone() }, "name"),
+        (ConnectorInput { account_sid: "AC123".into(), ..base.clone() }, "account_sid"),
+        (ConnectorInput { account_sid: format!("SK{}", common::random_hex(32)), ..base.clone() }, "account_sid"),
+        (ConnectorInput { auth_token: Some("secret".into()), ..base.clone() }, "auth_token"),
+        (ConnectorInput { auth_token: None, ..base.clone() }, "auth_token"),
+    ];
+    for (input, expected) in cases {
+        let e = app.state.create_connector(&me, input).await.unwrap_err();
+        assert_eq!(field(e), expected);
+    }
+    assert_eq!(connector_count(&app).await, 0);
+    app.state.create_connector(&me, base.clone()).await.unwrap();
+    let duplicate = app.state.create_connector(&me, base).await.unwrap_err();
+    assert_eq!(field(duplicate), "name");
+    assert_eq!(connector_count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn numbers_are_listed_activated_and_get_their_webhook() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    let rows = app.state.list_numbers(&me, &c.id).await.unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let wa = TestApp::number(&rows, "+14155550100", true).clone();
+    let sms = TestApp::number(&rows, "+14155550199", false).clone();
+    assert_eq!((wa.provider, wa.sender_status.as_deref(), wa.display_name.as_deref()), (Provider::WhatsApp, Some("ONLINE"), Some("Front Desk")));
+    assert!(rows.iter().all(|r| !r.active && r.webhook == WebhookState::Unknown));
+
+    // Only active numbers get a webhook.
+    assert!(matches!(app.state.set_webhook(&me, &c.id, &wa.id).await, Err(AppError::Conflict(_))));
+    let saved = app.state.save_numbers(&me, &c.id, vec![wa.id.clone(), sms.id.clone()]).await.unwrap();
+    assert_eq!(saved.iter().filter(|r| r.active).count(), 2);
+    let bogus = app.state.save_numbers(&me, &c.id, vec!["not-a-number".into()]).await.unwrap_err();
+    assert_eq!(field(bogus), "active");
+    assert_eq!(app.state.list_numbers(&me, &c.id).await.unwrap().iter().filter(|r| r.active).count(), 2, "a refused save changes nothing");
+
+    let outcome = app.state.set_webhook(&me, &c.id, &wa.id).await.unwrap();
+    assert_eq!(outcome.state, WebhookState::Configured);
+    let detail = app.state.connector(&me, &c.id).await.unwrap();
+    let in_twilio = app.sim.sim.sender_webhook("whatsapp:+14155550100").unwrap();
+    assert_eq!(in_twilio.callback_url.as_deref(), Some(detail.inbound_webhook_url.as_str()));
+    assert_eq!(in_twilio.callback_method, "POST");
+    assert!(in_twilio.status_callback_url.unwrap().contains("/twilio/status/"));
+
+    let sms_outcome = app.state.set_webhook(&me, &c.id, &sms.id).await.unwrap();
+    assert_eq!(sms_outcome.state, WebhookState::Configured);
+    let rows = app.state.list_numbers(&me, &c.id).await.unwrap();
+    assert_eq!(TestApp::number(&rows, "+14155550100", true).webhook, WebhookState::Configured);
+    assert_eq!(TestApp::number(&rows, "+14155550101", true).webhook, WebhookState::Unknown);
+}
+
+#[tokio::test]
+async fn a_number_answers_for_one_agent_only() {
+    let app = spawn_app().await;
+    let (me, connector, number, agent) = app.ready_path().await;
+    let other = app
+        .state
+        .create_agent(&me, AgentInput { name: "spa".into(), fallback_reply: "Hello".into(), faq: vec![] })
+        .await
+        .unwrap();
+    let options = app.state.channel_options(&me, &other.id, &connector).await.unwrap();
+    let bound = options.iter().find(|o| o.number_id == number).unwrap();
+    assert_eq!(bound.bound_to.as_deref(), Some("concierge"));
+    let refused = app.state.add_channel(&me, &other.id, &number).await.unwrap_err();
+    assert!(matches!(&refused, AppError::Conflict(m) if m.contains("Already bound")), "{refused:?}");
+
+    // Two admins binding one free number at the same moment: the database picks one.
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let spa = TestApp::number(&rows, "+14155550101", true).id.clone();
+    app.state.save_numbers(&me, &connector, vec![number.clone(), spa.clone()]).await.unwrap();
+    let (a, b) = tokio::join!(app.state.add_channel(&me, &agent, &spa), app.state.add_channel(&me, &other.id, &spa));
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+
+    // A bound number is not deactivated behind its agent's back; removing the channel frees it.
+    let e = app.state.save_numbers(&me, &connector, vec![spa.clone()]).await.unwrap_err();
+    assert!(matches!(e, AppError::Conflict(_)));
+    let channel = app.state.list_channels(&me, &agent).await.unwrap().into_iter().find(|c| c.phone_number == "+14155550100").unwrap();
+    app.state.remove_channel(&me, &agent, &channel.id).await.unwrap();
+    app.state.add_channel(&me, &other.id, &number).await.unwrap();
+    assert!(app.state.list_numbers(&me, &connector).await.unwrap().iter().any(|r| r.id == number && r.active));
+}
+
+#[tokio::test]
+async fn duplicate_agent_name_is_a_field_error() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let input = AgentInput { name: "concierge".into(), fallback_reply: "Hi".into(), faq: vec![] };
+    app.state.create_agent(&me, input.clone()).await.unwrap();
+    assert_eq!(field(app.state.create_agent(&me, input).await.unwrap_err()), "name");
+    let empty = AgentInput { name: "x".into(), fallback_reply: " ".into(), faq: vec![] };
+    assert_eq!(field(app.state.create_agent(&me, empty).await.unwrap_err()), "fallback_reply");
+}
+
+/// Server functions over HTTP: refused without a session, and the session survives a restart.
+#[tokio::test]
+async fn sessions_guard_server_functions_and_survive_a_restart() {
+    let app = spawn_app().await;
+    app.admin().await;
+    let call = |base: &str, path: &str, form: &[(&str, &str)]| {
+        app.http.post(format!("{base}/ui/{path}")).header("Accept", "application/json").form(form).send()
+    };
+    let refused = call(&app.url, "list_connectors", &[]).await.unwrap();
+    assert!(refused.text().await.unwrap().contains("Unauthenticated"));
+
+    let login = call(&app.url, "login", &[("email", "admin@example.com"), ("password", "wrong password!")]).await.unwrap();
+    assert!(login.text().await.unwrap().contains("Wrong email or password"));
+    let login = call(&app.url, "login", &[("email", "admin@example.com"), ("password", "correct horse battery")]).await.unwrap();
+    assert!(login.status().is_success());
+    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let listed = call(&app.url, "list_connectors", &[]).await.unwrap();
+    assert_eq!(listed.text().await.unwrap(), "[]");
+
+    // A second process on the same database honours the same session cookie.
+    let db = app.database_url.clone();
+    let data = app.data_dir.clone();
+    let twin = switchboard::startup::Application::build_with(
+        {
+            let mut c = switchboard::config::Config::for_data_dir(data);
+            c.bind = "127.0.0.1:0".parse().unwrap();
+            c.database_url = Some(db);
+            c
+        },
+        common::fast_tuning(),
+    )
+    .await
+    .unwrap();
+    let twin_url = format!("http://127.0.0.1:{}", twin.port());
+    let server = tokio::spawn(twin.run_until(std::future::pending()));
+    let me = call(&twin_url, "current_user", &[]).await.unwrap().text().await.unwrap();
+    assert!(me.contains("admin@example.com"), "{me}");
+    call(&twin_url, "logout", &[]).await.unwrap();
+    let after = call(&app.url, "list_connectors", &[]).await.unwrap().text().await.unwrap();
+    assert!(after.contains("Unauthenticated"), "{after}");
+    server.abort();
+}

@@ -1,0 +1,191 @@
+//! The real Switchboard on port 0, a fresh database (SQLite, or PostgreSQL when
+//! `TEST_DATABASE_URL` names a server), and the Twilio simulator behind the configurable base URLs.
+#![allow(dead_code)]
+
+use std::{future::Future, path::PathBuf, time::Duration};
+
+use app::{
+    model::{Me, NumberRow},
+    ports::{AgentInput, Backoffice, ConnectorInput},
+};
+use switchboard::{config::Config, startup::Application, state::{AppState, Tuning}};
+use sqlx::Connection;
+use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};
+
+pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+pub struct TestApp {
+    pub url: String,
+    pub state: AppState,
+    pub sim: twilio_sim::Handle,
+    pub account_sid: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub http: reqwest::Client,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.sim.task.abort();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub fn random_hex(n: usize) -> String {
+    let id = switchboard::new_id();
+    id.repeat(n / id.len() + 1)[..n].to_string()
+}
+
+pub fn seed_account() -> SeedAccount {
+    SeedAccount {
+        sid: format!("AC{}", random_hex(32)),
+        auth_token: TOKEN.into(),
+        friendly_name: "Test Hotels".into(),
+        kind: "Full".into(),
+        numbers: vec![
+            SeedNumber { phone_number: "+14155550100".into(), display_name: Some("Front Desk".into()), whatsapp: true, sms: false, sender_status: "ONLINE".into() },
+            SeedNumber { phone_number: "+14155550101".into(), display_name: Some("Spa".into()), whatsapp: true, sms: false, sender_status: "ONLINE".into() },
+            SeedNumber { phone_number: "+14155550199".into(), display_name: Some("SMS line".into()), whatsapp: false, sms: true, sender_status: "ONLINE".into() },
+        ],
+    }
+}
+
+pub fn fast_tuning() -> Tuning {
+    Tuning {
+        webhook_confirm_timeout: Duration::from_secs(5),
+        webhook_confirm_interval: Duration::from_millis(50),
+        idle_poll: Duration::from_millis(200),
+        retry_base: Duration::from_millis(50),
+        ..Tuning::default()
+    }
+}
+
+/// A fresh database URL: a new PostgreSQL database when TEST_DATABASE_URL is set, else SQLite.
+async fn fresh_database(data_dir: &std::path::Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            sqlx::any::install_default_drivers();
+            let name = format!("sb_test_{}", random_hex(16));
+            let mut admin = sqlx::AnyConnection::connect(&server).await.expect("TEST_DATABASE_URL reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
+            let (base, _) = server.rsplit_once('/').expect("database URL with a path");
+            format!("{base}/{name}")
+        }
+        _ => switchboard::db::sqlite_url(data_dir),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let _ = tracing_subscriber_init();
+    let account = seed_account();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = Options { sender_update_delay: Duration::from_millis(150), status_delay: Duration::from_millis(50) };
+    let sim = twilio_sim::start(listener, Seed { accounts: vec![account.clone()] }, options, None).await.unwrap();
+    let data_dir = std::env::temp_dir().join(format!("switchboard-test-{}", random_hex(12)));
+    let database_url = fresh_database(&data_dir).await;
+    let mut config = Config::for_data_dir(data_dir.clone());
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.database_url = Some(database_url.clone());
+    config.twilio_api_base = sim.url();
+    config.twilio_messaging_base = sim.url();
+    config.site_root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/site"));
+    adjust(&mut config);
+    let app = Application::build_with(config, fast_tuning()).await.expect("the application builds");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let server = tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        url,
+        state,
+        sim,
+        account_sid: account.sid,
+        data_dir,
+        database_url,
+        http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+        server,
+    }
+}
+
+fn tracing_subscriber_init() -> Option<()> {
+    // Logs only when asked: TEST_LOG=1 cargo test.
+    std::env::var("TEST_LOG").ok()?;
+    tracing_subscriber::fmt().with_test_writer().with_env_filter("info,sqlx=warn").try_init().ok()
+}
+
+/// Polls `check` until it gives a value or the time runs out.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl TestApp {
+    pub async fn admin(&self) -> Me {
+        self.state.setup("Test Org".into(), "admin@example.com".into(), "correct horse battery".into()).await.unwrap()
+    }
+
+    pub fn connector_input(&self, name: &str) -> ConnectorInput {
+        ConnectorInput { name: name.into(), account_sid: self.account_sid.clone(), auth_token: Some(TOKEN.into()), receive_inbound: true }
+    }
+
+    pub fn number<'a>(rows: &'a [NumberRow], phone: &str, whatsapp: bool) -> &'a NumberRow {
+        rows.iter()
+            .find(|r| r.phone_number == phone && (r.provider == app::model::Provider::WhatsApp) == whatsapp)
+            .unwrap_or_else(|| panic!("number {phone} listed"))
+    }
+
+    /// Connector → activate the WhatsApp number +14155550100 → set webhook → agent → channel.
+    /// Returns (admin, connector id, number id, agent id).
+    pub async fn ready_path(&self) -> (Me, String, String, String) {
+        let me = self.admin().await;
+        let connector = self.state.create_connector(&me, self.connector_input("Front Desk")).await.unwrap();
+        let rows = self.state.list_numbers(&me, &connector.id).await.unwrap();
+        let number = Self::number(&rows, "+14155550100", true).id.clone();
+        self.state.save_numbers(&me, &connector.id, vec![number.clone()]).await.unwrap();
+        let outcome = self.state.set_webhook(&me, &connector.id, &number).await.unwrap();
+        assert_eq!(outcome.state, app::model::WebhookState::Configured, "{outcome:?}");
+        let agent = self
+            .state
+            .create_agent(
+                &me,
+                AgentInput {
+                    name: "concierge".into(),
+                    fallback_reply: "A colleague will answer soon.".into(),
+                    faq: vec![app::model::FaqEntry { question: "When is breakfast?".into(), answer: "Breakfast is from 7 to 10.".into() }],
+                },
+            )
+            .await
+            .unwrap();
+        self.state.add_channel(&me, &agent.id, &number).await.unwrap();
+        (me, connector.id, number, agent.id)
+    }
+
+    pub async fn webhook_key(&self, connector_id: &str) -> String {
+        let (key,): (String,) = sqlx::query_as("SELECT webhook_key FROM connectors WHERE id = $1")
+            .bind(connector_id)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap();
+        key
+    }
+
+    /// The replies the simulator received through its Messages API, to one guest.
+    pub fn replies_to(&self, guest: &str) -> Vec<twilio_sim::Message> {
+        self.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api" && m.to == guest).collect()
+    }
+}
