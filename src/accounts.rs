@@ -21,9 +21,15 @@ pub async fn needs_setup(db: &Db) -> Result<bool> {
 fn validate_email(email: &str) -> Result<String, AppError> {
     let email = email.trim().to_lowercase();
     let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
         && !email.contains(char::is_whitespace);
-    if ok { Ok(email) } else { Err(AppError::invalid("email", "Enter a valid email address.")) }
+    if ok {
+        Ok(email)
+    } else {
+        Err(AppError::invalid("email", "Enter a valid email address."))
+    }
 }
 
 async fn hash_password(password: String) -> Result<String> {
@@ -63,15 +69,17 @@ pub async fn setup(db: &Db, org_name: &str, email: &str, password: String) -> Re
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&user_id)
-        .bind(&org_id)
-        .bind(&email)
-        .bind(&hash)
-        .bind(Role::OrgAdmin.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&user_id)
+    .bind(&org_id)
+    .bind(&email)
+    .bind(&hash)
+    .bind(Role::OrgAdmin.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     tracing::info!(org_id, user_id, "organization set up");
     Ok(Me { user_id, org_id, org_name: org_name.to_string(), email, role: Role::OrgAdmin })
@@ -97,7 +105,8 @@ pub async fn authenticate(db: &Db, email: &str, password: String) -> Result<Me> 
     user(db, &user_id).await?.ok_or_else(|| wrong().into())
 }
 
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xj3mUu9Ar6o0nN3dCxoTtAb6vJx0mXKQXo8yqJm5d3A";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xj3mUu9Ar6o0nN3dCxoTtAb6vJx0mXKQXo8yqJm5d3A";
 
 pub async fn user(db: &Db, user_id: &str) -> Result<Option<Me>> {
     let row: Option<(String, String, String, String, String)> = sqlx::query_as(
@@ -113,5 +122,9 @@ pub async fn user(db: &Db, user_id: &str) -> Result<Option<Me>> {
 
 /// Refuses anyone but an organization admin.
 pub fn require_admin(me: &Me) -> Result<(), AppError> {
-    if me.role == Role::OrgAdmin { Ok(()) } else { Err(AppError::Forbidden) }
+    if me.role == Role::OrgAdmin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
 }

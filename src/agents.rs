@@ -14,7 +14,11 @@ use crate::{
 };
 
 fn provider(s: &str) -> Provider {
-    if s == "sms" { Provider::Sms } else { Provider::WhatsApp }
+    if s == "sms" {
+        Provider::Sms
+    } else {
+        Provider::WhatsApp
+    }
 }
 
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<AgentSummary>> {
@@ -39,14 +43,15 @@ pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<Agen
     }
     let id = new_id();
     let mut tx = state.db.begin_write().await?;
-    let inserted = sqlx::query("INSERT INTO agents (id, org_id, name, fallback_reply, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id)
-        .bind(&me.org_id)
-        .bind(&name)
-        .bind(&fallback)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await;
+    let inserted =
+        sqlx::query("INSERT INTO agents (id, org_id, name, fallback_reply, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(&me.org_id)
+            .bind(&name)
+            .bind(&fallback)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await;
     match inserted {
         Err(e) if is_unique_violation(&e, "agents_org_name_key", "agents.org_id") => {
             return Err(AppError::invalid("name", "An agent with this name already exists in your organization.").into())
@@ -67,19 +72,21 @@ pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<Agen
 }
 
 async fn require_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<(String, String)> {
-    let row: Option<(String, String)> = sqlx::query_as("SELECT name, fallback_reply FROM agents WHERE id = $1 AND org_id = $2")
-        .bind(agent_id)
-        .bind(&me.org_id)
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT name, fallback_reply FROM agents WHERE id = $1 AND org_id = $2")
+            .bind(agent_id)
+            .bind(&me.org_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
     row.ok_or_else(|| AppError::NotFound("Agent".into()).into())
 }
 
 pub async fn faq(state: &AppState, agent_id: &str) -> Result<Vec<FaqEntry>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT question, answer FROM faq_entries WHERE agent_id = $1 ORDER BY position")
-        .bind(agent_id)
-        .fetch_all(&state.db.pool)
-        .await?;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT question, answer FROM faq_entries WHERE agent_id = $1 ORDER BY position")
+            .bind(agent_id)
+            .fetch_all(&state.db.pool)
+            .await?;
     Ok(rows.into_iter().map(|(question, answer)| FaqEntry { question, answer }).collect())
 }
 
@@ -99,12 +106,22 @@ pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<C
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, connector_name, phone_number, p)| ChannelRow { id, connector_name, phone_number, provider: provider(&p) })
+        .map(|(id, connector_name, phone_number, p)| ChannelRow {
+            id,
+            connector_name,
+            phone_number,
+            provider: provider(&p),
+        })
         .collect())
 }
 
 /// The connector's active numbers, each with the agent it already answers for, if another.
-pub async fn channel_options(state: &AppState, me: &Me, agent_id: &str, connector_id: &str) -> Result<Vec<ChannelOption>> {
+pub async fn channel_options(
+    state: &AppState,
+    me: &Me,
+    agent_id: &str,
+    connector_id: &str,
+) -> Result<Vec<ChannelOption>> {
     require_agent(state, me, agent_id).await?;
     let rows: Vec<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT n.id, n.phone_number, n.provider, ch.agent_id, a.name FROM numbers n \
@@ -119,7 +136,12 @@ pub async fn channel_options(state: &AppState, me: &Me, agent_id: &str, connecto
     Ok(rows
         .into_iter()
         .filter(|r| r.3.as_deref() != Some(agent_id))
-        .map(|(number_id, phone_number, p, _, bound_to)| ChannelOption { number_id, phone_number, provider: provider(&p), bound_to })
+        .map(|(number_id, phone_number, p, _, bound_to)| ChannelOption {
+            number_id,
+            phone_number,
+            provider: provider(&p),
+            bound_to,
+        })
         .collect())
 }
 
@@ -140,7 +162,10 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
         return Err(AppError::NotFound("Number".into()).into());
     };
     if active == 0 {
-        return Err(AppError::Conflict(format!("{phone_number} is not active. Activate it on the connector's page first.")).into());
+        return Err(AppError::Conflict(format!(
+            "{phone_number} is not active. Activate it on the connector's page first."
+        ))
+        .into());
     }
     let id = new_id();
     let inserted = sqlx::query("INSERT INTO channels (id, agent_id, number_id, created_at) VALUES ($1, $2, $3, $4)")
@@ -152,11 +177,12 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
         .await;
     if let Err(e) = &inserted {
         if is_unique_violation(e, "channels_number_key", "channels.number_id") {
-            let holder: Option<(String,)> =
-                sqlx::query_as("SELECT a.name FROM channels ch JOIN agents a ON a.id = ch.agent_id WHERE ch.number_id = $1")
-                    .bind(number_id)
-                    .fetch_optional(&state.db.pool)
-                    .await?;
+            let holder: Option<(String,)> = sqlx::query_as(
+                "SELECT a.name FROM channels ch JOIN agents a ON a.id = ch.agent_id WHERE ch.number_id = $1",
+            )
+            .bind(number_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
             let to = holder.map(|(n,)| format!(" (to {n})")).unwrap_or_default();
             return Err(AppError::Conflict(format!("{phone_number} is Already bound{to}.")).into());
         }

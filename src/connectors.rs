@@ -4,7 +4,10 @@
 use std::collections::HashSet;
 
 use app::{
-    model::{ConnectorDetail, ConnectorState, ConnectorSummary, Health, Me, NumberRow, Provider, WebhookOutcome, WebhookState},
+    model::{
+        ConnectorDetail, ConnectorState, ConnectorSummary, Health, Me, NumberRow, Provider, WebhookOutcome,
+        WebhookState,
+    },
     ports::ConnectorInput,
     AppError,
 };
@@ -36,7 +39,13 @@ struct Check {
 }
 
 async fn check(state: &AppState, creds: &Credentials) -> Check {
-    let failed = |health, reason: String| Check { state: ConnectorState::Error, health, reason: Some(reason), account_name: None, trial: false };
+    let failed = |health, reason: String| Check {
+        state: ConnectorState::Error,
+        health,
+        reason: Some(reason),
+        account_name: None,
+        trial: false,
+    };
     match state.twilio.fetch_account(creds).await {
         Ok(account) if account.status.as_deref().is_some_and(|s| s != "active") => failed(
             Health::CredentialsRejected,
@@ -51,7 +60,10 @@ async fn check(state: &AppState, creds: &Credentials) -> Check {
         },
         Err(TwilioError::Rejected { code, .. }) => failed(
             Health::CredentialsRejected,
-            format!("Twilio rejected these credentials (error {}). Check the Account SID and Auth Token.", code.unwrap_or(20003)),
+            format!(
+                "Twilio rejected these credentials (error {}). Check the Account SID and Auth Token.",
+                code.unwrap_or(20003)
+            ),
         ),
         Err(TwilioError::Api { status: 404, .. }) => {
             failed(Health::CredentialsRejected, "Twilio does not know this Account SID (error 20404).".into())
@@ -64,9 +76,9 @@ async fn check(state: &AppState, creds: &Credentials) -> Check {
 /// A Twilio failure, in words for the person at the screen.
 pub fn provider_error(e: TwilioError) -> AppError {
     match e {
-        TwilioError::Rejected { .. } => {
-            AppError::Provider("Twilio rejected this connector's credentials. Edit the connector and enter them again.".into())
-        }
+        TwilioError::Rejected { .. } => AppError::Provider(
+            "Twilio rejected this connector's credentials. Edit the connector and enter them again.".into(),
+        ),
         TwilioError::Unreachable(m) => AppError::Provider(format!("Twilio unreachable: {m}.")),
         TwilioError::Api { code, message, .. } => AppError::Provider(match code {
             Some(code) => format!("Twilio refused: {message} (error {code})."),
@@ -139,10 +151,11 @@ fn health_str(h: Health) -> &'static str {
 }
 
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<ConnectorSummary>> {
-    let rows: Vec<SummaryRow> = sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM connectors c WHERE c.org_id = $1 ORDER BY c.name"))
-        .bind(&me.org_id)
-        .fetch_all(&state.db.pool)
-        .await?;
+    let rows: Vec<SummaryRow> =
+        sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM connectors c WHERE c.org_id = $1 ORDER BY c.name"))
+            .bind(&me.org_id)
+            .fetch_all(&state.db.pool)
+            .await?;
     Ok(rows.into_iter().map(summary).collect())
 }
 
@@ -197,7 +210,9 @@ pub async fn create(state: &AppState, me: &Me, input: ConnectorInput) -> Result<
     .execute(&state.db.pool)
     .await;
     match inserted {
-        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => return Err(name_taken().into()),
+        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => {
+            return Err(name_taken().into())
+        }
         other => other?,
     };
     tracing::info!(connector_id = %id, state = state_str(outcome.state), "connector created");
@@ -235,7 +250,9 @@ pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) 
     .execute(&state.db.pool)
     .await;
     match updated {
-        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => return Err(name_taken().into()),
+        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => {
+            return Err(name_taken().into())
+        }
         other => other?,
     };
     summary_of(state, me, id).await
@@ -260,10 +277,11 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDeta
 
 /// The connector's credentials, opened from their sealed form.
 pub async fn credentials(state: &AppState, connector_id: &str) -> Result<Credentials> {
-    let (sid, sealed): (String, Vec<u8>) = sqlx::query_as("SELECT account_sid, auth_token_enc FROM connectors WHERE id = $1")
-        .bind(connector_id)
-        .fetch_one(&state.db.pool)
-        .await?;
+    let (sid, sealed): (String, Vec<u8>) =
+        sqlx::query_as("SELECT account_sid, auth_token_enc FROM connectors WHERE id = $1")
+            .bind(connector_id)
+            .fetch_one(&state.db.pool)
+            .await?;
     Ok(Credentials {
         account_sid: AccountSid::parse(&sid).map_err(|m| anyhow::anyhow!("stored Account SID: {m}"))?,
         auth_token: state.secrets.open(&sealed, connector_id)?,
@@ -318,7 +336,8 @@ pub async fn list_numbers(state: &AppState, me: &Me, connector_id: &str) -> Resu
     stored_numbers(state, connector_id).await
 }
 
-type NumberDbRow = (String, String, String, Option<String>, Option<String>, i64, String, Option<String>, Option<String>);
+type NumberDbRow =
+    (String, String, String, Option<String>, Option<String>, i64, String, Option<String>, Option<String>);
 
 async fn stored_numbers(state: &AppState, connector_id: &str) -> Result<Vec<NumberRow>> {
     let rows: Vec<NumberDbRow> = sqlx::query_as(
@@ -331,17 +350,29 @@ async fn stored_numbers(state: &AppState, connector_id: &str) -> Result<Vec<Numb
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, phone_number, provider, display_name, sender_status, active, webhook, webhook_detail, bound_agent)| NumberRow {
-            id,
-            phone_number,
-            provider: if provider == "sms" { Provider::Sms } else { Provider::WhatsApp },
-            display_name,
-            sender_status,
-            active: active != 0,
-            webhook: webhook_state(&webhook),
-            webhook_detail,
-            bound_agent,
-        })
+        .map(
+            |(
+                id,
+                phone_number,
+                provider,
+                display_name,
+                sender_status,
+                active,
+                webhook,
+                webhook_detail,
+                bound_agent,
+            )| NumberRow {
+                id,
+                phone_number,
+                provider: if provider == "sms" { Provider::Sms } else { Provider::WhatsApp },
+                display_name,
+                sender_status,
+                active: active != 0,
+                webhook: webhook_state(&webhook),
+                webhook_detail,
+                bound_agent,
+            },
+        )
         .collect())
 }
 
@@ -355,7 +386,12 @@ fn webhook_state(s: &str) -> WebhookState {
 
 /// Activates exactly the checked numbers, in one transaction. A number that answers for an
 /// agent is not deactivated behind that agent's back.
-pub async fn save_numbers(state: &AppState, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>> {
+pub async fn save_numbers(
+    state: &AppState,
+    me: &Me,
+    connector_id: &str,
+    active: Vec<String>,
+) -> Result<Vec<NumberRow>> {
     require_admin(me)?;
     summary_of(state, me, connector_id).await?;
     let active: HashSet<String> = active.into_iter().collect();
@@ -383,7 +419,11 @@ pub async fn save_numbers(state: &AppState, me: &Me, connector_id: &str, active:
             }
         }
         if was_active != now_active {
-            sqlx::query("UPDATE numbers SET active = $1 WHERE id = $2").bind(i64::from(now_active)).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE numbers SET active = $1 WHERE id = $2")
+                .bind(i64::from(now_active))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
     }
     tx.commit().await?;
@@ -403,7 +443,10 @@ pub async fn set_webhook(state: &AppState, me: &Me, connector_id: &str, number_i
             .await?;
     let Some((provider, sid, active, key)) = row else { return Err(AppError::NotFound("Number".into()).into()) };
     if active == 0 {
-        return Err(AppError::Conflict("Activate the number and save first: only active numbers get a webhook.".into()).into());
+        return Err(AppError::Conflict(
+            "Activate the number and save first: only active numbers get a webhook.".into(),
+        )
+        .into());
     }
     let url = state.inbound_webhook_url(&key);
     let (configured, detail) = if provider == "whatsapp" {
@@ -441,7 +484,13 @@ async fn confirm_sender(state: &AppState, creds: &Credentials, sid: &str, url: &
         let status = sender.status.unwrap_or_default();
         if webhook.callback_url.as_deref() == Some(url) && status == "ONLINE" {
             if webhook.callback_method.as_deref().is_some_and(|m| m != "POST") {
-                return Ok((false, Some(format!("Twilio calls the URL with {}, not POST.", webhook.callback_method.unwrap_or_default()))));
+                return Ok((
+                    false,
+                    Some(format!(
+                        "Twilio calls the URL with {}, not POST.",
+                        webhook.callback_method.unwrap_or_default()
+                    )),
+                ));
             }
             return Ok((true, None));
         }

@@ -74,9 +74,8 @@ impl SecretBox {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(key_file)
-            .with_context(|| format!("creating the master key file {}", key_file.display()))?;
+        let mut file =
+            options.open(key_file).with_context(|| format!("creating the master key file {}", key_file.display()))?;
         writeln!(file, "{}", STANDARD.encode(key))?;
         tracing::info!(path = %key_file.display(), "created a new master key file");
         Ok(Self { new_key: true, ..Self::from_key(&key) })

@@ -31,6 +31,5 @@ impl From<Error> for AppError {
 /// `columns` (SQLite names the columns instead, as `table.column`).
 pub fn is_unique_violation(e: &sqlx::Error, constraint: &str, columns: &str) -> bool {
     let Some(db) = e.as_database_error() else { return false };
-    db.is_unique_violation()
-        && (db.constraint() == Some(constraint) || db.message().contains(columns))
+    db.is_unique_violation() && (db.constraint() == Some(constraint) || db.message().contains(columns))
 }

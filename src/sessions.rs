@@ -28,7 +28,11 @@ impl DbSessionStore {
     /// Removes expired sessions; run now and then.
     pub async fn delete_expired(&self) -> sqlx::Result<u64> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Ok(sqlx::query("DELETE FROM sessions WHERE expiry < $1").bind(now).execute(&self.db.pool).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM sessions WHERE expiry < $1")
+            .bind(now)
+            .execute(&self.db.pool)
+            .await?
+            .rows_affected())
     }
 }
 
@@ -44,13 +48,14 @@ fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
-            let inserted = sqlx::query("INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                .bind(record.id.to_string())
-                .bind(encode(record)?)
-                .bind(record.expiry_date.unix_timestamp())
-                .execute(&self.db.pool)
-                .await
-                .map_err(backend)?;
+            let inserted =
+                sqlx::query("INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(record.id.to_string())
+                    .bind(encode(record)?)
+                    .bind(record.expiry_date.unix_timestamp())
+                    .execute(&self.db.pool)
+                    .await
+                    .map_err(backend)?;
             if inserted.rows_affected() == 1 {
                 return Ok(());
             }
@@ -85,7 +90,11 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id.to_string()).execute(&self.db.pool).await.map_err(backend)?;
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.db.pool)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }

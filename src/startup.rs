@@ -39,7 +39,8 @@ impl Application {
         let public_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => {
-                let host = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+                let host =
+                    if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
                 format!("http://{host}")
             }
         };
@@ -130,15 +131,10 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
 
     let ui = Router::new()
-        .leptos_routes_with_context(
-            &leptos_options,
-            routes,
-            move || provide_context(backoffice.clone()),
-            {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&leptos_options, routes, move || provide_context(backoffice.clone()), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
         .layer(sessions);
@@ -147,7 +143,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(webhook::router(state))
         .merge(ui)
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            tracing::info_span!("http", method = %req.method(), path = %loggable_path(req.uri().path()))
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(
+        |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %loggable_path(req.uri().path())),
+    ))
 }

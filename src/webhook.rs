@@ -47,23 +47,29 @@ fn reject(status: StatusCode, message: &'static str) -> Response {
 }
 
 /// Finds the connector, checks the request's form and signature, and returns its parameters.
-async fn authenticate(state: &AppState, key: &str, url: String, headers: &HeaderMap, body: &Bytes) -> Result<(Connector, Params), Response> {
-    let row: Option<(String, String, Vec<u8>, i64)> =
-        sqlx::query_as("SELECT id, account_sid, auth_token_enc, receive_inbound FROM connectors WHERE webhook_key = $1")
-            .bind(key)
-            .fetch_optional(&state.db.pool)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "webhook: database unavailable");
-                reject(StatusCode::SERVICE_UNAVAILABLE, "try again")
-            })?;
+async fn authenticate(
+    state: &AppState,
+    key: &str,
+    url: String,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Connector, Params), Response> {
+    let row: Option<(String, String, Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT id, account_sid, auth_token_enc, receive_inbound FROM connectors WHERE webhook_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(&state.db.pool)
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "webhook: database unavailable");
+        reject(StatusCode::SERVICE_UNAVAILABLE, "try again")
+    })?;
     let Some((id, account_sid, sealed, receive_inbound)) = row else {
         return Err(reject(StatusCode::NOT_FOUND, "unknown webhook"));
     };
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
+    let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    });
     if !form {
         return Err(reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"));
     }
@@ -72,12 +78,15 @@ async fn authenticate(state: &AppState, key: &str, url: String, headers: &Header
         tracing::error!(connector_id = %id, error = %e, "webhook: cannot open the connector's Auth Token");
         reject(StatusCode::INTERNAL_SERVER_ERROR, "server error")
     })?;
-    let algorithm =
-        Algorithm::from_settings_header(headers.get("x-twilio-webhooks-signature-settings").and_then(|v| v.to_str().ok()));
+    let algorithm = Algorithm::from_settings_header(
+        headers.get("x-twilio-webhooks-signature-settings").and_then(|v| v.to_str().ok()),
+    );
     let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
     let valid = match (algorithm, signature) {
         // SharedKey signatures need a key Switchboard is not given yet; they cannot validate.
-        (Some(Algorithm::HmacSha1), Some(sig)) => signature::validate(Algorithm::HmacSha1, token.expose(), &url, &params, sig),
+        (Some(Algorithm::HmacSha1), Some(sig)) => {
+            signature::validate(Algorithm::HmacSha1, token.expose(), &url, &params, sig)
+        }
         _ => false,
     };
     if !valid {
@@ -101,10 +110,13 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    let (Some(sid), Some(from), Some(to)) = (param(&params, "MessageSid"), param(&params, "From"), param(&params, "To")) else {
+    let (Some(sid), Some(from), Some(to)) =
+        (param(&params, "MessageSid"), param(&params, "From"), param(&params, "To"))
+    else {
         return reject(StatusCode::BAD_REQUEST, "MessageSid, From and To are required");
     };
-    let span = tracing::info_span!("inbound", connector_id = %connector.id, message_sid = %sid, from = %mask_address(from));
+    let span =
+        tracing::info_span!("inbound", connector_id = %connector.id, message_sid = %sid, from = %mask_address(from));
     let _enter = span.enter();
     match store_inbound(&state, &connector, &params, sid, from, to).await {
         Ok(Stored::New { turn: true }) => {
@@ -113,7 +125,9 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
         }
         Ok(Stored::New { turn: false }) => tracing::info!("inbound message stored; not delivered to an agent"),
         Ok(Stored::Duplicate) => tracing::info!("duplicate delivery acknowledged"),
-        Ok(Stored::UnknownNumber) => tracing::warn!(to = %mask_address(to), "message to a number this connector does not know"),
+        Ok(Stored::UnknownNumber) => {
+            tracing::warn!(to = %mask_address(to), "message to a number this connector does not know")
+        }
         Err(e) => {
             tracing::error!(error = %e, "inbound message not stored");
             // Not acknowledged: Twilio's fallback URL (if any) gets the message instead.
@@ -131,12 +145,20 @@ enum Stored {
 
 /// Stores the message and the job that will answer it in one transaction; a delivery of a
 /// MessageSid already stored changes nothing.
-async fn store_inbound(state: &AppState, connector: &Connector, params: &Params, sid: &str, from: &str, to: &str) -> sqlx::Result<Stored> {
-    let number: Option<(String, i64)> = sqlx::query_as("SELECT id, active FROM numbers WHERE connector_id = $1 AND address = $2")
-        .bind(&connector.id)
-        .bind(to)
-        .fetch_optional(&state.db.pool)
-        .await?;
+async fn store_inbound(
+    state: &AppState,
+    connector: &Connector,
+    params: &Params,
+    sid: &str,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<Stored> {
+    let number: Option<(String, i64)> =
+        sqlx::query_as("SELECT id, active FROM numbers WHERE connector_id = $1 AND address = $2")
+            .bind(&connector.id)
+            .bind(to)
+            .fetch_optional(&state.db.pool)
+            .await?;
     let Some((number_id, active)) = number else { return Ok(Stored::UnknownNumber) };
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -210,7 +232,8 @@ async fn status(State(state): State<AppState>, Path(key): Path<String>, headers:
         return reject(StatusCode::BAD_REQUEST, "MessageSid and MessageStatus are required");
     };
     let code: Option<i64> = param(&params, "ErrorCode").and_then(|c| c.parse().ok());
-    let meaning = code.map(|c| crate::twilio::errors::describe(c).map(str::to_string).unwrap_or_else(|| format!("Twilio error {c}")));
+    let meaning = code
+        .map(|c| crate::twilio::errors::describe(c).map(str::to_string).unwrap_or_else(|| format!("Twilio error {c}")));
     let updated = sqlx::query(
         "UPDATE messages SET status = $1, status_rank = $2, error_code = COALESCE($3, error_code), \
          error_message = COALESCE($4, error_message) \
@@ -225,7 +248,9 @@ async fn status(State(state): State<AppState>, Path(key): Path<String>, headers:
     .execute(&state.db.pool)
     .await;
     match updated {
-        Ok(r) => tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied = r.rows_affected() == 1, "status callback"),
+        Ok(r) => {
+            tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied = r.rows_affected() == 1, "status callback")
+        }
         Err(e) => {
             tracing::error!(error = %e, "status callback not stored");
             return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");

@@ -9,7 +9,9 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::{
-    agents, connectors, error::Result, mask_address, new_id, now_ms,
+    agents, connectors,
+    error::Result,
+    mask_address, new_id, now_ms,
     state::AppState,
     twilio::{NewMessage, TwilioError},
     webhook::status_rank,
@@ -103,8 +105,10 @@ async fn turn(state: &AppState, job: &Job) -> Result<()> {
         tx.commit().await?;
         return Ok(());
     };
-    let (fallback,): (String,) =
-        sqlx::query_as("SELECT fallback_reply FROM agents WHERE id = $1").bind(&agent_id).fetch_one(&state.db.pool).await?;
+    let (fallback,): (String,) = sqlx::query_as("SELECT fallback_reply FROM agents WHERE id = $1")
+        .bind(&agent_id)
+        .fetch_one(&state.db.pool)
+        .await?;
     let faq = agents::faq(state, &agent_id).await?;
     let reply = agents::faq_answer(&faq, &fallback, &body);
     let mut tx = state.db.begin_write().await?;
@@ -135,14 +139,20 @@ async fn turn(state: &AppState, job: &Job) -> Result<()> {
 }
 
 /// Marks the job finished if this worker's claim is still the current one.
-async fn finish(tx: &mut sqlx::Transaction<'static, sqlx::Any>, job: &Job, outcome: &str, note: Option<&str>) -> sqlx::Result<bool> {
-    let r = sqlx::query("UPDATE jobs SET state = $1, last_error = $2, lease_until = NULL WHERE id = $3 AND attempts = $4")
-        .bind(outcome)
-        .bind(note)
-        .bind(&job.id)
-        .bind(job.attempts)
-        .execute(&mut **tx)
-        .await?;
+async fn finish(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    job: &Job,
+    outcome: &str,
+    note: Option<&str>,
+) -> sqlx::Result<bool> {
+    let r =
+        sqlx::query("UPDATE jobs SET state = $1, last_error = $2, lease_until = NULL WHERE id = $3 AND attempts = $4")
+            .bind(outcome)
+            .bind(note)
+            .bind(&job.id)
+            .bind(job.attempts)
+            .execute(&mut **tx)
+            .await?;
     if r.rows_affected() == 0 {
         tracing::warn!(job_id = %job.id, "lost the lease on a job; leaving it to its new owner");
     }
@@ -161,7 +171,8 @@ async fn send(state: &AppState, job: &Job) -> Result<()> {
     .await?;
     let creds = connectors::credentials(state, &connector_id).await?;
     let message = NewMessage { to: guest.clone(), from, body, status_callback: Some(state.status_callback_url(&key)) };
-    let span = tracing::info_span!("send", message_id = %job.message_id, to = %mask_address(&guest), attempt = job.attempts);
+    let span =
+        tracing::info_span!("send", message_id = %job.message_id, to = %mask_address(&guest), attempt = job.attempts);
     let _enter = span.enter();
     let result = state.twilio.create_message(&creds, &message).await;
     let mut tx = state.db.begin_write().await?;
@@ -187,13 +198,15 @@ async fn send(state: &AppState, job: &Job) -> Result<()> {
         Err(e) if e.retryable() && job.attempts < state.tuning.max_send_attempts => {
             let delay = backoff(state, job.attempts, &e);
             tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "send failed; will retry");
-            sqlx::query("UPDATE jobs SET lease_until = NULL, run_at = $1, last_error = $2 WHERE id = $3 AND attempts = $4")
-                .bind(now_ms() + delay.as_millis() as i64)
-                .bind(e.to_string())
-                .bind(&job.id)
-                .bind(job.attempts)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE jobs SET lease_until = NULL, run_at = $1, last_error = $2 WHERE id = $3 AND attempts = $4",
+            )
+            .bind(now_ms() + delay.as_millis() as i64)
+            .bind(e.to_string())
+            .bind(&job.id)
+            .bind(job.attempts)
+            .execute(&mut *tx)
+            .await?;
         }
         Err(e) => {
             tracing::warn!(error = %e, "send failed for good");

@@ -41,7 +41,8 @@ async fn setup_happens_once_and_login_checks_the_password() {
     assert!(app.state.authenticate("nobody@example.com".into(), "correct horse battery".into()).await.is_err());
     let back = app.state.authenticate(" Admin@Example.com ".into(), "correct horse battery".into()).await.unwrap();
     assert_eq!(back, me);
-    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state.db.pool).await.unwrap();
+    let (hash,): (String,) =
+        sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state.db.pool).await.unwrap();
     assert!(hash.starts_with("$argon2id$"));
 }
 
@@ -55,16 +56,21 @@ async fn connector_with_good_credentials_is_active_and_its_token_stays_secret() 
     assert_eq!(detail.account_name.as_deref(), Some("Test Hotels"));
     assert!(detail.inbound_webhook_url.starts_with(&format!("{}/twilio/inbound/", app.url)));
     assert!(!serde_json::to_string(&detail).unwrap().contains(TOKEN));
-    let (sealed,): (Vec<u8>,) = sqlx::query_as("SELECT auth_token_enc FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
+    let (sealed,): (Vec<u8>,) =
+        sqlx::query_as("SELECT auth_token_enc FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
     assert!(!sealed.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "the token is encrypted at rest");
-    assert!(!String::from_utf8_lossy(&std::fs::read(app.data_dir.join("switchboard.db")).unwrap_or_default()).contains(TOKEN));
+    assert!(!String::from_utf8_lossy(&std::fs::read(app.data_dir.join("switchboard.db")).unwrap_or_default())
+        .contains(TOKEN));
 }
 
 #[tokio::test]
 async fn rejected_credentials_keep_the_connector_in_error_until_fixed() {
     let app = spawn_app().await;
     let me = app.admin().await;
-    let wrong = ConnectorInput { auth_token: Some("ffffffffffffffffffffffffffffffff".into()), ..app.connector_input("Front Desk") };
+    let wrong = ConnectorInput {
+        auth_token: Some("ffffffffffffffffffffffffffffffff".into()),
+        ..app.connector_input("Front Desk")
+    };
     let c = app.state.create_connector(&me, wrong).await.unwrap();
     assert_eq!((c.state, c.health), (ConnectorState::Error, Health::CredentialsRejected));
     assert!(c.reason.as_deref().unwrap().contains("rejected"), "{:?}", c.reason);
@@ -130,7 +136,10 @@ async fn numbers_are_listed_activated_and_get_their_webhook() {
     assert_eq!(rows.len(), 3, "{rows:?}");
     let wa = TestApp::number(&rows, "+14155550100", true).clone();
     let sms = TestApp::number(&rows, "+14155550199", false).clone();
-    assert_eq!((wa.provider, wa.sender_status.as_deref(), wa.display_name.as_deref()), (Provider::WhatsApp, Some("ONLINE"), Some("Front Desk")));
+    assert_eq!(
+        (wa.provider, wa.sender_status.as_deref(), wa.display_name.as_deref()),
+        (Provider::WhatsApp, Some("ONLINE"), Some("Front Desk"))
+    );
     assert!(rows.iter().all(|r| !r.active && r.webhook == WebhookState::Unknown));
 
     // Only active numbers get a webhook.
@@ -139,7 +148,11 @@ async fn numbers_are_listed_activated_and_get_their_webhook() {
     assert_eq!(saved.iter().filter(|r| r.active).count(), 2);
     let bogus = app.state.save_numbers(&me, &c.id, vec!["not-a-number".into()]).await.unwrap_err();
     assert_eq!(field(bogus), "active");
-    assert_eq!(app.state.list_numbers(&me, &c.id).await.unwrap().iter().filter(|r| r.active).count(), 2, "a refused save changes nothing");
+    assert_eq!(
+        app.state.list_numbers(&me, &c.id).await.unwrap().iter().filter(|r| r.active).count(),
+        2,
+        "a refused save changes nothing"
+    );
 
     let outcome = app.state.set_webhook(&me, &c.id, &wa.id).await.unwrap();
     assert_eq!(outcome.state, WebhookState::Configured);
@@ -181,7 +194,14 @@ async fn a_number_answers_for_one_agent_only() {
     // A bound number is not deactivated behind its agent's back; removing the channel frees it.
     let e = app.state.save_numbers(&me, &connector, vec![spa.clone()]).await.unwrap_err();
     assert!(matches!(e, AppError::Conflict(_)));
-    let channel = app.state.list_channels(&me, &agent).await.unwrap().into_iter().find(|c| c.phone_number == "+14155550100").unwrap();
+    let channel = app
+        .state
+        .list_channels(&me, &agent)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.phone_number == "+14155550100")
+        .unwrap();
     app.state.remove_channel(&me, &agent, &channel.id).await.unwrap();
     app.state.add_channel(&me, &other.id, &number).await.unwrap();
     assert!(app.state.list_numbers(&me, &connector).await.unwrap().iter().any(|r| r.id == number && r.active));
@@ -209,9 +229,12 @@ async fn sessions_guard_server_functions_and_survive_a_restart() {
     let refused = call(&app.url, "list_connectors", &[]).await.unwrap();
     assert!(refused.text().await.unwrap().contains("Unauthenticated"));
 
-    let login = call(&app.url, "login", &[("email", "admin@example.com"), ("password", "wrong password!")]).await.unwrap();
+    let login =
+        call(&app.url, "login", &[("email", "admin@example.com"), ("password", "wrong password!")]).await.unwrap();
     assert!(login.text().await.unwrap().contains("Wrong email or password"));
-    let login = call(&app.url, "login", &[("email", "admin@example.com"), ("password", "correct horse battery")]).await.unwrap();
+    let login = call(&app.url, "login", &[("email", "admin@example.com"), ("password", "correct horse battery")])
+        .await
+        .unwrap();
     assert!(login.status().is_success());
     let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");

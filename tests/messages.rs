@@ -9,7 +9,12 @@ use twilio_sim::Inbound;
 const GUEST: &str = "whatsapp:+15551230001";
 
 fn guest_says(body: &str) -> Inbound {
-    Inbound { to: "whatsapp:+14155550100".into(), from: GUEST.into(), body: body.into(), profile_name: Some("Ana".into()) }
+    Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: GUEST.into(),
+        body: body.into(),
+        profile_name: Some("Ana".into()),
+    }
 }
 
 #[tokio::test]
@@ -22,10 +27,8 @@ async fn guest_message_gets_the_agents_reply_end_to_end() {
     assert!(delivery.content_type.unwrap_or_default().starts_with("text/xml"));
     assert!(delivery.body.contains("<Response></Response>"), "empty TwiML, got {}", delivery.body);
 
-    let reply = eventually("the reply reaches the simulator", || async {
-        app.replies_to(GUEST).into_iter().next()
-    })
-    .await;
+    let reply =
+        eventually("the reply reaches the simulator", || async { app.replies_to(GUEST).into_iter().next() }).await;
     assert_eq!(reply.body, "Breakfast is from 7 to 10.");
     assert_eq!(reply.from, "whatsapp:+14155550100");
     assert!(reply.status_callback.as_deref().is_some_and(|u| u.starts_with(&app.url)), "{:?}", reply.status_callback);
@@ -116,14 +119,20 @@ async fn webhook_refuses_what_twilio_did_not_sign() {
         async move { req.send().await.unwrap().status().as_u16() }
     };
     let form_type = "application/x-www-form-urlencoded";
-    assert_eq!(send(format!("{}/twilio/inbound/unknown-key", app.url), form_type, Some(signature.clone()), form.clone()).await, 404);
+    assert_eq!(
+        send(format!("{}/twilio/inbound/unknown-key", app.url), form_type, Some(signature.clone()), form.clone()).await,
+        404
+    );
     assert_eq!(send(url.clone(), form_type, None, form.clone()).await, 403);
     let (_, wrong) = signed_inbound(&url, "ffffffffffffffffffffffffffffffff", &sid, &app.account_sid, "hello");
     assert_eq!(send(url.clone(), form_type, Some(wrong), form.clone()).await, 403);
     let tampered = form.replace("hello", "hellO");
     assert_eq!(send(url.clone(), form_type, Some(signature.clone()), tampered).await, 403);
     assert_eq!(send(url.clone(), "application/json", Some(signature.clone()), "{}".into()).await, 415);
-    assert_eq!(send(url.clone(), form_type, Some(signature.clone()), "Body=".to_string() + &"x".repeat(70_000)).await, 413);
+    assert_eq!(
+        send(url.clone(), form_type, Some(signature.clone()), "Body=".to_string() + &"x".repeat(70_000)).await,
+        413
+    );
     // Nothing of the refused requests was stored; the genuine one is.
     let count = || async {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages").fetch_one(&app.state.db.pool).await.unwrap();
@@ -144,7 +153,10 @@ async fn message_to_an_unbound_number_is_stored_but_not_answered() {
     assert_eq!(delivery.status, 200);
     eventually("the turn is done without a reply", || async {
         let (state, note): (String, Option<String>) =
-            sqlx::query_as("SELECT state, last_error FROM jobs WHERE kind = 'turn'").fetch_optional(&app.state.db.pool).await.unwrap()?;
+            sqlx::query_as("SELECT state, last_error FROM jobs WHERE kind = 'turn'")
+                .fetch_optional(&app.state.db.pool)
+                .await
+                .unwrap()?;
         (state == "done").then_some(note)
     })
     .await;

@@ -53,6 +53,19 @@ pub mod ssr {
         session.insert(USER_KEY, &me.user_id).await.map_err(|_| AppError::Internal)
     }
 
+    /// Gives an error its HTTP status (400 for a bad field, 401, 403, 404, 409, 502 for
+    /// Twilio, 500 for ours) instead of a blanket 500.
+    pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(e) = &result {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(
+                    http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                );
+            }
+        }
+        result
+    }
+
     pub async fn end_session() -> Result<(), AppError> {
         session().await?.flush().await.map_err(|_| AppError::Internal)
     }
@@ -60,46 +73,62 @@ pub mod ssr {
 
 #[server(prefix = "/ui", endpoint = "needs_setup")]
 pub async fn needs_setup() -> Result<bool, AppError> {
-    ssr::backoffice()?.needs_setup().await
+    ssr::reply(async move { ssr::backoffice()?.needs_setup().await }.await)
 }
 
 #[server(prefix = "/ui", endpoint = "setup_organization")]
-pub async fn setup_organization(
-    org_name: String,
-    email: String,
-    password: String,
-) -> Result<Me, AppError> {
-    let me = ssr::backoffice()?.setup(org_name, email, password).await?;
-    ssr::start_session(&me).await?;
-    Ok(me)
+pub async fn setup_organization(org_name: String, email: String, password: String) -> Result<Me, AppError> {
+    ssr::reply(
+        async move {
+            let me = ssr::backoffice()?.setup(org_name, email, password).await?;
+            ssr::start_session(&me).await?;
+            Ok(me)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<Me, AppError> {
-    let me = ssr::backoffice()?.authenticate(email, password).await?;
-    ssr::start_session(&me).await?;
-    Ok(me)
+    ssr::reply(
+        async move {
+            let me = ssr::backoffice()?.authenticate(email, password).await?;
+            ssr::start_session(&me).await?;
+            Ok(me)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    ssr::end_session().await
+    ssr::reply(async move { ssr::end_session().await }.await)
 }
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/ui", endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<Me>, AppError> {
-    match ssr::signed_in().await {
-        Ok((_, me)) => Ok(Some(me)),
-        Err(AppError::Unauthenticated) => Ok(None),
-        Err(e) => Err(e),
-    }
+    ssr::reply(
+        async move {
+            match ssr::signed_in().await {
+                Ok((_, me)) => Ok(Some(me)),
+                Err(AppError::Unauthenticated) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "list_connectors")]
 pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.list_connectors(&me).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.list_connectors(&me).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "create_connector")]
@@ -109,14 +138,19 @@ pub async fn create_connector(
     auth_token: String,
     #[server(default)] receive_inbound: Option<String>,
 ) -> Result<ConnectorSummary, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    let input = crate::ports::ConnectorInput {
-        name,
-        account_sid,
-        auth_token: Some(auth_token),
-        receive_inbound: receive_inbound.is_some(),
-    };
-    svc.create_connector(&me, input).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            let input = crate::ports::ConnectorInput {
+                name,
+                account_sid,
+                auth_token: Some(auth_token),
+                receive_inbound: receive_inbound.is_some(),
+            };
+            svc.create_connector(&me, input).await
+        }
+        .await,
+    )
 }
 
 /// Edits a connector; an empty token keeps the stored one.
@@ -128,44 +162,74 @@ pub async fn update_connector(
     #[server(default)] auth_token: String,
     #[server(default)] receive_inbound: Option<String>,
 ) -> Result<ConnectorSummary, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    let input = crate::ports::ConnectorInput {
-        name,
-        account_sid,
-        auth_token: (!auth_token.trim().is_empty()).then_some(auth_token),
-        receive_inbound: receive_inbound.is_some(),
-    };
-    svc.update_connector(&me, &id, input).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            let input = crate::ports::ConnectorInput {
+                name,
+                account_sid,
+                auth_token: (!auth_token.trim().is_empty()).then_some(auth_token),
+                receive_inbound: receive_inbound.is_some(),
+            };
+            svc.update_connector(&me, &id, input).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "get_connector")]
 pub async fn get_connector(id: String) -> Result<ConnectorDetail, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.connector(&me, &id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.connector(&me, &id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "list_numbers")]
 pub async fn list_numbers(connector_id: String) -> Result<Vec<NumberRow>, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.list_numbers(&me, &connector_id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.list_numbers(&me, &connector_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "save_numbers", input = Json)]
 pub async fn save_numbers(connector_id: String, active: Vec<String>) -> Result<Vec<NumberRow>, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.save_numbers(&me, &connector_id, active).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.save_numbers(&me, &connector_id, active).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "set_webhook")]
 pub async fn set_webhook(connector_id: String, number_id: String) -> Result<WebhookOutcome, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.set_webhook(&me, &connector_id, &number_id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.set_webhook(&me, &connector_id, &number_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "list_agents")]
 pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.list_agents(&me).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.list_agents(&me).await
+        }
+        .await,
+    )
 }
 
 /// `faq` holds one `question | answer` pair per line.
@@ -175,43 +239,78 @@ pub async fn create_agent(
     fallback_reply: String,
     #[server(default)] faq: String,
 ) -> Result<AgentSummary, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    let faq = crate::model::parse_faq(&faq)?;
-    svc.create_agent(&me, crate::ports::AgentInput { name, fallback_reply, faq }).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            let faq = crate::model::parse_faq(&faq)?;
+            svc.create_agent(&me, crate::ports::AgentInput { name, fallback_reply, faq }).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "get_agent")]
 pub async fn get_agent(id: String) -> Result<AgentDetail, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.agent(&me, &id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.agent(&me, &id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "list_channels")]
 pub async fn list_channels(agent_id: String) -> Result<Vec<ChannelRow>, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.list_channels(&me, &agent_id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.list_channels(&me, &agent_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "channel_options")]
 pub async fn channel_options(agent_id: String, connector_id: String) -> Result<Vec<ChannelOption>, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.channel_options(&me, &agent_id, &connector_id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.channel_options(&me, &agent_id, &connector_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "add_channel")]
 pub async fn add_channel(agent_id: String, number_id: String) -> Result<ChannelRow, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.add_channel(&me, &agent_id, &number_id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.add_channel(&me, &agent_id, &number_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "remove_channel")]
 pub async fn remove_channel(agent_id: String, channel_id: String) -> Result<(), AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.remove_channel(&me, &agent_id, &channel_id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.remove_channel(&me, &agent_id, &channel_id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/ui", endpoint = "list_conversations")]
 pub async fn list_conversations(agent_id: String) -> Result<Vec<ConversationView>, AppError> {
-    let (svc, me) = ssr::signed_in().await?;
-    svc.conversations(&me, &agent_id).await
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.conversations(&me, &agent_id).await
+        }
+        .await,
+    )
 }

@@ -33,6 +33,20 @@ impl AppError {
         Self::Invalid { field: field.to_string(), message: message.into() }
     }
 
+    /// The HTTP status that says what kind of error this is.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthenticated => 401,
+            Self::Forbidden => 403,
+            Self::NotFound(_) => 404,
+            Self::Invalid { .. } => 400,
+            Self::Conflict(_) => 409,
+            Self::Provider(_) => 502,
+            Self::Internal => 500,
+            Self::Transport(_) => 503,
+        }
+    }
+
     /// The message for one form field, when this error is about that field.
     pub fn for_field(&self, name: &str) -> Option<String> {
         match self {

@@ -280,7 +280,12 @@ impl Sim {
     /// The webhook currently configured on a WhatsApp sender, by its number (`whatsapp:+…`).
     pub fn sender_webhook(&self, sender_id: &str) -> Option<Webhook> {
         let world = self.world.lock().unwrap();
-        world.accounts.values().flat_map(|a| a.senders.iter()).find(|s| s.sender_id == sender_id).map(|s| s.webhook.clone())
+        world
+            .accounts
+            .values()
+            .flat_map(|a| a.senders.iter())
+            .find(|s| s.sender_id == sender_id)
+            .map(|s| s.webhook.clone())
     }
 
     /// A guest writes to one of the simulated numbers; see [`webhooks::Inbound`].
@@ -306,7 +311,12 @@ impl Handle {
 
 /// Starts the simulator on `listener`; `public_url` is the base of its absolute page URLs
 /// (defaults to http://<listener address>).
-pub async fn start(listener: TcpListener, seed: Seed, options: Options, public_url: Option<String>) -> std::io::Result<Handle> {
+pub async fn start(
+    listener: TcpListener,
+    seed: Seed,
+    options: Options,
+    public_url: Option<String>,
+) -> std::io::Result<Handle> {
     let addr = listener.local_addr()?;
     let base_url: Arc<str> = public_url.unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').into();
     let sim = Sim {
@@ -336,7 +346,10 @@ fn router(sim: Sim) -> Router {
         .route("/_sim/accounts", post(pages::api_add_account))
         .route("/2010-04-01/Accounts/{file}", get(rest::fetch_account))
         .route("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json", get(rest::list_numbers))
-        .route("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{file}", get(rest::fetch_number).post(rest::update_number))
+        .route(
+            "/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{file}",
+            get(rest::fetch_number).post(rest::update_number),
+        )
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(rest::create_message))
         .route("/v2/Channels/Senders", get(rest::list_senders))
         .route("/v2/Channels/Senders/{sid}", get(rest::fetch_sender).post(rest::update_sender))

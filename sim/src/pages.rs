@@ -25,7 +25,10 @@ pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String
         let mut numbers: Vec<(String, String)> = Vec::new();
         for a in world.accounts.values() {
             for s in &a.senders {
-                numbers.push((s.sender_id.clone(), format!("{} · WhatsApp · {}", s.sender_id, s.display_name.clone().unwrap_or_default())));
+                numbers.push((
+                    s.sender_id.clone(),
+                    format!("{} · WhatsApp · {}", s.sender_id, s.display_name.clone().unwrap_or_default()),
+                ));
             }
             for n in a.numbers.iter().filter(|n| n.sms) {
                 numbers.push((n.phone_number.clone(), format!("{} · SMS · {}", n.phone_number, n.friendly_name)));
@@ -36,11 +39,20 @@ pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String
     let to = q.get("to").cloned().or_else(|| numbers.first().map(|n| n.0.clone())).unwrap_or_default();
     let options: String = numbers
         .iter()
-        .map(|(v, label)| format!(r#"<option value="{}"{}>{}</option>"#, esc(v), if *v == to { " selected" } else { "" }, esc(label)))
+        .map(|(v, label)| {
+            format!(r#"<option value="{}"{}>{}</option>"#, esc(v), if *v == to { " selected" } else { "" }, esc(label))
+        })
         .collect();
     let account_rows: String = accounts
         .iter()
-        .map(|(sid, token, name)| format!("<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>", esc(name), esc(sid), esc(token)))
+        .map(|(sid, token, name)| {
+            format!(
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                esc(name),
+                esc(sid),
+                esc(token)
+            )
+        })
         .collect();
     let notice = q.get("error").map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e))).unwrap_or_default();
     Html(format!(
@@ -115,7 +127,8 @@ pub(crate) async fn send(State(sim): State<Sim>, Form(f): Form<SendForm>) -> Red
         }
         Redirect::to(&format!("/?{}", serde_urlencoded::to_string(&query).unwrap_or_default()))
     };
-    let inbound = Inbound { to: f.to.clone(), from: f.from.clone(), body: f.body.clone(), profile_name: Some("Guest".into()) };
+    let inbound =
+        Inbound { to: f.to.clone(), from: f.from.clone(), body: f.body.clone(), profile_name: Some("Guest".into()) };
     match sim.guest_message(inbound).await {
         Ok(d) if (200..300).contains(&d.status) => back(None),
         Ok(d) => back(Some(format!("Switchboard answered the webhook with HTTP {} — {}", d.status, d.body))),

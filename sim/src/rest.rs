@@ -118,9 +118,11 @@ fn number_json(account_sid: &str, n: &Number) -> Value {
 /// PageSize, Page and PageToken as Twilio takes them.
 fn paging(q: &HashMap<String, String>, default_size: usize) -> Result<(usize, usize), Response> {
     let size = match q.get("PageSize") {
-        Some(s) => s.parse::<usize>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
-            error(StatusCode::BAD_REQUEST, 20001, "PageSize must be between 1 and 1000")
-        })?,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| error(StatusCode::BAD_REQUEST, 20001, "PageSize must be between 1 and 1000"))?,
         None => default_size,
     };
     let page = q.get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -142,7 +144,8 @@ pub(crate) async fn list_numbers(
         Err(r) => return r,
     };
     let base = format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json", account.sid);
-    let items: Vec<Value> = account.numbers.iter().skip(page * size).take(size).map(|n| number_json(&account.sid, n)).collect();
+    let items: Vec<Value> =
+        account.numbers.iter().skip(page * size).take(size).map(|n| number_json(&account.sid, n)).collect();
     let more = (page + 1) * size < account.numbers.len();
     let page_uri = |p: usize| format!("{base}?PageSize={size}&Page={p}&PageToken=PA{p}");
     Json(json!({
@@ -164,7 +167,11 @@ fn find_number(account: &Account, file: &str) -> Option<Number> {
     account.numbers.iter().find(|n| n.sid == sid).cloned()
 }
 
-pub(crate) async fn fetch_number(State(sim): State<Sim>, Path((path_sid, file)): Path<(String, String)>, headers: HeaderMap) -> Response {
+pub(crate) async fn fetch_number(
+    State(sim): State<Sim>,
+    Path((path_sid, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let account = match authorize(&sim, &headers, &path_sid) {
         Ok(a) => a,
         Err(r) => return r,
@@ -181,7 +188,11 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, Resp
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, 20001, "Content-Type must be application/x-www-form-urlencoded"));
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            20001,
+            "Content-Type must be application/x-www-form-urlencoded",
+        ));
     }
     Ok(url::form_urlencoded::parse(body).into_owned().collect())
 }
@@ -241,14 +252,21 @@ fn sender_json(sim: &Sim, s: &Sender) -> Value {
     })
 }
 
-pub(crate) async fn list_senders(State(sim): State<Sim>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+pub(crate) async fn list_senders(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let account = match authenticate(&sim, &headers) {
         Ok(a) => a,
         Err(r) => return r,
     };
     match q.get("Channel").map(String::as_str) {
         Some("whatsapp") => {}
-        Some("rcs") => return Json(json!({ "senders": [], "meta": { "key": "senders", "page": 0, "page_size": 20, "next_page_url": null } })).into_response(),
+        Some("rcs") => return Json(
+            json!({ "senders": [], "meta": { "key": "senders", "page": 0, "page_size": 20, "next_page_url": null } }),
+        )
+        .into_response(),
         _ => return error(StatusCode::BAD_REQUEST, 20001, "Channel is required: whatsapp or rcs"),
     }
     let (size, page) = match paging(&q, 20) {
@@ -257,7 +275,9 @@ pub(crate) async fn list_senders(State(sim): State<Sim>, Query(q): Query<HashMap
     };
     let items: Vec<Value> = account.senders.iter().skip(page * size).take(size).map(|s| sender_json(&sim, s)).collect();
     let more = (page + 1) * size < account.senders.len();
-    let url = |p: usize| format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize={size}&Page={p}&PageToken=PT{p}", sim.base_url);
+    let url = |p: usize| {
+        format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize={size}&Page={p}&PageToken=PT{p}", sim.base_url)
+    };
     Json(json!({
         "senders": items,
         "meta": {
@@ -273,7 +293,11 @@ pub(crate) async fn list_senders(State(sim): State<Sim>, Query(q): Query<HashMap
     .into_response()
 }
 
-pub(crate) async fn fetch_sender(State(sim): State<Sim>, Path(sender_sid): Path<String>, headers: HeaderMap) -> Response {
+pub(crate) async fn fetch_sender(
+    State(sim): State<Sim>,
+    Path(sender_sid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let account = match authenticate(&sim, &headers) {
         Ok(a) => a,
         Err(r) => return r,
@@ -285,12 +309,20 @@ pub(crate) async fn fetch_sender(State(sim): State<Sim>, Path(sender_sid): Path<
 }
 
 /// Sender updates take a JSON body and are applied a moment later, as Twilio does (202).
-pub(crate) async fn update_sender(State(sim): State<Sim>, Path(sender_sid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn update_sender(
+    State(sim): State<Sim>,
+    Path(sender_sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let account = match authenticate(&sim, &headers) {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, 20001, "Content-Type must be application/json");
     }
@@ -332,7 +364,9 @@ pub(crate) async fn update_sender(State(sim): State<Sim>, Path(sender_sid): Path
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let mut world = sim2.world.lock().unwrap();
-        if let Some(sender) = world.accounts.get_mut(&account_sid).and_then(|a| a.senders.iter_mut().find(|s| s.sid == sender_sid)) {
+        if let Some(sender) =
+            world.accounts.get_mut(&account_sid).and_then(|a| a.senders.iter_mut().find(|s| s.sid == sender_sid))
+        {
             if let Some(w) = webhook_update {
                 apply_webhook(&mut sender.webhook, &w);
             }
@@ -391,7 +425,12 @@ fn message_json(m: &Message) -> Value {
     })
 }
 
-pub(crate) async fn create_message(State(sim): State<Sim>, Path(path_sid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn create_message(
+    State(sim): State<Sim>,
+    Path(path_sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let account = match authorize(&sim, &headers, &path_sid) {
         Ok(a) => a,
         Err(r) => return r,
@@ -411,18 +450,30 @@ pub(crate) async fn create_message(State(sim): State<Sim>, Path(path_sid): Path<
         return error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
     }
     if text.chars().count() > 1600 {
-        return error(StatusCode::BAD_REQUEST, 21617, "The concatenated message body exceeds the 1600 character limit.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.",
+        );
     }
     if let Some(from_number) = from.strip_prefix("whatsapp:") {
         let _ = from_number;
         if !account.senders.iter().any(|s| s.sender_id == from) {
-            return error(StatusCode::BAD_REQUEST, 63007, "Twilio could not find a Channel with the specified From address");
+            return error(
+                StatusCode::BAD_REQUEST,
+                63007,
+                "Twilio could not find a Channel with the specified From address",
+            );
         }
         if !to.starts_with("whatsapp:") {
             return error(StatusCode::BAD_REQUEST, 21211, "Invalid 'To' Phone Number");
         }
     } else if !account.numbers.iter().any(|n| n.phone_number == from && n.sms) {
-        return error(StatusCode::BAD_REQUEST, 21606, "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            21606,
+            "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination.",
+        );
     }
     if to == from {
         return error(StatusCode::BAD_REQUEST, 63031, "Channels message cannot have the same From and To");

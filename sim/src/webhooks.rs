@@ -52,12 +52,14 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
         let world = sim.world.lock().unwrap();
         let found = world.accounts.values().find_map(|a| {
             if inbound.to.starts_with("whatsapp:") {
-                a.senders.iter().find(|s| s.sender_id == inbound.to).map(|s| (a.clone(), s.webhook.callback_url.clone()))
-            } else {
-                a.numbers
+                a.senders
                     .iter()
-                    .find(|n| n.phone_number == inbound.to && n.sms)
-                    .map(|n| (a.clone(), Some(n.sms_url.clone()).filter(|u| !u.is_empty() && n.sms_application_sid.is_empty())))
+                    .find(|s| s.sender_id == inbound.to)
+                    .map(|s| (a.clone(), s.webhook.callback_url.clone()))
+            } else {
+                a.numbers.iter().find(|n| n.phone_number == inbound.to && n.sms).map(|n| {
+                    (a.clone(), Some(n.sms_url.clone()).filter(|u| !u.is_empty() && n.sms_application_sid.is_empty()))
+                })
             }
         });
         match found {
@@ -108,7 +110,8 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
             let status = resp.status().as_u16();
             let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
             let text = resp.text().await.unwrap_or_default();
-            let error = (!(200..300).contains(&status)).then(|| format!("webhook answered HTTP {status} (Twilio error 11200)"));
+            let error =
+                (!(200..300).contains(&status)).then(|| format!("webhook answered HTTP {status} (Twilio error 11200)"));
             (status, content_type, text, error)
         }
         Err(e) => (0, None, String::new(), Some(format!("webhook unreachable: {e} (Twilio error 11200)"))),

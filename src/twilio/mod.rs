@@ -18,7 +18,11 @@ impl AccountSid {
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let s = s.trim();
         let valid = s.len() == 34 && s.starts_with("AC") && s[2..].chars().all(|c| c.is_ascii_hexdigit());
-        if valid { Ok(Self(s.to_string())) } else { Err("An Account SID is AC followed by 32 hexadecimal characters.") }
+        if valid {
+            Ok(Self(s.to_string()))
+        } else {
+            Err("An Account SID is AC followed by 32 hexadecimal characters.")
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -270,7 +274,9 @@ impl TwilioClient {
     /// Twilio's next-page URLs are absolute; the credentials only ever go to the configured host.
     fn on_messaging_base(&self, absolute: &str) -> String {
         match url::Url::parse(absolute) {
-            Ok(u) => format!("{}{}{}", self.messaging_base, u.path(), u.query().map(|q| format!("?{q}")).unwrap_or_default()),
+            Ok(u) => {
+                format!("{}{}{}", self.messaging_base, u.path(), u.query().map(|q| format!("?{q}")).unwrap_or_default())
+            }
             Err(_) => format!("{}{}", self.messaging_base, absolute),
         }
     }
@@ -281,7 +287,12 @@ impl TwilioClient {
     }
 
     /// Writes only the `webhook` object of a sender (JSON body); Twilio applies it asynchronously.
-    pub async fn update_sender_webhook(&self, creds: &Credentials, sid: &str, webhook: &SenderWebhook) -> Result<Sender, TwilioError> {
+    pub async fn update_sender_webhook(
+        &self,
+        creds: &Credentials,
+        sid: &str,
+        webhook: &SenderWebhook,
+    ) -> Result<Sender, TwilioError> {
         let url = format!("{}/v2/Channels/Senders/{}", self.messaging_base, sid);
         #[derive(Serialize)]
         struct Body<'a> {
@@ -291,20 +302,39 @@ impl TwilioClient {
     }
 
     pub async fn fetch_incoming_number(&self, creds: &Credentials, sid: &str) -> Result<IncomingNumber, TwilioError> {
-        let url = format!("{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", self.api_base, creds.account_sid.as_str(), sid);
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json",
+            self.api_base,
+            creds.account_sid.as_str(),
+            sid
+        );
         self.send(self.request(reqwest::Method::GET, &url, creds)).await
     }
 
     /// Points an SMS number's inbound webhook at `sms_url`; clearing `SmsApplicationSid`
     /// because an application would take precedence over the URL.
-    pub async fn update_incoming_number_sms_url(&self, creds: &Credentials, sid: &str, sms_url: &str) -> Result<IncomingNumber, TwilioError> {
-        let url = format!("{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", self.api_base, creds.account_sid.as_str(), sid);
+    pub async fn update_incoming_number_sms_url(
+        &self,
+        creds: &Credentials,
+        sid: &str,
+        sms_url: &str,
+    ) -> Result<IncomingNumber, TwilioError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json",
+            self.api_base,
+            creds.account_sid.as_str(),
+            sid
+        );
         let form = [("SmsUrl", sms_url), ("SmsMethod", "POST"), ("SmsApplicationSid", "")];
         self.send(self.request(reqwest::Method::POST, &url, creds).form(&form)).await
     }
 
     /// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
-    pub async fn create_message(&self, creds: &Credentials, message: &NewMessage) -> Result<MessageResource, TwilioError> {
+    pub async fn create_message(
+        &self,
+        creds: &Credentials,
+        message: &NewMessage,
+    ) -> Result<MessageResource, TwilioError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, creds.account_sid.as_str());
         self.send(self.request(reqwest::Method::POST, &url, creds).form(message)).await
     }
@@ -326,7 +356,11 @@ fn without_url(e: &reqwest::Error) -> String {
         detail = s.to_string();
         source = s.source();
     }
-    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
 }
 
 #[cfg(test)]

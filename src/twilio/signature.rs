@@ -124,7 +124,8 @@ pub fn validate(algorithm: Algorithm, key: &str, url: &str, params: &[(String, S
 /// with no parameters, and the body must hash to `bodySHA256`.
 pub fn validate_json_body(algorithm: Algorithm, key: &str, url: &str, body: &[u8], signature: &str) -> bool {
     let Some(query) = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q)) else { return false };
-    let Some(claimed) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "bodySHA256").map(|(_, v)| v.into_owned())
+    let Some(claimed) =
+        url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "bodySHA256").map(|(_, v)| v.into_owned())
     else {
         return false;
     };
@@ -165,10 +166,7 @@ mod tests {
                     other => vec![(k.clone(), s(other))],
                 })
                 .collect(),
-            Some(serde_json::Value::Array(pairs)) => pairs
-                .iter()
-                .map(|p| (s(&p[0]), s(&p[1])))
-                .collect(),
+            Some(serde_json::Value::Array(pairs)) => pairs.iter().map(|p| (s(&p[0]), s(&p[1]))).collect(),
             _ => Vec::new(),
         }
     }
@@ -191,7 +189,13 @@ mod tests {
             };
             let json = v.content_type.as_deref().is_some_and(|c| c.contains("json"));
             let ok = if json {
-                validate_json_body(algorithm, &v.auth_token, &v.url, v.raw_body.as_deref().unwrap_or("").as_bytes(), &v.expected_signature)
+                validate_json_body(
+                    algorithm,
+                    &v.auth_token,
+                    &v.url,
+                    v.raw_body.as_deref().unwrap_or("").as_bytes(),
+                    &v.expected_signature,
+                )
             } else {
                 let params = params_of(&v.params);
                 validate(algorithm, &v.auth_token, &v.url, &params, &v.expected_signature)
@@ -212,7 +216,8 @@ mod tests {
 
     #[test]
     fn tampered_requests_fail() {
-        let params = vec![("Body".to_string(), "hi".to_string()), ("From".to_string(), "whatsapp:+15550001111".to_string())];
+        let params =
+            vec![("Body".to_string(), "hi".to_string()), ("From".to_string(), "whatsapp:+15550001111".to_string())];
         let url = "https://sb.example.com/twilio/inbound/key";
         let sig = compute(Algorithm::HmacSha1, "secret", url, &params);
         assert!(validate(Algorithm::HmacSha1, "secret", url, &params, &sig));

@@ -8,8 +8,12 @@ use app::{
     model::{Me, NumberRow},
     ports::{AgentInput, Backoffice, ConnectorInput},
 };
-use switchboard::{config::Config, startup::Application, state::{AppState, Tuning}};
 use sqlx::Connection;
+use switchboard::{
+    config::Config,
+    startup::Application,
+    state::{AppState, Tuning},
+};
 use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};
 
 pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -45,9 +49,27 @@ pub fn seed_account() -> SeedAccount {
         friendly_name: "Test Hotels".into(),
         kind: "Full".into(),
         numbers: vec![
-            SeedNumber { phone_number: "+14155550100".into(), display_name: Some("Front Desk".into()), whatsapp: true, sms: false, sender_status: "ONLINE".into() },
-            SeedNumber { phone_number: "+14155550101".into(), display_name: Some("Spa".into()), whatsapp: true, sms: false, sender_status: "ONLINE".into() },
-            SeedNumber { phone_number: "+14155550199".into(), display_name: Some("SMS line".into()), whatsapp: false, sms: true, sender_status: "ONLINE".into() },
+            SeedNumber {
+                phone_number: "+14155550100".into(),
+                display_name: Some("Front Desk".into()),
+                whatsapp: true,
+                sms: false,
+                sender_status: "ONLINE".into(),
+            },
+            SeedNumber {
+                phone_number: "+14155550101".into(),
+                display_name: Some("Spa".into()),
+                whatsapp: true,
+                sms: false,
+                sender_status: "ONLINE".into(),
+            },
+            SeedNumber {
+                phone_number: "+14155550199".into(),
+                display_name: Some("SMS line".into()),
+                whatsapp: false,
+                sms: true,
+                sender_status: "ONLINE".into(),
+            },
         ],
     }
 }
@@ -140,7 +162,12 @@ impl TestApp {
     }
 
     pub fn connector_input(&self, name: &str) -> ConnectorInput {
-        ConnectorInput { name: name.into(), account_sid: self.account_sid.clone(), auth_token: Some(TOKEN.into()), receive_inbound: true }
+        ConnectorInput {
+            name: name.into(),
+            account_sid: self.account_sid.clone(),
+            auth_token: Some(TOKEN.into()),
+            receive_inbound: true,
+        }
     }
 
     pub fn number<'a>(rows: &'a [NumberRow], phone: &str, whatsapp: bool) -> &'a NumberRow {
@@ -166,7 +193,10 @@ impl TestApp {
                 AgentInput {
                     name: "concierge".into(),
                     fallback_reply: "A colleague will answer soon.".into(),
-                    faq: vec![app::model::FaqEntry { question: "When is breakfast?".into(), answer: "Breakfast is from 7 to 10.".into() }],
+                    faq: vec![app::model::FaqEntry {
+                        question: "When is breakfast?".into(),
+                        answer: "Breakfast is from 7 to 10.".into(),
+                    }],
                 },
             )
             .await

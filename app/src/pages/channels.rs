@@ -14,10 +14,8 @@ pub fn ChannelsPage() -> impl IntoView {
     let agent_id = move || params.read().get("id").unwrap_or_default();
     let add = ServerAction::<AddChannel>::new();
     let remove = ServerAction::<RemoveChannel>::new();
-    let channels = Resource::new(
-        move || (agent_id(), add.version().get(), remove.version().get()),
-        |(id, ..)| list_channels(id),
-    );
+    let channels =
+        Resource::new(move || (agent_id(), add.version().get(), remove.version().get()), |(id, ..)| list_channels(id));
     let remove_error = Signal::derive(move || remove.value().get().and_then(Result::err));
 
     view! {

@@ -2,12 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::{
-    api::list_conversations,
-    components::ErrorNote,
-    model::Direction,
-    pages::agents::AgentTabs,
-};
+use crate::{api::list_conversations, components::ErrorNote, model::Direction, pages::agents::AgentTabs};
 
 #[component]
 pub fn ConversationsPage() -> impl IntoView {

@@ -1,0 +1,142 @@
+import { expect, Page, test } from "@playwright/test";
+import { SIMULATOR } from "../playwright.config";
+
+// The simulator's demo account (sim/src/lib.rs, Seed::demo).
+const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
+const AUTH_TOKEN = "fedcba9876543210fedcba9876543210";
+const WRONG_TOKEN = "00000000000000000000000000000000";
+const SENDER = "+14155550100";
+
+async function hydrated(page: Page) {
+  await page.locator('body[data-hydrated="true"]').waitFor();
+}
+
+async function open(page: Page, path: string) {
+  await page.goto(path);
+  await hydrated(page);
+}
+
+/** No page may ever show the Auth Token. */
+async function expectNoSecret(page: Page) {
+  expect(await page.content()).not.toContain(AUTH_TOKEN);
+}
+
+test("an admin connects Twilio, binds a number to an agent, and a guest gets the agent's reply", async ({ page, browser }) => {
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+
+  // First visit: setup creates the organization and its first admin.
+  await open(page, "/");
+  await expect(page).toHaveURL(/\/setup$/);
+  await page.getByLabel("Organization name").fill("Demo Hotels");
+  await page.getByLabel("Your email").fill("admin@example.com");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Create organization" }).click();
+  await expect(page).toHaveURL(/\/setup$/); // the browser refuses a password under 10 characters
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create organization" }).click();
+  await expect(page).toHaveURL(/\/connectors$/);
+  await expect(page.getByText("admin@example.com")).toBeVisible();
+
+  // Log out and back in.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await hydrated(page);
+  await page.getByLabel("Email").fill("admin@example.com");
+  await page.getByLabel("Password").fill("wrong password!!");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByText("Wrong email or password.")).toBeVisible();
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/connectors$/);
+
+  // A connector with a bad SID gets a field error; with a wrong token it is kept, in Error.
+  await page.getByRole("link", { name: "New connector" }).click();
+  await expect(page).toHaveURL(/\/connectors\/new$/);
+  await page.getByLabel("Name").fill("Front Desk");
+  await page.getByLabel("Account SID").fill("AC123");
+  await page.getByLabel("Auth Token").fill(WRONG_TOKEN);
+  await page.getByRole("button", { name: "Create connector" }).click();
+  await expect(page.getByText("An Account SID is AC followed by 32 hexadecimal characters.")).toBeVisible();
+  await page.getByLabel("Account SID").fill(ACCOUNT_SID);
+  await page.getByRole("button", { name: "Create connector" }).click();
+  await expect(page).toHaveURL(/\/connectors\/[0-9a-f]+$/);
+  await expect(page.getByTestId("state").first()).toHaveText("Error");
+  await expect(page.getByTestId("health").first()).toHaveText("Credentials rejected");
+  await expect(page.getByTestId("reason")).toContainText("Twilio rejected these credentials");
+
+  // Edit and save again with the right token: Active and Connected.
+  await page.getByLabel("Auth Token").fill(AUTH_TOKEN);
+  await page.getByRole("button", { name: "Save and check" }).click();
+  await expect(page.getByTestId("state").first()).toHaveText("Active");
+  await expect(page.getByTestId("health").first()).toHaveText("Connected");
+  await expect(page.getByTestId("webhook-url")).toContainText("/twilio/inbound/");
+  await expectNoSecret(page);
+
+  // Phone Numbers: the checklist from Twilio; Set webhook only on active numbers.
+  const row = page.locator(`tr[data-number="${SENDER}"]`).filter({ hasText: "WhatsApp" });
+  await expect(row).toBeVisible();
+  await expect(row.getByRole("button", { name: "Set webhook" })).toBeDisabled();
+  await row.getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(row.getByRole("button", { name: "Set webhook" })).toBeEnabled();
+  await row.getByRole("button", { name: "Set webhook" }).click();
+  await expect(row.getByTestId("webhook-state")).toHaveText("Webhook configured");
+
+  // The connectors list shows the badge.
+  await page.getByRole("link", { name: "Connectors" }).click();
+  await expect(page.getByTestId("connectors")).toContainText("Front Desk");
+  await expect(page.getByTestId("connectors").getByTestId("health")).toHaveText("Connected");
+
+  // An agent with the built-in FAQ brain, answering on the number.
+  await page.getByRole("link", { name: "Agents" }).click();
+  await page.getByRole("link", { name: "New agent" }).click();
+  await page.getByLabel("Name").fill("concierge");
+  await page.getByLabel(/Questions and answers/).fill("When is breakfast? | Breakfast is served from 7 to 10.");
+  await page.getByRole("button", { name: "Create agent" }).click();
+  await expect(page).toHaveURL(/\/agents\/[0-9a-f]+\/channels$/);
+  await page.getByLabel("Connector").selectOption({ label: "Front Desk" });
+  await page.locator(`label[data-number="${SENDER}"]`).getByRole("radio").check();
+  await page.getByRole("button", { name: "Add channel" }).click();
+  await expect(page.getByTestId("channels")).toContainText(SENDER);
+  await expect(page.getByTestId("channels")).toContainText("Front Desk");
+  const conciergeUrl = page.url();
+
+  // Another agent sees the number as Already bound and cannot pick it.
+  await page.getByRole("link", { name: "Agents" }).click();
+  await page.getByRole("link", { name: "New agent" }).click();
+  await page.getByLabel("Name").fill("spa");
+  await page.getByRole("button", { name: "Create agent" }).click();
+  await expect(page).toHaveURL(/\/agents\/[0-9a-f]+\/channels$/);
+  await page.getByLabel("Connector").selectOption({ label: "Front Desk" });
+  const bound = page.locator(`label[data-number="${SENDER}"]`);
+  await expect(bound).toContainText("Already bound");
+  await expect(bound).toContainText("concierge");
+  await expect(bound.getByRole("radio")).toBeDisabled();
+  await expect(page.getByRole("button", { name: "Add channel" })).toBeDisabled();
+
+  // A guest writes from the simulator's phone; the agent's reply arrives there.
+  const phone = await browser.newPage();
+  await phone.goto(`${SIMULATOR}/?to=${encodeURIComponent("whatsapp:" + SENDER)}`);
+  await phone.getByLabel("Message").fill("Hello, when is breakfast?");
+  await phone.getByRole("button", { name: "Send" }).click();
+  await expect(phone.locator("#thread .msg.guest")).toContainText("Hello, when is breakfast?");
+  await expect(phone.locator("#thread .msg.reply")).toContainText("Breakfast is served from 7 to 10.");
+  await expect(phone.locator("#thread .msg.reply .meta")).toHaveText("read");
+
+  // ... and the conversation shows both messages in the backoffice.
+  await open(page, conciergeUrl.replace(/\/channels$/, "/conversations"));
+  const conversation = page.locator(".conversation").first();
+  await expect(conversation.locator(".msg.in")).toContainText("Hello, when is breakfast?");
+  await expect(conversation.locator(".msg.out")).toContainText("Breakfast is served from 7 to 10.");
+  await expect(conversation.locator(".msg.out")).toHaveAttribute("data-status", "read");
+  await expectNoSecret(page);
+
+  // Removing the channel only unbinds the number.
+  await open(page, conciergeUrl);
+  await page.getByTestId("channels").getByRole("button", { name: "Remove" }).click();
+  await expect(page.getByText("This agent answers on no number yet.")).toBeVisible();
+
+  // Refused input answers 4xx by design (and the browser logs it); nothing else may be logged.
+  expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
+});

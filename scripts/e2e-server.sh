@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Starts the Twilio simulator and Switchboard on a fresh SQLite database for the Playwright
+# suite; Playwright stops it. Expects the binaries and the site to be built (scripts/test.sh).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$here/target}
+data=$(mktemp -d /tmp/switchboard-e2e.XXXXXX)
+sim_port=${E2E_SIM_PORT:-3190}
+sb_port=${E2E_PORT:-3100}
+
+cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT INT TERM
+
+"$target/debug/twilio-sim" --bind "127.0.0.1:$sim_port" &
+SWITCHBOARD_BIND="127.0.0.1:$sb_port" \
+SWITCHBOARD_DATA_DIR="$data" \
+SWITCHBOARD_SITE_ROOT="$here/target/site" \
+TWILIO_API_BASE="http://127.0.0.1:$sim_port" \
+TWILIO_MESSAGING_BASE="http://127.0.0.1:$sim_port" \
+  "$target/debug/switchboard" &
+wait -n

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Starts (or stops) a private PostgreSQL cluster on loopback for the test suite.
+#   scripts/pg.sh start   -> prints the server URL (postgres://postgres@127.0.0.1:PORT/postgres)
+#   scripts/pg.sh stop
+set -euo pipefail
+
+PGPORT=${SWITCHBOARD_TEST_PG_PORT:-55432}
+PGDIR=${SWITCHBOARD_TEST_PG_DIR:-/tmp/switchboard-pg}
+
+find_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$dir" ]; then
+    echo "[pg] installing PostgreSQL from Debian's packages" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2
+    dir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  echo "$dir"
+}
+
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+
+case "${1:-start}" in
+  start)
+    bin=$(find_bin)
+    if [ -f "$PGDIR/data/postmaster.pid" ] && as_postgres "$bin/pg_ctl -D $PGDIR/data status" >/dev/null 2>&1; then
+      as_postgres "$bin/pg_ctl -D $PGDIR/data -m fast -w stop" >/dev/null
+    fi
+    rm -rf "$PGDIR"
+    mkdir -p "$PGDIR"
+    [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
+    as_postgres "$bin/initdb -D $PGDIR/data -U postgres --auth=trust -E UTF8" >/dev/null
+    as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
+    echo "postgres://postgres@127.0.0.1:$PGPORT/postgres"
+    ;;
+  stop)
+    bin=$(find_bin)
+    if [ -d "$PGDIR/data" ]; then
+      as_postgres "$bin/pg_ctl -D $PGDIR/data -m fast -w stop" >/dev/null 2>&1 || true
+    fi
+    ;;
+  *)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: unit and integration tests on SQLite and on a private PostgreSQL, then the
+# Playwright suite in Debian's Chromium. Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}
+export PATH="$here/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=never
+
+started=$(date +%s)
+step() { printf '\n\033[1;34m==> %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "setting up the toolchain"
+bash scripts/setup.sh
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing Debian's Chromium for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
+step "checking formatting"
+cargo fmt --all --check
+
+step "building the UI (WASM, release)"
+trunk build --release
+
+step "building the server and the simulator"
+cargo build -p switchboard -p twilio-sim
+
+step "unit and integration tests on SQLite"
+cargo test --workspace
+
+step "integration tests on PostgreSQL"
+pg_url=$(bash scripts/pg.sh start)
+trap 'bash scripts/pg.sh stop' EXIT
+TEST_DATABASE_URL="$pg_url" cargo test -p switchboard --tests
+bash scripts/pg.sh stop
+trap - EXIT
+
+step "end-to-end tests (Playwright, Chromium)"
+(cd end2end && npm ci --no-audit --no-fund --loglevel=error && npx playwright test)
+
+step "all tests passed"
