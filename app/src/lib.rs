@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Redirect, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 pub use error::AppError;
@@ -56,9 +56,9 @@ pub fn App() -> impl IntoView {
         <Title formatter=|t: String| if t.is_empty() { "Switchboard".to_string() } else { format!("{t} · Switchboard") }/>
         <Router>
             <Routes fallback=|| view! { <pages::NotFound/> }>
-                <Route path=path!("/setup") view=pages::auth::SetupPage/>
-                <Route path=path!("/login") view=pages::auth::LoginPage/>
-                <ParentRoute path=path!("") view=components::Shell>
+                <Route path=path!("/setup") view=pages::auth::SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=pages::auth::LoginPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=components::Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=|| view! { <Redirect path="/connectors"/> }/>
                     <Route path=path!("connectors") view=pages::connectors::ConnectorsPage/>
                     <Route path=path!("connectors/new") view=pages::connectors::NewConnectorPage/>
