@@ -33,6 +33,15 @@ pub struct Config {
     /// Base URL of Twilio's Messaging API (WhatsApp senders).
     #[arg(long, env = "TWILIO_MESSAGING_BASE", default_value = "https://messaging.twilio.com")]
     pub twilio_messaging_base: String,
+    /// Messages per second each number may send, across all instances (0: no cap).
+    #[arg(long, env = "SWITCHBOARD_SEND_RATE", default_value_t = 80.0)]
+    pub send_rate: f64,
+    /// Seconds a worker owns a claimed turn or send; work of a crashed process is taken again after it.
+    #[arg(long, env = "SWITCHBOARD_LEASE_SECS", default_value_t = 45)]
+    pub lease_secs: u64,
+    /// Seconds a brain may think before the agent's fallback reply goes out instead.
+    #[arg(long, env = "SWITCHBOARD_BRAIN_TIMEOUT_SECS", default_value_t = 20)]
+    pub brain_timeout_secs: u64,
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {
@@ -50,6 +59,9 @@ impl fmt::Debug for Config {
             .field("site_root", &self.site_root)
             .field("twilio_api_base", &self.twilio_api_base)
             .field("twilio_messaging_base", &self.twilio_messaging_base)
+            .field("send_rate", &self.send_rate)
+            .field("lease_secs", &self.lease_secs)
+            .field("brain_timeout_secs", &self.brain_timeout_secs)
             .finish()
     }
 }
@@ -77,6 +89,16 @@ impl Config {
         let mut config = Wrapper::parse_from(["switchboard"]).config;
         config.data_dir = data_dir;
         config
+    }
+
+    /// The worker timings these settings ask for.
+    pub fn tuning(&self) -> crate::state::Tuning {
+        crate::state::Tuning {
+            send_rate: (self.send_rate > 0.0).then_some(self.send_rate),
+            lease: std::time::Duration::from_secs(self.lease_secs.max(1)),
+            brain_timeout: std::time::Duration::from_secs(self.brain_timeout_secs.max(1)),
+            ..crate::state::Tuning::default()
+        }
     }
 
     pub fn database_url(&self) -> String {

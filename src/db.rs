@@ -16,6 +16,8 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Kept for PostgreSQL's LISTEN connection, which the Any pool cannot give.
+    pub url: String,
 }
 
 impl Db {
@@ -59,7 +61,7 @@ impl Db {
             .connect(&url)
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
-        let db = Db { pool, backend };
+        let db = Db { pool, backend, url };
         db.migrate().await?;
         Ok(db)
     }

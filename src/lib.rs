@@ -3,18 +3,20 @@
 pub mod accounts;
 pub mod agents;
 pub mod backoffice;
+pub mod brain;
 pub mod config;
 pub mod connectors;
 pub mod conversations;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod sender;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+pub mod turns;
 pub mod twilio;
 pub mod webhook;
-pub mod worker;
 
 /// Milliseconds since the Unix epoch: every time in the database is one of these.
 pub fn now_ms() -> i64 {

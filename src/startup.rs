@@ -14,11 +14,13 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use crate::{
     config::Config,
     crypto::SecretBox,
-    db::Db,
+    db::{Backend, Db},
+    sender,
     sessions::DbSessionStore,
-    state::{AppState, Tuning, Wake},
+    state::{AppState, Tuning, Wake, SENDS_CHANNEL, TURNS_CHANNEL},
+    turns,
     twilio::TwilioClient,
-    webhook, worker,
+    webhook,
 };
 
 pub struct Application {
@@ -29,7 +31,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with(config, Tuning::default()).await
+        let tuning = config.tuning();
+        Self::build_with(config, tuning).await
     }
 
     /// Binds the listener first, so a configuration on port 0 learns its real port.
@@ -81,15 +84,44 @@ impl Application {
 
     /// Serves HTTP and runs the workers until `shutdown` completes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let turns = tokio::spawn(worker::run(self.state.clone(), worker::Kind::Turn));
-        let sends = tokio::spawn(worker::run(self.state.clone(), worker::Kind::Send));
-        let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..self.state.tuning.turn_workers.max(1) {
+            tasks.spawn(turns::run(self.state.clone()));
+        }
+        for _ in 0..self.state.tuning.send_workers.max(1) {
+            tasks.spawn(sender::run(self.state.clone()));
+        }
+        tasks.spawn(sweep_sessions(self.state.clone()));
+        if self.state.db.backend == Backend::Postgres {
+            tasks.spawn(listen_for_other_instances(self.state.clone()));
+        }
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
-        // Claimed jobs whose worker stops here are picked up again when their lease runs out.
-        turns.abort();
-        sends.abort();
-        sweeper.abort();
+        // Work claimed by a worker stopped here is taken again when its lease runs out.
+        tasks.abort_all();
         served.context("HTTP server")
+    }
+}
+
+/// Wakes this instance's workers when another instance queues work (PostgreSQL LISTEN).
+async fn listen_for_other_instances(state: AppState) {
+    loop {
+        let listened: Result<(), sqlx::Error> = async {
+            let mut listener = sqlx::postgres::PgListener::connect(&state.db.url).await?;
+            listener.listen_all([TURNS_CHANNEL, SENDS_CHANNEL]).await?;
+            loop {
+                let n = listener.recv().await?;
+                if n.channel() == TURNS_CHANNEL {
+                    state.wake.turns.notify_one();
+                } else {
+                    state.wake.sends.notify_one();
+                }
+            }
+        }
+        .await;
+        if let Err(e) = listened {
+            tracing::warn!(error = %e, "LISTEN connection lost; workers poll until it is back");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

@@ -4,7 +4,11 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::Notify;
 
-use crate::{crypto::SecretBox, db::Db, twilio::TwilioClient};
+use crate::{
+    crypto::SecretBox,
+    db::{Backend, Db},
+    twilio::TwilioClient,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,12 +21,26 @@ pub struct AppState {
     pub tuning: Tuning,
 }
 
-/// Wakes the workers when there is new work, so they need no fast poll.
+/// Wakes the workers when there is new work, so they need no fast poll. With PostgreSQL the
+/// wake-up also goes to the other instances (LISTEN/NOTIFY).
 #[derive(Clone, Default)]
 pub struct Wake {
     pub turns: Arc<Notify>,
     pub sends: Arc<Notify>,
 }
+
+impl Wake {
+    pub async fn wait_for_turns(&self, poll: Duration) {
+        let _ = tokio::time::timeout(poll, self.turns.notified()).await;
+    }
+
+    pub async fn wait_for_sends(&self, poll: Duration) {
+        let _ = tokio::time::timeout(poll, self.sends.notified()).await;
+    }
+}
+
+pub const TURNS_CHANNEL: &str = "switchboard_turns";
+pub const SENDS_CHANNEL: &str = "switchboard_sends";
 
 /// Timings that tests shorten.
 #[derive(Clone, Debug)]
@@ -36,6 +54,13 @@ pub struct Tuning {
     pub idle_poll: Duration,
     pub max_send_attempts: i64,
     pub retry_base: Duration,
+    /// How long a brain may think before the fallback reply goes out instead.
+    pub brain_timeout: Duration,
+    /// Messages per second per sending number, across all workers and instances; `None`: no cap.
+    pub send_rate: Option<f64>,
+    /// Sender and turn workers in this process.
+    pub send_workers: usize,
+    pub turn_workers: usize,
 }
 
 impl Default for Tuning {
@@ -43,10 +68,14 @@ impl Default for Tuning {
         Self {
             webhook_confirm_timeout: Duration::from_secs(15),
             webhook_confirm_interval: Duration::from_millis(250),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(45),
             idle_poll: Duration::from_secs(1),
-            max_send_attempts: 8,
+            max_send_attempts: 10,
             retry_base: Duration::from_secs(1),
+            brain_timeout: Duration::from_secs(20),
+            send_rate: Some(80.0),
+            send_workers: 8,
+            turn_workers: 4,
         }
     }
 }
@@ -58,5 +87,25 @@ impl AppState {
 
     pub fn status_callback_url(&self, key: &str) -> String {
         format!("{}/twilio/status/{key}", self.public_url)
+    }
+
+    async fn notify_instances(&self, channel: &str) {
+        if self.db.backend == Backend::Postgres {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')").bind(channel).execute(&self.db.pool).await {
+                tracing::warn!(error = %e, "could not wake the other instances");
+            }
+        }
+    }
+
+    /// New turns are waiting.
+    pub async fn wake_turns(&self) {
+        self.wake.turns.notify_one();
+        self.notify_instances(TURNS_CHANNEL).await;
+    }
+
+    /// New replies are waiting to be sent.
+    pub async fn wake_sends(&self) {
+        self.wake.sends.notify_one();
+        self.notify_instances(SENDS_CHANNEL).await;
     }
 }

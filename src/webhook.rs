@@ -4,7 +4,7 @@
 
 use axum::{
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, Path, RawQuery, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
@@ -120,7 +120,7 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
     let _enter = span.enter();
     match store_inbound(&state, &connector, &params, sid, from, to).await {
         Ok(Stored::New { turn: true }) => {
-            state.wake.turns.notify_one();
+            state.wake_turns().await;
             tracing::info!("inbound message stored");
         }
         Ok(Stored::New { turn: false }) => tracing::info!("inbound message stored; not delivered to an agent"),
@@ -177,18 +177,20 @@ async fn store_inbound(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    let message_id = new_id();
+    let turn = connector.receive_inbound && active != 0;
     let all_params = serde_json::to_string(params).unwrap_or_default();
     let inserted = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, created_at) \
-         VALUES ($1, $2, $3, 'inbound', $4, $5, 'received', $6, $7) ON CONFLICT (connector_id, twilio_sid) DO NOTHING",
+        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, answered, \
+         created_at) VALUES ($1, $2, $3, 'inbound', $4, $5, 'received', $6, $7, $8) \
+         ON CONFLICT (connector_id, twilio_sid) DO NOTHING",
     )
-    .bind(&message_id)
+    .bind(new_id())
     .bind(&conversation_id)
     .bind(&connector.id)
     .bind(param(params, "Body").unwrap_or(""))
     .bind(sid)
     .bind(all_params)
+    .bind(i64::from(!turn))
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -196,14 +198,19 @@ async fn store_inbound(
         tx.rollback().await?;
         return Ok(Stored::Duplicate);
     }
-    let turn = connector.receive_inbound && active != 0;
     if turn {
-        sqlx::query("INSERT INTO jobs (id, kind, message_id, run_at, created_at) VALUES ($1, 'turn', $2, $3, $3)")
-            .bind(new_id())
-            .bind(&message_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        // The conversation owes the guest a turn. A turn under way sees the new generation and
+        // leaves the row pending, so this message is answered by the next turn.
+        sqlx::query(
+            "INSERT INTO turns (conversation_id, state, generation, run_at, updated_at) VALUES ($1, 'pending', 1, $2, $2) \
+             ON CONFLICT (conversation_id) DO UPDATE SET state = 'pending', generation = turns.generation + 1, \
+             run_at = CASE WHEN turns.state = 'idle' THEN excluded.run_at ELSE turns.run_at END, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&conversation_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(Stored::New { turn })
@@ -222,8 +229,21 @@ pub fn status_rank(status: &str) -> i64 {
     }
 }
 
-async fn status(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let url = state.status_callback_url(&key);
+async fn status(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Switchboard registers the status URL with `?m=<message id>`; the signature covers it.
+    let url = match &query {
+        Some(q) => format!("{}?{q}", state.status_callback_url(&key)),
+        None => state.status_callback_url(&key),
+    };
+    let message_id = query
+        .as_deref()
+        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "m").map(|(_, v)| v.into_owned()));
     let (connector, params) = match authenticate(&state, &key, url, &headers, &body).await {
         Ok(ok) => ok,
         Err(response) => return response,
@@ -234,22 +254,9 @@ async fn status(State(state): State<AppState>, Path(key): Path<String>, headers:
     let code: Option<i64> = param(&params, "ErrorCode").and_then(|c| c.parse().ok());
     let meaning = code
         .map(|c| crate::twilio::errors::describe(c).map(str::to_string).unwrap_or_else(|| format!("Twilio error {c}")));
-    let updated = sqlx::query(
-        "UPDATE messages SET status = $1, status_rank = $2, error_code = COALESCE($3, error_code), \
-         error_message = COALESCE($4, error_message) \
-         WHERE connector_id = $5 AND twilio_sid = $6 AND direction = 'outbound' AND status_rank < $2",
-    )
-    .bind(status)
-    .bind(status_rank(status))
-    .bind(code)
-    .bind(meaning)
-    .bind(&connector.id)
-    .bind(sid)
-    .execute(&state.db.pool)
-    .await;
-    match updated {
-        Ok(r) => {
-            tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied = r.rows_affected() == 1, "status callback")
+    match apply_status(&state, &connector.id, message_id.as_deref(), sid, status, code, meaning).await {
+        Ok(applied) => {
+            tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied, "status callback")
         }
         Err(e) => {
             tracing::error!(error = %e, "status callback not stored");
@@ -257,4 +264,64 @@ async fn status(State(state): State<AppState>, Path(key): Path<String>, headers:
         }
     }
     StatusCode::OK.into_response()
+}
+
+/// Moves the message forward to `status` (never backwards); 63016 also closes the
+/// conversation's window. The message is found by the id in the callback URL, which works even
+/// before the send has recorded Twilio's SID, or else by that SID.
+async fn apply_status(
+    state: &AppState,
+    connector_id: &str,
+    message_id: Option<&str>,
+    sid: &str,
+    status: &str,
+    code: Option<i64>,
+    meaning: Option<String>,
+) -> sqlx::Result<bool> {
+    let mut tx = state.db.begin_write().await?;
+    let target: Option<(String, String)> = match message_id {
+        Some(id) => {
+            sqlx::query_as(
+                "SELECT id, conversation_id FROM messages WHERE id = $1 AND connector_id = $2 AND direction = 'outbound' \
+                 AND (twilio_sid IS NULL OR twilio_sid = $3)",
+            )
+            .bind(id)
+            .bind(connector_id)
+            .bind(sid)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT id, conversation_id FROM messages WHERE connector_id = $1 AND twilio_sid = $2 AND direction = 'outbound'",
+            )
+            .bind(connector_id)
+            .bind(sid)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+    };
+    let Some((id, conversation_id)) = target else { return Ok(false) };
+    let updated = sqlx::query(
+        "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), status = $2, status_rank = $3, \
+         error_code = COALESCE($4, error_code), error_message = COALESCE($5, error_message) \
+         WHERE id = $6 AND status_rank < $3",
+    )
+    .bind(sid)
+    .bind(status)
+    .bind(status_rank(status))
+    .bind(code)
+    .bind(meaning)
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    if code == Some(63016) {
+        sqlx::query("UPDATE conversations SET window_closed_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(&conversation_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected() == 1)
 }

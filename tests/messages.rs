@@ -153,12 +153,12 @@ async fn message_to_an_unbound_number_is_stored_but_not_answered() {
     assert_eq!(delivery.status, 200);
     eventually("the turn is done without a reply", || async {
         let (state, note): (String, Option<String>) =
-            sqlx::query_as("SELECT state, last_error FROM jobs WHERE kind = 'turn'")
-                .fetch_optional(&app.state.db.pool)
-                .await
-                .unwrap()?;
-        (state == "done").then_some(note)
+            sqlx::query_as("SELECT state, last_error FROM turns").fetch_optional(&app.state.db.pool).await.unwrap()?;
+        (state == "idle").then_some(note)
     })
     .await;
+    let (answered,): (i64,) =
+        sqlx::query_as("SELECT answered FROM messages").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(answered, 1);
     assert!(app.replies_to(GUEST).is_empty());
 }

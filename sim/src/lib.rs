@@ -202,6 +202,8 @@ pub struct Message {
 pub(crate) struct World {
     pub accounts: BTreeMap<String, Account>,
     pub messages: Vec<Message>,
+    pub attempts: Vec<SendAttempt>,
+    pub faults: Faults,
 }
 
 #[derive(Clone)]
@@ -225,8 +227,75 @@ pub(crate) fn sid(prefix: &str) -> String {
 
 /// RFC 2822 dates, as Twilio's 2010 API writes them.
 pub(crate) fn rfc2822_now() -> String {
-    // A fixed, valid date is enough for the simulator; clients do not compute with it.
-    "Sat, 21 Nov 2026 12:00:00 +0000".to_string()
+    rfc2822(now_ms())
+}
+
+pub(crate) fn rfc2822(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{weekday}, {day:02} {} {year} {:02}:{:02}:{:02} +0000",
+        months[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Failures the simulator injects, as Twilio has them on a bad day. Rates are shares of 1.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Faults {
+    /// Create Message answered 500 without creating the message.
+    #[serde(default)]
+    pub fail_rate: f64,
+    /// Create Message answered 429 (code 20429) with `Retry-After`.
+    #[serde(default)]
+    pub throttle_rate: f64,
+    /// Create Message creates the message and still answers 500: the client cannot know.
+    #[serde(default)]
+    pub phantom_rate: f64,
+    /// Seconds in the `Retry-After` of a 429.
+    #[serde(default)]
+    pub retry_after_secs: u64,
+    /// Delay before Create Message answers, in milliseconds.
+    #[serde(default)]
+    pub slow_ms: u64,
+    /// Each inbound webhook is delivered twice.
+    #[serde(default)]
+    pub duplicate_webhooks: bool,
+    /// Status callbacks go out in a shuffled order.
+    #[serde(default)]
+    pub shuffle_status: bool,
+    /// The status every sent message ends in instead of delivered/read, with `error_code`
+    /// (e.g. `undelivered` with 63016).
+    #[serde(default)]
+    pub final_status: Option<String>,
+    #[serde(default)]
+    pub error_code: Option<u32>,
+    /// Create Message answered 400 with this Twilio error code (a permanent failure).
+    #[serde(default)]
+    pub reject_code: Option<u32>,
+}
+
+/// One call to Create Message and how the simulator answered it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SendAttempt {
+    pub to: String,
+    pub from: String,
+    pub at_ms: i64,
+    pub status: u16,
 }
 
 impl Sim {
@@ -267,6 +336,15 @@ impl Sim {
             created: rfc2822_now(),
         };
         self.world.lock().unwrap().accounts.insert(seed.sid.clone(), account);
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.world.lock().unwrap().faults = faults;
+    }
+
+    /// Every Create Message call so far, in order.
+    pub fn send_attempts(&self) -> Vec<SendAttempt> {
+        self.world.lock().unwrap().attempts.clone()
     }
 
     pub fn messages(&self) -> Vec<Message> {
@@ -344,13 +422,14 @@ fn router(sim: Sim) -> Router {
         .route("/_sim/inbound", post(pages::api_inbound))
         .route("/_sim/messages", get(pages::api_messages))
         .route("/_sim/accounts", post(pages::api_add_account))
+        .route("/_sim/faults", post(pages::api_faults))
         .route("/2010-04-01/Accounts/{file}", get(rest::fetch_account))
         .route("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json", get(rest::list_numbers))
         .route(
             "/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers/{file}",
             get(rest::fetch_number).post(rest::update_number),
         )
-        .route("/2010-04-01/Accounts/{sid}/Messages.json", post(rest::create_message))
+        .route("/2010-04-01/Accounts/{sid}/Messages.json", post(rest::create_message).get(rest::list_messages))
         .route("/v2/Channels/Senders", get(rest::list_senders))
         .route("/v2/Channels/Senders/{sid}", get(rest::fetch_sender).post(rest::update_sender))
         .route("/v2/Indicators/Typing.json", post(rest::typing))

@@ -147,6 +147,11 @@ pub(crate) async fn api_messages(State(sim): State<Sim>) -> Response {
     Json(sim.messages()).into_response()
 }
 
+pub(crate) async fn api_faults(State(sim): State<Sim>, Json(faults): Json<crate::Faults>) -> Response {
+    sim.set_faults(faults);
+    StatusCode::NO_CONTENT.into_response()
+}
+
 pub(crate) async fn api_add_account(State(sim): State<Sim>, Json(account): Json<SeedAccount>) -> Response {
     sim.add_account(&account);
     StatusCode::CREATED.into_response()

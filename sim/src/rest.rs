@@ -12,7 +12,9 @@ use axum::{
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde_json::{json, Value};
 
-use crate::{now_ms, rfc2822_now, sid, webhooks, Account, Message, Number, Sender, Sim, Webhook};
+use rand::Rng;
+
+use crate::{now_ms, rfc2822, sid, webhooks, Account, Message, Number, Sender, Sim, Webhook};
 
 /// Twilio's legacy error body.
 pub(crate) fn error(status: StatusCode, code: u32, message: &str) -> Response {
@@ -405,9 +407,9 @@ fn message_json(m: &Message) -> Value {
         "account_sid": m.account_sid,
         "api_version": "2010-04-01",
         "body": m.body,
-        "date_created": rfc2822_now(),
+        "date_created": rfc2822(m.created_ms),
         "date_sent": null,
-        "date_updated": rfc2822_now(),
+        "date_updated": rfc2822(m.created_ms),
         "direction": m.direction,
         "error_code": null,
         "error_message": null,
@@ -478,6 +480,29 @@ pub(crate) async fn create_message(
     if to == from {
         return error(StatusCode::BAD_REQUEST, 63031, "Channels message cannot have the same From and To");
     }
+    let faults = sim.world.lock().unwrap().faults.clone();
+    if faults.slow_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.slow_ms)).await;
+    }
+    let attempt =
+        |status: u16| crate::SendAttempt { to: to.to_string(), from: from.to_string(), at_ms: now_ms(), status };
+    if let Some(code) = faults.reject_code {
+        sim.world.lock().unwrap().attempts.push(attempt(400));
+        return error(StatusCode::BAD_REQUEST, code, "Rejected by the simulator's fault injection");
+    }
+    let roll: f64 = rand::thread_rng().gen();
+    if roll < faults.throttle_rate {
+        sim.world.lock().unwrap().attempts.push(attempt(429));
+        let mut r = error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
+        r.headers_mut().insert(header::RETRY_AFTER, faults.retry_after_secs.max(1).into());
+        return r;
+    }
+    if roll < faults.throttle_rate + faults.fail_rate {
+        sim.world.lock().unwrap().attempts.push(attempt(500));
+        return error(StatusCode::INTERNAL_SERVER_ERROR, 20500, "Internal Server Error");
+    }
+    let phantom = roll < faults.throttle_rate + faults.fail_rate + faults.phantom_rate;
+    sim.world.lock().unwrap().attempts.push(attempt(if phantom { 500 } else { 201 }));
     let status_callback = field(&form, "StatusCallback").filter(|s| !s.is_empty()).map(str::to_string);
     let message = Message {
         sid: sid("SM"),
@@ -496,7 +521,50 @@ pub(crate) async fn create_message(
     let response = message_json(&message);
     sim.world.lock().unwrap().messages.push(message.clone());
     tokio::spawn(webhooks::progress_status(sim.clone(), account, message));
+    if phantom {
+        // Twilio took the message but the answer is lost: the client sees only a 500.
+        return error(StatusCode::INTERNAL_SERVER_ERROR, 20500, "Internal Server Error");
+    }
     (StatusCode::CREATED, Json(response)).into_response()
+}
+
+/// `GET …/Messages.json` with the `To` and `From` filters, newest first.
+pub(crate) async fn list_messages(
+    State(sim): State<Sim>,
+    Path(path_sid): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let account = match authorize(&sim, &headers, &path_sid) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let (size, page) = match paging(&q, 50) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut mine: Vec<Message> = sim
+        .messages()
+        .into_iter()
+        .filter(|m| m.account_sid == account.sid)
+        .filter(|m| q.get("To").is_none_or(|to| &m.to == to) && q.get("From").is_none_or(|from| &m.from == from))
+        .collect();
+    mine.reverse();
+    let base = format!("/2010-04-01/Accounts/{}/Messages.json", account.sid);
+    let more = (page + 1) * size < mine.len();
+    let items: Vec<Value> = mine.iter().skip(page * size).take(size).map(message_json).collect();
+    Json(json!({
+        "messages": items,
+        "page": page,
+        "page_size": size,
+        "first_page_uri": format!("{base}?PageSize={size}&Page=0"),
+        "next_page_uri": if more { Value::from(format!("{base}?PageSize={size}&Page={}&PageToken=PA{}", page + 1, page + 1)) } else { Value::Null },
+        "previous_page_uri": Value::Null,
+        "uri": format!("{base}?PageSize={size}&Page={page}"),
+        "start": page * size,
+        "end": page * size + items.len().saturating_sub(1),
+    }))
+    .into_response()
 }
 
 pub(crate) async fn typing(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {

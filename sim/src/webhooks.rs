@@ -94,17 +94,26 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
     }
     let signature = sign(&account.auth_token, &url, &params);
     let body = serde_urlencoded::to_string(&params).expect("string pairs encode");
-    let sent = sim
-        .http
-        .post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .header("I-Twilio-Idempotency-Token", sid(""))
-        .header("User-Agent", "TwilioProxy/1.1")
-        .header("Accept", "*/*")
-        .body(body)
-        .send()
-        .await;
+    let idempotency = sid("");
+    let post = || {
+        sim.http
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", &signature)
+            .header("I-Twilio-Idempotency-Token", &idempotency)
+            .header("User-Agent", "TwilioProxy/1.1")
+            .header("Accept", "*/*")
+            .body(body.clone())
+            .send()
+    };
+    let duplicate = sim.world.lock().unwrap().faults.duplicate_webhooks;
+    let sent = if duplicate {
+        // The same delivery twice at once, as a retry racing the original would arrive.
+        let (first, _second) = tokio::join!(post(), post());
+        first
+    } else {
+        post().await
+    };
     let (status, content_type, text, error) = match sent {
         Ok(resp) => {
             let status = resp.status().as_u16();
@@ -137,14 +146,28 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
 /// status callback at each step.
 pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message) {
     let whatsapp = message.from.starts_with("whatsapp:");
-    let steps: &[&str] = if whatsapp { &["sent", "delivered", "read"] } else { &["sent", "delivered"] };
+    let faults = sim.world.lock().unwrap().faults.clone();
+    let mut steps: Vec<&str> = match faults.final_status.as_deref() {
+        Some("failed") => vec!["failed"],
+        Some("undelivered") => vec!["sent", "undelivered"],
+        _ if whatsapp => vec!["sent", "delivered", "read"],
+        _ => vec!["sent", "delivered"],
+    };
+    if faults.shuffle_status {
+        use rand::seq::SliceRandom;
+        steps.shuffle(&mut rand::thread_rng());
+    }
     let channel_install = account.senders.iter().find(|s| s.sender_id == message.from).map(|s| s.sid.clone());
+    let rank = |s: &str| ["queued", "sent", "undelivered", "failed", "delivered", "read"].iter().position(|x| *x == s);
     for step in steps {
         tokio::time::sleep(sim.options.status_delay).await;
         {
+            // Twilio's own record only moves forward, whatever order the callbacks leave in.
             let mut world = sim.world.lock().unwrap();
             if let Some(m) = world.messages.iter_mut().find(|m| m.sid == message.sid) {
-                m.status = step.to_string();
+                if rank(step) > rank(&m.status) {
+                    m.status = step.to_string();
+                }
             }
         }
         let Some(url) = &message.status_callback else { continue };
@@ -165,11 +188,15 @@ pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message
             if let Some(xe) = &channel_install {
                 params.push(("ChannelInstallSid".into(), xe.clone()));
             }
-            match *step {
+            match step {
                 "delivered" => params.push(("EventType".into(), "DELIVERED".into())),
                 "read" => params.push(("EventType".into(), "READ".into())),
+                "undelivered" => params.push(("EventType".into(), "UNDELIVERED".into())),
                 _ => {}
             }
+        }
+        if matches!(step, "failed" | "undelivered") {
+            params.push(("ErrorCode".into(), faults.error_code.unwrap_or(30008).to_string()));
         }
         let signature = sign(&account.auth_token, url, &params);
         let body = serde_urlencoded::to_string(&params).expect("string pairs encode");

@@ -180,6 +180,57 @@ pub struct MessageResource {
     pub status: String,
 }
 
+/// A message as Twilio's Messages list shows it.
+#[derive(Debug, Clone)]
+pub struct ListedMessage {
+    pub sid: String,
+    pub status: String,
+    pub body: Option<String>,
+    /// `date_created`, when Twilio gave one that parses.
+    pub created_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct MessagesPage {
+    messages: Vec<RawListedMessage>,
+}
+
+#[derive(Deserialize)]
+struct RawListedMessage {
+    sid: String,
+    status: String,
+    body: Option<String>,
+    date_created: Option<String>,
+}
+
+/// Parses Twilio's RFC 2822 dates (`Sat, 21 Nov 2026 12:00:00 +0000`) to Unix milliseconds.
+pub fn parse_rfc2822(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let s = s.split_once(", ").map_or(s, |(_, rest)| rest);
+    let mut parts = s.split_whitespace();
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| Some(*m) == parts.clone().next())? as i64
+        + 1;
+    parts.next();
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next().flatten().unwrap_or(0));
+    let zone = parts.next().unwrap_or("+0000");
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let digits = zone.trim_start_matches(['+', '-']);
+    let offset_min = digits.get(..2)?.parse::<i64>().ok()? * 60 + digits.get(2..4)?.parse::<i64>().ok()?;
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + m * 60 + sec) - sign * offset_min * 60) * 1000)
+}
+
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
@@ -329,6 +380,36 @@ impl TwilioClient {
         self.send(self.request(reqwest::Method::POST, &url, creds).form(&form)).await
     }
 
+    /// The newest messages from `from` to `to` (one page is enough to find a recent send).
+    pub async fn list_messages(
+        &self,
+        creds: &Credentials,
+        to: &str,
+        from: &str,
+    ) -> Result<Vec<ListedMessage>, TwilioError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, creds.account_sid.as_str());
+        let query = [("To", to), ("From", from), ("PageSize", "100")];
+        let page: MessagesPage = self.send(self.request(reqwest::Method::GET, &url, creds).query(&query)).await?;
+        Ok(page
+            .messages
+            .into_iter()
+            .map(|m| ListedMessage {
+                created_ms: m.date_created.as_deref().and_then(parse_rfc2822),
+                sid: m.sid,
+                status: m.status,
+                body: m.body,
+            })
+            .collect())
+    }
+
+    /// WhatsApp's typing indicator, shown until the reply arrives (or 25 seconds pass).
+    pub async fn typing_indicator(&self, creds: &Credentials, inbound_message_sid: &str) -> Result<(), TwilioError> {
+        let url = format!("{}/v2/Indicators/Typing.json", self.messaging_base);
+        let form = [("channel", "whatsapp"), ("messageId", inbound_message_sid)];
+        let _: serde_json::Value = self.send(self.request(reqwest::Method::POST, &url, creds).form(&form)).await?;
+        Ok(())
+    }
+
     /// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
     pub async fn create_message(
         &self,
@@ -374,6 +455,14 @@ mod tests {
         assert!(AccountSid::parse("AC0123").is_err());
         assert!(AccountSid::parse("SK0123456789abcdef0123456789abcdef").is_err());
         assert!(AccountSid::parse("AC0123456789abcdef0123456789abcdeg").is_err());
+    }
+
+    #[test]
+    fn rfc2822_dates_parse_to_unix_milliseconds() {
+        assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
+        assert_eq!(parse_rfc2822("Sat, 21 Nov 2026 12:00:00 +0000"), Some(1_795_262_400_000));
+        assert_eq!(parse_rfc2822("Sat, 21 Nov 2026 13:30:05 +0130"), Some(1_795_262_405_000));
+        assert_eq!(parse_rfc2822("not a date"), None);
     }
 
     #[test]

@@ -118,7 +118,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.twilio_messaging_base = sim.url();
     config.site_root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/site"));
     adjust(&mut config);
-    let app = Application::build_with(config, fast_tuning()).await.expect("the application builds");
+    let tuning = Tuning { send_rate: config.tuning().send_rate, ..fast_tuning() };
+    let app = Application::build_with(config, tuning).await.expect("the application builds");
     let url = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     let server = tokio::spawn(app.run_until(std::future::pending()));

@@ -1,0 +1,385 @@
+//! The sender: replies leave through the `outbox`, claimed with a lease, in order within each
+//! conversation, at no more than the configured rate per number, retried with backoff when
+//! Twilio says a retry can help. A request whose outcome is unknown (a crash, a timeout, a 5xx)
+//! is looked up in Twilio before it is sent again, so a reply is never sent twice.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::{
+    connectors,
+    error::Result,
+    mask_address, now_ms,
+    state::AppState,
+    twilio::{errors, Credentials, NewMessage, TwilioError},
+    webhook::status_rank,
+};
+
+/// WhatsApp's customer-service window.
+pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug)]
+struct Claim {
+    message_id: String,
+    attempts: i64,
+    in_flight_since: Option<i64>,
+}
+
+pub async fn run(state: AppState) {
+    loop {
+        match claim(&state).await {
+            Ok(Some(claim)) => {
+                // More work may be waiting: let another sender look while this one sends.
+                state.wake.sends.notify_one();
+                if let Err(e) = send(&state, &claim).await {
+                    tracing::error!(message_id = %claim.message_id, error = ?e, "send failed; its lease will run out and it is retried");
+                }
+            }
+            Ok(None) => state.wake.wait_for_sends(state.tuning.idle_poll).await,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim sends");
+                tokio::time::sleep(state.tuning.idle_poll).await;
+            }
+        }
+    }
+}
+
+async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
+    let now = now_ms();
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
+         WHERE message_id = ( \
+             SELECT o.message_id FROM outbox o WHERE o.state = 'pending' AND o.run_at <= $2 \
+               AND (o.lease_until IS NULL OR o.lease_until < $2) \
+               AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id \
+                               AND p.state = 'pending' AND p.seq < o.seq) \
+             ORDER BY o.run_at, o.seq LIMIT 1) \
+           AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+         RETURNING message_id, attempts, in_flight_since",
+    )
+    .bind(now + state.tuning.lease.as_millis() as i64)
+    .bind(now)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.map(|(message_id, attempts, in_flight_since)| Claim { message_id, attempts, in_flight_since }))
+}
+
+struct Outgoing {
+    /// Set when a status callback already named Twilio's message: an earlier attempt got through.
+    twilio_sid: Option<String>,
+    status: String,
+    body: String,
+    connector_id: String,
+    conversation_id: String,
+    guest: String,
+    last_inbound_at: Option<i64>,
+    window_closed_at: Option<i64>,
+    number_id: String,
+    from: String,
+    webhook_key: String,
+}
+
+async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
+    type Row =
+        (Option<String>, String, String, String, String, String, Option<i64>, Option<i64>, String, String, String);
+    let (twilio_sid, status, body, connector_id, conversation_id, guest, last_inbound_at, window_closed_at, number_id, from, webhook_key): Row =
+        sqlx::query_as(
+            "SELECT m.twilio_sid, m.status, m.body, m.connector_id, cv.id, cv.guest_address, cv.last_inbound_at, cv.window_closed_at, n.id, n.address, \
+             c.webhook_key FROM messages m JOIN conversations cv ON cv.id = m.conversation_id \
+             JOIN numbers n ON n.id = cv.number_id JOIN connectors c ON c.id = m.connector_id WHERE m.id = $1",
+        )
+        .bind(message_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(Outgoing {
+        twilio_sid,
+        status,
+        body,
+        connector_id,
+        conversation_id,
+        guest,
+        last_inbound_at,
+        window_closed_at,
+        number_id,
+        from,
+        webhook_key,
+    })
+}
+
+/// Whether free text may go to this guest now: within 24 hours of the guest's last message,
+/// and Twilio has not said otherwise (63016) since then. SMS has no such window.
+pub fn window_open(from: &str, now: i64, last_inbound_at: Option<i64>, window_closed_at: Option<i64>) -> bool {
+    if !from.starts_with("whatsapp:") {
+        return true;
+    }
+    let Some(last) = last_inbound_at else { return false };
+    now - last < WINDOW.as_millis() as i64 && window_closed_at.is_none_or(|closed| closed < last)
+}
+
+async fn send(state: &AppState, claim: &Claim) -> Result<()> {
+    let out = load(state, &claim.message_id).await?;
+    let span = tracing::info_span!("send", message_id = %claim.message_id, to = %mask_address(&out.guest), attempt = claim.attempts);
+    let _enter = span.enter();
+
+    if !window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at) {
+        let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again.";
+        return fail(state, claim, &out, Some(63016), note).await;
+    }
+    let creds = connectors::credentials(state, &out.connector_id).await?;
+
+    if let Some(sid) = &out.twilio_sid {
+        tracing::info!(message_sid = %sid, "Twilio already reported on this reply; not sending again");
+        return delivered_to_twilio(state, claim, sid, &out.status).await;
+    }
+    if let Some(since) = claim.in_flight_since {
+        if let Some((sid, status)) = already_sent(state, &creds, &out, &claim.message_id, since).await? {
+            tracing::info!(message_sid = %sid, "an earlier attempt had reached Twilio; not sending again");
+            return delivered_to_twilio(state, claim, &sid, &status).await;
+        }
+    }
+
+    if let Some(wait) = reserve_slot(state, &out.number_id).await? {
+        // The number's schedule is full for a while: come back when its turn comes.
+        sqlx::query("UPDATE outbox SET lease_until = NULL, run_at = $1 WHERE message_id = $2 AND attempts = $3")
+            .bind(now_ms() + wait.as_millis() as i64)
+            .bind(&claim.message_id)
+            .bind(claim.attempts)
+            .execute(&state.db.pool)
+            .await?;
+        return Ok(());
+    }
+
+    let marked = sqlx::query("UPDATE outbox SET in_flight_since = $1 WHERE message_id = $2 AND attempts = $3")
+        .bind(now_ms())
+        .bind(&claim.message_id)
+        .bind(claim.attempts)
+        .execute(&state.db.pool)
+        .await?;
+    if marked.rows_affected() == 0 {
+        tracing::warn!("lost the lease on a send; leaving it to its new owner");
+        return Ok(());
+    }
+    let message = NewMessage {
+        to: out.guest.clone(),
+        from: out.from.clone(),
+        body: out.body.clone(),
+        status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
+    };
+    match state.twilio.create_message(&creds, &message).await {
+        Ok(sent) => {
+            tracing::info!(message_sid = %sent.sid, "reply handed to Twilio");
+            delivered_to_twilio(state, claim, &sent.sid, &sent.status).await
+        }
+        Err(e) if e.retryable() && claim.attempts < state.tuning.max_send_attempts => {
+            let delay = backoff(state.tuning.retry_base, claim.attempts, &e);
+            // A 429 was never processed; after a 5xx or a timeout the message may exist.
+            let unknown =
+                !matches!(e, TwilioError::Api { status: 429, .. } | TwilioError::Api { code: Some(20429), .. });
+            tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "send failed; will retry");
+            sqlx::query(
+                "UPDATE outbox SET lease_until = NULL, run_at = $1, last_error = $2, \
+                 in_flight_since = CASE WHEN $3 = 1 THEN in_flight_since ELSE NULL END WHERE message_id = $4 AND attempts = $5",
+            )
+            .bind(now_ms() + delay.as_millis() as i64)
+            .bind(e.to_string())
+            .bind(i64::from(unknown))
+            .bind(&claim.message_id)
+            .bind(claim.attempts)
+            .execute(&state.db.pool)
+            .await?;
+            Ok(())
+        }
+        Err(e) => {
+            let code = e.code();
+            let meaning = match (&e, code.and_then(errors::describe)) {
+                (_, Some(m)) => m.to_string(),
+                (TwilioError::Api { message, .. }, None) => message.clone(),
+                (other, None) => other.to_string(),
+            };
+            tracing::warn!(error = %e, "send failed for good");
+            if code == Some(63016) {
+                close_window(state, &out.conversation_id).await?;
+            }
+            fail(state, claim, &out, code, &meaning).await
+        }
+    }
+}
+
+/// Asks Twilio whether an earlier attempt created the message: one to the same guest from the
+/// same number with the same body, created since that attempt, that no other reply claims.
+async fn already_sent(
+    state: &AppState,
+    creds: &Credentials,
+    out: &Outgoing,
+    message_id: &str,
+    since_ms: i64,
+) -> Result<Option<(String, String)>> {
+    let listed = match state.twilio.list_messages(creds, &out.guest, &out.from).await {
+        Ok(listed) => listed,
+        Err(e) => return Err(anyhow::anyhow!("cannot ask Twilio whether the reply was sent: {e}").into()),
+    };
+    // Twilio's dates have whole seconds; allow for that and for clock skew.
+    let earliest = since_ms - 120_000;
+    for m in listed {
+        if m.body.as_deref() != Some(out.body.as_str()) || m.created_ms.is_some_and(|t| t < earliest) {
+            continue;
+        }
+        let (taken,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE connector_id = $1 AND twilio_sid = $2 AND id <> $3")
+                .bind(&out.connector_id)
+                .bind(&m.sid)
+                .bind(message_id)
+                .fetch_one(&state.db.pool)
+                .await?;
+        if taken == 0 {
+            return Ok(Some((m.sid, m.status)));
+        }
+    }
+    Ok(None)
+}
+
+async fn delivered_to_twilio(state: &AppState, claim: &Claim, sid: &str, status: &str) -> Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE outbox SET state = 'sent', lease_until = NULL, in_flight_since = NULL, last_error = NULL \
+         WHERE message_id = $1 AND attempts = $2",
+    )
+    .bind(&claim.message_id)
+    .bind(claim.attempts)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        tracing::warn!("lost the lease on a send after Twilio took it");
+    }
+    // Status callbacks may have raced ahead; the SID is recorded either way, the status only forward.
+    sqlx::query(
+        "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), \
+         status = CASE WHEN status_rank < $2 THEN $3 ELSE status END, \
+         status_rank = CASE WHEN status_rank < $2 THEN $2 ELSE status_rank END WHERE id = $4",
+    )
+    .bind(sid)
+    .bind(status_rank(status))
+    .bind(status)
+    .bind(&claim.message_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn fail(state: &AppState, claim: &Claim, _out: &Outgoing, code: Option<i64>, meaning: &str) -> Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE outbox SET state = 'failed', lease_until = NULL, in_flight_since = NULL, last_error = $1 \
+         WHERE message_id = $2 AND attempts = $3",
+    )
+    .bind(meaning)
+    .bind(&claim.message_id)
+    .bind(claim.attempts)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        sqlx::query(
+            "UPDATE messages SET status = 'failed', status_rank = 4, error_code = $1, error_message = $2 WHERE id = $3",
+        )
+        .bind(code)
+        .bind(meaning)
+        .bind(&claim.message_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Twilio said the window is closed (63016), whatever our clock says.
+pub async fn close_window(state: &AppState, conversation_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE conversations SET window_closed_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(conversation_id)
+        .execute(&state.db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Takes the number's next send slot. Returns `None` once the slot has come (after waiting a
+/// little if need be), or how long to come back after when the schedule is full for longer.
+/// The schedule is one row per number in the database, so the cap holds across all senders.
+async fn reserve_slot(state: &AppState, number_id: &str) -> Result<Option<Duration>> {
+    let Some(rate) = state.tuning.send_rate.filter(|r| *r > 0.0) else { return Ok(None) };
+    let interval_us = (1_000_000.0 / rate).round().max(1.0) as i64;
+    let max_wait_us = 2_000_000;
+    let now_us = now_ms() * 1000;
+    let next: Option<(i64,)> = sqlx::query_as("SELECT next_at FROM send_schedule WHERE number_id = $1")
+        .bind(number_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    if let Some((next_at,)) = next {
+        if next_at - now_us > max_wait_us {
+            return Ok(Some(Duration::from_micros((next_at - now_us - max_wait_us / 2) as u64)));
+        }
+    }
+    let (next_at,): (i64,) = sqlx::query_as(
+        "INSERT INTO send_schedule (number_id, next_at) VALUES ($1, $2 + $3) ON CONFLICT (number_id) DO UPDATE SET \
+         next_at = CASE WHEN send_schedule.next_at > $2 THEN send_schedule.next_at + $3 ELSE $2 + $3 END RETURNING next_at",
+    )
+    .bind(number_id)
+    .bind(now_us)
+    .bind(interval_us)
+    .fetch_one(&state.db.pool)
+    .await?;
+    let slot_us = next_at - interval_us;
+    let now_us = now_ms() * 1000;
+    if slot_us > now_us {
+        tokio::time::sleep(Duration::from_micros((slot_us - now_us) as u64)).await;
+    }
+    Ok(None)
+}
+
+/// Exponential backoff with full jitter, never sooner than Twilio's Retry-After.
+pub fn backoff(base: Duration, attempts: i64, e: &TwilioError) -> Duration {
+    let base = base.as_millis() as u64;
+    let exp = base.saturating_mul(1 << attempts.clamp(0, 16)).min(5 * 60 * 1000);
+    let jittered = Duration::from_millis(rand::thread_rng().gen_range(exp / 2..=exp.max(1)));
+    e.retry_after().map_or(jittered, |ra| ra.max(jittered))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn the_window_is_24_hours_from_the_guests_last_message() {
+        let now = 100 * HOUR;
+        assert!(window_open("whatsapp:+1", now, Some(now - 23 * HOUR), None));
+        assert!(!window_open("whatsapp:+1", now, Some(now - 25 * HOUR), None));
+        assert!(!window_open("whatsapp:+1", now, None, None));
+        assert!(window_open("+1555", now, None, None), "SMS has no window");
+    }
+
+    #[test]
+    fn twilio_closing_the_window_wins_until_the_guest_writes_again() {
+        let now = 100 * HOUR;
+        assert!(!window_open("whatsapp:+1", now, Some(now - HOUR), Some(now - 10)));
+        assert!(window_open("whatsapp:+1", now, Some(now - 5), Some(now - 10)));
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let e = TwilioError::Api { status: 503, code: None, message: String::new(), retry_after: None };
+        let first = backoff(Duration::from_millis(100), 1, &e);
+        assert!(first >= Duration::from_millis(100) && first <= Duration::from_millis(200));
+        let later = backoff(Duration::from_millis(100), 6, &e);
+        assert!(later >= Duration::from_millis(3200));
+        let ra = TwilioError::Api {
+            status: 429,
+            code: Some(20429),
+            message: String::new(),
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        assert!(backoff(Duration::from_millis(100), 1, &ra) >= Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,337 @@
+//! The message pipeline under Twilio's bad days: failures, throttling, lost answers, window
+//! rules, long replies, the rate cap, and two instances sharing one database.
+
+mod common;
+
+use std::{collections::HashMap, time::Duration};
+
+use app::ports::{AgentInput, Backoffice};
+use common::{eventually, spawn_app, TestApp};
+use twilio_sim::{Faults, Inbound};
+
+fn guest(i: usize) -> String {
+    format!("whatsapp:+1555{i:07}")
+}
+
+async fn write(app: &TestApp, i: usize, body: &str) {
+    let inbound = Inbound { to: "whatsapp:+14155550100".into(), from: guest(i), body: body.into(), profile_name: None };
+    let d = app.sim.sim.guest_message(inbound).await.unwrap();
+    assert_eq!(d.status, 200, "{}", d.body);
+}
+
+/// Replies per guest, as the simulator received them (created messages only).
+fn replies(app: &TestApp) -> HashMap<String, Vec<String>> {
+    let mut by_guest: HashMap<String, Vec<String>> = HashMap::new();
+    for m in app.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api") {
+        by_guest.entry(m.to).or_default().push(m.body);
+    }
+    by_guest
+}
+
+async fn outbox_states(app: &TestApp) -> HashMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    rows.into_iter().collect()
+}
+
+#[tokio::test]
+async fn thirty_percent_injected_failures_still_deliver_every_reply_once() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    app.sim.sim.set_faults(Faults {
+        fail_rate: 0.15,
+        throttle_rate: 0.10,
+        phantom_rate: 0.05,
+        retry_after_secs: 1,
+        ..Faults::default()
+    });
+    const N: usize = 30;
+    for i in 0..N {
+        write(&app, i, "When is breakfast?").await;
+    }
+    eventually("every send settled", || async {
+        let states = outbox_states(&app).await;
+        (states.get("sent").copied().unwrap_or(0) == N as i64).then_some(())
+    })
+    .await;
+    let replies = replies(&app);
+    for i in 0..N {
+        assert_eq!(
+            replies.get(&guest(i)).map(Vec::len),
+            Some(1),
+            "guest {i} gets exactly one reply: {:?}",
+            replies.get(&guest(i))
+        );
+    }
+    // Retry-After was honoured: after a 429, the same guest's next attempt waited at least a second.
+    let attempts = app.sim.sim.send_attempts();
+    let mut throttled = 0;
+    for (k, a) in attempts.iter().enumerate().filter(|(_, a)| a.status == 429) {
+        throttled += 1;
+        if let Some(next) = attempts[k + 1..].iter().find(|b| b.to == a.to) {
+            assert!(next.at_ms - a.at_ms >= 990, "retried after {} ms despite Retry-After: 1", next.at_ms - a.at_ms);
+        }
+    }
+    assert!(attempts.len() > N, "failures were injected ({} attempts, {throttled} throttled)", attempts.len());
+}
+
+#[tokio::test]
+async fn a_permanent_error_ends_the_reply_as_failed_with_its_code() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    app.sim.sim.set_faults(Faults { reject_code: Some(21610), ..Faults::default() });
+    write(&app, 1, "When is breakfast?").await;
+    let failed = eventually("the reply failed", || async {
+        let c = app.state.conversations(&me, &agent).await.unwrap().into_iter().next()?;
+        c.messages.into_iter().find(|m| m.status == "failed")
+    })
+    .await;
+    assert!(failed.error.as_deref().unwrap().contains("opted out") && failed.error.unwrap().contains("21610"));
+    assert_eq!(app.sim.sim.send_attempts().len(), 1, "a permanent error is not retried");
+}
+
+#[tokio::test]
+async fn twilio_closing_the_window_stops_free_text_until_the_guest_writes_again() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    app.sim.sim.set_faults(Faults {
+        final_status: Some("undelivered".into()),
+        error_code: Some(63016),
+        ..Faults::default()
+    });
+    write(&app, 1, "When is breakfast?").await;
+    let undelivered = eventually("the reply is undelivered", || async {
+        let c = app.state.conversations(&me, &agent).await.unwrap().into_iter().next()?;
+        c.messages.into_iter().find(|m| m.status == "undelivered")
+    })
+    .await;
+    assert!(undelivered.error.unwrap().contains("24-hour window"));
+    let (closed,): (Option<i64>,) =
+        sqlx::query_as("SELECT window_closed_at FROM conversations").fetch_one(&app.state.db.pool).await.unwrap();
+    assert!(closed.is_some());
+
+    // A reply queued now is refused by Switchboard itself, without asking Twilio.
+    let before = app.sim.sim.send_attempts().len();
+    queue_reply(&app, "A late answer").await;
+    eventually("the late reply is refused", || async {
+        let (status, error): (String, Option<String>) =
+            sqlx::query_as("SELECT status, error_message FROM messages WHERE body = 'A late answer'")
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        (status == "failed").then_some(error)
+    })
+    .await;
+    assert_eq!(app.sim.sim.send_attempts().len(), before);
+
+    // The guest writes again: the window is open and the agent answers.
+    app.sim.sim.set_faults(Faults::default());
+    write(&app, 1, "When is breakfast?").await;
+    eventually("the new reply is read", || async {
+        let c = app.state.conversations(&me, &agent).await.unwrap().into_iter().next()?;
+        c.messages.iter().any(|m| m.status == "read").then_some(())
+    })
+    .await;
+}
+
+/// Queues an outbound reply straight into the existing conversation, as a turn would.
+async fn queue_reply(app: &TestApp, body: &str) {
+    let (conversation, connector): (String, String) =
+        sqlx::query_as("SELECT cv.id, n.connector_id FROM conversations cv JOIN numbers n ON n.id = cv.number_id")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    let id = switchboard::new_id();
+    let now = switchboard::now_ms();
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+         VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5)",
+    )
+    .bind(&id)
+    .bind(&conversation)
+    .bind(&connector)
+    .bind(body)
+    .bind(now)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    let (seq,): (i64,) =
+        sqlx::query_as("UPDATE conversations SET out_seq = out_seq + 1 WHERE id = $1 RETURNING out_seq")
+            .bind(&conversation)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
+         VALUES ($1, $2, $3, 'pending', $4, $4)",
+    )
+    .bind(&id)
+    .bind(&conversation)
+    .bind(seq)
+    .bind(now)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    app.state.wake_sends().await;
+}
+
+#[tokio::test]
+async fn free_text_is_not_sent_24_hours_after_the_guests_last_message() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    write(&app, 1, "When is breakfast?").await;
+    eventually("the first reply", || async { replies(&app).get(&guest(1)).cloned() }).await;
+    sqlx::query("UPDATE conversations SET last_inbound_at = $1")
+        .bind(switchboard::now_ms() - 25 * 3600 * 1000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    queue_reply(&app, "Too late").await;
+    let error = eventually("the reply is refused", || async {
+        let (status, error): (String, Option<String>) =
+            sqlx::query_as("SELECT status, error_message FROM messages WHERE body = 'Too late'")
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        (status == "failed").then_some(error)
+    })
+    .await;
+    assert!(error.unwrap().contains("24-hour window"));
+    assert_eq!(replies(&app)[&guest(1)].len(), 1);
+}
+
+#[tokio::test]
+async fn long_replies_are_split_and_sent_in_order() {
+    let app = spawn_app().await;
+    let (me, connector, _, _) = app.ready_path().await;
+    let long: String = (0..900).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ");
+    let agent = app
+        .state
+        .create_agent(
+            &me,
+            AgentInput {
+                name: "talker".into(),
+                fallback_reply: "?".into(),
+                faq: vec![app::model::FaqEntry { question: "Tell me everything".into(), answer: long.clone() }],
+            },
+        )
+        .await
+        .unwrap();
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let spa = TestApp::number(&rows, "+14155550101", true).id.clone();
+    let front = TestApp::number(&rows, "+14155550100", true).id.clone();
+    app.state.save_numbers(&me, &connector, vec![front, spa.clone()]).await.unwrap();
+    app.state.set_webhook(&me, &connector, &spa).await.unwrap();
+    app.state.add_channel(&me, &agent.id, &spa).await.unwrap();
+    let inbound = Inbound {
+        to: "whatsapp:+14155550101".into(),
+        from: guest(7),
+        body: "Tell me everything".into(),
+        profile_name: None,
+    };
+    app.sim.sim.guest_message(inbound).await.unwrap();
+    let parts = eventually("all parts arrive", || async {
+        let parts = replies(&app).get(&guest(7)).cloned()?;
+        (parts.iter().map(|p| p.len() + 1).sum::<usize>() > long.len()).then_some(parts)
+    })
+    .await;
+    assert_eq!(parts.len(), 5, "{} characters make five parts", long.chars().count());
+    assert!(parts.iter().all(|p| p.chars().count() <= 1600));
+    assert_eq!(parts.join(" "), long, "nothing lost, nothing out of order");
+}
+
+#[tokio::test]
+async fn status_callbacks_out_of_order_never_move_a_reply_backwards() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    app.sim.sim.set_faults(Faults { shuffle_status: true, ..Faults::default() });
+    for i in 0..8 {
+        write(&app, i, "When is breakfast?").await;
+    }
+    eventually("every reply ends read", || async {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT status FROM messages WHERE direction = 'outbound'")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+        (rows.len() == 8 && rows.iter().all(|(s,)| s == "read")).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_rate_cap_per_number_holds() {
+    let app = common::spawn_app_with(|c| c.send_rate = 10.0).await;
+    app.ready_path().await;
+    const N: usize = 16;
+    for i in 0..N {
+        write(&app, i, "When is breakfast?").await;
+    }
+    eventually("all replies", || async { (replies(&app).len() == N).then_some(()) }).await;
+    let times: Vec<i64> = app.sim.sim.send_attempts().iter().map(|a| a.at_ms).collect();
+    let span = times.iter().max().unwrap() - times.iter().min().unwrap();
+    // 16 sends at 10 per second cannot fit in less than 1.5 s.
+    assert!(span >= 1450, "16 sends took only {span} ms at 10/s");
+}
+
+#[tokio::test]
+async fn a_burst_from_one_guest_is_answered_in_order_with_nothing_left_over() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    for body in ["Hi", "When is breakfast?", "And is there a pool?", "Thanks"] {
+        write(&app, 3, body).await;
+    }
+    eventually("every message answered", || async {
+        let (left,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE direction = 'inbound' AND answered = 0")
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM turns WHERE state = 'pending'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        let (unsent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        (left == 0 && pending == 0 && unsent == 0).then_some(())
+    })
+    .await;
+    let c = app.state.conversations(&me, &agent).await.unwrap().remove(0);
+    let replies: Vec<_> = c.messages.iter().filter(|m| m.direction == app::model::Direction::Outbound).collect();
+    assert!((1..=4).contains(&replies.len()), "one reply per turn, turns batch what arrived meanwhile");
+    assert_eq!(replies.len(), self::replies(&app)[&guest(3)].len());
+}
+
+/// Two processes on one database share the turns and the sends and never send twice.
+#[tokio::test]
+async fn two_instances_on_one_database_never_send_twice() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap();
+    let mut config = switchboard::config::Config::for_data_dir(app.data_dir.join("twin"));
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.database_url = Some(app.database_url.clone());
+    config.master_key = Some(switchboard::crypto::Secret::new(key.trim()));
+    config.twilio_api_base = app.sim.url();
+    config.twilio_messaging_base = app.sim.url();
+    let twin = switchboard::startup::Application::build_with(config, common::fast_tuning()).await.unwrap();
+    let twin_task = tokio::spawn(twin.run_until(std::future::pending()));
+    app.sim.sim.set_faults(Faults { slow_ms: 20, phantom_rate: 0.05, fail_rate: 0.05, ..Faults::default() });
+    const N: usize = 40;
+    for i in 0..N {
+        write(&app, i, "When is breakfast?").await;
+    }
+    eventually("every send settled", || async {
+        (outbox_states(&app).await.get("sent").copied().unwrap_or(0) == N as i64).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let replies = replies(&app);
+    for i in 0..N {
+        assert_eq!(replies.get(&guest(i)).map(Vec::len), Some(1), "guest {i}");
+    }
+    twin_task.abort();
+}
