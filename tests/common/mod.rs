@@ -158,6 +158,14 @@ where
 }
 
 impl TestApp {
+    /// Stops the in-process server and its workers (the port is free again after this).
+    pub async fn stop_server(&self) {
+        self.server.abort();
+        while !self.server.is_finished() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn admin(&self) -> Me {
         self.state.setup("Test Org".into(), "admin@example.com".into(), "correct horse battery".into()).await.unwrap()
     }

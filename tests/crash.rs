@@ -1,0 +1,148 @@
+//! `kill -9` in the middle of a run: every stored guest message still gets exactly one reply.
+
+mod common;
+
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use common::{eventually, spawn_app_with, TestApp};
+use twilio_sim::{Faults, Inbound};
+
+const N: usize = 1000;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(app: &TestApp, port: u16, key: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("SWITCHBOARD_DATA_DIR", app.data_dir.join("child"))
+        .env("DATABASE_URL", &app.database_url)
+        .env("SWITCHBOARD_MASTER_KEY", key)
+        .env("TWILIO_API_BASE", app.sim.url())
+        .env("TWILIO_MESSAGING_BASE", app.sim.url())
+        .env("SWITCHBOARD_LEASE_SECS", "2")
+        .env("SWITCHBOARD_SEND_RATE", "0")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_until_up(port: u16) {
+    let client = reqwest::Client::new();
+    eventually("the restarted process answers", || {
+        let client = client.clone();
+        async move { client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.ok().filter(|r| r.status() == 200) }
+    })
+    .await;
+}
+
+fn replies_by_guest(app: &TestApp) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for m in app.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api") {
+        *counts.entry(m.to).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_mid_run_loses_and_duplicates_nothing_over_a_thousand_conversations() {
+    let port = free_port();
+    let app = spawn_app_with(|c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
+    app.ready_path().await;
+    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
+    // Hand the port over to a real process that can be killed.
+    app.stop_server().await;
+    let mut child = start(&app, port, &key);
+    wait_until_up(port).await;
+    app.sim.sim.set_faults(Faults { slow_ms: 4, phantom_rate: 0.02, ..Faults::default() });
+
+    let sim = Arc::new(app.sim.sim.clone());
+    let deliver = |i: usize| {
+        let sim = sim.clone();
+        async move {
+            let inbound = Inbound {
+                to: "whatsapp:+14155550100".into(),
+                from: format!("whatsapp:+1666{i:07}"),
+                body: "When is breakfast?".into(),
+                profile_name: None,
+            };
+            matches!(sim.guest_message(inbound).await, Ok(d) if d.status == 200)
+        }
+    };
+    let mut stored = vec![false; N];
+    let mut killed = false;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(50) {
+        let results = futures_join_all(chunk.iter().map(|&i| deliver(i))).await;
+        for (&i, ok) in chunk.iter().zip(results) {
+            stored[i] = ok;
+        }
+        let answered = replies_by_guest(&app).len();
+        if !killed && answered >= N / 4 {
+            assert!(answered < N, "the kill must land while work is in flight");
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            killed = true;
+            child = start(&app, port, &key);
+            wait_until_up(port).await;
+        }
+    }
+    if !killed {
+        // Every delivery was stored before a quarter was answered: kill while the rest is in flight.
+        eventually("a quarter answered", || async { (replies_by_guest(&app).len() >= N / 4).then_some(()) }).await;
+        assert!(replies_by_guest(&app).len() < N, "the kill must land while work is in flight");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        killed = true;
+        child = start(&app, port, &key);
+        wait_until_up(port).await;
+    }
+    assert!(killed, "the process was killed mid-run");
+    eprintln!("killed and restarted; {} deliveries failed while it was down", stored.iter().filter(|s| !**s).count());
+    // Messages Twilio could not deliver while the process was down are written again.
+    for i in (0..N).filter(|&i| !stored[i]) {
+        assert!(deliver(i).await, "redelivery of {i}");
+    }
+    eventually("every conversation answered", || async { (replies_by_guest(&app).len() == N).then_some(()) }).await;
+    // Let stragglers (a duplicate would be one) reach the simulator before counting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let counts = replies_by_guest(&app);
+    let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(doubled.is_empty(), "guests with other than one reply: {doubled:?}");
+    let (unsent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE state <> 'sent'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+async fn futures_join_all<F: std::future::Future<Output = bool> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<bool> {
+    let handles: Vec<_> = futures.collect();
+    let mut out = Vec::with_capacity(handles.len());
+    let mut set = tokio::task::JoinSet::new();
+    for (i, f) in handles.into_iter().enumerate() {
+        set.spawn(async move { (i, f.await) });
+    }
+    out.resize(set.len(), false);
+    while let Some(r) = set.join_next().await {
+        let (i, ok) = r.unwrap();
+        out[i] = ok;
+    }
+    out
+}
