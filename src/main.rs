@@ -27,6 +27,10 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// For the benchmark: a bare axum server that answers the webhook path with empty TwiML and
+    /// does nothing else, as the baseline the real webhook is compared with.
+    #[command(hide = true)]
+    BenchBaseline,
 }
 
 fn init_tracing() {
@@ -49,6 +53,17 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(cli.config).await?;
             tracing::info!(port = app.port(), public_url = app.public_url(), "Switchboard is listening");
             app.run_until(shutdown_signal()).await
+        }
+        Command::BenchBaseline => {
+            let app = axum::Router::new().route(
+                "/twilio/inbound/{key}",
+                axum::routing::post(|| async {
+                    ([("content-type", "text/xml")], r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#)
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
+            axum::serve(listener, app).await?;
+            Ok(())
         }
         Command::CreateAdmin { org, email } => {
             let password = match std::env::var("SWITCHBOARD_ADMIN_PASSWORD") {

@@ -295,6 +295,8 @@ pub struct SendAttempt {
     pub to: String,
     pub from: String,
     pub at_ms: i64,
+    /// The same moment in microseconds, for latency measurements.
+    pub at_us: i64,
     pub status: u16,
 }
 

@@ -484,8 +484,13 @@ pub(crate) async fn create_message(
     if faults.slow_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(faults.slow_ms)).await;
     }
-    let attempt =
-        |status: u16| crate::SendAttempt { to: to.to_string(), from: from.to_string(), at_ms: now_ms(), status };
+    let attempt = |status: u16| {
+        let at_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or_default();
+        crate::SendAttempt { to: to.to_string(), from: from.to_string(), at_ms: at_us / 1000, at_us, status }
+    };
     if let Some(code) = faults.reject_code {
         sim.world.lock().unwrap().attempts.push(attempt(400));
         return error(StatusCode::BAD_REQUEST, code, "Rejected by the simulator's fault injection");

@@ -1,0 +1,396 @@
+//! The message pipeline's benchmark: prints a table of figures.
+//!
+//!     cargo bench --bench pipeline        (or scripts/bench.sh)
+//!
+//! Switchboard runs as its own release process on SQLite, against the Twilio simulator in this
+//! process; the load comes from this process too, over loopback. The baseline is a bare axum
+//! server (`switchboard bench-baseline`) answering the same requests with the same TwiML.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use app::{
+    model::FaqEntry,
+    ports::{AgentInput, Backoffice, ConnectorInput},
+};
+use switchboard::{config::Config, startup::Application};
+use twilio_sim::{Inbound, Options, Seed, SeedAccount, SeedNumber};
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const SENDER: &str = "whatsapp:+14155550100";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
+}
+
+struct Bench {
+    sim: twilio_sim::Handle,
+    data: std::path::PathBuf,
+    port: u16,
+    key: String,
+    webhook_url: String,
+}
+
+impl Bench {
+    fn start(&self, extra: &[(&str, &str)]) -> Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        cmd.env("SWITCHBOARD_BIND", format!("127.0.0.1:{}", self.port))
+            .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{}", self.port))
+            .env("SWITCHBOARD_DATA_DIR", &self.data)
+            .env_remove("DATABASE_URL")
+            .env("SWITCHBOARD_MASTER_KEY", &self.key)
+            .env("TWILIO_API_BASE", self.sim.url())
+            .env("TWILIO_MESSAGING_BASE", self.sim.url())
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("the switchboard binary starts")
+    }
+}
+
+async fn wait_up(port: u16) {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server on port {port} did not come up");
+}
+
+/// A signed inbound webhook, ready to post: (form body, signature).
+fn signed(url: &str, i: u64) -> (String, String) {
+    let sid = format!("SM{:032x}", (i as u128) << 20 | rand_suffix());
+    let params: Vec<(String, String)> = vec![
+        ("MessageSid".into(), sid.clone()),
+        ("SmsMessageSid".into(), sid.clone()),
+        ("SmsSid".into(), sid),
+        ("AccountSid".into(), ACCOUNT.into()),
+        ("From".into(), format!("whatsapp:+1777{:07}", i % 10_000_000)),
+        ("To".into(), SENDER.into()),
+        ("Body".into(), "When is breakfast?".into()),
+        ("NumMedia".into(), "0".into()),
+        ("NumSegments".into(), "1".into()),
+        ("ProfileName".into(), "Guest".into()),
+        ("WaId".into(), format!("1777{:07}", i % 10_000_000)),
+        ("SmsStatus".into(), "received".into()),
+        ("ApiVersion".into(), "2010-04-01".into()),
+    ];
+    let signature = twilio_sim::sign(TOKEN, url, &params);
+    (serde_urlencoded::to_string(&params).unwrap(), signature)
+}
+
+fn rand_suffix() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_us() as u64);
+    (h.finish() & 0xfffff) as u128
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: String, signature: &str) -> bool {
+    client
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+}
+
+/// Closed loop: `concurrency` clients post as fast as answers come, for `secs` seconds.
+async fn throughput(url: &str, concurrency: usize, secs: u64, offset: u64) -> (f64, u64) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..concurrency as u64 {
+        let (client, url, counter, failures) = (client.clone(), url.to_string(), counter.clone(), failures.clone());
+        tasks.spawn(async move {
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let (body, sig) = signed(&url, offset + worker * 1_000_000 + i);
+                if post(&client, &url, body, &sig).await {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                i += 1;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let done = counter.load(std::sync::atomic::Ordering::Relaxed);
+    (done as f64 / start.elapsed().as_secs_f64(), failures.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Open loop: requests leave at a fixed rate whatever the answers do; returns latencies in µs.
+async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64) -> (Vec<u64>, u64) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..per_sec * secs {
+        tick.tick().await;
+        let (body, sig) = signed(url, offset + i);
+        let (client, url) = (client.clone(), url.to_string());
+        tasks.spawn(async move {
+            let t = Instant::now();
+            let ok = post(&client, &url, body, &sig).await;
+            (t.elapsed().as_micros() as u64, ok)
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    while let Some(r) = tasks.join_next().await {
+        let (us, ok) = r.unwrap();
+        if ok {
+            latencies.push(us);
+        } else {
+            failed += 1;
+        }
+    }
+    latencies.sort_unstable();
+    (latencies, failed)
+}
+
+fn pct(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn peak_rss_mb(child: &Child) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn wait_quiet(sim: &twilio_sim::Sim, expected: usize) {
+    for _ in 0..1200 {
+        if sim.send_attempts().iter().filter(|a| a.status == 201).count() >= expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let account = SeedAccount {
+        sid: ACCOUNT.into(),
+        auth_token: TOKEN.into(),
+        friendly_name: "Bench".into(),
+        kind: "Full".into(),
+        numbers: vec![SeedNumber {
+            phone_number: "+14155550100".into(),
+            display_name: None,
+            whatsapp: true,
+            sms: false,
+            sender_status: "ONLINE".into(),
+        }],
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = Options { sender_update_delay: Duration::from_millis(20), status_delay: Duration::from_millis(200) };
+    let sim = twilio_sim::start(listener, Seed { accounts: vec![account] }, options, None).await.unwrap();
+
+    // Set up the path in-process, then hand the database to a release process.
+    let data = std::env::temp_dir().join(format!("switchboard-bench-{}", switchboard::new_id()));
+    let port = free_port();
+    let mut config = Config::for_data_dir(data.clone());
+    config.bind = format!("127.0.0.1:{port}").parse().unwrap();
+    config.twilio_api_base = sim.url();
+    config.twilio_messaging_base = sim.url();
+    let app = Application::build(config).await.unwrap();
+    let state = app.state().clone();
+    let server = tokio::spawn(app.run_until(std::future::pending()));
+    let me = state.setup("Bench".into(), "bench@example.com".into(), "bench password".into()).await.unwrap();
+    let c = state
+        .create_connector(
+            &me,
+            ConnectorInput {
+                name: "Bench".into(),
+                account_sid: ACCOUNT.into(),
+                auth_token: Some(TOKEN.into()),
+                receive_inbound: true,
+            },
+        )
+        .await
+        .unwrap();
+    let rows = state.list_numbers(&me, &c.id).await.unwrap();
+    state.save_numbers(&me, &c.id, vec![rows[0].id.clone()]).await.unwrap();
+    state.set_webhook(&me, &c.id, &rows[0].id).await.unwrap();
+    let agent = state
+        .create_agent(
+            &me,
+            AgentInput {
+                name: "bench".into(),
+                fallback_reply: "Thanks!".into(),
+                faq: vec![FaqEntry { question: "When is breakfast?".into(), answer: "From 7 to 10.".into() }],
+            },
+        )
+        .await
+        .unwrap();
+    state.add_channel(&me, &agent.id, &rows[0].id).await.unwrap();
+    let webhook_url = state.connector(&me, &c.id).await.unwrap().inbound_webhook_url;
+    server.abort();
+    while !server.is_finished() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(state);
+    let key = std::fs::read_to_string(data.join("master.key")).unwrap().trim().to_string();
+    let bench = Bench { sim, data: data.clone(), port, key, webhook_url };
+
+    println!(
+        "Switchboard pipeline benchmark ({cores} cores, SQLite, release build, load over loopback from one process)\n"
+    );
+
+    // 1. Throughput: the real webhook against a bare axum handler.
+    let base_port = free_port();
+    let mut baseline = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["--bind", &format!("127.0.0.1:{base_port}"), "bench-baseline"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_up_baseline(base_port).await;
+    let baseline_url = bench.webhook_url.replace(&format!(":{}/", bench.port), &format!(":{base_port}/"));
+    let (bare, _) = throughput(&baseline_url, 32, 5, 0).await;
+    baseline.kill().unwrap();
+    baseline.wait().unwrap();
+
+    let mut child = bench.start(&[("SWITCHBOARD_SEND_RATE", "0")]);
+    wait_up(bench.port).await;
+    let (stored, failures) = throughput(&bench.webhook_url, 32, 5, 10_000_000).await;
+    let before_latency = bench.sim.sim.send_attempts().len();
+    let _ = before_latency;
+
+    // 2. Acknowledgement latency at a fixed 2,000 requests per second.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (lat, lat_failed) = fixed_rate(&bench.webhook_url, 2000, 5, 20_000_000).await;
+
+    // 3. Inbound → reply arriving at the simulator, at a gentle 50 messages per second.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut e2e = Vec::new();
+    let client = reqwest::Client::new();
+    for i in 0..300u64 {
+        let guest = format!("whatsapp:+1888{i:07}");
+        let t0 = now_us();
+        let inbound =
+            Inbound { to: SENDER.into(), from: guest.clone(), body: "When is breakfast?".into(), profile_name: None };
+        let _ = &client;
+        bench.sim.sim.guest_message(inbound).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(a) = bench.sim.sim.send_attempts().iter().find(|a| a.to == guest && a.status == 201) {
+                e2e.push((a.at_us - t0).max(0) as u64);
+                break;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    e2e.sort_unstable();
+    let rss_load = peak_rss_mb(&child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // 4. The rate cap: 400 replies from one number capped at 50 per second.
+    let cap = 50.0;
+    let mut capped = bench.start(&[("SWITCHBOARD_SEND_RATE", "50")]);
+    wait_up(bench.port).await;
+    let already = bench.sim.sim.send_attempts().iter().filter(|a| a.status == 201).count();
+    for i in 0..400u64 {
+        let inbound = Inbound {
+            to: SENDER.into(),
+            from: format!("whatsapp:+1999{i:07}"),
+            body: "When is breakfast?".into(),
+            profile_name: None,
+        };
+        bench.sim.sim.guest_message(inbound).await.unwrap();
+    }
+    wait_quiet(&bench.sim.sim, already + 400).await;
+    let mut times: Vec<i64> = bench
+        .sim
+        .sim
+        .send_attempts()
+        .iter()
+        .filter(|a| a.status == 201 && a.to.starts_with("whatsapp:+1999"))
+        .map(|a| a.at_us)
+        .collect();
+    times.sort_unstable();
+    let rate = (times.len() as f64 - 1.0) / ((times[times.len() - 1] - times[0]) as f64 / 1e6);
+    let max_in_second = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| times[i..].iter().take_while(|u| **u < t + 1_000_000).count())
+        .max()
+        .unwrap_or(0);
+    let rss_cap = peak_rss_mb(&capped);
+    capped.kill().unwrap();
+    capped.wait().unwrap();
+
+    println!("| measure | figure | goal |");
+    println!("|---|---|---|");
+    println!("| bare axum handler, 32 connections | {bare:.0} req/s | |");
+    println!(
+        "| signed webhooks stored and acknowledged, 32 connections | {stored:.0} req/s ({:.2} of bare; {failures} failed) | ≥ 0.35 of bare |",
+        stored / bare
+    );
+    println!(
+        "| ack latency at 2,000 req/s for 5 s ({} requests, {lat_failed} failed) | p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms | p99 ≤ 5 ms |",
+        lat.len(),
+        pct(&lat, 0.5) as f64 / 1000.0,
+        pct(&lat, 0.99) as f64 / 1000.0,
+        lat.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+    println!(
+        "| inbound → reply at the simulator, FAQ brain ({} messages) | p50 {:.2} ms, p99 {:.2} ms | p50 ≤ 10 ms, p99 ≤ 50 ms |",
+        e2e.len(),
+        pct(&e2e, 0.5) as f64 / 1000.0,
+        pct(&e2e, 0.99) as f64 / 1000.0
+    );
+    println!(
+        "| sender rate cap {cap:.0}/s, {} sends | {rate:.1}/s overall ({:+.1} %), at most {max_in_second} in any second | within 5 %, never above |",
+        times.len(),
+        (rate - cap) / cap * 100.0
+    );
+    println!(
+        "| peak RSS of the Switchboard process | {:.0} MB under load, {:.0} MB in the rate run | ≤ 150 MB |",
+        rss_load, rss_cap
+    );
+    let _ = std::fs::remove_dir_all(data);
+}
+
+async fn wait_up_baseline(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("baseline did not come up");
+}
