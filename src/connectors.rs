@@ -255,6 +255,7 @@ pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) 
         }
         other => other?,
     };
+    state.hooks.clear();
     summary_of(state, me, id).await
 }
 
@@ -427,6 +428,7 @@ pub async fn save_numbers(
         }
     }
     tx.commit().await?;
+    state.hooks.clear();
     stored_numbers(state, connector_id).await
 }
 

@@ -1,10 +1,18 @@
 //! The database: SQLite by default, PostgreSQL when `DATABASE_URL` says so. One set of
 //! queries serves both (`$N` placeholders, portable types); only the migrations differ.
 
-use std::{path::Path, str::FromStr};
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
 
 use anyhow::Context;
-use sqlx::{any::AnyPoolOptions, AnyPool, Executor};
+use sqlx::{any::AnyPoolOptions, AnyConnection, AnyPool, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -18,6 +26,39 @@ pub struct Db {
     pub backend: Backend,
     /// Kept for PostgreSQL's LISTEN connection, which the Any pool cannot give.
     pub url: String,
+    /// SQLite has one writer at a time. Queuing writers here, in order, is far faster than
+    /// letting them collide on the database lock and back off in SQLite's busy handler.
+    write_lock: Option<Arc<Mutex<()>>>,
+    urgent_writers: Arc<AtomicUsize>,
+}
+
+/// A write transaction; with SQLite it also holds the process's write turn until it ends.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl Db {
@@ -61,7 +102,8 @@ impl Db {
             .connect(&url)
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
-        let db = Db { pool, backend, url };
+        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let db = Db { pool, backend, url, write_lock, urgent_writers: Arc::default() };
         db.migrate().await?;
         Ok(db)
     }
@@ -74,13 +116,42 @@ impl Db {
         .context("applying database migrations")
     }
 
-    /// A transaction that will write. SQLite takes the write lock at once, so two writers
-    /// queue on the busy timeout instead of failing when a read lock cannot be upgraded.
-    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+    /// A transaction that will write, for background work. With SQLite it waits while a
+    /// webhook's write is waiting, so Twilio's requests are acknowledged first under load.
+    pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
+        let turn = match &self.write_lock {
+            Some(lock) => {
+                while self.urgent_writers.load(Ordering::Acquire) > 0 {
+                    tokio::time::sleep(std::time::Duration::from_micros(500)).await;
+                }
+                Some(lock.clone().lock_owned().await)
+            }
+            None => None,
+        };
+        self.begin_holding(turn).await
+    }
+
+    /// A write transaction for a request Twilio is waiting on (webhooks, status callbacks).
+    pub async fn begin_write_urgent(&self) -> sqlx::Result<WriteTx> {
+        let turn = match &self.write_lock {
+            Some(lock) => {
+                self.urgent_writers.fetch_add(1, Ordering::AcqRel);
+                let turn = lock.clone().lock_owned().await;
+                self.urgent_writers.fetch_sub(1, Ordering::AcqRel);
+                Some(turn)
+            }
+            None => None,
+        };
+        self.begin_holding(turn).await
+    }
+
+    async fn begin_holding(&self, turn: Option<OwnedMutexGuard<()>>) -> sqlx::Result<WriteTx> {
+        // SQLite takes its write lock at once, so a read lock is never upgraded mid-transaction.
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _turn: turn })
     }
 }
 

@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod inbound;
 pub mod sender;
 pub mod sessions;
 pub mod startup;

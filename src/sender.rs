@@ -47,8 +47,9 @@ pub async fn run(state: AppState) {
 
 async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
     let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
+        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, in_flight_since = COALESCE(in_flight_since, $2) \
          WHERE message_id = ( \
              SELECT o.message_id FROM outbox o WHERE o.state = 'pending' AND o.run_at <= $2 \
                AND (o.lease_until IS NULL OR o.lease_until < $2) \
@@ -60,9 +61,16 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
     .bind(now)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(row.map(|(message_id, attempts, in_flight_since)| Claim { message_id, attempts, in_flight_since }))
+    tx.commit().await?;
+    // The claim marks the send in flight; an older mark (an earlier attempt's) is what it returns
+    // when there was one, and a mark of this very moment means there was none.
+    Ok(row.map(|(message_id, attempts, in_flight_since)| Claim {
+        message_id,
+        attempts,
+        in_flight_since: in_flight_since.filter(|since| *since != now),
+    }))
 }
 
 struct Outgoing {
@@ -141,23 +149,17 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
 
     if let Some(wait) = reserve_slot(state, &out.number_id).await? {
         // The number's schedule is full for a while: come back when its turn comes.
-        sqlx::query("UPDATE outbox SET lease_until = NULL, run_at = $1 WHERE message_id = $2 AND attempts = $3")
-            .bind(now_ms() + wait.as_millis() as i64)
-            .bind(&claim.message_id)
-            .bind(claim.attempts)
-            .execute(&state.db.pool)
-            .await?;
-        return Ok(());
-    }
-
-    let marked = sqlx::query("UPDATE outbox SET in_flight_since = $1 WHERE message_id = $2 AND attempts = $3")
-        .bind(now_ms())
+        let mut tx = state.db.begin_write().await?;
+        sqlx::query(
+            "UPDATE outbox SET lease_until = NULL, run_at = $1, in_flight_since = $2 WHERE message_id = $3 AND attempts = $4",
+        )
+        .bind(now_ms() + wait.as_millis() as i64)
+        .bind(claim.in_flight_since)
         .bind(&claim.message_id)
         .bind(claim.attempts)
-        .execute(&state.db.pool)
+        .execute(&mut *tx)
         .await?;
-    if marked.rows_affected() == 0 {
-        tracing::warn!("lost the lease on a send; leaving it to its new owner");
+        tx.commit().await?;
         return Ok(());
     }
     let message = NewMessage {
@@ -177,6 +179,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             let unknown =
                 !matches!(e, TwilioError::Api { status: 429, .. } | TwilioError::Api { code: Some(20429), .. });
             tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "send failed; will retry");
+            let mut tx = state.db.begin_write().await?;
             sqlx::query(
                 "UPDATE outbox SET lease_until = NULL, run_at = $1, last_error = $2, \
                  in_flight_since = CASE WHEN $3 = 1 THEN in_flight_since ELSE NULL END WHERE message_id = $4 AND attempts = $5",
@@ -186,8 +189,9 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             .bind(i64::from(unknown))
             .bind(&claim.message_id)
             .bind(claim.attempts)
-            .execute(&state.db.pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(())
         }
         Err(e) => {
@@ -295,11 +299,13 @@ async fn fail(state: &AppState, claim: &Claim, _out: &Outgoing, code: Option<i64
 
 /// Twilio said the window is closed (63016), whatever our clock says.
 pub async fn close_window(state: &AppState, conversation_id: &str) -> sqlx::Result<()> {
+    let mut tx = state.db.begin_write().await?;
     sqlx::query("UPDATE conversations SET window_closed_at = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(conversation_id)
-        .execute(&state.db.pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -320,6 +326,7 @@ async fn reserve_slot(state: &AppState, number_id: &str) -> Result<Option<Durati
             return Ok(Some(Duration::from_micros((next_at - now_us - max_wait_us / 2) as u64)));
         }
     }
+    let mut tx = state.db.begin_write().await?;
     let (next_at,): (i64,) = sqlx::query_as(
         "INSERT INTO send_schedule (number_id, next_at) VALUES ($1, $2 + $3) ON CONFLICT (number_id) DO UPDATE SET \
          next_at = CASE WHEN send_schedule.next_at > $2 THEN send_schedule.next_at + $3 ELSE $2 + $3 END RETURNING next_at",
@@ -327,8 +334,9 @@ async fn reserve_slot(state: &AppState, number_id: &str) -> Result<Option<Durati
     .bind(number_id)
     .bind(now_us)
     .bind(interval_us)
-    .fetch_one(&state.db.pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     let slot_us = next_at - interval_us;
     let now_us = now_ms() * 1000;
     if slot_us > now_us {

@@ -15,7 +15,7 @@ use crate::{
     config::Config,
     crypto::SecretBox,
     db::{Backend, Db},
-    sender,
+    inbound, sender,
     sessions::DbSessionStore,
     state::{AppState, Tuning, Wake, SENDS_CHANNEL, TURNS_CHANNEL},
     turns,
@@ -27,6 +27,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    ingest: tokio::sync::mpsc::Receiver<inbound::IngestJob>,
 }
 
 impl Application {
@@ -58,7 +59,10 @@ impl Application {
                 config.data_dir.join("master.key").display()
             );
         }
+        let (ingest_queue, ingest) = inbound::queue();
         let state = AppState {
+            hooks: Default::default(),
+            ingest: ingest_queue,
             db,
             twilio: TwilioClient::new(&config.twilio_api_base, &config.twilio_messaging_base),
             secrets: Arc::new(secrets),
@@ -67,7 +71,7 @@ impl Application {
             tuning,
         };
         let router = router(state.clone(), &config, addr);
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, router, state, ingest })
     }
 
     pub fn port(&self) -> u16 {
@@ -85,6 +89,7 @@ impl Application {
     /// Serves HTTP and runs the workers until `shutdown` completes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(inbound::run(self.state.clone(), self.ingest));
         for _ in 0..self.state.tuning.turn_workers.max(1) {
             tasks.spawn(turns::run(self.state.clone()));
         }

@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use crate::{
     crypto::SecretBox,
     db::{Backend, Db},
+    inbound::{HookCache, IngestQueue},
     twilio::TwilioClient,
 };
 
@@ -19,6 +20,10 @@ pub struct AppState {
     pub public_url: Arc<str>,
     pub wake: Wake,
     pub tuning: Tuning,
+    /// What the webhook looks up on every request, cached briefly.
+    pub hooks: Arc<HookCache>,
+    /// Inbound messages go through here to be stored in batches.
+    pub ingest: IngestQueue,
 }
 
 /// Wakes the workers when there is new work, so they need no fast poll. With PostgreSQL the

@@ -40,6 +40,7 @@ pub async fn run(state: AppState) {
 
 async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
     let row: Option<(String, i64, i64)> = sqlx::query_as(
         "UPDATE turns SET lease_until = $1, attempts = attempts + 1 \
          WHERE conversation_id = (SELECT conversation_id FROM turns WHERE state = 'pending' AND run_at <= $2 \
@@ -49,8 +50,9 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
     .bind(now)
-    .fetch_optional(&state.db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(row.map(|(conversation_id, generation, attempts)| Claim { conversation_id, generation, attempts }))
 }
 
@@ -61,6 +63,7 @@ async fn retry_later(state: &AppState, claim: &Claim, error: &str) -> sqlx::Resu
         .await?;
     let delay =
         (state.tuning.retry_base * 2u32.saturating_pow(failures.clamp(0, 10) as u32)).min(Duration::from_secs(300));
+    let mut tx = state.db.begin_write().await?;
     sqlx::query(
         "UPDATE turns SET lease_until = NULL, run_at = $1, last_error = $2, failures = failures + 1 \
          WHERE conversation_id = $3 AND attempts = $4",
@@ -69,8 +72,9 @@ async fn retry_later(state: &AppState, claim: &Claim, error: &str) -> sqlx::Resu
     .bind(error)
     .bind(&claim.conversation_id)
     .bind(claim.attempts)
-    .execute(&state.db.pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -11,9 +11,11 @@ use axum::{
     Router,
 };
 
+use std::sync::Arc;
+
 use crate::{
-    crypto::Secret,
-    mask_address, new_id, now_ms,
+    inbound::{HookConnector, Inbound, Stored},
+    mask_address, now_ms,
     state::AppState,
     twilio::signature::{self, Algorithm},
 };
@@ -29,11 +31,6 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/status/{key}", post(status))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
-}
-
-struct Connector {
-    id: String,
-    receive_inbound: bool,
 }
 
 type Params = Vec<(String, String)>;
@@ -53,18 +50,12 @@ async fn authenticate(
     url: String,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(Connector, Params), Response> {
-    let row: Option<(String, String, Vec<u8>, i64)> = sqlx::query_as(
-        "SELECT id, account_sid, auth_token_enc, receive_inbound FROM connectors WHERE webhook_key = $1",
-    )
-    .bind(key)
-    .fetch_optional(&state.db.pool)
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "webhook: database unavailable");
+) -> Result<(Arc<HookConnector>, Params), Response> {
+    let connector = state.hooks.connector(state, key).await.map_err(|e| {
+        tracing::error!(error = %e, "webhook: cannot look up the connector");
         reject(StatusCode::SERVICE_UNAVAILABLE, "try again")
     })?;
-    let Some((id, account_sid, sealed, receive_inbound)) = row else {
+    let Some(connector) = connector else {
         return Err(reject(StatusCode::NOT_FOUND, "unknown webhook"));
     };
     let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
@@ -74,10 +65,6 @@ async fn authenticate(
         return Err(reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"));
     }
     let params: Params = url::form_urlencoded::parse(body).into_owned().collect();
-    let token: Secret = state.secrets.open(&sealed, &id).map_err(|e| {
-        tracing::error!(connector_id = %id, error = %e, "webhook: cannot open the connector's Auth Token");
-        reject(StatusCode::INTERNAL_SERVER_ERROR, "server error")
-    })?;
     let algorithm = Algorithm::from_settings_header(
         headers.get("x-twilio-webhooks-signature-settings").and_then(|v| v.to_str().ok()),
     );
@@ -85,19 +72,19 @@ async fn authenticate(
     let valid = match (algorithm, signature) {
         // SharedKey signatures need a key Switchboard is not given yet; they cannot validate.
         (Some(Algorithm::HmacSha1), Some(sig)) => {
-            signature::validate(Algorithm::HmacSha1, token.expose(), &url, &params, sig)
+            signature::validate(Algorithm::HmacSha1, connector.auth_token.expose(), &url, &params, sig)
         }
         _ => false,
     };
     if !valid {
-        tracing::warn!(connector_id = %id, signature_present = signature.is_some(), "webhook: signature check failed");
+        tracing::warn!(connector_id = %connector.id, signature_present = signature.is_some(), "webhook: signature check failed");
         return Err(reject(StatusCode::FORBIDDEN, "invalid signature"));
     }
-    if param(&params, "AccountSid").is_some_and(|sid| sid != account_sid) {
-        tracing::warn!(connector_id = %id, "webhook: AccountSid does not match the connector");
+    if param(&params, "AccountSid").is_some_and(|sid| sid != connector.account_sid) {
+        tracing::warn!(connector_id = %connector.id, "webhook: AccountSid does not match the connector");
         return Err(reject(StatusCode::FORBIDDEN, "wrong account"));
     }
-    Ok((Connector { id, receive_inbound: receive_inbound != 0 }, params))
+    Ok((connector, params))
 }
 
 fn twiml_ack() -> Response {
@@ -118,16 +105,31 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
     let span =
         tracing::info_span!("inbound", connector_id = %connector.id, message_sid = %sid, from = %mask_address(from));
     let _enter = span.enter();
-    match store_inbound(&state, &connector, &params, sid, from, to).await {
-        Ok(Stored::New { turn: true }) => {
-            state.wake_turns().await;
-            tracing::info!("inbound message stored");
+    let number = match state.hooks.number(&state, &connector.id, to).await {
+        Ok(number) => number,
+        Err(e) => {
+            tracing::error!(error = %e, "inbound message not stored");
+            return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
         }
+    };
+    let Some((number_id, active)) = number else {
+        tracing::warn!(to = %mask_address(to), "message to a number this connector does not know");
+        return twiml_ack();
+    };
+    let inbound = Inbound {
+        connector_id: connector.id.clone(),
+        number_id,
+        turn: connector.receive_inbound && active,
+        message_sid: sid.to_string(),
+        from: from.to_string(),
+        profile_name: param(&params, "ProfileName").map(str::to_string),
+        body: param(&params, "Body").unwrap_or("").to_string(),
+        params: serde_json::to_string(&params).unwrap_or_default(),
+    };
+    match state.ingest.store(inbound).await {
+        Ok(Stored::New { turn: true }) => tracing::info!("inbound message stored"),
         Ok(Stored::New { turn: false }) => tracing::info!("inbound message stored; not delivered to an agent"),
         Ok(Stored::Duplicate) => tracing::info!("duplicate delivery acknowledged"),
-        Ok(Stored::UnknownNumber) => {
-            tracing::warn!(to = %mask_address(to), "message to a number this connector does not know")
-        }
         Err(e) => {
             tracing::error!(error = %e, "inbound message not stored");
             // Not acknowledged: Twilio's fallback URL (if any) gets the message instead.
@@ -135,85 +137,6 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
         }
     }
     twiml_ack()
-}
-
-enum Stored {
-    New { turn: bool },
-    Duplicate,
-    UnknownNumber,
-}
-
-/// Stores the message and the job that will answer it in one transaction; a delivery of a
-/// MessageSid already stored changes nothing.
-async fn store_inbound(
-    state: &AppState,
-    connector: &Connector,
-    params: &Params,
-    sid: &str,
-    from: &str,
-    to: &str,
-) -> sqlx::Result<Stored> {
-    let number: Option<(String, i64)> =
-        sqlx::query_as("SELECT id, active FROM numbers WHERE connector_id = $1 AND address = $2")
-            .bind(&connector.id)
-            .bind(to)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    let Some((number_id, active)) = number else { return Ok(Stored::UnknownNumber) };
-    let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
-    let (conversation_id,): (String,) = sqlx::query_as(
-        "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, created_at) \
-         VALUES ($1, $2, $3, $4, (SELECT agent_id FROM channels WHERE number_id = $2), $5, $5) \
-         ON CONFLICT (number_id, guest_address) DO UPDATE SET \
-           guest_name = COALESCE(excluded.guest_name, conversations.guest_name), \
-           agent_id = excluded.agent_id, last_inbound_at = excluded.last_inbound_at \
-         RETURNING id",
-    )
-    .bind(new_id())
-    .bind(&number_id)
-    .bind(from)
-    .bind(param(params, "ProfileName"))
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let turn = connector.receive_inbound && active != 0;
-    let all_params = serde_json::to_string(params).unwrap_or_default();
-    let inserted = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, answered, \
-         created_at) VALUES ($1, $2, $3, 'inbound', $4, $5, 'received', $6, $7, $8) \
-         ON CONFLICT (connector_id, twilio_sid) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(&conversation_id)
-    .bind(&connector.id)
-    .bind(param(params, "Body").unwrap_or(""))
-    .bind(sid)
-    .bind(all_params)
-    .bind(i64::from(!turn))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        tx.rollback().await?;
-        return Ok(Stored::Duplicate);
-    }
-    if turn {
-        // The conversation owes the guest a turn. A turn under way sees the new generation and
-        // leaves the row pending, so this message is answered by the next turn.
-        sqlx::query(
-            "INSERT INTO turns (conversation_id, state, generation, run_at, updated_at) VALUES ($1, 'pending', 1, $2, $2) \
-             ON CONFLICT (conversation_id) DO UPDATE SET state = 'pending', generation = turns.generation + 1, \
-             run_at = CASE WHEN turns.state = 'idle' THEN excluded.run_at ELSE turns.run_at END, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(&conversation_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(Stored::New { turn })
 }
 
 /// Twilio's delivery states in order; a callback never moves a message backwards.
@@ -278,7 +201,7 @@ async fn apply_status(
     code: Option<i64>,
     meaning: Option<String>,
 ) -> sqlx::Result<bool> {
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_write_urgent().await?;
     let target: Option<(String, String)> = match message_id {
         Some(id) => {
             sqlx::query_as(
