@@ -49,6 +49,7 @@ impl Bench {
             .env("SWITCHBOARD_MASTER_KEY", &self.key)
             .env("TWILIO_API_BASE", self.sim.url())
             .env("TWILIO_MESSAGING_BASE", self.sim.url())
+            .env("TWILIO_CONTENT_BASE", self.sim.url())
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -227,6 +228,7 @@ async fn main() {
                 sender_status: "ONLINE".into(),
             },
         ],
+        templates: vec![],
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let options = Options { sender_update_delay: Duration::from_millis(20), status_delay: Duration::from_millis(200) };
@@ -239,6 +241,7 @@ async fn main() {
     config.bind = format!("127.0.0.1:{port}").parse().unwrap();
     config.twilio_api_base = sim.url();
     config.twilio_messaging_base = sim.url();
+    config.twilio_content_base = sim.url();
     let app = Application::build(config).await.unwrap();
     let state = app.state().clone();
     let server = tokio::spawn(app.run_until(std::future::pending()));

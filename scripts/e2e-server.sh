@@ -17,5 +17,6 @@ SWITCHBOARD_DATA_DIR="$data" \
 SWITCHBOARD_SITE_ROOT="$here/target/site" \
 TWILIO_API_BASE="http://127.0.0.1:$sim_port" \
 TWILIO_MESSAGING_BASE="http://127.0.0.1:$sim_port" \
+TWILIO_CONTENT_BASE="http://127.0.0.1:$sim_port" \
   "$target/debug/switchboard" &
 wait -n

@@ -22,6 +22,7 @@ export SWITCHBOARD_BIND="127.0.0.1:$port"
 export SWITCHBOARD_DATA_DIR=${SWITCHBOARD_DATA_DIR:-$here/data}
 export TWILIO_API_BASE="http://127.0.0.1:$sim_port"
 export TWILIO_MESSAGING_BASE="http://127.0.0.1:$sim_port"
+export TWILIO_CONTENT_BASE="http://127.0.0.1:$sim_port"
 "$CARGO_TARGET_DIR/debug/switchboard" &
 sleep 1
 

@@ -1,13 +1,16 @@
 //! Agents, their built-in FAQ brain, and channels (which number an agent answers on).
 
 use app::{
-    model::{AgentDetail, AgentSummary, ChannelOption, ChannelRow, FaqEntry, Me, Provider},
-    ports::AgentInput,
+    model::{
+        AgentDetail, AgentSummary, AgentTemplate, ChannelOption, ChannelRow, FaqEntry, Me, Provider, TemplateOption,
+    },
+    ports::{AgentInput, TemplateChoice},
     AppError,
 };
 
 use crate::{
     accounts::require_admin,
+    connectors,
     error::{is_unique_violation, Result},
     new_id, now_ms,
     state::AppState,
@@ -92,7 +95,107 @@ pub async fn faq(state: &AppState, agent_id: &str) -> Result<Vec<FaqEntry>> {
 
 pub async fn detail(state: &AppState, me: &Me, agent_id: &str) -> Result<AgentDetail> {
     let (name, fallback_reply) = require_agent(state, me, agent_id).await?;
-    Ok(AgentDetail { id: agent_id.to_string(), name, fallback_reply, faq: faq(state, agent_id).await? })
+    let template: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.id, c.name, a.template_sid, COALESCE(a.template_name, ''), a.template_variables FROM agents a \
+         JOIN connectors c ON c.id = a.template_connector_id WHERE a.id = $1 AND a.template_sid IS NOT NULL",
+    )
+    .bind(agent_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(AgentDetail {
+        id: agent_id.to_string(),
+        name,
+        fallback_reply,
+        faq: faq(state, agent_id).await?,
+        template: template.map(|(connector_id, connector_name, sid, name, variables)| AgentTemplate {
+            connector_id,
+            connector_name,
+            sid,
+            name,
+            variables: variables.unwrap_or_default(),
+        }),
+    })
+}
+
+/// The connector account's WhatsApp templates, read live from Twilio's Content API.
+pub async fn list_templates(state: &AppState, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>> {
+    let exists: Option<(String,)> = sqlx::query_as("SELECT state FROM connectors WHERE id = $1 AND org_id = $2")
+        .bind(connector_id)
+        .bind(&me.org_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    match exists {
+        None => return Err(AppError::NotFound("Connector".into()).into()),
+        Some((s,)) if s != "active" => {
+            return Err(AppError::Conflict("Fix this connector's credentials first.".into()).into())
+        }
+        _ => {}
+    }
+    let creds = connectors::credentials(state, connector_id).await?;
+    let templates = state.twilio.list_templates(&creds).await.map_err(connectors::provider_error)?;
+    Ok(templates
+        .into_iter()
+        .map(|t| TemplateOption {
+            sid: t.sid,
+            name: t.friendly_name,
+            language: t.language,
+            body: t.body,
+            status: t.whatsapp_status,
+        })
+        .collect())
+}
+
+/// Chooses the approved template the agent sends once a guest's 24-hour window has closed.
+pub async fn set_template(
+    state: &AppState,
+    me: &Me,
+    agent_id: &str,
+    choice: Option<TemplateChoice>,
+) -> Result<AgentDetail> {
+    require_admin(me)?;
+    require_agent(state, me, agent_id).await?;
+    let Some(choice) = choice else {
+        sqlx::query(
+            "UPDATE agents SET template_connector_id = NULL, template_sid = NULL, template_name = NULL, \
+             template_variables = NULL WHERE id = $1",
+        )
+        .bind(agent_id)
+        .execute(&state.db.pool)
+        .await?;
+        return detail(state, me, agent_id).await;
+    };
+    let variables = match choice.variables.trim() {
+        "" => None,
+        text => {
+            let parsed: std::collections::BTreeMap<String, String> = serde_json::from_str(text).map_err(|_| {
+                AppError::invalid("variables", "Variables are a JSON object of texts, for example {\"1\": \"there\"}.")
+            })?;
+            Some(serde_json::to_string(&parsed).expect("a map of strings serializes"))
+        }
+    };
+    let templates = list_templates(state, me, &choice.connector_id).await?;
+    let Some(template) = templates.into_iter().find(|t| t.sid == choice.sid) else {
+        return Err(AppError::invalid("template_sid", "This template is not in the connector's Twilio account.").into());
+    };
+    if template.status != "approved" {
+        return Err(AppError::invalid(
+            "template_sid",
+            format!("“{}” is not approved for WhatsApp (status: {}).", template.name, template.status),
+        )
+        .into());
+    }
+    sqlx::query(
+        "UPDATE agents SET template_connector_id = $1, template_sid = $2, template_name = $3, template_variables = $4 \
+         WHERE id = $5",
+    )
+    .bind(&choice.connector_id)
+    .bind(&template.sid)
+    .bind(&template.name)
+    .bind(variables)
+    .bind(agent_id)
+    .execute(&state.db.pool)
+    .await?;
+    detail(state, me, agent_id).await
 }
 
 pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>> {

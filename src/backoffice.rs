@@ -2,7 +2,7 @@
 
 use app::{
     model::*,
-    ports::{AgentInput, Backoffice, ConnectorInput, Result},
+    ports::{AgentInput, Backoffice, ConnectorInput, Result, TemplateChoice},
 };
 use async_trait::async_trait;
 
@@ -66,5 +66,11 @@ impl Backoffice for AppState {
     }
     async fn conversations(&self, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>> {
         Ok(conversations::for_agent(self, me, agent_id).await?)
+    }
+    async fn list_templates(&self, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>> {
+        Ok(agents::list_templates(self, me, connector_id).await?)
+    }
+    async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail> {
+        Ok(agents::set_template(self, me, agent_id, choice).await?)
     }
 }

@@ -33,6 +33,9 @@ pub struct Config {
     /// Base URL of Twilio's Messaging API (WhatsApp senders).
     #[arg(long, env = "TWILIO_MESSAGING_BASE", default_value = "https://messaging.twilio.com")]
     pub twilio_messaging_base: String,
+    /// Base URL of Twilio's Content API (WhatsApp templates).
+    #[arg(long, env = "TWILIO_CONTENT_BASE", default_value = "https://content.twilio.com")]
+    pub twilio_content_base: String,
     /// Messages per second each number may send, across all instances (0: no cap).
     #[arg(long, env = "SWITCHBOARD_SEND_RATE", default_value_t = 80.0)]
     pub send_rate: f64,
@@ -59,6 +62,7 @@ impl fmt::Debug for Config {
             .field("site_root", &self.site_root)
             .field("twilio_api_base", &self.twilio_api_base)
             .field("twilio_messaging_base", &self.twilio_messaging_base)
+            .field("twilio_content_base", &self.twilio_content_base)
             .field("send_rate", &self.send_rate)
             .field("lease_secs", &self.lease_secs)
             .field("brain_timeout_secs", &self.brain_timeout_secs)

@@ -17,15 +17,15 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
     .fetch_all(&state.db.pool)
     .await?;
     let mut messages: HashMap<String, Vec<MessageView>> = HashMap::new();
-    let rows: Vec<(String, String, String, String, String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
-        "SELECT m.conversation_id, m.id, m.direction, m.body, m.status, m.error_code, m.error_message, m.created_at \
+    let rows: Vec<(String, String, String, String, String, Option<i64>, Option<String>, Option<String>, i64)> = sqlx::query_as(
+        "SELECT m.conversation_id, m.id, m.direction, m.body, m.status, m.error_code, m.error_message, m.note, m.created_at \
          FROM messages m JOIN conversations cv ON cv.id = m.conversation_id \
          WHERE cv.agent_id = $1 ORDER BY m.created_at, m.id",
     )
     .bind(agent_id)
     .fetch_all(&state.db.pool)
     .await?;
-    for (conv, id, direction, body, status, code, error_message, at_ms) in rows {
+    for (conv, id, direction, body, status, code, error_message, note, at_ms) in rows {
         let error = match (code, error_message) {
             (Some(c), Some(m)) => Some(format!("{m} (error {c})")),
             (Some(c), None) => Some(format!("error {c}")),
@@ -37,6 +37,7 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
             body,
             status,
             error,
+            note,
             at_ms,
         });
     }

@@ -73,7 +73,15 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     }))
 }
 
+/// The agent's approved template, for a guest whose 24-hour window has closed.
+struct FallbackTemplate {
+    sid: String,
+    name: String,
+    variables: Option<String>,
+}
+
 struct Outgoing {
+    template: Option<FallbackTemplate>,
     /// Set when a status callback already named Twilio's message: an earlier attempt got through.
     twilio_sid: Option<String>,
     status: String,
@@ -100,7 +108,16 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
         .bind(message_id)
         .fetch_one(&state.db.pool)
         .await?;
+    let template: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT a.template_sid, COALESCE(a.template_name, ''), a.template_variables FROM conversations cv \
+         JOIN agents a ON a.id = cv.agent_id WHERE cv.id = $1 AND a.template_connector_id = $2 AND a.template_sid IS NOT NULL",
+    )
+    .bind(&conversation_id)
+    .bind(&connector_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
     Ok(Outgoing {
+        template: template.map(|(sid, name, variables)| FallbackTemplate { sid, name, variables }),
         twilio_sid,
         status,
         body,
@@ -130,20 +147,29 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     let span = tracing::info_span!("send", message_id = %claim.message_id, to = %mask_address(&out.guest), attempt = claim.attempts);
     let _enter = span.enter();
 
-    if !window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at) {
-        let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again.";
-        return fail(state, claim, &out, Some(63016), note).await;
-    }
+    // Outside the window free text cannot go; the agent's approved template goes instead.
+    let as_template = match (window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at), &out.template)
+    {
+        (true, _) => None,
+        (false, Some(template)) => Some(template),
+        (false, None) => {
+            let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again, \
+                        and the agent has no approved template to send instead.";
+            return fail(state, claim, &out, Some(63016), note).await;
+        }
+    };
     let creds = connectors::credentials(state, &out.connector_id).await?;
 
     if let Some(sid) = &out.twilio_sid {
         tracing::info!(message_sid = %sid, "Twilio already reported on this reply; not sending again");
-        return delivered_to_twilio(state, claim, sid, &out.status).await;
+        return delivered_to_twilio(state, claim, sid, &out.status, None).await;
     }
     if let Some(since) = claim.in_flight_since {
-        if let Some((sid, status)) = already_sent(state, &creds, &out, &claim.message_id, since).await? {
+        if let Some((sid, status)) =
+            already_sent(state, &creds, &out, as_template.is_some(), &claim.message_id, since).await?
+        {
             tracing::info!(message_sid = %sid, "an earlier attempt had reached Twilio; not sending again");
-            return delivered_to_twilio(state, claim, &sid, &status).await;
+            return delivered_to_twilio(state, claim, &sid, &status, as_template).await;
         }
     }
 
@@ -165,13 +191,15 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     let message = NewMessage {
         to: out.guest.clone(),
         from: out.from.clone(),
-        body: out.body.clone(),
+        body: as_template.is_none().then(|| out.body.clone()),
+        content_sid: as_template.map(|t| t.sid.clone()),
+        content_variables: as_template.and_then(|t| t.variables.clone()),
         status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
     };
     match state.twilio.create_message(&creds, &message).await {
         Ok(sent) => {
-            tracing::info!(message_sid = %sent.sid, "reply handed to Twilio");
-            delivered_to_twilio(state, claim, &sent.sid, &sent.status).await
+            tracing::info!(message_sid = %sent.sid, template = as_template.is_some(), "reply handed to Twilio");
+            delivered_to_twilio(state, claim, &sent.sid, &sent.status, as_template).await
         }
         Err(e) if e.retryable() && claim.attempts < state.tuning.max_send_attempts => {
             let delay = backoff(state.tuning.retry_base, claim.attempts, &e);
@@ -216,6 +244,7 @@ async fn already_sent(
     state: &AppState,
     creds: &Credentials,
     out: &Outgoing,
+    as_template: bool,
     message_id: &str,
     since_ms: i64,
 ) -> Result<Option<(String, String)>> {
@@ -226,7 +255,10 @@ async fn already_sent(
     // Twilio's dates have whole seconds; allow for that and for clock skew.
     let earliest = since_ms - 120_000;
     for m in listed {
-        if m.body.as_deref() != Some(out.body.as_str()) || m.created_ms.is_some_and(|t| t < earliest) {
+        // A template's text is Twilio's rendering; sends are one at a time per conversation, so
+        // any unclaimed message since the attempt is it.
+        let same_text = as_template || m.body.as_deref() == Some(out.body.as_str());
+        if !same_text || m.created_ms.is_some_and(|t| t < earliest) {
             continue;
         }
         let (taken,): (i64,) =
@@ -243,8 +275,22 @@ async fn already_sent(
     Ok(None)
 }
 
-async fn delivered_to_twilio(state: &AppState, claim: &Claim, sid: &str, status: &str) -> Result<()> {
+async fn delivered_to_twilio(
+    state: &AppState,
+    claim: &Claim,
+    sid: &str,
+    status: &str,
+    template: Option<&FallbackTemplate>,
+) -> Result<()> {
     let mut tx = state.db.begin_write().await?;
+    if let Some(t) = template {
+        sqlx::query("UPDATE messages SET template_sid = $1, note = $2 WHERE id = $3")
+            .bind(&t.sid)
+            .bind(format!("Sent as the approved template “{}”: the guest's 24-hour window had closed.", t.name))
+            .bind(&claim.message_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     let done = sqlx::query(
         "UPDATE outbox SET state = 'sent', lease_until = NULL, in_flight_since = NULL, last_error = NULL \
          WHERE message_id = $1 AND attempts = $2",

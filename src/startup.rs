@@ -64,7 +64,11 @@ impl Application {
             hooks: Default::default(),
             ingest: ingest_queue,
             db,
-            twilio: TwilioClient::new(&config.twilio_api_base, &config.twilio_messaging_base),
+            twilio: TwilioClient::new(
+                &config.twilio_api_base,
+                &config.twilio_messaging_base,
+                &config.twilio_content_base,
+            ),
             secrets: Arc::new(secrets),
             public_url: public_url.into(),
             wake: Wake::default(),

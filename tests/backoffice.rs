@@ -95,6 +95,7 @@ async fn unreachable_twilio_is_reported_as_such() {
     let app = spawn_app_with(|c| {
         c.twilio_api_base = dead.clone();
         c.twilio_messaging_base = dead.clone();
+        c.twilio_content_base = dead.clone();
     })
     .await;
     let me = app.admin().await;

@@ -27,6 +27,7 @@ fn start(app: &TestApp, port: u16, key: &str) -> Child {
         .env("SWITCHBOARD_MASTER_KEY", key)
         .env("TWILIO_API_BASE", app.sim.url())
         .env("TWILIO_MESSAGING_BASE", app.sim.url())
+        .env("TWILIO_CONTENT_BASE", app.sim.url())
         .env("SWITCHBOARD_LEASE_SECS", "2")
         .env("SWITCHBOARD_SEND_RATE", "0")
         .env("RUST_LOG", "error")

@@ -317,6 +317,7 @@ async fn two_instances_on_one_database_never_send_twice() {
     config.master_key = Some(switchboard::crypto::Secret::new(key.trim()));
     config.twilio_api_base = app.sim.url();
     config.twilio_messaging_base = app.sim.url();
+    config.twilio_content_base = app.sim.url();
     let twin = switchboard::startup::Application::build_with(config, common::fast_tuning()).await.unwrap();
     let twin_task = tokio::spawn(twin.run_until(std::future::pending()));
     app.sim.sim.set_faults(Faults { slow_ms: 20, phantom_rate: 0.05, fail_rate: 0.05, ..Faults::default() });
@@ -334,4 +335,51 @@ async fn two_instances_on_one_database_never_send_twice() {
         assert_eq!(replies.get(&guest(i)).map(Vec::len), Some(1), "guest {i}");
     }
     twin_task.abort();
+}
+
+#[tokio::test]
+async fn outside_the_window_the_agents_approved_template_goes_instead() {
+    let app = spawn_app().await;
+    let (me, connector, _, agent) = app.ready_path().await;
+    let templates = app.state.list_templates(&me, &connector).await.unwrap();
+    assert_eq!(
+        templates.iter().map(|t| (t.name.as_str(), t.status.as_str())).collect::<Vec<_>>(),
+        vec![("follow_up", "approved"), ("promo", "rejected")]
+    );
+    let choice = |sid: &str, variables: &str| {
+        Some(app::ports::TemplateChoice {
+            connector_id: connector.clone(),
+            sid: sid.into(),
+            variables: variables.into(),
+        })
+    };
+    let rejected = app.state.set_agent_template(&me, &agent, choice(&templates[1].sid, "")).await.unwrap_err();
+    assert!(
+        matches!(&rejected, app::AppError::Invalid { field, message } if field == "template_sid" && message.contains("rejected"))
+    );
+    let bad_json = app.state.set_agent_template(&me, &agent, choice(&templates[0].sid, "{1: Ana")).await.unwrap_err();
+    assert!(matches!(&bad_json, app::AppError::Invalid { field, .. } if field == "variables"));
+    let detail = app.state.set_agent_template(&me, &agent, choice(&templates[0].sid, r#"{"1": "Ana"}"#)).await.unwrap();
+    assert_eq!(detail.template.as_ref().map(|t| t.name.as_str()), Some("follow_up"));
+
+    write(&app, 1, "When is breakfast?").await;
+    eventually("the first reply", || async { replies(&app).get(&guest(1)).cloned() }).await;
+    sqlx::query("UPDATE conversations SET last_inbound_at = $1")
+        .bind(switchboard::now_ms() - 25 * 3600 * 1000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    queue_reply(&app, "Breakfast is ready").await;
+    let sent = eventually("the template arrives", || async {
+        replies(&app).get(&guest(1)).filter(|r| r.len() == 2).map(|r| r[1].clone())
+    })
+    .await;
+    assert_eq!(sent, "Hello Ana, we have news for you.");
+    let (template_sid, note): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT template_sid, note FROM messages WHERE body = 'Breakfast is ready'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(template_sid.as_deref(), Some(templates[0].sid.as_str()));
+    assert!(note.unwrap().contains("24-hour window"));
 }

@@ -304,6 +304,39 @@ pub async fn remove_channel(agent_id: String, channel_id: String) -> Result<(), 
     )
 }
 
+#[server(prefix = "/ui", endpoint = "list_templates")]
+pub async fn list_templates(connector_id: String) -> Result<Vec<TemplateOption>, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.list_templates(&me, &connector_id).await
+        }
+        .await,
+    )
+}
+
+/// An empty `template_sid` clears the agent's template.
+#[server(prefix = "/ui", endpoint = "set_agent_template")]
+pub async fn set_agent_template(
+    agent_id: String,
+    #[server(default)] connector_id: String,
+    #[server(default)] template_sid: String,
+    #[server(default)] variables: String,
+) -> Result<AgentDetail, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            let choice = (!template_sid.is_empty()).then(|| crate::ports::TemplateChoice {
+                connector_id,
+                sid: template_sid,
+                variables,
+            });
+            svc.set_agent_template(&me, &agent_id, choice).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/ui", endpoint = "list_conversations")]
 pub async fn list_conversations(agent_id: String) -> Result<Vec<ConversationView>, AppError> {
     ssr::reply(

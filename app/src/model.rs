@@ -156,6 +156,29 @@ pub struct AgentDetail {
     pub name: String,
     pub fallback_reply: String,
     pub faq: Vec<FaqEntry>,
+    /// What the agent sends instead of free text once a guest's 24-hour window has closed.
+    pub template: Option<AgentTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentTemplate {
+    pub connector_id: String,
+    pub connector_name: String,
+    pub sid: String,
+    pub name: String,
+    /// A JSON object, e.g. `{"1": "there"}`.
+    pub variables: String,
+}
+
+/// A WhatsApp template of a connector's Twilio account, with its approval status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateOption {
+    pub sid: String,
+    pub name: String,
+    pub language: Option<String>,
+    pub body: Option<String>,
+    /// WhatsApp's approval: only `approved` templates can be chosen.
+    pub status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +212,8 @@ pub struct MessageView {
     pub body: String,
     pub status: String,
     pub error: Option<String>,
+    /// What staff should know: a fallback reply, a template sent instead of free text.
+    pub note: Option<String>,
     pub at_ms: i64,
 }
 

@@ -29,6 +29,13 @@ impl std::fmt::Debug for ConnectorInput {
 }
 
 #[derive(Debug, Clone)]
+pub struct TemplateChoice {
+    pub connector_id: String,
+    pub sid: String,
+    pub variables: String,
+}
+
+#[derive(Debug, Clone)]
 pub struct AgentInput {
     pub name: String,
     pub fallback_reply: String,
@@ -60,4 +67,8 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn add_channel(&self, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow>;
     async fn remove_channel(&self, me: &Me, agent_id: &str, channel_id: &str) -> Result<()>;
     async fn conversations(&self, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>>;
+    /// The account's WhatsApp templates, read live from Twilio's Content API.
+    async fn list_templates(&self, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>>;
+    /// Chooses (or, with `None`, clears) the approved template sent outside the 24-hour window.
+    async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail>;
 }

@@ -132,6 +132,19 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await expect(conversation.locator(".msg.out")).toHaveAttribute("data-status", "read");
   await expectNoSecret(page);
 
+  // The approved template the agent sends once a guest's 24-hour window has closed.
+  await open(page, conciergeUrl.replace(/\/channels$/, ""));
+  const template = page.getByTestId("template");
+  await expect(template.getByTestId("current-template")).toContainText("No template");
+  await template.getByLabel("Connector").selectOption({ label: "Front Desk" });
+  await expect(template.locator('label[data-template="spring_promo"]')).toContainText("rejected");
+  await expect(template.locator('label[data-template="spring_promo"]').getByRole("radio")).toBeDisabled();
+  await template.locator('label[data-template="follow_up"]').getByRole("radio").check();
+  await template.getByLabel("Variables (JSON)").fill('{"1": "there"}');
+  await template.getByRole("button", { name: "Save template" }).click();
+  await expect(template.getByTestId("current-template")).toContainText("follow_up");
+  await expectNoSecret(page);
+
   // Removing the channel only unbinds the number.
   await open(page, conciergeUrl);
   await page.getByTestId("channels").getByRole("button", { name: "Remove" }).click();

@@ -41,6 +41,31 @@ pub struct SeedAccount {
     pub kind: String,
     #[serde(default)]
     pub numbers: Vec<SeedNumber>,
+    /// Content API templates with their WhatsApp approval status.
+    #[serde(default)]
+    pub templates: Vec<SeedTemplate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedTemplate {
+    /// `HX` and 32 hex digits; generated when absent.
+    #[serde(default)]
+    pub sid: Option<String>,
+    pub friendly_name: String,
+    #[serde(default = "english")]
+    pub language: String,
+    /// The `twilio/text` body, with `{{1}}`-style placeholders.
+    pub body: String,
+    /// WhatsApp approval: `approved`, `pending`, `rejected`, …
+    #[serde(default = "approved")]
+    pub status: String,
+}
+
+fn english() -> String {
+    "en".into()
+}
+fn approved() -> String {
+    "approved".into()
 }
 
 fn default_friendly_name() -> String {
@@ -102,6 +127,23 @@ impl Seed {
                         whatsapp: false,
                         sms: true,
                         sender_status: "ONLINE".into(),
+                    },
+                ],
+                templates: vec![
+                    SeedTemplate {
+                        sid: Some("HX9a8b7c6d5e4f30211203f4e5d6c7b8a9".into()),
+                        friendly_name: "follow_up".into(),
+                        language: "en".into(),
+                        body: "Hello {{1}}, we have news about your question. Reply to this message to continue."
+                            .into(),
+                        status: "approved".into(),
+                    },
+                    SeedTemplate {
+                        sid: Some("HX5c1e0a7b9d2f4e6a8b0c2d4f6a8b0c2d".into()),
+                        friendly_name: "spring_promo".into(),
+                        language: "en".into(),
+                        body: "Spring offer: 20% off spa treatments!".into(),
+                        status: "rejected".into(),
                     },
                 ],
             }],
@@ -170,6 +212,7 @@ pub(crate) struct Number {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Account {
+    pub templates: Vec<SeedTemplate>,
     pub sid: String,
     pub auth_token: String,
     pub friendly_name: String,
@@ -328,7 +371,13 @@ impl Sim {
                 created: rfc2822_now(),
             })
             .collect();
+        let templates = seed
+            .templates
+            .iter()
+            .map(|t| SeedTemplate { sid: Some(t.sid.clone().unwrap_or_else(|| sid("HX"))), ..t.clone() })
+            .collect();
         let account = Account {
+            templates,
             sid: seed.sid.clone(),
             auth_token: seed.auth_token.clone(),
             friendly_name: seed.friendly_name.clone(),
@@ -435,5 +484,6 @@ fn router(sim: Sim) -> Router {
         .route("/v2/Channels/Senders", get(rest::list_senders))
         .route("/v2/Channels/Senders/{sid}", get(rest::fetch_sender).post(rest::update_sender))
         .route("/v2/Indicators/Typing.json", post(rest::typing))
+        .route("/v1/ContentAndApprovals", get(rest::content_and_approvals))
         .with_state(sim)
 }

@@ -447,7 +447,24 @@ pub(crate) async fn create_message(
     let Some(from) = field(&form, "From").filter(|t| !t.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, 21603, "A 'From' phone number is required.");
     };
-    let text = field(&form, "Body").unwrap_or("");
+    let mut text = field(&form, "Body").unwrap_or("").to_string();
+    if let Some(content_sid) = field(&form, "ContentSid") {
+        let Some(template) = account.templates.iter().find(|t| t.sid.as_deref() == Some(content_sid)) else {
+            return error(StatusCode::BAD_REQUEST, 21655, "The ContentSid is Invalid");
+        };
+        if from.starts_with("whatsapp:") && template.status != "approved" {
+            return error(StatusCode::BAD_REQUEST, 63027, "Template does not exist for a language and locale");
+        }
+        let variables: HashMap<String, String> = match field(&form, "ContentVariables") {
+            Some(v) => match serde_json::from_str(v) {
+                Ok(vars) => vars,
+                Err(_) => return error(StatusCode::BAD_REQUEST, 21656, "The ContentVariables Parameter is invalid"),
+            },
+            None => HashMap::new(),
+        };
+        text = variables.iter().fold(template.body.clone(), |body, (k, v)| body.replace(&format!("{{{{{k}}}}}"), v));
+    }
+    let text = text.as_str();
     if text.is_empty() && field(&form, "MediaUrl").is_none() && field(&form, "ContentSid").is_none() {
         return error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
     }
@@ -568,6 +585,63 @@ pub(crate) async fn list_messages(
         "uri": format!("{base}?PageSize={size}&Page={page}"),
         "start": page * size,
         "end": page * size + items.len().saturating_sub(1),
+    }))
+    .into_response()
+}
+
+/// `GET /v1/ContentAndApprovals` of the Content API: templates with their WhatsApp approval.
+pub(crate) async fn content_and_approvals(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let account = match authenticate(&sim, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let (size, page) = match paging(&q, 50) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let items: Vec<Value> = account
+        .templates
+        .iter()
+        .skip(page * size)
+        .take(size)
+        .map(|t| {
+            json!({
+                "sid": t.sid,
+                "account_sid": account.sid,
+                "friendly_name": t.friendly_name,
+                "language": t.language,
+                "variables": { "1": "there" },
+                "types": { "twilio/text": { "body": t.body } },
+                "approval_requests": {
+                    "name": t.friendly_name,
+                    "category": "UTILITY",
+                    "content_type": "twilio/text",
+                    "status": t.status,
+                    "rejection_reason": if t.status == "rejected" { "Promotional content in a utility template" } else { "" },
+                    "allow_category_change": true,
+                },
+                "date_created": "2026-01-05T10:00:00Z",
+                "date_updated": "2026-01-05T10:00:00Z",
+            })
+        })
+        .collect();
+    let more = (page + 1) * size < account.templates.len();
+    let url = |p: usize| format!("{}/v1/ContentAndApprovals?PageSize={size}&Page={p}&PageToken=PT{p}", sim.base_url);
+    Json(json!({
+        "contents": items,
+        "meta": {
+            "page": page,
+            "page_size": size,
+            "first_page_url": url(0),
+            "previous_page_url": if page > 0 { Value::from(url(page - 1)) } else { Value::Null },
+            "url": url(page),
+            "next_page_url": if more { Value::from(url(page + 1)) } else { Value::Null },
+            "key": "contents",
+        }
     }))
     .into_response()
 }

@@ -161,15 +161,20 @@ struct PageMeta {
     next_page_url: Option<String>,
 }
 
-/// The form of `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+/// The form of `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`: free text (`Body`) or
+/// an approved template (`ContentSid` and `ContentVariables`, a JSON string).
 #[derive(Debug, Clone, Serialize)]
 pub struct NewMessage {
     #[serde(rename = "To")]
     pub to: String,
     #[serde(rename = "From")]
     pub from: String,
-    #[serde(rename = "Body")]
-    pub body: String,
+    #[serde(rename = "Body", skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(rename = "ContentSid", skip_serializing_if = "Option::is_none")]
+    pub content_sid: Option<String>,
+    #[serde(rename = "ContentVariables", skip_serializing_if = "Option::is_none")]
+    pub content_variables: Option<String>,
     #[serde(rename = "StatusCallback", skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
 }
@@ -231,15 +236,45 @@ pub fn parse_rfc2822(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + m * 60 + sec) - sign * offset_min * 60) * 1000)
 }
 
+/// A Content API template with its WhatsApp approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub sid: String,
+    pub friendly_name: String,
+    pub language: Option<String>,
+    /// The text of its `twilio/text` (or first) type, with `{{1}}`-style placeholders.
+    pub body: Option<String>,
+    /// WhatsApp's approval status: `approved`, `pending`, `rejected`, … (`unsubmitted` when none).
+    pub whatsapp_status: String,
+}
+
+#[derive(Deserialize)]
+struct ContentPage {
+    contents: Vec<RawContent>,
+    meta: PageMeta,
+}
+
+#[derive(Deserialize)]
+struct RawContent {
+    sid: String,
+    friendly_name: Option<String>,
+    language: Option<String>,
+    #[serde(default)]
+    types: serde_json::Value,
+    #[serde(default)]
+    approval_requests: serde_json::Value,
+}
+
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
     api_base: String,
     messaging_base: String,
+    content_base: String,
 }
 
 impl TwilioClient {
-    pub fn new(api_base: &str, messaging_base: &str) -> Self {
+    pub fn new(api_base: &str, messaging_base: &str, content_base: &str) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
@@ -250,6 +285,42 @@ impl TwilioClient {
             http,
             api_base: api_base.trim_end_matches('/').to_string(),
             messaging_base: messaging_base.trim_end_matches('/').to_string(),
+            content_base: content_base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Every template of the account with its WhatsApp approval (Content API
+    /// `ContentAndApprovals`), following `meta.next_page_url` to the end.
+    pub async fn list_templates(&self, creds: &Credentials) -> Result<Vec<Template>, TwilioError> {
+        let mut url = format!("{}/v1/ContentAndApprovals?PageSize=100", self.content_base);
+        let mut all = Vec::new();
+        loop {
+            let page: ContentPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
+            all.extend(page.contents.into_iter().map(|c| {
+                let body = c
+                    .types
+                    .get("twilio/text")
+                    .or_else(|| c.types.as_object().and_then(|o| o.values().next()))
+                    .and_then(|t| t.get("body"))
+                    .and_then(|b| b.as_str())
+                    .map(str::to_string);
+                let whatsapp = c.approval_requests.get("whatsapp").unwrap_or(&c.approval_requests);
+                Template {
+                    sid: c.sid,
+                    friendly_name: c.friendly_name.unwrap_or_default(),
+                    language: c.language,
+                    body,
+                    whatsapp_status: whatsapp
+                        .get("status")
+                        .and_then(|s| s.as_str())
+                        .unwrap_or("unsubmitted")
+                        .to_string(),
+                }
+            }));
+            match page.meta.next_page_url.filter(|u| !u.is_empty()) {
+                Some(next) => url = on_base(&self.content_base, &next),
+                None => return Ok(all),
+            }
         }
     }
 
@@ -322,14 +393,8 @@ impl TwilioClient {
         }
     }
 
-    /// Twilio's next-page URLs are absolute; the credentials only ever go to the configured host.
     fn on_messaging_base(&self, absolute: &str) -> String {
-        match url::Url::parse(absolute) {
-            Ok(u) => {
-                format!("{}{}{}", self.messaging_base, u.path(), u.query().map(|q| format!("?{q}")).unwrap_or_default())
-            }
-            Err(_) => format!("{}{}", self.messaging_base, absolute),
-        }
+        on_base(&self.messaging_base, absolute)
     }
 
     pub async fn fetch_sender(&self, creds: &Credentials, sid: &str) -> Result<Sender, TwilioError> {
@@ -418,6 +483,14 @@ impl TwilioClient {
     ) -> Result<MessageResource, TwilioError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, creds.account_sid.as_str());
         self.send(self.request(reqwest::Method::POST, &url, creds).form(message)).await
+    }
+}
+
+/// Twilio's next-page URLs are absolute; the credentials only ever go to the configured host.
+fn on_base(base: &str, absolute: &str) -> String {
+    match url::Url::parse(absolute) {
+        Ok(u) => format!("{base}{}{}", u.path(), u.query().map(|q| format!("?{q}")).unwrap_or_default()),
+        Err(_) => format!("{base}{absolute}"),
     }
 }
 

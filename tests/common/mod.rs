@@ -71,6 +71,22 @@ pub fn seed_account() -> SeedAccount {
                 sender_status: "ONLINE".into(),
             },
         ],
+        templates: vec![
+            twilio_sim::SeedTemplate {
+                sid: Some(format!("HX{}", "a".repeat(32))),
+                friendly_name: "follow_up".into(),
+                language: "en".into(),
+                body: "Hello {{1}}, we have news for you.".into(),
+                status: "approved".into(),
+            },
+            twilio_sim::SeedTemplate {
+                sid: Some(format!("HX{}", "b".repeat(32))),
+                friendly_name: "promo".into(),
+                language: "en".into(),
+                body: "Buy now!".into(),
+                status: "rejected".into(),
+            },
+        ],
     }
 }
 
@@ -116,6 +132,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.database_url = Some(database_url.clone());
     config.twilio_api_base = sim.url();
     config.twilio_messaging_base = sim.url();
+    config.twilio_content_base = sim.url();
     config.site_root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/site"));
     adjust(&mut config);
     let tuning = Tuning { send_rate: config.tuning().send_rate, ..fast_tuning() };

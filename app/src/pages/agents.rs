@@ -6,8 +6,9 @@ use leptos_router::{
 };
 
 use crate::{
-    api::{get_agent, list_agents, CreateAgent},
+    api::{get_agent, list_agents, list_connectors, list_templates, CreateAgent, SetAgentTemplate},
     components::{ErrorNote, FieldError, FormError},
+    model::AgentTemplate,
 };
 
 #[component]
@@ -106,10 +107,97 @@ pub fn AgentPage() -> impl IntoView {
                             </dl>
                             <p><strong>"Fallback reply: "</strong>{agent.fallback_reply}</p>
                         </section>
+                        <TemplateSection agent=agent.id.clone() current=agent.template.clone()/>
                     }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// The approved WhatsApp template sent instead of free text once a guest's 24-hour window closed.
+#[component]
+fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoView {
+    let save = ServerAction::<SetAgentTemplate>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let shown = RwSignal::new(current);
+    Effect::new(move |_| {
+        if let Some(Ok(detail)) = save.value().get() {
+            shown.set(detail.template);
+        }
+    });
+    let connectors = Resource::new(|| (), |_| list_connectors());
+    let connector = RwSignal::new(String::new());
+    let templates = Resource::new(
+        move || connector.get(),
+        |id| async move {
+            if id.is_empty() {
+                Ok(Vec::new())
+            } else {
+                list_templates(id).await
+            }
+        },
+    );
+    let agent_for_clear = agent.clone();
+    view! {
+        <section class="card" data-testid="template">
+            <h2>"Outside the 24-hour window"</h2>
+            <p class="hint">"WhatsApp takes free text only within 24 hours of the guest's last message. After that the agent sends this approved template instead, and the conversation says so."</p>
+            {move || match shown.get() {
+                Some(t) => view! {
+                    <p data-testid="current-template">"Sends " <strong>{t.name}</strong> " (" {t.connector_name} ")"
+                        {(!t.variables.is_empty()).then(|| view! { <span class="hint">" with " <code>{t.variables}</code></span> })}
+                    </p>
+                }.into_any(),
+                None => view! { <p class="empty" data-testid="current-template">"No template: replies outside the window are not sent."</p> }.into_any(),
+            }}
+            <ActionForm action=save attr:class="form">
+                <input type="hidden" name="agent_id" value=agent.clone()/>
+                <label>"Connector"
+                    <select name="connector_id" on:change=move |ev| connector.set(event_target_value(&ev))>
+                        <option value="">"Pick a connector…"</option>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                connectors.await.unwrap_or_default().into_iter().map(|c| view! {
+                                    <option value=c.id.clone()>{c.name.clone()}</option>
+                                }).collect_view()
+                            })}
+                        </Transition>
+                    </select>
+                </label>
+                <Transition fallback=|| view! { <p aria-busy="true">"Asking Twilio for the account's templates…"</p> }>
+                    {move || Suspend::new(async move {
+                        match templates.await {
+                            Ok(list) => list.into_iter().map(|t| {
+                                let approved = t.status == "approved";
+                                view! {
+                                    <label class="check" class:disabled=!approved data-template=t.name.clone()>
+                                        <input type="radio" name="template_sid" value=t.sid.clone() disabled=!approved/>
+                                        <strong>{t.name.clone()}</strong>
+                                        <span class=if approved { "badge ok" } else { "badge bad" }>{t.status.clone()}</span>
+                                        <span class="hint">{t.body.clone().unwrap_or_default()}</span>
+                                    </label>
+                                }
+                            }).collect_view().into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <FieldError error field="template_sid"/>
+                <label>"Variables (JSON)" <input name="variables" placeholder="{\"1\": \"there\"}" class="mono"/></label>
+                <FieldError error field="variables"/>
+                <button type="submit" disabled=move || save.pending().get()>"Save template"</button>
+            </ActionForm>
+            <button class="link" on:click=move |_| {
+                save.dispatch(SetAgentTemplate {
+                    agent_id: agent_for_clear.clone(),
+                    connector_id: String::new(),
+                    template_sid: String::new(),
+                    variables: String::new(),
+                });
+            }>"Remove the template"</button>
+            <FormError error/>
+        </section>
     }
 }

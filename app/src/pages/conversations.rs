@@ -34,6 +34,7 @@ pub fn ConversationsPage() -> impl IntoView {
                                             <p>{m.body}</p>
                                             <span class="meta">{m.status}</span>
                                             {m.error.map(|e| view! { <span class="error">{e}</span> })}
+                                            {m.note.map(|n| view! { <span class="hint note">{n}</span> })}
                                         </li>
                                     }
                                 }).collect_view()}
