@@ -3,12 +3,15 @@
 # suite; Playwright stops it. Expects the binaries and the site to be built (scripts/test.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$here/target}
-data=$(mktemp -d /tmp/switchboard-e2e.XXXXXX)
+target=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}
+# Kept after the run: scripts/test.sh searches the database and the log for the Auth Token.
+data=${E2E_DATA_DIR:-/tmp/switchboard-e2e-data}
+log=${E2E_LOG:-/tmp/switchboard-e2e.log}
+rm -rf "$data" && mkdir -p "$data" && : > "$log"
 sim_port=${E2E_SIM_PORT:-3190}
 sb_port=${E2E_PORT:-3100}
 
-cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"; }
+cleanup() { kill $(jobs -p) 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
 "$target/debug/twilio-sim" --bind "127.0.0.1:$sim_port" &
@@ -18,5 +21,5 @@ SWITCHBOARD_SITE_ROOT="$here/target/site" \
 TWILIO_API_BASE="http://127.0.0.1:$sim_port" \
 TWILIO_MESSAGING_BASE="http://127.0.0.1:$sim_port" \
 TWILIO_CONTENT_BASE="http://127.0.0.1:$sim_port" \
-  "$target/debug/switchboard" &
+  "$target/debug/switchboard" > >(tee -a "$log") 2>&1 &
 wait -n

@@ -41,4 +41,14 @@ trap - EXIT
 step "end-to-end tests (Playwright, Chromium)"
 (cd end2end && npm ci --no-audit --no-fund --loglevel=error && npx playwright test)
 
+step "searching the end-to-end run's log and database for the Auth Token"
+token=fedcba9876543210fedcba9876543210 # the simulator's demo account, entered in the browser above
+if grep -rq "$token" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data; then
+  echo "the Auth Token appears in clear text:" >&2
+  grep -rl "$token" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data >&2
+  exit 1
+fi
+test -s /tmp/switchboard-e2e.log && ls /tmp/switchboard-e2e-data/switchboard.db >/dev/null
+echo "not found in $(wc -l < /tmp/switchboard-e2e.log) log lines nor in the database"
+
 step "all tests passed"

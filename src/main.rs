@@ -36,7 +36,8 @@ enum Command {
 fn init_tracing() {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour);
     if std::env::var("SWITCHBOARD_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
