@@ -140,12 +140,11 @@ pub async fn run(state: AppState, mut rx: mpsc::Receiver<IngestJob>) {
                 tracing::warn!(error = %e, size = batch.len(), "batch failed; storing its messages one by one");
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for item in &items {
-                    outcomes
-                        .push(store_batch(&state, &[*item]).await.map(|mut o| o.remove(0)).map_err(|e| e.to_string()));
+                    outcomes.push(store_one(&state, item).await);
                 }
                 outcomes
             }
-            Err(e) => vec![Err(e.to_string())],
+            Err(_) => vec![store_one(&state, items[0]).await],
         };
         if outcomes.iter().any(|o| matches!(o, Ok(Stored::New { turn: true }))) {
             state.wake_turns().await;
@@ -154,6 +153,23 @@ pub async fn run(state: AppState, mut rx: mpsc::Receiver<IngestJob>) {
             let _ = reply.send(outcome);
         }
     }
+}
+
+/// Stores one message, trying again a few times: a transient error (a deadlock victim, a busy
+/// database) should not cost Twilio's request.
+async fn store_one(state: &AppState, item: &Inbound) -> Result<Stored, String> {
+    let mut last = String::new();
+    for attempt in 0..3u64 {
+        match store_batch(state, &[item]).await {
+            Ok(mut outcomes) => return Ok(outcomes.remove(0)),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "storing an inbound message failed");
+                last = e.to_string();
+                tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
+            }
+        }
+    }
+    Err(last)
 }
 
 /// Stores the messages and marks their conversations' turns pending, in one transaction; a

@@ -144,6 +144,14 @@ async fn finish(
 ) -> crate::error::Result<()> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
+    // Rows are locked in the order the webhook locks them (conversation, then turn), so the two
+    // can never deadlock on PostgreSQL.
+    let (last_seq,): (i64,) =
+        sqlx::query_as("UPDATE conversations SET out_seq = out_seq + $1 WHERE id = $2 RETURNING out_seq")
+            .bind(parts.len() as i64)
+            .bind(&claim.conversation_id)
+            .fetch_one(&mut *tx)
+            .await?;
     let closed = sqlx::query(
         "UPDATE turns SET state = CASE WHEN generation = $1 THEN 'idle' ELSE 'pending' END, lease_until = NULL, \
          failures = 0, run_at = $2, last_error = $3, updated_at = $2 WHERE conversation_id = $4 AND attempts = $5",
@@ -163,12 +171,6 @@ async fn finish(
         sqlx::query("UPDATE messages SET answered = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
     }
     if !parts.is_empty() {
-        let (last_seq,): (i64,) =
-            sqlx::query_as("UPDATE conversations SET out_seq = out_seq + $1 WHERE id = $2 RETURNING out_seq")
-                .bind(parts.len() as i64)
-                .bind(&claim.conversation_id)
-                .fetch_one(&mut *tx)
-                .await?;
         let (connector_id,): (String,) = sqlx::query_as(
             "SELECT n.connector_id FROM conversations cv JOIN numbers n ON n.id = cv.number_id WHERE cv.id = $1",
         )
