@@ -147,23 +147,15 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     let span = tracing::info_span!("send", message_id = %claim.message_id, to = %mask_address(&out.guest), attempt = claim.attempts);
     let _enter = span.enter();
 
-    // Outside the window free text cannot go; the agent's approved template goes instead.
-    let as_template = match (window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at), &out.template)
-    {
-        (true, _) => None,
-        (false, Some(template)) => Some(template),
-        (false, None) => {
-            let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again, \
-                        and the agent has no approved template to send instead.";
-            return fail(state, claim, &out, Some(63016), note).await;
-        }
-    };
-    let creds = connectors::credentials(state, &out.connector_id).await?;
-
+    // What already reached Twilio is recorded before anything else is decided, the window included.
     if let Some(sid) = &out.twilio_sid {
         tracing::info!(message_sid = %sid, "Twilio already reported on this reply; not sending again");
         return delivered_to_twilio(state, claim, sid, &out.status, None).await;
     }
+    // Outside the window free text cannot go; the agent's approved template goes instead.
+    let window = window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at);
+    let as_template = if window { None } else { out.template.as_ref() };
+    let creds = connectors::credentials(state, &out.connector_id).await?;
     if let Some(since) = claim.in_flight_since {
         if let Some((sid, status)) =
             already_sent(state, &creds, &out, as_template.is_some(), &claim.message_id, since).await?
@@ -171,6 +163,11 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             tracing::info!(message_sid = %sid, "an earlier attempt had reached Twilio; not sending again");
             return delivered_to_twilio(state, claim, &sid, &status, as_template).await;
         }
+    }
+    if !window && as_template.is_none() {
+        let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again, \
+                    and the agent has no approved template to send instead.";
+        return fail(state, claim, Some(63016), note).await;
     }
 
     if let Some(wait) = reserve_slot(state, &out.number_id).await? {
@@ -233,7 +230,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             if code == Some(63016) {
                 close_window(state, &out.conversation_id).await?;
             }
-            fail(state, claim, &out, code, &meaning).await
+            fail(state, claim, code, &meaning).await
         }
     }
 }
@@ -318,7 +315,7 @@ async fn delivered_to_twilio(
     Ok(())
 }
 
-async fn fail(state: &AppState, claim: &Claim, _out: &Outgoing, code: Option<i64>, meaning: &str) -> Result<()> {
+async fn fail(state: &AppState, claim: &Claim, code: Option<i64>, meaning: &str) -> Result<()> {
     let mut tx = state.db.begin_write().await?;
     let done = sqlx::query(
         "UPDATE outbox SET state = 'failed', lease_until = NULL, in_flight_since = NULL, last_error = $1 \

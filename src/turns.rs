@@ -105,11 +105,11 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     let _enter = span.enter();
 
     let Some(agent_id) = ctx.agent_id.clone() else {
-        finish(state, claim, &inbound, Vec::new(), Some("No agent answers on this number.")).await?;
+        finish(state, claim, &ctx.connector_id, &inbound, Vec::new(), Some("No agent answers on this number.")).await?;
         return Ok(());
     };
     if inbound.is_empty() {
-        finish(state, claim, &inbound, Vec::new(), None).await?;
+        finish(state, claim, &ctx.connector_id, &inbound, Vec::new(), None).await?;
         return Ok(());
     }
     if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
@@ -130,7 +130,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     if let Some(note) = &note {
         tracing::warn!(%note, "turn used the fallback reply");
     }
-    finish(state, claim, &inbound, split_body(&reply), note.as_deref()).await
+    finish(state, claim, &ctx.connector_id, &inbound, split_body(&reply), note.as_deref()).await
 }
 
 /// Closes the turn: marks the messages answered and queues the reply's parts, in one
@@ -138,6 +138,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
 async fn finish(
     state: &AppState,
     claim: &Claim,
+    connector_id: &str,
     inbound: &[(String, String, Option<String>)],
     parts: Vec<String>,
     note: Option<&str>,
@@ -171,12 +172,6 @@ async fn finish(
         sqlx::query("UPDATE messages SET answered = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
     }
     if !parts.is_empty() {
-        let (connector_id,): (String,) = sqlx::query_as(
-            "SELECT n.connector_id FROM conversations cv JOIN numbers n ON n.id = cv.number_id WHERE cv.id = $1",
-        )
-        .bind(&claim.conversation_id)
-        .fetch_one(&mut *tx)
-        .await?;
         let first_seq = last_seq - parts.len() as i64 + 1;
         for (i, body) in parts.iter().enumerate() {
             let id = new_id();
@@ -186,7 +181,7 @@ async fn finish(
             )
             .bind(&id)
             .bind(&claim.conversation_id)
-            .bind(&connector_id)
+            .bind(connector_id)
             .bind(body)
             .bind(note)
             .bind(now)
