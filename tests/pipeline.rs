@@ -115,15 +115,7 @@ async fn twilio_closing_the_window_stops_free_text_until_the_guest_writes_again(
     // A reply queued now is refused by Switchboard itself, without asking Twilio.
     let before = app.sim.sim.send_attempts().len();
     queue_reply(&app, "A late answer").await;
-    eventually("the late reply is refused", || async {
-        let (status, error): (String, Option<String>) =
-            sqlx::query_as("SELECT status, error_message FROM messages WHERE body = 'A late answer'")
-                .fetch_one(&app.state.db.pool)
-                .await
-                .unwrap();
-        (status == "failed").then_some(error)
-    })
-    .await;
+    eventually("the late reply is refused", || failure_of(&app, "A late answer")).await;
     assert_eq!(app.sim.sim.send_attempts().len(), before);
 
     // The guest writes again: the window is open and the agent answers.
@@ -134,6 +126,17 @@ async fn twilio_closing_the_window_stops_free_text_until_the_guest_writes_again(
         c.messages.iter().any(|m| m.status == "read").then_some(())
     })
     .await;
+}
+
+/// The error of the reply with this body once it has failed.
+async fn failure_of(app: &TestApp, body: &str) -> Option<Option<String>> {
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, error_message FROM messages WHERE body = $1")
+            .bind(body)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    (status == "failed").then_some(error)
 }
 
 /// Queues an outbound reply straight into the existing conversation, as a turn would.
@@ -189,15 +192,7 @@ async fn free_text_is_not_sent_24_hours_after_the_guests_last_message() {
         .await
         .unwrap();
     queue_reply(&app, "Too late").await;
-    let error = eventually("the reply is refused", || async {
-        let (status, error): (String, Option<String>) =
-            sqlx::query_as("SELECT status, error_message FROM messages WHERE body = 'Too late'")
-                .fetch_one(&app.state.db.pool)
-                .await
-                .unwrap();
-        (status == "failed").then_some(error)
-    })
-    .await;
+    let error = eventually("the reply is refused", || failure_of(&app, "Too late")).await;
     assert!(error.unwrap().contains("24-hour window"));
     assert_eq!(replies(&app)[&guest(1)].len(), 1);
 }

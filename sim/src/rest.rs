@@ -238,6 +238,21 @@ pub(crate) async fn update_number(
     Json(number_json(&account.sid, n)).into_response()
 }
 
+/// The `meta` envelope of the Messaging and Content APIs; `prefix` is the list URL up to its paging
+/// parameters (ending in `?` or `&`). Page URLs are absolute, as Twilio gives them.
+fn page_meta(prefix: &str, key: &str, page: usize, size: usize, more: bool) -> Value {
+    let url = |p: usize| format!("{prefix}PageSize={size}&Page={p}&PageToken=PT{p}");
+    json!({
+        "page": page,
+        "page_size": size,
+        "first_page_url": format!("{prefix}PageSize={size}&Page=0"),
+        "previous_page_url": if page > 0 { Value::from(url(page - 1)) } else { Value::Null },
+        "url": url(page),
+        "next_page_url": if more { Value::from(url(page + 1)) } else { Value::Null },
+        "key": key,
+    })
+}
+
 fn sender_json(sim: &Sim, s: &Sender) -> Value {
     json!({
         "sid": s.sid,
@@ -277,22 +292,9 @@ pub(crate) async fn list_senders(
     };
     let items: Vec<Value> = account.senders.iter().skip(page * size).take(size).map(|s| sender_json(&sim, s)).collect();
     let more = (page + 1) * size < account.senders.len();
-    let url = |p: usize| {
-        format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize={size}&Page={p}&PageToken=PT{p}", sim.base_url)
-    };
-    Json(json!({
-        "senders": items,
-        "meta": {
-            "page": page,
-            "page_size": size,
-            "first_page_url": format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize={size}&Page=0", sim.base_url),
-            "previous_page_url": if page > 0 { Value::from(url(page - 1)) } else { Value::Null },
-            "url": url(page),
-            "next_page_url": if more { Value::from(url(page + 1)) } else { Value::Null },
-            "key": "senders",
-        }
-    }))
-    .into_response()
+    let meta =
+        page_meta(&format!("{}/v2/Channels/Senders?Channel=whatsapp&", sim.base_url), "senders", page, size, more);
+    Json(json!({ "senders": items, "meta": meta })).into_response()
 }
 
 pub(crate) async fn fetch_sender(
@@ -630,20 +632,8 @@ pub(crate) async fn content_and_approvals(
         })
         .collect();
     let more = (page + 1) * size < account.templates.len();
-    let url = |p: usize| format!("{}/v1/ContentAndApprovals?PageSize={size}&Page={p}&PageToken=PT{p}", sim.base_url);
-    Json(json!({
-        "contents": items,
-        "meta": {
-            "page": page,
-            "page_size": size,
-            "first_page_url": url(0),
-            "previous_page_url": if page > 0 { Value::from(url(page - 1)) } else { Value::Null },
-            "url": url(page),
-            "next_page_url": if more { Value::from(url(page + 1)) } else { Value::Null },
-            "key": "contents",
-        }
-    }))
-    .into_response()
+    let meta = page_meta(&format!("{}/v1/ContentAndApprovals?", sim.base_url), "contents", page, size, more);
+    Json(json!({ "contents": items, "meta": meta })).into_response()
 }
 
 pub(crate) async fn typing(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
