@@ -11,7 +11,10 @@ use std::{
 };
 
 use anyhow::Context;
-use sqlx::{any::AnyPoolOptions, AnyConnection, AnyPool, Executor};
+use sqlx::{
+    any::{AnyPoolOptions, AnyRow},
+    AnyConnection, AnyPool, Executor,
+};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +33,9 @@ pub struct Db {
     /// letting them collide on the database lock and back off in SQLite's busy handler.
     write_lock: Option<Arc<Mutex<()>>>,
     urgent_writers: Arc<AtomicUsize>,
+    /// With SQLite, the connection scripts run on, kept out of the pool: its page cache stays
+    /// warm, where a pool's connections would each read back what the others wrote.
+    script_conn: Arc<Mutex<Option<AnyConnection>>>,
 }
 
 /// A write transaction; with SQLite it also holds the process's write turn until it ends.
@@ -87,6 +93,9 @@ impl Db {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
+            // A SQLite connection is a file handle in this process: nothing to test before use,
+            // and the test would cost a round trip to the connection's thread on every query.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -103,7 +112,7 @@ impl Db {
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let db = Db { pool, backend, url, write_lock, urgent_writers: Arc::default() };
+        let db = Db { pool, backend, url, write_lock, urgent_writers: Arc::default(), script_conn: Arc::default() };
         db.migrate().await?;
         Ok(db)
     }
@@ -119,30 +128,78 @@ impl Db {
     /// A transaction that will write, for background work. With SQLite it waits while a
     /// webhook's write is waiting, so Twilio's requests are acknowledged first under load.
     pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
-        let turn = match &self.write_lock {
-            Some(lock) => {
-                while self.urgent_writers.load(Ordering::Acquire) > 0 {
-                    tokio::time::sleep(std::time::Duration::from_micros(500)).await;
-                }
-                Some(lock.clone().lock_owned().await)
-            }
-            None => None,
-        };
+        let turn = self.write_turn(false).await;
         self.begin_holding(turn).await
     }
 
     /// A write transaction for a request Twilio is waiting on (webhooks, status callbacks).
     pub async fn begin_write_urgent(&self) -> sqlx::Result<WriteTx> {
-        let turn = match &self.write_lock {
-            Some(lock) => {
-                self.urgent_writers.fetch_add(1, Ordering::AcqRel);
-                let turn = lock.clone().lock_owned().await;
-                self.urgent_writers.fetch_sub(1, Ordering::AcqRel);
-                Some(turn)
-            }
-            None => None,
-        };
+        let turn = self.write_turn(true).await;
         self.begin_holding(turn).await
+    }
+
+    /// With SQLite, this process's turn to write; urgent writers go before background ones.
+    async fn write_turn(&self, urgent: bool) -> Option<OwnedMutexGuard<()>> {
+        let lock = self.write_lock.as_ref()?;
+        if urgent {
+            self.urgent_writers.fetch_add(1, Ordering::AcqRel);
+            let turn = lock.clone().lock_owned().await;
+            self.urgent_writers.fetch_sub(1, Ordering::AcqRel);
+            Some(turn)
+        } else {
+            while self.urgent_writers.load(Ordering::Acquire) > 0 {
+                tokio::time::sleep(std::time::Duration::from_micros(500)).await;
+            }
+            Some(lock.clone().lock_owned().await)
+        }
+    }
+
+    /// Runs the statements in one write transaction and returns the rows they return, in order.
+    /// With SQLite the whole script, `BEGIN IMMEDIATE` to `COMMIT`, is one round trip to the
+    /// connection's thread (each statement's `$N` renumbered after the previous ones'); with
+    /// PostgreSQL the statements run one after another in a transaction.
+    pub async fn write_script(&self, statements: Vec<Statement>, urgent: bool) -> sqlx::Result<Vec<AnyRow>> {
+        let _turn = self.write_turn(urgent).await;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut sql = String::from("BEGIN IMMEDIATE;\n");
+                let mut args = Vec::new();
+                for statement in statements {
+                    sql.push_str(&renumber(&statement.sql, args.len()));
+                    sql.push_str(";\n");
+                    args.extend(statement.args);
+                }
+                sql.push_str("COMMIT;");
+                let mut slot = self.script_conn.lock().await;
+                // Taken out while in use: a script cut short (its task cancelled) drops the
+                // connection, and with it any transaction it left open.
+                let mut conn = match slot.take() {
+                    Some(conn) => conn,
+                    None => self.pool.acquire().await?.detach(),
+                };
+                let rows = bind_all(sqlx::query(&sql), args).fetch_all(&mut conn).await;
+                match rows {
+                    Ok(rows) => {
+                        *slot = Some(conn);
+                        Ok(rows)
+                    }
+                    Err(e) => {
+                        // Whatever ran is rolled back and the connection is not trusted again.
+                        let _ = conn.execute("ROLLBACK").await;
+                        Err(e)
+                    }
+                }
+            }
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                let mut rows = Vec::new();
+                for statement in statements {
+                    rows.extend(bind_all(sqlx::query(&statement.sql), statement.args).fetch_all(&mut *tx).await?);
+                }
+                tx.commit().await?;
+                Ok(rows)
+            }
+        }
     }
 
     async fn begin_holding(&self, turn: Option<OwnedMutexGuard<()>>) -> sqlx::Result<WriteTx> {
@@ -155,7 +212,119 @@ impl Db {
     }
 }
 
+/// A value bound to a `$N` placeholder of a [`Statement`]. A NULL keeps its type: PostgreSQL
+/// needs it (`COALESCE($1, error_code)` with a text NULL is an error there).
+#[derive(Debug, Clone)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_string()))
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        Value::Text(v.map(str::to_string))
+    }
+}
+
+/// One statement of a [`Db::write_script`], numbering its own placeholders from `$1`.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self { sql: sql.into(), args: Vec::new() }
+    }
+
+    /// Binds the next placeholder.
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_all(mut query: AnyQuery<'_>, args: Vec<Value>) -> AnyQuery<'_> {
+    for arg in args {
+        query = match arg {
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+/// Shifts every `$N` placeholder in `sql` by `offset`. Our SQL has no `$` anywhere else.
+fn renumber(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
 /// The default SQLite URL for a data folder.
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("switchboard.db").display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber;
+
+    #[test]
+    fn renumbering_shifts_every_placeholder_and_nothing_else() {
+        assert_eq!(renumber("SELECT $1, $12 FROM t WHERE a = $2", 10), "SELECT $11, $22 FROM t WHERE a = $12");
+        assert_eq!(renumber("SELECT $1", 0), "SELECT $1");
+        assert_eq!(renumber("SELECT 'x$'", 3), "SELECT 'x$'");
+    }
 }

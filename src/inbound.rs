@@ -1,22 +1,26 @@
 //! Storing inbound messages, batched: webhook requests that arrive together are written in one
-//! transaction (group commit), each answered once its batch is durable. Lookups the webhook
+//! transaction of three statements (group commit, see [`crate::batch`]). Lookups the webhook
 //! makes on every request are cached for a few seconds.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
-use tokio::sync::{mpsc, oneshot};
+use sqlx::Row;
 
-use crate::{crypto::Secret, new_id, now_ms, state::AppState};
+use crate::{
+    batch::{self, values, GroupWrite},
+    crypto::Secret,
+    db::Statement,
+    new_id, now_ms,
+    state::AppState,
+};
 
 /// How long a cached connector or number may be used before it is read again. Edits made
 /// through this process clear the cache at once; other instances see them after this long.
 const CACHE_TTL: Duration = Duration::from_secs(5);
-/// The most messages one transaction takes.
-const MAX_BATCH: usize = 256;
 
 pub struct HookConnector {
     pub id: String,
@@ -106,129 +110,114 @@ pub enum Stored {
     Duplicate,
 }
 
-pub type IngestJob = (Inbound, oneshot::Sender<Result<Stored, String>>);
-
-/// The webhook's side of the batcher.
-#[derive(Clone)]
-pub struct IngestQueue {
-    tx: mpsc::Sender<IngestJob>,
+/// Writes inbound messages in batches.
+pub struct IngestWriter {
+    pub state: AppState,
 }
 
-pub fn queue() -> (IngestQueue, mpsc::Receiver<IngestJob>) {
-    let (tx, rx) = mpsc::channel(4096);
-    (IngestQueue { tx }, rx)
-}
+pub type IngestQueue = batch::Queue<IngestWriter>;
 
-impl IngestQueue {
-    /// Stores the message; returns once it is durable (or failed).
-    pub async fn store(&self, inbound: Inbound) -> Result<Stored, String> {
-        let (reply, answer) = oneshot::channel();
-        self.tx.send((inbound, reply)).await.map_err(|_| "the ingest task has stopped".to_string())?;
-        answer.await.map_err(|_| "the ingest task has stopped".to_string())?
+impl GroupWrite for IngestWriter {
+    type Job = Inbound;
+    type Outcome = Stored;
+
+    async fn write(&self, jobs: &[&Inbound]) -> sqlx::Result<Vec<Stored>> {
+        store_batch(&self.state, jobs).await
     }
-}
 
-/// The batcher: takes what is waiting (up to [`MAX_BATCH`]), writes it in one transaction, answers.
-pub async fn run(state: AppState, mut rx: mpsc::Receiver<IngestJob>) {
-    let mut batch: Vec<IngestJob> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let items: Vec<&Inbound> = batch.iter().map(|(i, _)| i).collect();
-        let outcomes = match store_batch(&state, &items).await {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect::<Vec<_>>(),
-            Err(e) if batch.len() > 1 => {
-                // One bad message must not fail the others: store each on its own.
-                tracing::warn!(error = %e, size = batch.len(), "batch failed; storing its messages one by one");
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for item in &items {
-                    outcomes.push(store_one(&state, item).await);
-                }
-                outcomes
-            }
-            Err(_) => vec![store_one(&state, items[0]).await],
-        };
+    async fn written(&self, outcomes: &[Result<Stored, String>]) {
         if outcomes.iter().any(|o| matches!(o, Ok(Stored::New { turn: true }))) {
-            state.wake_turns().await;
-        }
-        for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
-            let _ = reply.send(outcome);
+            self.state.wake_turns().await;
         }
     }
 }
 
-/// Stores one message, trying again a few times: a transient error (a deadlock victim, a busy
-/// database) should not cost Twilio's request.
-async fn store_one(state: &AppState, item: &Inbound) -> Result<Stored, String> {
-    let mut last = String::new();
-    for attempt in 0..3u64 {
-        match store_batch(state, &[item]).await {
-            Ok(mut outcomes) => return Ok(outcomes.remove(0)),
-            Err(e) => {
-                tracing::warn!(error = %e, attempt, "storing an inbound message failed");
-                last = e.to_string();
-                tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
-            }
-        }
-    }
-    Err(last)
-}
-
-/// Stores the messages and marks their conversations' turns pending, in one transaction; a
-/// MessageSid already stored changes nothing.
+/// Stores the messages and marks their conversations' turns pending: one transaction of three
+/// statements whatever the batch size, one round trip on SQLite. A MessageSid already stored
+/// changes nothing.
 async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<Stored>> {
     let now = now_ms();
-    let mut tx = state.db.begin_write_urgent().await?;
-    let mut outcomes = Vec::with_capacity(items.len());
-    for m in items {
-        let (conversation_id,): (String,) = sqlx::query_as(
-            "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, created_at) \
-             VALUES ($1, $2, $3, $4, (SELECT agent_id FROM channels WHERE number_id = $2), $5, $5) \
-             ON CONFLICT (number_id, guest_address) DO UPDATE SET \
-               guest_name = COALESCE(excluded.guest_name, conversations.guest_name), \
-               agent_id = excluded.agent_id, last_inbound_at = excluded.last_inbound_at \
-             RETURNING id",
-        )
-        .bind(new_id())
-        .bind(&m.number_id)
-        .bind(&m.from)
-        .bind(&m.profile_name)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, answered, \
-             created_at) VALUES ($1, $2, $3, 'inbound', $4, $5, 'received', $6, $7, $8) \
-             ON CONFLICT (connector_id, twilio_sid) DO NOTHING",
-        )
-        .bind(new_id())
-        .bind(&conversation_id)
-        .bind(&m.connector_id)
-        .bind(&m.body)
-        .bind(&m.message_sid)
-        .bind(&m.params)
-        .bind(i64::from(!m.turn))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            outcomes.push(Stored::Duplicate);
-            continue;
+    // Twilio's retry can arrive in the same batch as the original: the first one stands.
+    let mut seen = HashSet::new();
+    let fresh: Vec<usize> =
+        (0..items.len()).filter(|&i| seen.insert((&items[i].connector_id, &items[i].message_sid))).collect();
+    // One conversation row per guest and number, named by the last message that has a profile name.
+    let mut guests: Vec<(&str, &str, Option<&str>)> = Vec::new();
+    for &i in &fresh {
+        let m = items[i];
+        match guests.iter_mut().find(|g| g.0 == m.number_id && g.1 == m.from) {
+            Some(g) => g.2 = m.profile_name.as_deref().or(g.2),
+            None => guests.push((&m.number_id, &m.from, m.profile_name.as_deref())),
         }
-        if m.turn {
-            // The conversation owes the guest a turn. A turn under way sees the new generation
-            // and leaves the row pending, so this message is answered by the next turn.
-            sqlx::query(
-                "INSERT INTO turns (conversation_id, state, generation, run_at, updated_at) VALUES ($1, 'pending', 1, $2, $2) \
-                 ON CONFLICT (conversation_id) DO UPDATE SET state = 'pending', generation = turns.generation + 1, \
-                 run_at = CASE WHEN turns.state = 'idle' THEN excluded.run_at ELSE turns.run_at END, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(&conversation_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        outcomes.push(Stored::New { turn: m.turn });
     }
-    tx.commit().await?;
+
+    let mut conversations = Statement::new(format!(
+        "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, created_at) \
+         VALUES {} ON CONFLICT (number_id, guest_address) DO UPDATE SET \
+           guest_name = COALESCE(excluded.guest_name, conversations.guest_name), \
+           agent_id = excluded.agent_id, last_inbound_at = excluded.last_inbound_at",
+        values(guests.len(), 4, 1, |n| format!(
+            "(${}, ${}, ${}, ${}, (SELECT agent_id FROM channels WHERE number_id = ${}), $1, $1)",
+            n[0], n[1], n[2], n[3], n[1]
+        ))
+    ))
+    .bind(now);
+    for (number_id, guest, name) in &guests {
+        conversations = conversations.bind(new_id()).bind(*number_id).bind(*guest).bind(*name);
+    }
+
+    // Message ids are made here, so the turns statement can find the rows this batch inserted.
+    let ids: Vec<String> = fresh.iter().map(|_| new_id()).collect();
+    let mut messages = Statement::new(format!(
+        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, answered, \
+         created_at) VALUES {} ON CONFLICT (connector_id, twilio_sid) DO NOTHING RETURNING id",
+        values(fresh.len(), 8, 1, |n| format!(
+            "(${}, (SELECT id FROM conversations WHERE number_id = ${} AND guest_address = ${}), ${}, 'inbound', ${}, ${}, \
+             'received', ${}, ${}, $1)",
+            n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]
+        ))
+    ))
+    .bind(now);
+    for (&i, id) in fresh.iter().zip(&ids) {
+        let m = items[i];
+        messages = messages
+            .bind(id.as_str())
+            .bind(m.number_id.as_str())
+            .bind(m.from.as_str())
+            .bind(m.connector_id.as_str())
+            .bind(m.body.as_str())
+            .bind(m.message_sid.as_str())
+            .bind(m.params.as_str())
+            .bind(i64::from(!m.turn));
+    }
+
+    let mut script = vec![conversations, messages];
+    let owed: Vec<&String> = fresh.iter().zip(&ids).filter(|(&i, _)| items[i].turn).map(|(_, id)| id).collect();
+    if !owed.is_empty() {
+        // Each conversation with a new message owes the guest a turn. A turn under way sees the
+        // new generation and leaves the row pending, so these messages go to the next turn.
+        let mut turns = Statement::new(format!(
+            "INSERT INTO turns (conversation_id, state, generation, run_at, updated_at) \
+             SELECT DISTINCT conversation_id, 'pending', 1, $1, $1 FROM messages WHERE id IN ({}) \
+             ON CONFLICT (conversation_id) DO UPDATE SET state = 'pending', generation = turns.generation + 1, \
+             run_at = CASE WHEN turns.state = 'idle' THEN excluded.run_at ELSE turns.run_at END, \
+             updated_at = excluded.updated_at",
+            values(owed.len(), 1, 1, |n| format!("${}", n[0]))
+        ))
+        .bind(now);
+        for id in owed {
+            turns = turns.bind(id.as_str());
+        }
+        script.push(turns);
+    }
+
+    let rows = state.db.write_script(script, true).await?;
+    let inserted: HashSet<String> = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>()?;
+    let mut outcomes = vec![Stored::Duplicate; items.len()];
+    for (&i, id) in fresh.iter().zip(&ids) {
+        if inserted.contains(id) {
+            outcomes[i] = Stored::New { turn: items[i].turn };
+        }
+    }
     Ok(outcomes)
 }

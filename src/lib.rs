@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod backoffice;
+pub mod batch;
 pub mod brain;
 pub mod config;
 pub mod connectors;
@@ -24,11 +25,14 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
-/// A new random row id.
+/// A new row id: 32 hex digits, the first 12 the time in milliseconds, the rest random. Ids made
+/// later sort later, so new rows land at the end of each index instead of on a random page (a
+/// SQLite commit then writes a few pages, not one per row and index). Ids are never secrets:
+/// webhook keys and sessions have their own fully random values.
 pub fn new_id() -> String {
     use rand::Rng;
-    let bytes: [u8; 16] = rand::thread_rng().gen();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let random: u128 = rand::thread_rng().gen::<u128>() >> 48;
+    format!("{:012x}{random:020x}", now_ms() as u64 & 0xffff_ffff_ffff)
 }
 
 /// Masks a phone number for logs: keeps the channel prefix and the last three digits.
@@ -37,4 +41,22 @@ pub fn mask_address(address: &str) -> String {
     let visible: String = number.chars().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
     let sep = if prefix.is_empty() { "" } else { ":" };
     format!("{prefix}{sep}…{visible}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_id;
+
+    #[test]
+    fn ids_are_32_hex_digits_and_sort_by_creation_time() {
+        let first = new_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_id();
+        for id in [&first, &second] {
+            assert_eq!(id.len(), 32);
+            assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        }
+        assert!(first < second, "{first} then {second}");
+        assert_ne!(new_id(), new_id());
+    }
 }

@@ -12,6 +12,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
 use crate::{
+    batch,
     config::Config,
     crypto::SecretBox,
     db::{Backend, Db},
@@ -27,7 +28,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    ingest: tokio::sync::mpsc::Receiver<inbound::IngestJob>,
+    ingest: batch::Inbox<inbound::IngestWriter>,
+    statuses: batch::Inbox<webhook::StatusWriter>,
 }
 
 impl Application {
@@ -59,10 +61,12 @@ impl Application {
                 config.data_dir.join("master.key").display()
             );
         }
-        let (ingest_queue, ingest) = inbound::queue();
+        let (ingest_queue, ingest) = batch::queue();
+        let (status_queue, statuses) = batch::queue();
         let state = AppState {
             hooks: Default::default(),
             ingest: ingest_queue,
+            statuses: status_queue,
             db,
             twilio: TwilioClient::new(
                 &config.twilio_api_base,
@@ -75,7 +79,7 @@ impl Application {
             tuning,
         };
         let router = router(state.clone(), &config, addr);
-        Ok(Self { listener, router, state, ingest })
+        Ok(Self { listener, router, state, ingest, statuses })
     }
 
     pub fn port(&self) -> u16 {
@@ -93,7 +97,8 @@ impl Application {
     /// Serves HTTP and runs the workers until `shutdown` completes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(inbound::run(self.state.clone(), self.ingest));
+        tasks.spawn(self.ingest.run(inbound::IngestWriter { state: self.state.clone() }));
+        tasks.spawn(self.statuses.run(webhook::StatusWriter { state: self.state.clone() }));
         for _ in 0..self.state.tuning.turn_workers.max(1) {
             tasks.spawn(turns::run(self.state.clone()));
         }

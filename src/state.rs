@@ -9,6 +9,7 @@ use crate::{
     db::{Backend, Db},
     inbound::{HookCache, IngestQueue},
     twilio::TwilioClient,
+    webhook::StatusQueue,
 };
 
 #[derive(Clone)]
@@ -24,6 +25,7 @@ pub struct AppState {
     pub hooks: Arc<HookCache>,
     /// Inbound messages go through here to be stored in batches.
     pub ingest: IngestQueue,
+    pub statuses: StatusQueue,
 }
 
 /// Wakes the workers when there is new work, so they need no fast poll. With PostgreSQL the

@@ -11,9 +11,12 @@ use axum::{
     Router,
 };
 
+use sqlx::Row;
 use std::sync::Arc;
 
 use crate::{
+    batch::{self, GroupWrite},
+    db::{Statement, Value},
     inbound::{HookConnector, Inbound, Stored},
     mask_address, now_ms,
     state::AppState,
@@ -126,7 +129,7 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
         body: param(&params, "Body").unwrap_or("").to_string(),
         params: serde_json::to_string(&params).unwrap_or_default(),
     };
-    match state.ingest.store(inbound).await {
+    match state.ingest.submit(inbound).await {
         Ok(Stored::New { turn: true }) => tracing::info!("inbound message stored"),
         Ok(Stored::New { turn: false }) => tracing::info!("inbound message stored; not delivered to an agent"),
         Ok(Stored::Duplicate) => tracing::info!("duplicate delivery acknowledged"),
@@ -177,7 +180,15 @@ async fn status(
     let code: Option<i64> = param(&params, "ErrorCode").and_then(|c| c.parse().ok());
     let meaning = code
         .map(|c| crate::twilio::errors::describe(c).map(str::to_string).unwrap_or_else(|| format!("Twilio error {c}")));
-    match apply_status(&state, &connector.id, message_id.as_deref(), sid, status, code, meaning).await {
+    let update = StatusUpdate {
+        connector_id: connector.id.clone(),
+        message_id,
+        sid: sid.to_string(),
+        status: status.to_string(),
+        code,
+        meaning,
+    };
+    match state.statuses.submit(update).await {
         Ok(applied) => {
             tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied, "status callback")
         }
@@ -189,62 +200,88 @@ async fn status(
     StatusCode::OK.into_response()
 }
 
-/// Moves the message forward to `status` (never backwards); 63016 also closes the
-/// conversation's window. The message is found by the id in the callback URL, which works even
-/// before the send has recorded Twilio's SID, or else by that SID.
-async fn apply_status(
-    state: &AppState,
-    connector_id: &str,
-    message_id: Option<&str>,
-    sid: &str,
-    status: &str,
-    code: Option<i64>,
-    meaning: Option<String>,
-) -> sqlx::Result<bool> {
-    let mut tx = state.db.begin_write_urgent().await?;
-    let target: Option<(String, String)> = match message_id {
-        Some(id) => {
-            sqlx::query_as(
-                "SELECT id, conversation_id FROM messages WHERE id = $1 AND connector_id = $2 AND direction = 'outbound' \
-                 AND (twilio_sid IS NULL OR twilio_sid = $3)",
-            )
-            .bind(id)
-            .bind(connector_id)
-            .bind(sid)
-            .fetch_optional(&mut *tx)
-            .await?
+/// A status callback to record.
+pub struct StatusUpdate {
+    pub connector_id: String,
+    /// The message id from the callback URL; found by `sid` when absent.
+    pub message_id: Option<String>,
+    pub sid: String,
+    pub status: String,
+    pub code: Option<i64>,
+    pub meaning: Option<String>,
+}
+
+/// Writes status callbacks in batches; the outcome says whether the message moved forward.
+pub struct StatusWriter {
+    pub state: AppState,
+}
+
+pub type StatusQueue = batch::Queue<StatusWriter>;
+
+impl GroupWrite for StatusWriter {
+    type Job = StatusUpdate;
+    type Outcome = bool;
+
+    async fn write(&self, jobs: &[&StatusUpdate]) -> sqlx::Result<Vec<bool>> {
+        let now = now_ms();
+        let script = jobs.iter().flat_map(|job| status_statements(job, now)).collect();
+        let rows = self.state.db.write_script(script, true).await?;
+        let mut moved = Vec::with_capacity(rows.len());
+        for row in rows {
+            moved.push((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
         }
-        None => {
-            sqlx::query_as(
-                "SELECT id, conversation_id FROM messages WHERE connector_id = $1 AND twilio_sid = $2 AND direction = 'outbound'",
-            )
-            .bind(connector_id)
-            .bind(sid)
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-    };
-    let Some((id, conversation_id)) = target else { return Ok(false) };
-    let updated = sqlx::query(
-        "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), status = $2, status_rank = $3, \
-         error_code = COALESCE($4, error_code), error_message = COALESCE($5, error_message) \
-         WHERE id = $6 AND status_rank < $3",
-    )
-    .bind(sid)
-    .bind(status)
-    .bind(status_rank(status))
-    .bind(code)
-    .bind(meaning)
-    .bind(&id)
-    .execute(&mut *tx)
-    .await?;
-    if code == Some(63016) {
-        sqlx::query("UPDATE conversations SET window_closed_at = $1 WHERE id = $2")
-            .bind(now_ms())
-            .bind(&conversation_id)
-            .execute(&mut *tx)
-            .await?;
+        Ok(jobs
+            .iter()
+            .map(|job| moved.iter().any(|(id, sid)| job.message_id.as_deref().map_or(sid == &job.sid, |m| m == id)))
+            .collect())
     }
-    tx.commit().await?;
-    Ok(updated.rows_affected() == 1)
+}
+
+/// Moves the message forward to the callback's status (never backwards), returning its id and
+/// SID when it moved; 63016 also closes the conversation's window unless the guest wrote after
+/// the message was queued. The message is found by the id in the callback URL, which works even
+/// before the send has recorded Twilio's SID, or else by that SID.
+fn status_statements(job: &StatusUpdate, now: i64) -> Vec<Statement> {
+    // $1 SID, $2 connector, $3 message id when known.
+    let mut find: Vec<Value> = vec![job.sid.as_str().into(), job.connector_id.as_str().into()];
+    let locate = match &job.message_id {
+        Some(id) => {
+            find.push(id.as_str().into());
+            "id = $3 AND connector_id = $2 AND direction = 'outbound' AND (twilio_sid IS NULL OR twilio_sid = $1)"
+        }
+        None => "twilio_sid = $1 AND connector_id = $2 AND direction = 'outbound'",
+    };
+    let placeholders = find.len();
+    let update = Statement {
+        sql: format!(
+            "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), status = ${s}, status_rank = ${r}, \
+             error_code = COALESCE(${c}, error_code), error_message = COALESCE(${m}, error_message) \
+             WHERE {locate} AND status_rank < ${r} RETURNING id, twilio_sid",
+            s = placeholders + 1,
+            r = placeholders + 2,
+            c = placeholders + 3,
+            m = placeholders + 4,
+        ),
+        args: find.clone(),
+    }
+    .bind(job.status.as_str())
+    .bind(status_rank(&job.status))
+    .bind(job.code)
+    .bind(job.meaning.clone());
+    let mut statements = vec![update];
+    if job.code == Some(63016) {
+        statements.push(
+            Statement {
+                sql: format!(
+                    "UPDATE conversations SET window_closed_at = ${n} \
+                     WHERE id = (SELECT conversation_id FROM messages WHERE {locate}) \
+                       AND last_inbound_at < (SELECT created_at FROM messages WHERE {locate})",
+                    n = placeholders + 1
+                ),
+                args: find,
+            }
+            .bind(now),
+        );
+    }
+    statements
 }
