@@ -101,7 +101,8 @@ impl Db {
                     if backend == Backend::Sqlite {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA wal_autocheckpoint = 0;",
                         )
                         .await?;
                     }
@@ -123,6 +124,19 @@ impl Db {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
         }
         .context("applying database migrations")
+    }
+
+    /// Copies the SQLite write-ahead log back into the database file every half second. Left
+    /// to SQLite, the commit that crosses 1,000 pages would do it, syncing files while a batch
+    /// of webhooks waits on that commit. Connections opened without this task (CLI commands)
+    /// checkpoint when they close.
+    pub async fn checkpoints(self) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; trying again shortly");
+            }
+        }
     }
 
     /// A transaction that will write, for background work. With SQLite it waits while a

@@ -106,9 +106,10 @@ impl Application {
             tasks.spawn(sender::run(self.state.clone()));
         }
         tasks.spawn(sweep_sessions(self.state.clone()));
-        if self.state.db.backend == Backend::Postgres {
-            tasks.spawn(listen_for_other_instances(self.state.clone()));
-        }
+        match self.state.db.backend {
+            Backend::Postgres => tasks.spawn(listen_for_other_instances(self.state.clone())),
+            Backend::Sqlite => tasks.spawn(self.state.db.clone().checkpoints()),
+        };
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // Work claimed by a worker stopped here is taken again when its lease runs out.
         tasks.abort_all();
