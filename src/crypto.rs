@@ -65,18 +65,8 @@ impl SecretBox {
                 &decode_key(text.trim()).with_context(|| format!("master key file {}", key_file.display()))?,
             ));
         }
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        if let Some(dir) = key_file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file =
-            options.open(key_file).with_context(|| format!("creating the master key file {}", key_file.display()))?;
-        writeln!(file, "{}", STANDARD.encode(key))?;
+        let key = new_key();
+        write_key_file(key_file, &key)?;
         tracing::info!(path = %key_file.display(), "created a new master key file");
         Ok(Self { new_key: true, ..Self::from_key(&key) })
     }
@@ -106,6 +96,153 @@ impl SecretBox {
             .map_err(|_| anyhow::anyhow!("a stored secret does not open with this master key"))?;
         Ok(Secret(String::from_utf8(plain)?))
     }
+}
+
+/// 32 random bytes from the operating system.
+pub fn new_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    key
+}
+
+/// The key as `SWITCHBOARD_MASTER_KEY` takes it.
+pub fn encode_key(key: &[u8; 32]) -> Secret {
+    Secret(STANDARD.encode(key))
+}
+
+/// Writes a new key file, readable by its owner only, synced to disk; never overwrites one.
+pub fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating the master key file {}", path.display()))?;
+    writeln!(file, "{}", encode_key(key).expose())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Every column that holds a sealed secret: (table, id column, sealed column). The row id is
+/// the associated data. New kinds of secrets are added here, so rotation and the start-up check
+/// cover them.
+pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[("connectors", "id", "auth_token_enc")];
+
+/// Checks that `secrets` opens one stored secret of each kind (when there are any).
+pub async fn check_key_opens_stored(db: &crate::db::Db, secrets: &SecretBox) -> anyhow::Result<()> {
+    for (table, id, column) in SEALED_COLUMNS {
+        let row: Option<(String, Vec<u8>)> =
+            sqlx::query_as(&format!("SELECT {id}, {column} FROM {table} WHERE {column} IS NOT NULL LIMIT 1"))
+                .fetch_optional(&db.pool)
+                .await?;
+        if let Some((row_id, sealed)) = row {
+            secrets.open(&sealed, &row_id).map_err(|_| {
+                anyhow::anyhow!(
+                    "the master key does not open the secrets stored in the database: \
+                     start with the key they were sealed with (SWITCHBOARD_MASTER_KEY or the master.key file)"
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Re-seals every stored secret from `old` to `new` in one transaction; returns how many. If
+/// any secret does not open with `old`, nothing changes.
+pub async fn reseal_all(db: &crate::db::Db, old: &SecretBox, new: &SecretBox) -> anyhow::Result<usize> {
+    let mut tx = db.begin_write().await?;
+    let mut count = 0;
+    for (table, id, column) in SEALED_COLUMNS {
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as(&format!("SELECT {id}, {column} FROM {table} WHERE {column} IS NOT NULL"))
+                .fetch_all(&mut *tx)
+                .await?;
+        for (row_id, sealed) in rows {
+            let secret = old
+                .open(&sealed, &row_id)
+                .with_context(|| format!("{table} {row_id}: its secret does not open with the current master key"))?;
+            sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE {id} = $2"))
+                .bind(new.seal(secret.expose(), &row_id))
+                .bind(&row_id)
+                .execute(&mut *tx)
+                .await?;
+            count += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// What a rotation did.
+pub enum Rotated {
+    /// The key file now holds the new key.
+    KeyFile { secrets: usize },
+    /// The key came from the environment: the operator sets this one in its place.
+    EnvKey { secrets: usize, new_key: Secret },
+}
+
+/// Rotates the master key: a new random key, every stored secret re-sealed under it in one
+/// transaction. With a key file, the new key is written beside it first (`master.key.new`),
+/// the database is re-sealed, then the new file replaces the old; a crash between the two is
+/// finished by the next start ([`recover_rotation`]). Switchboard must be stopped meanwhile.
+pub async fn rotate_master_key(
+    db: &crate::db::Db,
+    env_key: Option<&Secret>,
+    key_file: &Path,
+) -> anyhow::Result<Rotated> {
+    let old = match env_key {
+        Some(_) => SecretBox::load(env_key, key_file)?,
+        None if key_file.exists() => SecretBox::load(None, key_file)?,
+        None => {
+            bail!("there is no master key to rotate: neither SWITCHBOARD_MASTER_KEY nor {} exists", key_file.display())
+        }
+    };
+    check_key_opens_stored(db, &old).await?;
+    let key = new_key();
+    let new = SecretBox::from_key(&key);
+    if env_key.is_some() {
+        let secrets = reseal_all(db, &old, &new).await?;
+        return Ok(Rotated::EnvKey { secrets, new_key: encode_key(&key) });
+    }
+    let pending = pending_key_file(key_file);
+    if pending.exists() {
+        // Left by a rotation that stopped before the database changed: the current key still
+        // opens everything, so that file was never used.
+        std::fs::remove_file(&pending)?;
+    }
+    write_key_file(&pending, &key)?;
+    let secrets = match reseal_all(db, &old, &new).await {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pending);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&pending, key_file)
+        .with_context(|| format!("replacing {} with the new key", key_file.display()))?;
+    Ok(Rotated::KeyFile { secrets })
+}
+
+/// Where a rotation writes the new key before the database is re-sealed.
+pub fn pending_key_file(key_file: &Path) -> std::path::PathBuf {
+    key_file.with_extension("key.new")
+}
+
+/// Finishes a rotation that stopped after re-sealing the database but before replacing the key
+/// file: when the current key does not open the stored secrets and the new one does, the new
+/// file takes the old one's place. Returns the key to use.
+pub async fn recover_rotation(db: &crate::db::Db, current: SecretBox, key_file: &Path) -> anyhow::Result<SecretBox> {
+    let pending = pending_key_file(key_file);
+    if !pending.exists() || check_key_opens_stored(db, &current).await.is_ok() {
+        return Ok(current);
+    }
+    let next = SecretBox::load(None, &pending)?;
+    check_key_opens_stored(db, &next).await?;
+    std::fs::rename(&pending, key_file)?;
+    tracing::warn!(path = %key_file.display(), "finished an interrupted master key rotation");
+    Ok(next)
 }
 
 fn decode_key(text: &str) -> anyhow::Result<[u8; 32]> {

@@ -2,7 +2,7 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use switchboard::{accounts, config::Config, db::Db, startup::Application};
+use switchboard::{accounts, config::Config, crypto, db::Db, startup::Application};
 use tracing_subscriber::EnvFilter;
 
 /// Switchboard: connects your organization's Twilio account to its AI agents over WhatsApp and SMS.
@@ -27,6 +27,10 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Replace the master key with a new random one and re-encrypt every stored secret under it.
+    /// Stop Switchboard first. With a key file, the file is replaced; with SWITCHBOARD_MASTER_KEY,
+    /// the new key is printed once, to be set in its place on every instance.
+    RotateKey,
     /// For the benchmark: a bare axum server that answers the webhook path with empty TwiML and
     /// does nothing else, as the baseline the real webhook is compared with.
     #[command(hide = true)]
@@ -64,6 +68,21 @@ async fn main() -> anyhow::Result<()> {
             );
             let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
             axum::serve(listener, app).await?;
+            Ok(())
+        }
+        Command::RotateKey => {
+            let db = Db::connect(&cli.config.database_url()).await?;
+            let key_file = cli.config.data_dir.join("master.key");
+            match crypto::rotate_master_key(&db, cli.config.master_key.as_ref(), &key_file).await? {
+                crypto::Rotated::KeyFile { secrets } => {
+                    println!("Re-encrypted {secrets} secret(s); {} now holds the new master key.", key_file.display())
+                }
+                crypto::Rotated::EnvKey { secrets, new_key } => println!(
+                    "Re-encrypted {secrets} secret(s). Set SWITCHBOARD_MASTER_KEY to this new key on every instance \
+                     before starting Switchboard again (the old key no longer opens them):\n{}",
+                    new_key.expose()
+                ),
+            }
             Ok(())
         }
         Command::CreateAdmin { org, email } => {

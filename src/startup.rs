@@ -51,16 +51,20 @@ impl Application {
             }
         };
         let db = Db::connect(&config.database_url()).await?;
-        let secrets = SecretBox::load(config.master_key.as_ref(), &config.data_dir.join("master.key"))?;
+        let key_file = config.data_dir.join("master.key");
+        let mut secrets = SecretBox::load(config.master_key.as_ref(), &key_file)?;
         if secrets.new_key {
             let (sealed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM connectors").fetch_one(&db.pool).await?;
             anyhow::ensure!(
                 sealed == 0,
                 "the database holds {sealed} encrypted Auth Token(s) but the master key is missing: set SWITCHBOARD_MASTER_KEY \
                  or restore {} (a new key file was just created there; remove it after restoring the old one)",
-                config.data_dir.join("master.key").display()
+                key_file.display()
             );
+        } else if config.master_key.is_none() {
+            secrets = crate::crypto::recover_rotation(&db, secrets, &key_file).await?;
         }
+        crate::crypto::check_key_opens_stored(&db, &secrets).await?;
         let (ingest_queue, ingest) = batch::queue();
         let (status_queue, statuses) = batch::queue();
         let state = AppState {

@@ -66,3 +66,98 @@ async fn starting_without_the_master_key_that_sealed_the_tokens_fails_clearly() 
             .unwrap();
     assert_eq!(creds.auth_token.expose(), common::TOKEN);
 }
+
+/// A configuration on the test app's database, with its own data folder (and so key file).
+fn config_on(app: &common::TestApp, data_dir: std::path::PathBuf) -> Config {
+    let mut config = Config::for_data_dir(data_dir);
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.database_url = Some(app.database_url.clone());
+    config
+}
+
+async fn token_as_seen_by(config: Config, connector_id: &str) -> anyhow::Result<String> {
+    let app = Application::build(config).await?;
+    let creds = switchboard::connectors::credentials(app.state(), connector_id).await?;
+    Ok(creds.auth_token.expose().to_string())
+}
+
+#[tokio::test]
+async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let connector = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    app.stop_server().await;
+    let key_file = app.data_dir.join("master.key");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+    let sealed_before: Vec<u8> =
+        sqlx::query_scalar("SELECT auth_token_enc FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
+
+    let out = switchboard(&app.data_dir).env("DATABASE_URL", &app.database_url).arg("rotate-key").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Re-encrypted 1 secret(s)"), "{stdout}");
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(new_key, old_key);
+    assert!(!stdout.contains(new_key.trim()) && !stdout.contains(common::TOKEN), "no key or token is printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let sealed_after: Vec<u8> =
+        sqlx::query_scalar("SELECT auth_token_enc FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_ne!(sealed_after, sealed_before);
+
+    // The new key file opens the token; the old key is refused with a clear message.
+    assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(), common::TOKEN);
+    let mut with_old = config_on(&app, app.data_dir.join("elsewhere"));
+    with_old.master_key = Some(switchboard::crypto::Secret::new(old_key.trim()));
+    let error = Application::build(with_old).await.err().expect("the old key is refused").to_string();
+    assert!(error.contains("does not open the secrets stored"), "{error}");
+}
+
+#[tokio::test]
+async fn rotate_key_from_the_environment_prints_the_new_key_once() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let connector = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    app.stop_server().await;
+    let old_key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
+    let no_file = std::env::temp_dir().join(format!("switchboard-envkey-{}", random_hex(12)));
+
+    let out = switchboard(&no_file)
+        .env("DATABASE_URL", &app.database_url)
+        .env("SWITCHBOARD_MASTER_KEY", &old_key)
+        .arg("rotate-key")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let new_key = stdout.lines().last().unwrap().trim().to_string();
+    assert_eq!(new_key.len(), 44, "a base64 key of 32 bytes: {stdout}");
+    assert!(!no_file.join("master.key").exists(), "no key file is written when the key comes from the environment");
+
+    let mut config = config_on(&app, no_file.clone());
+    config.master_key = Some(switchboard::crypto::Secret::new(new_key));
+    assert_eq!(token_as_seen_by(config, &connector.id).await.unwrap(), common::TOKEN);
+    let _ = std::fs::remove_dir_all(no_file);
+}
+
+#[tokio::test]
+async fn a_rotation_cut_off_before_the_key_file_was_replaced_is_finished_by_the_next_start() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let connector = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    app.stop_server().await;
+    let key_file = app.data_dir.join("master.key");
+    let old = switchboard::crypto::SecretBox::load(None, &key_file).unwrap();
+    // What rotate-key does up to its last step: the new key beside the old, the database re-sealed.
+    let key = switchboard::crypto::new_key();
+    switchboard::crypto::write_key_file(&switchboard::crypto::pending_key_file(&key_file), &key).unwrap();
+    let new = switchboard::crypto::SecretBox::from_key(&key);
+    assert_eq!(switchboard::crypto::reseal_all(&app.state.db, &old, &new).await.unwrap(), 1);
+
+    assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(), common::TOKEN);
+    assert!(!switchboard::crypto::pending_key_file(&key_file).exists());
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), switchboard::crypto::encode_key(&key).expose());
+}
