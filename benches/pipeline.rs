@@ -301,7 +301,8 @@ async fn main() {
     wait_up(bench.port).await;
     let (ingest_only, ingest_failures) =
         throughput_to(&bench.webhook_url, 32, 5, 30_000_000, "whatsapp:+14155550111").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // As before the other latency run: the throughput run's backlog (checkpoint, turns) settles first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let (lat_ingest, lat_ingest_failed) =
         fixed_rate(&bench.webhook_url, 2000, 5, 40_000_000, "whatsapp:+14155550111").await;
     let (stored, failures) = throughput(&bench.webhook_url, 32, 5, 10_000_000).await;
@@ -319,8 +320,13 @@ async fn main() {
     for i in 0..300u64 {
         let guest = format!("whatsapp:+1888{i:07}");
         let t0 = now_us();
-        let inbound =
-            Inbound { to: SENDER.into(), from: guest.clone(), body: "When is breakfast?".into(), profile_name: None };
+        let inbound = Inbound {
+            to: SENDER.into(),
+            from: guest.clone(),
+            body: "When is breakfast?".into(),
+            profile_name: None,
+            media: vec![],
+        };
         let _ = &client;
         bench.sim.sim.guest_message(inbound).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -352,6 +358,7 @@ async fn main() {
             from: format!("whatsapp:+1999{i:07}"),
             body: "When is breakfast?".into(),
             profile_name: None,
+            media: vec![],
         };
         bench.sim.sim.guest_message(inbound).await.unwrap();
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use app::model::{ConversationView, Direction, Me, MessageView};
+use app::model::{ConversationView, Direction, Me, MediaView, MessageView};
 
 use crate::{error::Result, state::AppState};
 
@@ -25,6 +25,18 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
     .bind(agent_id)
     .fetch_all(&state.db.pool)
     .await?;
+    let mut media: HashMap<String, Vec<MediaView>> = HashMap::new();
+    let files: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT md.message_id, md.id, md.content_type, md.state, md.error FROM media md \
+         JOIN messages m ON m.id = md.message_id JOIN conversations cv ON cv.id = m.conversation_id \
+         WHERE cv.agent_id = $1 ORDER BY md.message_id, md.position",
+    )
+    .bind(agent_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    for (message_id, id, content_type, state, error) in files {
+        media.entry(message_id).or_default().push(MediaView { id, content_type, state, error });
+    }
     for (conv, id, direction, body, status, code, error_message, note, at_ms) in rows {
         let error = match (code, error_message) {
             (Some(c), Some(m)) => Some(format!("{m} (error {c})")),
@@ -32,6 +44,7 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
             (None, m) => m,
         };
         messages.entry(conv).or_default().push(MessageView {
+            media: media.remove(&id).unwrap_or_default(),
             id,
             direction: if direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
             body,

@@ -102,6 +102,8 @@ pub struct Inbound {
     pub body: String,
     /// Every parameter Twilio sent, as JSON.
     pub params: String,
+    /// The files attached (`MediaUrl{N}`, `MediaContentType{N}`), in order.
+    pub media: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +128,9 @@ impl GroupWrite for IngestWriter {
     }
 
     async fn written(&self, outcomes: &[Result<Stored, String>]) {
+        if outcomes.iter().any(|o| matches!(o, Ok(Stored::New { .. }))) {
+            self.state.wake.media.notify_one();
+        }
         if outcomes.iter().any(|o| matches!(o, Ok(Stored::New { turn: true }))) {
             self.state.wake_turns().await;
         }
@@ -192,6 +197,23 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     }
 
     let mut script = vec![conversations, messages];
+    for (&i, id) in fresh.iter().zip(&ids) {
+        for (position, (url, content_type)) in items[i].media.iter().enumerate() {
+            // Only for a message this batch inserted (not a duplicate delivery).
+            script.push(
+                Statement::new(
+                    "INSERT INTO media (id, message_id, position, url, content_type, state, run_at, created_at) \
+                     SELECT $1, $2, $3, $4, $5, 'pending', $6, $6 WHERE EXISTS (SELECT 1 FROM messages WHERE id = $2)",
+                )
+                .bind(new_id())
+                .bind(id.as_str())
+                .bind(position as i64)
+                .bind(url.as_str())
+                .bind(content_type.as_str())
+                .bind(now),
+            );
+        }
+    }
     let owed: Vec<&String> = fresh.iter().zip(&ids).filter(|(&i, _)| items[i].turn).map(|(_, id)| id).collect();
     if !owed.is_empty() {
         // Each conversation with a new message owes the guest a turn. A turn under way sees the

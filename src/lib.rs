@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod inbound;
+pub mod media;
 pub mod sender;
 pub mod sessions;
 pub mod startup;

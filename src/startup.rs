@@ -71,6 +71,7 @@ impl Application {
             hooks: Default::default(),
             ingest: ingest_queue,
             statuses: status_queue,
+            media_dir: config.data_dir.join("media").into(),
             db,
             twilio: TwilioClient::new(
                 &config.twilio_api_base,
@@ -106,6 +107,7 @@ impl Application {
         for _ in 0..self.state.tuning.turn_workers.max(1) {
             tasks.spawn(turns::run(self.state.clone()));
         }
+        tasks.spawn(crate::media::run(self.state.clone()));
         for _ in 0..self.state.tuning.send_workers.max(1) {
             tasks.spawn(sender::run(self.state.clone()));
         }
@@ -188,10 +190,11 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options)
-        .layer(sessions);
+        .layer(sessions.clone());
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::media::router(state.clone(), sessions))
         .merge(webhook::router(state))
         .merge(ui)
         .layer(TraceLayer::new_for_http().make_span_with(

@@ -26,6 +26,8 @@ pub struct AppState {
     /// Inbound messages go through here to be stored in batches.
     pub ingest: IngestQueue,
     pub statuses: StatusQueue,
+    /// Where downloaded media files are kept.
+    pub media_dir: Arc<std::path::Path>,
 }
 
 /// Wakes the workers when there is new work, so they need no fast poll. With PostgreSQL the
@@ -34,6 +36,7 @@ pub struct AppState {
 pub struct Wake {
     pub turns: Arc<Notify>,
     pub sends: Arc<Notify>,
+    pub media: Arc<Notify>,
 }
 
 impl Wake {

@@ -128,6 +128,7 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
         profile_name: param(&params, "ProfileName").map(str::to_string),
         body: param(&params, "Body").unwrap_or("").to_string(),
         params: serde_json::to_string(&params).unwrap_or_default(),
+        media: media_items(&params),
     };
     match state.ingest.submit(inbound).await {
         Ok(Stored::New { turn: true }) => tracing::info!("inbound message stored"),
@@ -140,6 +141,19 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
         }
     }
     twiml_ack()
+}
+
+/// The files of an inbound message: `NumMedia` items of `MediaUrl{N}` and `MediaContentType{N}`
+/// (Twilio sends at most 10).
+fn media_items(params: &Params) -> Vec<(String, String)> {
+    let count: usize = param(params, "NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
+    (0..count.min(10))
+        .filter_map(|i| {
+            let url = param(params, &format!("MediaUrl{i}"))?;
+            let content_type = param(params, &format!("MediaContentType{i}")).unwrap_or("application/octet-stream");
+            Some((url.to_string(), content_type.to_string()))
+        })
+        .collect()
 }
 
 /// Twilio's delivery states in order; a callback never moves a message backwards.

@@ -79,6 +79,7 @@ async fn kill_9_mid_run_loses_and_duplicates_nothing_over_a_thousand_conversatio
                 from: format!("whatsapp:+1666{i:07}"),
                 body: "When is breakfast?".into(),
                 profile_name: None,
+                media: vec![],
             };
             matches!(sim.guest_message(inbound).await, Ok(d) if d.status == 200)
         }

@@ -14,6 +14,7 @@ fn guest_says(body: &str) -> Inbound {
         from: GUEST.into(),
         body: body.into(),
         profile_name: Some("Ana".into()),
+        media: vec![],
     }
 }
 

@@ -14,7 +14,13 @@ fn guest(i: usize) -> String {
 }
 
 async fn write(app: &TestApp, i: usize, body: &str) {
-    let inbound = Inbound { to: "whatsapp:+14155550100".into(), from: guest(i), body: body.into(), profile_name: None };
+    let inbound = Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: guest(i),
+        body: body.into(),
+        profile_name: None,
+        media: vec![],
+    };
     let d = app.sim.sim.guest_message(inbound).await.unwrap();
     assert_eq!(d.status, 200, "{}", d.body);
 }
@@ -225,6 +231,7 @@ async fn long_replies_are_split_and_sent_in_order() {
         from: guest(7),
         body: "Tell me everything".into(),
         profile_name: None,
+        media: vec![],
     };
     app.sim.sim.guest_message(inbound).await.unwrap();
     let parts = eventually("all parts arrive", || async {

@@ -15,7 +15,7 @@ pub mod ssr {
 
     use crate::{error::AppError, model::Me, ports::Backoffice};
 
-    const USER_KEY: &str = "user_id";
+    pub const USER_KEY: &str = "user_id";
 
     pub fn backoffice() -> Result<Arc<dyn Backoffice>, AppError> {
         use_context::<Arc<dyn Backoffice>>().ok_or_else(|| {

@@ -215,6 +215,28 @@ pub struct MessageView {
     /// What staff should know: a fallback reply, a template sent instead of free text.
     pub note: Option<String>,
     pub at_ms: i64,
+    /// Files the guest sent with the message.
+    pub media: Vec<MediaView>,
+}
+
+/// A file attached to a message; `url` serves it once it is downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaView {
+    pub id: String,
+    pub content_type: String,
+    /// pending, stored or failed
+    pub state: String,
+    pub error: Option<String>,
+}
+
+impl MediaView {
+    pub fn url(&self) -> String {
+        format!("/media/{}", self.id)
+    }
+
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

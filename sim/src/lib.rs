@@ -247,6 +247,10 @@ pub(crate) struct World {
     pub messages: Vec<Message>,
     pub attempts: Vec<SendAttempt>,
     pub faults: Faults,
+    /// Files guests sent, by media SID: (account SID, file).
+    pub media: BTreeMap<String, (String, webhooks::MediaFile)>,
+    /// How many times each file was fetched from the simulated CDN.
+    pub media_fetches: BTreeMap<String, usize>,
 }
 
 #[derive(Clone)]
@@ -417,13 +421,18 @@ impl Sim {
             .map(|s| s.webhook.clone())
     }
 
+    /// How many times each media file was downloaded, by media SID.
+    pub fn media_fetches(&self) -> BTreeMap<String, usize> {
+        self.world.lock().unwrap().media_fetches.clone()
+    }
+
     /// A guest writes to one of the simulated numbers; see [`webhooks::Inbound`].
     pub async fn guest_message(&self, inbound: webhooks::Inbound) -> Result<webhooks::Delivery, String> {
         webhooks::deliver_inbound(self, inbound).await
     }
 }
 
-pub use webhooks::{sign, Delivery, Inbound};
+pub use webhooks::{sign, Delivery, Inbound, MediaFile};
 
 /// A running simulator.
 pub struct Handle {
@@ -481,6 +490,8 @@ fn router(sim: Sim) -> Router {
             get(rest::fetch_number).post(rest::update_number),
         )
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(rest::create_message).get(rest::list_messages))
+        .route("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}", get(rest::fetch_media))
+        .route("/_sim/cdn/{media}", get(rest::cdn_media))
         .route("/v2/Channels/Senders", get(rest::list_senders))
         .route("/v2/Channels/Senders/{sid}", get(rest::fetch_sender).post(rest::update_sender))
         .route("/v2/Indicators/Typing.json", post(rest::typing))

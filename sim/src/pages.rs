@@ -127,8 +127,13 @@ pub(crate) async fn send(State(sim): State<Sim>, Form(f): Form<SendForm>) -> Red
         }
         Redirect::to(&format!("/?{}", serde_urlencoded::to_string(&query).unwrap_or_default()))
     };
-    let inbound =
-        Inbound { to: f.to.clone(), from: f.from.clone(), body: f.body.clone(), profile_name: Some("Guest".into()) };
+    let inbound = Inbound {
+        to: f.to.clone(),
+        from: f.from.clone(),
+        body: f.body.clone(),
+        profile_name: Some("Guest".into()),
+        media: vec![],
+    };
     match sim.guest_message(inbound).await {
         Ok(d) if (200..300).contains(&d.status) => back(None),
         Ok(d) => back(Some(format!("Switchboard answered the webhook with HTTP {} — {}", d.status, d.body))),

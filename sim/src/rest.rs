@@ -649,3 +649,29 @@ pub(crate) async fn typing(State(sim): State<Sim>, headers: HeaderMap, body: Byt
     }
     Json(json!({ "success": true })).into_response()
 }
+
+/// A message's media file: with the account's credentials, a redirect to the file on the CDN
+/// (as Twilio answers; the CDN needs no credentials).
+pub(crate) async fn fetch_media(
+    State(sim): State<Sim>,
+    Path((sid, _message, media)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = authorize(&sim, &headers, &sid) {
+        return response;
+    }
+    let owned = sim.world.lock().unwrap().media.get(&media).is_some_and(|(account, _)| account == &sid);
+    if !owned {
+        return error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found");
+    }
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, format!("{}/_sim/cdn/{media}", sim.base_url))]).into_response()
+}
+
+pub(crate) async fn cdn_media(State(sim): State<Sim>, Path(media): Path<String>) -> Response {
+    let mut world = sim.world.lock().unwrap();
+    let Some((_, file)) = world.media.get(&media).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    *world.media_fetches.entry(media).or_default() += 1;
+    ([(header::CONTENT_TYPE, file.content_type)], file.data).into_response()
+}

@@ -33,6 +33,30 @@ pub struct Inbound {
     pub body: String,
     #[serde(default)]
     pub profile_name: Option<String>,
+    /// Files attached to the message (a WhatsApp message carries at most one).
+    #[serde(default)]
+    pub media: Vec<MediaFile>,
+}
+
+/// A file a guest sends: its type and bytes (base64 in JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaFile {
+    pub content_type: String,
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
+}
+
+mod base64_bytes {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        STANDARD.decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
 /// What became of an inbound message's webhook.
@@ -72,7 +96,7 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
     let whatsapp = inbound.to.starts_with("whatsapp:");
     let mut params: Vec<(String, String)> = vec![
         ("SmsMessageSid".into(), message_sid.clone()),
-        ("NumMedia".into(), "0".into()),
+        ("NumMedia".into(), inbound.media.len().to_string()),
         ("SmsSid".into(), message_sid.clone()),
         ("SmsStatus".into(), "received".into()),
         ("Body".into(), inbound.body.clone()),
@@ -83,11 +107,21 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
         ("From".into(), inbound.from.clone()),
         ("ApiVersion".into(), "2010-04-01".into()),
     ];
+    for (i, file) in inbound.media.iter().enumerate() {
+        // Twilio's media URL: fetched with the account's credentials, it redirects to the file.
+        let media_sid = sid("ME");
+        params.push((
+            format!("MediaUrl{i}"),
+            format!("{}/2010-04-01/Accounts/{}/Messages/{message_sid}/Media/{media_sid}", sim.base_url, account.sid),
+        ));
+        params.push((format!("MediaContentType{i}"), file.content_type.clone()));
+        sim.world.lock().unwrap().media.insert(media_sid, (account.sid.clone(), file.clone()));
+    }
     if whatsapp {
         let wa_id = inbound.from.trim_start_matches("whatsapp:").trim_start_matches('+').to_string();
         params.extend([
             ("ProfileName".to_string(), inbound.profile_name.clone().unwrap_or_else(|| "Guest".into())),
-            ("MessageType".to_string(), "text".to_string()),
+            ("MessageType".to_string(), message_type(&inbound).to_string()),
             ("WaId".to_string(), wa_id),
             ("ReferralNumMedia".to_string(), "0".to_string()),
         ]);
@@ -212,5 +246,16 @@ pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message
         if let Err(e) = result {
             tracing::warn!(error = %e, "status callback not delivered");
         }
+    }
+}
+
+/// WhatsApp's `MessageType` for what the guest sent.
+fn message_type(inbound: &Inbound) -> &'static str {
+    match inbound.media.first().map(|m| m.content_type.as_str()) {
+        None => "text",
+        Some(t) if t.starts_with("image/") => "image",
+        Some(t) if t.starts_with("audio/") => "audio",
+        Some(t) if t.starts_with("video/") => "video",
+        Some(_) => "document",
     }
 }

@@ -83,6 +83,28 @@ impl TwilioError {
     }
 }
 
+/// A downloaded media file.
+pub struct Media {
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("not a Twilio media URL; the account's credentials are only sent to Twilio")]
+    NotTwilio,
+    #[error("larger than the 25 MB Switchboard accepts")]
+    TooLarge,
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+}
+
+impl MediaError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, MediaError::Twilio(e) if e.retryable())
+    }
+}
+
 /// Both error shapes Twilio uses: the legacy `{code, message}` and RFC 9457 `{code, title, detail}`.
 #[derive(Deserialize)]
 struct ErrorBody {
@@ -353,6 +375,51 @@ impl TwilioClient {
             return Err(TwilioError::Rejected { code, message });
         }
         Err(TwilioError::Api { status: status.as_u16(), code, message, retry_after })
+    }
+
+    /// A file a guest sent (`MediaUrl{N}` of an inbound message), at most `max_bytes`. The
+    /// credentials go only to Twilio's API host (the configured base): a URL anywhere else is
+    /// refused. Twilio answers with a redirect to its CDN, which is followed without them.
+    pub async fn download_media(&self, creds: &Credentials, url: &str, max_bytes: u64) -> Result<Media, MediaError> {
+        let same_origin = |a: &url::Url, b: &url::Url| {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        };
+        let api = url::Url::parse(&self.api_base).map_err(|_| MediaError::NotTwilio)?;
+        let target = url::Url::parse(url).map_err(|_| MediaError::NotTwilio)?;
+        if !same_origin(&api, &target) || !target.path().starts_with("/2010-04-01/Accounts/") {
+            return Err(MediaError::NotTwilio);
+        }
+        let mut resp = self
+            .http
+            .get(target)
+            .basic_auth(creds.account_sid.as_str(), Some(creds.auth_token.expose()))
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(|e| TwilioError::Unreachable(without_url(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let message = status.canonical_reason().unwrap_or("error").to_string();
+            return Err(MediaError::Twilio(match status.as_u16() {
+                401 => TwilioError::Rejected { code: None, message },
+                s => TwilioError::Api { status: s, code: None, message, retry_after: None },
+            }));
+        }
+        if resp.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(MediaError::TooLarge);
+        }
+        let content_type =
+            resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| TwilioError::Unreachable(without_url(&e)))? {
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(MediaError::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Media { content_type, bytes })
     }
 
     /// `GET /2010-04-01/Accounts/{Sid}.json`: proves the credentials.

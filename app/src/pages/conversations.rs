@@ -32,6 +32,21 @@ pub fn ConversationsPage() -> impl IntoView {
                                     view! {
                                         <li class=class data-status=status>
                                             <p>{m.body}</p>
+                                            {m.media.into_iter().map(|md| {
+                                                let label = md.content_type.clone();
+                                                match md.state.as_str() {
+                                                    "stored" if md.is_image() => view! {
+                                                        <a class="media" href=md.url()><img src=md.url() alt=label/></a>
+                                                    }.into_any(),
+                                                    "stored" => view! {
+                                                        <a class="media" href=md.url()>"Attachment (" {label} ")"</a>
+                                                    }.into_any(),
+                                                    "failed" => view! {
+                                                        <span class="media error">{label} " not downloaded: " {md.error.unwrap_or_default()}</span>
+                                                    }.into_any(),
+                                                    _ => view! { <span class="media hint">{label} " downloading…"</span> }.into_any(),
+                                                }
+                                            }).collect_view()}
                                             <span class="meta">{m.status}</span>
                                             {m.error.map(|e| view! { <span class="error">{e}</span> })}
                                             {m.note.map(|n| view! { <span class="hint note">{n}</span> })}

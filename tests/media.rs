@@ -1,0 +1,124 @@
+//! Media guests send: recorded with the message, downloaded once from Twilio with the account's
+//! credentials, shown only to the organization; refused when it is not Twilio's or too large.
+
+mod common;
+
+use app::{model::MediaView, ports::Backoffice};
+use common::{eventually, spawn_app, TestApp, TOKEN};
+use twilio_sim::{Inbound, MediaFile};
+
+const GUEST: &str = "whatsapp:+15551230002";
+
+/// The smallest valid PNG (1×1 pixel).
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+fn guest_sends(body: &str, media: Vec<MediaFile>) -> Inbound {
+    Inbound { to: "whatsapp:+14155550100".into(), from: GUEST.into(), body: body.into(), profile_name: None, media }
+}
+
+/// The guest's media as the backoffice lists it, once every item has left "pending".
+async fn settled_media(app: &TestApp, me: &app::model::Me, agent: &str) -> Vec<MediaView> {
+    eventually("the media download settles", || async {
+        let conversations = app.state.conversations(me, agent).await.unwrap();
+        let media: Vec<MediaView> = conversations
+            .iter()
+            .filter(|c| c.guest == GUEST)
+            .flat_map(|c| c.messages.iter().flat_map(|m| m.media.clone()))
+            .collect();
+        (!media.is_empty() && media.iter().all(|m| m.state != "pending")).then_some(media)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() {
+    let app = spawn_app().await;
+    let (me, _connector, _number, agent) = app.ready_path().await;
+    let file = MediaFile { content_type: "image/png".into(), data: PNG.to_vec() };
+    let delivery = app.sim.sim.guest_message(guest_sends("Is this the entrance?", vec![file])).await.unwrap();
+    assert_eq!(delivery.status, 200);
+
+    let media = settled_media(&app, &me, &agent).await;
+    assert_eq!(media.len(), 1);
+    assert_eq!(media[0].state, "stored", "{:?}", media[0].error);
+    assert_eq!(media[0].content_type, "image/png");
+    let on_disk = std::fs::read(app.data_dir.join("media").join(&media[0].id)).unwrap();
+    assert_eq!(on_disk, PNG);
+    assert_eq!(app.sim.sim.media_fetches().values().sum::<usize>(), 1, "downloaded exactly once");
+
+    // Signed out: refused. Signed in: the file, under a policy that runs nothing.
+    let url = format!("{}{}", app.url, media[0].url());
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
+    let login = app
+        .http
+        .post(format!("{}/ui/login", app.url))
+        .header("Accept", "application/json")
+        .form(&[("email", "admin@example.com"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let served = app.http.get(&url).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert!(served.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+    assert_eq!(
+        app.http.get(format!("{}/media/{}", app.url, common::random_hex(32))).send().await.unwrap().status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_file_over_25_mb_is_refused_and_the_message_still_answered() {
+    let app = spawn_app().await;
+    let (me, _connector, _number, agent) = app.ready_path().await;
+    let big = MediaFile { content_type: "video/mp4".into(), data: vec![7u8; 25 * 1024 * 1024 + 1] };
+    app.sim.sim.guest_message(guest_sends("When is breakfast?", vec![big])).await.unwrap();
+
+    let media = settled_media(&app, &me, &agent).await;
+    assert_eq!(media[0].state, "failed");
+    assert!(media[0].error.as_deref().unwrap().contains("25 MB"), "{:?}", media[0].error);
+    assert!(!app.data_dir.join("media").join(&media[0].id).exists());
+    eventually("the agent still answers", || async { (!app.replies_to(GUEST).is_empty()).then_some(()) }).await;
+}
+
+#[tokio::test]
+async fn a_media_url_that_is_not_twilios_gets_no_credentials() {
+    let app = spawn_app().await;
+    let (me, connector, _number, agent) = app.ready_path().await;
+    // A server that records whether anyone sent it credentials.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/2010-04-01/Accounts/x/Media/y", listener.local_addr().unwrap());
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = asked.clone();
+    tokio::spawn(async move {
+        let _ = listener.accept().await.map(|_| seen.store(true, std::sync::atomic::Ordering::SeqCst));
+    });
+
+    let url = format!("{}/twilio/inbound/{}", app.url, app.webhook_key(&connector).await);
+    let params: Vec<(String, String)> = vec![
+        ("MessageSid".into(), format!("SM{}", common::random_hex(32))),
+        ("AccountSid".into(), app.account_sid.clone()),
+        ("From".into(), GUEST.into()),
+        ("To".into(), "whatsapp:+14155550100".into()),
+        ("Body".into(), "".into()),
+        ("NumMedia".into(), "1".into()),
+        ("MediaUrl0".into(), elsewhere),
+        ("MediaContentType0".into(), "image/jpeg".into()),
+    ];
+    let signature = twilio_sim::sign(TOKEN, &url, &params);
+    let response =
+        reqwest::Client::new().post(&url).header("X-Twilio-Signature", signature).form(&params).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    let media = settled_media(&app, &me, &agent).await;
+    assert_eq!(media[0].state, "failed");
+    assert!(media[0].error.as_deref().unwrap().contains("not a Twilio media URL"), "{:?}", media[0].error);
+    assert!(!asked.load(std::sync::atomic::Ordering::SeqCst), "no request went to a host that is not Twilio's");
+}
