@@ -37,6 +37,9 @@ impl fmt::Debug for Secret {
 /// ciphertext copied to another row does not open.
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// A key for signing links (media URLs), derived from the master key: rotating the master
+    /// key ends the links signed under the old one.
+    link_key: [u8; 32],
     /// True when the key file was created by this start, i.e. no secret can be under it yet.
     pub new_key: bool,
 }
@@ -49,7 +52,11 @@ impl fmt::Debug for SecretBox {
 
 impl SecretBox {
     pub fn from_key(key: &[u8; 32]) -> Self {
-        Self { cipher: XChaCha20Poly1305::new(key.into()), new_key: false }
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key).expect("any key length");
+        mac.update(b"switchboard link signing key v1");
+        let link_key = mac.finalize().into_bytes().into();
+        Self { cipher: XChaCha20Poly1305::new(key.into()), link_key, new_key: false }
     }
 
     /// The key from `SWITCHBOARD_MASTER_KEY` (base64 of 32 bytes) when given, else from the key
@@ -83,6 +90,29 @@ impl SecretBox {
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
         out
+    }
+
+    /// HMAC-SHA256 of `message` under the link key, hex.
+    pub fn sign_link(&self, message: &str) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.link_key).expect("any key length");
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `signature` is [`Self::sign_link`] of `message`, compared in constant time.
+    pub fn verify_link(&self, message: &str, signature: &str) -> bool {
+        use hmac::Mac;
+        let Some(bytes) = (0..signature.len())
+            .step_by(2)
+            .map(|i| signature.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+        else {
+            return false;
+        };
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.link_key).expect("any key length");
+        mac.update(message.as_bytes());
+        mac.verify_slice(&bytes).is_ok()
     }
 
     pub fn open(&self, sealed: &[u8], aad: &str) -> anyhow::Result<Secret> {

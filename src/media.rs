@@ -18,6 +18,11 @@ use crate::{connectors, now_ms, sessions::DbSessionStore, state::AppState, twili
 
 /// The largest file a guest may send that Switchboard keeps.
 pub const MAX_INBOUND_BYTES: u64 = 25 * 1024 * 1024;
+/// The largest file Switchboard sends: WhatsApp's limit for media.
+pub const MAX_OUTBOUND_BYTES: usize = 16 * 1024 * 1024;
+/// How long a link to an outbound file stays valid (Twilio fetches it while sending).
+const LINK_TTL_SECS: i64 = 2 * 60 * 60;
+
 /// Tries before a download that keeps failing for a passing reason is given up.
 const MAX_ATTEMPTS: i64 = 6;
 
@@ -127,8 +132,148 @@ async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A file for Twilio to fetch and send: its signed link, valid for a while.
+pub fn outbound_link(state: &AppState, media_id: &str) -> String {
+    let expires = now_ms() / 1000 + LINK_TTL_SECS;
+    let signature = state.secrets.sign_link(&format!("{media_id}.{expires}"));
+    format!("{}/media/out/{media_id}?expires={expires}&signature={signature}", state.public_url)
+}
+
+/// A file to send with a message.
+pub struct OutboundFile {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Queues a message with a file (or without) to the guest of a conversation: the message, the
+/// file and its place in the conversation's outbox, in one transaction; the sender takes it
+/// from there under the same rules as the agent's replies. One file per message, 16 MB at most.
+pub async fn queue_outbound(
+    state: &AppState,
+    conversation_id: &str,
+    body: &str,
+    file: Option<OutboundFile>,
+) -> crate::error::Result<String> {
+    use app::AppError;
+    if body.trim().is_empty() && file.is_none() {
+        return Err(AppError::invalid("body", "Write a message or attach a file.").into());
+    }
+    if body.chars().count() > 1600 {
+        return Err(AppError::invalid("body", "At most 1,600 characters.").into());
+    }
+    if let Some(f) = &file {
+        if f.bytes.len() > MAX_OUTBOUND_BYTES {
+            return Err(AppError::invalid("file", "Files can be at most 16 MB.").into());
+        }
+        if f.bytes.is_empty() || !f.content_type.contains('/') {
+            return Err(AppError::invalid("file", "The file is empty or of no known type.").into());
+        }
+    }
+    let (message_id, media_id, now) = (crate::new_id(), crate::new_id(), now_ms());
+    let path = state.media_dir.join(&media_id);
+    if let Some(f) = &file {
+        tokio::fs::create_dir_all(&state.media_dir).await.map_err(anyhow::Error::from)?;
+        tokio::fs::write(&path, &f.bytes).await.map_err(anyhow::Error::from)?;
+    }
+    let stored = async {
+        let mut tx = state.db.begin_write().await?;
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE conversations SET out_seq = out_seq + 1 WHERE id = $1 \
+             RETURNING out_seq, (SELECT connector_id FROM numbers WHERE numbers.id = conversations.number_id)",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((seq, connector_id)) = row else { return Ok(false) };
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+             VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5)",
+        )
+        .bind(&message_id)
+        .bind(conversation_id)
+        .bind(&connector_id)
+        .bind(body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(f) = &file {
+            sqlx::query(
+                "INSERT INTO media (id, message_id, position, url, content_type, state, size, run_at, created_at) \
+                 VALUES ($1, $2, 0, '', $3, 'stored', $4, $5, $5)",
+            )
+            .bind(&media_id)
+            .bind(&message_id)
+            .bind(&f.content_type)
+            .bind(f.bytes.len() as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $4)",
+        )
+        .bind(&message_id)
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(true)
+    }
+    .await;
+    match stored {
+        Ok(true) => {
+            state.wake_sends().await;
+            Ok(message_id)
+        }
+        outcome => {
+            if file.is_some() {
+                let _ = tokio::fs::remove_file(&path).await;
+            }
+            match outcome {
+                Ok(_) => Err(AppError::NotFound("This conversation no longer exists.".into()).into()),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
 pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) -> Router {
-    Router::new().route("/media/{id}", get(file)).with_state(state).layer(sessions)
+    let signed_in = Router::new().route("/media/{id}", get(file)).with_state(state.clone()).layer(sessions);
+    Router::new().route("/media/out/{id}", get(outbound_file)).with_state(state).merge(signed_in)
+}
+
+#[derive(serde::Deserialize)]
+struct Link {
+    expires: i64,
+    signature: String,
+}
+
+/// An outbound file, to whoever holds an unexpired signed link (Twilio, while sending it).
+async fn outbound_file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(link): axum::extract::Query<Link>,
+) -> Response {
+    if link.expires < now_ms() / 1000 || !state.secrets.verify_link(&format!("{id}.{}", link.expires), &link.signature)
+    {
+        return (StatusCode::FORBIDDEN, "this link is not valid (or no longer)").into_response();
+    }
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT md.content_type FROM media md JOIN messages m ON m.id = md.message_id \
+         WHERE md.id = $1 AND m.direction = 'outbound' AND md.state = 'stored'",
+    )
+    .bind(&id)
+    .fetch_optional(&state.db.pool)
+    .await
+    .unwrap_or(None);
+    let Some((content_type,)) = row else { return StatusCode::NOT_FOUND.into_response() };
+    match tokio::fs::read(state.media_dir.join(&id)).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// A stored file, to a signed-in user of the organization whose connector received it. Guests

@@ -94,6 +94,8 @@ struct Outgoing {
     number_id: String,
     from: String,
     webhook_key: String,
+    /// The file sent with the message, if any.
+    media_id: Option<String>,
 }
 
 async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
@@ -116,7 +118,13 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
     .bind(&connector_id)
     .fetch_optional(&state.db.pool)
     .await?;
+    let media: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM media WHERE message_id = $1 AND state = 'stored' ORDER BY position LIMIT 1")
+            .bind(message_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
     Ok(Outgoing {
+        media_id: media.map(|(id,)| id),
         template: template.map(|(sid, name, variables)| FallbackTemplate { sid, name, variables }),
         twilio_sid,
         status,
@@ -188,10 +196,16 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     let message = NewMessage {
         to: out.guest.clone(),
         from: out.from.clone(),
-        body: as_template.is_none().then(|| out.body.clone()),
+        body: as_template.is_none().then(|| out.body.clone()).filter(|b| !b.is_empty() || out.media_id.is_none()),
         content_sid: as_template.map(|t| t.sid.clone()),
         content_variables: as_template.and_then(|t| t.variables.clone()),
         status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
+        // A template carries its own content; the file goes with free text only.
+        media_url: out
+            .media_id
+            .as_deref()
+            .filter(|_| as_template.is_none())
+            .map(|id| crate::media::outbound_link(state, id)),
     };
     match state.twilio.create_message(&creds, &message).await {
         Ok(sent) => {

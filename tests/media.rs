@@ -5,6 +5,7 @@ mod common;
 
 use app::{model::MediaView, ports::Backoffice};
 use common::{eventually, spawn_app, TestApp, TOKEN};
+use switchboard::media::OutboundFile;
 use twilio_sim::{Inbound, MediaFile};
 
 const GUEST: &str = "whatsapp:+15551230002";
@@ -121,4 +122,83 @@ async fn a_media_url_that_is_not_twilios_gets_no_credentials() {
     assert_eq!(media[0].state, "failed");
     assert!(media[0].error.as_deref().unwrap().contains("not a Twilio media URL"), "{:?}", media[0].error);
     assert!(!asked.load(std::sync::atomic::Ordering::SeqCst), "no request went to a host that is not Twilio's");
+}
+
+#[tokio::test]
+async fn a_file_sent_to_the_guest_goes_out_as_a_signed_expiring_link() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    app.sim.sim.guest_message(guest_sends("When is breakfast?", vec![])).await.unwrap();
+    eventually("the agent answers", || async { (!app.replies_to(GUEST).is_empty()).then_some(()) }).await;
+    let (conversation,): (String,) = sqlx::query_as("SELECT id FROM conversations WHERE guest_address = $1")
+        .bind(GUEST)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+
+    let file = OutboundFile { content_type: "image/png".into(), bytes: PNG.to_vec() };
+    let message =
+        switchboard::media::queue_outbound(&app.state, &conversation, "Here is the map", Some(file)).await.unwrap();
+    let sent = eventually("the file reaches the guest", || async {
+        app.replies_to(GUEST).into_iter().find(|m| m.body == "Here is the map")
+    })
+    .await;
+    assert_eq!(sent.media, Some((200, "image/png".to_string(), PNG.len())), "Twilio fetched the file through its link");
+
+    // The link is Switchboard's, signed and expiring: a changed signature or id is refused.
+    let (media_id,): (String,) = sqlx::query_as("SELECT id FROM media WHERE message_id = $1")
+        .bind(&message)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let link = switchboard::media::outbound_link(&app.state, &media_id);
+    assert!(link.starts_with(&format!("{}/media/out/{media_id}?expires=", app.url)), "{link}");
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(&link).send().await.unwrap().status(), 200);
+    let tampered = format!("{}0", &link[..link.len() - 1]).replace("signature=", "signature=0");
+    assert_eq!(client.get(&tampered).send().await.unwrap().status(), 403);
+    let expired = {
+        let past = switchboard::now_ms() / 1000 - 1;
+        let signature = app.state.secrets.sign_link(&format!("{media_id}.{past}"));
+        format!("{}/media/out/{media_id}?expires={past}&signature={signature}", app.url)
+    };
+    assert_eq!(client.get(&expired).send().await.unwrap().status(), 403);
+    let other_id = link.replace(&media_id, &common::random_hex(32));
+    assert_eq!(client.get(&other_id).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test]
+async fn a_file_over_16_mb_or_an_empty_message_is_refused_and_nothing_is_kept() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    app.sim.sim.guest_message(guest_sends("Hello", vec![])).await.unwrap();
+    let (conversation,): (String,) = eventually("the conversation exists", || async {
+        sqlx::query_as("SELECT id FROM conversations WHERE guest_address = $1")
+            .bind(GUEST)
+            .fetch_optional(&app.state.db.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    let count = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages").fetch_one(&app.state.db.pool).await.unwrap();
+        n
+    };
+    let before = count().await;
+
+    let big = OutboundFile { content_type: "video/mp4".into(), bytes: vec![1u8; 16 * 1024 * 1024 + 1] };
+    let error = switchboard::media::queue_outbound(&app.state, &conversation, "", Some(big)).await.unwrap_err();
+    assert_eq!(app::AppError::from(error), app::AppError::invalid("file", "Files can be at most 16 MB."));
+    let error = switchboard::media::queue_outbound(&app.state, &conversation, "  ", None).await.unwrap_err();
+    assert!(matches!(app::AppError::from(error), app::AppError::Invalid { field, .. } if field == "body"));
+    let gone = switchboard::media::queue_outbound(&app.state, "no-such-conversation", "Hi", Some(png())).await;
+    assert!(matches!(gone.map_err(app::AppError::from), Err(app::AppError::NotFound(_))));
+
+    assert_eq!(count().await, before, "no message was kept");
+    let files = std::fs::read_dir(app.data_dir.join("media")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(files, 0, "no file was kept");
+}
+
+fn png() -> OutboundFile {
+    OutboundFile { content_type: "image/png".into(), bytes: PNG.to_vec() }
 }

@@ -239,6 +239,9 @@ pub struct Message {
     pub webhook_status: Option<u16>,
     pub error: Option<String>,
     pub created_ms: i64,
+    /// For outbound messages with `MediaUrl`: what fetching it gave, as Twilio fetches it
+    /// before sending: (HTTP status, content type, bytes).
+    pub media: Option<(u16, String, usize)>,
 }
 
 #[derive(Default)]

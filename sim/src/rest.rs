@@ -528,6 +528,20 @@ pub(crate) async fn create_message(
     let phantom = roll < faults.throttle_rate + faults.fail_rate + faults.phantom_rate;
     sim.world.lock().unwrap().attempts.push(attempt(if phantom { 500 } else { 201 }));
     let status_callback = field(&form, "StatusCallback").filter(|s| !s.is_empty()).map(str::to_string);
+    // Twilio fetches the media from the URL given (publicly reachable, no credentials).
+    let media = match field(&form, "MediaUrl") {
+        Some(url) => Some(match sim.http.get(url).send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let content_type =
+                    r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let size = r.bytes().await.map(|b| b.len()).unwrap_or(0);
+                (status, content_type, size)
+            }
+            Err(_) => (0, String::new(), 0),
+        }),
+        None => None,
+    };
     let message = Message {
         sid: sid("SM"),
         account_sid: account.sid.clone(),
@@ -541,6 +555,7 @@ pub(crate) async fn create_message(
         webhook_status: None,
         error: None,
         created_ms: now_ms(),
+        media,
     };
     let response = message_json(&message);
     sim.world.lock().unwrap().messages.push(message.clone());

@@ -172,6 +172,7 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
         webhook_status: Some(status),
         error,
         created_ms: now_ms(),
+        media: None,
     });
     Ok(Delivery { message_sid, webhook_url: url, status, body: text, content_type })
 }

@@ -199,6 +199,9 @@ pub struct NewMessage {
     pub content_variables: Option<String>,
     #[serde(rename = "StatusCallback", skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<String>,
+    /// One file, fetched by Twilio from this URL (WhatsApp takes one per message).
+    #[serde(rename = "MediaUrl", skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
