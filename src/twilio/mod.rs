@@ -4,7 +4,7 @@
 pub mod errors;
 pub mod signature;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
@@ -293,9 +293,9 @@ struct RawContent {
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
-    api_base: String,
-    messaging_base: String,
-    content_base: String,
+    api_base: Arc<str>,
+    messaging_base: Arc<str>,
+    content_base: Arc<str>,
 }
 
 impl TwilioClient {
@@ -308,9 +308,9 @@ impl TwilioClient {
             .expect("the HTTP client builds with static settings");
         Self {
             http,
-            api_base: api_base.trim_end_matches('/').to_string(),
-            messaging_base: messaging_base.trim_end_matches('/').to_string(),
-            content_base: content_base.trim_end_matches('/').to_string(),
+            api_base: api_base.trim_end_matches('/').into(),
+            messaging_base: messaging_base.trim_end_matches('/').into(),
+            content_base: content_base.trim_end_matches('/').into(),
         }
     }
 
