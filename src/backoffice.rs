@@ -31,6 +31,9 @@ impl Backoffice for AppState {
     async fn update_connector(&self, me: &Me, id: &str, input: ConnectorInput) -> Result<ConnectorSummary> {
         Ok(connectors::update(self, me, id, input).await?)
     }
+    async fn verify_connector(&self, me: &Me, id: &str) -> Result<ConnectorSummary> {
+        Ok(connectors::verify(self, me, id).await?)
+    }
     async fn connector(&self, me: &Me, id: &str) -> Result<ConnectorDetail> {
         Ok(connectors::detail(self, me, id).await?)
     }

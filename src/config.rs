@@ -45,6 +45,9 @@ pub struct Config {
     /// Seconds a brain may think before the agent's fallback reply goes out instead.
     #[arg(long, env = "SWITCHBOARD_BRAIN_TIMEOUT_SECS", default_value_t = 20)]
     pub brain_timeout_secs: u64,
+    /// Seconds between health checks of each connector's credentials (0: no periodic check).
+    #[arg(long, env = "SWITCHBOARD_HEALTH_CHECK_SECS", default_value_t = 300)]
+    pub health_check_secs: u64,
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {
@@ -101,6 +104,7 @@ impl Config {
             send_rate: (self.send_rate > 0.0).then_some(self.send_rate),
             lease: std::time::Duration::from_secs(self.lease_secs.max(1)),
             brain_timeout: std::time::Duration::from_secs(self.brain_timeout_secs.max(1)),
+            health_check: (self.health_check_secs > 0).then(|| std::time::Duration::from_secs(self.health_check_secs)),
             ..crate::state::Tuning::default()
         }
     }

@@ -1,7 +1,7 @@
 //! Connectors (an organization's Twilio account) and their numbers: live credential checks,
 //! the Phone Numbers checklist, and "Set webhook".
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use app::{
     model::{
@@ -259,13 +259,100 @@ pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) 
     summary_of(state, me, id).await
 }
 
+/// "Verify": checks the stored credentials with Twilio again (fetching the Account; nothing is
+/// sent) and records what Twilio said.
+pub async fn verify(state: &AppState, me: &Me, id: &str) -> Result<ConnectorSummary> {
+    require_admin(me)?;
+    summary_of(state, me, id).await?;
+    record_check(state, id).await?;
+    summary_of(state, me, id).await
+}
+
+async fn record_check(state: &AppState, id: &str) -> Result<()> {
+    let creds = credentials(state, id).await?;
+    let outcome = check(state, &creds).await;
+    sqlx::query(
+        "UPDATE connectors SET state = $1, health = $2, reason = $3, account_name = COALESCE($4, account_name), \
+         trial = CASE WHEN $5 = 1 OR $1 = 'active' THEN $5 ELSE trial END, checked_at = $6 WHERE id = $7",
+    )
+    .bind(state_str(outcome.state))
+    .bind(health_str(outcome.health))
+    .bind(&outcome.reason)
+    .bind(&outcome.account_name)
+    .bind(i64::from(outcome.trial))
+    .bind(now_ms())
+    .bind(id)
+    .execute(&state.db.pool)
+    .await?;
+    state.hooks.clear();
+    Ok(())
+}
+
+/// The periodic health check: each connector not checked for `interval` is checked again, so
+/// the badge tells the truth without anyone pressing Verify. Instances share the work: one
+/// takes a connector by moving its `checked_at` before asking Twilio.
+pub async fn health_checks(state: AppState, interval: Duration) {
+    let tick = (interval / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(tick).await;
+        let due = now_ms() - interval.as_millis() as i64;
+        let ids: Vec<(String,)> =
+            match sqlx::query_as("SELECT id FROM connectors WHERE checked_at IS NULL OR checked_at < $1")
+                .bind(due)
+                .fetch_all(&state.db.pool)
+                .await
+            {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list connectors for the health check");
+                    continue;
+                }
+            };
+        for (id,) in ids {
+            let taken = sqlx::query(
+                "UPDATE connectors SET checked_at = $1 WHERE id = $2 AND (checked_at IS NULL OR checked_at < $3)",
+            )
+            .bind(now_ms())
+            .bind(&id)
+            .bind(due)
+            .execute(&state.db.pool)
+            .await;
+            if !matches!(taken, Ok(ref r) if r.rows_affected() == 1) {
+                continue;
+            }
+            if let Err(e) = record_check(&state, &id).await {
+                tracing::warn!(connector_id = %id, error = %e, "health check not recorded");
+            }
+        }
+    }
+}
+
+/// A time for people: `2026-11-21 18:40 UTC`.
+fn utc_minutes(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
 pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDetail> {
     let summary = summary_of(state, me, id).await?;
-    let (receive_inbound, account_name, trial, key): (i64, Option<String>, i64, String) =
-        sqlx::query_as("SELECT receive_inbound, account_name, trial, webhook_key FROM connectors WHERE id = $1")
-            .bind(id)
-            .fetch_one(&state.db.pool)
-            .await?;
+    let (receive_inbound, account_name, trial, key, checked_at): (i64, Option<String>, i64, String, Option<i64>) =
+        sqlx::query_as(
+            "SELECT receive_inbound, account_name, trial, webhook_key, checked_at FROM connectors WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&state.db.pool)
+        .await?;
     Ok(ConnectorDetail {
         summary,
         receive_inbound: receive_inbound != 0,
@@ -273,6 +360,7 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDeta
         trial: trial != 0,
         inbound_webhook_url: state.inbound_webhook_url(&key),
         auth_token_set: true,
+        last_checked: checked_at.map(utc_minutes),
     })
 }
 
@@ -517,5 +605,17 @@ fn sms_verdict(n: &crate::twilio::IncomingNumber, url: &str) -> (bool, Option<St
         Some(u) if u == url => (false, Some("Twilio calls the URL with GET, not POST.".into())),
         Some(u) if !u.is_empty() => (false, Some(format!("Twilio has {u}."))),
         _ => (false, Some("Twilio shows no inbound webhook on this number.".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_minutes;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(utc_minutes(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minutes(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_minutes(1_795_219_200_000 + 18 * 3_600_000 + 40 * 60_000), "2026-11-21 18:40 UTC");
     }
 }

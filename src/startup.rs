@@ -108,6 +108,9 @@ impl Application {
             tasks.spawn(turns::run(self.state.clone()));
         }
         tasks.spawn(crate::media::run(self.state.clone()));
+        if let Some(interval) = self.state.tuning.health_check {
+            tasks.spawn(crate::connectors::health_checks(self.state.clone(), interval));
+        }
         for _ in 0..self.state.tuning.send_workers.max(1) {
             tasks.spawn(sender::run(self.state.clone()));
         }

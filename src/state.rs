@@ -71,6 +71,8 @@ pub struct Tuning {
     /// Sender and turn workers in this process.
     pub send_workers: usize,
     pub turn_workers: usize,
+    /// How often each connector's credentials are checked again; `None`: never by itself.
+    pub health_check: Option<Duration>,
 }
 
 impl Default for Tuning {
@@ -86,6 +88,7 @@ impl Default for Tuning {
             send_rate: Some(80.0),
             send_workers: 8,
             turn_workers: 4,
+            health_check: Some(Duration::from_secs(300)),
         }
     }
 }

@@ -88,6 +88,48 @@ async fn rejected_credentials_keep_the_connector_in_error_until_fixed() {
 }
 
 #[tokio::test]
+async fn verify_rechecks_the_stored_credentials_without_an_edit() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    let first = app.state.connector(&me, &c.id).await.unwrap().last_checked.expect("checked on save");
+    assert!(first.ends_with(" UTC"), "{first}");
+
+    // The owner changes the token in the Twilio Console: Verify shows it, without a save.
+    app.sim.sim.set_auth_token(&app.account_sid, "0123456789abcdef0123456789abcdee");
+    let checked = app.state.verify_connector(&me, &c.id).await.unwrap();
+    assert_eq!((checked.state, checked.health), (ConnectorState::Error, Health::CredentialsRejected));
+    assert!(checked.reason.as_deref().unwrap().contains("rejected"), "{:?}", checked.reason);
+    assert_eq!(app.state.connector(&me, &c.id).await.unwrap().summary.name, "Front Desk", "nothing else changed");
+
+    app.sim.sim.set_auth_token(&app.account_sid, TOKEN);
+    let back = app.state.verify_connector(&me, &c.id).await.unwrap();
+    assert_eq!((back.state, back.health, back.reason), (ConnectorState::Active, Health::Connected, None));
+    assert!(matches!(app.state.verify_connector(&me, "no-such-connector").await, Err(AppError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn the_periodic_health_check_keeps_the_badge_honest() {
+    let app = spawn_app_with(|c| c.health_check_secs = 1).await;
+    let me = app.admin().await;
+    let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    assert_eq!(c.health, Health::Connected);
+
+    app.sim.sim.set_auth_token(&app.account_sid, "0123456789abcdef0123456789abcdee");
+    common::eventually("the health check notices the changed token", || async {
+        let now = app.state.list_connectors(&me).await.unwrap().remove(0);
+        (now.health == Health::CredentialsRejected).then_some(())
+    })
+    .await;
+    app.sim.sim.set_auth_token(&app.account_sid, TOKEN);
+    common::eventually("and that it works again", || async {
+        let now = app.state.list_connectors(&me).await.unwrap().remove(0);
+        (now.health == Health::Connected && now.state == ConnectorState::Active).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn unreachable_twilio_is_reported_as_such() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());

@@ -177,6 +177,17 @@ pub async fn update_connector(
     )
 }
 
+#[server(prefix = "/ui", endpoint = "verify_connector")]
+pub async fn verify_connector(id: String) -> Result<ConnectorSummary, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.verify_connector(&me, &id).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/ui", endpoint = "get_connector")]
 pub async fn get_connector(id: String) -> Result<ConnectorDetail, AppError> {
     ssr::reply(

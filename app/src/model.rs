@@ -78,6 +78,8 @@ pub struct ConnectorDetail {
     pub receive_inbound: bool,
     pub account_name: Option<String>,
     pub trial: bool,
+    /// When Twilio was last asked about these credentials, e.g. `2026-11-21 18:40 UTC`.
+    pub last_checked: Option<String>,
     /// The URL to paste into Twilio by hand, if one prefers not to use "Set webhook".
     pub inbound_webhook_url: String,
     /// Whether the Auth Token is stored (it is never sent back).

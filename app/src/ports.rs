@@ -54,6 +54,8 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn create_connector(&self, me: &Me, input: ConnectorInput) -> Result<ConnectorSummary>;
     async fn update_connector(&self, me: &Me, id: &str, input: ConnectorInput) -> Result<ConnectorSummary>;
     async fn connector(&self, me: &Me, id: &str) -> Result<ConnectorDetail>;
+    /// Checks the stored credentials with Twilio again; nothing is sent.
+    async fn verify_connector(&self, me: &Me, id: &str) -> Result<ConnectorSummary>;
     /// Reads the account's senders and numbers from Twilio and merges them with Switchboard's.
     async fn list_numbers(&self, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>>;
     async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>>;

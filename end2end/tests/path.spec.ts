@@ -73,6 +73,12 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await expect(page.getByTestId("webhook-url")).toContainText("/twilio/inbound/");
   await expectNoSecret(page);
 
+  // Verify asks Twilio again without an edit; the page says when it last did.
+  await page.getByTestId("verify").click();
+  await expect(page.getByTestId("verify")).toHaveText("Verify");
+  await expect(page.getByTestId("health").first()).toHaveText("Connected");
+  await expect(page.getByTestId("last-checked")).toContainText(/Credentials last checked with Twilio \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/);
+
   // Phone Numbers: the checklist from Twilio; Set webhook only on active numbers.
   const row = page.locator(`tr[data-number="${SENDER}"]`).filter({ hasText: "WhatsApp" });
   await expect(row).toBeVisible();

@@ -424,6 +424,14 @@ impl Sim {
             .map(|s| s.webhook.clone())
     }
 
+    /// Changes an account's Auth Token, as its owner would in the Twilio Console; the old one
+    /// stops working at once.
+    pub fn set_auth_token(&self, account_sid: &str, auth_token: &str) {
+        if let Some(account) = self.world.lock().unwrap().accounts.get_mut(account_sid) {
+            account.auth_token = auth_token.to_string();
+        }
+    }
+
     /// How many times each media file was downloaded, by media SID.
     pub fn media_fetches(&self) -> BTreeMap<String, usize> {
         self.world.lock().unwrap().media_fetches.clone()

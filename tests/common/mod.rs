@@ -137,7 +137,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.twilio_content_base = sim.url();
     config.site_root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/site"));
     adjust(&mut config);
-    let tuning = Tuning { send_rate: config.tuning().send_rate, ..fast_tuning() };
+    let tuning =
+        Tuning { send_rate: config.tuning().send_rate, health_check: config.tuning().health_check, ..fast_tuning() };
     let app = Application::build_with(config, tuning).await.expect("the application builds");
     let url = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();

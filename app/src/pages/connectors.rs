@@ -8,7 +8,10 @@ use leptos_router::{
 };
 
 use crate::{
-    api::{get_connector, list_connectors, list_numbers, CreateConnector, SaveNumbers, SetWebhook, UpdateConnector},
+    api::{
+        get_connector, list_connectors, list_numbers, CreateConnector, SaveNumbers, SetWebhook, UpdateConnector,
+        VerifyConnector,
+    },
     components::{ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
     model::{ConnectorDetail, ConnectorState, NumberRow, WebhookState},
 };
@@ -90,14 +93,16 @@ pub fn ConnectorPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let update = ServerAction::<UpdateConnector>::new();
-    let detail = Resource::new(move || (id(), update.version().get()), |(id, _)| get_connector(id));
+    let verify = ServerAction::<VerifyConnector>::new();
+    let detail =
+        Resource::new(move || (id(), update.version().get(), verify.version().get()), |(id, _, _)| get_connector(id));
 
     view! {
         <Title text="Connector"/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => view! { <ConnectorView detail update/> }.into_any(),
+                    Ok(detail) => view! { <ConnectorView detail update verify/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
@@ -106,16 +111,35 @@ pub fn ConnectorPage() -> impl IntoView {
 }
 
 #[component]
-fn ConnectorView(detail: ConnectorDetail, update: ServerAction<UpdateConnector>) -> impl IntoView {
+fn ConnectorView(
+    detail: ConnectorDetail,
+    update: ServerAction<UpdateConnector>,
+    verify: ServerAction<VerifyConnector>,
+) -> impl IntoView {
+    let verify_error = Signal::derive(move || verify.value().get().and_then(Result::err));
     let c = detail.summary.clone();
     let error = Signal::derive(move || update.value().get().and_then(Result::err));
     let connector_id = c.id.clone();
+    let verify_id = c.id.clone();
     view! {
         <div class="page-head">
             <h1>{c.name.clone()}</h1>
             <StateBadge state=c.state/>
             <HealthBadge health=c.health/>
+            <ActionForm action=verify attr:class="inline">
+                <input type="hidden" name="id" value=verify_id/>
+                <button type="submit" class="secondary" data-testid="verify" disabled=move || verify.pending().get()>
+                    {move || if verify.pending().get() { "Checking…" } else { "Verify" }}
+                </button>
+            </ActionForm>
         </div>
+        <p class="hint" data-testid="last-checked">
+            {match detail.last_checked.clone() {
+                Some(at) => format!("Credentials last checked with Twilio {at}; checked again automatically."),
+                None => "Credentials not checked with Twilio yet.".to_string(),
+            }}
+        </p>
+        <FormError error=verify_error/>
         {c.reason.clone().map(|r| view! { <p class="error" role="alert" data-testid="reason">{r}</p> })}
         {detail.trial.then(|| view! { <p class="notice">"This is a Twilio trial account: it can only reach verified numbers."</p> })}
         <section class="card">
