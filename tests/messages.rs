@@ -163,3 +163,32 @@ async fn message_to_an_unbound_number_is_stored_but_not_answered() {
     assert_eq!(answered, 1);
     assert!(app.replies_to(GUEST).is_empty());
 }
+
+#[tokio::test]
+async fn with_receive_inbound_data_off_messages_are_acknowledged_and_stored_but_not_delivered() {
+    let app = spawn_app().await;
+    let (me, connector, _, _) = app.ready_path().await;
+    let off =
+        app::ports::ConnectorInput { auth_token: None, receive_inbound: false, ..app.connector_input("Front Desk") };
+    app.state.update_connector(&me, &connector, off).await.unwrap();
+    assert!(!app.state.connector(&me, &connector).await.unwrap().receive_inbound);
+
+    let delivery = app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
+    assert_eq!(delivery.status, 200, "Twilio's webhook is still acknowledged");
+    let (body, answered): (String, i64) =
+        sqlx::query_as("SELECT body, answered FROM messages").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!((body.as_str(), answered), ("When is breakfast?", 1), "stored, and owed no answer");
+    let (turns,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM turns").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(turns, 0, "no agent turn was queued");
+
+    // Switched on again, the next message reaches the agent.
+    let on = app::ports::ConnectorInput { auth_token: None, ..app.connector_input("Front Desk") };
+    app.state.update_connector(&me, &connector, on).await.unwrap();
+    app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
+    let replies = eventually("the agent answers", || async {
+        let r = app.replies_to(GUEST);
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    assert_eq!(replies.len(), 1, "only the message sent while receiving is answered");
+}

@@ -79,6 +79,15 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await expect(page.getByTestId("health").first()).toHaveText("Connected");
   await expect(page.getByTestId("last-checked")).toContainText(/Credentials last checked with Twilio \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/);
 
+  // "Receive inbound data" off: the page says what that means; on again, the notice goes.
+  await page.getByLabel("Receive inbound data").uncheck();
+  await page.getByRole("button", { name: "Save and check" }).click();
+  await expect(page.getByTestId("inbound-off")).toContainText("no agent gets them");
+  await page.getByLabel("Receive inbound data").check();
+  await page.getByRole("button", { name: "Save and check" }).click();
+  await expect(page.getByTestId("inbound-off")).toHaveCount(0);
+  await expect(page.getByTestId("health").first()).toHaveText("Connected");
+
   // Phone Numbers: the checklist from Twilio; Set webhook only on active numbers.
   const row = page.locator(`tr[data-number="${SENDER}"]`).filter({ hasText: "WhatsApp" });
   await expect(row).toBeVisible();

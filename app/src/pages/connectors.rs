@@ -142,6 +142,11 @@ fn ConnectorView(
         <FormError error=verify_error/>
         {c.reason.clone().map(|r| view! { <p class="error" role="alert" data-testid="reason">{r}</p> })}
         {detail.trial.then(|| view! { <p class="notice">"This is a Twilio trial account: it can only reach verified numbers."</p> })}
+        {(!detail.receive_inbound).then(|| view! {
+            <p class="notice" data-testid="inbound-off">
+                "Receive inbound data is off: Twilio's webhooks are still acknowledged and the messages stored, but no agent gets them."
+            </p>
+        })}
         <section class="card">
             <h2>"Inbound webhook URL"</h2>
             <p class="hint">"\"Set webhook\" writes this URL into each active number for you. To do it by hand, paste it as the inbound webhook of each number in the Twilio Console."</p>
