@@ -361,6 +361,7 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDeta
         inbound_webhook_url: state.inbound_webhook_url(&key),
         auth_token_set: true,
         last_checked: checked_at.map(utc_minutes),
+        public_url_warning: state.public_url_warning.as_deref().map(str::to_string),
     })
 }
 

@@ -42,6 +42,7 @@ impl Application {
     pub async fn build_with(config: Config, tuning: Tuning) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
         let addr = listener.local_addr()?;
+        let public_url_warning = public_url_warning(config.public_url.as_deref(), addr);
         let public_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => {
@@ -80,6 +81,7 @@ impl Application {
             ),
             secrets: Arc::new(secrets),
             public_url: public_url.into(),
+            public_url_warning: public_url_warning.map(Into::into),
             wake: Wake::default(),
             tuning,
         };
@@ -123,6 +125,23 @@ impl Application {
         // Work claimed by a worker stopped here is taken again when its lease runs out.
         tasks.abort_all();
         served.context("HTTP server")
+    }
+}
+
+/// What to tell the admin about the public URL Twilio's webhooks go to, if anything.
+fn public_url_warning(configured: Option<&str>, addr: SocketAddr) -> Option<String> {
+    match configured {
+        None => Some(format!(
+            "SWITCHBOARD_PUBLIC_URL is not set, so webhook URLs use this machine's own address (port {}), which \
+             Twilio cannot reach from the internet (the bundled simulator can). Set it to the https address \
+             Twilio reaches Switchboard at.",
+            addr.port()
+        )),
+        Some(url) if !url.starts_with("https://") => Some(format!(
+            "The public URL {url} is not https. Twilio's webhooks carry your guests' messages: serve Switchboard \
+             over https (for example behind a reverse proxy) and set SWITCHBOARD_PUBLIC_URL to that address."
+        )),
+        Some(_) => None,
     }
 }
 

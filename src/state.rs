@@ -19,6 +19,8 @@ pub struct AppState {
     pub secrets: Arc<SecretBox>,
     /// Scheme, host and port Twilio reaches us at, without a trailing slash.
     pub public_url: Arc<str>,
+    /// Why Twilio may not reach that URL (unset, or not https), for the pages to say.
+    pub public_url_warning: Option<Arc<str>>,
     pub wake: Wake,
     pub tuning: Tuning,
     /// What the webhook looks up on every request, cached briefly.

@@ -109,6 +109,27 @@ async fn verify_rechecks_the_stored_credentials_without_an_edit() {
 }
 
 #[tokio::test]
+async fn the_connector_page_warns_while_the_public_url_is_unset_or_not_https() {
+    for (public_url, expected) in [
+        (None, Some("is not set")),
+        (Some("http://switchboard.example.com"), Some("is not https")),
+        (Some("https://switchboard.example.com"), None),
+    ] {
+        let app = spawn_app_with(|c| c.public_url = public_url.map(str::to_string)).await;
+        let me = app.admin().await;
+        let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+        let detail = app.state.connector(&me, &c.id).await.unwrap();
+        match expected {
+            Some(words) => assert!(detail.public_url_warning.as_deref().unwrap().contains(words), "{public_url:?}"),
+            None => assert_eq!(detail.public_url_warning, None),
+        }
+        if let Some(url) = public_url {
+            assert!(detail.inbound_webhook_url.starts_with(url), "{}", detail.inbound_webhook_url);
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_periodic_health_check_keeps_the_badge_honest() {
     let app = spawn_app_with(|c| c.health_check_secs = 1).await;
     let me = app.admin().await;

@@ -80,6 +80,8 @@ pub struct ConnectorDetail {
     pub trial: bool,
     /// When Twilio was last asked about these credentials, e.g. `2026-11-21 18:40 UTC`.
     pub last_checked: Option<String>,
+    /// Set while the public URL the webhook URLs are built from is unset or not https.
+    pub public_url_warning: Option<String>,
     /// The URL to paste into Twilio by hand, if one prefers not to use "Set webhook".
     pub inbound_webhook_url: String,
     /// Whether the Auth Token is stored (it is never sent back).

@@ -71,6 +71,8 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await expect(page.getByTestId("state").first()).toHaveText("Active");
   await expect(page.getByTestId("health").first()).toHaveText("Connected");
   await expect(page.getByTestId("webhook-url")).toContainText("/twilio/inbound/");
+  // The test server has no public URL set, so the page says Twilio could not reach it.
+  await expect(page.getByTestId("public-url-warning")).toContainText("SWITCHBOARD_PUBLIC_URL is not set");
   await expectNoSecret(page);
 
   // Verify asks Twilio again without an edit; the page says when it last did.

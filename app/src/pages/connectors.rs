@@ -149,6 +149,7 @@ fn ConnectorView(
         })}
         <section class="card">
             <h2>"Inbound webhook URL"</h2>
+            {detail.public_url_warning.clone().map(|w| view! { <p class="warning" role="alert" data-testid="public-url-warning">{w}</p> })}
             <p class="hint">"\"Set webhook\" writes this URL into each active number for you. To do it by hand, paste it as the inbound webhook of each number in the Twilio Console."</p>
             <code class="url" data-testid="webhook-url">{detail.inbound_webhook_url.clone()}</code>
         </section>
