@@ -378,6 +378,53 @@ pub async fn credentials(state: &AppState, connector_id: &str) -> Result<Credent
     })
 }
 
+/// "Send test message": one message from an active number to the number the admin typed, sent
+/// at once (not through the outbox: the admin waits for Twilio's answer). Returns the Message SID.
+pub async fn send_test_message(
+    state: &AppState,
+    me: &Me,
+    connector_id: &str,
+    number_id: &str,
+    to: &str,
+) -> Result<String> {
+    require_admin(me)?;
+    let to = to.trim().trim_start_matches("whatsapp:");
+    let well_formed =
+        to.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    if !well_formed {
+        return Err(AppError::invalid("to", "Type the number in international format, e.g. +14155550123.").into());
+    }
+    let creds = require_active(state, me, connector_id).await?;
+    let number: Option<(String, i64)> =
+        sqlx::query_as("SELECT address, active FROM numbers WHERE id = $1 AND connector_id = $2")
+            .bind(number_id)
+            .bind(connector_id)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    let Some((from, 1)) = number else {
+        return Err(AppError::invalid("number_id", "Choose one of this connector's active numbers.").into());
+    };
+    let to = if from.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to.to_string() };
+    let message = crate::twilio::NewMessage {
+        to,
+        from,
+        body: Some("This is a test message from Switchboard.".into()),
+        content_sid: None,
+        content_variables: None,
+        status_callback: None,
+        media_url: None,
+    };
+    match state.twilio.create_message(&creds, &message).await {
+        Ok(sent) => Ok(sent.sid),
+        Err(TwilioError::Api { code: Some(code), message, .. }) => {
+            let meaning = crate::twilio::errors::describe(code).map(|m| format!(": {m}")).unwrap_or_default();
+            Err(AppError::Provider(format!("Twilio refused the message with error {code}{meaning} ({message})."))
+                .into())
+        }
+        Err(e) => Err(provider_error(e).into()),
+    }
+}
+
 async fn require_active(state: &AppState, me: &Me, connector_id: &str) -> Result<Credentials> {
     let s = summary_of(state, me, connector_id).await?;
     if s.state != ConnectorState::Active {

@@ -130,6 +130,36 @@ async fn the_connector_page_warns_while_the_public_url_is_unset_or_not_https() {
 }
 
 #[tokio::test]
+async fn send_test_message_goes_out_at_once_and_explains_twilios_refusal() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    let rows = app.state.list_numbers(&me, &c.id).await.unwrap();
+    let number = TestApp::number(&rows, "+14155550100", true).id.clone();
+
+    let inactive = app.state.send_test_message(&me, &c.id, &number, "+15557654321").await.unwrap_err();
+    assert_eq!(field(inactive), "number_id");
+    app.state.save_numbers(&me, &c.id, vec![number.clone()]).await.unwrap();
+    for bad in ["", "15557654321", "+1555", "+1555765432x"] {
+        let error = app.state.send_test_message(&me, &c.id, &number, bad).await.unwrap_err();
+        assert_eq!(field(error), "to", "{bad:?}");
+    }
+
+    let sid = app.state.send_test_message(&me, &c.id, &number, " +15557654321 ").await.unwrap();
+    assert!(sid.starts_with("SM"), "{sid}");
+    let sent = app.sim.sim.messages().into_iter().find(|m| m.sid == sid).expect("Twilio has the message");
+    assert_eq!((sent.from.as_str(), sent.to.as_str()), ("whatsapp:+14155550100", "whatsapp:+15557654321"));
+    assert!(sent.body.contains("test message"), "{}", sent.body);
+
+    app.sim.sim.set_faults(twilio_sim::Faults { reject_code: Some(63016), ..Default::default() });
+    let refused = app.state.send_test_message(&me, &c.id, &number, "+15557654321").await.unwrap_err();
+    match refused {
+        AppError::Provider(text) => assert!(text.contains("error 63016") && text.contains("24-hour"), "{text}"),
+        other => panic!("expected Twilio's refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn the_periodic_health_check_keeps_the_badge_honest() {
     let app = spawn_app_with(|c| c.health_check_secs = 1).await;
     let me = app.admin().await;

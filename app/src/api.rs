@@ -232,6 +232,17 @@ pub async fn set_webhook(connector_id: String, number_id: String) -> Result<Webh
     )
 }
 
+#[server(prefix = "/ui", endpoint = "send_test_message")]
+pub async fn send_test_message(connector_id: String, number_id: String, to: String) -> Result<String, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.send_test_message(&me, &connector_id, &number_id, &to).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/ui", endpoint = "list_agents")]
 pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
     ssr::reply(

@@ -60,6 +60,8 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn list_numbers(&self, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>>;
     async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>>;
     async fn set_webhook(&self, me: &Me, connector_id: &str, number_id: &str) -> Result<WebhookOutcome>;
+    /// Sends one test message from an active number; returns Twilio's Message SID.
+    async fn send_test_message(&self, me: &Me, connector_id: &str, number_id: &str, to: &str) -> Result<String>;
 
     async fn list_agents(&self, me: &Me) -> Result<Vec<AgentSummary>>;
     async fn create_agent(&self, me: &Me, input: AgentInput) -> Result<AgentSummary>;

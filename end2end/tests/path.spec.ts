@@ -100,6 +100,14 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await row.getByRole("button", { name: "Set webhook" }).click();
   await expect(row.getByTestId("webhook-state")).toHaveText("Webhook configured");
 
+  // Send test message: a bad number gets a field error; a good one shows Twilio's Message SID.
+  await page.getByLabel("To", { exact: true }).fill("12345");
+  await page.getByRole("button", { name: "Send test message" }).click();
+  await expect(page.getByText("Type the number in international format")).toBeVisible();
+  await page.getByLabel("To", { exact: true }).fill("+15557654321");
+  await page.getByRole("button", { name: "Send test message" }).click();
+  await expect(page.getByTestId("test-result")).toContainText(/Message SID: SM[0-9a-f]{32}/);
+
   // The connectors list shows the badge.
   await page.getByRole("link", { name: "Connectors" }).click();
   await expect(page.getByTestId("connectors")).toContainText("Front Desk");

@@ -9,8 +9,8 @@ use leptos_router::{
 
 use crate::{
     api::{
-        get_connector, list_connectors, list_numbers, CreateConnector, SaveNumbers, SetWebhook, UpdateConnector,
-        VerifyConnector,
+        get_connector, list_connectors, list_numbers, CreateConnector, SaveNumbers, SendTestMessage, SetWebhook,
+        UpdateConnector, VerifyConnector,
     },
     components::{ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
     model::{ConnectorDetail, ConnectorState, NumberRow, WebhookState},
@@ -211,7 +211,10 @@ fn Numbers(connector_id: String) -> impl IntoView {
                         Ok(rows) if rows.is_empty() => view! {
                             <p class="empty">"This Twilio account has no WhatsApp senders or phone numbers yet."</p>
                         }.into_any(),
-                        Ok(rows) => view! { <NumberChecklist connector_id rows save set_webhook/> }.into_any(),
+                        Ok(rows) => view! {
+                            <NumberChecklist connector_id=connector_id.clone() rows=rows.clone() save set_webhook/>
+                            <TestMessage connector_id rows/>
+                        }.into_any(),
                         Err(error) => view! { <ErrorNote error/> }.into_any(),
                     }
                 })
@@ -221,6 +224,42 @@ fn Numbers(connector_id: String) -> impl IntoView {
         <FormError error=webhook_error/>
         {move || set_webhook.pending().get().then(|| view! { <p aria-busy="true">"Setting the webhook in Twilio and reading it back…"</p> })}
     }
+}
+
+/// "Send test message": from an active number to a number the admin types.
+#[component]
+fn TestMessage(connector_id: String, rows: Vec<NumberRow>) -> impl IntoView {
+    let send = ServerAction::<SendTestMessage>::new();
+    let error = Signal::derive(move || send.value().get().and_then(Result::err));
+    let active: Vec<NumberRow> = rows.into_iter().filter(|r| r.active).collect();
+    if active.is_empty() {
+        return view! { <p class="hint">"Activate a number to send a test message from it."</p> }.into_any();
+    }
+    view! {
+        <h3>"Send test message"</h3>
+        <ActionForm action=send attr:class="form inline-form">
+            <input type="hidden" name="connector_id" value=connector_id/>
+            <label>"From"
+                <select name="number_id">
+                    {active.into_iter().map(|r| {
+                        let label = format!("{} ({})", r.phone_number, r.provider.label());
+                        view! { <option value=r.id>{label}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <FieldError error field="number_id"/>
+            <label>"To" <input name="to" placeholder="+14155550123" autocomplete="off"/></label>
+            <FieldError error field="to"/>
+            <button type="submit" disabled=move || send.pending().get()>
+                {move || if send.pending().get() { "Sending…" } else { "Send test message" }}
+            </button>
+        </ActionForm>
+        {move || send.value().get().and_then(Result::ok).map(|sid| view! {
+            <p class="ok" role="status" data-testid="test-result">"Sent. Twilio's Message SID: " <code>{sid}</code></p>
+        })}
+        <FormError error/>
+    }
+    .into_any()
 }
 
 #[component]
