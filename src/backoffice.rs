@@ -43,6 +43,9 @@ impl Backoffice for AppState {
     async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>> {
         Ok(connectors::save_numbers(self, me, connector_id, active).await?)
     }
+    async fn regenerate_webhook_url(&self, me: &Me, id: &str) -> Result<ConnectorDetail> {
+        Ok(connectors::regenerate_webhook_url(self, me, id).await?)
+    }
     async fn send_test_message(&self, me: &Me, connector_id: &str, number_id: &str, to: &str) -> Result<String> {
         Ok(connectors::send_test_message(self, me, connector_id, number_id, to).await?)
     }

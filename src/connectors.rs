@@ -378,6 +378,30 @@ pub async fn credentials(state: &AppState, connector_id: &str) -> Result<Credent
     })
 }
 
+/// "Regenerate webhook URL": a new key, so the old URL stops working at once (404), and every
+/// number is marked "Webhook not set up in provider" until its webhook is set again.
+pub async fn regenerate_webhook_url(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDetail> {
+    require_admin(me)?;
+    summary_of(state, me, id).await?;
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query("UPDATE connectors SET webhook_key = $1, updated_at = $2 WHERE id = $3")
+        .bind(new_webhook_key())
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE numbers SET webhook_state = 'not_configured', \
+         webhook_detail = 'The webhook URL was regenerated: set the webhook again.' WHERE connector_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    state.hooks.clear();
+    detail(state, me, id).await
+}
+
 /// "Send test message": one message from an active number to the number the admin typed, sent
 /// at once (not through the outbox: the admin waits for Twilio's answer). Returns the Message SID.
 pub async fn send_test_message(

@@ -160,6 +160,30 @@ async fn send_test_message_goes_out_at_once_and_explains_twilios_refusal() {
 }
 
 #[tokio::test]
+async fn regenerating_the_webhook_url_retires_the_old_one_and_flags_every_number() {
+    let app = spawn_app().await;
+    let (me, connector, number, _) = app.ready_path().await;
+    let old = app.state.connector(&me, &connector).await.unwrap().inbound_webhook_url;
+
+    let detail = app.state.regenerate_webhook_url(&me, &connector).await.unwrap();
+    assert_ne!(detail.inbound_webhook_url, old);
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let row = rows.iter().find(|r| r.id == number).unwrap();
+    assert_eq!(row.webhook, WebhookState::NotConfigured);
+    assert!(row.webhook_detail.as_deref().unwrap().contains("regenerated"), "{:?}", row.webhook_detail);
+    let stale = reqwest::Client::new().post(&old).form(&[("Body", "hi")]).send().await.unwrap();
+    assert_eq!(stale.status(), 404, "the old URL stops working at once");
+
+    // Set webhook writes the new URL; a guest's message gets through again.
+    let outcome = app.state.set_webhook(&me, &connector, &number).await.unwrap();
+    assert_eq!(outcome.state, WebhookState::Configured);
+    assert_eq!(
+        app.sim.sim.sender_webhook("whatsapp:+14155550100").unwrap().callback_url,
+        Some(detail.inbound_webhook_url)
+    );
+}
+
+#[tokio::test]
 async fn the_periodic_health_check_keeps_the_badge_honest() {
     let app = spawn_app_with(|c| c.health_check_secs = 1).await;
     let me = app.admin().await;

@@ -232,6 +232,17 @@ pub async fn set_webhook(connector_id: String, number_id: String) -> Result<Webh
     )
 }
 
+#[server(prefix = "/ui", endpoint = "regenerate_webhook_url")]
+pub async fn regenerate_webhook_url(id: String) -> Result<ConnectorDetail, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.regenerate_webhook_url(&me, &id).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/ui", endpoint = "send_test_message")]
 pub async fn send_test_message(connector_id: String, number_id: String, to: String) -> Result<String, AppError> {
     ssr::reply(

@@ -60,6 +60,8 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn list_numbers(&self, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>>;
     async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>>;
     async fn set_webhook(&self, me: &Me, connector_id: &str, number_id: &str) -> Result<WebhookOutcome>;
+    /// A new inbound webhook URL; the old one stops working and every number needs its webhook set again.
+    async fn regenerate_webhook_url(&self, me: &Me, id: &str) -> Result<ConnectorDetail>;
     /// Sends one test message from an active number; returns Twilio's Message SID.
     async fn send_test_message(&self, me: &Me, connector_id: &str, number_id: &str, to: &str) -> Result<String>;
 

@@ -100,6 +100,16 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await row.getByRole("button", { name: "Set webhook" }).click();
   await expect(row.getByTestId("webhook-state")).toHaveText("Webhook configured");
 
+  // Regenerate the webhook URL (confirmed): the number needs its webhook set again.
+  const before = await page.getByTestId("webhook-url").textContent();
+  await page.getByRole("button", { name: "Regenerate webhook URL…" }).click();
+  await expect(page.getByText("every number needs")).toBeVisible();
+  await page.getByRole("button", { name: "Yes, regenerate" }).click();
+  await expect(page.getByTestId("webhook-url")).not.toHaveText(before ?? "");
+  await expect(row.getByTestId("webhook-state")).toHaveText("Webhook not set up in provider");
+  await row.getByRole("button", { name: "Set webhook" }).click();
+  await expect(row.getByTestId("webhook-state")).toHaveText("Webhook configured");
+
   // Send test message: a bad number gets a field error; a good one shows Twilio's Message SID.
   await page.getByLabel("To", { exact: true }).fill("12345");
   await page.getByRole("button", { name: "Send test message" }).click();

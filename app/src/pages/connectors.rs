@@ -9,8 +9,8 @@ use leptos_router::{
 
 use crate::{
     api::{
-        get_connector, list_connectors, list_numbers, CreateConnector, SaveNumbers, SendTestMessage, SetWebhook,
-        UpdateConnector, VerifyConnector,
+        get_connector, list_connectors, list_numbers, CreateConnector, RegenerateWebhookUrl, SaveNumbers,
+        SendTestMessage, SetWebhook, UpdateConnector, VerifyConnector,
     },
     components::{ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
     model::{ConnectorDetail, ConnectorState, NumberRow, WebhookState},
@@ -94,15 +94,18 @@ pub fn ConnectorPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let update = ServerAction::<UpdateConnector>::new();
     let verify = ServerAction::<VerifyConnector>::new();
-    let detail =
-        Resource::new(move || (id(), update.version().get(), verify.version().get()), |(id, _, _)| get_connector(id));
+    let regenerate = ServerAction::<RegenerateWebhookUrl>::new();
+    let detail = Resource::new(
+        move || (id(), update.version().get(), verify.version().get(), regenerate.version().get()),
+        |(id, ..)| get_connector(id),
+    );
 
     view! {
         <Title text="Connector"/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => view! { <ConnectorView detail update verify/> }.into_any(),
+                    Ok(detail) => view! { <ConnectorView detail update verify regenerate/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
@@ -115,7 +118,10 @@ fn ConnectorView(
     detail: ConnectorDetail,
     update: ServerAction<UpdateConnector>,
     verify: ServerAction<VerifyConnector>,
+    regenerate: ServerAction<RegenerateWebhookUrl>,
 ) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let regenerate_id = StoredValue::new(detail.summary.id.clone());
     let verify_error = Signal::derive(move || verify.value().get().and_then(Result::err));
     let c = detail.summary.clone();
     let error = Signal::derive(move || update.value().get().and_then(Result::err));
@@ -152,6 +158,21 @@ fn ConnectorView(
             {detail.public_url_warning.clone().map(|w| view! { <p class="warning" role="alert" data-testid="public-url-warning">{w}</p> })}
             <p class="hint">"\"Set webhook\" writes this URL into each active number for you. To do it by hand, paste it as the inbound webhook of each number in the Twilio Console."</p>
             <code class="url" data-testid="webhook-url">{detail.inbound_webhook_url.clone()}</code>
+            <Show
+                when=move || confirming.get()
+                fallback=move || view! {
+                    <button class="link" on:click=move |_| confirming.set(true)>"Regenerate webhook URL…"</button>
+                }
+            >
+                <p class="warning" role="alert">
+                    "The current URL stops working at once, and every number needs \"Set webhook\" again. Regenerate?"
+                </p>
+                <ActionForm action=regenerate attr:class="inline">
+                    <input type="hidden" name="id" value=regenerate_id.get_value()/>
+                    <button type="submit" class="danger">"Yes, regenerate"</button>
+                    <button type="button" class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </ActionForm>
+            </Show>
         </section>
         <section class="card">
             <h2>"Phone Numbers"</h2>
