@@ -19,7 +19,11 @@ pub trait GroupWrite: Send + Sync + 'static {
     fn write(&self, jobs: &[&Self::Job]) -> impl Future<Output = sqlx::Result<Vec<Self::Outcome>>> + Send;
 
     /// Runs after a batch is durable, before its requests are answered.
-    fn written(&self, _outcomes: &[Result<Self::Outcome, String>]) -> impl Future<Output = ()> + Send {
+    fn written(
+        &self,
+        _jobs: &[&Self::Job],
+        _outcomes: &[Result<Self::Outcome, String>],
+    ) -> impl Future<Output = ()> + Send {
         async {}
     }
 }
@@ -80,7 +84,7 @@ impl<W: GroupWrite> Inbox<W> {
                 }
                 Err(_) => vec![write_one(&writer, jobs[0]).await],
             };
-            writer.written(&outcomes).await;
+            writer.written(&jobs, &outcomes).await;
             for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
                 let _ = reply.send(outcome);
             }

@@ -127,8 +127,11 @@ impl GroupWrite for IngestWriter {
         store_batch(&self.state, jobs).await
     }
 
-    async fn written(&self, outcomes: &[Result<Stored, String>]) {
-        if outcomes.iter().any(|o| matches!(o, Ok(Stored::New { .. }))) {
+    async fn written(&self, jobs: &[&Inbound], outcomes: &[Result<Stored, String>]) {
+        // Only a new message with files has work for the media worker (its claim is a write).
+        let new_media =
+            jobs.iter().zip(outcomes).any(|(j, o)| !j.media.is_empty() && matches!(o, Ok(Stored::New { .. })));
+        if new_media {
             self.state.wake.media.notify_one();
         }
         if outcomes.iter().any(|o| matches!(o, Ok(Stored::New { turn: true }))) {

@@ -99,12 +99,25 @@ struct Outgoing {
 }
 
 async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
-    type Row =
-        (Option<String>, String, String, String, String, String, Option<i64>, Option<i64>, String, String, String);
-    let (twilio_sid, status, body, connector_id, conversation_id, guest, last_inbound_at, window_closed_at, number_id, from, webhook_key): Row =
+    type Row = (
+        Option<String>,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
+    let (twilio_sid, status, body, connector_id, conversation_id, guest, last_inbound_at, window_closed_at, number_id, from, webhook_key, media_id): Row =
         sqlx::query_as(
             "SELECT m.twilio_sid, m.status, m.body, m.connector_id, cv.id, cv.guest_address, cv.last_inbound_at, cv.window_closed_at, n.id, n.address, \
-             c.webhook_key FROM messages m JOIN conversations cv ON cv.id = m.conversation_id \
+             c.webhook_key, (SELECT md.id FROM media md WHERE md.message_id = m.id AND md.state = 'stored' ORDER BY md.position LIMIT 1) \
+             FROM messages m JOIN conversations cv ON cv.id = m.conversation_id \
              JOIN numbers n ON n.id = cv.number_id JOIN connectors c ON c.id = m.connector_id WHERE m.id = $1",
         )
         .bind(message_id)
@@ -118,13 +131,8 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
     .bind(&connector_id)
     .fetch_optional(&state.db.pool)
     .await?;
-    let media: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM media WHERE message_id = $1 AND state = 'stored' ORDER BY position LIMIT 1")
-            .bind(message_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
     Ok(Outgoing {
-        media_id: media.map(|(id,)| id),
+        media_id,
         template: template.map(|(sid, name, variables)| FallbackTemplate { sid, name, variables }),
         twilio_sid,
         status,

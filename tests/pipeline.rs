@@ -145,6 +145,15 @@ async fn failure_of(app: &TestApp, body: &str) -> Option<Option<String>> {
     (status == "failed").then_some(error)
 }
 
+/// Moves every guest's last message 25 hours into the past: the 24-hour window is closed.
+async fn guests_last_message_25_hours_ago(app: &TestApp) {
+    sqlx::query("UPDATE conversations SET last_inbound_at = $1")
+        .bind(switchboard::now_ms() - 25 * 3600 * 1000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+}
+
 /// Queues an outbound reply straight into the existing conversation, as a turn would.
 async fn queue_reply(app: &TestApp, body: &str) {
     let (conversation, connector): (String, String) =
@@ -192,11 +201,7 @@ async fn free_text_is_not_sent_24_hours_after_the_guests_last_message() {
     app.ready_path().await;
     write(&app, 1, "When is breakfast?").await;
     eventually("the first reply", || async { replies(&app).get(&guest(1)).cloned() }).await;
-    sqlx::query("UPDATE conversations SET last_inbound_at = $1")
-        .bind(switchboard::now_ms() - 25 * 3600 * 1000)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    guests_last_message_25_hours_ago(&app).await;
     queue_reply(&app, "Too late").await;
     let error = eventually("the reply is refused", || failure_of(&app, "Too late")).await;
     assert!(error.unwrap().contains("24-hour window"));
@@ -366,11 +371,7 @@ async fn outside_the_window_the_agents_approved_template_goes_instead() {
 
     write(&app, 1, "When is breakfast?").await;
     eventually("the first reply", || async { replies(&app).get(&guest(1)).cloned() }).await;
-    sqlx::query("UPDATE conversations SET last_inbound_at = $1")
-        .bind(switchboard::now_ms() - 25 * 3600 * 1000)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    guests_last_message_25_hours_ago(&app).await;
     queue_reply(&app, "Breakfast is ready").await;
     let sent = eventually("the template arrives", || async {
         replies(&app).get(&guest(1)).filter(|r| r.len() == 2).map(|r| r[1].clone())
