@@ -225,6 +225,8 @@ async fn main() {
             },
         ],
         templates: vec![],
+        services: vec![],
+        sandbox_keyword: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let options = Options { sender_update_delay: Duration::from_millis(20), status_delay: Duration::from_millis(200) };
@@ -256,7 +258,7 @@ async fn main() {
         .unwrap();
     let rows = state.list_numbers(&me, &c.id).await.unwrap();
     let row = rows.iter().find(|r| r.phone_number == "+14155550100").unwrap().clone();
-    state.save_numbers(&me, &c.id, vec![row.id.clone()]).await.unwrap();
+    state.save_numbers(&me, &c.id, vec![row.id.clone()], false).await.unwrap();
     state.set_webhook(&me, &c.id, &row.id).await.unwrap();
     let agent = state
         .create_agent(

@@ -40,8 +40,23 @@ impl Backoffice for AppState {
     async fn list_numbers(&self, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>> {
         Ok(connectors::list_numbers(self, me, connector_id).await?)
     }
-    async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>> {
-        Ok(connectors::save_numbers(self, me, connector_id, active).await?)
+    async fn save_numbers(
+        &self,
+        me: &Me,
+        connector_id: &str,
+        active: Vec<String>,
+        unbind: bool,
+    ) -> Result<Vec<NumberRow>> {
+        Ok(connectors::save_numbers(self, me, connector_id, active, unbind).await?)
+    }
+    async fn add_sandbox(&self, me: &Me, connector_id: &str, join: &str) -> Result<Vec<NumberRow>> {
+        Ok(connectors::add_sandbox(self, me, connector_id, join).await?)
+    }
+    async fn set_all_webhooks(&self, me: &Me, connector_id: &str) -> Result<Vec<WebhookOutcome>> {
+        Ok(connectors::set_all_webhooks(self, me, connector_id).await?)
+    }
+    async fn delete_connector(&self, me: &Me, id: &str) -> Result<DisconnectReport> {
+        Ok(connectors::delete(self, me, id).await?)
     }
     async fn regenerate_webhook_url(&self, me: &Me, id: &str) -> Result<ConnectorDetail> {
         Ok(connectors::regenerate_webhook_url(self, me, id).await?)

@@ -5,8 +5,8 @@ use std::{collections::HashSet, time::Duration};
 
 use app::{
     model::{
-        ConnectorDetail, ConnectorState, ConnectorSummary, Health, Me, NumberRow, Provider, WebhookOutcome,
-        WebhookState,
+        BoundChannel, Cleanup, CleanupLine, ConnectorDetail, ConnectorState, ConnectorSummary, DisconnectReport,
+        Health, Me, NumberRow, Provider, WebhookOutcome, WebhookState, SANDBOX_NUMBER,
     },
     ports::ConnectorInput,
     AppError,
@@ -19,7 +19,7 @@ use crate::{
     error::{is_unique_violation, Result},
     new_id, now_ms,
     state::AppState,
-    twilio::{parse_auth_token, AccountSid, Credentials, SenderWebhook, TwilioError},
+    twilio::{parse_auth_token, AccountSid, Credentials, TwilioError, WebhookUpdate},
 };
 
 /// An unguessable key that names a connector in its webhook URLs.
@@ -353,7 +353,29 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDeta
         .bind(id)
         .fetch_one(&state.db.pool)
         .await?;
+    let bound: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT a.name, n.phone_number, n.provider FROM channels ch JOIN numbers n ON n.id = ch.number_id \
+         JOIN agents a ON a.id = ch.agent_id WHERE n.connector_id = $1 ORDER BY a.name, n.phone_number",
+    )
+    .bind(id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let (conversations,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversations c JOIN numbers n ON n.id = c.number_id WHERE n.connector_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&state.db.pool)
+    .await?;
     Ok(ConnectorDetail {
+        bound_channels: bound
+            .into_iter()
+            .map(|(agent, phone_number, provider)| BoundChannel {
+                agent,
+                phone_number,
+                provider: provider_of(&provider),
+            })
+            .collect(),
+        conversations,
         summary,
         receive_inbound: receive_inbound != 0,
         account_name,
@@ -497,14 +519,62 @@ pub async fn list_numbers(state: &AppState, me: &Me, connector_id: &str) -> Resu
     stored_numbers(state, connector_id).await
 }
 
-type NumberDbRow =
-    (String, String, String, Option<String>, Option<String>, i64, String, Option<String>, Option<String>);
+/// The provider SID a sandbox row carries: the sandbox is no sender of the account's own.
+const SANDBOX_SID: &str = "sandbox";
+
+/// Adds the WhatsApp sandbox (`whatsapp:+14155238886`) by hand, with its join keyword (in the
+/// Twilio Console under Messaging → Try it out). Adding it again updates the keyword.
+pub async fn add_sandbox(state: &AppState, me: &Me, connector_id: &str, join: &str) -> Result<Vec<NumberRow>> {
+    require_admin(me)?;
+    require_active(state, me, connector_id).await?;
+    let keyword = join.trim();
+    let keyword = keyword.strip_prefix("join ").unwrap_or(keyword).trim().to_ascii_lowercase();
+    let well_formed = (3..=60).contains(&keyword.len())
+        && keyword.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !keyword.starts_with('-');
+    if !well_formed {
+        return Err(AppError::invalid(
+            "join",
+            "Enter the sandbox's join keyword as the Twilio Console shows it, e.g. join silver-tiger.",
+        )
+        .into());
+    }
+    sqlx::query(
+        "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, display_name, \
+         sender_status, sandbox_join, created_at) VALUES ($1, $2, $3, $4, 'whatsapp', $5, 'WhatsApp sandbox', \
+         'SANDBOX', $6, $7) ON CONFLICT (connector_id, address) DO UPDATE SET sandbox_join = excluded.sandbox_join",
+    )
+    .bind(new_id())
+    .bind(connector_id)
+    .bind(format!("whatsapp:{SANDBOX_NUMBER}"))
+    .bind(SANDBOX_NUMBER)
+    .bind(SANDBOX_SID)
+    .bind(format!("join {keyword}"))
+    .bind(now_ms())
+    .execute(&state.db.pool)
+    .await?;
+    stored_numbers(state, connector_id).await
+}
+
+type NumberDbRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 async fn stored_numbers(state: &AppState, connector_id: &str) -> Result<Vec<NumberRow>> {
     let rows: Vec<NumberDbRow> = sqlx::query_as(
-        "SELECT n.id, n.phone_number, n.provider, n.display_name, n.sender_status, n.active, n.webhook_state, n.webhook_detail, a.name \
+        "SELECT n.id, n.phone_number, n.provider, n.display_name, n.sender_status, n.active, n.webhook_state, \
+         n.webhook_detail, a.name, n.sandbox_join \
          FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
-         WHERE n.connector_id = $1 ORDER BY n.provider DESC, n.phone_number",
+         WHERE n.connector_id = $1 ORDER BY n.phone_number, n.provider DESC",
     )
     .bind(connector_id)
     .fetch_all(&state.db.pool)
@@ -522,19 +592,29 @@ async fn stored_numbers(state: &AppState, connector_id: &str) -> Result<Vec<Numb
                 webhook,
                 webhook_detail,
                 bound_agent,
+                sandbox_join,
             )| NumberRow {
                 id,
                 phone_number,
-                provider: if provider == "sms" { Provider::Sms } else { Provider::WhatsApp },
+                provider: provider_of(&provider),
                 display_name,
                 sender_status,
                 active: active != 0,
-                webhook: webhook_state(&webhook),
+                webhook: if sandbox_join.is_some() { WebhookState::Manual } else { webhook_state(&webhook) },
                 webhook_detail,
                 bound_agent,
+                sandbox_join,
             },
         )
         .collect())
+}
+
+fn provider_of(s: &str) -> Provider {
+    if s == "sms" {
+        Provider::Sms
+    } else {
+        Provider::WhatsApp
+    }
 }
 
 fn webhook_state(s: &str) -> WebhookState {
@@ -546,12 +626,14 @@ fn webhook_state(s: &str) -> WebhookState {
 }
 
 /// Activates exactly the checked numbers, in one transaction. A number that answers for an
-/// agent is not deactivated behind that agent's back.
+/// agent is only deactivated when `unbind` confirms it, and then its channel goes in the same
+/// transaction.
 pub async fn save_numbers(
     state: &AppState,
     me: &Me,
     connector_id: &str,
     active: Vec<String>,
+    unbind: bool,
 ) -> Result<Vec<NumberRow>> {
     require_admin(me)?;
     summary_of(state, me, connector_id).await?;
@@ -568,121 +650,410 @@ pub async fn save_numbers(
     if let Some(unknown) = active.iter().find(|id| !known.contains(id.as_str())) {
         return Err(AppError::invalid("active", format!("Number {unknown} does not belong to this connector.")).into());
     }
-    for (id, phone, was_active, bound) in &rows {
+    let bound: Vec<String> = rows
+        .iter()
+        .filter(|(id, _, was_active, agent)| *was_active != 0 && !active.contains(id) && agent.is_some())
+        .map(|(_, phone, _, agent)| format!("{phone} (agent {})", agent.as_deref().unwrap_or_default()))
+        .collect();
+    if !bound.is_empty() && !unbind {
+        return Err(AppError::Conflict(format!(
+            "Deactivating {} removes its channel: the agent stops answering on it. Confirm to go on.",
+            bound.join(", ")
+        ))
+        .into());
+    }
+    for (id, _, was_active, agent) in &rows {
         let now_active = active.contains(id);
-        let was_active = *was_active != 0;
-        if was_active && !now_active {
-            if let Some(agent) = bound {
-                return Err(AppError::Conflict(format!(
-                    "{phone} answers for agent {agent}. Remove that channel before deactivating the number."
-                ))
-                .into());
-            }
+        if (*was_active != 0) == now_active {
+            continue;
         }
-        if was_active != now_active {
-            sqlx::query("UPDATE numbers SET active = $1 WHERE id = $2")
-                .bind(i64::from(now_active))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        if !now_active && agent.is_some() {
+            sqlx::query("DELETE FROM channels WHERE number_id = $1").bind(id).execute(&mut *tx).await?;
         }
+        sqlx::query("UPDATE numbers SET active = $1 WHERE id = $2")
+            .bind(i64::from(now_active))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
+    if !bound.is_empty() {
+        tracing::info!(connector_id, unbound = bound.len(), "numbers deactivated and unbound");
+    }
     state.hooks.clear();
     stored_numbers(state, connector_id).await
 }
+
+/// A number as "Set webhook" needs it.
+struct Target {
+    id: String,
+    phone_number: String,
+    provider: Provider,
+    sid: String,
+    active: bool,
+    sandbox: bool,
+}
+
+async fn targets(state: &AppState, connector_id: &str, only: Option<&str>) -> Result<Vec<Target>> {
+    let rows: Vec<(String, String, String, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, phone_number, provider, provider_sid, active, sandbox_join FROM numbers \
+         WHERE connector_id = $1 AND ($2 = '' OR id = $2) ORDER BY phone_number, provider DESC",
+    )
+    .bind(connector_id)
+    .bind(only.unwrap_or(""))
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, phone_number, provider, sid, active, join)| Target {
+            id,
+            phone_number,
+            provider: provider_of(&provider),
+            sid,
+            active: active != 0,
+            sandbox: join.is_some(),
+        })
+        .collect())
+}
+
+async fn webhook_key(state: &AppState, connector_id: &str) -> Result<String> {
+    let (key,): (String,) = sqlx::query_as("SELECT webhook_key FROM connectors WHERE id = $1")
+        .bind(connector_id)
+        .fetch_one(&state.db.pool)
+        .await?;
+    Ok(key)
+}
+
+const SANDBOX_BY_HAND: &str =
+    "The sandbox's webhook is set by hand: in the Twilio Console, open Messaging → Try it out → \
+     WhatsApp sandbox settings and paste the inbound webhook URL as \"When a message comes in\".";
 
 /// Writes the connector's inbound webhook URL into the number in Twilio, then reads it back
 /// until Twilio shows it (sender updates are applied asynchronously).
 pub async fn set_webhook(state: &AppState, me: &Me, connector_id: &str, number_id: &str) -> Result<WebhookOutcome> {
     require_admin(me)?;
     let creds = require_active(state, me, connector_id).await?;
-    let row: Option<(String, String, i64, String)> =
-        sqlx::query_as("SELECT provider, provider_sid, active, (SELECT webhook_key FROM connectors WHERE id = $2) FROM numbers WHERE id = $1 AND connector_id = $2")
-            .bind(number_id)
-            .bind(connector_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    let Some((provider, sid, active, key)) = row else { return Err(AppError::NotFound("Number".into()).into()) };
-    if active == 0 {
+    let Some(target) = targets(state, connector_id, Some(number_id)).await?.pop() else {
+        return Err(AppError::NotFound("Number".into()).into());
+    };
+    if !target.active {
         return Err(AppError::Conflict(
             "Activate the number and save first: only active numbers get a webhook.".into(),
         )
         .into());
     }
-    let url = state.inbound_webhook_url(&key);
-    let (configured, detail) = if provider == "whatsapp" {
-        let webhook = SenderWebhook {
-            callback_url: Some(url.clone()),
-            callback_method: Some("POST".into()),
-            fallback_url: None,
-            fallback_method: None,
-            status_callback_url: Some(state.status_callback_url(&key)),
-            status_callback_method: Some("POST".into()),
-        };
-        state.twilio.update_sender_webhook(&creds, &sid, &webhook).await.map_err(provider_error)?;
-        confirm_sender(state, &creds, &sid, &url).await?
-    } else {
-        state.twilio.update_incoming_number_sms_url(&creds, &sid, &url).await.map_err(provider_error)?;
-        let n = state.twilio.fetch_incoming_number(&creds, &sid).await.map_err(provider_error)?;
-        sms_verdict(&n, &url)
-    };
-    let webhook = if configured { WebhookState::Configured } else { WebhookState::NotConfigured };
-    sqlx::query("UPDATE numbers SET webhook_state = $1, webhook_detail = $2 WHERE id = $3")
-        .bind(if configured { "configured" } else { "not_configured" })
-        .bind(&detail)
-        .bind(number_id)
-        .execute(&state.db.pool)
-        .await?;
-    tracing::info!(connector_id, number_id, configured, "set webhook");
-    Ok(WebhookOutcome { number_id: number_id.to_string(), state: webhook, detail })
+    if target.sandbox {
+        return Err(AppError::Conflict(SANDBOX_BY_HAND.into()).into());
+    }
+    let key = webhook_key(state, connector_id).await?;
+    let services = overriding_services(state, &creds).await;
+    let verdict = configure(state, &creds, &key, &target, &services).await.map_err(provider_error)?;
+    record_webhook(state, connector_id, target, verdict).await
 }
 
-async fn confirm_sender(state: &AppState, creds: &Credentials, sid: &str, url: &str) -> Result<(bool, Option<String>)> {
+/// "Set webhook on all active numbers": every active number at once (a few at a time towards
+/// Twilio), each with its own result; one number's failure does not stop the others.
+pub async fn set_all_webhooks(state: &AppState, me: &Me, connector_id: &str) -> Result<Vec<WebhookOutcome>> {
+    require_admin(me)?;
+    let creds = require_active(state, me, connector_id).await?;
+    let targets: Vec<Target> =
+        targets(state, connector_id, None).await?.into_iter().filter(|t| t.active && !t.sandbox).collect();
+    if targets.is_empty() {
+        return Err(AppError::Conflict("No active numbers: activate numbers and save first.".into()).into());
+    }
+    let key = webhook_key(state, connector_id).await?;
+    let services = std::sync::Arc::new(overriding_services(state, &creds).await);
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (position, target) in targets.into_iter().enumerate() {
+        let (state, creds, key, services, limit) =
+            (state.clone(), creds.clone(), key.clone(), services.clone(), limit.clone());
+        let connector_id = connector_id.to_string();
+        tasks.spawn(async move {
+            let _permit = limit.acquire().await;
+            let verdict = match configure(&state, &creds, &key, &target, &services).await {
+                Ok(v) => v,
+                Err(e) => Verdict::no(provider_error(e).to_string()),
+            };
+            (position, record_webhook(&state, &connector_id, target, verdict).await)
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (position, outcome) = done.map_err(anyhow::Error::from)?;
+        outcomes.push((position, outcome?));
+    }
+    outcomes.sort_by_key(|(position, _)| *position);
+    Ok(outcomes.into_iter().map(|(_, o)| o).collect())
+}
+
+/// What the read-back found.
+struct Verdict {
+    configured: bool,
+    detail: Option<String>,
+}
+
+impl Verdict {
+    fn yes() -> Self {
+        Self { configured: true, detail: None }
+    }
+    fn no(detail: impl Into<String>) -> Self {
+        Self { configured: false, detail: Some(detail.into()) }
+    }
+}
+
+async fn record_webhook(
+    state: &AppState,
+    connector_id: &str,
+    target: Target,
+    verdict: Verdict,
+) -> Result<WebhookOutcome> {
+    sqlx::query("UPDATE numbers SET webhook_state = $1, webhook_detail = $2 WHERE id = $3")
+        .bind(if verdict.configured { "configured" } else { "not_configured" })
+        .bind(&verdict.detail)
+        .bind(&target.id)
+        .execute(&state.db.pool)
+        .await?;
+    tracing::info!(connector_id, number_id = %target.id, configured = verdict.configured, "set webhook");
+    Ok(WebhookOutcome {
+        number_id: target.id,
+        phone_number: target.phone_number,
+        provider: target.provider,
+        state: if verdict.configured { WebhookState::Configured } else { WebhookState::NotConfigured },
+        detail: verdict.detail,
+    })
+}
+
+/// Messaging Services whose inbound settings win over their numbers' own webhooks. A failure
+/// to list them is not the number's fault: it is logged and the check skipped.
+async fn overriding_services(state: &AppState, creds: &Credentials) -> Vec<crate::twilio::MessagingService> {
+    match state.twilio.list_messaging_services(creds).await {
+        Ok(services) => services.into_iter().filter(|s| s.use_inbound_webhook_on_number != Some(true)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list Messaging Services; not checking for an override");
+            Vec::new()
+        }
+    }
+}
+
+async fn configure(
+    state: &AppState,
+    creds: &Credentials,
+    key: &str,
+    target: &Target,
+    services: &[crate::twilio::MessagingService],
+) -> std::result::Result<Verdict, TwilioError> {
+    let url = state.inbound_webhook_url(key);
+    let verdict = match target.provider {
+        Provider::WhatsApp => {
+            let update = WebhookUpdate {
+                callback_url: Some(Some(url.clone())),
+                callback_method: Some("POST"),
+                status_callback_url: Some(Some(state.status_callback_url(key))),
+                status_callback_method: Some("POST"),
+            };
+            state.twilio.update_sender_webhook(creds, &target.sid, &update).await?;
+            confirm_sender(state, creds, &target.sid, &url).await?
+        }
+        Provider::Sms => {
+            state.twilio.update_incoming_number_sms_url(creds, &target.sid, &url).await?;
+            let n = state.twilio.fetch_incoming_number(creds, &target.sid).await?;
+            sms_verdict(&n, &url)
+        }
+    };
+    if !verdict.configured {
+        return Ok(verdict);
+    }
+    for service in services {
+        if state.twilio.service_holds(creds, &service.sid, &target.sid).await? {
+            let name = service.friendly_name.clone().unwrap_or_else(|| service.sid.clone());
+            let goes_to = match service.inbound_request_url.as_deref().filter(|u| !u.is_empty()) {
+                Some(u) => format!("Twilio posts its messages to the service's URL {u}"),
+                None => "the service has no inbound URL, so Twilio drops its messages".to_string(),
+            };
+            return Ok(Verdict::no(format!(
+                "Overridden by Messaging Service {name}: {goes_to}. In the service's Integration settings, \
+                 choose to use the number's own webhook, or remove the number from the service."
+            )));
+        }
+    }
+    Ok(verdict)
+}
+
+async fn confirm_sender(
+    state: &AppState,
+    creds: &Credentials,
+    sid: &str,
+    url: &str,
+) -> std::result::Result<Verdict, TwilioError> {
     let deadline = tokio::time::Instant::now() + state.tuning.webhook_confirm_timeout;
     loop {
-        let sender = state.twilio.fetch_sender(creds, sid).await.map_err(provider_error)?;
+        let sender = state.twilio.fetch_sender(creds, sid).await?;
         let webhook = sender.webhook.unwrap_or_default();
         let status = sender.status.unwrap_or_default();
         if webhook.callback_url.as_deref() == Some(url) && status == "ONLINE" {
-            if webhook.callback_method.as_deref().is_some_and(|m| m != "POST") {
-                return Ok((
-                    false,
-                    Some(format!(
-                        "Twilio calls the URL with {}, not POST.",
-                        webhook.callback_method.unwrap_or_default()
-                    )),
-                ));
-            }
-            return Ok((true, None));
+            return Ok(match webhook.callback_method.as_deref() {
+                Some(m) if m != "POST" => {
+                    Verdict::no(format!("Wrong method: Twilio calls the URL with {m}, not POST."))
+                }
+                _ => Verdict::yes(),
+            });
         }
         if tokio::time::Instant::now() >= deadline {
-            let detail = match webhook.callback_url {
-                Some(other) if other != url => format!("Twilio still has {other}."),
+            return Ok(Verdict::no(match webhook.callback_url.filter(|u| !u.is_empty()) {
+                Some(other) if other != url => format!("URL mismatch: Twilio has {other}."),
                 Some(_) => format!("Twilio has not finished applying the change (sender status {status})."),
-                None => "Twilio shows no inbound webhook on this sender.".to_string(),
-            };
-            return Ok((false, Some(detail)));
+                None => "Not set: Twilio shows no inbound webhook on this sender.".to_string(),
+            }));
         }
         tokio::time::sleep(state.tuning.webhook_confirm_interval).await;
     }
 }
 
-fn sms_verdict(n: &crate::twilio::IncomingNumber, url: &str) -> (bool, Option<String>) {
-    if n.sms_application_sid.as_deref().is_some_and(|s| !s.is_empty()) {
-        return (false, Some("An application on this number overrides its webhook URL.".into()));
+fn sms_verdict(n: &crate::twilio::IncomingNumber, url: &str) -> Verdict {
+    if let Some(app) = n.sms_application_sid.as_deref().filter(|s| !s.is_empty()) {
+        return Verdict::no(format!(
+            "Overridden by application {app}: it takes this number's messages instead of the URL."
+        ));
     }
-    match n.sms_url.as_deref() {
-        Some(u) if u == url && n.sms_method.as_deref().unwrap_or("POST") == "POST" => (true, None),
-        Some(u) if u == url => (false, Some("Twilio calls the URL with GET, not POST.".into())),
-        Some(u) if !u.is_empty() => (false, Some(format!("Twilio has {u}."))),
-        _ => (false, Some("Twilio shows no inbound webhook on this number.".into())),
+    match n.sms_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) if u == url && n.sms_method.as_deref().unwrap_or("POST") == "POST" => Verdict::yes(),
+        Some(u) if u == url => Verdict::no("Wrong method: Twilio calls the URL with GET, not POST."),
+        Some(u) => Verdict::no(format!("URL mismatch: Twilio has {u}.")),
+        None => Verdict::no("Not set: Twilio shows no inbound webhook on this number."),
+    }
+}
+
+/// Deletes a connector. First each number's webhook is cleared in Twilio, but only where it
+/// still points at this connector: a sender someone re-pointed elsewhere is left alone. Then
+/// its numbers, channels, conversations and their files go, in one transaction.
+pub async fn delete(state: &AppState, me: &Me, id: &str) -> Result<DisconnectReport> {
+    require_admin(me)?;
+    let summary = summary_of(state, me, id).await?;
+    let key = webhook_key(state, id).await?;
+    let (inbound, status) = (state.inbound_webhook_url(&key), state.status_callback_url(&key));
+    let creds = credentials(state, id).await?;
+    let touched: Vec<Target> = {
+        let configured: HashSet<String> = sqlx::query_as::<_, (String,)>(
+            "SELECT id FROM numbers WHERE connector_id = $1 AND webhook_state = 'configured'",
+        )
+        .bind(id)
+        .fetch_all(&state.db.pool)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect();
+        targets(state, id, None)
+            .await?
+            .into_iter()
+            .filter(|t| !t.sandbox && (t.active || configured.contains(&t.id)))
+            .collect()
+    };
+    let mut lines = Vec::new();
+    for target in touched {
+        let outcome = match clear_if_ours(state, &creds, &target, &inbound, &status).await {
+            Ok(outcome) => outcome,
+            Err(e) => Cleanup::Failed(e.to_string()),
+        };
+        lines.push(CleanupLine { phone_number: target.phone_number, provider: target.provider, outcome });
+    }
+    let files: Vec<(String,)> =
+        sqlx::query_as("SELECT md.id FROM media md JOIN messages m ON m.id = md.message_id WHERE m.connector_id = $1")
+            .bind(id)
+            .fetch_all(&state.db.pool)
+            .await?;
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query(
+        "UPDATE agents SET template_connector_id = NULL, template_sid = NULL, template_name = NULL, \
+         template_variables = NULL WHERE template_connector_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM connectors WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(&me.org_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state.hooks.clear();
+    for (file,) in files {
+        if let Err(e) = tokio::fs::remove_file(state.media_dir.join(&file)).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(media_id = %file, error = %e, "media file of a deleted connector not removed");
+            }
+        }
+    }
+    tracing::info!(connector_id = id, numbers = lines.len(), "connector deleted");
+    Ok(DisconnectReport { connector: summary.name, numbers: lines })
+}
+
+async fn clear_if_ours(
+    state: &AppState,
+    creds: &Credentials,
+    target: &Target,
+    inbound: &str,
+    status: &str,
+) -> std::result::Result<Cleanup, TwilioError> {
+    let elsewhere = |url: Option<String>| match url.filter(|u| !u.is_empty()) {
+        Some(u) => Cleanup::LeftElsewhere(u),
+        None => Cleanup::NoneSet,
+    };
+    match target.provider {
+        Provider::WhatsApp => {
+            let webhook = state.twilio.fetch_sender(creds, &target.sid).await?.webhook.unwrap_or_default();
+            if webhook.callback_url.as_deref() != Some(inbound) {
+                return Ok(elsewhere(webhook.callback_url));
+            }
+            let update = WebhookUpdate {
+                callback_url: Some(None),
+                status_callback_url: (webhook.status_callback_url.as_deref() == Some(status)).then_some(None),
+                ..WebhookUpdate::default()
+            };
+            state.twilio.update_sender_webhook(creds, &target.sid, &update).await?;
+            Ok(Cleanup::Cleared)
+        }
+        Provider::Sms => {
+            let number = state.twilio.fetch_incoming_number(creds, &target.sid).await?;
+            if number.sms_url.as_deref() != Some(inbound) {
+                return Ok(elsewhere(number.sms_url));
+            }
+            state.twilio.clear_incoming_number_sms_url(creds, &target.sid).await?;
+            Ok(Cleanup::Cleared)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::utc_minutes;
+    use super::{sms_verdict, utc_minutes};
+    use crate::twilio::{Capabilities, IncomingNumber};
+
+    fn number(url: Option<&str>, method: Option<&str>, app: Option<&str>) -> IncomingNumber {
+        IncomingNumber {
+            sid: "PN0".into(),
+            phone_number: "+14155550199".into(),
+            friendly_name: None,
+            capabilities: Capabilities { sms: true },
+            sms_url: url.map(str::to_string),
+            sms_method: method.map(str::to_string),
+            sms_application_sid: app.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_sms_read_back_names_what_is_wrong() {
+        let ours = "https://sb.example/twilio/inbound/k";
+        let detail = |n| sms_verdict(&n, ours).detail.unwrap_or_default();
+        assert!(sms_verdict(&number(Some(ours), Some("POST"), Some("")), ours).configured);
+        assert!(detail(number(Some(ours), Some("GET"), None)).starts_with("Wrong method"));
+        assert_eq!(
+            detail(number(Some("https://x.example"), None, None)),
+            "URL mismatch: Twilio has https://x.example."
+        );
+        assert!(detail(number(Some(""), None, None)).starts_with("Not set"));
+        assert!(detail(number(Some(ours), None, Some("AP123"))).starts_with("Overridden by application AP123"));
+    }
 
     #[test]
     fn times_read_as_utc_dates() {

@@ -139,7 +139,7 @@ async fn send_test_message_goes_out_at_once_and_explains_twilios_refusal() {
 
     let inactive = app.state.send_test_message(&me, &c.id, &number, "+15557654321").await.unwrap_err();
     assert_eq!(field(inactive), "number_id");
-    app.state.save_numbers(&me, &c.id, vec![number.clone()]).await.unwrap();
+    app.state.save_numbers(&me, &c.id, vec![number.clone()], false).await.unwrap();
     for bad in ["", "15557654321", "+1555", "+1555765432x"] {
         let error = app.state.send_test_message(&me, &c.id, &number, bad).await.unwrap_err();
         assert_eq!(field(error), "to", "{bad:?}");
@@ -262,9 +262,9 @@ async fn numbers_are_listed_activated_and_get_their_webhook() {
 
     // Only active numbers get a webhook.
     assert!(matches!(app.state.set_webhook(&me, &c.id, &wa.id).await, Err(AppError::Conflict(_))));
-    let saved = app.state.save_numbers(&me, &c.id, vec![wa.id.clone(), sms.id.clone()]).await.unwrap();
+    let saved = app.state.save_numbers(&me, &c.id, vec![wa.id.clone(), sms.id.clone()], false).await.unwrap();
     assert_eq!(saved.iter().filter(|r| r.active).count(), 2);
-    let bogus = app.state.save_numbers(&me, &c.id, vec!["not-a-number".into()]).await.unwrap_err();
+    let bogus = app.state.save_numbers(&me, &c.id, vec!["not-a-number".into()], false).await.unwrap_err();
     assert_eq!(field(bogus), "active");
     assert_eq!(
         app.state.list_numbers(&me, &c.id).await.unwrap().iter().filter(|r| r.active).count(),
@@ -305,12 +305,12 @@ async fn a_number_answers_for_one_agent_only() {
     // Two admins binding one free number at the same moment: the database picks one.
     let rows = app.state.list_numbers(&me, &connector).await.unwrap();
     let spa = TestApp::number(&rows, "+14155550101", true).id.clone();
-    app.state.save_numbers(&me, &connector, vec![number.clone(), spa.clone()]).await.unwrap();
+    app.state.save_numbers(&me, &connector, vec![number.clone(), spa.clone()], false).await.unwrap();
     let (a, b) = tokio::join!(app.state.add_channel(&me, &agent, &spa), app.state.add_channel(&me, &other.id, &spa));
     assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
 
     // A bound number is not deactivated behind its agent's back; removing the channel frees it.
-    let e = app.state.save_numbers(&me, &connector, vec![spa.clone()]).await.unwrap_err();
+    let e = app.state.save_numbers(&me, &connector, vec![spa.clone()], false).await.unwrap_err();
     assert!(matches!(e, AppError::Conflict(_)));
     let channel = app
         .state

@@ -228,7 +228,7 @@ async fn long_replies_are_split_and_sent_in_order() {
     let rows = app.state.list_numbers(&me, &connector).await.unwrap();
     let spa = TestApp::number(&rows, "+14155550101", true).id.clone();
     let front = TestApp::number(&rows, "+14155550100", true).id.clone();
-    app.state.save_numbers(&me, &connector, vec![front, spa.clone()]).await.unwrap();
+    app.state.save_numbers(&me, &connector, vec![front, spa.clone()], false).await.unwrap();
     app.state.set_webhook(&me, &connector, &spa).await.unwrap();
     app.state.add_channel(&me, &agent.id, &spa).await.unwrap();
     let inbound = Inbound {

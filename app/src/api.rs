@@ -211,11 +211,48 @@ pub async fn list_numbers(connector_id: String) -> Result<Vec<NumberRow>, AppErr
 }
 
 #[server(prefix = "/ui", endpoint = "save_numbers", input = Json)]
-pub async fn save_numbers(connector_id: String, active: Vec<String>) -> Result<Vec<NumberRow>, AppError> {
+pub async fn save_numbers(
+    connector_id: String,
+    active: Vec<String>,
+    #[server(default)] unbind: bool,
+) -> Result<Vec<NumberRow>, AppError> {
     ssr::reply(
         async move {
             let (svc, me) = ssr::signed_in().await?;
-            svc.save_numbers(&me, &connector_id, active).await
+            svc.save_numbers(&me, &connector_id, active, unbind).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "add_sandbox")]
+pub async fn add_sandbox(connector_id: String, join: String) -> Result<Vec<NumberRow>, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.add_sandbox(&me, &connector_id, &join).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "set_all_webhooks")]
+pub async fn set_all_webhooks(connector_id: String) -> Result<Vec<WebhookOutcome>, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.set_all_webhooks(&me, &connector_id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "delete_connector")]
+pub async fn delete_connector(id: String) -> Result<DisconnectReport, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.delete_connector(&me, &id).await
         }
         .await,
     )

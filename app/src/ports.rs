@@ -58,8 +58,23 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn verify_connector(&self, me: &Me, id: &str) -> Result<ConnectorSummary>;
     /// Reads the account's senders and numbers from Twilio and merges them with Switchboard's.
     async fn list_numbers(&self, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>>;
-    async fn save_numbers(&self, me: &Me, connector_id: &str, active: Vec<String>) -> Result<Vec<NumberRow>>;
+    /// Activates exactly the `active` numbers. Deactivating a number an agent answers on is
+    /// refused unless `unbind` confirms that its channel goes too.
+    async fn save_numbers(
+        &self,
+        me: &Me,
+        connector_id: &str,
+        active: Vec<String>,
+        unbind: bool,
+    ) -> Result<Vec<NumberRow>>;
+    /// Adds the WhatsApp sandbox, with the keyword testers send to join it.
+    async fn add_sandbox(&self, me: &Me, connector_id: &str, join: &str) -> Result<Vec<NumberRow>>;
     async fn set_webhook(&self, me: &Me, connector_id: &str, number_id: &str) -> Result<WebhookOutcome>;
+    /// "Set webhook on all active numbers": a result per number.
+    async fn set_all_webhooks(&self, me: &Me, connector_id: &str) -> Result<Vec<WebhookOutcome>>;
+    /// Deletes the connector (its numbers, channels and conversations) after clearing each
+    /// number's webhook in Twilio where it still points at this connector.
+    async fn delete_connector(&self, me: &Me, id: &str) -> Result<DisconnectReport>;
     /// A new inbound webhook URL; the old one stops working and every number needs its webhook set again.
     async fn regenerate_webhook_url(&self, me: &Me, id: &str) -> Result<ConnectorDetail>;
     /// Sends one test message from an active number; returns Twilio's Message SID.

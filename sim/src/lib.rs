@@ -44,7 +44,30 @@ pub struct SeedAccount {
     /// Content API templates with their WhatsApp approval status.
     #[serde(default)]
     pub templates: Vec<SeedTemplate>,
+    /// Messaging Services and the numbers in them.
+    #[serde(default)]
+    pub services: Vec<SeedService>,
+    /// The WhatsApp sandbox's join keyword (`join <keyword>`); generated when absent.
+    #[serde(default)]
+    pub sandbox_keyword: Option<String>,
 }
+
+/// A Messaging Service. Its inbound settings win over its numbers' own webhooks unless
+/// `use_inbound_webhook_on_number` is set, as in Twilio.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeedService {
+    pub friendly_name: String,
+    #[serde(default)]
+    pub inbound_request_url: Option<String>,
+    #[serde(default)]
+    pub use_inbound_webhook_on_number: bool,
+    /// Phone numbers (E.164) in the service: both the sender and the SMS number of each.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+}
+
+/// The number of Twilio's WhatsApp sandbox, shared by every account.
+pub const SANDBOX_NUMBER: &str = "whatsapp:+14155238886";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeedTemplate {
@@ -146,6 +169,8 @@ impl Seed {
                         status: "rejected".into(),
                     },
                 ],
+                services: vec![],
+                sandbox_keyword: Some("silver-tiger".into()),
             }],
         }
     }
@@ -211,7 +236,23 @@ pub(crate) struct Number {
 }
 
 #[derive(Debug, Clone)]
+pub(crate) struct Service {
+    pub sid: String,
+    pub seed: SeedService,
+}
+
+/// The account's view of the WhatsApp sandbox: who joined, and the webhook set in the Console.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sandbox {
+    pub keyword: String,
+    pub webhook_url: Option<String>,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
 pub(crate) struct Account {
+    pub services: Vec<Service>,
+    pub sandbox: Sandbox,
     pub templates: Vec<SeedTemplate>,
     pub sid: String,
     pub auth_token: String,
@@ -254,6 +295,18 @@ pub(crate) struct World {
     pub media: BTreeMap<String, (String, webhooks::MediaFile)>,
     /// How many times each file was fetched from the simulated CDN.
     pub media_fetches: BTreeMap<String, usize>,
+    /// Every call to the REST API, for contract tests.
+    pub requests: Vec<RecordedRequest>,
+}
+
+/// One call to the simulated REST API, as it arrived.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub body: String,
 }
 
 #[derive(Clone)]
@@ -337,6 +390,9 @@ pub struct Faults {
     /// Create Message answered 400 with this Twilio error code (a permanent failure).
     #[serde(default)]
     pub reject_code: Option<u32>,
+    /// Twilio is down: every REST call has its connection cut before an answer.
+    #[serde(default)]
+    pub outage: bool,
 }
 
 /// One call to Create Message and how the simulator answered it.
@@ -383,7 +439,15 @@ impl Sim {
             .iter()
             .map(|t| SeedTemplate { sid: Some(t.sid.clone().unwrap_or_else(|| sid("HX"))), ..t.clone() })
             .collect();
+        let services = seed.services.iter().map(|s| Service { sid: sid("MG"), seed: s.clone() }).collect();
+        let keyword = seed.sandbox_keyword.clone().unwrap_or_else(|| {
+            let words = ["amber", "cedar", "harbor", "meadow", "silver", "tiger", "willow", "zephyr"];
+            let mut rng = rand::thread_rng();
+            format!("{}-{}", words[rng.gen_range(0..words.len())], words[rng.gen_range(0..words.len())])
+        });
         let account = Account {
+            services,
+            sandbox: Sandbox { keyword, ..Sandbox::default() },
             templates,
             sid: seed.sid.clone(),
             auth_token: seed.auth_token.clone(),
@@ -430,6 +494,51 @@ impl Sim {
         if let Some(account) = self.world.lock().unwrap().accounts.get_mut(account_sid) {
             account.auth_token = auth_token.to_string();
         }
+    }
+
+    /// Someone points a sender's inbound webhook elsewhere (in the Console), at once.
+    pub fn set_sender_webhook(&self, sender_id: &str, url: Option<&str>) {
+        let mut world = self.world.lock().unwrap();
+        for a in world.accounts.values_mut() {
+            for s in a.senders.iter_mut().filter(|s| s.sender_id == sender_id) {
+                s.webhook.callback_url = url.map(str::to_string);
+            }
+        }
+    }
+
+    /// An SMS number's inbound webhook URL (empty when none).
+    pub fn sms_url(&self, phone_number: &str) -> Option<String> {
+        let world = self.world.lock().unwrap();
+        world
+            .accounts
+            .values()
+            .flat_map(|a| a.numbers.iter())
+            .find(|n| n.phone_number == phone_number)
+            .map(|n| n.sms_url.clone())
+    }
+
+    /// Adds a Messaging Service to an account.
+    pub fn add_service(&self, account_sid: &str, service: SeedService) {
+        if let Some(a) = self.world.lock().unwrap().accounts.get_mut(account_sid) {
+            a.services.push(Service { sid: sid("MG"), seed: service });
+        }
+    }
+
+    /// The sandbox's "When a message comes in" URL, as set in the Twilio Console.
+    pub fn set_sandbox_webhook(&self, account_sid: &str, url: Option<&str>) {
+        if let Some(a) = self.world.lock().unwrap().accounts.get_mut(account_sid) {
+            a.sandbox.webhook_url = url.map(str::to_string);
+        }
+    }
+
+    /// The sandbox's join keyword for an account.
+    pub fn sandbox_keyword(&self, account_sid: &str) -> Option<String> {
+        self.world.lock().unwrap().accounts.get(account_sid).map(|a| a.sandbox.keyword.clone())
+    }
+
+    /// Every REST API call so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.world.lock().unwrap().requests.clone()
     }
 
     /// How many times each media file was downloaded, by media SID.
@@ -487,13 +596,7 @@ pub async fn start(
 }
 
 fn router(sim: Sim) -> Router {
-    Router::new()
-        .route("/", get(pages::phone))
-        .route("/phone/send", post(pages::send))
-        .route("/_sim/inbound", post(pages::api_inbound))
-        .route("/_sim/messages", get(pages::api_messages))
-        .route("/_sim/accounts", post(pages::api_add_account))
-        .route("/_sim/faults", post(pages::api_faults))
+    let api = Router::new()
         .route("/2010-04-01/Accounts/{file}", get(rest::fetch_account))
         .route("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json", get(rest::list_numbers))
         .route(
@@ -502,10 +605,24 @@ fn router(sim: Sim) -> Router {
         )
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(rest::create_message).get(rest::list_messages))
         .route("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}", get(rest::fetch_media))
-        .route("/_sim/cdn/{media}", get(rest::cdn_media))
         .route("/v2/Channels/Senders", get(rest::list_senders))
         .route("/v2/Channels/Senders/{sid}", get(rest::fetch_sender).post(rest::update_sender))
         .route("/v2/Indicators/Typing.json", post(rest::typing))
         .route("/v1/ContentAndApprovals", get(rest::content_and_approvals))
+        .route("/v1/Services", get(rest::list_services))
+        .route("/v1/Services/{service}/PhoneNumbers/{sid}", get(rest::service_member))
+        .route("/v1/Services/{service}/ChannelSenders/{sid}", get(rest::service_member))
+        .layer(axum::middleware::from_fn_with_state(sim.clone(), rest::record));
+    Router::new()
+        .route("/", get(pages::phone))
+        .route("/phone/send", post(pages::send))
+        .route("/_sim/inbound", post(pages::api_inbound))
+        .route("/_sim/messages", get(pages::api_messages))
+        .route("/_sim/accounts", post(pages::api_add_account))
+        .route("/_sim/faults", post(pages::api_faults))
+        .route("/_sim/sandbox", post(pages::api_sandbox))
+        .route("/phone/sandbox", post(pages::sandbox_form))
+        .route("/_sim/cdn/{media}", get(rest::cdn_media))
+        .merge(api)
         .with_state(sim)
 }

@@ -20,8 +20,19 @@ pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String
     let guest = q.get("from").cloned().unwrap_or_else(|| "whatsapp:+15551230001".into());
     let (accounts, numbers) = {
         let world = sim.world.lock().unwrap();
-        let accounts: Vec<(String, String, String)> =
-            world.accounts.values().map(|a| (a.sid.clone(), a.auth_token.clone(), a.friendly_name.clone())).collect();
+        let accounts: Vec<(String, String, String, String, String)> = world
+            .accounts
+            .values()
+            .map(|a| {
+                (
+                    a.sid.clone(),
+                    a.auth_token.clone(),
+                    a.friendly_name.clone(),
+                    a.sandbox.keyword.clone(),
+                    a.sandbox.webhook_url.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
         let mut numbers: Vec<(String, String)> = Vec::new();
         for a in world.accounts.values() {
             for s in &a.senders {
@@ -34,6 +45,7 @@ pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String
                 numbers.push((n.phone_number.clone(), format!("{} · SMS · {}", n.phone_number, n.friendly_name)));
             }
         }
+        numbers.push((crate::SANDBOX_NUMBER.to_string(), format!("{} · WhatsApp sandbox", crate::SANDBOX_NUMBER)));
         (accounts, numbers)
     };
     let to = q.get("to").cloned().or_else(|| numbers.first().map(|n| n.0.clone())).unwrap_or_default();
@@ -45,12 +57,17 @@ pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String
         .collect();
     let account_rows: String = accounts
         .iter()
-        .map(|(sid, token, name)| {
+        .map(|(sid, token, name, keyword, sandbox_url)| {
             format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                r#"<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td><code>join {}</code>
+<form method="post" action="/phone/sandbox" class="sandbox"><input type="hidden" name="account_sid" value="{}">
+<label>When a message comes in <input name="webhook_url" value="{}" size="40"></label><button type="submit">Save sandbox settings</button></form></td></tr>"#,
                 esc(name),
                 esc(sid),
-                esc(token)
+                esc(token),
+                esc(keyword),
+                esc(sid),
+                esc(sandbox_url)
             )
         })
         .collect();
@@ -84,7 +101,7 @@ The simulator posts the message to the webhook set on that number, signed like T
 <div class="phone" id="thread" data-guest="{guest}" data-to="{to}" aria-live="polite"></div>
 <h2>Simulated Twilio accounts</h2>
 <p>Use these in Switchboard's "New connector" form.</p>
-<table><tr><th>Name</th><th>Account SID</th><th>Auth Token</th></tr>{account_rows}</table>
+<table><tr><th>Name</th><th>Account SID</th><th>Auth Token</th><th>WhatsApp sandbox (Console settings)</th></tr>{account_rows}</table>
 <script>
 const thread = document.getElementById('thread');
 async function refresh() {{
@@ -95,7 +112,7 @@ async function refresh() {{
   const mine = all.filter(m => (m.from === guest && m.to === to) || (m.from === to && m.to === guest));
   thread.replaceChildren(...mine.map(m => {{
     const div = document.createElement('div');
-    div.className = 'msg' + (m.direction === 'inbound' ? ' guest' : ' reply');
+    div.className = 'msg' + (m.direction === 'inbound' ? ' guest' : m.direction === 'outbound-reply' ? ' system' : ' reply');
     div.dataset.status = m.status;
     const p = document.createElement('p'); p.textContent = m.body; div.appendChild(p);
     const meta = document.createElement('span'); meta.className = 'meta';
@@ -160,4 +177,29 @@ pub(crate) async fn api_faults(State(sim): State<Sim>, Json(faults): Json<crate:
 pub(crate) async fn api_add_account(State(sim): State<Sim>, Json(account): Json<SeedAccount>) -> Response {
     sim.add_account(&account);
     StatusCode::CREATED.into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct SandboxSettings {
+    account_sid: String,
+    webhook_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SandboxForm {
+    account_sid: String,
+    webhook_url: String,
+}
+
+/// The sandbox settings form of the accounts table.
+pub(crate) async fn sandbox_form(State(sim): State<Sim>, Form(f): Form<SandboxForm>) -> Redirect {
+    let url = f.webhook_url.trim();
+    sim.set_sandbox_webhook(&f.account_sid, (!url.is_empty()).then_some(url));
+    Redirect::to(&format!("/?{}", serde_urlencoded::to_string([("to", crate::SANDBOX_NUMBER)]).unwrap_or_default()))
+}
+
+/// The Console's sandbox settings: "When a message comes in".
+pub(crate) async fn api_sandbox(State(sim): State<Sim>, Json(settings): Json<SandboxSettings>) -> Response {
+    sim.set_sandbox_webhook(&settings.account_sid, settings.webhook_url.as_deref());
+    StatusCode::NO_CONTENT.into_response()
 }

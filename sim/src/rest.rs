@@ -479,7 +479,11 @@ pub(crate) async fn create_message(
     }
     if let Some(from_number) = from.strip_prefix("whatsapp:") {
         let _ = from_number;
-        if !account.senders.iter().any(|s| s.sender_id == from) {
+        if from == crate::SANDBOX_NUMBER {
+            if !account.sandbox.members.iter().any(|m| m == to) {
+                return error(StatusCode::BAD_REQUEST, 63015, "Recipient has not joined the Sandbox");
+            }
+        } else if !account.senders.iter().any(|s| s.sender_id == from) {
             return error(
                 StatusCode::BAD_REQUEST,
                 63007,
@@ -689,4 +693,111 @@ pub(crate) async fn cdn_media(State(sim): State<Sim>, Path(media): Path<String>)
     };
     *world.media_fetches.entry(media).or_default() += 1;
     ([(header::CONTENT_TYPE, file.content_type)], file.data).into_response()
+}
+
+/// Calls kept for contract tests; older ones beyond this are not recorded (long load runs).
+const RECORD_LIMIT: usize = 20_000;
+
+/// Records each REST call as it arrived, and cuts the connection during an outage.
+pub(crate) async fn record(
+    State(sim): State<Sim>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, 20001, "Request too large");
+    };
+    let outage = {
+        let mut world = sim.world.lock().unwrap();
+        if world.requests.len() < RECORD_LIMIT {
+            world.requests.push(crate::RecordedRequest {
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_string(),
+                query: parts.uri.query().map(str::to_string),
+                content_type: parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        world.faults.outage
+    };
+    if outage {
+        // Headers go out, then the connection breaks before any body: the client sees a failed request.
+        let broken = futures_util::stream::once(async {
+            Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated outage"))
+        });
+        return Response::new(axum::body::Body::from_stream(broken));
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+fn service_json(sim: &Sim, account_sid: &str, s: &crate::Service) -> Value {
+    json!({
+        "sid": s.sid,
+        "account_sid": account_sid,
+        "friendly_name": s.seed.friendly_name,
+        "inbound_request_url": s.seed.inbound_request_url,
+        "inbound_method": "POST",
+        "fallback_url": null,
+        "fallback_method": "POST",
+        "status_callback": null,
+        "sticky_sender": true,
+        "use_inbound_webhook_on_number": s.seed.use_inbound_webhook_on_number,
+        "url": format!("{}/v1/Services/{}", sim.base_url, s.sid),
+    })
+}
+
+/// `GET /v1/Services`: the account's Messaging Services, paged like the Messaging API.
+pub(crate) async fn list_services(
+    State(sim): State<Sim>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let account = match authenticate(&sim, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let (size, page) = match paging(&q, 50) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let items: Vec<Value> =
+        account.services.iter().skip(page * size).take(size).map(|s| service_json(&sim, &account.sid, s)).collect();
+    let more = (page + 1) * size < account.services.len();
+    let meta = page_meta(&format!("{}/v1/Services?", sim.base_url), "services", page, size, more);
+    Json(json!({ "services": items, "meta": meta })).into_response()
+}
+
+/// `GET /v1/Services/{MG}/PhoneNumbers/{PN}` and `…/ChannelSenders/{XE}`: 200 when the
+/// service holds that number or sender, 404 otherwise.
+pub(crate) async fn service_member(
+    State(sim): State<Sim>,
+    Path((service_sid, member)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let account = match authenticate(&sim, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(service) = account.services.iter().find(|s| s.sid == service_sid) else { return not_found(&service_sid) };
+    let phone = account.numbers.iter().find(|n| n.sid == member).map(|n| n.phone_number.clone()).or_else(|| {
+        account
+            .senders
+            .iter()
+            .find(|s| s.sid == member)
+            .map(|s| s.sender_id.trim_start_matches("whatsapp:").to_string())
+    });
+    match phone.filter(|p| service.seed.numbers.contains(p)) {
+        Some(phone) => Json(json!({
+            "sid": member,
+            "account_sid": account.sid,
+            "service_sid": service.sid,
+            "phone_number": phone,
+            "country_code": "US",
+            "capabilities": ["SMS"],
+            "url": format!("{}/v1/Services/{}/PhoneNumbers/{}", sim.base_url, service.sid, member),
+        }))
+        .into_response(),
+        None => not_found(&member),
+    }
 }

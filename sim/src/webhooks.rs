@@ -72,6 +72,9 @@ pub struct Delivery {
 /// Posts the guest's message to the webhook configured on the number, signed with the
 /// account's Auth Token. Errs when the number has no webhook or is unknown.
 pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, String> {
+    if inbound.to == crate::SANDBOX_NUMBER {
+        return sandbox_inbound(sim, inbound).await;
+    }
     let (account, url) = {
         let world = sim.world.lock().unwrap();
         let found = world.accounts.values().find_map(|a| {
@@ -92,6 +95,68 @@ pub async fn deliver_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, St
             None => return Err(format!("{} is not a number of any simulated account", inbound.to)),
         }
     };
+    post_inbound(sim, account, url, inbound).await
+}
+
+/// The WhatsApp sandbox: `join <keyword>` makes the guest a member of that account's sandbox
+/// (Twilio answers for itself); a member's messages go to the webhook set in the Console.
+async fn sandbox_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, String> {
+    let text = inbound.body.trim().to_ascii_lowercase();
+    let reply = |sim: &Sim, account_sid: &str, body: String| {
+        sim.world.lock().unwrap().messages.push(Message {
+            sid: sid("SM"),
+            account_sid: account_sid.to_string(),
+            direction: "outbound-reply".into(),
+            from: crate::SANDBOX_NUMBER.into(),
+            to: inbound.from.clone(),
+            body,
+            status: "delivered".into(),
+            status_callback: None,
+            webhook_url: None,
+            webhook_status: None,
+            error: None,
+            created_ms: now_ms(),
+            media: None,
+        });
+    };
+    let (joined, member) = {
+        let mut world = sim.world.lock().unwrap();
+        let joined = text.strip_prefix("join ").and_then(|kw| {
+            let account = world.accounts.values_mut().find(|a| a.sandbox.keyword == kw.trim())?;
+            if !account.sandbox.members.contains(&inbound.from) {
+                account.sandbox.members.push(inbound.from.clone());
+            }
+            Some(account.sid.clone())
+        });
+        let member = world
+            .accounts
+            .values()
+            .find(|a| a.sandbox.members.contains(&inbound.from))
+            .map(|a| (a.clone(), a.sandbox.webhook_url.clone()));
+        (joined, member)
+    };
+    if let Some(account_sid) = joined {
+        reply(
+            sim,
+            &account_sid,
+            "Twilio Sandbox: ✅ You are all set! The sandbox can now send and receive messages.".into(),
+        );
+        return Ok(Delivery {
+            message_sid: String::new(),
+            webhook_url: String::new(),
+            status: 200,
+            body: String::new(),
+            content_type: None,
+        });
+    }
+    match member {
+        Some((account, Some(url))) if !url.is_empty() => post_inbound(sim, account, url, inbound).await,
+        Some((account, _)) => Err(format!("the sandbox of {} has no inbound webhook set in the Console", account.sid)),
+        None => Err("not a sandbox member: send join <keyword> first".into()),
+    }
+}
+
+async fn post_inbound(sim: &Sim, account: Account, url: String, inbound: Inbound) -> Result<Delivery, String> {
     let message_sid = sid("SM");
     let whatsapp = inbound.to.starts_with("whatsapp:");
     let mut params: Vec<(String, String)> = vec![

@@ -148,7 +148,7 @@ struct IncomingNumbersPage {
     next_page_uri: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct SenderWebhook {
     pub callback_url: Option<String>,
     pub callback_method: Option<String>,
@@ -156,6 +156,20 @@ pub struct SenderWebhook {
     pub fallback_method: Option<String>,
     pub status_callback_url: Option<String>,
     pub status_callback_method: Option<String>,
+}
+
+/// The fields of a sender's `webhook` to write. `None` leaves a field as Twilio has it (a
+/// customer's fallback URL is theirs); `Some(None)` clears it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct WebhookUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_callback_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_callback_method: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +184,22 @@ pub struct Sender {
     pub sender_id: String,
     pub webhook: Option<SenderWebhook>,
     pub profile: Option<SenderProfile>,
+}
+
+/// A Messaging Service, as far as its inbound settings go.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessagingService {
+    pub sid: String,
+    pub friendly_name: Option<String>,
+    pub inbound_request_url: Option<String>,
+    /// When true, each number's own webhook wins over the service's.
+    pub use_inbound_webhook_on_number: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ServicesPage {
+    services: Vec<MessagingService>,
+    meta: PageMeta,
 }
 
 #[derive(Deserialize)]
@@ -472,17 +502,18 @@ impl TwilioClient {
         self.send(self.request(reqwest::Method::GET, &url, creds)).await
     }
 
-    /// Writes only the `webhook` object of a sender (JSON body); Twilio applies it asynchronously.
+    /// Writes only the `webhook` object of a sender (JSON body), and in it only the fields
+    /// given; Twilio applies it asynchronously (202).
     pub async fn update_sender_webhook(
         &self,
         creds: &Credentials,
         sid: &str,
-        webhook: &SenderWebhook,
+        webhook: &WebhookUpdate,
     ) -> Result<Sender, TwilioError> {
         let url = format!("{}/v2/Channels/Senders/{}", self.messaging_base, sid);
         #[derive(Serialize)]
         struct Body<'a> {
-            webhook: &'a SenderWebhook,
+            webhook: &'a WebhookUpdate,
         }
         self.send(self.request(reqwest::Method::POST, &url, creds).json(&Body { webhook })).await
     }
@@ -513,6 +544,47 @@ impl TwilioClient {
         );
         let form = [("SmsUrl", sms_url), ("SmsMethod", "POST"), ("SmsApplicationSid", "")];
         self.send(self.request(reqwest::Method::POST, &url, creds).form(&form)).await
+    }
+
+    /// Empties an SMS number's inbound webhook URL (and nothing else).
+    pub async fn clear_incoming_number_sms_url(
+        &self,
+        creds: &Credentials,
+        sid: &str,
+    ) -> Result<IncomingNumber, TwilioError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json",
+            self.api_base,
+            creds.account_sid.as_str(),
+            sid
+        );
+        self.send(self.request(reqwest::Method::POST, &url, creds).form(&[("SmsUrl", "")])).await
+    }
+
+    /// Every Messaging Service of the account (Messaging v1), following `meta.next_page_url`.
+    pub async fn list_messaging_services(&self, creds: &Credentials) -> Result<Vec<MessagingService>, TwilioError> {
+        let mut url = format!("{}/v1/Services?PageSize=100", self.messaging_base);
+        let mut all = Vec::new();
+        loop {
+            let page: ServicesPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
+            all.extend(page.services);
+            match page.meta.next_page_url.filter(|u| !u.is_empty()) {
+                Some(next) => url = self.on_messaging_base(&next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Whether a Messaging Service holds a phone number (`PN…`) or a WhatsApp sender (`XE…`):
+    /// its inbound settings then decide where Twilio posts the number's messages.
+    pub async fn service_holds(&self, creds: &Credentials, service_sid: &str, sid: &str) -> Result<bool, TwilioError> {
+        let kind = if sid.starts_with("XE") { "ChannelSenders" } else { "PhoneNumbers" };
+        let url = format!("{}/v1/Services/{}/{}/{}", self.messaging_base, service_sid, kind, sid);
+        match self.send::<serde_json::Value>(self.request(reqwest::Method::GET, &url, creds)).await {
+            Ok(_) => Ok(true),
+            Err(TwilioError::Api { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The newest messages from `from` to `to` (one page is enough to find a recent send).

@@ -89,6 +89,8 @@ pub fn seed_account() -> SeedAccount {
                 status: "rejected".into(),
             },
         ],
+        services: vec![],
+        sandbox_keyword: Some("amber-cedar".into()),
     }
 }
 
@@ -212,7 +214,7 @@ impl TestApp {
         let connector = self.state.create_connector(&me, self.connector_input("Front Desk")).await.unwrap();
         let rows = self.state.list_numbers(&me, &connector.id).await.unwrap();
         let number = Self::number(&rows, "+14155550100", true).id.clone();
-        self.state.save_numbers(&me, &connector.id, vec![number.clone()]).await.unwrap();
+        self.state.save_numbers(&me, &connector.id, vec![number.clone()], false).await.unwrap();
         let outcome = self.state.set_webhook(&me, &connector.id, &number).await.unwrap();
         assert_eq!(outcome.state, app::model::WebhookState::Configured, "{outcome:?}");
         let agent = self

@@ -9,11 +9,14 @@ use leptos_router::{
 
 use crate::{
     api::{
-        get_connector, list_connectors, list_numbers, CreateConnector, RegenerateWebhookUrl, SaveNumbers,
-        SendTestMessage, SetWebhook, UpdateConnector, VerifyConnector,
+        get_connector, list_connectors, list_numbers, AddSandbox, CreateConnector, DeleteConnector,
+        RegenerateWebhookUrl, SaveNumbers, SendTestMessage, SetAllWebhooks, SetWebhook, UpdateConnector,
+        VerifyConnector,
     },
     components::{ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
-    model::{ConnectorDetail, ConnectorState, NumberRow, WebhookState},
+    model::{
+        group_numbers, ConnectorDetail, ConnectorState, DisconnectReport, NumberRow, WebhookState, SANDBOX_NUMBER,
+    },
 };
 
 #[component]
@@ -95,6 +98,7 @@ pub fn ConnectorPage() -> impl IntoView {
     let update = ServerAction::<UpdateConnector>::new();
     let verify = ServerAction::<VerifyConnector>::new();
     let regenerate = ServerAction::<RegenerateWebhookUrl>::new();
+    let delete = ServerAction::<DeleteConnector>::new();
     let detail = Resource::new(
         move || (id(), update.version().get(), verify.version().get(), regenerate.version().get()),
         |(id, ..)| get_connector(id),
@@ -102,14 +106,41 @@ pub fn ConnectorPage() -> impl IntoView {
 
     view! {
         <Title text="Connector"/>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(detail) => view! { <ConnectorView detail update verify regenerate/> }.into_any(),
-                    Err(error) => view! { <ErrorNote error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Show
+            when=move || matches!(delete.value().get(), Some(Ok(_)))
+            fallback=move || view! {
+                <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match detail.await {
+                            Ok(detail) => view! { <ConnectorView detail update verify regenerate delete/> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            }
+        >
+            {move || delete.value().get().and_then(Result::ok).map(|report| view! { <Deleted report/> })}
+        </Show>
+    }
+}
+
+/// What deleting a connector did, number by number.
+#[component]
+fn Deleted(report: DisconnectReport) -> impl IntoView {
+    view! {
+        <h1>"Connector deleted"</h1>
+        <p role="status" data-testid="deleted">{format!("{} is deleted.", report.connector)}</p>
+        {(!report.numbers.is_empty()).then(|| view! {
+            <ul class="results" data-testid="cleanup">
+                {report.numbers.into_iter().map(|line| view! {
+                    <li data-number=line.phone_number.clone()>
+                        <span class="mono">{line.phone_number.clone()}</span> " (" {line.provider.label()} "): "
+                        {line.outcome.describe()}
+                    </li>
+                }).collect_view()}
+            </ul>
+        })}
+        <A href="/connectors">"Back to connectors"</A>
     }
 }
 
@@ -119,8 +150,14 @@ fn ConnectorView(
     update: ServerAction<UpdateConnector>,
     verify: ServerAction<VerifyConnector>,
     regenerate: ServerAction<RegenerateWebhookUrl>,
+    delete: ServerAction<DeleteConnector>,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
+    let confirming_delete = RwSignal::new(false);
+    let delete_id = StoredValue::new(detail.summary.id.clone());
+    let delete_error = Signal::derive(move || delete.value().get().and_then(Result::err));
+    let bound = detail.bound_channels.clone();
+    let conversations = detail.conversations;
     let regenerate_id = StoredValue::new(detail.summary.id.clone());
     let verify_error = Signal::derive(move || verify.value().get().and_then(Result::err));
     let c = detail.summary.clone();
@@ -206,6 +243,42 @@ fn ConnectorView(
             </ActionForm>
             <FormError error/>
         </section>
+        <section class="card">
+            <h2>"Delete connector"</h2>
+            <Show
+                when=move || confirming_delete.get()
+                fallback=move || view! {
+                    <button class="danger" on:click=move |_| confirming_delete.set(true)>"Delete connector…"</button>
+                }
+            >
+                <div class="warning" role="alert" data-testid="delete-confirm">
+                    {if bound.is_empty() {
+                        view! { <p>"No agent answers on this connector's numbers."</p> }.into_any()
+                    } else {
+                        view! {
+                            <p>"These channels are removed; their agents stop answering there:"</p>
+                            <ul data-testid="bound-channels">
+                                {bound.clone().into_iter().map(|b| view! {
+                                    <li>{b.agent} " on " <span class="mono">{b.phone_number}</span> " (" {b.provider.label()} ")"</li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                    <p>{format!(
+                        "{conversations} conversation{} and their messages are deleted with it. Webhooks in Twilio that still point at this connector are cleared; any that point elsewhere are left alone.",
+                        if conversations == 1 { "" } else { "s" }
+                    )}</p>
+                </div>
+                <ActionForm action=delete attr:class="inline">
+                    <input type="hidden" name="id" value=delete_id.get_value()/>
+                    <button type="submit" class="danger" disabled=move || delete.pending().get()>
+                        {move || if delete.pending().get() { "Deleting…" } else { "Yes, delete" }}
+                    </button>
+                    <button type="button" class="link" on:click=move |_| confirming_delete.set(false)>"Cancel"</button>
+                </ActionForm>
+            </Show>
+            <FormError error=delete_error/>
+        </section>
     }
 }
 
@@ -213,17 +286,55 @@ fn ConnectorView(
 fn Numbers(connector_id: String) -> impl IntoView {
     let save = ServerAction::<SaveNumbers>::new();
     let set_webhook = ServerAction::<SetWebhook>::new();
+    let set_all = ServerAction::<SetAllWebhooks>::new();
+    let sandbox = ServerAction::<AddSandbox>::new();
     let refresh = RwSignal::new(0u32);
     let cid = connector_id.clone();
     let rows = Resource::new(
-        move || (cid.clone(), save.version().get(), set_webhook.version().get(), refresh.get()),
+        move || {
+            (
+                cid.clone(),
+                save.version().get(),
+                set_webhook.version().get(),
+                set_all.version().get(),
+                sandbox.version().get(),
+                refresh.get(),
+            )
+        },
         |(cid, ..)| list_numbers(cid),
     );
     let save_error = Signal::derive(move || save.value().get().and_then(Result::err));
     let webhook_error = Signal::derive(move || set_webhook.value().get().and_then(Result::err));
+    let set_all_error = Signal::derive(move || set_all.value().get().and_then(Result::err));
+    let sandbox_error = Signal::derive(move || sandbox.value().get().and_then(Result::err));
+    let sandbox_cid = connector_id.clone();
+    let set_all_cid = StoredValue::new(connector_id.clone());
 
     view! {
-        <button class="link" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
+        <div class="toolbar">
+            <button class="link" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
+            <ActionForm action=set_all attr:class="inline">
+                <input type="hidden" name="connector_id" value=set_all_cid.get_value()/>
+                <button type="submit" class="secondary" disabled=move || set_all.pending().get()>
+                    "Set webhook on all active numbers"
+                </button>
+            </ActionForm>
+        </div>
+        {move || set_all.pending().get().then(|| view! {
+            <p aria-busy="true" role="status">"Setting the webhook on every active number and reading each back…"</p>
+        })}
+        <FormError error=set_all_error/>
+        {move || set_all.value().get().and_then(Result::ok).map(|outcomes| view! {
+            <ul class="results" data-testid="bulk-result">
+                {outcomes.into_iter().map(|o| view! {
+                    <li data-number=o.phone_number.clone()>
+                        <span class="mono">{o.phone_number.clone()}</span> " (" {o.provider.label()} "): "
+                        <strong>{o.state.label()}</strong>
+                        {o.detail.map(|d| format!(" — {d}"))}
+                    </li>
+                }).collect_view()}
+            </ul>
+        })}
         <Transition fallback=|| view! { <p aria-busy="true">"Asking Twilio for this account's numbers…"</p> }>
             {move || {
                 let connector_id = connector_id.clone();
@@ -243,7 +354,23 @@ fn Numbers(connector_id: String) -> impl IntoView {
         </Transition>
         <FormError error=save_error/>
         <FormError error=webhook_error/>
-        {move || set_webhook.pending().get().then(|| view! { <p aria-busy="true">"Setting the webhook in Twilio and reading it back…"</p> })}
+        {move || set_webhook.pending().get().then(|| view! {
+            <p aria-busy="true" role="status">"Setting the webhook in Twilio and reading it back until Twilio shows it…"</p>
+        })}
+        <details class="sandbox">
+            <summary>"Add the WhatsApp sandbox"</summary>
+            <p class="hint">
+                "Twilio's sandbox (" <span class="mono">{SANDBOX_NUMBER}</span> ") lets testers chat before a sender is approved. "
+                "Copy its join keyword from the Twilio Console (Messaging → Try it out → Send a WhatsApp message)."
+            </p>
+            <ActionForm action=sandbox attr:class="form inline-form">
+                <input type="hidden" name="connector_id" value=sandbox_cid/>
+                <label>"Join keyword" <input name="join" placeholder="join silver-tiger" autocomplete="off"/></label>
+                <button type="submit" disabled=move || sandbox.pending().get()>"Add sandbox"</button>
+            </ActionForm>
+            <FieldError error=sandbox_error field="join"/>
+            <FormError error=sandbox_error/>
+        </details>
     }
 }
 
@@ -291,59 +418,129 @@ fn NumberChecklist(
     set_webhook: ServerAction<SetWebhook>,
 ) -> impl IntoView {
     let checked = RwSignal::new(rows.iter().filter(|r| r.active).map(|r| r.id.clone()).collect::<BTreeSet<_>>());
-    let cid = connector_id.clone();
-    let on_save = move |_| {
-        save.dispatch(SaveNumbers { connector_id: cid.clone(), active: checked.get().into_iter().collect() });
+    // The bound numbers a save would deactivate: they need a confirmation first.
+    let bound: Vec<(String, String)> = rows
+        .iter()
+        .filter(|r| r.active)
+        .filter_map(|r| {
+            r.bound_agent
+                .clone()
+                .map(|a| (r.id.clone(), format!("{} ({}) answers for {a}", r.phone_number, r.provider.label())))
+        })
+        .collect();
+    let would_unbind = Memo::new(move |_| {
+        let checked = checked.read();
+        bound.iter().filter(|(id, _)| !checked.contains(id)).map(|(_, what)| what.clone()).collect::<Vec<_>>()
+    });
+    let confirming = RwSignal::new(false);
+    let cid = StoredValue::new(connector_id.clone());
+    let dispatch = move |unbind: bool| {
+        confirming.set(false);
+        save.dispatch(SaveNumbers {
+            connector_id: cid.get_value(),
+            active: checked.get().into_iter().collect(),
+            unbind,
+        });
     };
+    let on_save = move |_| {
+        if would_unbind.read().is_empty() {
+            dispatch(false);
+        } else {
+            confirming.set(true);
+        }
+    };
+    let groups = group_numbers(rows);
     view! {
         <table class="list" data-testid="numbers">
-            <thead><tr><th>"Active"</th><th>"Number"</th><th>"Provider"</th><th>"Sender status"</th><th>"Webhook"</th><th>"Agent"</th><th></th></tr></thead>
+            <thead><tr><th>"Number"</th><th>"Sender status"</th><th>"Capabilities · active"</th><th>"Webhook"</th><th>"Agent"</th></tr></thead>
             <tbody>
-                {rows.into_iter().map(|row| {
-                    let id = row.id.clone();
-                    let id_for_check = row.id.clone();
-                    let id_for_webhook = row.id.clone();
+                {groups.into_iter().map(|group| {
+                    let several = group.capabilities.len() > 1;
+                    let phone = group.phone_number.clone();
+                    let caps = group.capabilities.clone();
+                    let webhooks = group.capabilities.clone();
+                    let agents = group.capabilities.clone();
                     let cid = connector_id.clone();
-                    let webhook_class = match row.webhook {
-                        WebhookState::Configured => "badge ok",
-                        WebhookState::NotConfigured => "badge bad",
-                        WebhookState::Unknown => "badge",
-                    };
                     view! {
-                        <tr data-number=row.phone_number.clone()>
-                            <td>
-                                <input type="checkbox" aria-label=format!("Activate {}", row.phone_number)
-                                    prop:checked=move || checked.read().contains(&id)
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        checked.update(|set| { if on { set.insert(id_for_check.clone()); } else { set.remove(&id_for_check); } });
-                                    }/>
+                        <tr data-number=group.phone_number.clone()>
+                            <td class="mono">{group.phone_number.clone()}
+                                {group.display_name.clone().map(|n| view! { <div class="hint">{n}</div> })}
                             </td>
-                            <td class="mono">{row.phone_number.clone()}
-                                {row.display_name.clone().map(|n| view! { <div class="hint">{n}</div> })}
-                            </td>
-                            <td>{row.provider.label()}</td>
-                            <td>{row.sender_status.clone().unwrap_or_else(|| "—".into())}</td>
+                            <td>{group.sender_status.clone().unwrap_or_else(|| "—".into())}</td>
                             <td>
-                                <span class=webhook_class data-testid="webhook-state">{row.webhook.label()}</span>
-                                {row.webhook_detail.clone().map(|d| view! { <div class="hint">{d}</div> })}
+                                {caps.into_iter().map(|row| {
+                                    let (id, id_for_check) = (row.id.clone(), row.id.clone());
+                                    let label = if row.sandbox_join.is_some() { "WhatsApp sandbox" } else { row.provider.label() };
+                                    view! {
+                                        <label class="check cap" data-provider=row.provider.label()>
+                                            <input type="checkbox" aria-label=format!("Activate {} on {}", phone, row.provider.label())
+                                                prop:checked=move || checked.read().contains(&id)
+                                                on:change=move |ev| {
+                                                    let on = event_target_checked(&ev);
+                                                    checked.update(|set| { if on { set.insert(id_for_check.clone()); } else { set.remove(&id_for_check); } });
+                                                }/>
+                                            {label}
+                                        </label>
+                                    }
+                                }).collect_view()}
                             </td>
-                            <td>{row.bound_agent.clone().unwrap_or_else(|| "—".into())}</td>
                             <td>
-                                <button
-                                    disabled=move || !row.active || set_webhook.pending().get()
-                                    title=if row.active { "Write the inbound webhook URL into this number in Twilio" } else { "Activate the number and save first" }
-                                    on:click=move |_| {
-                                        set_webhook.dispatch(SetWebhook { connector_id: cid.clone(), number_id: id_for_webhook.clone() });
-                                    }>
-                                    "Set webhook"
-                                </button>
+                                {webhooks.into_iter().map(|row| {
+                                    let id = row.id.clone();
+                                    let cid = cid.clone();
+                                    let class = match row.webhook {
+                                        WebhookState::Configured => "badge ok",
+                                        WebhookState::NotConfigured => "badge bad",
+                                        WebhookState::Unknown | WebhookState::Manual => "badge",
+                                    };
+                                    let active = row.active;
+                                    view! {
+                                        <div class="cap-webhook" data-provider=row.provider.label()>
+                                            {several.then(|| view! { <span class="hint">{row.provider.label()} ": "</span> })}
+                                            <span class=class data-testid="webhook-state">{row.webhook.label()}</span>
+                                            {row.webhook_detail.clone().map(|d| view! { <div class="hint" data-testid="webhook-detail">{d}</div> })}
+                                            {match row.sandbox_join.clone() {
+                                                Some(join) => view! {
+                                                    <div class="hint" data-testid="sandbox-join">
+                                                        "Testers send " <code>{join}</code> " to " <span class="mono">{SANDBOX_NUMBER}</span> " to join."
+                                                    </div>
+                                                }.into_any(),
+                                                None => view! {
+                                                    <button
+                                                        disabled=move || !active || set_webhook.pending().get()
+                                                        title=if active { "Write the inbound webhook URL into this number in Twilio" } else { "Activate the number and save first" }
+                                                        on:click=move |_| {
+                                                            set_webhook.dispatch(SetWebhook { connector_id: cid.clone(), number_id: id.clone() });
+                                                        }>
+                                                        "Set webhook"
+                                                    </button>
+                                                }.into_any(),
+                                            }}
+                                        </div>
+                                    }
+                                }).collect_view()}
+                            </td>
+                            <td>
+                                {agents.into_iter().map(|row| view! {
+                                    <div data-provider=row.provider.label()>
+                                        {several.then(|| format!("{}: ", row.provider.label()))}
+                                        {row.bound_agent.clone().unwrap_or_else(|| "—".into())}
+                                    </div>
+                                }).collect_view()}
                             </td>
                         </tr>
                     }
                 }).collect_view()}
             </tbody>
         </table>
+        <Show when=move || confirming.get()>
+            <div class="warning" role="alert" data-testid="unbind-confirm">
+                <p>"Deactivating removes these channels; their agents stop answering there:"</p>
+                <ul>{move || would_unbind.get().into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
+                <button class="danger" on:click=move |_| dispatch(true)>"Deactivate and unbind"</button>
+                <button class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </div>
+        </Show>
         <button on:click=on_save disabled=move || save.pending().get()>
             {move || if save.pending().get() { "Saving…" } else { "Save" }}
         </button>
