@@ -913,7 +913,7 @@ async fn confirm_sender(
 fn sms_verdict(n: &crate::twilio::IncomingNumber, url: &str) -> Verdict {
     if let Some(app) = n.sms_application_sid.as_deref().filter(|s| !s.is_empty()) {
         return Verdict::no(format!(
-            "Overridden by application {app}: it takes this number's messages instead of the URL."
+            "Overridden by application {app}: it takes this number's messages instead of the URL. Remove the application from the number in the Twilio Console."
         ));
     }
     match n.sms_url.as_deref().filter(|u| !u.is_empty()) {

@@ -390,6 +390,9 @@ pub struct Faults {
     /// Create Message answered 400 with this Twilio error code (a permanent failure).
     #[serde(default)]
     pub reject_code: Option<u32>,
+    /// Extra delay before each status callback of a sent message, in milliseconds.
+    #[serde(default)]
+    pub status_delay_ms: u64,
     /// Twilio is down: every REST call has its connection cut before an answer.
     #[serde(default)]
     pub outage: bool,

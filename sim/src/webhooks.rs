@@ -260,7 +260,7 @@ pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message
     let channel_install = account.senders.iter().find(|s| s.sender_id == message.from).map(|s| s.sid.clone());
     let rank = |s: &str| ["queued", "sent", "undelivered", "failed", "delivered", "read"].iter().position(|x| *x == s);
     for step in steps {
-        tokio::time::sleep(sim.options.status_delay).await;
+        tokio::time::sleep(sim.options.status_delay + std::time::Duration::from_millis(faults.status_delay_ms)).await;
         {
             // Twilio's own record only moves forward, whatever order the callbacks leave in.
             let mut world = sim.world.lock().unwrap();

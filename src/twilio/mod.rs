@@ -528,8 +528,9 @@ impl TwilioClient {
         self.send(self.request(reqwest::Method::GET, &url, creds)).await
     }
 
-    /// Points an SMS number's inbound webhook at `sms_url`; clearing `SmsApplicationSid`
-    /// because an application would take precedence over the URL.
+    /// Points an SMS number's inbound webhook at `sms_url`. An application on the number
+    /// (`SmsApplicationSid`) would still take precedence; the spec gives no valid value to clear
+    /// it with, and it is the customer's, so the read-back names it instead.
     pub async fn update_incoming_number_sms_url(
         &self,
         creds: &Credentials,
@@ -542,7 +543,7 @@ impl TwilioClient {
             creds.account_sid.as_str(),
             sid
         );
-        let form = [("SmsUrl", sms_url), ("SmsMethod", "POST"), ("SmsApplicationSid", "")];
+        let form = [("SmsUrl", sms_url), ("SmsMethod", "POST")];
         self.send(self.request(reqwest::Method::POST, &url, creds).form(&form)).await
     }
 
