@@ -121,7 +121,7 @@ pub struct SeedNumber {
 }
 
 impl Seed {
-    /// The demo: one account with two WhatsApp senders and an SMS number.
+    /// The demo: one account with two WhatsApp senders (one also an SMS number) and an SMS number.
     pub fn demo() -> Self {
         Seed {
             accounts: vec![SeedAccount {
@@ -134,7 +134,7 @@ impl Seed {
                         phone_number: "+14155550100".into(),
                         display_name: Some("Hotel Front Desk".into()),
                         whatsapp: true,
-                        sms: false,
+                        sms: true,
                         sender_status: "ONLINE".into(),
                     },
                     SeedNumber {

@@ -61,7 +61,7 @@ pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String
             format!(
                 r#"<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td><code>join {}</code>
 <form method="post" action="/phone/sandbox" class="sandbox"><input type="hidden" name="account_sid" value="{}">
-<label>When a message comes in <input name="webhook_url" value="{}" size="40"></label><button type="submit">Save sandbox settings</button></form></td></tr>"#,
+<label>Sandbox webhook URL <input name="webhook_url" value="{}" size="40"></label><button type="submit">Save sandbox settings</button></form></td></tr>"#,
                 esc(name),
                 esc(sid),
                 esc(token),

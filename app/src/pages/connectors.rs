@@ -99,6 +99,14 @@ pub fn ConnectorPage() -> impl IntoView {
     let verify = ServerAction::<VerifyConnector>::new();
     let regenerate = ServerAction::<RegenerateWebhookUrl>::new();
     let delete = ServerAction::<DeleteConnector>::new();
+    // The report replaces the page one tick after the action settles, so that the page's own
+    // readers of the action (its error line) have run before the page is disposed.
+    let deleted = RwSignal::new(None::<DisconnectReport>);
+    Effect::new(move |_| {
+        if let Some(Ok(report)) = delete.value().get() {
+            deleted.set(Some(report));
+        }
+    });
     let detail = Resource::new(
         move || (id(), update.version().get(), verify.version().get(), regenerate.version().get()),
         |(id, ..)| get_connector(id),
@@ -107,7 +115,7 @@ pub fn ConnectorPage() -> impl IntoView {
     view! {
         <Title text="Connector"/>
         <Show
-            when=move || matches!(delete.value().get(), Some(Ok(_)))
+            when=move || deleted.read().is_some()
             fallback=move || view! {
                 <Transition fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
@@ -119,7 +127,7 @@ pub fn ConnectorPage() -> impl IntoView {
                 </Transition>
             }
         >
-            {move || delete.value().get().and_then(Result::ok).map(|report| view! { <Deleted report/> })}
+            {move || deleted.get().map(|report| view! { <Deleted report/> })}
         </Show>
     }
 }
@@ -481,7 +489,7 @@ fn NumberChecklist(
                                                 }/>
                                             {label}
                                         </label>
-                                    }
+                                    }.into_any()
                                 }).collect_view()}
                             </td>
                             <td>
@@ -517,7 +525,7 @@ fn NumberChecklist(
                                                 }.into_any(),
                                             }}
                                         </div>
-                                    }
+                                    }.into_any()
                                 }).collect_view()}
                             </td>
                             <td>
@@ -529,7 +537,7 @@ fn NumberChecklist(
                                 }).collect_view()}
                             </td>
                         </tr>
-                    }
+                    }.into_any()
                 }).collect_view()}
             </tbody>
         </table>

@@ -1,7 +1,9 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
 
-// The simulator's demo account (sim/src/lib.rs, Seed::demo).
+// The first run on a fresh database: setup, then the whole path. Runs before the other files
+// (they sign in with the admin created here). The simulator's demo account is Seed::demo in
+// sim/src/lib.rs.
 const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
 const AUTH_TOKEN = "fedcba9876543210fedcba9876543210";
 const WRONG_TOKEN = "00000000000000000000000000000000";
@@ -91,10 +93,13 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await expect(page.getByTestId("health").first()).toHaveText("Connected");
 
   // Phone Numbers: the checklist from Twilio; Set webhook only on active numbers.
-  const row = page.locator(`tr[data-number="${SENDER}"]`).filter({ hasText: "WhatsApp" });
+  // The demo's front desk number is both a WhatsApp sender and an SMS number: one row, two capabilities.
+  const numberRow = page.locator(`tr[data-number="${SENDER}"]`);
+  await expect(numberRow.getByRole("checkbox")).toHaveCount(2);
+  const row = numberRow.locator('[data-provider="WhatsApp"]').filter({ has: page.getByRole("button") });
   await expect(row).toBeVisible();
   await expect(row.getByRole("button", { name: "Set webhook" })).toBeDisabled();
-  await row.getByRole("checkbox").check();
+  await page.getByLabel(`Activate ${SENDER} on WhatsApp`).check();
   await page.getByRole("button", { name: "Save", exact: true }).click();
   await expect(row.getByRole("button", { name: "Set webhook" })).toBeEnabled();
   await row.getByRole("button", { name: "Set webhook" }).click();
