@@ -101,3 +101,43 @@ pub fn HealthBadge(health: Health) -> impl IntoView {
     };
     view! { <span class=class data-testid="health">{health.label()}</span> }
 }
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function copy_text_of(id) {
+  const el = document.getElementById(id);
+  if (!el) return;
+  const select = () => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(el.textContent).catch(select);
+  } else {
+    select();
+  }
+}
+"#)]
+extern "C" {
+    fn copy_text_of(id: &str);
+}
+
+/// Copies the text of the element `target` (by id) to the clipboard; where the browser refuses,
+/// it selects the text for Ctrl+C instead.
+#[component]
+pub fn CopyButton(target: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    view! {
+        <button type="button" class="secondary" on:click=move |_| {
+            #[cfg(feature = "hydrate")]
+            copy_text_of(target);
+            let _ = target;
+            copied.set(true);
+        }>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}

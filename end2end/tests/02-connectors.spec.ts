@@ -27,6 +27,11 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
 }) => {
   const consoleErrors: string[] = [];
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  // Every server function's answer (JSON) is searched for the Auth Token too.
+  const answers: Promise<string>[] = [];
+  page.on("response", (r) => {
+    if (r.url().includes("/ui/")) answers.push(r.text().catch(() => ""));
+  });
   await signIn(page);
 
   // Twilio is down while the connector is created: it is kept, in Error, and says why.
@@ -47,6 +52,15 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
   await page.getByTestId("verify").click();
   await expect(page.getByTestId("health").first()).toHaveText("Connected");
   await expect(page.getByTestId("reason")).toHaveCount(0);
+  await expect(page.getByTestId("account-name")).toHaveText("Twilio account: Demo Hotels");
+
+  // The inbound webhook URL, copied for manual setup.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.getByRole("button", { name: "Copy", exact: true }).click();
+  await expect(page.getByRole("button", { name: "Copied" })).toBeVisible();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(copied).toBe(await page.getByTestId("webhook-url").textContent());
+  expect(copied).toContain("/twilio/inbound/");
 
   // One row per number; the front desk is WhatsApp and SMS.
   const numbers = page.getByTestId("numbers");
@@ -136,6 +150,9 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
   await page.getByRole("link", { name: "Back to connectors" }).click();
   await expect(page.getByTestId("connectors")).not.toContainText("Spa Desk");
   expect(await page.content()).not.toContain(AUTH_TOKEN);
+  const bodies = await Promise.all(answers);
+  expect(bodies.length).toBeGreaterThan(10);
+  expect(bodies.filter((b) => b.includes(AUTH_TOKEN))).toEqual([]);
 
   expect(consoleErrors.filter((e) => !/status of (4\d\d|502)/.test(e))).toEqual([]);
 });

@@ -13,7 +13,7 @@ use crate::{
         RegenerateWebhookUrl, SaveNumbers, SendTestMessage, SetAllWebhooks, SetWebhook, UpdateConnector,
         VerifyConnector,
     },
-    components::{ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
+    components::{CopyButton, ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
     model::{
         group_numbers, ConnectorDetail, ConnectorState, DisconnectReport, NumberRow, WebhookState, SANDBOX_NUMBER,
     },
@@ -184,6 +184,9 @@ fn ConnectorView(
                 </button>
             </ActionForm>
         </div>
+        {detail.account_name.clone().map(|name| view! {
+            <p class="hint" data-testid="account-name">"Twilio account: " <strong>{name}</strong></p>
+        })}
         <p class="hint" data-testid="last-checked">
             {match detail.last_checked.clone() {
                 Some(at) => format!("Credentials last checked with Twilio {at}; checked again automatically."),
@@ -202,7 +205,10 @@ fn ConnectorView(
             <h2>"Inbound webhook URL"</h2>
             {detail.public_url_warning.clone().map(|w| view! { <p class="warning" role="alert" data-testid="public-url-warning">{w}</p> })}
             <p class="hint">"\"Set webhook\" writes this URL into each active number for you. To do it by hand, paste it as the inbound webhook of each number in the Twilio Console."</p>
-            <code class="url" data-testid="webhook-url">{detail.inbound_webhook_url.clone()}</code>
+            <div class="copyable">
+                <code class="url" id="inbound-webhook-url" data-testid="webhook-url">{detail.inbound_webhook_url.clone()}</code>
+                <CopyButton target="inbound-webhook-url"/>
+            </div>
             <Show
                 when=move || confirming.get()
                 fallback=move || view! {
