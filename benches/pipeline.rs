@@ -267,6 +267,7 @@ async fn main() {
                 name: "bench".into(),
                 fallback_reply: "Thanks!".into(),
                 faq: vec![FaqEntry { question: "When is breakfast?".into(), answer: "From 7 to 10.".into() }],
+                ..Default::default()
             },
         )
         .await

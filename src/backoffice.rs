@@ -70,8 +70,20 @@ impl Backoffice for AppState {
     async fn list_agents(&self, me: &Me) -> Result<Vec<AgentSummary>> {
         Ok(agents::list(self, me).await?)
     }
-    async fn create_agent(&self, me: &Me, input: AgentInput) -> Result<AgentSummary> {
+    async fn create_agent(&self, me: &Me, input: AgentInput) -> Result<AgentDetail> {
         Ok(agents::create(self, me, input).await?)
+    }
+    async fn update_agent(&self, me: &Me, id: &str, input: AgentInput) -> Result<AgentDetail> {
+        Ok(agents::update(self, me, id, input).await?)
+    }
+    async fn delete_agent(&self, me: &Me, id: &str) -> Result<()> {
+        Ok(agents::delete(self, me, id).await?)
+    }
+    async fn try_agent(&self, me: &Me, id: &str, chat: Vec<ChatLine>) -> Result<TryReply> {
+        Ok(agents::try_agent(self, me, id, chat).await?)
+    }
+    async fn regenerate_hook_secret(&self, me: &Me, id: &str) -> Result<String> {
+        Ok(agents::regenerate_hook_secret(self, me, id).await?)
     }
     async fn agent(&self, me: &Me, id: &str) -> Result<AgentDetail> {
         Ok(agents::detail(self, me, id).await?)

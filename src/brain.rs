@@ -1,18 +1,167 @@
 //! Brains: what an agent thinks with. A brain that fails or takes too long yields the agent's
 //! fallback reply and a recorded error, so the guest is never left with silence.
 
-use app::model::FaqEntry;
-use async_trait::async_trait;
+use std::{sync::LazyLock, time::Duration};
 
-/// One turn: the guest's messages that arrived since the agent last answered.
-#[derive(Debug, Clone)]
+use app::model::{ChatLine, FaqEntry};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use crate::crypto::Secret;
+
+/// One turn: who is talking, what was said before, and the guest's messages that arrived since
+/// the agent last answered.
+#[derive(Debug, Clone, Default)]
 pub struct TurnInput {
+    pub agent: String,
+    /// The agent's instructions: an LLM's system prompt.
+    pub instructions: String,
+    /// None in "Try the agent".
+    pub conversation_id: Option<String>,
+    pub guest_address: Option<String>,
+    pub guest_name: Option<String>,
+    /// Earlier messages of the conversation, oldest first.
+    pub history: Vec<ChatLine>,
     pub messages: Vec<String>,
 }
 
 #[async_trait]
 pub trait Brain: Send + Sync {
     async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String>;
+}
+
+/// The brain's own timeout is applied around the whole turn (and says "took too long"); the
+/// request's timeout is only a backstop behind it.
+const BACKSTOP: Duration = Duration::from_secs(5);
+
+/// One client for the brains that call out (connection reuse across turns).
+static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client builds with static settings")
+});
+
+/// An OpenAI-compatible chat-completions API (OpenAI, Azure-style gateways, vLLM, Ollama, …):
+/// the agent's instructions as the system prompt, the conversation as context.
+pub struct OpenAi {
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Secret,
+    pub timeout: Duration,
+}
+
+#[async_trait]
+impl Brain for OpenAi {
+    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String> {
+        let mut messages = Vec::new();
+        if !turn.instructions.trim().is_empty() {
+            messages.push(json!({ "role": "system", "content": turn.instructions }));
+        }
+        for line in &turn.history {
+            let role = if line.from_guest { "user" } else { "assistant" };
+            messages.push(json!({ "role": role, "content": line.text }));
+        }
+        for text in &turn.messages {
+            messages.push(json!({ "role": "user", "content": text }));
+        }
+        let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
+        let response = HTTP
+            .post(&url)
+            .bearer_auth(self.api_key.expose())
+            .timeout(self.timeout + BACKSTOP)
+            .json(&json!({ "model": self.model, "messages": messages }))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("the model API could not be reached: {}", reason(e)))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = body["error"]["message"].as_str().unwrap_or("no message");
+            anyhow::bail!("the model API answered HTTP {}: {message}", status.as_u16());
+        }
+        body["choices"][0]["message"]["content"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("the model API's answer has no choices[0].message.content"))
+    }
+}
+
+/// The customer's endpoint: the turn as JSON, signed with HMAC-SHA256 over the exact body in
+/// `X-Switchboard-Signature: sha256=<hex>`; the reply is `{"reply": "…"}` or plain text.
+pub struct Hook {
+    pub url: String,
+    pub secret: Secret,
+    pub timeout: Duration,
+}
+
+/// The signature header's value for `body` under `secret`.
+pub fn hook_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[async_trait]
+impl Brain for Hook {
+    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String> {
+        let body = serde_json::to_vec(&json!({
+            "type": "turn",
+            "agent": turn.agent,
+            "conversation_id": turn.conversation_id,
+            "guest": { "address": turn.guest_address, "name": turn.guest_name },
+            "history": turn.history.iter().map(|l| json!({
+                "role": if l.from_guest { "guest" } else { "agent" },
+                "text": l.text,
+            })).collect::<Vec<_>>(),
+            "messages": turn.messages,
+            "timestamp": crate::now_ms() / 1000,
+        }))?;
+        let response = HTTP
+            .post(&self.url)
+            .timeout(self.timeout + BACKSTOP)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-Switchboard-Signature", hook_signature(self.secret.expose(), &body))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("the hook could not be reached: {}", reason(e)))?;
+        let status = response.status();
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let text = response.text().await?;
+        if !status.is_success() {
+            anyhow::bail!("the hook answered HTTP {}", status.as_u16());
+        }
+        if is_json {
+            let value: Value = serde_json::from_str(&text)?;
+            return value["reply"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow::anyhow!("the hook's JSON answer has no \"reply\" text"));
+        }
+        Ok(text)
+    }
+}
+
+/// Why a request failed, without its URL (a hook URL may carry a token of the customer's).
+fn reason(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut detail = if e.is_connect() { "could not connect" } else { "request failed" }.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    detail
 }
 
 /// The built-in FAQ brain: offline and instant.

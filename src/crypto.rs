@@ -158,7 +158,8 @@ pub fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
 /// Every column that holds a sealed secret: (table, id column, sealed column). The row id is
 /// the associated data. New kinds of secrets are added here, so rotation and the start-up check
 /// cover them.
-pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[("connectors", "id", "auth_token_enc")];
+pub const SEALED_COLUMNS: &[(&str, &str, &str)] =
+    &[("connectors", "id", "auth_token_enc"), ("agents", "id", "llm_api_key_enc"), ("agents", "id", "hook_secret_enc")];
 
 /// Checks that `secrets` opens one stored secret of each kind (when there are any).
 pub async fn check_key_opens_stored(db: &crate::db::Db, secrets: &SecretBox) -> anyhow::Result<()> {

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
+use app::model::ChatLine;
+
 use crate::{
     agents,
-    brain::{split_body, Brain, Faq, TurnInput},
+    brain::{split_body, TurnInput},
     connectors, mask_address, new_id, now_ms,
     state::AppState,
 };
@@ -82,18 +84,25 @@ struct Context {
     agent_id: Option<String>,
     connector_id: String,
     guest: String,
+    guest_name: Option<String>,
     number_address: String,
 }
 
 async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> {
-    let (agent_id, connector_id, guest, number_address): (Option<String>, String, String, String) = sqlx::query_as(
-        "SELECT cv.agent_id, n.connector_id, cv.guest_address, n.address FROM conversations cv \
+    let (agent_id, connector_id, guest, guest_name, number_address): (
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        String,
+    ) = sqlx::query_as(
+        "SELECT cv.agent_id, n.connector_id, cv.guest_address, cv.guest_name, n.address FROM conversations cv \
          JOIN numbers n ON n.id = cv.number_id WHERE cv.id = $1",
     )
     .bind(&claim.conversation_id)
     .fetch_one(&state.db.pool)
     .await?;
-    let ctx = Context { agent_id, connector_id, guest, number_address };
+    let ctx = Context { agent_id, connector_id, guest, guest_name, number_address };
     let inbound: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, body, twilio_sid FROM messages WHERE conversation_id = $1 AND direction = 'inbound' AND answered = 0 \
          ORDER BY created_at, id",
@@ -115,22 +124,40 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
         typing_indicator(state, &ctx, sid).await;
     }
-    let (fallback,): (String,) = sqlx::query_as("SELECT fallback_reply FROM agents WHERE id = $1")
-        .bind(&agent_id)
-        .fetch_one(&state.db.pool)
-        .await?;
-    let brain = Faq { entries: agents::faq(state, &agent_id).await?, fallback: fallback.clone() };
-    let input = TurnInput { messages: inbound.iter().map(|m| m.1.clone()).collect() };
-    let (reply, note) = match tokio::time::timeout(state.tuning.brain_timeout, brain.reply(&input)).await {
-        Ok(Ok(reply)) if !reply.trim().is_empty() => (reply, None),
-        Ok(Ok(_)) => (fallback, Some("The brain gave an empty reply; the fallback reply was sent.".to_string())),
-        Ok(Err(e)) => (fallback, Some(format!("The brain failed ({e:#}); the fallback reply was sent."))),
-        Err(_) => (fallback, Some("The brain took too long; the fallback reply was sent.".to_string())),
+    let mind = agents::mind(state, &agent_id).await?;
+    // The conversation so far (the last 20 messages before this turn), oldest first.
+    let earlier: Vec<(String, String)> = sqlx::query_as(
+        "SELECT direction, body FROM messages WHERE conversation_id = $1 AND (direction = 'outbound' OR answered = 1) \
+         ORDER BY created_at DESC, id DESC LIMIT 20",
+    )
+    .bind(&claim.conversation_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let greeted = earlier.iter().any(|(direction, _)| direction == "outbound");
+    let input = TurnInput {
+        agent: mind.name.clone(),
+        instructions: mind.instructions.clone(),
+        conversation_id: Some(claim.conversation_id.clone()),
+        guest_address: Some(ctx.guest.clone()),
+        guest_name: ctx.guest_name.clone(),
+        history: earlier
+            .into_iter()
+            .rev()
+            .map(|(direction, text)| ChatLine { from_guest: direction == "inbound", text })
+            .collect(),
+        messages: inbound.iter().map(|m| m.1.clone()).collect(),
     };
+    let (reply, note) = mind.answer(&input).await;
     if let Some(note) = &note {
         tracing::warn!(%note, "turn used the fallback reply");
     }
-    finish(state, claim, &ctx.connector_id, &inbound, split_body(&reply), note.as_deref()).await
+    // A new conversation hears the agent's welcome message first.
+    let mut parts = match mind.welcome.as_deref().filter(|_| !greeted) {
+        Some(welcome) => split_body(welcome),
+        None => Vec::new(),
+    };
+    parts.extend(split_body(&reply));
+    finish(state, claim, &ctx.connector_id, &inbound, parts, note.as_deref()).await
 }
 
 /// Closes the turn: marks the messages answered and queues the reply's parts, in one

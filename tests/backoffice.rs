@@ -293,7 +293,10 @@ async fn a_number_answers_for_one_agent_only() {
     let (me, connector, number, agent) = app.ready_path().await;
     let other = app
         .state
-        .create_agent(&me, AgentInput { name: "spa".into(), fallback_reply: "Hello".into(), faq: vec![] })
+        .create_agent(
+            &me,
+            AgentInput { name: "spa".into(), fallback_reply: "Hello".into(), faq: vec![], ..Default::default() },
+        )
         .await
         .unwrap();
     let options = app.state.channel_options(&me, &other.id, &connector).await.unwrap();
@@ -329,10 +332,10 @@ async fn a_number_answers_for_one_agent_only() {
 async fn duplicate_agent_name_is_a_field_error() {
     let app = spawn_app().await;
     let me = app.admin().await;
-    let input = AgentInput { name: "concierge".into(), fallback_reply: "Hi".into(), faq: vec![] };
+    let input = AgentInput { name: "concierge".into(), fallback_reply: "Hi".into(), faq: vec![], ..Default::default() };
     app.state.create_agent(&me, input.clone()).await.unwrap();
     assert_eq!(field(app.state.create_agent(&me, input).await.unwrap_err()), "name");
-    let empty = AgentInput { name: "x".into(), fallback_reply: " ".into(), faq: vec![] };
+    let empty = AgentInput { name: "x".into(), fallback_reply: " ".into(), faq: vec![], ..Default::default() };
     assert_eq!(field(app.state.create_agent(&me, empty).await.unwrap_err()), "fallback_reply");
 }
 

@@ -221,6 +221,7 @@ async fn long_replies_are_split_and_sent_in_order() {
                 name: "talker".into(),
                 fallback_reply: "?".into(),
                 faq: vec![app::model::FaqEntry { question: "Tell me everything".into(), answer: long.clone() }],
+                ..Default::default()
             },
         )
         .await

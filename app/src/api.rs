@@ -302,18 +302,154 @@ pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
     )
 }
 
-/// `faq` holds one `question | answer` pair per line.
+/// The agent form's fields, as the browser sends them: `faq` holds one `question | answer` pair
+/// per line; `brain` is `faq`, `openai` or `hook`; an empty API key keeps the stored one.
+#[cfg(feature = "ssr")]
+#[allow(clippy::too_many_arguments)]
+fn agent_input(
+    name: String,
+    description: String,
+    instructions: String,
+    welcome_message: String,
+    fallback_reply: String,
+    faq: String,
+    brain: String,
+    brain_url: String,
+    llm_model: String,
+    llm_api_key: String,
+    timeout_secs: String,
+) -> Result<crate::ports::AgentInput, AppError> {
+    use crate::ports::BrainInput;
+    let timeout_secs = match timeout_secs.trim() {
+        "" => None,
+        t => Some(t.parse::<u64>().ok().filter(|n| (1..=120).contains(n)).ok_or_else(|| {
+            AppError::invalid("timeout_secs", "The timeout is a whole number of seconds from 1 to 120.")
+        })?),
+    };
+    let brain = match BrainKind::parse(brain.trim()).unwrap_or(BrainKind::Faq) {
+        BrainKind::Faq => BrainInput::Faq,
+        BrainKind::OpenAi => BrainInput::OpenAi {
+            base_url: brain_url,
+            model: llm_model,
+            api_key: Some(llm_api_key).filter(|k| !k.trim().is_empty()),
+            timeout_secs,
+        },
+        BrainKind::Hook => BrainInput::Hook { url: brain_url, timeout_secs },
+    };
+    Ok(crate::ports::AgentInput {
+        name,
+        description,
+        instructions,
+        welcome_message,
+        fallback_reply,
+        faq: crate::model::parse_faq(&faq)?,
+        brain,
+    })
+}
+
 #[server(prefix = "/ui", endpoint = "create_agent")]
+#[allow(clippy::too_many_arguments)]
 pub async fn create_agent(
     name: String,
+    #[server(default)] description: String,
+    #[server(default)] instructions: String,
+    #[server(default)] welcome_message: String,
     fallback_reply: String,
     #[server(default)] faq: String,
-) -> Result<AgentSummary, AppError> {
+    #[server(default)] brain: String,
+    #[server(default)] brain_url: String,
+    #[server(default)] llm_model: String,
+    #[server(default)] llm_api_key: String,
+    #[server(default)] timeout_secs: String,
+) -> Result<AgentDetail, AppError> {
     ssr::reply(
         async move {
             let (svc, me) = ssr::signed_in().await?;
-            let faq = crate::model::parse_faq(&faq)?;
-            svc.create_agent(&me, crate::ports::AgentInput { name, fallback_reply, faq }).await
+            let input = agent_input(
+                name,
+                description,
+                instructions,
+                welcome_message,
+                fallback_reply,
+                faq,
+                brain,
+                brain_url,
+                llm_model,
+                llm_api_key,
+                timeout_secs,
+            )?;
+            svc.create_agent(&me, input).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "update_agent")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_agent(
+    id: String,
+    name: String,
+    #[server(default)] description: String,
+    #[server(default)] instructions: String,
+    #[server(default)] welcome_message: String,
+    fallback_reply: String,
+    #[server(default)] faq: String,
+    #[server(default)] brain: String,
+    #[server(default)] brain_url: String,
+    #[server(default)] llm_model: String,
+    #[server(default)] llm_api_key: String,
+    #[server(default)] timeout_secs: String,
+) -> Result<AgentDetail, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            let input = agent_input(
+                name,
+                description,
+                instructions,
+                welcome_message,
+                fallback_reply,
+                faq,
+                brain,
+                brain_url,
+                llm_model,
+                llm_api_key,
+                timeout_secs,
+            )?;
+            svc.update_agent(&me, &id, input).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "delete_agent")]
+pub async fn delete_agent(id: String) -> Result<(), AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.delete_agent(&me, &id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "try_agent", input = Json)]
+pub async fn try_agent(id: String, chat: Vec<ChatLine>) -> Result<TryReply, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.try_agent(&me, &id, chat).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "regenerate_hook_secret")]
+pub async fn regenerate_hook_secret(id: String) -> Result<String, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.regenerate_hook_secret(&me, &id).await
         }
         .await,
     )

@@ -244,10 +244,77 @@ pub struct FaqEntry {
     pub answer: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BrainKind {
+    Faq,
+    OpenAi,
+    Hook,
+}
+
+impl BrainKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrainKind::Faq => "faq",
+            BrainKind::OpenAi => "openai",
+            BrainKind::Hook => "hook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "faq" => Some(BrainKind::Faq),
+            "openai" => Some(BrainKind::OpenAi),
+            "hook" => Some(BrainKind::Hook),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BrainKind::Faq => "Built-in FAQ",
+            BrainKind::OpenAi => "OpenAI-compatible chat completions",
+            BrainKind::Hook => "HTTP hook",
+        }
+    }
+}
+
+/// An agent's brain settings as the browser sees them: secrets only as "set".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrainView {
+    pub kind: BrainKind,
+    /// The OpenAI-compatible base URL, or the hook's URL.
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub api_key_set: bool,
+    pub hook_secret_set: bool,
+    pub timeout_secs: Option<u64>,
+}
+
+/// One line of "Try the agent": what the tester typed, or what the agent answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    pub from_guest: bool,
+    pub text: String,
+}
+
+/// The agent's answer in "Try the agent", with why it is the fallback reply when it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TryReply {
+    pub reply: String,
+    pub note: Option<String>,
+    pub latency_ms: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentDetail {
     pub id: String,
     pub name: String,
+    pub description: String,
+    pub instructions: String,
+    pub welcome_message: Option<String>,
+    pub brain: BrainView,
+    /// Only in the answer to the edit that created it: the hook's signing secret, shown once.
+    pub new_hook_secret: Option<String>,
     pub fallback_reply: String,
     pub faq: Vec<FaqEntry>,
     /// What the agent sends instead of free text once a guest's 24-hour window has closed.

@@ -228,6 +228,7 @@ impl TestApp {
                         question: "When is breakfast?".into(),
                         answer: "Breakfast is from 7 to 10.".into(),
                     }],
+                    ..Default::default()
                 },
             )
             .await

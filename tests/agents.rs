@@ -1,0 +1,345 @@
+//! Agents and their brains: the built-in FAQ, an OpenAI-compatible chat-completions API and the
+//! customer's HTTP hook, each against a local test server; "Try the agent"; edits, deletes and
+//! bad input; the welcome message.
+
+mod common;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use app::{
+    model::{BrainKind, ChatLine, FaqEntry},
+    ports::{AgentInput, Backoffice, BrainInput},
+    AppError,
+};
+use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
+use common::{eventually, spawn_app, TestApp};
+use serde_json::{json, Value};
+use twilio_sim::Inbound;
+
+const KEY: &str = "sk-test-0123456789abcdefghijklmnop";
+
+/// What a test server received: headers of interest and the body.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<(HeaderMap, String)>>>);
+
+impl Seen {
+    fn all(&self) -> Vec<(HeaderMap, String)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// How the test model server behaves.
+#[derive(Clone, Copy)]
+enum Model {
+    Echo,
+    Fail,
+    Slow,
+}
+
+/// An OpenAI-compatible server on a free port: checks the bearer key, answers with the last
+/// user message and how many messages it was given.
+async fn model_server(mode: Model) -> (String, Seen) {
+    let seen = Seen::default();
+    async fn completions(
+        State((seen, mode)): State<(Seen, Model)>,
+        headers: HeaderMap,
+        body: String,
+    ) -> (axum::http::StatusCode, Json<Value>) {
+        seen.0.lock().unwrap().push((headers.clone(), body.clone()));
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}")) {
+            return (axum::http::StatusCode::UNAUTHORIZED, Json(json!({ "error": { "message": "bad key" } })));
+        }
+        match mode {
+            Model::Fail => {
+                return (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({ "error": { "message": "the model is overloaded" } })),
+                )
+            }
+            Model::Slow => tokio::time::sleep(Duration::from_secs(4)).await,
+            Model::Echo => {}
+        }
+        let request: Value = serde_json::from_str(&body).unwrap();
+        let messages = request["messages"].as_array().unwrap();
+        let last = messages.last().unwrap()["content"].as_str().unwrap().to_string();
+        let reply = format!("Echo: {last} ({} messages)", messages.len());
+        (
+            axum::http::StatusCode::OK,
+            Json(json!({ "choices": [{ "index": 0, "message": { "role": "assistant", "content": reply } }] })),
+        )
+    }
+    let app = Router::new().route("/v1/chat/completions", post(completions)).with_state((seen.clone(), mode));
+    (serve(app).await, seen)
+}
+
+/// The customer's hook: answers JSON `{"reply": …}` naming the guest and the messages.
+async fn hook_server() -> (String, Seen) {
+    let seen = Seen::default();
+    async fn hook(State(seen): State<Seen>, headers: HeaderMap, body: String) -> Json<Value> {
+        seen.0.lock().unwrap().push((headers, body.clone()));
+        let turn: Value = serde_json::from_str(&body).unwrap();
+        let said: Vec<&str> = turn["messages"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        Json(json!({ "reply": format!("Hook heard {} from {}", said.join(" + "), turn["guest"]["name"]) }))
+    }
+    let app = Router::new().route("/hook", post(hook)).with_state(seen.clone());
+    (format!("{}/hook", serve(app).await), seen)
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn guest_says(body: &str) -> Inbound {
+    Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: "whatsapp:+15550004444".into(),
+        body: body.into(),
+        profile_name: Some("Ana".into()),
+        media: vec![],
+    }
+}
+
+async fn reply_number(app: &TestApp, n: usize) -> String {
+    eventually("the agent's reply", || async { app.replies_to("whatsapp:+15550004444").get(n).map(|m| m.body.clone()) })
+        .await
+}
+
+fn input(name: &str, brain: BrainInput) -> AgentInput {
+    AgentInput {
+        name: name.into(),
+        instructions: "You are the hotel's concierge. Be brief.".into(),
+        fallback_reply: "A colleague will answer soon.".into(),
+        faq: vec![FaqEntry { question: "When is breakfast?".into(), answer: "From 7 to 10.".into() }],
+        brain,
+        ..AgentInput::default()
+    }
+}
+
+fn openai(url: &str, key: Option<&str>, timeout_secs: Option<u64>) -> BrainInput {
+    BrainInput::OpenAi {
+        base_url: format!("{url}/v1"),
+        model: "test-model".into(),
+        api_key: key.map(str::to_string),
+        timeout_secs,
+    }
+}
+
+#[tokio::test]
+async fn an_openai_compatible_brain_answers_with_the_instructions_and_the_conversation() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let (url, seen) = model_server(Model::Echo).await;
+    let detail = app.state.update_agent(&me, &agent, input("concierge", openai(&url, Some(KEY), None))).await.unwrap();
+    assert_eq!(detail.brain.kind, BrainKind::OpenAi);
+    assert!(detail.brain.api_key_set);
+    assert!(!serde_json::to_string(&detail).unwrap().contains(KEY), "the key never goes back to the browser");
+
+    app.sim.sim.guest_message(guest_says("Is the pool open?")).await.unwrap();
+    assert_eq!(reply_number(&app, 0).await, "Echo: Is the pool open? (2 messages)");
+    app.sim.sim.guest_message(guest_says("And the gym?")).await.unwrap();
+    assert_eq!(reply_number(&app, 1).await, "Echo: And the gym? (4 messages)");
+
+    let (_, body) = seen.all().pop().unwrap();
+    let request: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(request["model"], "test-model");
+    let roles: Vec<(&str, &str)> = request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("system", "You are the hotel's concierge. Be brief."),
+            ("user", "Is the pool open?"),
+            ("assistant", "Echo: Is the pool open? (2 messages)"),
+            ("user", "And the gym?"),
+        ]
+    );
+
+    // The key is sealed at rest; an edit without a key keeps it.
+    let (sealed,): (Vec<u8>,) = sqlx::query_as("SELECT llm_api_key_enc FROM agents WHERE id = $1")
+        .bind(&agent)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(KEY));
+    app.state.update_agent(&me, &agent, input("concierge", openai(&url, None, None))).await.unwrap();
+    let tried =
+        app.state.try_agent(&me, &agent, vec![ChatLine { from_guest: true, text: "Hello?".into() }]).await.unwrap();
+    assert_eq!((tried.reply.as_str(), tried.note), ("Echo: Hello? (2 messages)", None));
+}
+
+#[tokio::test]
+async fn a_failing_or_slow_brain_yields_the_fallback_reply_and_says_why() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let chat = vec![ChatLine { from_guest: true, text: "Hello?".into() }];
+
+    let (failing, _) = model_server(Model::Fail).await;
+    app.state.update_agent(&me, &agent, input("concierge", openai(&failing, Some(KEY), None))).await.unwrap();
+    let tried = app.state.try_agent(&me, &agent, chat.clone()).await.unwrap();
+    assert_eq!(tried.reply, "A colleague will answer soon.");
+    let note = tried.note.unwrap();
+    assert!(note.contains("HTTP 500") && note.contains("the model is overloaded"), "{note}");
+    assert!(!note.contains(KEY));
+
+    let (slow, _) = model_server(Model::Slow).await;
+    app.state.update_agent(&me, &agent, input("concierge", openai(&slow, Some(KEY), Some(1)))).await.unwrap();
+    let tried = app.state.try_agent(&me, &agent, chat.clone()).await.unwrap();
+    assert_eq!(tried.reply, "A colleague will answer soon.");
+    assert!(tried.note.unwrap().contains("took too long"));
+    assert!(tried.latency_ms < 3000, "the agent's own timeout (1 s) applies, not the model's pace");
+
+    // Through WhatsApp the guest gets the fallback too, and the conversation records why.
+    app.state.update_agent(&me, &agent, input("concierge", openai(&failing, Some(KEY), None))).await.unwrap();
+    app.sim.sim.guest_message(guest_says("Is the pool open?")).await.unwrap();
+    assert_eq!(reply_number(&app, 0).await, "A colleague will answer soon.");
+    let (note,): (Option<String>,) = sqlx::query_as("SELECT note FROM messages WHERE direction = 'outbound'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(note.unwrap().contains("The brain failed"));
+}
+
+#[tokio::test]
+async fn the_http_hook_brain_gets_the_turn_signed_and_its_reply_reaches_the_guest() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let (url, seen) = hook_server().await;
+    let detail = app
+        .state
+        .update_agent(&me, &agent, input("concierge", BrainInput::Hook { url: url.clone(), timeout_secs: None }))
+        .await
+        .unwrap();
+    let secret = detail.new_hook_secret.expect("the signing secret, shown once");
+    assert!(secret.starts_with("sbhs_") && secret.len() > 40);
+    let again = app.state.agent(&me, &agent).await.unwrap();
+    assert!(again.brain.hook_secret_set && again.new_hook_secret.is_none(), "shown once only");
+
+    app.sim.sim.guest_message(guest_says("Hi there")).await.unwrap();
+    assert_eq!(reply_number(&app, 0).await, "Hook heard Hi there from \"Ana\"");
+    let (headers, body) = seen.all().pop().unwrap();
+    let signature = headers.get("x-switchboard-signature").unwrap().to_str().unwrap();
+    assert_eq!(signature, switchboard::brain::hook_signature(&secret, body.as_bytes()));
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(turn["agent"], "concierge");
+    assert_eq!(turn["guest"]["address"], "whatsapp:+15550004444");
+    assert!(turn["conversation_id"].is_string());
+
+    // A new secret: the next call is signed with it, not the old one.
+    let renewed = app.state.regenerate_hook_secret(&me, &agent).await.unwrap();
+    assert_ne!(renewed, secret);
+    app.state.try_agent(&me, &agent, vec![ChatLine { from_guest: true, text: "Ping".into() }]).await.unwrap();
+    let (headers, body) = seen.all().pop().unwrap();
+    let signature = headers.get("x-switchboard-signature").unwrap().to_str().unwrap();
+    assert_eq!(signature, switchboard::brain::hook_signature(&renewed, body.as_bytes()));
+
+    // Leaving the hook brain drops its secret.
+    let faq = app.state.update_agent(&me, &agent, input("concierge", BrainInput::Faq)).await.unwrap();
+    assert!(!faq.brain.hook_secret_set);
+    let refused = app.state.regenerate_hook_secret(&me, &agent).await.unwrap_err();
+    assert!(matches!(refused, AppError::Conflict(_)));
+}
+
+#[tokio::test]
+async fn agents_are_edited_and_deleted_and_bad_input_saves_nothing() {
+    let app = spawn_app().await;
+    let (me, connector, number, agent) = app.ready_path().await;
+    let field = |e: AppError| match e {
+        AppError::Invalid { field, .. } => field,
+        other => panic!("expected a field error, got {other:?}"),
+    };
+    let bad = [
+        (input("has spaces", BrainInput::Faq), "name"),
+        (input("ok", openai("http://127.0.0.1:9", None, None)), "llm_api_key"),
+        (input("ok", openai("not a url", Some(KEY), None)), "brain_url"),
+        (input("ok", BrainInput::Hook { url: "ftp://x".into(), timeout_secs: None }), "brain_url"),
+        (AgentInput { fallback_reply: " ".into(), ..input("ok", BrainInput::Faq) }, "fallback_reply"),
+        (AgentInput { welcome_message: "w".repeat(1601), ..input("ok", BrainInput::Faq) }, "welcome_message"),
+    ];
+    for (agent_input, expected) in bad {
+        assert_eq!(field(app.state.create_agent(&me, agent_input.clone()).await.unwrap_err()), expected);
+        assert_eq!(field(app.state.update_agent(&me, &agent, agent_input).await.unwrap_err()), expected);
+    }
+    let spa = app.state.create_agent(&me, input("spa", BrainInput::Faq)).await.unwrap();
+    assert_eq!(
+        field(app.state.update_agent(&me, &spa.id, input("concierge", BrainInput::Faq)).await.unwrap_err()),
+        "name"
+    );
+    let unchanged = app.state.agent(&me, &agent).await.unwrap();
+    assert_eq!(
+        (unchanged.name.as_str(), unchanged.brain.kind),
+        ("concierge", BrainKind::Faq),
+        "refused edits change nothing"
+    );
+
+    let edited = app
+        .state
+        .update_agent(
+            &me,
+            &agent,
+            AgentInput { description: "Front desk questions".into(), ..input("front-desk", BrainInput::Faq) },
+        )
+        .await
+        .unwrap();
+    assert_eq!((edited.name.as_str(), edited.description.as_str()), ("front-desk", "Front desk questions"));
+
+    // A conversation, then the agent goes: its channel goes, the number and the conversation stay.
+    app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
+    assert_eq!(reply_number(&app, 0).await, "From 7 to 10.");
+    app.state.delete_agent(&me, &agent).await.unwrap();
+    assert!(matches!(app.state.agent(&me, &agent).await, Err(AppError::NotFound(_))));
+    let names: Vec<String> = app.state.list_agents(&me).await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, vec!["spa"]);
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let row = rows.iter().find(|r| r.id == number).unwrap();
+    assert!(row.active && row.bound_agent.is_none());
+    let (conversations,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM conversations").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(conversations, 1);
+    // The freed number can answer for another agent.
+    app.state.add_channel(&me, &spa.id, &number).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_new_conversation_hears_the_welcome_message_first_and_only_once() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let welcome = AgentInput { welcome_message: "Welcome to the hotel!".into(), ..input("concierge", BrainInput::Faq) };
+    app.state.update_agent(&me, &agent, welcome).await.unwrap();
+    app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
+    assert_eq!(reply_number(&app, 0).await, "Welcome to the hotel!");
+    assert_eq!(reply_number(&app, 1).await, "From 7 to 10.");
+    app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
+    assert_eq!(reply_number(&app, 2).await, "From 7 to 10.");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.replies_to("whatsapp:+15550004444").len(), 3);
+}
+
+#[tokio::test]
+async fn try_the_agent_runs_the_faq_brain_without_whatsapp() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let sends_before = app.sim.sim.send_attempts().len();
+    let chat = vec![
+        ChatLine { from_guest: true, text: "Hi".into() },
+        ChatLine { from_guest: false, text: "A colleague will answer soon.".into() },
+        ChatLine { from_guest: true, text: "When is breakfast?".into() },
+    ];
+    let tried = app.state.try_agent(&me, &agent, chat).await.unwrap();
+    assert_eq!((tried.reply.as_str(), tried.note), ("Breakfast is from 7 to 10.", None));
+    let empty = app.state.try_agent(&me, &agent, vec![]).await.unwrap_err();
+    assert!(matches!(empty, AppError::Invalid { .. }));
+    assert_eq!(app.sim.sim.send_attempts().len(), sends_before, "nothing went through Twilio");
+    let (messages,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM messages").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(messages, 0, "nothing was stored as a conversation");
+}
