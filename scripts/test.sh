@@ -41,13 +41,15 @@ trap - EXIT
 step "end-to-end tests (Playwright, Chromium)"
 (cd end2end && npm ci --no-audit --no-fund --loglevel=error && npx playwright test)
 
-step "searching the end-to-end run's log and database for the Auth Token"
-token=fedcba9876543210fedcba9876543210 # the simulator's demo account, entered in the browser above
-if grep -rq "$token" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data; then
-  echo "the Auth Token appears in clear text:" >&2
-  grep -rl "$token" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data >&2
-  exit 1
-fi
+step "searching the end-to-end run's log and database for the secrets typed in the browser"
+# The simulator's demo Auth Token and the model API key of end2end/tests/03-agents.spec.ts.
+for secret in fedcba9876543210fedcba9876543210 sk-demo-7f3a9c2e5b1d4a6f8e0c; do
+  if grep -rq "$secret" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data; then
+    echo "a secret appears in clear text:" >&2
+    grep -rl "$secret" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data >&2
+    exit 1
+  fi
+done
 test -s /tmp/switchboard-e2e.log && ls /tmp/switchboard-e2e-data/switchboard.db >/dev/null
 echo "not found in $(wc -l < /tmp/switchboard-e2e.log) log lines nor in the database"
 

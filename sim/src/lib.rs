@@ -625,6 +625,8 @@ fn router(sim: Sim) -> Router {
         .route("/_sim/faults", post(pages::api_faults))
         .route("/_sim/sandbox", post(pages::api_sandbox))
         .route("/phone/sandbox", post(pages::sandbox_form))
+        .route("/_sim/llm/v1/chat/completions", post(pages::llm_completions))
+        .route("/_sim/hook", post(pages::demo_hook))
         .route("/_sim/cdn/{media}", get(rest::cdn_media))
         .merge(api)
         .with_state(sim)

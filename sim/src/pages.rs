@@ -203,3 +203,38 @@ pub(crate) async fn api_sandbox(State(sim): State<Sim>, Json(settings): Json<San
     sim.set_sandbox_webhook(&settings.account_sid, settings.webhook_url.as_deref());
     StatusCode::NO_CONTENT.into_response()
 }
+
+/// A stand-in language model with OpenAI's chat-completions shape, so the demo and the browser
+/// tests can try an agent's OpenAI-compatible brain offline. It wants a bearer key (any) and
+/// answers with what the guest last said and how much context it got.
+pub(crate) async fn llm_completions(
+    headers: axum::http::HeaderMap,
+    Json(request): Json<serde_json::Value>,
+) -> Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer "));
+    if !bearer {
+        let body = serde_json::json!({ "error": { "message": "missing API key" } });
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| m["content"].as_str()).unwrap_or("");
+    let system = messages.iter().any(|m| m["role"] == "system");
+    let content = format!(
+        "(simulated model {}) You said: {last}. I saw {} messages{}.",
+        request["model"].as_str().unwrap_or("?"),
+        messages.len(),
+        if system { " and your instructions" } else { "" }
+    );
+    Json(serde_json::json!({
+        "id": "chatcmpl-sim",
+        "object": "chat.completion",
+        "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": content } }],
+    }))
+    .into_response()
+}
+
+/// A stand-in for a customer's HTTP hook: answers each turn it is sent.
+pub(crate) async fn demo_hook(Json(turn): Json<serde_json::Value>) -> Response {
+    let said: Vec<&str> = turn["messages"].as_array().into_iter().flatten().filter_map(|m| m.as_str()).collect();
+    Json(serde_json::json!({ "reply": format!("(demo hook) Got: {}", said.join(" / ")) })).into_response()
+}
