@@ -1,7 +1,7 @@
 //! Organizations and backoffice users: first-run setup, passwords, roles.
 
 use app::{
-    model::{Me, Role},
+    model::{Me, Role, UserRow},
     AppError,
 };
 use argon2::{
@@ -47,6 +47,16 @@ async fn hash_password(password: String) -> Result<String> {
 
 /// Creates the organization and its first admin. Refused once setup has happened.
 pub async fn setup(db: &Db, org_name: &str, email: &str, password: String) -> Result<Me> {
+    new_organization(db, org_name, email, password, true).await
+}
+
+/// Creates another organization with its first admin (the operator's CLI command): each
+/// organization sees only its own connectors, agents and users.
+pub async fn create_organization(db: &Db, org_name: &str, email: &str, password: String) -> Result<Me> {
+    new_organization(db, org_name, email, password, false).await
+}
+
+async fn new_organization(db: &Db, org_name: &str, email: &str, password: String, first_run: bool) -> Result<Me> {
     let org_name = org_name.trim();
     if org_name.is_empty() || org_name.chars().count() > 80 {
         return Err(AppError::invalid("org_name", "Give the organization a name of 1 to 80 characters.").into());
@@ -60,7 +70,7 @@ pub async fn setup(db: &Db, org_name: &str, email: &str, password: String) -> Re
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    if claimed.rows_affected() == 0 {
+    if first_run && claimed.rows_affected() == 0 {
         return Err(AppError::Conflict("Switchboard is already set up. Log in instead.".into()).into());
     }
     sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
@@ -69,20 +79,84 @@ pub async fn setup(db: &Db, org_name: &str, email: &str, password: String) -> Re
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&user_id)
-    .bind(&org_id)
-    .bind(&email)
-    .bind(&hash)
-    .bind(Role::OrgAdmin.as_str())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    insert_user(&mut tx, &user_id, &org_id, &email, &hash, Role::OrgAdmin, now).await?;
     tx.commit().await?;
     tracing::info!(org_id, user_id, "organization set up");
     Ok(Me { user_id, org_id, org_name: org_name.to_string(), email, role: Role::OrgAdmin })
+}
+
+async fn insert_user(
+    tx: &mut crate::db::WriteTx,
+    user_id: &str,
+    org_id: &str,
+    email: &str,
+    hash: &str,
+    role: Role,
+    now: i64,
+) -> Result<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(user_id)
+    .bind(org_id)
+    .bind(email)
+    .bind(hash)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Err(e) if crate::error::is_unique_violation(&e, "users_email_key", "users.email") => {
+            Err(AppError::invalid("email", "A user with this email already exists.").into())
+        }
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// The organization's users, for its admins.
+pub async fn list_users(db: &Db, me: &Me) -> Result<Vec<UserRow>> {
+    require_admin(me)?;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT id, email, role FROM users WHERE org_id = $1 ORDER BY email")
+            .bind(&me.org_id)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, email, role)| Some(UserRow { is_me: id == me.user_id, id, email, role: Role::parse(&role)? }))
+        .collect())
+}
+
+/// An admin adds a user with a first password (to be handed over in person).
+pub async fn add_user(db: &Db, me: &Me, email: &str, role: Role, password: String) -> Result<UserRow> {
+    require_admin(me)?;
+    let email = validate_email(email)?;
+    let hash = hash_password(password).await?;
+    let id = new_id();
+    let mut tx = db.begin_write().await?;
+    insert_user(&mut tx, &id, &me.org_id, &email, &hash, role, now_ms()).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, role = role.as_str(), "user added");
+    Ok(UserRow { id, email, role, is_me: false })
+}
+
+/// Removes a user of the organization (never oneself, so an organization keeps an admin).
+/// Their agents stay, without an owner; their sessions end at their next request.
+pub async fn remove_user(db: &Db, me: &Me, user_id: &str) -> Result<()> {
+    require_admin(me)?;
+    if user_id == me.user_id {
+        return Err(AppError::Conflict("You cannot remove yourself.".into()).into());
+    }
+    let removed = sqlx::query("DELETE FROM users WHERE id = $1 AND org_id = $2")
+        .bind(user_id)
+        .bind(&me.org_id)
+        .execute(&db.pool)
+        .await?;
+    if removed.rows_affected() == 0 {
+        return Err(AppError::NotFound("User".into()).into());
+    }
+    tracing::info!(user_id, "user removed");
+    Ok(())
 }
 
 pub async fn authenticate(db: &Db, email: &str, password: String) -> Result<Me> {

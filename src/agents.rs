@@ -5,14 +5,13 @@ use std::time::Duration;
 use app::{
     model::{
         AgentDetail, AgentSummary, AgentTemplate, BrainKind, BrainView, ChannelOption, ChannelRow, ChatLine, FaqEntry,
-        Me, Provider, TemplateOption, TryReply,
+        Me, Provider, Role, TemplateOption, TryReply,
     },
     ports::{AgentInput, BrainInput, TemplateChoice},
     AppError,
 };
 
 use crate::{
-    accounts::require_admin,
     brain::{Brain, Faq, Hook, OpenAi, TurnInput},
     connectors,
     error::{is_unique_violation, Result},
@@ -28,11 +27,15 @@ fn provider(s: &str) -> Provider {
     }
 }
 
+/// The organization's agents for its admins; their own for agent owners.
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<AgentSummary>> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT a.id, a.name, (SELECT COUNT(*) FROM channels ch WHERE ch.agent_id = a.id) FROM agents a WHERE a.org_id = $1 ORDER BY a.name",
+        "SELECT a.id, a.name, (SELECT COUNT(*) FROM channels ch WHERE ch.agent_id = a.id) FROM agents a \
+         WHERE a.org_id = $1 AND ($2 = 'org_admin' OR a.owner_id = $3) ORDER BY a.name",
     )
     .bind(&me.org_id)
+    .bind(me.role.as_str())
+    .bind(&me.user_id)
     .fetch_all(&state.db.pool)
     .await?;
     Ok(rows.into_iter().map(|(id, name, channels)| AgentSummary { id, name, channels }).collect())
@@ -159,7 +162,6 @@ async fn write_faq(tx: &mut crate::db::WriteTx, agent_id: &str, faq: &[FaqEntry]
 }
 
 pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<AgentDetail> {
-    require_admin(me)?;
     let v = validate(input)?;
     if v.brain == BrainKind::OpenAi && v.api_key.is_none() {
         return Err(AppError::invalid("llm_api_key", "Enter the API key of the model API.").into());
@@ -203,7 +205,6 @@ pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<Agen
 /// behind takes its secret with it; switching to the hook creates its signing secret (returned
 /// once).
 pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput) -> Result<AgentDetail> {
-    require_admin(me)?;
     require_agent(state, me, agent_id).await?;
     let v = validate(input)?;
     let (key_stored, secret_stored): (i64, i64) = sqlx::query_as(
@@ -253,7 +254,6 @@ pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput
 /// Deletes the agent and its channels; the numbers stay active and its conversations stay,
 /// without an agent.
 pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
-    require_admin(me)?;
     require_agent(state, me, agent_id).await?;
     sqlx::query("DELETE FROM agents WHERE id = $1 AND org_id = $2")
         .bind(agent_id)
@@ -267,7 +267,6 @@ pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
 
 /// A new signing secret for the HTTP hook brain; the old one stops being used at once.
 pub async fn regenerate_hook_secret(state: &AppState, me: &Me, agent_id: &str) -> Result<String> {
-    require_admin(me)?;
     require_agent(state, me, agent_id).await?;
     let secret = new_hook_secret();
     let updated = sqlx::query("UPDATE agents SET hook_secret_enc = $1 WHERE id = $2 AND brain = 'hook'")
@@ -376,14 +375,21 @@ pub async fn try_agent(state: &AppState, me: &Me, agent_id: &str, chat: Vec<Chat
     Ok(TryReply { reply, note, latency_ms: started.elapsed().as_millis() as u64 })
 }
 
-async fn require_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<(String, String)> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT name, fallback_reply FROM agents WHERE id = $1 AND org_id = $2")
+/// The agent's name and fallback reply, if `me` may manage it: an organization admin any agent
+/// of the organization, an agent owner only their own. Anyone else is told it does not exist.
+pub async fn require_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<(String, String)> {
+    let row: Option<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT name, fallback_reply, owner_id FROM agents WHERE id = $1 AND org_id = $2")
             .bind(agent_id)
             .bind(&me.org_id)
             .fetch_optional(&state.db.pool)
             .await?;
-    row.ok_or_else(|| AppError::NotFound("Agent".into()).into())
+    match row {
+        Some((name, fallback, owner)) if me.role == Role::OrgAdmin || owner.as_deref() == Some(&me.user_id) => {
+            Ok((name, fallback))
+        }
+        _ => Err(AppError::NotFound("Agent".into()).into()),
+    }
 }
 
 pub async fn faq(state: &AppState, agent_id: &str) -> Result<Vec<FaqEntry>> {
@@ -480,7 +486,6 @@ pub async fn set_template(
     agent_id: &str,
     choice: Option<TemplateChoice>,
 ) -> Result<AgentDetail> {
-    require_admin(me)?;
     require_agent(state, me, agent_id).await?;
     let Some(choice) = choice else {
         sqlx::query(
@@ -579,7 +584,6 @@ pub async fn channel_options(
 /// Binds a number to the agent. The database's unique constraint decides between two admins
 /// binding one number at the same moment.
 pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow> {
-    require_admin(me)?;
     require_agent(state, me, agent_id).await?;
     let number: Option<(i64, String, String, String)> = sqlx::query_as(
         "SELECT n.active, n.phone_number, n.provider, c.name FROM numbers n JOIN connectors c ON c.id = n.connector_id \
@@ -625,7 +629,6 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
 
 /// Unbinds the number; the connector and the number stay as they are.
 pub async fn remove_channel(state: &AppState, me: &Me, agent_id: &str, channel_id: &str) -> Result<()> {
-    require_admin(me)?;
     require_agent(state, me, agent_id).await?;
     let deleted = sqlx::query("DELETE FROM channels WHERE id = $1 AND agent_id = $2")
         .bind(channel_id)

@@ -22,6 +22,18 @@ impl Backoffice for AppState {
     async fn user(&self, user_id: &str) -> Result<Option<Me>> {
         Ok(accounts::user(&self.db, user_id).await?)
     }
+    async fn list_users(&self, me: &Me) -> Result<Vec<UserRow>> {
+        Ok(accounts::list_users(&self.db, me).await?)
+    }
+    async fn add_user(&self, me: &Me, email: &str, role: Role, password: String) -> Result<UserRow> {
+        Ok(accounts::add_user(&self.db, me, email, role, password).await?)
+    }
+    async fn remove_user(&self, me: &Me, user_id: &str) -> Result<()> {
+        Ok(accounts::remove_user(&self.db, me, user_id).await?)
+    }
+    async fn connector_choices(&self, me: &Me) -> Result<Vec<ConnectorChoice>> {
+        Ok(connectors::choices(self, me).await?)
+    }
     async fn list_connectors(&self, me: &Me) -> Result<Vec<ConnectorSummary>> {
         Ok(connectors::list(self, me).await?)
     }

@@ -5,8 +5,8 @@ use std::{collections::HashSet, time::Duration};
 
 use app::{
     model::{
-        BoundChannel, Cleanup, CleanupLine, ConnectorDetail, ConnectorState, ConnectorSummary, DisconnectReport,
-        Health, Me, NumberRow, Provider, WebhookOutcome, WebhookState, SANDBOX_NUMBER,
+        BoundChannel, Cleanup, CleanupLine, ConnectorChoice, ConnectorDetail, ConnectorState, ConnectorSummary,
+        DisconnectReport, Health, Me, NumberRow, Provider, WebhookOutcome, WebhookState, SANDBOX_NUMBER,
     },
     ports::ConnectorInput,
     AppError,
@@ -151,6 +151,7 @@ fn health_str(h: Health) -> &'static str {
 }
 
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<ConnectorSummary>> {
+    require_admin(me)?;
     let rows: Vec<SummaryRow> =
         sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM connectors c WHERE c.org_id = $1 ORDER BY c.name"))
             .bind(&me.org_id)
@@ -344,7 +345,17 @@ fn utc_minutes(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
 }
 
+/// The connectors as names to pick from: what agent owners see of them.
+pub async fn choices(state: &AppState, me: &Me) -> Result<Vec<ConnectorChoice>> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM connectors WHERE org_id = $1 ORDER BY name")
+        .bind(&me.org_id)
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(rows.into_iter().map(|(id, name)| ConnectorChoice { id, name }).collect())
+}
+
 pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDetail> {
+    require_admin(me)?;
     let summary = summary_of(state, me, id).await?;
     let (receive_inbound, account_name, trial, key, checked_at): (i64, Option<String>, i64, String, Option<i64>) =
         sqlx::query_as(
@@ -482,6 +493,7 @@ async fn require_active(state: &AppState, me: &Me, connector_id: &str) -> Result
 /// Reads the account's WhatsApp senders and SMS-capable numbers from Twilio, records any new
 /// ones (inactive), and returns the checklist.
 pub async fn list_numbers(state: &AppState, me: &Me, connector_id: &str) -> Result<Vec<NumberRow>> {
+    require_admin(me)?;
     let creds = require_active(state, me, connector_id).await?;
     let (senders, numbers) =
         tokio::join!(state.twilio.list_whatsapp_senders(&creds), state.twilio.list_incoming_numbers(&creds));

@@ -7,6 +7,7 @@ use app::model::{ConversationView, Direction, Me, MediaView, MessageView};
 use crate::{error::Result, state::AppState};
 
 pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>> {
+    crate::agents::require_agent(state, me, agent_id).await?;
     let convs: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
         "SELECT cv.id, cv.guest_address, cv.guest_name, n.phone_number FROM conversations cv \
          JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id \

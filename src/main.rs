@@ -24,8 +24,9 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
-    /// Create the organization and its first admin, as the setup page does. The password is read
-    /// from SWITCHBOARD_ADMIN_PASSWORD or, without it, from the first line of standard input.
+    /// Create an organization and its first admin: the first one, as the setup page does, or
+    /// another one beside it (each sees only its own data). The password is read from
+    /// SWITCHBOARD_ADMIN_PASSWORD or, without it, from the first line of standard input.
     CreateAdmin {
         #[arg(long)]
         org: String,
@@ -100,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let db = Db::connect(&cli.config.database_url()).await?;
-            match accounts::setup(&db, &org, &email, password).await {
+            match accounts::create_organization(&db, &org, &email, password).await {
                 Ok(me) => {
                     println!("Created organization {:?} with admin {}", me.org_name, me.email);
                     Ok(())

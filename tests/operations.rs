@@ -15,26 +15,30 @@ fn switchboard(data_dir: &std::path::Path) -> Command {
 }
 
 #[test]
-fn create_admin_sets_up_the_organization_once() {
+fn create_admin_creates_an_organization_with_its_first_admin() {
     let dir = std::env::temp_dir().join(format!("switchboard-cli-{}", random_hex(12)));
-    let run = |password: &str| {
+    let run = |org: &str, email: &str, password: &str| {
         switchboard(&dir)
-            .args(["create-admin", "--org", "Demo Hotels", "--email", "Admin@Example.com"])
+            .args(["create-admin", "--org", org, "--email", email])
             .env("SWITCHBOARD_ADMIN_PASSWORD", password)
             .output()
             .unwrap()
     };
-    let short = run("short");
+    let short = run("Demo Hotels", "Admin@Example.com", "short");
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
 
-    let ok = run("a long enough password");
+    let ok = run("Demo Hotels", "Admin@Example.com", "a long enough password");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("admin@example.com"));
 
-    let again = run("a long enough password");
+    // The same email again is refused; another organization beside the first is not.
+    let again = run("Demo Hotels", "admin@example.com", "a long enough password");
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already set up"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let other = run("Other Hotels", "boss@other.example", "a long enough password");
+    assert!(other.status.success(), "{}", String::from_utf8_lossy(&other.stderr));
+    assert!(String::from_utf8_lossy(&other.stdout).contains("Other Hotels"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -120,6 +120,51 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
     )
 }
 
+#[server(prefix = "/ui", endpoint = "list_users")]
+pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.list_users(&me).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "add_user")]
+pub async fn add_user(email: String, role: String, password: String) -> Result<UserRow, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            let role = Role::parse(&role).ok_or_else(|| AppError::invalid("role", "Choose a role."))?;
+            svc.add_user(&me, &email, role, password).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "remove_user")]
+pub async fn remove_user(id: String) -> Result<(), AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.remove_user(&me, &id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "connector_choices")]
+pub async fn connector_choices() -> Result<Vec<ConnectorChoice>, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.connector_choices(&me).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/ui", endpoint = "list_connectors")]
 pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, AppError> {
     ssr::reply(

@@ -9,7 +9,7 @@ use leptos_router::{
 use crate::{
     api::{current_user, Logout},
     error::AppError,
-    model::{ConnectorState, Health},
+    model::{ConnectorState, Health, Role},
 };
 
 /// The layout of every signed-in page: navigation, who is signed in, and the page below.
@@ -27,14 +27,15 @@ pub fn Shell() -> impl IntoView {
     view! {
         <header class="top">
             <a class="brand" href="/">"Switchboard"</a>
-            <nav>
-                <A href="/connectors">"Connectors"</A>
-                <A href="/agents">"Agents"</A>
-            </nav>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(me)) => view! {
+                            <nav>
+                                {(me.role == Role::OrgAdmin).then(|| view! { <A href="/connectors">"Connectors"</A> })}
+                                <A href="/agents">"Agents"</A>
+                                {(me.role == Role::OrgAdmin).then(|| view! { <A href="/users">"Users"</A> })}
+                            </nav>
                             <span class="who">{me.email} " · " {me.org_name}</span>
                             <ActionForm action=logout>
                                 <button type="submit" class="link">"Log out"</button>
@@ -139,5 +140,22 @@ pub fn CopyButton(target: &'static str) -> impl IntoView {
         }>
             {move || if copied.get() { "Copied" } else { "Copy" }}
         </button>
+    }
+}
+
+/// `/`: sends each user to their home page.
+#[component]
+pub fn Home() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_user());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => view! { <Redirect path=crate::model::home_of(me.role)/> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }

@@ -16,7 +16,7 @@ pub mod ports;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{ParentRoute, Redirect, Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
 };
 
@@ -59,7 +59,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=pages::auth::SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=pages::auth::LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=components::Shell ssr=SsrMode::Async>
-                    <Route path=path!("") view=|| view! { <Redirect path="/connectors"/> }/>
+                    <Route path=path!("") view=components::Home/>
+                    <Route path=path!("users") view=pages::users::UsersPage/>
                     <Route path=path!("connectors") view=pages::connectors::ConnectorsPage/>
                     <Route path=path!("connectors/new") view=pages::connectors::NewConnectorPage/>
                     <Route path=path!("connectors/:id") view=pages::connectors::ConnectorPage/>

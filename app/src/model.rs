@@ -35,6 +35,39 @@ pub struct Me {
     pub role: Role,
 }
 
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::OrgAdmin => "Organization admin",
+            Role::AgentOwner => "Agent owner",
+        }
+    }
+}
+
+/// Where a user lands: admins on the connectors, agent owners on their agents.
+pub fn home_of(role: Role) -> &'static str {
+    match role {
+        Role::OrgAdmin => "/connectors",
+        Role::AgentOwner => "/agents",
+    }
+}
+
+/// A user of the organization, as its admins see the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub is_me: bool,
+}
+
+/// A connector as agent owners see it: a name to pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorChoice {
+    pub id: String,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConnectorState {
     Active,

@@ -87,7 +87,13 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn authenticate(&self, email: String, password: String) -> Result<Me>;
     async fn user(&self, user_id: &str) -> Result<Option<Me>>;
 
+    async fn list_users(&self, me: &Me) -> Result<Vec<UserRow>>;
+    async fn add_user(&self, me: &Me, email: &str, role: Role, password: String) -> Result<UserRow>;
+    async fn remove_user(&self, me: &Me, user_id: &str) -> Result<()>;
+
     async fn list_connectors(&self, me: &Me) -> Result<Vec<ConnectorSummary>>;
+    /// The organization's connectors as names to pick from (for agent owners too).
+    async fn connector_choices(&self, me: &Me) -> Result<Vec<ConnectorChoice>>;
     async fn create_connector(&self, me: &Me, input: ConnectorInput) -> Result<ConnectorSummary>;
     async fn update_connector(&self, me: &Me, id: &str, input: ConnectorInput) -> Result<ConnectorSummary>;
     async fn connector(&self, me: &Me, id: &str) -> Result<ConnectorDetail>;

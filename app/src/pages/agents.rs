@@ -7,7 +7,7 @@ use leptos_router::{
 
 use crate::{
     api::{
-        get_agent, list_agents, list_connectors, list_templates, CreateAgent, DeleteAgent as DeleteAgentFn,
+        connector_choices, get_agent, list_agents, list_templates, CreateAgent, DeleteAgent as DeleteAgentFn,
         RegenerateHookSecret, SetAgentTemplate, TryAgent as TryAgentFn, UpdateAgent,
     },
     components::{ErrorNote, FieldError, FormError},
@@ -360,7 +360,7 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
             shown.set(detail.template);
         }
     });
-    let connectors = Resource::new(|| (), |_| list_connectors());
+    let connectors = Resource::new(|| (), |_| connector_choices());
     let connector = RwSignal::new(String::new());
     let templates = Resource::new(
         move || connector.get(),

@@ -54,8 +54,8 @@ pub fn LoginPage() -> impl IntoView {
     let error = Signal::derive(move || login.value().get().and_then(Result::err));
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = login.value().get() {
-            navigate("/connectors", Default::default());
+        if let Some(Ok(me)) = login.value().get() {
+            navigate(crate::model::home_of(me.role), Default::default());
         }
     });
 

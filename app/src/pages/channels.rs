@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{channel_options, list_channels, list_connectors, AddChannel, RemoveChannel},
+    api::{channel_options, connector_choices, list_channels, AddChannel, RemoveChannel},
     components::{ErrorNote, FormError},
     pages::agents::AgentTabs,
 };
@@ -62,7 +62,7 @@ pub fn ChannelsPage() -> impl IntoView {
 
 #[component]
 fn AddChannelForm(agent_id: Signal<String>, add: ServerAction<AddChannel>) -> impl IntoView {
-    let connectors = Resource::new(|| (), |_| list_connectors());
+    let connectors = Resource::new(|| (), |_| connector_choices());
     let connector = RwSignal::new(String::new());
     let number = RwSignal::new(String::new());
     let options = Resource::new(

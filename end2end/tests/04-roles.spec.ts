@@ -1,0 +1,71 @@
+import { expect, Page, test } from "@playwright/test";
+
+// Runs after 01-path.spec.ts: its admin and its "Front Desk" connector, whose number
+// +14155550100 is active and free again at the end of that test.
+const PASSWORD = "correct horse battery";
+const SENDER = "+14155550100";
+
+async function logIn(page: Page, email: string, password: string) {
+  await page.goto("/login");
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+test("an admin adds an agent owner, who manages only their own agent", async ({ page }) => {
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  await logIn(page, "admin@example.com", PASSWORD);
+  await expect(page).toHaveURL(/\/connectors$/);
+
+  // Users: a bad password is refused; an agent owner is added.
+  await page.getByRole("link", { name: "Users" }).click();
+  await expect(page.getByTestId("users")).toContainText("admin@example.com (you)");
+  await page.getByLabel("Email").fill("owner@example.com");
+  await page.getByLabel("Role").selectOption({ label: "Agent owner" });
+  await page.getByLabel(/First password/).fill("0123456789");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByTestId("users").locator('tr[data-email="owner@example.com"]')).toContainText("Agent owner");
+  await page.getByLabel("Email").fill("owner@example.com");
+  await page.getByLabel(/First password/).fill(PASSWORD);
+  await page.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByText("A user with this email already exists.")).toBeVisible();
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+
+  // The owner lands on Agents; Connectors and Users are not theirs.
+  await logIn(page, "owner@example.com", "0123456789");
+  await expect(page).toHaveURL(/\/agents$/);
+  await expect(page.getByRole("link", { name: "Connectors" })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
+  await expect(page.getByText("No agents yet.")).toBeVisible();
+  await page.goto("/connectors");
+  await expect(page.getByText("You do not have access to this.")).toBeVisible();
+
+  // Their own agent, bound to a number picked by connector name.
+  await page.goto("/agents");
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await page.getByRole("link", { name: "New agent" }).click();
+  await page.getByLabel("Name").fill("owners-bot");
+  await page.getByRole("button", { name: "Create agent" }).click();
+  await expect(page).toHaveURL(/\/agents\/[0-9a-f]+\/channels$/);
+  await page.getByLabel("Connector").selectOption({ label: "Front Desk" });
+  await page.locator(`label[data-number="${SENDER}"]`).filter({ hasText: "WhatsApp" }).getByRole("radio").check();
+  await page.getByRole("button", { name: "Add channel" }).click();
+  await expect(page.getByTestId("channels")).toContainText(SENDER);
+  await page.getByRole("link", { name: "Agents" }).click();
+  await expect(page.getByTestId("agents")).toContainText("owners-bot");
+  await expect(page.getByTestId("agents")).not.toContainText("concierge");
+  await page.getByRole("button", { name: "Log out" }).click();
+
+  // The admin sees the owner's agent and can remove the owner.
+  await logIn(page, "admin@example.com", PASSWORD);
+  await page.getByRole("link", { name: "Agents" }).click();
+  await expect(page.getByTestId("agents")).toContainText("owners-bot");
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByTestId("users").locator('tr[data-email="owner@example.com"]').getByRole("button", { name: "Remove" }).click();
+  await expect(page.getByTestId("users")).not.toContainText("owner@example.com");
+
+  expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
+});
