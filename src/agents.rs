@@ -375,6 +375,18 @@ pub async fn try_agent(state: &AppState, me: &Me, agent_id: &str, chat: Vec<Chat
     Ok(TryReply { reply, note, latency_ms: started.elapsed().as_millis() as u64 })
 }
 
+/// The id of the agent called `name`, if `me` may manage it (the API names agents).
+pub async fn id_by_name(state: &AppState, me: &Me, name: &str) -> Result<String> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM agents WHERE org_id = $1 AND name = $2")
+        .bind(&me.org_id)
+        .bind(name)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    let Some((id,)) = row else { return Err(AppError::NotFound("Agent".into()).into()) };
+    require_agent(state, me, &id).await?;
+    Ok(id)
+}
+
 /// The agent's name and fallback reply, if `me` may manage it: an organization admin any agent
 /// of the organization, an agent owner only their own. Anyone else is told it does not exist.
 pub async fn require_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<(String, String)> {

@@ -6,7 +6,7 @@ use app::{
 };
 use async_trait::async_trait;
 
-use crate::{accounts, agents, connectors, conversations, state::AppState};
+use crate::{accounts, agents, connectors, conversations, state::AppState, tokens};
 
 #[async_trait]
 impl Backoffice for AppState {
@@ -30,6 +30,15 @@ impl Backoffice for AppState {
     }
     async fn remove_user(&self, me: &Me, user_id: &str) -> Result<()> {
         Ok(accounts::remove_user(&self.db, me, user_id).await?)
+    }
+    async fn list_tokens(&self, me: &Me) -> Result<Vec<ApiTokenRow>> {
+        Ok(tokens::list(self, me).await?)
+    }
+    async fn create_token(&self, me: &Me, name: &str) -> Result<NewApiToken> {
+        Ok(tokens::create(self, me, name).await?)
+    }
+    async fn revoke_token(&self, me: &Me, id: &str) -> Result<()> {
+        Ok(tokens::revoke(self, me, id).await?)
     }
     async fn connector_choices(&self, me: &Me) -> Result<Vec<ConnectorChoice>> {
         Ok(connectors::choices(self, me).await?)

@@ -66,3 +66,137 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
         })
         .collect())
 }
+
+/// A message the agent starts (the API's proactive messages): free text inside the guest's
+/// 24-hour window, or an approved template at any time.
+#[derive(Debug, Clone, Default)]
+pub struct Proactive {
+    /// The guest's number, E.164.
+    pub to: String,
+    pub body: Option<String>,
+    /// A Content SID (`HX…`) and its variables as a JSON object.
+    pub template: Option<(String, Option<String>)>,
+    /// Which of the agent's numbers to send from; the first WhatsApp one when absent.
+    pub from: Option<String>,
+}
+
+/// Queues a proactive message in the guest's conversation (created if new) and returns the
+/// message's and the conversation's ids. The sender takes it from there, under the same rules
+/// as the agent's replies.
+pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proactive) -> Result<(String, String)> {
+    use app::AppError;
+    crate::agents::require_agent(state, me, agent_id).await?;
+    let to = p.to.trim().trim_start_matches("whatsapp:").to_string();
+    let e164 =
+        to.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    if !e164 {
+        return Err(
+            AppError::invalid("to", "Give the guest's number in international format, e.g. +14155550123.").into()
+        );
+    }
+    let template = match p.template {
+        None => None,
+        Some((sid, variables)) => {
+            let sid = sid.trim().to_string();
+            let valid = sid.len() == 34 && sid.starts_with("HX") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !valid {
+                return Err(AppError::invalid(
+                    "template",
+                    "A template is its Content SID: HX and 32 hexadecimal characters.",
+                )
+                .into());
+            }
+            let variables = match variables.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) => {
+                    let parsed: std::collections::BTreeMap<String, String> = serde_json::from_str(v).map_err(|_| {
+                        AppError::invalid(
+                            "variables",
+                            "Variables are a JSON object of texts, for example {\"1\": \"Ana\"}.",
+                        )
+                    })?;
+                    Some(serde_json::to_string(&parsed).expect("a map of strings serializes"))
+                }
+            };
+            Some((sid, variables))
+        }
+    };
+    let body = p.body.as_deref().map(str::trim).unwrap_or_default().to_string();
+    if template.is_none() && (body.is_empty() || body.chars().count() > 1600) {
+        return Err(AppError::invalid("body", "Write a message of 1 to 1,600 characters, or give a template.").into());
+    }
+    let channels: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT n.id, n.address, n.phone_number, n.connector_id FROM channels ch JOIN numbers n ON n.id = ch.number_id \
+         WHERE ch.agent_id = $1 AND n.active = 1 ORDER BY n.provider DESC, n.phone_number",
+    )
+    .bind(agent_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let chosen = match p.from.as_deref().map(|f| f.trim().trim_start_matches("whatsapp:")) {
+        Some(from) => channels
+            .into_iter()
+            .find(|c| c.2 == from)
+            .ok_or_else(|| AppError::invalid("from", "The agent does not answer on this number."))?,
+        None => channels
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::Conflict("This agent answers on no number yet: add a channel first.".into()))?,
+    };
+    let (number_id, address, _, connector_id) = chosen;
+    let guest = if address.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to };
+    let (message_id, now) = (crate::new_id(), crate::now_ms());
+    let mut tx = state.db.begin_write().await?;
+    let (conversation_id, last_inbound, closed): (String, Option<i64>, Option<i64>) = sqlx::query_as(
+        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (number_id, guest_address) DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) \
+         RETURNING id, last_inbound_at, window_closed_at",
+    )
+    .bind(crate::new_id())
+    .bind(&number_id)
+    .bind(&guest)
+    .bind(agent_id)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    if template.is_none() && !crate::sender::window_open(&address, now, last_inbound, closed) {
+        return Err(AppError::OutsideWindow(
+            "Outside WhatsApp's 24-hour window for this guest (they have not written in the last 24 hours): free text \
+             cannot be sent. Send an approved template instead."
+                .into(),
+        )
+        .into());
+    }
+    let (seq,): (i64,) =
+        sqlx::query_as("UPDATE conversations SET out_seq = out_seq + 1 WHERE id = $1 RETURNING out_seq")
+            .bind(&conversation_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let note = template.as_ref().map(|(sid, _)| format!("Proactive message: template {sid}, sent through the API."));
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, template_sid, template_variables, created_at) \
+         VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6, $7, $8)",
+    )
+    .bind(&message_id)
+    .bind(&conversation_id)
+    .bind(&connector_id)
+    .bind(&body)
+    .bind(note)
+    .bind(template.as_ref().map(|t| t.0.clone()))
+    .bind(template.as_ref().and_then(|t| t.1.clone()))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
+    )
+    .bind(&message_id)
+    .bind(&conversation_id)
+    .bind(seq)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    state.wake_sends().await;
+    tracing::info!(agent_id, message_id = %message_id, template = template.is_some(), "proactive message queued");
+    Ok((message_id, conversation_id))
+}

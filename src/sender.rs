@@ -73,15 +73,19 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     }))
 }
 
-/// The agent's approved template, for a guest whose 24-hour window has closed.
+/// A template to send: the agent's approved one, for a guest whose 24-hour window has closed,
+/// or the one a message was queued with (a proactive message), sent whatever the window.
 struct FallbackTemplate {
     sid: String,
     name: String,
     variables: Option<String>,
+    explicit: bool,
 }
 
 struct Outgoing {
     template: Option<FallbackTemplate>,
+    /// The template the message was queued with, if any.
+    explicit: Option<FallbackTemplate>,
     /// Set when a status callback already named Twilio's message: an earlier attempt got through.
     twilio_sid: Option<String>,
     status: String,
@@ -112,11 +116,14 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
         String,
         String,
         Option<String>,
+        Option<String>,
+        Option<String>,
     );
-    let (twilio_sid, status, body, connector_id, conversation_id, guest, last_inbound_at, window_closed_at, number_id, from, webhook_key, media_id): Row =
+    let (twilio_sid, status, body, connector_id, conversation_id, guest, last_inbound_at, window_closed_at, number_id, from, webhook_key, media_id, queued_template, queued_variables): Row =
         sqlx::query_as(
             "SELECT m.twilio_sid, m.status, m.body, m.connector_id, cv.id, cv.guest_address, cv.last_inbound_at, cv.window_closed_at, n.id, n.address, \
-             c.webhook_key, (SELECT md.id FROM media md WHERE md.message_id = m.id AND md.state = 'stored' ORDER BY md.position LIMIT 1) \
+             c.webhook_key, (SELECT md.id FROM media md WHERE md.message_id = m.id AND md.state = 'stored' ORDER BY md.position LIMIT 1), \
+             CASE WHEN m.twilio_sid IS NULL THEN m.template_sid END, m.template_variables \
              FROM messages m JOIN conversations cv ON cv.id = m.conversation_id \
              JOIN numbers n ON n.id = cv.number_id JOIN connectors c ON c.id = m.connector_id WHERE m.id = $1",
         )
@@ -133,7 +140,13 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
     .await?;
     Ok(Outgoing {
         media_id,
-        template: template.map(|(sid, name, variables)| FallbackTemplate { sid, name, variables }),
+        template: template.map(|(sid, name, variables)| FallbackTemplate { sid, name, variables, explicit: false }),
+        explicit: queued_template.map(|sid| FallbackTemplate {
+            name: sid.clone(),
+            sid,
+            variables: queued_variables,
+            explicit: true,
+        }),
         twilio_sid,
         status,
         body,
@@ -170,7 +183,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     }
     // Outside the window free text cannot go; the agent's approved template goes instead.
     let window = window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at);
-    let as_template = if window { None } else { out.template.as_ref() };
+    let as_template = out.explicit.as_ref().or(if window { None } else { out.template.as_ref() });
     let creds = connectors::credentials(state, &out.connector_id).await?;
     if let Some(since) = claim.in_flight_since {
         if let Some((sid, status)) =
@@ -302,7 +315,7 @@ async fn delivered_to_twilio(
     template: Option<&FallbackTemplate>,
 ) -> Result<()> {
     let mut tx = state.db.begin_write().await?;
-    if let Some(t) = template {
+    if let Some(t) = template.filter(|t| !t.explicit) {
         sqlx::query("UPDATE messages SET template_sid = $1, note = $2 WHERE id = $3")
             .bind(&t.sid)
             .bind(format!("Sent as the approved template “{}”: the guest's 24-hour window had closed.", t.name))

@@ -217,6 +217,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::media::router(state.clone(), sessions))
+        .merge(crate::rest::router(state.clone()))
         .merge(webhook::router(state))
         .merge(ui)
         .layer(TraceLayer::new_for_http().make_span_with(

@@ -154,6 +154,39 @@ pub async fn remove_user(id: String) -> Result<(), AppError> {
     )
 }
 
+#[server(prefix = "/ui", endpoint = "list_tokens")]
+pub async fn list_tokens() -> Result<Vec<ApiTokenRow>, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.list_tokens(&me).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "create_token")]
+pub async fn create_token(name: String) -> Result<NewApiToken, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.create_token(&me, &name).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/ui", endpoint = "revoke_token")]
+pub async fn revoke_token(id: String) -> Result<(), AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.revoke_token(&me, &id).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/ui", endpoint = "connector_choices")]
 pub async fn connector_choices() -> Result<Vec<ConnectorChoice>, AppError> {
     ssr::reply(

@@ -35,6 +35,7 @@ pub fn Shell() -> impl IntoView {
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/connectors">"Connectors"</A> })}
                                 <A href="/agents">"Agents"</A>
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/users">"Users"</A> })}
+                                <A href="/tokens">"API tokens"</A>
                             </nav>
                             <span class="who">{me.email} " · " {me.org_name}</span>
                             <ActionForm action=logout>

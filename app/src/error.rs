@@ -19,6 +19,9 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// Free text to a WhatsApp guest whose 24-hour window is closed: only a template may go.
+    #[error("{0}")]
+    OutsideWindow(String),
     /// Twilio refused or could not be reached; the message says which, in the user's words.
     #[error("{0}")]
     Provider(String),
@@ -40,7 +43,7 @@ impl AppError {
             Self::Forbidden => 403,
             Self::NotFound(_) => 404,
             Self::Invalid { .. } => 400,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_) | Self::OutsideWindow(_) => 409,
             Self::Provider(_) => 502,
             Self::Internal => 500,
             Self::Transport(_) => 503,

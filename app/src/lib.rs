@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=components::Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=components::Home/>
                     <Route path=path!("users") view=pages::users::UsersPage/>
+                    <Route path=path!("tokens") view=pages::tokens::TokensPage/>
                     <Route path=path!("connectors") view=pages::connectors::ConnectorsPage/>
                     <Route path=path!("connectors/new") view=pages::connectors::NewConnectorPage/>
                     <Route path=path!("connectors/:id") view=pages::connectors::ConnectorPage/>

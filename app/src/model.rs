@@ -61,6 +61,24 @@ pub struct UserRow {
     pub is_me: bool,
 }
 
+/// A personal API token as its owner sees it later: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenRow {
+    pub id: String,
+    pub name: String,
+    /// The token's first characters, to recognize it.
+    pub prefix: String,
+    pub created: String,
+    pub last_used: Option<String>,
+}
+
+/// A token just created: the only time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub token: String,
+    pub row: ApiTokenRow,
+}
+
 /// A connector as agent owners see it: a name to pick.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorChoice {

@@ -91,6 +91,11 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn add_user(&self, me: &Me, email: &str, role: Role, password: String) -> Result<UserRow>;
     async fn remove_user(&self, me: &Me, user_id: &str) -> Result<()>;
 
+    /// The signed-in user's own API tokens.
+    async fn list_tokens(&self, me: &Me) -> Result<Vec<ApiTokenRow>>;
+    async fn create_token(&self, me: &Me, name: &str) -> Result<NewApiToken>;
+    async fn revoke_token(&self, me: &Me, id: &str) -> Result<()>;
+
     async fn list_connectors(&self, me: &Me) -> Result<Vec<ConnectorSummary>>;
     /// The organization's connectors as names to pick from (for agent owners too).
     async fn connector_choices(&self, me: &Me) -> Result<Vec<ConnectorChoice>>;

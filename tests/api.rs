@@ -1,0 +1,352 @@
+//! The REST API over HTTP with personal API tokens: every route, its errors as JSON with stable
+//! codes, authorization across organizations and roles, Trinity's WhatsApp routes, proactive
+//! messages and the 24-hour window, and the OpenAPI document.
+
+mod common;
+
+use app::{model::Role, ports::Backoffice};
+use common::{eventually, spawn_app, TestApp, TOKEN};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use twilio_sim::Inbound;
+
+struct Api<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl Api<'_> {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.app.http.request(method, format!("{}{path}", self.app.url)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(!text.contains(TOKEN), "an API answer carries the Auth Token: {text}");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or_else(|| panic!("an error body: {v}"))
+}
+
+async fn token_for(app: &TestApp, me: &app::model::Me) -> String {
+    app.state.create_token(me, "tests").await.unwrap().token
+}
+
+#[tokio::test]
+async fn tokens_are_shown_once_stored_hashed_and_revocable() {
+    let app = spawn_app().await;
+    let me = app.admin().await;
+    let created = app.state.create_token(&me, "deploy script").await.unwrap();
+    assert!(created.token.starts_with("sbt_") && created.token.len() > 40);
+    assert!(created.token.starts_with(&created.row.prefix));
+    let listed = app.state.list_tokens(&me).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!serde_json::to_string(&listed).unwrap().contains(&created.token), "listed without the token");
+    let (stored,): (String,) =
+        sqlx::query_as("SELECT token_hash FROM api_tokens").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_ne!(stored, created.token);
+    assert!(matches!(app.state.create_token(&me, " ").await, Err(app::AppError::Invalid { .. })));
+
+    let api = Api { app: &app, token: created.token.clone() };
+    assert_eq!(api.get("/api/agents").await.0, StatusCode::OK);
+    let used = app.state.list_tokens(&me).await.unwrap();
+    assert!(used[0].last_used.is_some(), "the token's last use is shown");
+
+    // No token, a made-up one, a revoked one: 401 with the same shape.
+    let (status, body) = Api { app: &app, token: String::new() }.get("/api/agents").await;
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (status, _) = Api { app: &app, token: "sbt_made-up".into() }.get("/api/agents").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.state.revoke_token(&me, &created.row.id).await.unwrap();
+    let (status, body) = api.get("/api/agents").await;
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (status, body) = api.get("/api/nothing-here").await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn agents_channels_and_connectors_are_scriptable() {
+    let app = spawn_app().await;
+    let (me, connector, number, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+
+    // Agents: create (bad input is a field error), read, replace, list, delete.
+    let (status, body) =
+        api.call(Method::POST, "/api/agents", Some(json!({ "name": "has space", "fallback_reply": "Hi" }))).await;
+    assert_eq!(
+        (status, code(&body), body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("name"))
+    );
+    let (status, body) = api.call(Method::POST, "/api/agents", Some(json!({ "name": 5 }))).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "bad_request"));
+    let spa = json!({
+        "name": "spa", "fallback_reply": "A colleague will answer.",
+        "faq": [{ "question": "Is the spa open?", "answer": "From 9 to 21." }],
+        "brain": { "kind": "hook", "url": "https://hooks.example/spa" },
+    });
+    let (status, created) = api.call(Method::POST, "/api/agents", Some(spa)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["brain"]["kind"], "hook");
+    assert!(created["hook_secret"].as_str().unwrap().starts_with("sbhs_"), "the hook's secret, once");
+    let (_, fetched) = api.get("/api/agents/spa").await;
+    assert!(fetched.get("hook_secret").is_none() && fetched["brain"]["hook_secret_set"] == true);
+    let (status, replaced) = api
+        .call(
+            Method::PUT,
+            "/api/agents/spa",
+            Some(json!({ "name": "spa", "fallback_reply": "Hello", "description": "Spa desk" })),
+        )
+        .await;
+    assert_eq!(
+        (status, replaced["description"].as_str(), replaced["brain"]["kind"].as_str()),
+        (StatusCode::OK, Some("Spa desk"), Some("faq"))
+    );
+    let (_, list) = api.get("/api/agents").await;
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["concierge", "spa"]);
+
+    // Connectors: listed and read without secrets; numbers with ids to bind.
+    let (status, connectors) = api.get("/api/connectors").await;
+    assert_eq!((status, connectors[0]["health"].as_str()), (StatusCode::OK, Some("connected")));
+    let (_, detail) = api.get(&format!("/api/connectors/{connector}")).await;
+    assert!(detail["inbound_webhook_url"].as_str().unwrap().contains("/twilio/inbound/"));
+    let (status, body) = api
+        .call(Method::POST, "/api/connectors", Some(json!({ "name": "X", "account_sid": "AC1", "auth_token": TOKEN })))
+        .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("account_sid")));
+    let (_, numbers) = api.get(&format!("/api/connectors/{connector}/numbers")).await;
+    let front = numbers.as_array().unwrap().iter().find(|n| n["id"] == number.as_str()).unwrap();
+    assert_eq!((front["agent"].as_str(), front["webhook"].as_str()), (Some("concierge"), Some("configured")));
+
+    // Channels: a number bound elsewhere is a conflict; a free one binds, and unbinds.
+    let (status, body) = api.call(Method::POST, "/api/agents/spa/channels", Some(json!({ "number_id": number }))).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"));
+    assert!(body["error"]["message"].as_str().unwrap().contains("Already bound"));
+    let spa_number = numbers.as_array().unwrap().iter().find(|n| n["number"] == "+14155550101").unwrap()["id"].clone();
+    app.state
+        .save_numbers(&me, &connector, vec![number.clone(), spa_number.as_str().unwrap().into()], false)
+        .await
+        .unwrap();
+    let (status, channel) =
+        api.call(Method::POST, "/api/agents/spa/channels", Some(json!({ "number_id": spa_number }))).await;
+    assert_eq!(
+        (status, channel["number"].as_str(), channel["provider"].as_str()),
+        (StatusCode::CREATED, Some("+14155550101"), Some("whatsapp"))
+    );
+    let (_, channels) = api.get("/api/agents/spa/channels").await;
+    assert_eq!(channels.as_array().unwrap().len(), 1);
+    let path = format!("/api/agents/spa/channels/{}", channel["id"].as_str().unwrap());
+    assert_eq!(api.call(Method::DELETE, &path, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Method::DELETE, "/api/agents/spa", None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/agents/spa").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn tokens_act_within_their_users_organization_and_role() {
+    let app = spawn_app().await;
+    let (admin, connector, _, _) = app.ready_path().await;
+    let owner = {
+        app.state
+            .add_user(&admin, "owner@example.com", Role::AgentOwner, "correct horse battery".into())
+            .await
+            .unwrap();
+        app.state.authenticate("owner@example.com".into(), "correct horse battery".into()).await.unwrap()
+    };
+    let other = switchboard::accounts::create_organization(
+        &app.state.db,
+        "Other",
+        "other@example.com",
+        "correct horse battery".into(),
+    )
+    .await
+    .unwrap();
+    let as_owner = Api { app: &app, token: token_for(&app, &owner).await };
+    let as_other = Api { app: &app, token: token_for(&app, &other).await };
+
+    for api in [&as_owner, &as_other] {
+        for path in [
+            "/api/agents/concierge".to_string(),
+            "/api/agents/concierge/channels".into(),
+            "/api/agents/concierge/conversations".into(),
+            "/api/agents/concierge/whatsapp".into(),
+        ] {
+            let (status, body) = api.get(&path).await;
+            assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"), "{path}");
+        }
+        for (method, path) in [
+            (Method::PUT, "/api/agents/concierge"),
+            (Method::DELETE, "/api/agents/concierge"),
+            (Method::POST, "/api/agents/concierge/messages"),
+            (Method::POST, "/api/agents/concierge/whatsapp/test"),
+            (Method::DELETE, "/api/agents/concierge/whatsapp"),
+        ] {
+            let body = json!({ "name": "x", "fallback_reply": "x", "to": "+15550001111", "body": "hi" });
+            let (status, _) = api.call(method.clone(), path, Some(body)).await;
+            assert!(
+                status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY,
+                "{method} {path}: {status}"
+            );
+        }
+        let (status, _) = api.get(&format!("/api/connectors/{connector}")).await;
+        assert!(status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN);
+        let (status, _) = api.call(Method::DELETE, &format!("/api/connectors/{connector}"), None).await;
+        assert!(status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN);
+    }
+    let (status, body) = as_owner.get("/api/connectors").await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (status, body) = as_other.get("/api/connectors").await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+    let (_, agents) = as_owner.get("/api/agents").await;
+    assert_eq!(agents, json!([]), "an owner lists only their own agents");
+    // The concierge is untouched.
+    assert_eq!(
+        app.state.list_channels(&admin, &app.state.list_agents(&admin).await.unwrap()[0].id).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn trinitys_whatsapp_routes_bind_test_and_unbind() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+
+    let (status, bound) = api.get("/api/agents/concierge/whatsapp").await;
+    assert_eq!((status, bound["bound"].as_bool()), (StatusCode::OK, Some(true)));
+    let binding = &bound["bindings"][0];
+    assert_eq!((binding["number"].as_str(), binding["webhook"].as_str()), (Some("+14155550100"), Some("configured")));
+    assert!(binding["webhook_url"].as_str().unwrap().contains("/twilio/inbound/"));
+
+    let (status, tested) = api.call(Method::POST, "/api/agents/concierge/whatsapp/test", None).await;
+    assert_eq!(
+        (status, tested["health"].as_str(), tested["message_sid"].is_null()),
+        (StatusCode::OK, Some("connected"), true)
+    );
+    let (status, tested) =
+        api.call(Method::POST, "/api/agents/concierge/whatsapp/test", Some(json!({ "to": "+15557654321" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(tested["message_sid"].as_str().unwrap().starts_with("SM"));
+    assert!(app.sim.sim.messages().iter().any(|m| m.to == "whatsapp:+15557654321"), "the test message went out");
+
+    assert_eq!(api.call(Method::DELETE, "/api/agents/concierge/whatsapp", None).await.0, StatusCode::NO_CONTENT);
+    let (_, unbound) = api.get("/api/agents/concierge/whatsapp").await;
+    assert_eq!(unbound, json!({ "bound": false, "bindings": [] }));
+    let (status, body) = api.call(Method::POST, "/api/agents/concierge/whatsapp/test", None).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"));
+
+    let config = json!({ "connector": "Front Desk", "number": "+14155550100" });
+    let (status, rebound) = api.call(Method::PUT, "/api/agents/concierge/whatsapp", Some(config)).await;
+    assert_eq!((status, rebound["bound"].as_bool()), (StatusCode::OK, Some(true)));
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            "/api/agents/concierge/whatsapp",
+            Some(json!({ "connector": "Front Desk", "number": "+19999999999" })),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn proactive_messages_respect_the_24_hour_window_unless_a_template_is_given() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+    let guest = "whatsapp:+15550009999";
+
+    // A guest who never wrote: free text is refused, a template goes.
+    let (status, body) = api
+        .call(Method::POST, "/api/agents/concierge/messages", Some(json!({ "to": "+15550009999", "body": "Hi!" })))
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "outside_window"));
+    let (status, body) =
+        api.call(Method::POST, "/api/agents/concierge/messages", Some(json!({ "to": "12345", "body": "Hi!" }))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("to")));
+    let template = json!({ "to": "+15550009999", "template": { "sid": format!("HX{}", "a".repeat(32)), "variables": { "1": "Ana" } } });
+    let (status, queued) = api.call(Method::POST, "/api/agents/concierge/messages", Some(template)).await;
+    assert_eq!((status, queued["status"].as_str()), (StatusCode::ACCEPTED, Some("queued")));
+    let sent = eventually("the template reaches the guest", || async { app.replies_to(guest).pop() }).await;
+    assert_eq!(sent.body, "Hello Ana, we have news for you.");
+    let sent_request = app
+        .sim
+        .sim
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path.ends_with("/Messages.json") && r.method == "POST")
+        .unwrap();
+    assert!(
+        sent_request.body.contains("ContentSid=HX") && !sent_request.body.contains("Body="),
+        "{}",
+        sent_request.body
+    );
+
+    // Once the guest writes, free text goes.
+    app.sim
+        .sim
+        .guest_message(Inbound {
+            to: "whatsapp:+14155550100".into(),
+            from: guest.into(),
+            body: "Thanks!".into(),
+            profile_name: None,
+            media: vec![],
+        })
+        .await
+        .unwrap();
+    eventually("the agent answers", || async { (app.replies_to(guest).len() >= 2).then_some(()) }).await;
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/api/agents/concierge/messages",
+            Some(json!({ "to": "+15550009999", "body": "See you at 7!" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    eventually("the free text arrives", || async {
+        app.replies_to(guest).iter().any(|m| m.body == "See you at 7!").then_some(())
+    })
+    .await;
+    let (_, conversations) = api.get("/api/agents/concierge/conversations").await;
+    let messages = conversations[0]["messages"].as_array().unwrap();
+    assert!(messages.iter().any(|m| m["body"] == "See you at 7!" && m["direction"] == "outbound"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = spawn_app().await;
+    let response = app.http.get(format!("{}/api/openapi.json", app.url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/api/agents", vec!["get", "post"]),
+        ("/api/agents/{name}", vec!["get", "put", "delete"]),
+        ("/api/agents/{name}/channels", vec!["get", "post"]),
+        ("/api/agents/{name}/channels/{id}", vec!["delete"]),
+        ("/api/agents/{name}/conversations", vec!["get"]),
+        ("/api/agents/{name}/messages", vec!["post"]),
+        ("/api/agents/{name}/whatsapp", vec!["get", "put", "delete"]),
+        ("/api/agents/{name}/whatsapp/test", vec!["post"]),
+        ("/api/connectors", vec!["get", "post"]),
+        ("/api/connectors/{id}", vec!["get", "put", "delete"]),
+        ("/api/connectors/{id}/numbers", vec!["get"]),
+    ];
+    for (path, methods) in expected {
+        let item = paths.get(path).unwrap_or_else(|| panic!("{path} documented"));
+        for m in methods {
+            assert!(item.get(m).is_some(), "{m} {path} documented");
+        }
+    }
+    assert_eq!(paths.len(), 11, "no undocumented or stale paths");
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
