@@ -1,0 +1,56 @@
+import { expect, Page, test } from "@playwright/test";
+
+// Runs after 01-path.spec.ts, signed in as the admin it created (whose agent "concierge" exists).
+async function signIn(page: Page) {
+  await page.goto("/login");
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await page.getByLabel("Email").fill("admin@example.com");
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/connectors$/);
+}
+
+test("an admin creates an API token, scripts the API with it, and revokes it", async ({ page, playwright }) => {
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  await signIn(page);
+
+  await page.getByRole("link", { name: "API tokens" }).click();
+  await expect(page.getByText("No tokens yet.")).toBeVisible();
+  await page.getByRole("button", { name: "Create token" }).click(); // the browser asks for a name first
+  await page.getByLabel("Name").fill("deploy script");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.getByTestId("token").textContent()) ?? "";
+  expect(token).toMatch(/^sbt_[A-Za-z0-9_-]{40,}$/);
+  const row = page.getByTestId("tokens").locator('tr[data-name="deploy script"]');
+  await expect(row).toContainText(token.slice(0, 10));
+  await expect(row).toContainText("never");
+
+  // The API, as a script would call it (no browser session).
+  const script = await playwright.request.newContext({ baseURL: page.url().replace(/\/tokens$/, "") });
+  const headers = { Authorization: `Bearer ${token}` };
+  const agents = await script.get("/api/agents", { headers });
+  expect(agents.status()).toBe(200);
+  expect((await agents.json()).map((a: { name: string }) => a.name)).toContain("concierge");
+  const missing = await script.get("/api/agents/nobody", { headers });
+  expect(missing.status()).toBe(404);
+  expect((await missing.json()).error.code).toBe("not_found");
+  const doc = await script.get("/api/openapi.json");
+  expect((await doc.json()).paths["/api/agents/{name}/whatsapp"]).toBeTruthy();
+
+  // The page shows the use; the token is not shown again.
+  await page.reload();
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await expect(row).not.toContainText("never");
+  expect(await page.content()).not.toContain(token);
+
+  // Revoked: the API refuses it at once.
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(page.getByText("No tokens yet.")).toBeVisible();
+  const refused = await script.get("/api/agents", { headers });
+  expect(refused.status()).toBe(401);
+  expect((await refused.json()).error.code).toBe("unauthorized");
+  await script.dispose();
+
+  expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
+});
