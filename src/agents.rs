@@ -545,22 +545,72 @@ pub async fn set_template(
 
 pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>> {
     require_agent(state, me, agent_id).await?;
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT ch.id, c.name, n.phone_number, n.provider FROM channels ch JOIN numbers n ON n.id = ch.number_id \
-         JOIN connectors c ON c.id = n.connector_id WHERE ch.agent_id = $1 ORDER BY n.phone_number",
+    let rows: Vec<(String, String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT ch.id, c.name, n.phone_number, n.provider, ch.inbound_from, ch.outbound_to FROM channels ch \
+         JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id WHERE ch.agent_id = $1 \
+         ORDER BY n.phone_number",
     )
     .bind(agent_id)
     .fetch_all(&state.db.pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, connector_name, phone_number, p)| ChannelRow {
+        .map(|(id, connector_name, phone_number, p, inbound_from, outbound_to)| ChannelRow {
             id,
             connector_name,
             phone_number,
             provider: provider(&p),
+            inbound_from,
+            outbound_to,
         })
         .collect())
+}
+
+/// A route's number: empty for none, else E.164 (a `whatsapp:` prefix is taken off).
+fn route_number(field: &str, value: Option<&str>) -> std::result::Result<Option<String>, AppError> {
+    let Some(value) = value.map(|v| v.trim().trim_start_matches("whatsapp:")).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let e164 =
+        value.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    if e164 {
+        Ok(Some(value.to_string()))
+    } else {
+        Err(AppError::invalid(field, "Type the number in international format, e.g. +14155550123, or leave it empty."))
+    }
+}
+
+/// Sets a channel's routes: `inbound_from` (only messages from this number reach the agent)
+/// and `outbound_to` (replies go to this fixed number instead of the sender). Empty clears.
+pub async fn set_routes(
+    state: &AppState,
+    me: &Me,
+    agent_id: &str,
+    channel_id: &str,
+    inbound_from: Option<&str>,
+    outbound_to: Option<&str>,
+) -> Result<ChannelRow> {
+    require_agent(state, me, agent_id).await?;
+    let inbound_from = route_number("inbound_from", inbound_from)?;
+    let outbound_to = route_number("outbound_to", outbound_to)?;
+    let updated =
+        sqlx::query("UPDATE channels SET inbound_from = $1, outbound_to = $2 WHERE id = $3 AND agent_id = $4")
+            .bind(&inbound_from)
+            .bind(&outbound_to)
+            .bind(channel_id)
+            .bind(agent_id)
+            .execute(&state.db.pool)
+            .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound("Channel".into()).into());
+    }
+    state.hooks.clear();
+    tracing::info!(agent_id, channel_id, "channel routes set");
+    channels(state, me, agent_id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel_id)
+        .ok_or_else(|| AppError::NotFound("Channel".into()).into())
 }
 
 /// The connector's active numbers, each with the agent it already answers for, if another.
@@ -636,7 +686,8 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
     }
     inserted?;
     tracing::info!(agent_id, number_id, "channel added");
-    Ok(ChannelRow { id, connector_name, phone_number, provider: provider(&p) })
+    state.hooks.clear();
+    Ok(ChannelRow { id, connector_name, phone_number, provider: provider(&p), inbound_from: None, outbound_to: None })
 }
 
 /// Unbinds the number; the connector and the number stay as they are.

@@ -121,6 +121,16 @@ impl Backoffice for AppState {
     async fn remove_channel(&self, me: &Me, agent_id: &str, channel_id: &str) -> Result<()> {
         Ok(agents::remove_channel(self, me, agent_id, channel_id).await?)
     }
+    async fn set_channel_routes(
+        &self,
+        me: &Me,
+        agent_id: &str,
+        channel_id: &str,
+        inbound_from: Option<String>,
+        outbound_to: Option<String>,
+    ) -> Result<ChannelRow> {
+        Ok(agents::set_routes(self, me, agent_id, channel_id, inbound_from.as_deref(), outbound_to.as_deref()).await?)
+    }
     async fn conversations(&self, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>> {
         Ok(conversations::for_agent(self, me, agent_id).await?)
     }

@@ -29,7 +29,16 @@ pub struct HookConnector {
     pub receive_inbound: bool,
 }
 
-type NumberEntry = Option<(String, bool)>;
+/// A number Twilio addressed: its id, whether it is active, and the channel's inbound route
+/// (only messages from this number reach the agent).
+#[derive(Debug, Clone)]
+pub struct HookNumber {
+    pub id: String,
+    pub active: bool,
+    pub inbound_from: Option<String>,
+}
+
+type NumberEntry = Option<HookNumber>;
 
 #[derive(Default)]
 pub struct HookCache {
@@ -69,7 +78,7 @@ impl HookCache {
         Ok(found)
     }
 
-    /// The connector's number Twilio addressed (`To`), and whether it is active.
+    /// The connector's number Twilio addressed (`To`), whether it is active, and its route.
     pub async fn number(&self, state: &AppState, connector_id: &str, address: &str) -> sqlx::Result<NumberEntry> {
         let key = (connector_id.to_string(), address.to_string());
         if let Some((at, hit)) = self.numbers.read().unwrap().get(&key) {
@@ -77,13 +86,15 @@ impl HookCache {
                 return Ok(hit.clone());
             }
         }
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT id, active FROM numbers WHERE connector_id = $1 AND address = $2")
-                .bind(connector_id)
-                .bind(address)
-                .fetch_optional(&state.db.pool)
-                .await?;
-        let found = row.map(|(id, active)| (id, active != 0));
+        let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT n.id, n.active, ch.inbound_from FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id \
+             WHERE n.connector_id = $1 AND n.address = $2",
+        )
+        .bind(connector_id)
+        .bind(address)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        let found = row.map(|(id, active, inbound_from)| HookNumber { id, active: active != 0, inbound_from });
         self.numbers.write().unwrap().insert(key, (Instant::now(), found.clone()));
         Ok(found)
     }

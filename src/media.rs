@@ -276,7 +276,8 @@ async fn outbound_file(
     }
 }
 
-/// A stored file, to a signed-in user of the organization whose connector received it. Guests
+/// A stored file, to a signed-in user of the organization whose connector received it (an
+/// agent owner: only in their agents' conversations). Guests
 /// choose what they send, so nothing is served as active content: images, audio and video are
 /// shown inline under a sandboxing policy, anything else is a download.
 async fn file(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
@@ -287,12 +288,17 @@ async fn file(State(state): State<AppState>, session: Session, Path(id): Path<St
         None => None,
     };
     let Some(me) = me else { return StatusCode::UNAUTHORIZED.into_response() };
+    // Admins see every file of the organization; agent owners those of their agents' conversations.
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT md.content_type, md.state FROM media md JOIN messages m ON m.id = md.message_id \
-         JOIN connectors c ON c.id = m.connector_id WHERE md.id = $1 AND c.org_id = $2",
+         JOIN connectors c ON c.id = m.connector_id JOIN conversations cv ON cv.id = m.conversation_id \
+         LEFT JOIN agents a ON a.id = cv.agent_id \
+         WHERE md.id = $1 AND c.org_id = $2 AND ($3 = 'org_admin' OR a.owner_id = $4)",
     )
     .bind(&id)
     .bind(&me.org_id)
+    .bind(me.role.as_str())
+    .bind(&me.user_id)
     .fetch_optional(&state.db.pool)
     .await
     .unwrap_or(None);

@@ -13,7 +13,7 @@ use axum::{
     extract::{rejection::JsonRejection, FromRequestParts, Path, State},
     http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
-    routing::{any, delete, get, post},
+    routing::{any, get, post, put},
     Json, Router,
 };
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/agents", get(list_agents).post(create_agent))
         .route("/api/agents/{name}", get(get_agent).put(update_agent).delete(delete_agent))
         .route("/api/agents/{name}/channels", get(list_channels).post(add_channel))
-        .route("/api/agents/{name}/channels/{id}", delete(remove_channel))
+        .route("/api/agents/{name}/channels/{id}", put(set_routes).delete(remove_channel))
         .route("/api/agents/{name}/conversations", get(list_conversations))
         .route("/api/agents/{name}/messages", post(send_message))
         .route("/api/agents/{name}/whatsapp", get(whatsapp_status).put(whatsapp_configure).delete(whatsapp_remove))
@@ -301,6 +301,10 @@ pub struct Channel {
     number: String,
     /// `whatsapp` or `sms`.
     provider: String,
+    /// Inbound route: only messages from this number reach the agent.
+    inbound_from: Option<String>,
+    /// Outbound route: replies go to this fixed number instead of the sender.
+    outbound_to: Option<String>,
 }
 
 fn provider(p: Provider) -> String {
@@ -314,6 +318,19 @@ fn provider(p: Provider) -> String {
 pub struct ChannelBody {
     /// The id of an active number (see `GET /api/connectors/{id}/numbers`).
     number_id: String,
+    #[serde(default)]
+    inbound_from: Option<String>,
+    #[serde(default)]
+    outbound_to: Option<String>,
+}
+
+/// A channel's routes; absent or empty clears one.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoutesBody {
+    #[serde(default)]
+    inbound_from: Option<String>,
+    #[serde(default)]
+    outbound_to: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -566,7 +583,14 @@ async fn delete_agent(
 // Channels
 
 fn channel(c: model::ChannelRow) -> Channel {
-    Channel { id: c.id, connector: c.connector_name, number: c.phone_number, provider: provider(c.provider) }
+    Channel {
+        id: c.id,
+        connector: c.connector_name,
+        number: c.phone_number,
+        provider: provider(c.provider),
+        inbound_from: c.inbound_from,
+        outbound_to: c.outbound_to,
+    }
 }
 
 #[utoipa::path(get, path = "/api/agents/{name}/channels", tag = "channels", security(("bearer" = [])),
@@ -592,8 +616,36 @@ async fn add_channel(
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let id = agents::id_by_name(&state, &me, &name).await?;
     let b = body(json)?;
-    let row = agents::add_channel(&state, &me, &id, &b.number_id).await?;
+    let mut row = agents::add_channel(&state, &me, &id, &b.number_id).await?;
+    if b.inbound_from.is_some() || b.outbound_to.is_some() {
+        let routed =
+            agents::set_routes(&state, &me, &id, &row.id, b.inbound_from.as_deref(), b.outbound_to.as_deref()).await;
+        row = match routed {
+            Ok(row) => row,
+            Err(e) => {
+                // Nothing half-saved: a refused route takes the new channel back.
+                agents::remove_channel(&state, &me, &id, &row.id).await?;
+                return Err(e.into());
+            }
+        };
+    }
     Ok((StatusCode::CREATED, Json(channel(row))))
+}
+
+#[utoipa::path(put, path = "/api/agents/{name}/channels/{id}", tag = "channels", security(("bearer" = [])),
+    params(("name" = String, Path), ("id" = String, Path)), request_body = RoutesBody,
+    responses((status = 200, body = Channel), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_routes(
+    State(state): State<AppState>,
+    ApiUser(me): ApiUser,
+    Path((name, channel_id)): Path<(String, String)>,
+    json: Result<Json<RoutesBody>, JsonRejection>,
+) -> ApiResult<Json<Channel>> {
+    let id = agents::id_by_name(&state, &me, &name).await?;
+    let b = body(json)?;
+    let row =
+        agents::set_routes(&state, &me, &id, &channel_id, b.inbound_from.as_deref(), b.outbound_to.as_deref()).await?;
+    Ok(Json(channel(row)))
 }
 
 #[utoipa::path(delete, path = "/api/agents/{name}/channels/{id}", tag = "channels", security(("bearer" = [])),
@@ -923,7 +975,7 @@ impl utoipa::Modify for BearerAuth {
     info(title = "Switchboard API", description = "Agents, channels, connectors, conversations and messages of one organization, as the token's user may see them."),
     paths(
         list_agents, create_agent, get_agent, update_agent, delete_agent,
-        list_channels, add_channel, remove_channel,
+        list_channels, add_channel, set_routes, remove_channel,
         list_conversations, send_message,
         whatsapp_status, whatsapp_configure, whatsapp_remove, whatsapp_test,
         list_connectors, create_connector, get_connector, update_connector, delete_connector, list_numbers,

@@ -85,24 +85,27 @@ struct Context {
     connector_id: String,
     guest: String,
     guest_name: Option<String>,
+    number_id: String,
+    /// Where replies go when the channel routes them to a fixed number.
+    reply_to: Option<String>,
     number_address: String,
 }
 
 async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> {
-    let (agent_id, connector_id, guest, guest_name, number_address): (
-        Option<String>,
-        String,
-        String,
-        Option<String>,
-        String,
-    ) = sqlx::query_as(
-        "SELECT cv.agent_id, n.connector_id, cv.guest_address, cv.guest_name, n.address FROM conversations cv \
-         JOIN numbers n ON n.id = cv.number_id WHERE cv.id = $1",
+    type Row = (Option<String>, String, String, Option<String>, String, String, Option<String>);
+    let (agent_id, connector_id, guest, guest_name, number_address, number_id, outbound_to): Row = sqlx::query_as(
+        "SELECT cv.agent_id, n.connector_id, cv.guest_address, cv.guest_name, n.address, n.id, ch.outbound_to \
+         FROM conversations cv JOIN numbers n ON n.id = cv.number_id LEFT JOIN channels ch ON ch.number_id = n.id \
+         WHERE cv.id = $1",
     )
     .bind(&claim.conversation_id)
     .fetch_one(&state.db.pool)
     .await?;
-    let ctx = Context { agent_id, connector_id, guest, guest_name, number_address };
+    // The channel's outbound route: replies go to a fixed number instead of the guest.
+    let reply_to = outbound_to
+        .map(|fixed| if number_address.starts_with("whatsapp:") { format!("whatsapp:{fixed}") } else { fixed })
+        .filter(|fixed| *fixed != guest);
+    let ctx = Context { agent_id, connector_id, guest, guest_name, number_address, number_id, reply_to };
     let inbound: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, body, twilio_sid FROM messages WHERE conversation_id = $1 AND direction = 'inbound' AND answered = 0 \
          ORDER BY created_at, id",
@@ -114,11 +117,11 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     let _enter = span.enter();
 
     let Some(agent_id) = ctx.agent_id.clone() else {
-        finish(state, claim, &ctx.connector_id, &inbound, Vec::new(), Some("No agent answers on this number.")).await?;
+        finish(state, claim, &ctx, &inbound, Vec::new(), Some("No agent answers on this number.")).await?;
         return Ok(());
     };
     if inbound.is_empty() {
-        finish(state, claim, &ctx.connector_id, &inbound, Vec::new(), None).await?;
+        finish(state, claim, &ctx, &inbound, Vec::new(), None).await?;
         return Ok(());
     }
     if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
@@ -157,7 +160,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         None => Vec::new(),
     };
     parts.extend(split_body(&reply));
-    finish(state, claim, &ctx.connector_id, &inbound, parts, note.as_deref()).await
+    finish(state, claim, &ctx, &inbound, parts, note.as_deref()).await
 }
 
 /// Closes the turn: marks the messages answered and queues the reply's parts, in one
@@ -165,19 +168,40 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
 async fn finish(
     state: &AppState,
     claim: &Claim,
-    connector_id: &str,
+    ctx: &Context,
     inbound: &[(String, String, Option<String>)],
     parts: Vec<String>,
     note: Option<&str>,
 ) -> crate::error::Result<()> {
     let now = now_ms();
+    let connector_id = ctx.connector_id.as_str();
     let mut tx = state.db.begin_write().await?;
+    // Replies go into the guest's conversation, or into the fixed recipient's when the channel
+    // routes them there (the same rules apply to it, the 24-hour window included).
+    let target = match ctx.reply_to.as_deref().filter(|_| !parts.is_empty()) {
+        None => claim.conversation_id.clone(),
+        Some(address) => {
+            let (id,): (String,) = sqlx::query_as(
+                "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number_id, guest_address) \
+                 DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) RETURNING id",
+            )
+            .bind(new_id())
+            .bind(&ctx.number_id)
+            .bind(address)
+            .bind(&ctx.agent_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            id
+        }
+    };
     // Rows are locked in the order the webhook locks them (conversation, then turn), so the two
     // can never deadlock on PostgreSQL.
     let (last_seq,): (i64,) =
         sqlx::query_as("UPDATE conversations SET out_seq = out_seq + $1 WHERE id = $2 RETURNING out_seq")
             .bind(parts.len() as i64)
-            .bind(&claim.conversation_id)
+            .bind(&target)
             .fetch_one(&mut *tx)
             .await?;
     let closed = sqlx::query(
@@ -207,7 +231,7 @@ async fn finish(
                  VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6)",
             )
             .bind(&id)
-            .bind(&claim.conversation_id)
+            .bind(&target)
             .bind(connector_id)
             .bind(body)
             .bind(note)
@@ -219,7 +243,7 @@ async fn finish(
                  VALUES ($1, $2, $3, 'pending', $4, $4)",
             )
             .bind(&id)
-            .bind(&claim.conversation_id)
+            .bind(&target)
             .bind(first_seq + i as i64)
             .bind(now)
             .execute(&mut *tx)

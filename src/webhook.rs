@@ -115,14 +115,16 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
             return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
         }
     };
-    let Some((number_id, active)) = number else {
+    let Some(number) = number else {
         tracing::warn!(to = %mask_address(to), "message to a number this connector does not know");
         return twiml_ack();
     };
+    // The channel's inbound route: only this sender reaches the agent.
+    let routed = number.inbound_from.as_deref().is_none_or(|only| only == from.trim_start_matches("whatsapp:"));
     let inbound = Inbound {
         connector_id: connector.id.clone(),
-        number_id,
-        turn: connector.receive_inbound && active,
+        number_id: number.id,
+        turn: connector.receive_inbound && number.active && routed,
         message_sid: sid.to_string(),
         from: from.to_string(),
         profile_name: param(&params, "ProfileName").map(str::to_string),

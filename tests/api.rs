@@ -331,7 +331,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/agents", vec!["get", "post"]),
         ("/api/agents/{name}", vec!["get", "put", "delete"]),
         ("/api/agents/{name}/channels", vec!["get", "post"]),
-        ("/api/agents/{name}/channels/{id}", vec!["delete"]),
+        ("/api/agents/{name}/channels/{id}", vec!["put", "delete"]),
         ("/api/agents/{name}/conversations", vec!["get"]),
         ("/api/agents/{name}/messages", vec!["post"]),
         ("/api/agents/{name}/whatsapp", vec!["get", "put", "delete"]),
@@ -349,4 +349,64 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(paths.len(), 11, "no undocumented or stale paths");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[tokio::test]
+async fn channel_routes_filter_senders_and_send_replies_to_a_fixed_number() {
+    let app = spawn_app().await;
+    let (me, connector, _, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+    let (_, channels) = api.get("/api/agents/concierge/channels").await;
+    let path = format!("/api/agents/concierge/channels/{}", channels[0]["id"].as_str().unwrap());
+    let write = |from: &str, body: &str| {
+        let inbound = Inbound {
+            to: "whatsapp:+14155550100".into(),
+            from: format!("whatsapp:{from}"),
+            body: body.into(),
+            profile_name: None,
+            media: vec![],
+        };
+        app.sim.sim.guest_message(inbound)
+    };
+
+    let (status, body) = api.call(Method::PUT, &path, Some(json!({ "inbound_from": "not a number" }))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("inbound_from")));
+
+    // Inbound route: only the given sender reaches the agent; others are stored, unanswered.
+    let (status, routed) = api.call(Method::PUT, &path, Some(json!({ "inbound_from": "+15550001111" }))).await;
+    assert_eq!((status, routed["inbound_from"].as_str()), (StatusCode::OK, Some("+15550001111")));
+    write("+15550002222", "When is breakfast?").await.unwrap();
+    write("+15550001111", "When is breakfast?").await.unwrap();
+    eventually("the allowed sender's reply", || async { app.replies_to("whatsapp:+15550001111").pop() }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(app.replies_to("whatsapp:+15550002222").is_empty(), "the other sender gets no reply");
+    let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE direction = 'inbound'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 2, "both messages are kept");
+
+    // Outbound route: replies go to the fixed number (which wrote within its 24-hour window).
+    let (_, routed) = api.call(Method::PUT, &path, Some(json!({ "outbound_to": "+15550003333" }))).await;
+    assert_eq!((routed["inbound_from"].clone(), routed["outbound_to"].as_str()), (Value::Null, Some("+15550003333")));
+    write("+15550003333", "Desk here").await.unwrap();
+    eventually("the desk's own message answered", || async { app.replies_to("whatsapp:+15550003333").pop() }).await;
+    write("+15550004444", "When is breakfast?").await.unwrap();
+    eventually("the guest's answer reaches the desk", || async {
+        app.replies_to("whatsapp:+15550003333").into_iter().find(|m| m.body == "Breakfast is from 7 to 10.")
+    })
+    .await;
+    assert!(app.replies_to("whatsapp:+15550004444").is_empty(), "the guest is not answered directly");
+
+    // A channel added with a bad route is not added at all.
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let spa = TestApp::number(&rows, "+14155550101", true).id.clone();
+    let front = TestApp::number(&rows, "+14155550100", true).id.clone();
+    app.state.save_numbers(&me, &connector, vec![front, spa.clone()], false).await.unwrap();
+    let (status, _) = api
+        .call(Method::POST, "/api/agents/concierge/channels", Some(json!({ "number_id": spa, "outbound_to": "x" })))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, channels) = api.get("/api/agents/concierge/channels").await;
+    assert_eq!(channels.as_array().unwrap().len(), 1, "nothing half-saved");
 }

@@ -73,6 +73,23 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
         app.http.get(format!("{}/media/{}", app.url, common::random_hex(32))).send().await.unwrap().status(),
         404
     );
+
+    // An agent owner of the same organization sees files of their own agents' guests only.
+    use app::ports::Backoffice;
+    app.state
+        .add_user(&me, "owner@example.com", app::model::Role::AgentOwner, "correct horse battery".into())
+        .await
+        .unwrap();
+    let owner = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let login = owner
+        .post(format!("{}/ui/login", app.url))
+        .header("Accept", "application/json")
+        .form(&[("email", "owner@example.com"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    assert_eq!(owner.get(&url).send().await.unwrap().status(), 404, "not their agent's conversation");
 }
 
 #[tokio::test]

@@ -588,6 +588,22 @@ pub async fn remove_channel(agent_id: String, channel_id: String) -> Result<(), 
     )
 }
 
+#[server(prefix = "/ui", endpoint = "set_channel_routes")]
+pub async fn set_channel_routes(
+    agent_id: String,
+    channel_id: String,
+    #[server(default)] inbound_from: String,
+    #[server(default)] outbound_to: String,
+) -> Result<ChannelRow, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = ssr::signed_in().await?;
+            svc.set_channel_routes(&me, &agent_id, &channel_id, Some(inbound_from), Some(outbound_to)).await
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/ui", endpoint = "list_templates")]
 pub async fn list_templates(connector_id: String) -> Result<Vec<TemplateOption>, AppError> {
     ssr::reply(

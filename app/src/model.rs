@@ -399,6 +399,10 @@ pub struct ChannelRow {
     pub connector_name: String,
     pub phone_number: String,
     pub provider: Provider,
+    /// Inbound route: only messages from this number reach the agent.
+    pub inbound_from: Option<String>,
+    /// Outbound route: replies go to this fixed number instead of the sender.
+    pub outbound_to: Option<String>,
 }
 
 /// A number offered in "Add channel".

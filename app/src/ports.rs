@@ -144,6 +144,16 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn channel_options(&self, me: &Me, agent_id: &str, connector_id: &str) -> Result<Vec<ChannelOption>>;
     async fn add_channel(&self, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow>;
     async fn remove_channel(&self, me: &Me, agent_id: &str, channel_id: &str) -> Result<()>;
+    /// A channel's routes: only messages from `inbound_from` reach the agent; replies go to
+    /// `outbound_to` instead of the sender. Empty clears either.
+    async fn set_channel_routes(
+        &self,
+        me: &Me,
+        agent_id: &str,
+        channel_id: &str,
+        inbound_from: Option<String>,
+        outbound_to: Option<String>,
+    ) -> Result<ChannelRow>;
     async fn conversations(&self, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>>;
     /// The account's WhatsApp templates, read live from Twilio's Content API.
     async fn list_templates(&self, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>>;

@@ -54,6 +54,19 @@ test("an admin adds an agent owner, who manages only their own agent", async ({ 
   await page.locator(`label[data-number="${SENDER}"]`).filter({ hasText: "WhatsApp" }).getByRole("radio").check();
   await page.getByRole("button", { name: "Add channel" }).click();
   await expect(page.getByTestId("channels")).toContainText(SENDER);
+
+  // The channel's routes: only one sender, replies to a fixed number; a bad number is refused.
+  const routes = page.getByTestId("channels").getByTestId("routes");
+  await expect(routes).toHaveText("All senders · replies to the sender");
+  await page.getByText("Edit routes").click();
+  await page.getByLabel(/Accept only messages from/).fill("15550001111");
+  await page.getByRole("button", { name: "Save routes" }).click();
+  await expect(page.getByText("Type the number in international format")).toBeVisible();
+  await page.getByLabel(/Accept only messages from/).fill("+15550001111");
+  await page.getByLabel(/Send replies to a fixed number/).fill("+15550002222");
+  await page.getByRole("button", { name: "Save routes" }).click();
+  await expect(routes).toHaveText("Only from +15550001111 · replies to +15550002222");
+
   await page.getByRole("link", { name: "Agents" }).click();
   await expect(page.getByTestId("agents")).toContainText("owners-bot");
   await expect(page.getByTestId("agents")).not.toContainText("concierge");

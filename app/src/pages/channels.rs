@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{channel_options, connector_choices, list_channels, AddChannel, RemoveChannel},
-    components::{ErrorNote, FormError},
+    api::{channel_options, connector_choices, list_channels, AddChannel, RemoveChannel, SetChannelRoutes},
+    components::{ErrorNote, FieldError, FormError},
     pages::agents::AgentTabs,
 };
 
@@ -14,9 +14,13 @@ pub fn ChannelsPage() -> impl IntoView {
     let agent_id = move || params.read().get("id").unwrap_or_default();
     let add = ServerAction::<AddChannel>::new();
     let remove = ServerAction::<RemoveChannel>::new();
-    let channels =
-        Resource::new(move || (agent_id(), add.version().get(), remove.version().get()), |(id, ..)| list_channels(id));
+    let routes = ServerAction::<SetChannelRoutes>::new();
+    let channels = Resource::new(
+        move || (agent_id(), add.version().get(), remove.version().get(), routes.version().get()),
+        |(id, ..)| list_channels(id),
+    );
     let remove_error = Signal::derive(move || remove.value().get().and_then(Result::err));
+    let routes_error = Signal::derive(move || routes.value().get().and_then(Result::err));
 
     view! {
         <Title text="Channels"/>
@@ -30,7 +34,7 @@ pub fn ChannelsPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => view! {
                         <table class="list" data-testid="channels">
-                            <thead><tr><th>"Number"</th><th>"Provider"</th><th>"Connector"</th><th></th></tr></thead>
+                            <thead><tr><th>"Number"</th><th>"Provider"</th><th>"Connector"</th><th>"Routes"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|ch| {
                                     let channel_id = ch.id.clone();
@@ -40,6 +44,30 @@ pub fn ChannelsPage() -> impl IntoView {
                                             <td class="mono">{ch.phone_number}</td>
                                             <td>{ch.provider.label()}</td>
                                             <td>{ch.connector_name}</td>
+                                            <td>
+                                                <span data-testid="routes">{match (&ch.inbound_from, &ch.outbound_to) {
+                                                    (None, None) => "All senders · replies to the sender".to_string(),
+                                                    (from, to) => format!(
+                                                        "{} · {}",
+                                                        from.as_ref().map_or("All senders".to_string(), |f| format!("Only from {f}")),
+                                                        to.as_ref().map_or("replies to the sender".to_string(), |t| format!("replies to {t}")),
+                                                    ),
+                                                }}</span>
+                                                <details>
+                                                    <summary>"Edit routes"</summary>
+                                                    <ActionForm action=routes attr:class="form">
+                                                        <input type="hidden" name="agent_id" value=agent_id()/>
+                                                        <input type="hidden" name="channel_id" value=ch.id.clone()/>
+                                                        <label>"Accept only messages from (empty: everyone)"
+                                                            <input name="inbound_from" placeholder="+14155550123" value=ch.inbound_from.clone()/>
+                                                        </label>
+                                                        <label>"Send replies to a fixed number (empty: to the sender)"
+                                                            <input name="outbound_to" placeholder="+14155550123" value=ch.outbound_to.clone()/>
+                                                        </label>
+                                                        <button type="submit">"Save routes"</button>
+                                                    </ActionForm>
+                                                </details>
+                                            </td>
                                             <td>
                                                 <button class="danger" on:click=move |_| {
                                                     remove.dispatch(RemoveChannel { agent_id: agent_id(), channel_id: channel_id.clone() });
@@ -56,6 +84,9 @@ pub fn ChannelsPage() -> impl IntoView {
             })}
         </Transition>
         <FormError error=remove_error/>
+        <FieldError error=routes_error field="inbound_from"/>
+        <FieldError error=routes_error field="outbound_to"/>
+        <FormError error=routes_error/>
         <AddChannelForm agent_id=Signal::derive(agent_id) add/>
     }
 }
