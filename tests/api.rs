@@ -171,34 +171,51 @@ async fn tokens_act_within_their_users_organization_and_role() {
     let as_owner = Api { app: &app, token: token_for(&app, &owner).await };
     let as_other = Api { app: &app, token: token_for(&app, &other).await };
 
-    for api in [&as_owner, &as_other] {
-        for path in [
-            "/api/agents/concierge".to_string(),
-            "/api/agents/concierge/channels".into(),
-            "/api/agents/concierge/conversations".into(),
+    let concierge = app.state.list_agents(&admin).await.unwrap().into_iter().find(|a| a.name == "concierge").unwrap();
+    let channel = app.state.list_channels(&admin, &concierge.id).await.unwrap().pop().unwrap();
+    let number =
+        TestApp::number(&app.state.list_numbers(&admin, &connector).await.unwrap(), "+14155550100", true).id.clone();
+    let agent_body = json!({ "name": "concierge", "fallback_reply": "taken over" });
+    let every_route: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/api/agents/concierge".into(), None),
+        (Method::PUT, "/api/agents/concierge".into(), Some(agent_body)),
+        (Method::DELETE, "/api/agents/concierge".into(), None),
+        (Method::GET, "/api/agents/concierge/channels".into(), None),
+        (Method::POST, "/api/agents/concierge/channels".into(), Some(json!({ "number_id": number }))),
+        (
+            Method::PUT,
+            format!("/api/agents/concierge/channels/{}", channel.id),
+            Some(json!({ "inbound_from": "+15550001111" })),
+        ),
+        (Method::DELETE, format!("/api/agents/concierge/channels/{}", channel.id), None),
+        (Method::GET, "/api/agents/concierge/conversations".into(), None),
+        (Method::POST, "/api/agents/concierge/messages".into(), Some(json!({ "to": "+15550001111", "body": "hi" }))),
+        (Method::GET, "/api/agents/concierge/whatsapp".into(), None),
+        (
+            Method::PUT,
             "/api/agents/concierge/whatsapp".into(),
-        ] {
-            let (status, body) = api.get(&path).await;
-            assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"), "{path}");
-        }
-        for (method, path) in [
-            (Method::PUT, "/api/agents/concierge"),
-            (Method::DELETE, "/api/agents/concierge"),
-            (Method::POST, "/api/agents/concierge/messages"),
-            (Method::POST, "/api/agents/concierge/whatsapp/test"),
-            (Method::DELETE, "/api/agents/concierge/whatsapp"),
-        ] {
-            let body = json!({ "name": "x", "fallback_reply": "x", "to": "+15550001111", "body": "hi" });
-            let (status, _) = api.call(method.clone(), path, Some(body)).await;
+            Some(json!({ "connector": "Front Desk", "number": "+14155550100" })),
+        ),
+        (Method::DELETE, "/api/agents/concierge/whatsapp".into(), None),
+        (Method::POST, "/api/agents/concierge/whatsapp/test".into(), Some(json!({ "to": "+15550001111" }))),
+        (Method::GET, format!("/api/connectors/{connector}"), None),
+        (
+            Method::PUT,
+            format!("/api/connectors/{connector}"),
+            Some(json!({ "name": "Mine", "account_sid": app.account_sid })),
+        ),
+        (Method::DELETE, format!("/api/connectors/{connector}"), None),
+        (Method::GET, format!("/api/connectors/{connector}/numbers"), None),
+    ];
+    for api in [&as_owner, &as_other] {
+        for (method, path, body) in &every_route {
+            let (status, answer) = api.call(method.clone(), path, body.clone()).await;
             assert!(
-                status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY,
-                "{method} {path}: {status}"
+                (status == StatusCode::NOT_FOUND && code(&answer) == "not_found")
+                    || (status == StatusCode::FORBIDDEN && code(&answer) == "forbidden"),
+                "{method} {path}: {status} {answer}"
             );
         }
-        let (status, _) = api.get(&format!("/api/connectors/{connector}")).await;
-        assert!(status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN);
-        let (status, _) = api.call(Method::DELETE, &format!("/api/connectors/{connector}"), None).await;
-        assert!(status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN);
     }
     let (status, body) = as_owner.get("/api/connectors").await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
@@ -206,11 +223,10 @@ async fn tokens_act_within_their_users_organization_and_role() {
     assert_eq!((status, body), (StatusCode::OK, json!([])));
     let (_, agents) = as_owner.get("/api/agents").await;
     assert_eq!(agents, json!([]), "an owner lists only their own agents");
-    // The concierge is untouched.
-    assert_eq!(
-        app.state.list_channels(&admin, &app.state.list_agents(&admin).await.unwrap()[0].id).await.unwrap().len(),
-        1
-    );
+    // The concierge, its channel and the connector are untouched.
+    let channels = app.state.list_channels(&admin, &concierge.id).await.unwrap();
+    assert_eq!(channels, vec![channel]);
+    assert_eq!(app.state.connector(&admin, &connector).await.unwrap().summary.name, "Front Desk");
 }
 
 #[tokio::test]
