@@ -33,6 +33,14 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Check what must hold before serving guests (public URL, master key, database, Twilio's
+    /// APIs), each with a verdict; exits non-zero when one fails. Changes nothing.
+    Check,
+    /// Copy the SQLite database to a new file while Switchboard runs (VACUUM INTO).
+    Backup {
+        /// The file to write; it must not exist.
+        target: std::path::PathBuf,
+    },
     /// Replace the master key with a new random one and re-encrypt every stored secret under it.
     /// Stop Switchboard first. With a key file, the file is replaced; with SWITCHBOARD_MASTER_KEY,
     /// the new key is printed once, to be set in its place on every instance.
@@ -74,6 +82,23 @@ async fn main() -> anyhow::Result<()> {
             );
             let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
             axum::serve(listener, app).await?;
+            Ok(())
+        }
+        Command::Check => {
+            let verdicts = switchboard::preflight::run(&cli.config).await;
+            for v in &verdicts {
+                println!("{v}");
+            }
+            let failed = verdicts.iter().filter(|v| v.level == switchboard::preflight::Level::Fail).count();
+            if failed > 0 {
+                anyhow::bail!("{failed} check(s) failed");
+            }
+            println!("All checks passed.");
+            Ok(())
+        }
+        Command::Backup { target } => {
+            let bytes = switchboard::preflight::backup(&cli.config, &target).await?;
+            println!("Backed up the database to {} ({bytes} bytes).", target.display());
             Ok(())
         }
         Command::RotateKey => {

@@ -84,6 +84,7 @@ impl Application {
             public_url_warning: public_url_warning.map(Into::into),
             wake: Wake::default(),
             tuning,
+            workers: Default::default(),
         };
         let router = router(state.clone(), &config, addr);
         Ok(Self { listener, router, state, ingest, statuses })
@@ -104,22 +105,23 @@ impl Application {
     /// Serves HTTP and runs the workers until `shutdown` completes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(self.ingest.run(inbound::IngestWriter { state: self.state.clone() }));
-        tasks.spawn(self.statuses.run(webhook::StatusWriter { state: self.state.clone() }));
+        let workers = self.state.workers.clone();
+        tasks.spawn(workers.watch(self.ingest.run(inbound::IngestWriter { state: self.state.clone() })));
+        tasks.spawn(workers.watch(self.statuses.run(webhook::StatusWriter { state: self.state.clone() })));
         for _ in 0..self.state.tuning.turn_workers.max(1) {
-            tasks.spawn(turns::run(self.state.clone()));
+            tasks.spawn(workers.watch(turns::run(self.state.clone())));
         }
-        tasks.spawn(crate::media::run(self.state.clone()));
+        tasks.spawn(workers.watch(crate::media::run(self.state.clone())));
         if let Some(interval) = self.state.tuning.health_check {
-            tasks.spawn(crate::connectors::health_checks(self.state.clone(), interval));
+            tasks.spawn(workers.watch(crate::connectors::health_checks(self.state.clone(), interval)));
         }
         for _ in 0..self.state.tuning.send_workers.max(1) {
-            tasks.spawn(sender::run(self.state.clone()));
+            tasks.spawn(workers.watch(sender::run(self.state.clone())));
         }
-        tasks.spawn(sweep_sessions(self.state.clone()));
+        tasks.spawn(workers.watch(sweep_sessions(self.state.clone())));
         match self.state.db.backend {
-            Backend::Postgres => tasks.spawn(listen_for_other_instances(self.state.clone())),
-            Backend::Sqlite => tasks.spawn(self.state.db.clone().checkpoints()),
+            Backend::Postgres => tasks.spawn(workers.watch(listen_for_other_instances(self.state.clone()))),
+            Backend::Sqlite => tasks.spawn(workers.watch(self.state.db.clone().checkpoints())),
         };
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
         // Work claimed by a worker stopped here is taken again when its lease runs out.
@@ -179,6 +181,25 @@ async fn sweep_sessions(state: AppState) {
     }
 }
 
+/// Ready to take webhooks: the database answers and every background worker runs.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> (axum::http::StatusCode, String) {
+    use axum::http::StatusCode;
+    let database =
+        tokio::time::timeout(std::time::Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.db.pool)).await;
+    let (started, running) = {
+        use std::sync::atomic::Ordering::SeqCst;
+        (state.workers.started.load(SeqCst), state.workers.running.load(SeqCst))
+    };
+    match database {
+        Ok(Ok(_)) if state.workers.all_running() => {
+            (StatusCode::OK, format!("ready: database ok, {running} workers running"))
+        }
+        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {running} of {started} workers running")),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: database error: {e}")),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: the database did not answer within 2 s".into()),
+    }
+}
+
 /// Webhook paths carry a connector's key; logs show only their shape.
 fn loggable_path(path: &str) -> String {
     for prefix in ["/twilio/inbound/", "/twilio/status/"] {
@@ -216,6 +237,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(crate::media::router(state.clone(), sessions))
         .merge(crate::rest::router(state.clone()))
         .merge(webhook::router(state))

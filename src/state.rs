@@ -30,6 +30,44 @@ pub struct AppState {
     pub statuses: StatusQueue,
     /// Where downloaded media files are kept.
     pub media_dir: Arc<std::path::Path>,
+    /// The background workers: how many were started and how many still run (`/readyz`).
+    pub workers: Arc<Workers>,
+}
+
+#[derive(Default)]
+pub struct Workers {
+    pub started: std::sync::atomic::AtomicUsize,
+    pub running: std::sync::atomic::AtomicUsize,
+}
+
+impl Workers {
+    /// Runs a worker, counted while it runs (a panic counts it out too).
+    pub fn watch<F>(self: &Arc<Self>, worker: F) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use std::sync::atomic::Ordering::SeqCst;
+        struct Running(Arc<Workers>);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.running.fetch_sub(1, SeqCst);
+            }
+        }
+        self.started.fetch_add(1, SeqCst);
+        self.running.fetch_add(1, SeqCst);
+        let guard = Running(self.clone());
+        async move {
+            let _guard = guard;
+            worker.await;
+        }
+    }
+
+    /// Every worker started is still running.
+    pub fn all_running(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let started = self.started.load(SeqCst);
+        started > 0 && self.running.load(SeqCst) == started
+    }
 }
 
 /// Wakes the workers when there is new work, so they need no fast poll. With PostgreSQL the
@@ -122,5 +160,24 @@ impl AppState {
     pub async fn wake_sends(&self) {
         self.wake.sends.notify_one();
         self.notify_instances(SENDS_CHANNEL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::Workers;
+
+    #[tokio::test]
+    async fn a_worker_that_ends_or_panics_is_counted_out() {
+        let workers = Arc::new(Workers::default());
+        assert!(!workers.all_running(), "nothing started is not ready");
+        let forever = tokio::spawn(workers.watch(std::future::pending()));
+        let panics = tokio::spawn(workers.watch(async { panic!("a worker's bug") }));
+        assert!(panics.await.is_err());
+        assert!(!workers.all_running(), "one of two stopped");
+        assert_eq!(workers.running.load(std::sync::atomic::Ordering::SeqCst), 1);
+        forever.abort();
     }
 }

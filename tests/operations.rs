@@ -165,3 +165,96 @@ async fn a_rotation_cut_off_before_the_key_file_was_replaced_is_finished_by_the_
     assert!(!switchboard::crypto::pending_key_file(&key_file).exists());
     assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), switchboard::crypto::encode_key(&key).expose());
 }
+
+async fn run_cli(mut cmd: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_gives_a_verdict_on_each_precondition_and_changes_nothing() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim =
+        twilio_sim::start(listener, twilio_sim::Seed::default(), twilio_sim::Options::default(), None).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("switchboard-check-{}", random_hex(12)));
+    let check = |public_url: Option<&str>, api_base: &str| {
+        let mut cmd = switchboard(&dir);
+        cmd.arg("check")
+            .env("TWILIO_API_BASE", api_base)
+            .env("TWILIO_MESSAGING_BASE", sim.url())
+            .env("TWILIO_CONTENT_BASE", sim.url())
+            .env_remove("SWITCHBOARD_MASTER_KEY");
+        match public_url {
+            Some(url) => cmd.env("SWITCHBOARD_PUBLIC_URL", url),
+            None => cmd.env_remove("SWITCHBOARD_PUBLIC_URL"),
+        };
+        cmd
+    };
+
+    // A fresh machine: no public URL (a failure), no key or database yet (first start makes them).
+    let fresh = run_cli(check(None, &sim.url())).await;
+    let out = String::from_utf8_lossy(&fresh.stdout);
+    assert!(!fresh.status.success(), "{out}");
+    assert!(out.contains("FAIL  public URL: SWITCHBOARD_PUBLIC_URL is not set"), "{out}");
+    assert!(out.contains("warn  master key: none yet"), "{out}");
+    assert!(out.contains("warn  database:") && out.contains("does not exist yet"), "{out}");
+    assert!(out.contains("ok    Twilio API:"), "{out}");
+    assert!(!dir.join("switchboard.db").exists() && !dir.join("master.key").exists(), "check changes nothing");
+
+    // Twilio unreachable and a plain-http public URL: each named.
+    let bad = run_cli(check(Some("http://sb.example"), "http://127.0.0.1:9")).await;
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(out.contains("FAIL  public URL: http://sb.example is not https"), "{out}");
+    assert!(out.contains("FAIL  Twilio API: http://127.0.0.1:9 is not reachable"), "{out}");
+
+    // Set up (database and key created), with an https URL: every check passes.
+    let mut setup = switchboard(&dir);
+    setup
+        .args(["create-admin", "--org", "Demo", "--email", "admin@example.com"])
+        .env("SWITCHBOARD_ADMIN_PASSWORD", "a long enough password");
+    assert!(run_cli(setup).await.status.success());
+    let ready = run_cli(check(Some("https://sb.example"), &sim.url())).await;
+    let out = String::from_utf8_lossy(&ready.stdout);
+    assert!(ready.status.success(), "{out}{}", String::from_utf8_lossy(&ready.stderr));
+    assert!(out.contains("migrations applied") && out.contains("All checks passed."), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_the_sqlite_database_online() {
+    let dir = std::env::temp_dir().join(format!("switchboard-backup-{}", random_hex(12)));
+    let mut setup = switchboard(&dir);
+    setup
+        .args(["create-admin", "--org", "Demo", "--email", "admin@example.com"])
+        .env("SWITCHBOARD_ADMIN_PASSWORD", "a long enough password");
+    assert!(run_cli(setup).await.status.success());
+
+    let target = dir.join("backup.db");
+    let mut backup = switchboard(&dir);
+    backup.arg("backup").arg(&target);
+    let done = run_cli(backup).await;
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stdout).contains("Backed up the database"));
+    let copy = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", target.display())).await.unwrap();
+    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&copy).await.unwrap();
+    assert_eq!(users, 1, "the copy holds the data");
+    copy.close().await;
+
+    let mut again = switchboard(&dir);
+    again.arg("backup").arg(&target);
+    let refused = run_cli(again).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already exists"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn readyz_says_ready_once_the_database_answers_and_every_worker_runs() {
+    let app = spawn_app().await;
+    let response = common::eventually("ready", || async {
+        let r = app.http.get(format!("{}/readyz", app.url)).send().await.ok()?;
+        (r.status() == 200).then_some(r)
+    })
+    .await;
+    assert!(response.text().await.unwrap().starts_with("ready: database ok"));
+    assert_eq!(app.http.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
+}
