@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod inbound;
 pub mod media;
+pub mod metrics;
 pub mod preflight;
 pub mod rest;
 pub mod sender;

@@ -230,10 +230,12 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     };
     match state.twilio.create_message(&creds, &message).await {
         Ok(sent) => {
+            state.metrics.send("sent", None);
             tracing::info!(message_sid = %sent.sid, template = as_template.is_some(), "reply handed to Twilio");
             delivered_to_twilio(state, claim, &sent.sid, &sent.status, as_template).await
         }
         Err(e) if e.retryable() && claim.attempts < state.tuning.max_send_attempts => {
+            state.metrics.send("retry", e.code());
             let delay = backoff(state.tuning.retry_base, claim.attempts, &e);
             // A 429 was never processed; after a 5xx or a timeout the message may exist.
             let unknown =
@@ -256,6 +258,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
         }
         Err(e) => {
             let code = e.code();
+            state.metrics.send("failed", code);
             let meaning = match (&e, code.and_then(errors::describe)) {
                 (_, Some(m)) => m.to_string(),
                 (TwilioError::Api { message, .. }, None) => message.clone(),

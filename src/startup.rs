@@ -85,6 +85,7 @@ impl Application {
             wake: Wake::default(),
             tuning,
             workers: Default::default(),
+            metrics: Default::default(),
         };
         let router = router(state.clone(), &config, addr);
         Ok(Self { listener, router, state, ingest, statuses })
@@ -238,6 +239,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.clone()))
+        .route("/metrics", get(crate::metrics::handler).with_state(state.clone()))
         .merge(crate::media::router(state.clone(), sessions))
         .merge(crate::rest::router(state.clone()))
         .merge(webhook::router(state))

@@ -32,6 +32,7 @@ pub struct AppState {
     pub media_dir: Arc<std::path::Path>,
     /// The background workers: how many were started and how many still run (`/readyz`).
     pub workers: Arc<Workers>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Default)]

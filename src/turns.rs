@@ -150,7 +150,9 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
             .collect(),
         messages: inbound.iter().map(|m| m.1.clone()).collect(),
     };
+    let thinking = std::time::Instant::now();
     let (reply, note) = mind.answer(&input).await;
+    state.metrics.turn(thinking.elapsed());
     if let Some(note) = &note {
         tracing::warn!(%note, "turn used the fallback reply");
     }

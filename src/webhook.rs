@@ -94,30 +94,52 @@ fn twiml_ack() -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], EMPTY_TWIML).into_response()
 }
 
+/// What a refused webhook request counts as, by its status.
+fn refusal(response: &Response) -> &'static str {
+    match response.status() {
+        StatusCode::NOT_FOUND => "unknown_webhook",
+        StatusCode::FORBIDDEN => "bad_signature",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "not_a_form",
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        _ => "unavailable",
+    }
+}
+
 async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let url = state.inbound_webhook_url(&key);
-    let (connector, params) = match authenticate(&state, &key, url, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
+    let started = std::time::Instant::now();
+    let (response, outcome) = match receive(&state, &key, &headers, &body).await {
+        Ok(outcome) => (twiml_ack(), outcome),
+        Err(response) => {
+            let outcome = refusal(&response);
+            (response, outcome)
+        }
     };
+    state.metrics.webhook("inbound", outcome, started.elapsed());
+    response
+}
+
+async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes) -> Result<&'static str, Response> {
+    let url = state.inbound_webhook_url(key);
+    let (connector, params) = authenticate(state, key, url, headers, body).await?;
     let (Some(sid), Some(from), Some(to)) =
         (param(&params, "MessageSid"), param(&params, "From"), param(&params, "To"))
     else {
-        return reject(StatusCode::BAD_REQUEST, "MessageSid, From and To are required");
+        return Err(reject(StatusCode::BAD_REQUEST, "MessageSid, From and To are required"));
     };
     let span =
         tracing::info_span!("inbound", connector_id = %connector.id, message_sid = %sid, from = %mask_address(from));
     let _enter = span.enter();
-    let number = match state.hooks.number(&state, &connector.id, to).await {
+    let number = match state.hooks.number(state, &connector.id, to).await {
         Ok(number) => number,
         Err(e) => {
             tracing::error!(error = %e, "inbound message not stored");
-            return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
+            return Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"));
         }
     };
     let Some(number) = number else {
         tracing::warn!(to = %mask_address(to), "message to a number this connector does not know");
-        return twiml_ack();
+        return Ok("unknown_number");
     };
     // The channel's inbound route: only this sender reaches the agent.
     let routed = number.inbound_from.as_deref().is_none_or(|only| only == from.trim_start_matches("whatsapp:"));
@@ -133,16 +155,24 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
         media: media_items(&params),
     };
     match state.ingest.submit(inbound).await {
-        Ok(Stored::New { turn: true }) => tracing::info!("inbound message stored"),
-        Ok(Stored::New { turn: false }) => tracing::info!("inbound message stored; not delivered to an agent"),
-        Ok(Stored::Duplicate) => tracing::info!("duplicate delivery acknowledged"),
+        Ok(Stored::New { turn: true }) => {
+            tracing::info!("inbound message stored");
+            Ok("stored")
+        }
+        Ok(Stored::New { turn: false }) => {
+            tracing::info!("inbound message stored; not delivered to an agent");
+            Ok("stored_not_delivered")
+        }
+        Ok(Stored::Duplicate) => {
+            tracing::info!("duplicate delivery acknowledged");
+            Ok("duplicate")
+        }
         Err(e) => {
             tracing::error!(error = %e, "inbound message not stored");
             // Not acknowledged: Twilio's fallback URL (if any) gets the message instead.
-            return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
+            Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"))
         }
     }
-    twiml_ack()
 }
 
 /// The files of an inbound message: `NumMedia` items of `MediaUrl{N}` and `MediaContentType{N}`
@@ -188,7 +218,10 @@ async fn status(
         .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "m").map(|(_, v)| v.into_owned()));
     let (connector, params) = match authenticate(&state, &key, url, &headers, &body).await {
         Ok(ok) => ok,
-        Err(response) => return response,
+        Err(response) => {
+            state.metrics.webhook("status", refusal(&response), std::time::Duration::ZERO);
+            return response;
+        }
     };
     let (Some(sid), Some(status)) = (param(&params, "MessageSid"), param(&params, "MessageStatus")) else {
         return reject(StatusCode::BAD_REQUEST, "MessageSid and MessageStatus are required");
@@ -206,7 +239,9 @@ async fn status(
     };
     match state.statuses.submit(update).await {
         Ok(applied) => {
-            tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied, "status callback")
+            tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied, "status callback");
+            state.metrics.webhook("status", "stored", std::time::Duration::ZERO);
+            state.metrics.status_callback(status);
         }
         Err(e) => {
             tracing::error!(error = %e, "status callback not stored");

@@ -258,3 +258,68 @@ async fn readyz_says_ready_once_the_database_answers_and_every_worker_runs() {
     assert!(response.text().await.unwrap().starts_with("ready: database ok"));
     assert_eq!(app.http.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
 }
+
+/// Prometheus' text format: `name{labels} value` lines, comments skipped.
+fn parse_metrics(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("a sample line: {l}"));
+            (series.to_string(), value.parse::<f64>().unwrap_or_else(|_| panic!("a number in: {l}")))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_count_webhooks_sends_callbacks_and_turns_in_prometheus_format() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    let guest = "whatsapp:+15550007777";
+    let inbound = twilio_sim::Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: guest.into(),
+        body: "When is breakfast?".into(),
+        profile_name: None,
+        media: vec![],
+    };
+    app.sim.sim.guest_message(inbound).await.unwrap();
+    common::eventually("the reply read", || async {
+        app.replies_to(guest).pop().filter(|m| m.status == "read").map(|_| ())
+    })
+    .await;
+    // A forged webhook, counted as such.
+    let forged = app
+        .http
+        .post(format!("{}/twilio/inbound/{}", app.url, random_hex(20)))
+        .form(&[("Body", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+
+    let metrics = common::eventually("three status callbacks counted", || async {
+        let response = app.http.get(format!("{}/metrics", app.url)).send().await.ok()?;
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        let m = parse_metrics(&response.text().await.ok()?);
+        (m.get("switchboard_status_callbacks_total{status=\"read\"}") == Some(&1.0)).then_some(m)
+    })
+    .await;
+    let at = |series: &str| *metrics.get(series).unwrap_or_else(|| panic!("{series} exported"));
+    assert_eq!(at("switchboard_webhook_requests_total{kind=\"inbound\",outcome=\"stored\"}"), 1.0);
+    assert_eq!(at("switchboard_webhook_requests_total{kind=\"inbound\",outcome=\"unknown_webhook\"}"), 1.0);
+    assert_eq!(at("switchboard_webhook_requests_total{kind=\"status\",outcome=\"stored\"}"), 3.0);
+    assert_eq!(at("switchboard_webhook_ack_seconds_count"), 2.0);
+    assert!(
+        at("switchboard_webhook_ack_seconds_bucket{le=\"+Inf\"}") == 2.0
+            && at("switchboard_webhook_ack_seconds_sum") > 0.0
+    );
+    assert_eq!(at("switchboard_sends_total{outcome=\"sent\",code=\"\"}"), 1.0);
+    for status in ["sent", "delivered", "read"] {
+        assert_eq!(at(&format!("switchboard_status_callbacks_total{{status=\"{status}\"}}")), 1.0);
+    }
+    assert_eq!(at("switchboard_turn_seconds_count"), 1.0);
+    assert_eq!(at("switchboard_queue_depth{queue=\"sends\"}"), 0.0);
+    assert_eq!(at("switchboard_queue_oldest_seconds{queue=\"turns\"}"), 0.0);
+    assert_eq!(at("switchboard_connectors{health=\"connected\"}"), 1.0);
+    assert_eq!(at("switchboard_connectors{health=\"rejected\"}"), 0.0);
+}
