@@ -213,6 +213,41 @@ struct PageMeta {
     next_page_url: Option<String>,
 }
 
+/// One page of a Twilio list: its items and where the next page is (absolute for the Messaging
+/// and Content APIs' `meta.next_page_url`, relative for v2010's `next_page_uri`).
+trait Page: serde::de::DeserializeOwned {
+    type Item;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+}
+
+impl Page for IncomingNumbersPage {
+    type Item = IncomingNumber;
+    fn into_parts(self) -> (Vec<IncomingNumber>, Option<String>) {
+        (self.incoming_phone_numbers, self.next_page_uri)
+    }
+}
+
+impl Page for SendersPage {
+    type Item = Sender;
+    fn into_parts(self) -> (Vec<Sender>, Option<String>) {
+        (self.senders, self.meta.next_page_url)
+    }
+}
+
+impl Page for ServicesPage {
+    type Item = MessagingService;
+    fn into_parts(self) -> (Vec<MessagingService>, Option<String>) {
+        (self.services, self.meta.next_page_url)
+    }
+}
+
+impl Page for ContentPage {
+    type Item = RawContent;
+    fn into_parts(self) -> (Vec<RawContent>, Option<String>) {
+        (self.contents, self.meta.next_page_url)
+    }
+}
+
 /// The form of `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`: free text (`Body`) or
 /// an approved template (`ContentSid` and `ContentVariables`, a JSON string).
 #[derive(Debug, Clone, Serialize)]
@@ -347,11 +382,11 @@ impl TwilioClient {
     /// Every template of the account with its WhatsApp approval (Content API
     /// `ContentAndApprovals`), following `meta.next_page_url` to the end.
     pub async fn list_templates(&self, creds: &Credentials) -> Result<Vec<Template>, TwilioError> {
-        let mut url = format!("{}/v1/ContentAndApprovals?PageSize=100", self.content_base);
-        let mut all = Vec::new();
-        loop {
-            let page: ContentPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
-            all.extend(page.contents.into_iter().map(|c| {
+        let first = format!("{}/v1/ContentAndApprovals?PageSize=100", self.content_base);
+        let contents: Vec<RawContent> = self.all_pages::<ContentPage>(creds, &self.content_base, first).await?;
+        Ok(contents
+            .into_iter()
+            .map(|c| {
                 let body = c
                     .types
                     .get("twilio/text")
@@ -371,9 +406,26 @@ impl TwilioClient {
                         .unwrap_or("unsubmitted")
                         .to_string(),
                 }
-            }));
-            match page.meta.next_page_url.filter(|u| !u.is_empty()) {
-                Some(next) => url = on_base(&self.content_base, &next),
+            })
+            .collect())
+    }
+
+    /// Every item of a list, following its pages to the end; the next-page URLs Twilio gives
+    /// are re-based on the configured host, so the credentials go nowhere else.
+    async fn all_pages<P: Page>(
+        &self,
+        creds: &Credentials,
+        base: &str,
+        first: String,
+    ) -> Result<Vec<P::Item>, TwilioError> {
+        let mut url = first;
+        let mut all = Vec::new();
+        loop {
+            let page: P = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
+            let (items, next) = page.into_parts();
+            all.extend(items);
+            match next.filter(|u| !u.is_empty()) {
+                Some(next) => url = on_base(base, &next),
                 None => return Ok(all),
             }
         }
@@ -463,38 +515,18 @@ impl TwilioClient {
 
     /// Every IncomingPhoneNumber of the account, following `next_page_uri` to the end.
     pub async fn list_incoming_numbers(&self, creds: &Credentials) -> Result<Vec<IncomingNumber>, TwilioError> {
-        let mut url = format!(
+        let first = format!(
             "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?PageSize=100",
             self.api_base,
             creds.account_sid.as_str()
         );
-        let mut all = Vec::new();
-        loop {
-            let page: IncomingNumbersPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
-            all.extend(page.incoming_phone_numbers);
-            match page.next_page_uri.filter(|u| !u.is_empty()) {
-                Some(next) => url = format!("{}{}", self.api_base, next),
-                None => return Ok(all),
-            }
-        }
+        self.all_pages::<IncomingNumbersPage>(creds, &self.api_base, first).await
     }
 
     /// Every WhatsApp sender of the account, following `meta.next_page_url` to the end.
     pub async fn list_whatsapp_senders(&self, creds: &Credentials) -> Result<Vec<Sender>, TwilioError> {
-        let mut url = format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize=100", self.messaging_base);
-        let mut all = Vec::new();
-        loop {
-            let page: SendersPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
-            all.extend(page.senders);
-            match page.meta.next_page_url.filter(|u| !u.is_empty()) {
-                Some(next) => url = self.on_messaging_base(&next),
-                None => return Ok(all),
-            }
-        }
-    }
-
-    fn on_messaging_base(&self, absolute: &str) -> String {
-        on_base(&self.messaging_base, absolute)
+        let first = format!("{}/v2/Channels/Senders?Channel=whatsapp&PageSize=100", self.messaging_base);
+        self.all_pages::<SendersPage>(creds, &self.messaging_base, first).await
     }
 
     pub async fn fetch_sender(&self, creds: &Credentials, sid: &str) -> Result<Sender, TwilioError> {
@@ -564,16 +596,8 @@ impl TwilioClient {
 
     /// Every Messaging Service of the account (Messaging v1), following `meta.next_page_url`.
     pub async fn list_messaging_services(&self, creds: &Credentials) -> Result<Vec<MessagingService>, TwilioError> {
-        let mut url = format!("{}/v1/Services?PageSize=100", self.messaging_base);
-        let mut all = Vec::new();
-        loop {
-            let page: ServicesPage = self.send(self.request(reqwest::Method::GET, &url, creds)).await?;
-            all.extend(page.services);
-            match page.meta.next_page_url.filter(|u| !u.is_empty()) {
-                Some(next) => url = self.on_messaging_base(&next),
-                None => return Ok(all),
-            }
-        }
+        let first = format!("{}/v1/Services?PageSize=100", self.messaging_base);
+        self.all_pages::<ServicesPage>(creds, &self.messaging_base, first).await
     }
 
     /// Whether a Messaging Service holds a phone number (`PN…`) or a WhatsApp sender (`XE…`):
