@@ -16,8 +16,55 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// A TOML file of settings, named as the flags are (`public_url = "https://…"`); flags and
+    /// environment variables win over it.
+    #[arg(long = "config", env = "SWITCHBOARD_CONFIG", global = true)]
+    config_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     config: Config,
+}
+
+/// Parses the command line, with the settings file (if any) as the defaults under the flags and
+/// environment variables.
+fn parse_cli() -> anyhow::Result<Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    let named = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        match a.strip_prefix("--config=") {
+            Some(path) => Some(path.to_string()),
+            None if a == "--config" => args.get(i + 1).and_then(|p| p.to_str()).map(str::to_string),
+            None => None,
+        }
+    });
+    if let Some(path) = named.or_else(|| std::env::var("SWITCHBOARD_CONFIG").ok()) {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading the settings file {path}"))?;
+        let table: toml::Table = text.parse().with_context(|| format!("{path} is not valid TOML"))?;
+        let known: Vec<String> = command
+            .get_arguments()
+            .filter(|a| a.get_long().is_some() && a.get_id() != "config_file")
+            .map(|a| a.get_id().to_string())
+            .collect();
+        for (key, value) in table {
+            let id = key.replace('-', "_");
+            anyhow::ensure!(
+                known.contains(&id),
+                "{path}: unknown setting {key:?}; the settings are {}",
+                known.join(", ")
+            );
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => anyhow::bail!("{path}: {key} must be a string, number or boolean, not {}", other.type_str()),
+            };
+            command = command.mut_arg(id, |arg| arg.default_value(value));
+        }
+    }
+    let matches = command.get_matches_from(args);
+    Ok(Cli::from_arg_matches(&matches)?)
 }
 
 #[derive(Subcommand)]
@@ -66,7 +113,7 @@ fn init_tracing() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
-    let cli = Cli::parse();
+    let cli = parse_cli()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(cli.config).await?;

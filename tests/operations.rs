@@ -323,3 +323,49 @@ async fn metrics_count_webhooks_sends_callbacks_and_turns_in_prometheus_format()
     assert_eq!(at("switchboard_connectors{health=\"connected\"}"), 1.0);
     assert_eq!(at("switchboard_connectors{health=\"rejected\"}"), 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_come_from_a_toml_file_under_flags_and_environment_variables() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim =
+        twilio_sim::start(listener, twilio_sim::Seed::default(), twilio_sim::Options::default(), None).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("switchboard-toml-{}", random_hex(12)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("switchboard.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "public_url = \"https://from-file.example\"\ntwilio_api_base = \"{0}\"\ntwilio-messaging-base = \"{0}\"\n\
+             twilio_content_base = \"{0}\"\nsend_rate = 25\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    let check = |env_url: Option<&str>| {
+        let mut cmd = switchboard(&dir);
+        cmd.arg("check").arg("--config").arg(&file);
+        for var in ["TWILIO_API_BASE", "TWILIO_MESSAGING_BASE", "TWILIO_CONTENT_BASE", "SWITCHBOARD_PUBLIC_URL"] {
+            cmd.env_remove(var);
+        }
+        if let Some(url) = env_url {
+            cmd.env("SWITCHBOARD_PUBLIC_URL", url);
+        }
+        cmd
+    };
+    let from_file = run_cli(check(None)).await;
+    let out = String::from_utf8_lossy(&from_file.stdout);
+    assert!(out.contains("ok    public URL: https://from-file.example"), "{out}");
+    assert!(out.contains(&format!("ok    Twilio API: {}", sim.url())), "{out}");
+    let env_wins = run_cli(check(Some("https://from-env.example"))).await;
+    assert!(String::from_utf8_lossy(&env_wins.stdout).contains("ok    public URL: https://from-env.example"));
+
+    std::fs::write(&file, "public_urll = \"https://typo.example\"\n").unwrap();
+    let typo = run_cli(check(None)).await;
+    assert!(!typo.status.success());
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("unknown setting \"public_urll\""),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
