@@ -48,6 +48,9 @@ pub struct Config {
     /// Seconds between health checks of each connector's credentials (0: no periodic check).
     #[arg(long, env = "SWITCHBOARD_HEALTH_CHECK_SECS", default_value_t = 300)]
     pub health_check_secs: u64,
+    /// On SIGTERM, milliseconds during which new webhooks get 503 before the listener closes.
+    #[arg(long, env = "SWITCHBOARD_DRAIN_MS", default_value_t = 2000)]
+    pub drain_ms: u64,
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {
@@ -105,6 +108,7 @@ impl Config {
             lease: std::time::Duration::from_secs(self.lease_secs.max(1)),
             brain_timeout: std::time::Duration::from_secs(self.brain_timeout_secs.max(1)),
             health_check: (self.health_check_secs > 0).then(|| std::time::Duration::from_secs(self.health_check_secs)),
+            drain_grace: std::time::Duration::from_millis(self.drain_ms),
             ..crate::state::Tuning::default()
         }
     }

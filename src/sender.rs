@@ -27,7 +27,8 @@ struct Claim {
 }
 
 pub async fn run(state: AppState) {
-    loop {
+    // On shutdown the worker leaves between jobs; a job it holds is finished first.
+    while !state.workers.stopping() {
         match claim(&state).await {
             Ok(Some(claim)) => {
                 // More work may be waiting: let another sender look while this one sends.

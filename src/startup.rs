@@ -103,30 +103,68 @@ impl Application {
         &self.state
     }
 
-    /// Serves HTTP and runs the workers until `shutdown` completes.
+    /// Serves HTTP and runs the workers until `shutdown` completes, then drains: new webhooks get
+    /// 503 for a moment while the ones in flight are stored and acknowledged; the HTTP server stops;
+    /// workers finish the job in hand (anything still leased after 10 s is taken again by the next
+    /// start, when its lease runs out); SQLite is checkpointed and the database closed.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let workers = state.workers.clone();
+        // Job workers (turns, sends, media) are waited for; the others are stopped.
+        let mut jobs = tokio::task::JoinSet::new();
         let mut tasks = tokio::task::JoinSet::new();
-        let workers = self.state.workers.clone();
-        tasks.spawn(workers.watch(self.ingest.run(inbound::IngestWriter { state: self.state.clone() })));
-        tasks.spawn(workers.watch(self.statuses.run(webhook::StatusWriter { state: self.state.clone() })));
-        for _ in 0..self.state.tuning.turn_workers.max(1) {
-            tasks.spawn(workers.watch(turns::run(self.state.clone())));
+        tasks.spawn(workers.watch(self.ingest.run(inbound::IngestWriter { state: state.clone() })));
+        tasks.spawn(workers.watch(self.statuses.run(webhook::StatusWriter { state: state.clone() })));
+        for _ in 0..state.tuning.turn_workers.max(1) {
+            jobs.spawn(workers.watch(turns::run(state.clone())));
         }
-        tasks.spawn(workers.watch(crate::media::run(self.state.clone())));
-        if let Some(interval) = self.state.tuning.health_check {
-            tasks.spawn(workers.watch(crate::connectors::health_checks(self.state.clone(), interval)));
+        jobs.spawn(workers.watch(crate::media::run(state.clone())));
+        if let Some(interval) = state.tuning.health_check {
+            tasks.spawn(workers.watch(crate::connectors::health_checks(state.clone(), interval)));
         }
-        for _ in 0..self.state.tuning.send_workers.max(1) {
-            tasks.spawn(workers.watch(sender::run(self.state.clone())));
+        for _ in 0..state.tuning.send_workers.max(1) {
+            jobs.spawn(workers.watch(sender::run(state.clone())));
         }
-        tasks.spawn(workers.watch(sweep_sessions(self.state.clone())));
-        match self.state.db.backend {
-            Backend::Postgres => tasks.spawn(workers.watch(listen_for_other_instances(self.state.clone()))),
-            Backend::Sqlite => tasks.spawn(workers.watch(self.state.db.clone().checkpoints())),
+        tasks.spawn(workers.watch(sweep_sessions(state.clone())));
+        match state.db.backend {
+            Backend::Postgres => tasks.spawn(workers.watch(listen_for_other_instances(state.clone()))),
+            Backend::Sqlite => tasks.spawn(workers.watch(state.db.clone().checkpoints())),
         };
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
-        // Work claimed by a worker stopped here is taken again when its lease runs out.
+        let draining = {
+            let (state, workers) = (state.clone(), workers.clone());
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: new webhooks get 503 while the ones in flight finish");
+                workers.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+                state.wake.turns.notify_waiters();
+                state.wake.sends.notify_waiters();
+                state.wake.media.notify_waiters();
+                tokio::time::sleep(state.tuning.drain_grace).await;
+            }
+        };
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(draining).await;
+        // Every webhook acknowledged is stored by now (its request waited for its batch).
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(10));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                done = jobs.join_next() => if done.is_none() { break },
+                _ = &mut deadline => {
+                    tracing::warn!("workers still busy after 10 s; their jobs are taken again when the leases run out");
+                    jobs.abort_all();
+                    break;
+                }
+            }
+        }
         tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        if state.db.backend == Backend::Sqlite {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&state.db.pool).await {
+                tracing::warn!(error = %e, "final checkpoint failed; SQLite replays the WAL at the next start");
+            }
+        }
+        state.db.pool.close().await;
+        tracing::info!("stopped");
         served.context("HTTP server")
     }
 }
@@ -191,6 +229,9 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
         use std::sync::atomic::Ordering::SeqCst;
         (state.workers.started.load(SeqCst), state.workers.running.load(SeqCst))
     };
+    if state.workers.stopping() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down".into());
+    }
     match database {
         Ok(Ok(_)) if state.workers.all_running() => {
             (StatusCode::OK, format!("ready: database ok, {running} workers running"))

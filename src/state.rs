@@ -39,9 +39,15 @@ pub struct AppState {
 pub struct Workers {
     pub started: std::sync::atomic::AtomicUsize,
     pub running: std::sync::atomic::AtomicUsize,
+    /// Set on SIGTERM: webhooks get 503, workers leave after the job in hand.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Workers {
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Runs a worker, counted while it runs (a panic counts it out too).
     pub fn watch<F>(self: &Arc<Self>, worker: F) -> impl std::future::Future<Output = ()> + Send + 'static
     where
@@ -114,6 +120,9 @@ pub struct Tuning {
     pub turn_workers: usize,
     /// How often each connector's credentials are checked again; `None`: never by itself.
     pub health_check: Option<Duration>,
+    /// On shutdown, how long new webhooks get 503 before the listener closes (a load balancer
+    /// watching `/readyz` moves traffic away meanwhile).
+    pub drain_grace: Duration,
 }
 
 impl Default for Tuning {
@@ -130,6 +139,7 @@ impl Default for Tuning {
             send_workers: 8,
             turn_workers: 4,
             health_check: Some(Duration::from_secs(300)),
+            drain_grace: Duration::from_secs(2),
         }
     }
 }

@@ -23,7 +23,8 @@ struct Claim {
 }
 
 pub async fn run(state: AppState) {
-    loop {
+    // On shutdown the worker leaves between jobs; a job it holds is finished first.
+    while !state.workers.stopping() {
         match claim(&state).await {
             Ok(Some(claim)) => {
                 if let Err(e) = take_turn(&state, &claim).await {

@@ -106,7 +106,17 @@ fn refusal(response: &Response) -> &'static str {
     }
 }
 
+/// While shutting down, new webhooks are refused with 503 (Twilio retries, or uses the fallback
+/// URL); the ones already in flight are stored and acknowledged.
+fn shutting_down() -> Response {
+    ([(header::RETRY_AFTER, "1")], reject(StatusCode::SERVICE_UNAVAILABLE, "shutting down")).into_response()
+}
+
 async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    if state.workers.stopping() {
+        state.metrics.webhook("inbound", "shutting_down", std::time::Duration::ZERO);
+        return shutting_down();
+    }
     let started = std::time::Instant::now();
     let (response, outcome) = match receive(&state, &key, &headers, &body).await {
         Ok(outcome) => (twiml_ack(), outcome),
@@ -208,6 +218,10 @@ async fn status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if state.workers.stopping() {
+        state.metrics.webhook("status", "shutting_down", std::time::Duration::ZERO);
+        return shutting_down();
+    }
     // Switchboard registers the status URL with `?m=<message id>`; the signature covers it.
     let url = match &query {
         Some(q) => format!("{}?{q}", state.status_callback_url(&key)),

@@ -148,3 +148,71 @@ async fn futures_join_all<F: std::future::Future<Output = bool> + Send + 'static
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_under_load_drains_and_loses_or_duplicates_nothing() {
+    const M: usize = 300;
+    let port = free_port();
+    let app = spawn_app_with(|c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
+    app.ready_path().await;
+    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
+    app.stop_server().await;
+    let mut child = start(&app, port, &key);
+    wait_until_up(port).await;
+
+    // Messages every 10 ms for 3 s; SIGTERM after the first second.
+    let sim = Arc::new(app.sim.sim.clone());
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..M {
+        let sim = sim.clone();
+        sends.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10 * i as u64)).await;
+            let inbound = Inbound {
+                to: "whatsapp:+14155550100".into(),
+                from: format!("whatsapp:+1777{i:07}"),
+                body: "When is breakfast?".into(),
+                profile_name: None,
+                media: vec![],
+            };
+            (i, sim.guest_message(inbound).await.map(|d| d.status).unwrap_or(0))
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let exited = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(exited.success(), "a clean exit after SIGTERM: {exited:?}");
+    let mut statuses = vec![0u16; M];
+    while let Some(done) = sends.join_next().await {
+        let (i, status) = done.unwrap();
+        statuses[i] = status;
+    }
+    let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
+    eprintln!("200: {}, 503: {}, refused: {}", count(200), count(503), count(0));
+    assert!(statuses.iter().all(|s| [200, 503, 0].contains(s)), "only acknowledged, 503 or refused: {statuses:?}");
+    assert!(count(200) > 0 && count(503) > 0, "new webhooks got 503 while the process drained");
+
+    // Restarted, with Twilio retrying what was not acknowledged: one reply each, nothing twice.
+    let mut child = start(&app, port, &key);
+    wait_until_up(port).await;
+    for i in (0..M).filter(|&i| statuses[i] != 200) {
+        let inbound = Inbound {
+            to: "whatsapp:+14155550100".into(),
+            from: format!("whatsapp:+1777{i:07}"),
+            body: "When is breakfast?".into(),
+            profile_name: None,
+            media: vec![],
+        };
+        assert_eq!(sim.guest_message(inbound).await.unwrap().status, 200);
+    }
+    eventually("every guest answered", || async { (replies_by_guest(&app).len() == M).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let doubled: Vec<_> = replies_by_guest(&app).into_iter().filter(|(_, n)| *n != 1).collect();
+    assert!(doubled.is_empty(), "guests with other than one reply: {doubled:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
