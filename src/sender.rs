@@ -4,6 +4,7 @@
 //! is looked up in Twilio before it is sent again, so a reply is never sent twice.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use rand::Rng;
 
@@ -175,103 +176,105 @@ pub fn window_open(from: &str, now: i64, last_inbound_at: Option<i64>, window_cl
 async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     let out = load(state, &claim.message_id).await?;
     let span = tracing::info_span!("send", message_id = %claim.message_id, to = %mask_address(&out.guest), attempt = claim.attempts);
-    let _enter = span.enter();
-
-    // What already reached Twilio is recorded before anything else is decided, the window included.
-    if let Some(sid) = &out.twilio_sid {
-        tracing::info!(message_sid = %sid, "Twilio already reported on this reply; not sending again");
-        return delivered_to_twilio(state, claim, sid, &out.status, None).await;
-    }
-    // Outside the window free text cannot go; the agent's approved template goes instead.
-    let window = window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at);
-    let as_template = out.explicit.as_ref().or(if window { None } else { out.template.as_ref() });
-    let creds = connectors::credentials(state, &out.connector_id).await?;
-    if let Some(since) = claim.in_flight_since {
-        if let Some((sid, status)) =
-            already_sent(state, &creds, &out, as_template.is_some(), &claim.message_id, since).await?
-        {
-            tracing::info!(message_sid = %sid, "an earlier attempt had reached Twilio; not sending again");
-            return delivered_to_twilio(state, claim, &sid, &status, as_template).await;
+    async {
+        // What already reached Twilio is recorded before anything else is decided, the window included.
+        if let Some(sid) = &out.twilio_sid {
+            tracing::info!(message_sid = %sid, "Twilio already reported on this reply; not sending again");
+            return delivered_to_twilio(state, claim, sid, &out.status, None).await;
         }
-    }
-    if !window && as_template.is_none() {
-        let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again, \
-                    and the agent has no approved template to send instead.";
-        return fail(state, claim, Some(63016), note).await;
-    }
-
-    if let Some(wait) = reserve_slot(state, &out.number_id).await? {
-        // The number's schedule is full for a while: come back when its turn comes.
-        let mut tx = state.db.begin_write().await?;
-        sqlx::query(
-            "UPDATE outbox SET lease_until = NULL, run_at = $1, in_flight_since = $2 WHERE message_id = $3 AND attempts = $4",
-        )
-        .bind(now_ms() + wait.as_millis() as i64)
-        .bind(claim.in_flight_since)
-        .bind(&claim.message_id)
-        .bind(claim.attempts)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        return Ok(());
-    }
-    let message = NewMessage {
-        to: out.guest.clone(),
-        from: out.from.clone(),
-        body: as_template.is_none().then(|| out.body.clone()).filter(|b| !b.is_empty() || out.media_id.is_none()),
-        content_sid: as_template.map(|t| t.sid.clone()),
-        content_variables: as_template.and_then(|t| t.variables.clone()),
-        status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
-        // A template carries its own content; the file goes with free text only.
-        media_url: out
-            .media_id
-            .as_deref()
-            .filter(|_| as_template.is_none())
-            .map(|id| crate::media::outbound_link(state, id)),
-    };
-    match state.twilio.create_message(&creds, &message).await {
-        Ok(sent) => {
-            state.metrics.send("sent", None);
-            tracing::info!(message_sid = %sent.sid, template = as_template.is_some(), "reply handed to Twilio");
-            delivered_to_twilio(state, claim, &sent.sid, &sent.status, as_template).await
+        // Outside the window free text cannot go; the agent's approved template goes instead.
+        let window = window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at);
+        let as_template = out.explicit.as_ref().or(if window { None } else { out.template.as_ref() });
+        let creds = connectors::credentials(state, &out.connector_id).await?;
+        if let Some(since) = claim.in_flight_since {
+            if let Some((sid, status)) =
+                already_sent(state, &creds, &out, as_template.is_some(), &claim.message_id, since).await?
+            {
+                tracing::info!(message_sid = %sid, "an earlier attempt had reached Twilio; not sending again");
+                return delivered_to_twilio(state, claim, &sid, &status, as_template).await;
+            }
         }
-        Err(e) if e.retryable() && claim.attempts < state.tuning.max_send_attempts => {
-            state.metrics.send("retry", e.code());
-            let delay = backoff(state.tuning.retry_base, claim.attempts, &e);
-            // A 429 was never processed; after a 5xx or a timeout the message may exist.
-            let unknown =
-                !matches!(e, TwilioError::Api { status: 429, .. } | TwilioError::Api { code: Some(20429), .. });
-            tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "send failed; will retry");
+        if !window && as_template.is_none() {
+            let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again, \
+                        and the agent has no approved template to send instead.";
+            return fail(state, claim, Some(63016), note).await;
+        }
+
+        if let Some(wait) = reserve_slot(state, &out.number_id).await? {
+            // The number's schedule is full for a while: come back when its turn comes.
             let mut tx = state.db.begin_write().await?;
             sqlx::query(
-                "UPDATE outbox SET lease_until = NULL, run_at = $1, last_error = $2, \
-                 in_flight_since = CASE WHEN $3 = 1 THEN in_flight_since ELSE NULL END WHERE message_id = $4 AND attempts = $5",
+                "UPDATE outbox SET lease_until = NULL, run_at = $1, in_flight_since = $2 WHERE message_id = $3 AND attempts = $4",
             )
-            .bind(now_ms() + delay.as_millis() as i64)
-            .bind(e.to_string())
-            .bind(i64::from(unknown))
+            .bind(now_ms() + wait.as_millis() as i64)
+            .bind(claim.in_flight_since)
             .bind(&claim.message_id)
             .bind(claim.attempts)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(())
+            return Ok(());
         }
-        Err(e) => {
-            let code = e.code();
-            state.metrics.send("failed", code);
-            let meaning = match (&e, code.and_then(errors::describe)) {
-                (_, Some(m)) => m.to_string(),
-                (TwilioError::Api { message, .. }, None) => message.clone(),
-                (other, None) => other.to_string(),
-            };
-            tracing::warn!(error = %e, "send failed for good");
-            if code == Some(63016) {
-                close_window(state, &out.conversation_id).await?;
+        let message = NewMessage {
+            to: out.guest.clone(),
+            from: out.from.clone(),
+            body: as_template.is_none().then(|| out.body.clone()).filter(|b| !b.is_empty() || out.media_id.is_none()),
+            content_sid: as_template.map(|t| t.sid.clone()),
+            content_variables: as_template.and_then(|t| t.variables.clone()),
+            status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
+            // A template carries its own content; the file goes with free text only.
+            media_url: out
+                .media_id
+                .as_deref()
+                .filter(|_| as_template.is_none())
+                .map(|id| crate::media::outbound_link(state, id)),
+        };
+        match state.twilio.create_message(&creds, &message).await {
+            Ok(sent) => {
+                state.metrics.send("sent", None);
+                tracing::info!(message_sid = %sent.sid, template = as_template.is_some(), "reply handed to Twilio");
+                delivered_to_twilio(state, claim, &sent.sid, &sent.status, as_template).await
             }
-            fail(state, claim, code, &meaning).await
+            Err(e) if e.retryable() && claim.attempts < state.tuning.max_send_attempts => {
+                state.metrics.send("retry", e.code());
+                let delay = backoff(state.tuning.retry_base, claim.attempts, &e);
+                // A 429 was never processed; after a 5xx or a timeout the message may exist.
+                let unknown =
+                    !matches!(e, TwilioError::Api { status: 429, .. } | TwilioError::Api { code: Some(20429), .. });
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "send failed; will retry");
+                let mut tx = state.db.begin_write().await?;
+                sqlx::query(
+                    "UPDATE outbox SET lease_until = NULL, run_at = $1, last_error = $2, \
+                     in_flight_since = CASE WHEN $3 = 1 THEN in_flight_since ELSE NULL END WHERE message_id = $4 AND attempts = $5",
+                )
+                .bind(now_ms() + delay.as_millis() as i64)
+                .bind(e.to_string())
+                .bind(i64::from(unknown))
+                .bind(&claim.message_id)
+                .bind(claim.attempts)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            Err(e) => {
+                let code = e.code();
+                state.metrics.send("failed", code);
+                let meaning = match (&e, code.and_then(errors::describe)) {
+                    (_, Some(m)) => m.to_string(),
+                    (TwilioError::Api { message, .. }, None) => message.clone(),
+                    (other, None) => other.to_string(),
+                };
+                tracing::warn!(error = %e, "send failed for good");
+                if code == Some(63016) {
+                    close_window(state, &out.conversation_id).await?;
+                }
+                fail(state, claim, code, &meaning).await
+            }
         }
     }
+    .instrument(span)
+    .await
 }
 
 /// Asks Twilio whether an earlier attempt created the message: one to the same guest from the

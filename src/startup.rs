@@ -285,7 +285,15 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .merge(crate::rest::router(state.clone()))
         .merge(webhook::router(state))
         .merge(ui)
-        .layer(TraceLayer::new_for_http().make_span_with(
-        |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %loggable_path(req.uri().path())),
-    ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            // A request id for every log line of the request: the caller's X-Request-Id (a proxy's),
+            // or a new one.
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+                .map_or_else(|| crate::new_id()[16..].to_string(), str::to_string);
+            tracing::info_span!("http", request_id = %request_id, method = %req.method(), path = %loggable_path(req.uri().path()))
+        }))
 }

@@ -5,6 +5,7 @@
 //! stays pending for the next turn.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use app::model::ChatLine;
 
@@ -115,55 +116,57 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     .fetch_all(&state.db.pool)
     .await?;
     let span = tracing::info_span!("turn", conversation_id = %claim.conversation_id, guest = %mask_address(&ctx.guest));
-    let _enter = span.enter();
-
-    let Some(agent_id) = ctx.agent_id.clone() else {
-        finish(state, claim, &ctx, &inbound, Vec::new(), Some("No agent answers on this number.")).await?;
-        return Ok(());
-    };
-    if inbound.is_empty() {
-        finish(state, claim, &ctx, &inbound, Vec::new(), None).await?;
-        return Ok(());
+    async {
+        let Some(agent_id) = ctx.agent_id.clone() else {
+            finish(state, claim, &ctx, &inbound, Vec::new(), Some("No agent answers on this number.")).await?;
+            return Ok(());
+        };
+        if inbound.is_empty() {
+            finish(state, claim, &ctx, &inbound, Vec::new(), None).await?;
+            return Ok(());
+        }
+        if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
+            typing_indicator(state, &ctx, sid).await;
+        }
+        let mind = agents::mind(state, &agent_id).await?;
+        // The conversation so far (the last 20 messages before this turn), oldest first.
+        let earlier: Vec<(String, String)> = sqlx::query_as(
+            "SELECT direction, body FROM messages WHERE conversation_id = $1 AND (direction = 'outbound' OR answered = 1) \
+             ORDER BY created_at DESC, id DESC LIMIT 20",
+        )
+        .bind(&claim.conversation_id)
+        .fetch_all(&state.db.pool)
+        .await?;
+        let greeted = earlier.iter().any(|(direction, _)| direction == "outbound");
+        let input = TurnInput {
+            agent: mind.name.clone(),
+            instructions: mind.instructions.clone(),
+            conversation_id: Some(claim.conversation_id.clone()),
+            guest_address: Some(ctx.guest.clone()),
+            guest_name: ctx.guest_name.clone(),
+            history: earlier
+                .into_iter()
+                .rev()
+                .map(|(direction, text)| ChatLine { from_guest: direction == "inbound", text })
+                .collect(),
+            messages: inbound.iter().map(|m| m.1.clone()).collect(),
+        };
+        let thinking = std::time::Instant::now();
+        let (reply, note) = mind.answer(&input).await;
+        state.metrics.turn(thinking.elapsed());
+        if let Some(note) = &note {
+            tracing::warn!(%note, "turn used the fallback reply");
+        }
+        // A new conversation hears the agent's welcome message first.
+        let mut parts = match mind.welcome.as_deref().filter(|_| !greeted) {
+            Some(welcome) => split_body(welcome),
+            None => Vec::new(),
+        };
+        parts.extend(split_body(&reply));
+        finish(state, claim, &ctx, &inbound, parts, note.as_deref()).await
     }
-    if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
-        typing_indicator(state, &ctx, sid).await;
-    }
-    let mind = agents::mind(state, &agent_id).await?;
-    // The conversation so far (the last 20 messages before this turn), oldest first.
-    let earlier: Vec<(String, String)> = sqlx::query_as(
-        "SELECT direction, body FROM messages WHERE conversation_id = $1 AND (direction = 'outbound' OR answered = 1) \
-         ORDER BY created_at DESC, id DESC LIMIT 20",
-    )
-    .bind(&claim.conversation_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let greeted = earlier.iter().any(|(direction, _)| direction == "outbound");
-    let input = TurnInput {
-        agent: mind.name.clone(),
-        instructions: mind.instructions.clone(),
-        conversation_id: Some(claim.conversation_id.clone()),
-        guest_address: Some(ctx.guest.clone()),
-        guest_name: ctx.guest_name.clone(),
-        history: earlier
-            .into_iter()
-            .rev()
-            .map(|(direction, text)| ChatLine { from_guest: direction == "inbound", text })
-            .collect(),
-        messages: inbound.iter().map(|m| m.1.clone()).collect(),
-    };
-    let thinking = std::time::Instant::now();
-    let (reply, note) = mind.answer(&input).await;
-    state.metrics.turn(thinking.elapsed());
-    if let Some(note) = &note {
-        tracing::warn!(%note, "turn used the fallback reply");
-    }
-    // A new conversation hears the agent's welcome message first.
-    let mut parts = match mind.welcome.as_deref().filter(|_| !greeted) {
-        Some(welcome) => split_body(welcome),
-        None => Vec::new(),
-    };
-    parts.extend(split_body(&reply));
-    finish(state, claim, &ctx, &inbound, parts, note.as_deref()).await
+    .instrument(span)
+    .await
 }
 
 /// Closes the turn: marks the messages answered and queues the reply's parts, in one

@@ -10,6 +10,7 @@ use axum::{
     routing::post,
     Router,
 };
+use tracing::Instrument;
 
 use sqlx::Row;
 use std::sync::Arc;
@@ -139,50 +140,53 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
     };
     let span =
         tracing::info_span!("inbound", connector_id = %connector.id, message_sid = %sid, from = %mask_address(from));
-    let _enter = span.enter();
-    let number = match state.hooks.number(state, &connector.id, to).await {
-        Ok(number) => number,
-        Err(e) => {
-            tracing::error!(error = %e, "inbound message not stored");
-            return Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"));
-        }
-    };
-    let Some(number) = number else {
-        tracing::warn!(to = %mask_address(to), "message to a number this connector does not know");
-        return Ok("unknown_number");
-    };
-    // The channel's inbound route: only this sender reaches the agent.
-    let routed = number.inbound_from.as_deref().is_none_or(|only| only == from.trim_start_matches("whatsapp:"));
-    let inbound = Inbound {
-        connector_id: connector.id.clone(),
-        number_id: number.id,
-        turn: connector.receive_inbound && number.active && routed,
-        message_sid: sid.to_string(),
-        from: from.to_string(),
-        profile_name: param(&params, "ProfileName").map(str::to_string),
-        body: param(&params, "Body").unwrap_or("").to_string(),
-        params: serde_json::to_string(&params).unwrap_or_default(),
-        media: media_items(&params),
-    };
-    match state.ingest.submit(inbound).await {
-        Ok(Stored::New { turn: true }) => {
-            tracing::info!("inbound message stored");
-            Ok("stored")
-        }
-        Ok(Stored::New { turn: false }) => {
-            tracing::info!("inbound message stored; not delivered to an agent");
-            Ok("stored_not_delivered")
-        }
-        Ok(Stored::Duplicate) => {
-            tracing::info!("duplicate delivery acknowledged");
-            Ok("duplicate")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "inbound message not stored");
-            // Not acknowledged: Twilio's fallback URL (if any) gets the message instead.
-            Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"))
+    async {
+        let number = match state.hooks.number(state, &connector.id, to).await {
+            Ok(number) => number,
+            Err(e) => {
+                tracing::error!(error = %e, "inbound message not stored");
+                return Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"));
+            }
+        };
+        let Some(number) = number else {
+            tracing::warn!(to = %mask_address(to), "message to a number this connector does not know");
+            return Ok("unknown_number");
+        };
+        // The channel's inbound route: only this sender reaches the agent.
+        let routed = number.inbound_from.as_deref().is_none_or(|only| only == from.trim_start_matches("whatsapp:"));
+        let inbound = Inbound {
+            connector_id: connector.id.clone(),
+            number_id: number.id,
+            turn: connector.receive_inbound && number.active && routed,
+            message_sid: sid.to_string(),
+            from: from.to_string(),
+            profile_name: param(&params, "ProfileName").map(str::to_string),
+            body: param(&params, "Body").unwrap_or("").to_string(),
+            params: serde_json::to_string(&params).unwrap_or_default(),
+            media: media_items(&params),
+        };
+        match state.ingest.submit(inbound).await {
+            Ok(Stored::New { turn: true }) => {
+                tracing::info!("inbound message stored");
+                Ok("stored")
+            }
+            Ok(Stored::New { turn: false }) => {
+                tracing::info!("inbound message stored; not delivered to an agent");
+                Ok("stored_not_delivered")
+            }
+            Ok(Stored::Duplicate) => {
+                tracing::info!("duplicate delivery acknowledged");
+                Ok("duplicate")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "inbound message not stored");
+                // Not acknowledged: Twilio's fallback URL (if any) gets the message instead.
+                Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"))
+            }
         }
     }
+    .instrument(span)
+    .await
 }
 
 /// The files of an inbound message: `NumMedia` items of `MediaUrl{N}` and `MediaContentType{N}`

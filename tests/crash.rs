@@ -216,3 +216,69 @@ async fn sigterm_under_load_drains_and_loses_or_duplicates_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn json_logs_carry_request_and_message_ids_and_no_secret_or_full_number() {
+    let port = free_port();
+    let app = spawn_app_with(|c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
+    app.ready_path().await;
+    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
+    app.stop_server().await;
+    let log_path = app.data_dir.join("switchboard.log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
+        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("SWITCHBOARD_DATA_DIR", app.data_dir.join("child"))
+        .env("DATABASE_URL", &app.database_url)
+        .env("SWITCHBOARD_MASTER_KEY", &key)
+        .env("TWILIO_API_BASE", app.sim.url())
+        .env("TWILIO_MESSAGING_BASE", app.sim.url())
+        .env("TWILIO_CONTENT_BASE", app.sim.url())
+        .env("SWITCHBOARD_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    wait_until_up(port).await;
+    let guest = "whatsapp:+15550008888";
+    let inbound = Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: guest.into(),
+        body: "When is breakfast?".into(),
+        profile_name: Some("Ana".into()),
+        media: vec![],
+    };
+    app.sim.sim.guest_message(inbound).await.unwrap();
+    eventually("the reply", || async { app.replies_to(guest).pop().filter(|m| m.status == "read") }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 5, "{text}");
+    assert!(!text.contains(common::TOKEN), "the Auth Token is never logged");
+    assert!(!text.contains("15550008888"), "the guest's number appears masked only");
+    let stored = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "inbound message stored")
+        .unwrap_or_else(|| panic!("the webhook's line: {text}"));
+    let spans = stored["spans"].to_string();
+    assert!(
+        spans.contains("request_id") && spans.contains("connector_id") && spans.contains("message_sid"),
+        "{stored}"
+    );
+    let sent = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "reply handed to Twilio")
+        .unwrap_or_else(|| panic!("the sender's line: {text}"));
+    assert!(sent["spans"].to_string().contains("message_id") && sent["fields"]["message_sid"].is_string(), "{sent}");
+}
