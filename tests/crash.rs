@@ -18,8 +18,10 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start(app: &TestApp, port: u16, key: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+/// The switchboard binary set up like `app`, on `port`.
+fn command(app: &TestApp, port: u16, key: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
         .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
         .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("SWITCHBOARD_DATA_DIR", app.data_dir.join("child"))
@@ -32,9 +34,26 @@ fn start(app: &TestApp, port: u16, key: &str) -> Child {
         .env("SWITCHBOARD_SEND_RATE", "0")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::null());
+    command
+}
+
+fn start(app: &TestApp, port: u16, key: &str) -> Child {
+    command(app, port, key).spawn().unwrap()
+}
+
+/// An app set up with its connector, number and agent, whose port is then handed over to a real
+/// process (that can be killed); returns it with its master key.
+async fn handed_over(port: u16) -> (TestApp, String) {
+    let app = spawn_app_with(|c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
+    app.ready_path().await;
+    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
+    app.stop_server().await;
+    (app, key)
 }
 
 async fn wait_until_up(port: u16) {
@@ -57,15 +76,7 @@ fn replies_by_guest(app: &TestApp) -> HashMap<String, usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_mid_run_loses_and_duplicates_nothing_over_a_thousand_conversations() {
     let port = free_port();
-    let app = spawn_app_with(|c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = Some(format!("http://127.0.0.1:{port}"));
-    })
-    .await;
-    app.ready_path().await;
-    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
-    // Hand the port over to a real process that can be killed.
-    app.stop_server().await;
+    let (app, key) = handed_over(port).await;
     let mut child = start(&app, port, &key);
     wait_until_up(port).await;
     app.sim.sim.set_faults(Faults { slow_ms: 4, phantom_rate: 0.02, ..Faults::default() });
@@ -153,14 +164,7 @@ async fn futures_join_all<F: std::future::Future<Output = bool> + Send + 'static
 async fn sigterm_under_load_drains_and_loses_or_duplicates_nothing() {
     const M: usize = 300;
     let port = free_port();
-    let app = spawn_app_with(|c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = Some(format!("http://127.0.0.1:{port}"));
-    })
-    .await;
-    app.ready_path().await;
-    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
-    app.stop_server().await;
+    let (app, key) = handed_over(port).await;
     let mut child = start(&app, port, &key);
     wait_until_up(port).await;
 
@@ -220,29 +224,13 @@ async fn sigterm_under_load_drains_and_loses_or_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn json_logs_carry_request_and_message_ids_and_no_secret_or_full_number() {
     let port = free_port();
-    let app = spawn_app_with(|c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = Some(format!("http://127.0.0.1:{port}"));
-    })
-    .await;
-    app.ready_path().await;
-    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
-    app.stop_server().await;
+    let (app, key) = handed_over(port).await;
     let log_path = app.data_dir.join("switchboard.log");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    let mut command = command(&app, port, &key);
     command
-        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("SWITCHBOARD_DATA_DIR", app.data_dir.join("child"))
-        .env("DATABASE_URL", &app.database_url)
-        .env("SWITCHBOARD_MASTER_KEY", &key)
-        .env("TWILIO_API_BASE", app.sim.url())
-        .env("TWILIO_MESSAGING_BASE", app.sim.url())
-        .env("TWILIO_CONTENT_BASE", app.sim.url())
         .env("SWITCHBOARD_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .stdout(std::fs::File::create(&log_path).unwrap())
-        .stderr(Stdio::null());
+        .stdout(std::fs::File::create(&log_path).unwrap());
     let mut child = command.spawn().unwrap();
     wait_until_up(port).await;
     let guest = "whatsapp:+15550008888";
