@@ -509,15 +509,7 @@ pub async fn set_template(
         .await?;
         return detail(state, me, agent_id).await;
     };
-    let variables = match choice.variables.trim() {
-        "" => None,
-        text => {
-            let parsed: std::collections::BTreeMap<String, String> = serde_json::from_str(text).map_err(|_| {
-                AppError::invalid("variables", "Variables are a JSON object of texts, for example {\"1\": \"there\"}.")
-            })?;
-            Some(serde_json::to_string(&parsed).expect("a map of strings serializes"))
-        }
-    };
+    let variables = crate::template_variables(&choice.variables)?;
     let templates = list_templates(state, me, &choice.connector_id).await?;
     let Some(template) = templates.into_iter().find(|t| t.sid == choice.sid) else {
         return Err(AppError::invalid("template_sid", "This template is not in the connector's Twilio account.").into());
@@ -571,8 +563,7 @@ fn route_number(field: &str, value: Option<&str>) -> std::result::Result<Option<
     let Some(value) = value.map(|v| v.trim().trim_start_matches("whatsapp:")).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let e164 =
-        value.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    let e164 = crate::is_e164(value);
     if e164 {
         Ok(Some(value.to_string()))
     } else {

@@ -463,8 +463,7 @@ pub async fn send_test_from(
     to: &str,
 ) -> Result<String> {
     let to = to.trim().trim_start_matches("whatsapp:");
-    let well_formed =
-        to.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    let well_formed = crate::is_e164(to);
     if !well_formed {
         return Err(AppError::invalid("to", "Type the number in international format, e.g. +14155550123.").into());
     }

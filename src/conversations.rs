@@ -87,8 +87,7 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     use app::AppError;
     crate::agents::require_agent(state, me, agent_id).await?;
     let to = p.to.trim().trim_start_matches("whatsapp:").to_string();
-    let e164 =
-        to.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    let e164 = crate::is_e164(&to);
     if !e164 {
         return Err(
             AppError::invalid("to", "Give the guest's number in international format, e.g. +14155550123.").into()
@@ -106,18 +105,7 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
                 )
                 .into());
             }
-            let variables = match variables.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-                None => None,
-                Some(v) => {
-                    let parsed: std::collections::BTreeMap<String, String> = serde_json::from_str(v).map_err(|_| {
-                        AppError::invalid(
-                            "variables",
-                            "Variables are a JSON object of texts, for example {\"1\": \"Ana\"}.",
-                        )
-                    })?;
-                    Some(serde_json::to_string(&parsed).expect("a map of strings serializes"))
-                }
-            };
+            let variables = crate::template_variables(variables.as_deref().unwrap_or(""))?;
             Some((sid, variables))
         }
     };

@@ -40,6 +40,23 @@ pub fn new_id() -> String {
     format!("{:012x}{random:020x}", now_ms() as u64 & 0xffff_ffff_ffff)
 }
 
+/// Whether `number` is in E.164 form: `+` and 8 to 15 digits.
+pub fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A template's variables as typed (a JSON object of texts), normalized; empty means none.
+pub fn template_variables(text: &str) -> Result<Option<String>, app::AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let parsed: std::collections::BTreeMap<String, String> = serde_json::from_str(text).map_err(|_| {
+        app::AppError::invalid("variables", "Variables are a JSON object of texts, for example {\"1\": \"Ana\"}.")
+    })?;
+    Ok(Some(serde_json::to_string(&parsed).expect("a map of strings serializes")))
+}
+
 /// Masks a phone number for logs: keeps the channel prefix and the last three digits.
 pub fn mask_address(address: &str) -> String {
     let (prefix, number) = address.split_once(':').map_or(("", address), |(p, n)| (p, n));
