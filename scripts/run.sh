@@ -8,6 +8,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}
 export PATH="$here/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 port=${SWITCHBOARD_PORT:-3000}
 sim_port=${SIM_PORT:-3900}
+smtp_port=${SIM_SMTP_PORT:-2525}
 
 bash scripts/setup.sh
 echo "[run] building (the first build takes several minutes)" >&2
@@ -17,19 +18,22 @@ cargo build -p switchboard -p twilio-sim
 cleanup() { kill $(jobs -p) 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$CARGO_TARGET_DIR/debug/twilio-sim" --bind "127.0.0.1:$sim_port" &
+"$CARGO_TARGET_DIR/debug/twilio-sim" --bind "127.0.0.1:$sim_port" --smtp-bind "127.0.0.1:$smtp_port" &
 export SWITCHBOARD_BIND="127.0.0.1:$port"
 export SWITCHBOARD_DATA_DIR=${SWITCHBOARD_DATA_DIR:-$here/data}
 export TWILIO_API_BASE="http://127.0.0.1:$sim_port"
 export TWILIO_MESSAGING_BASE="http://127.0.0.1:$sim_port"
 export TWILIO_CONTENT_BASE="http://127.0.0.1:$sim_port"
+# Email (the codes of /login) goes to the simulator's mailbox, shown on its page.
+export SWITCHBOARD_SMTP_HOST=127.0.0.1 SWITCHBOARD_SMTP_PORT=$smtp_port SWITCHBOARD_SMTP_TLS=none
+export SWITCHBOARD_MAIL_FROM="Switchboard demo <no-reply@switchboard.invalid>"
 "$CARGO_TARGET_DIR/debug/switchboard" &
 sleep 1
 
 cat <<MSG
 
   Switchboard is running:      http://127.0.0.1:$port
-  Guest phone (the simulator): http://127.0.0.1:$sim_port
+  Guest phone (the simulator): http://127.0.0.1:$sim_port   (its Mailbox shows the emails)
 
   Demo Twilio account for "New connector":
     Account SID  AC0123456789abcdef0123456789abcdef

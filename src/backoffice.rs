@@ -6,7 +6,7 @@ use app::{
 };
 use async_trait::async_trait;
 
-use crate::{accounts, agents, connectors, conversations, state::AppState, tokens};
+use crate::{access, accounts, agents, connectors, conversations, state::AppState, tokens};
 
 #[async_trait]
 impl Backoffice for AppState {
@@ -139,5 +139,33 @@ impl Backoffice for AppState {
     }
     async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail> {
         Ok(agents::set_template(self, me, agent_id, choice).await?)
+    }
+
+    async fn sharing(&self, me: &Me, agent_id: &str) -> Result<SharingView> {
+        Ok(access::sharing(self, me, agent_id).await?)
+    }
+
+    async fn set_access(&self, me: &Me, agent_id: &str, settings: AccessSettings) -> Result<SharingView> {
+        access::set_access(self, me, agent_id, settings).await?;
+        Ok(access::sharing(self, me, agent_id).await?)
+    }
+
+    async fn add_shared_email(&self, me: &Me, agent_id: &str, email: &str) -> Result<SharingView> {
+        access::add_shared_email(self, me, agent_id, email).await?;
+        Ok(access::sharing(self, me, agent_id).await?)
+    }
+
+    async fn remove_shared_email(&self, me: &Me, agent_id: &str, email: &str) -> Result<SharingView> {
+        access::remove_shared_email(self, me, agent_id, email).await?;
+        Ok(access::sharing(self, me, agent_id).await?)
+    }
+
+    async fn decide_access(&self, me: &Me, agent_id: &str, request_id: &str, approve: bool) -> Result<String> {
+        Ok(access::decide(self, me, agent_id, request_id, approve).await?)
+    }
+
+    async fn revoke_guest(&self, me: &Me, agent_id: &str, guest_key: &str) -> Result<SharingView> {
+        access::revoke(self, me, agent_id, guest_key).await?;
+        Ok(access::sharing(self, me, agent_id).await?)
     }
 }

@@ -51,6 +51,30 @@ pub struct Config {
     /// On SIGTERM, milliseconds during which new webhooks get 503 before the listener closes.
     #[arg(long, env = "SWITCHBOARD_DRAIN_MS", default_value_t = 2000)]
     pub drain_ms: u64,
+    /// SMTP server that sends the codes guests ask for with /login; without it, agents that
+    /// require an email address cannot verify anyone.
+    #[arg(long, env = "SWITCHBOARD_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// Defaults to 465 with `tls`, 587 with `starttls`, 25 with `none`.
+    #[arg(long, env = "SWITCHBOARD_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// `starttls` (upgrade a plain connection), `tls` (TLS from the start) or `none` (loopback only).
+    #[arg(long, env = "SWITCHBOARD_SMTP_TLS", value_enum, default_value = "starttls")]
+    pub smtp_tls: SmtpTls,
+    #[arg(long, env = "SWITCHBOARD_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_SMTP_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    pub smtp_password: Option<Secret>,
+    /// The From of those emails, e.g. `Front Desk <no-reply@example.com>`.
+    #[arg(long, env = "SWITCHBOARD_MAIL_FROM", default_value = "Switchboard <no-reply@switchboard.invalid>")]
+    pub mail_from: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {
@@ -72,6 +96,12 @@ impl fmt::Debug for Config {
             .field("send_rate", &self.send_rate)
             .field("lease_secs", &self.lease_secs)
             .field("brain_timeout_secs", &self.brain_timeout_secs)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "[redacted]"))
+            .field("mail_from", &self.mail_from)
             .finish()
     }
 }

@@ -154,37 +154,82 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
         )
         .into());
     }
-    let (seq,): (i64,) =
-        sqlx::query_as("UPDATE conversations SET out_seq = out_seq + 1 WHERE id = $1 RETURNING out_seq")
-            .bind(&conversation_id)
-            .fetch_one(&mut *tx)
-            .await?;
     let note = template.as_ref().map(|(sid, _)| format!("Proactive message: template {sid}, sent through the API."));
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, template_sid, template_variables, created_at) \
-         VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6, $7, $8)",
-    )
-    .bind(&message_id)
-    .bind(&conversation_id)
-    .bind(&connector_id)
-    .bind(&body)
-    .bind(note)
-    .bind(template.as_ref().map(|t| t.0.clone()))
-    .bind(template.as_ref().and_then(|t| t.1.clone()))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
-    )
-    .bind(&message_id)
-    .bind(&conversation_id)
-    .bind(seq)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let first_seq = reserve_places(&mut tx, &conversation_id, 1).await?;
+    let outgoing = Outgoing { id: message_id.clone(), body, note, origin: None, template: template.clone() };
+    queue(&mut tx, &conversation_id, &connector_id, first_seq, &[outgoing], now).await?;
     tx.commit().await?;
     state.wake_sends().await;
     tracing::info!(agent_id, message_id = %message_id, template = template.is_some(), "proactive message queued");
     Ok((message_id, conversation_id))
+}
+
+/// A message on its way out, as queued for the sender.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub id: String,
+    pub body: String,
+    /// Shown beside the message in the backoffice.
+    pub note: Option<String>,
+    /// Who wrote it when not the agent's brain: `switchboard` (access prompts, command answers).
+    pub origin: Option<&'static str>,
+    /// An explicit template (Content SID and variables), sent whatever the window.
+    pub template: Option<(String, Option<String>)>,
+}
+
+impl Outgoing {
+    pub fn text(body: impl Into<String>) -> Self {
+        Self { id: crate::new_id(), body: body.into(), ..Self::default() }
+    }
+}
+
+/// Reserves `n` places in the conversation's send order and returns the first. Locks the
+/// conversation's row: callers that also lock its turn do so after this, as the webhook does.
+pub async fn reserve_places(tx: &mut crate::db::WriteTx, conversation_id: &str, n: usize) -> sqlx::Result<i64> {
+    let (last,): (i64,) =
+        sqlx::query_as("UPDATE conversations SET out_seq = out_seq + $1 WHERE id = $2 RETURNING out_seq")
+            .bind(n as i64)
+            .bind(conversation_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(last - n as i64 + 1)
+}
+
+/// Queues messages for the sender at the places reserved from `first_seq` on.
+pub async fn queue(
+    tx: &mut crate::db::WriteTx,
+    conversation_id: &str,
+    connector_id: &str,
+    first_seq: i64,
+    messages: &[Outgoing],
+    now: i64,
+) -> sqlx::Result<()> {
+    for (i, m) in messages.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, origin, template_sid, \
+             template_variables, created_at) VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6, $7, $8, $9)",
+        )
+        .bind(&m.id)
+        .bind(conversation_id)
+        .bind(connector_id)
+        .bind(&m.body)
+        .bind(&m.note)
+        .bind(m.origin)
+        .bind(m.template.as_ref().map(|t| t.0.clone()))
+        .bind(m.template.as_ref().and_then(|t| t.1.clone()))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $4)",
+        )
+        .bind(&m.id)
+        .bind(conversation_id)
+        .bind(first_seq + i as i64)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! Switchboard's server: configuration, database, Twilio client, webhook, workers and wiring.
 
+pub mod access;
 pub mod accounts;
 pub mod agents;
 pub mod backoffice;
@@ -12,6 +13,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod inbound;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod preflight;

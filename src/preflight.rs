@@ -48,7 +48,27 @@ pub async fn run(config: &Config) -> Vec<Verdict> {
     ] {
         verdicts.push(reachable(what, base).await);
     }
+    verdicts.push(smtp(config).await);
     verdicts
+}
+
+/// The SMTP server that sends /login codes: connected to and greeted, credentials included.
+async fn smtp(config: &Config) -> Verdict {
+    const WHAT: &str = "email (SMTP)";
+    match crate::mail::Mailer::from_config(config) {
+        Err(e) => verdict(Level::Fail, WHAT, format!("{e:#}")),
+        Ok(None) => verdict(
+            Level::Warn,
+            WHAT,
+            "SWITCHBOARD_SMTP_HOST is not set: guests cannot verify an email address with /login, so agents that \
+             require one answer nobody",
+        ),
+        Ok(Some(mailer)) => match tokio::time::timeout(Duration::from_secs(20), mailer.check()).await {
+            Ok(Ok(())) => verdict(Level::Pass, WHAT, format!("{} answers", mailer.server)),
+            Ok(Err(e)) => verdict(Level::Fail, WHAT, format!("{e:#}")),
+            Err(_) => verdict(Level::Fail, WHAT, format!("{} did not answer within 20 seconds", mailer.server)),
+        },
+    }
 }
 
 fn public_url(config: &Config) -> Verdict {

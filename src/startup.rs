@@ -86,6 +86,7 @@ impl Application {
             tuning,
             workers: Default::default(),
             metrics: Default::default(),
+            mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
         };
         let router = router(state.clone(), &config, addr);
         Ok(Self { listener, router, state, ingest, statuses })

@@ -33,6 +33,8 @@ pub struct AppState {
     /// The background workers: how many were started and how many still run (`/readyz`).
     pub workers: Arc<Workers>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Sends the codes of `/login`; none when no SMTP server is configured.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 #[derive(Default)]

@@ -10,9 +10,11 @@ use tracing::Instrument;
 use app::model::ChatLine;
 
 use crate::{
-    agents,
+    access, agents,
     brain::{split_body, TurnInput},
-    connectors, mask_address, new_id, now_ms,
+    connectors,
+    conversations::{self, Outgoing},
+    mask_address, new_id, now_ms,
     state::AppState,
 };
 
@@ -118,73 +120,131 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     let span = tracing::info_span!("turn", conversation_id = %claim.conversation_id, guest = %mask_address(&ctx.guest));
     async {
         let Some(agent_id) = ctx.agent_id.clone() else {
-            finish(state, claim, &ctx, &inbound, Vec::new(), Some("No agent answers on this number.")).await?;
+            let done = Handled { note: Some("No agent answers on this number.".into()), ..Handled::default() };
+            finish(state, claim, &ctx, &inbound, done).await?;
             return Ok(());
         };
         if inbound.is_empty() {
-            finish(state, claim, &ctx, &inbound, Vec::new(), None).await?;
+            finish(state, claim, &ctx, &inbound, Handled::default()).await?;
             return Ok(());
         }
-        if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
-            typing_indicator(state, &ctx, sid).await;
+        // Guest commands are Switchboard's to answer; the rest is the agent's, if the guest may
+        // talk to it.
+        let guest =
+            access::Guest::load(state, &agent_id, &ctx.guest, ctx.guest_name.as_deref(), &claim.conversation_id)
+                .await?;
+        let mut done = Handled::default();
+        let mut for_agent = Vec::new();
+        for (id, body, _) in &inbound {
+            match access::parse(body) {
+                Some(command) => {
+                    done.commands.push((id.clone(), command.stored_text()));
+                    let answer = access::command(state, &guest, id, command).await?;
+                    done.replies.push(switchboard_says(answer));
+                }
+                None => for_agent.push(body.clone()),
+            }
         }
-        let mind = agents::mind(state, &agent_id).await?;
-        // The conversation so far (the last 20 messages before this turn), oldest first.
-        let earlier: Vec<(String, String)> = sqlx::query_as(
-            "SELECT direction, body FROM messages WHERE conversation_id = $1 AND (direction = 'outbound' OR answered = 1) \
-             ORDER BY created_at DESC, id DESC LIMIT 20",
-        )
-        .bind(&claim.conversation_id)
-        .fetch_all(&state.db.pool)
-        .await?;
-        let greeted = earlier.iter().any(|(direction, _)| direction == "outbound");
-        let input = TurnInput {
-            agent: mind.name.clone(),
-            instructions: mind.instructions.clone(),
-            conversation_id: Some(claim.conversation_id.clone()),
-            guest_address: Some(ctx.guest.clone()),
-            guest_name: ctx.guest_name.clone(),
-            history: earlier
-                .into_iter()
-                .rev()
-                .map(|(direction, text)| ChatLine { from_guest: direction == "inbound", text })
-                .collect(),
-            messages: inbound.iter().map(|m| m.1.clone()).collect(),
-        };
-        let thinking = std::time::Instant::now();
-        let (reply, note) = mind.answer(&input).await;
-        state.metrics.turn(thinking.elapsed());
-        if let Some(note) = &note {
-            tracing::warn!(%note, "turn used the fallback reply");
+        if !for_agent.is_empty() {
+            match access::gate(state, &guest).await? {
+                access::Gate::Reply(text) => done.replies.push(switchboard_says(text)),
+                access::Gate::Allow => {
+                    let (parts, note) = think(state, claim, &ctx, &agent_id, &inbound, for_agent).await?;
+                    done.replies
+                        .extend(parts.into_iter().map(|body| Outgoing { note: note.clone(), ..Outgoing::text(body) }));
+                    done.note = note;
+                }
+            }
         }
-        // A new conversation hears the agent's welcome message first.
-        let mut parts = match mind.welcome.as_deref().filter(|_| !greeted) {
-            Some(welcome) => split_body(welcome),
-            None => Vec::new(),
-        };
-        parts.extend(split_body(&reply));
-        finish(state, claim, &ctx, &inbound, parts, note.as_deref()).await
+        finish(state, claim, &ctx, &inbound, done).await
     }
     .instrument(span)
     .await
 }
 
-/// Closes the turn: marks the messages answered and queues the reply's parts, in one
-/// transaction, only while this worker's lease is current.
+fn switchboard_says(text: String) -> Outgoing {
+    Outgoing { origin: Some("switchboard"), ..Outgoing::text(text) }
+}
+
+/// What a turn did: the replies to queue, the commands it answered (with the text kept in
+/// place of a code), and a note on the turn (the brain's fallback, say).
+#[derive(Default)]
+struct Handled {
+    replies: Vec<Outgoing>,
+    commands: Vec<(String, Option<&'static str>)>,
+    note: Option<String>,
+}
+
+/// The agent's brain on the guest's new messages: the reply's parts (the welcome message first
+/// in a new conversation) and a note when the fallback reply stood in.
+async fn think(
+    state: &AppState,
+    claim: &Claim,
+    ctx: &Context,
+    agent_id: &str,
+    inbound: &[(String, String, Option<String>)],
+    messages: Vec<String>,
+) -> crate::error::Result<(Vec<String>, Option<String>)> {
+    if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
+        typing_indicator(state, ctx, sid).await;
+    }
+    let mind = agents::mind(state, agent_id).await?;
+    // The conversation so far (the last 20 messages before this turn), oldest first; commands
+    // and Switchboard's own answers are not part of it.
+    let earlier: Vec<(String, String)> = sqlx::query_as(
+        "SELECT direction, body FROM messages WHERE conversation_id = $1 AND (direction = 'outbound' OR answered = 1) \
+         AND origin IS NULL ORDER BY created_at DESC, id DESC LIMIT 20",
+    )
+    .bind(&claim.conversation_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let greeted = earlier.iter().any(|(direction, _)| direction == "outbound");
+    let input = TurnInput {
+        agent: mind.name.clone(),
+        instructions: mind.instructions.clone(),
+        conversation_id: Some(claim.conversation_id.clone()),
+        guest_address: Some(ctx.guest.clone()),
+        guest_name: ctx.guest_name.clone(),
+        history: earlier
+            .into_iter()
+            .rev()
+            .map(|(direction, text)| ChatLine { from_guest: direction == "inbound", text })
+            .collect(),
+        messages,
+    };
+    let thinking = std::time::Instant::now();
+    let (reply, note) = mind.answer(&input).await;
+    state.metrics.turn(thinking.elapsed());
+    if let Some(note) = &note {
+        tracing::warn!(%note, "turn used the fallback reply");
+    }
+    // A new conversation hears the agent's welcome message first.
+    let mut parts = match mind.welcome.as_deref().filter(|_| !greeted) {
+        Some(welcome) => split_body(welcome),
+        None => Vec::new(),
+    };
+    parts.extend(split_body(&reply));
+    Ok((parts, note))
+}
+
+/// Closes the turn: marks the messages answered and queues the replies, in one transaction,
+/// only while this worker's lease is current.
 async fn finish(
     state: &AppState,
     claim: &Claim,
     ctx: &Context,
     inbound: &[(String, String, Option<String>)],
-    parts: Vec<String>,
-    note: Option<&str>,
+    done: Handled,
 ) -> crate::error::Result<()> {
     let now = now_ms();
     let connector_id = ctx.connector_id.as_str();
+    let parts = done.replies;
     let mut tx = state.db.begin_write().await?;
     // Replies go into the guest's conversation, or into the fixed recipient's when the channel
-    // routes them there (the same rules apply to it, the 24-hour window included).
-    let target = match ctx.reply_to.as_deref().filter(|_| !parts.is_empty()) {
+    // routes them there (the same rules apply to it, the 24-hour window included). Switchboard's
+    // own answers always go to the guest.
+    let routed = ctx.reply_to.is_some() && parts.iter().any(|p| p.origin.is_none());
+    let target = match ctx.reply_to.as_deref().filter(|_| routed) {
         None => claim.conversation_id.clone(),
         Some(address) => {
             let (id,): (String,) = sqlx::query_as(
@@ -202,21 +262,23 @@ async fn finish(
             id
         }
     };
+    let (own, agents): (Vec<Outgoing>, Vec<Outgoing>) = parts.into_iter().partition(|p| p.origin.is_some());
     // Rows are locked in the order the webhook locks them (conversation, then turn), so the two
     // can never deadlock on PostgreSQL.
-    let (last_seq,): (i64,) =
-        sqlx::query_as("UPDATE conversations SET out_seq = out_seq + $1 WHERE id = $2 RETURNING out_seq")
-            .bind(parts.len() as i64)
-            .bind(&target)
-            .fetch_one(&mut *tx)
-            .await?;
+    let mut queued = Vec::new();
+    for (conversation, messages) in [(claim.conversation_id.clone(), own), (target.clone(), agents)] {
+        if !messages.is_empty() {
+            let first = conversations::reserve_places(&mut tx, &conversation, messages.len()).await?;
+            queued.push((conversation, first, messages));
+        }
+    }
     let closed = sqlx::query(
         "UPDATE turns SET state = CASE WHEN generation = $1 THEN 'idle' ELSE 'pending' END, lease_until = NULL, \
          failures = 0, run_at = $2, last_error = $3, updated_at = $2 WHERE conversation_id = $4 AND attempts = $5",
     )
     .bind(claim.generation)
     .bind(now)
-    .bind(note)
+    .bind(&done.note)
     .bind(&claim.conversation_id)
     .bind(claim.attempts)
     .execute(&mut *tx)
@@ -228,36 +290,19 @@ async fn finish(
     for (id, ..) in inbound {
         sqlx::query("UPDATE messages SET answered = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
     }
-    if !parts.is_empty() {
-        let first_seq = last_seq - parts.len() as i64 + 1;
-        for (i, body) in parts.iter().enumerate() {
-            let id = new_id();
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, created_at) \
-                 VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6)",
-            )
-            .bind(&id)
-            .bind(&target)
-            .bind(connector_id)
-            .bind(body)
-            .bind(note)
-            .bind(now)
+    for (id, stored_text) in &done.commands {
+        sqlx::query("UPDATE messages SET origin = 'command', body = COALESCE($1, body) WHERE id = $2")
+            .bind(*stored_text)
+            .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
-                 VALUES ($1, $2, $3, 'pending', $4, $4)",
-            )
-            .bind(&id)
-            .bind(&target)
-            .bind(first_seq + i as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+    }
+    let any = !queued.is_empty();
+    for (conversation, first, messages) in queued {
+        conversations::queue(&mut tx, &conversation, connector_id, first, &messages, now).await?;
     }
     tx.commit().await?;
-    if !parts.is_empty() {
+    if any {
         state.wake_sends().await;
     }
     Ok(())

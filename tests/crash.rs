@@ -45,7 +45,7 @@ fn start(app: &TestApp, port: u16, key: &str) -> Child {
 /// An app set up with its connector, number and agent, whose port is then handed over to a real
 /// process (that can be killed); returns it with its master key.
 async fn handed_over(port: u16) -> (TestApp, String) {
-    let app = spawn_app_with(|c| {
+    let mut app = spawn_app_with(|c| {
         c.bind = format!("127.0.0.1:{port}").parse().unwrap();
         c.public_url = Some(format!("http://127.0.0.1:{port}"));
     })
@@ -242,7 +242,14 @@ async fn json_logs_carry_request_and_message_ids_and_no_secret_or_full_number() 
         media: vec![],
     };
     app.sim.sim.guest_message(inbound).await.unwrap();
-    eventually("the reply", || async { app.replies_to(guest).pop().filter(|m| m.status == "read") }).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while app.replies_to(guest).pop().filter(|m| m.status == "read").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no reply; the log:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().unwrap();
     child.wait().unwrap();

@@ -87,7 +87,7 @@ async fn token_as_seen_by(config: Config, connector_id: &str) -> anyhow::Result<
 
 #[tokio::test]
 async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
     let me = app.admin().await;
     let connector = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
     app.stop_server().await;
@@ -122,7 +122,7 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
 
 #[tokio::test]
 async fn rotate_key_from_the_environment_prints_the_new_key_once() {
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
     let me = app.admin().await;
     let connector = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
     app.stop_server().await;
@@ -149,7 +149,7 @@ async fn rotate_key_from_the_environment_prints_the_new_key_once() {
 
 #[tokio::test]
 async fn a_rotation_cut_off_before_the_key_file_was_replaced_is_finished_by_the_next_start() {
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
     let me = app.admin().await;
     let connector = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
     app.stop_server().await;
@@ -175,9 +175,19 @@ async fn check_gives_a_verdict_on_each_precondition_and_changes_nothing() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim =
         twilio_sim::start(listener, twilio_sim::Seed::default(), twilio_sim::Options::default(), None).await.unwrap();
+    let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_port = smtp.local_addr().unwrap().port().to_string();
+    sim.sim.serve_smtp(smtp);
     let dir = std::env::temp_dir().join(format!("switchboard-check-{}", random_hex(12)));
-    let check = |public_url: Option<&str>, api_base: &str| {
+    let check = |public_url: Option<&str>, api_base: &str, smtp_port: Option<&str>| {
         let mut cmd = switchboard(&dir);
+        match smtp_port {
+            Some(port) => cmd
+                .env("SWITCHBOARD_SMTP_HOST", "127.0.0.1")
+                .env("SWITCHBOARD_SMTP_PORT", port)
+                .env("SWITCHBOARD_SMTP_TLS", "none"),
+            None => cmd.env_remove("SWITCHBOARD_SMTP_HOST"),
+        };
         cmd.arg("check")
             .env("TWILIO_API_BASE", api_base)
             .env("TWILIO_MESSAGING_BASE", sim.url())
@@ -191,20 +201,22 @@ async fn check_gives_a_verdict_on_each_precondition_and_changes_nothing() {
     };
 
     // A fresh machine: no public URL (a failure), no key or database yet (first start makes them).
-    let fresh = run_cli(check(None, &sim.url())).await;
+    let fresh = run_cli(check(None, &sim.url(), None)).await;
     let out = String::from_utf8_lossy(&fresh.stdout);
     assert!(!fresh.status.success(), "{out}");
     assert!(out.contains("FAIL  public URL: SWITCHBOARD_PUBLIC_URL is not set"), "{out}");
     assert!(out.contains("warn  master key: none yet"), "{out}");
     assert!(out.contains("warn  database:") && out.contains("does not exist yet"), "{out}");
     assert!(out.contains("ok    Twilio API:"), "{out}");
+    assert!(out.contains("warn  email (SMTP): SWITCHBOARD_SMTP_HOST is not set"), "{out}");
     assert!(!dir.join("switchboard.db").exists() && !dir.join("master.key").exists(), "check changes nothing");
 
     // Twilio unreachable and a plain-http public URL: each named.
-    let bad = run_cli(check(Some("http://sb.example"), "http://127.0.0.1:9")).await;
+    let bad = run_cli(check(Some("http://sb.example"), "http://127.0.0.1:9", Some("9"))).await;
     let out = String::from_utf8_lossy(&bad.stdout);
     assert!(out.contains("FAIL  public URL: http://sb.example is not https"), "{out}");
     assert!(out.contains("FAIL  Twilio API: http://127.0.0.1:9 is not reachable"), "{out}");
+    assert!(out.contains("FAIL  email (SMTP): SMTP server 127.0.0.1:9"), "{out}");
 
     // Set up (database and key created), with an https URL: every check passes.
     let mut setup = switchboard(&dir);
@@ -212,10 +224,11 @@ async fn check_gives_a_verdict_on_each_precondition_and_changes_nothing() {
         .args(["create-admin", "--org", "Demo", "--email", "admin@example.com"])
         .env("SWITCHBOARD_ADMIN_PASSWORD", "a long enough password");
     assert!(run_cli(setup).await.status.success());
-    let ready = run_cli(check(Some("https://sb.example"), &sim.url())).await;
+    let ready = run_cli(check(Some("https://sb.example"), &sim.url(), Some(&smtp_port))).await;
     let out = String::from_utf8_lossy(&ready.stdout);
     assert!(ready.status.success(), "{out}{}", String::from_utf8_lossy(&ready.stderr));
     assert!(out.contains("migrations applied") && out.contains("All checks passed."), "{out}");
+    assert!(out.contains(&format!("ok    email (SMTP): 127.0.0.1:{smtp_port} answers")), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

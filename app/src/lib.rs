@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("agents/:id") view=pages::agents::AgentPage/>
                     <Route path=path!("agents/:id/channels") view=pages::channels::ChannelsPage/>
                     <Route path=path!("agents/:id/conversations") view=pages::conversations::ConversationsPage/>
+                    <Route path=path!("agents/:id/sharing") view=pages::sharing::SharingPage/>
                 </ParentRoute>
             </Routes>
         </Router>

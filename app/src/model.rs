@@ -486,6 +486,133 @@ pub fn parse_faq(text: &str) -> Result<Vec<FaqEntry>, crate::AppError> {
         .collect()
 }
 
+/// A time for people: `2026-11-21 18:40 UTC`.
+pub fn utc_minutes(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
+/// Who may talk to an agent on WhatsApp and SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AccessPolicy {
+    /// Anyone who writes may chat.
+    #[default]
+    Open,
+    /// Guests verify an email address with `/login` first.
+    RequireEmail,
+    /// The verified address must be on the agent's shared list; others ask for access.
+    RequireApproval,
+}
+
+impl AccessPolicy {
+    pub const ALL: [AccessPolicy; 3] = [AccessPolicy::Open, AccessPolicy::RequireEmail, AccessPolicy::RequireApproval];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessPolicy::Open => "open",
+            AccessPolicy::RequireEmail => "email",
+            AccessPolicy::RequireApproval => "approval",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AccessPolicy::Open => "Open access",
+            AccessPolicy::RequireEmail => "Require email",
+            AccessPolicy::RequireApproval => "Require approval",
+        }
+    }
+
+    pub fn explanation(self) -> &'static str {
+        match self {
+            AccessPolicy::Open => "Anyone who writes to the agent's numbers may chat.",
+            AccessPolicy::RequireEmail => {
+                "Guests verify an email address first: they send /login and their address, then the code they receive."
+            }
+            AccessPolicy::RequireApproval => {
+                "Guests verify an email address, and it must be on the shared list below. Anyone else is asked to \
+                 wait while an access request is created for you to approve or deny."
+            }
+        }
+    }
+}
+
+/// The Sharing page's settings form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AccessSettings {
+    pub policy: AccessPolicy,
+    /// New senders wait until their number is approved.
+    pub onboarding: bool,
+    /// What a new sender receives under onboarding; a default text when empty.
+    pub onboarding_message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestKind {
+    /// A verified email address not on the shared list.
+    Email,
+    /// A new sender under onboarding, by phone number.
+    Number,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequestRow {
+    pub id: String,
+    pub kind: RequestKind,
+    /// The verified email address (email requests).
+    pub email: Option<String>,
+    /// The guest's number (masked for agent owners) and WhatsApp profile name.
+    pub guest: String,
+    pub guest_name: Option<String>,
+    /// `pending`, `approved` or `denied`.
+    pub state: String,
+    pub created_at_ms: i64,
+    pub decided_at_ms: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedEmail {
+    pub email: String,
+    pub added_at_ms: i64,
+}
+
+/// A guest who verified an email address and has written to this agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedGuest {
+    /// Identifies the guest for "Revoke" (the address they write from).
+    pub key: String,
+    /// The same, masked for agent owners.
+    pub guest: String,
+    pub email: String,
+    pub verified_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharingView {
+    pub settings: AccessSettings,
+    pub shared: Vec<SharedEmail>,
+    pub requests: Vec<AccessRequestRow>,
+    pub verified: Vec<VerifiedGuest>,
+    /// Why guests cannot verify an email address here (no SMTP server configured), when so.
+    pub email_warning: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,4 +159,15 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn list_templates(&self, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>>;
     /// Chooses (or, with `None`, clears) the approved template sent outside the 24-hour window.
     async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail>;
+    /// The agent's Sharing page: its access policy and onboarding, shared list, access requests
+    /// and verified guests.
+    async fn sharing(&self, me: &Me, agent_id: &str) -> Result<SharingView>;
+    async fn set_access(&self, me: &Me, agent_id: &str, settings: AccessSettings) -> Result<SharingView>;
+    async fn add_shared_email(&self, me: &Me, agent_id: &str, email: &str) -> Result<SharingView>;
+    async fn remove_shared_email(&self, me: &Me, agent_id: &str, email: &str) -> Result<SharingView>;
+    /// Approves or denies an access request and tells the guest; the answer says whether they
+    /// could be told (inside their 24-hour window, or with the agent's template).
+    async fn decide_access(&self, me: &Me, agent_id: &str, request_id: &str, approve: bool) -> Result<String>;
+    /// Unlinks a guest's verified email address: they must /login again.
+    async fn revoke_guest(&self, me: &Me, agent_id: &str, guest_key: &str) -> Result<SharingView>;
 }

@@ -1,5 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
+import { signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created, on the simulator's demo account.
 const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
@@ -13,14 +14,6 @@ async function faults(page: Page, faults: object) {
   expect(response.ok()).toBeTruthy();
 }
 
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await page.locator('body[data-hydrated="true"]').waitFor();
-  await page.getByLabel("Email").fill("admin@example.com");
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page).toHaveURL(/\/connectors$/);
-}
 
 test("an admin keeps a connector healthy: outage, every number's webhook, a bound number, the sandbox, delete", async ({
   page,

@@ -1,18 +1,11 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
+import { signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created. The simulator stands in for a
 // language model (/_sim/llm/v1) and for a customer's hook (/_sim/hook).
 const API_KEY = "sk-demo-7f3a9c2e5b1d4a6f8e0c";
 
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await page.locator('body[data-hydrated="true"]').waitFor();
-  await page.getByLabel("Email").fill("admin@example.com");
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page).toHaveURL(/\/connectors$/);
-}
 
 async function tryAgent(page: Page, text: string) {
   const box = page.getByTestId("try");

@@ -1,14 +1,7 @@
 import { expect, Page, test } from "@playwright/test";
+import { signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created (whose agent "concierge" exists).
-async function signIn(page: Page) {
-  await page.goto("/login");
-  await page.locator('body[data-hydrated="true"]').waitFor();
-  await page.getByLabel("Email").fill("admin@example.com");
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page).toHaveURL(/\/connectors$/);
-}
 
 test("an admin creates an API token, scripts the API with it, and revokes it", async ({ page, playwright }) => {
   const consoleErrors: string[] = [];

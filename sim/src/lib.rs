@@ -5,6 +5,7 @@
 //! updates asynchronously, signs the webhooks it sends exactly as Twilio does, and has a
 //! "phone" page where a tester writes to a number as a guest.
 
+pub mod mail;
 mod pages;
 mod rest;
 mod webhooks;
@@ -297,6 +298,8 @@ pub(crate) struct World {
     pub media_fetches: BTreeMap<String, usize>,
     /// Every call to the REST API, for contract tests.
     pub requests: Vec<RecordedRequest>,
+    /// Emails received over SMTP.
+    pub mails: Vec<mail::Mail>,
 }
 
 /// One call to the simulated REST API, as it arrived.
@@ -540,6 +543,15 @@ impl Sim {
     }
 
     /// Every REST API call so far, in order.
+    pub fn mails(&self) -> Vec<mail::Mail> {
+        self.world.lock().unwrap().mails.clone()
+    }
+
+    /// Receives email over SMTP on `listener` (for the codes of `/login`).
+    pub fn serve_smtp(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(mail::serve(self.clone(), listener))
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.world.lock().unwrap().requests.clone()
     }
@@ -621,6 +633,7 @@ fn router(sim: Sim) -> Router {
         .route("/phone/send", post(pages::send))
         .route("/_sim/inbound", post(pages::api_inbound))
         .route("/_sim/messages", get(pages::api_messages))
+        .route("/_sim/mail", get(pages::api_mail))
         .route("/_sim/accounts", post(pages::api_add_account))
         .route("/_sim/faults", post(pages::api_faults))
         .route("/_sim/sandbox", post(pages::api_sandbox))

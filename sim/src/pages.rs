@@ -85,6 +85,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem;
 .error {{ color: #b42318; }}
 form {{ display: flex; gap: .5rem; margin-top: 1rem; flex-wrap: wrap; }}
 input[name=body] {{ flex: 1; }}
+.mailbox pre {{ white-space: pre-wrap; background: #f5f7fa; padding: .5rem; }}
 table {{ border-collapse: collapse; font-size: .85rem; }} td {{ padding: .2rem .6rem; border-bottom: 1px solid #e4e7eb; }}
 </style></head>
 <body>
@@ -99,6 +100,9 @@ The simulator posts the message to the webhook set on that number, signed like T
   <button type="submit">Send</button>
 </form>
 <div class="phone" id="thread" data-guest="{guest}" data-to="{to}" aria-live="polite"></div>
+<h2>Mailbox</h2>
+<p>Emails sent to the simulator's SMTP server, newest first (the codes of <code>/login</code> arrive here).</p>
+<ol id="mailbox" class="mailbox" aria-live="polite"></ol>
 <h2>Simulated Twilio accounts</h2>
 <p>Use these in Switchboard's "New connector" form.</p>
 <table><tr><th>Name</th><th>Account SID</th><th>Auth Token</th><th>WhatsApp sandbox (Console settings)</th></tr>{account_rows}</table>
@@ -121,7 +125,21 @@ async function refresh() {{
     return div;
   }}));
 }}
-refresh(); setInterval(refresh, 700);
+const mailbox = document.getElementById('mailbox');
+async function refreshMail() {{
+  const r = await fetch('/_sim/mail');
+  const mails = (await r.json()).reverse();
+  mailbox.replaceChildren(...mails.map(m => {{
+    const li = document.createElement('li');
+    li.className = 'mail';
+    li.dataset.to = m.to.join(', ');
+    const h = document.createElement('strong'); h.textContent = m.subject; li.appendChild(h);
+    const meta = document.createElement('span'); meta.className = 'meta'; meta.textContent = ' to ' + m.to.join(', ') + ' from ' + m.from; li.appendChild(meta);
+    const pre = document.createElement('pre'); pre.textContent = m.body; li.appendChild(pre);
+    return li;
+  }}));
+}}
+refresh(); refreshMail(); setInterval(() => {{ refresh(); refreshMail(); }}, 700);
 </script>
 </body></html>"#,
         guest = esc(&guest),
@@ -167,6 +185,10 @@ pub(crate) async fn api_inbound(State(sim): State<Sim>, Json(inbound): Json<Inbo
 
 pub(crate) async fn api_messages(State(sim): State<Sim>) -> Response {
     Json(sim.messages()).into_response()
+}
+
+pub(crate) async fn api_mail(State(sim): State<Sim>) -> Response {
+    Json(sim.mails()).into_response()
 }
 
 pub(crate) async fn api_faults(State(sim): State<Sim>, Json(faults): Json<crate::Faults>) -> Response {

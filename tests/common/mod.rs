@@ -27,12 +27,14 @@ pub struct TestApp {
     pub database_url: String,
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    smtp_task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         self.sim.task.abort();
+        self.smtp_task.abort();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
@@ -129,6 +131,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let options = Options { sender_update_delay: Duration::from_millis(150), status_delay: Duration::from_millis(50) };
     let sim = twilio_sim::start(listener, Seed { accounts: vec![account.clone()] }, options, None).await.unwrap();
+    // The simulator's mailbox receives the emails (the codes of /login) over SMTP.
+    let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_port = smtp.local_addr().unwrap().port();
+    let smtp_task = sim.sim.serve_smtp(smtp);
     let data_dir = std::env::temp_dir().join(format!("switchboard-test-{}", random_hex(12)));
     let database_url = fresh_database(&data_dir).await;
     let mut config = Config::for_data_dir(data_dir.clone());
@@ -138,6 +144,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.twilio_messaging_base = sim.url();
     config.twilio_content_base = sim.url();
     config.site_root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/site"));
+    config.smtp_host = Some("127.0.0.1".into());
+    config.smtp_port = Some(smtp_port);
+    config.smtp_tls = switchboard::config::SmtpTls::None;
+    config.mail_from = "Front Desk <no-reply@hotel.example>".into();
     adjust(&mut config);
     let tuning =
         Tuning { send_rate: config.tuning().send_rate, health_check: config.tuning().health_check, ..fast_tuning() };
@@ -154,6 +164,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         database_url,
         http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
         server,
+        smtp_task,
     }
 }
 
@@ -180,12 +191,16 @@ where
 }
 
 impl TestApp {
-    /// Stops the in-process server and its workers (the port is free again after this).
-    pub async fn stop_server(&self) {
+    /// Stops the in-process server and its workers (the port is free again after this). A
+    /// worker cut off inside a transaction would leave SQLite's write lock held by a pooled
+    /// connection, so the pool is closed (rolling back whatever was open) and opened anew.
+    pub async fn stop_server(&mut self) {
         self.server.abort();
         while !self.server.is_finished() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        self.state.db.pool.close().await;
+        self.state.db = switchboard::db::Db::connect(&self.database_url).await.unwrap();
     }
 
     pub async fn admin(&self) -> Me {

@@ -189,6 +189,7 @@ pub fn AgentTabs(id: String) -> impl IntoView {
             <A href=format!("/agents/{id}") exact=true>"Overview"</A>
             <A href=format!("/agents/{id}/channels")>"Channels"</A>
             <A href=format!("/agents/{id}/conversations")>"Conversations"</A>
+            <A href=format!("/agents/{id}/sharing")>"Sharing"</A>
         </nav>
     }
 }

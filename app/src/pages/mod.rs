@@ -3,6 +3,7 @@ pub mod auth;
 pub mod channels;
 pub mod connectors;
 pub mod conversations;
+pub mod sharing;
 pub mod tokens;
 pub mod users;
 
