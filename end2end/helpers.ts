@@ -1,4 +1,5 @@
 import { expect, Page } from "@playwright/test";
+import { SIMULATOR } from "./playwright.config";
 
 /// Signs in as the admin 01-path.spec.ts created, and lands on Connectors.
 export async function signIn(page: Page) {
@@ -8,4 +9,34 @@ export async function signIn(page: Page) {
   await page.getByLabel("Password").fill("correct horse battery");
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page).toHaveURL(/\/connectors$/);
+}
+
+/// Opens a page of Switchboard and waits until it is interactive.
+export async function open(page: Page, path: string) {
+  await page.goto(path);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+}
+
+/// Sets the simulator's injected failures (an empty object clears them).
+export async function faults(page: Page, faults: object) {
+  const response = await page.request.post(`${SIMULATOR}/_sim/faults`, { data: faults });
+  expect(response.ok()).toBeTruthy();
+}
+
+/// A guest's phone: the simulator's page, writing from `guest` to the WhatsApp number `to`.
+export async function phoneOf(page: Page, guest: string, to = "+14155550100") {
+  const phone = await page.context().newPage();
+  await phone.goto(`${SIMULATOR}/?from=${encodeURIComponent(guest)}&to=${encodeURIComponent("whatsapp:" + to)}`);
+  return phone;
+}
+
+/// The guest writes; waits for a new reply and checks the newest one.
+export async function say(phone: Page, text: string, expected: string | RegExp) {
+  const replies = phone.locator("#thread .msg.reply");
+  const before = await replies.count();
+  await phone.getByLabel("Message").fill(text);
+  await phone.getByRole("button", { name: "Send" }).click();
+  await expect(phone.locator("#thread .msg.guest").last()).toContainText(text);
+  await expect.poll(() => replies.count()).toBeGreaterThan(before);
+  await expect(replies.last()).toContainText(expected);
 }

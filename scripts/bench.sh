@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Runs the message pipeline benchmark (release build) and prints its table.
+# Runs the benchmarks (release build) and prints their tables: the message pipeline, then the
+# inbox with 100,000 messages (`scripts/bench.sh inbox` for that one alone).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo bench --bench pipeline
+case "${1:-all}" in
+  pipeline) cargo bench --bench pipeline ;;
+  inbox) cargo bench --bench inbox ;;
+  *) cargo bench --bench pipeline && cargo bench --bench inbox ;;
+esac

@@ -747,6 +747,9 @@ pub async fn decide(state: &AppState, me: &Me, agent_id: &str, request_id: &str,
     if tell {
         state.wake_sends().await;
     }
+    if let Some((conversation_id, ..)) = &conv {
+        state.events.changed(conversation_id);
+    }
     tracing::info!(agent_id, request_id, decision = target, told = tell, "access request decided");
     let what = match (approve, kind.as_str()) {
         (true, "email") => format!("Approved: {subject} is on the shared list."),

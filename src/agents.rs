@@ -283,6 +283,8 @@ pub async fn regenerate_hook_secret(state: &AppState, me: &Me, agent_id: &str) -
 /// What an agent thinks with, loaded for one turn.
 pub struct Mind {
     pub brain: Box<dyn Brain>,
+    /// Which brain, in words, for execution records.
+    pub kind: String,
     pub name: String,
     pub instructions: String,
     pub fallback: String,
@@ -313,6 +315,13 @@ pub async fn mind(state: &AppState, agent_id: &str) -> Result<Mind> {
         .fetch_one(&state.db.pool)
         .await?;
     let timeout = timeout.map_or(state.tuning.brain_timeout, |s| Duration::from_secs(s.clamp(1, 120) as u64));
+    let kind = match BrainKind::parse(&brain) {
+        Some(BrainKind::OpenAi) => {
+            format!("OpenAI-compatible: {} at {}", model.as_deref().unwrap_or(""), url.as_deref().unwrap_or(""))
+        }
+        Some(BrainKind::Hook) => format!("HTTP hook: {}", url.as_deref().unwrap_or("")),
+        _ => "Built-in FAQ".to_string(),
+    };
     let brain: Box<dyn Brain> = match BrainKind::parse(&brain) {
         Some(BrainKind::OpenAi) => Box::new(OpenAi {
             base_url: url.unwrap_or_default(),
@@ -327,7 +336,7 @@ pub async fn mind(state: &AppState, agent_id: &str) -> Result<Mind> {
         }),
         _ => Box::new(Faq { entries: faq(state, agent_id).await?, fallback: fallback.clone() }),
     };
-    Ok(Mind { brain, name, instructions, fallback, welcome, timeout })
+    Ok(Mind { brain, kind, name, instructions, fallback, welcome, timeout })
 }
 
 impl Mind {

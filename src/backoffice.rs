@@ -6,7 +6,7 @@ use app::{
 };
 use async_trait::async_trait;
 
-use crate::{access, accounts, agents, connectors, conversations, state::AppState, tokens};
+use crate::{access, accounts, agents, connectors, conversations, dashboard, inbox, state::AppState, tokens};
 
 #[async_trait]
 impl Backoffice for AppState {
@@ -167,5 +167,50 @@ impl Backoffice for AppState {
     async fn revoke_guest(&self, me: &Me, agent_id: &str, guest_key: &str) -> Result<SharingView> {
         access::revoke(self, me, agent_id, guest_key).await?;
         Ok(access::sharing(self, me, agent_id).await?)
+    }
+
+    async fn inbox(&self, me: &Me, filter: InboxFilter) -> Result<InboxPage> {
+        Ok(inbox::list(self, me, &filter).await?)
+    }
+
+    async fn conversation(&self, me: &Me, id: &str) -> Result<ConversationDetail> {
+        Ok(inbox::detail(self, me, id).await?)
+    }
+
+    async fn execution(&self, me: &Me, id: &str) -> Result<ExecutionView> {
+        Ok(inbox::execution(self, me, id).await?)
+    }
+
+    async fn set_paused(&self, me: &Me, id: &str, paused: bool) -> Result<ConversationDetail> {
+        inbox::set_paused(self, me, id, paused).await?;
+        Ok(inbox::detail(self, me, id).await?)
+    }
+
+    async fn end_conversation(&self, me: &Me, id: &str) -> Result<ConversationDetail> {
+        inbox::end(self, me, id).await?;
+        Ok(inbox::detail(self, me, id).await?)
+    }
+
+    async fn staff_reply(
+        &self,
+        me: &Me,
+        id: &str,
+        body: String,
+        template: Option<(String, String)>,
+    ) -> Result<ConversationDetail> {
+        inbox::staff_reply(self, me, id, &body, template.map(|(sid, vars)| (sid, Some(vars)))).await?;
+        Ok(inbox::detail(self, me, id).await?)
+    }
+
+    async fn set_inactivity(&self, me: &Me, agent_id: &str, seconds: i64) -> Result<i64> {
+        Ok(inbox::set_inactivity(self, me, agent_id, seconds).await?)
+    }
+
+    async fn inactivity(&self, me: &Me, agent_id: &str) -> Result<i64> {
+        Ok(inbox::inactivity(self, me, agent_id).await?)
+    }
+
+    async fn dashboard(&self, me: &Me) -> Result<Dashboard> {
+        Ok(dashboard::dashboard(self, me).await?)
     }
 }

@@ -51,6 +51,9 @@ pub struct Config {
     /// On SIGTERM, milliseconds during which new webhooks get 503 before the listener closes.
     #[arg(long, env = "SWITCHBOARD_DRAIN_MS", default_value_t = 2000)]
     pub drain_ms: u64,
+    /// How often, in milliseconds, conversations quiet for their agent's inactivity period are ended.
+    #[arg(long, env = "SWITCHBOARD_LIFECYCLE_SWEEP_MS", default_value_t = 5000)]
+    pub lifecycle_sweep_ms: u64,
     /// SMTP server that sends the codes guests ask for with /login; without it, agents that
     /// require an email address cannot verify anyone.
     #[arg(long, env = "SWITCHBOARD_SMTP_HOST")]
@@ -139,6 +142,7 @@ impl Config {
             brain_timeout: std::time::Duration::from_secs(self.brain_timeout_secs.max(1)),
             health_check: (self.health_check_secs > 0).then(|| std::time::Duration::from_secs(self.health_check_secs)),
             drain_grace: std::time::Duration::from_millis(self.drain_ms),
+            lifecycle_sweep: std::time::Duration::from_millis(self.lifecycle_sweep_ms.max(100)),
             ..crate::state::Tuning::default()
         }
     }

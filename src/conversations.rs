@@ -1,8 +1,6 @@
 //! What the backoffice shows of an agent's conversations.
 
-use std::collections::HashMap;
-
-use app::model::{ConversationView, Direction, Me, MediaView, MessageView};
+use app::model::{ConversationView, Me};
 
 use crate::{error::Result, state::AppState};
 
@@ -17,44 +15,8 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
     .bind(&me.org_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let mut messages: HashMap<String, Vec<MessageView>> = HashMap::new();
-    let rows: Vec<(String, String, String, String, String, Option<i64>, Option<String>, Option<String>, i64)> = sqlx::query_as(
-        "SELECT m.conversation_id, m.id, m.direction, m.body, m.status, m.error_code, m.error_message, m.note, m.created_at \
-         FROM messages m JOIN conversations cv ON cv.id = m.conversation_id \
-         WHERE cv.agent_id = $1 ORDER BY m.created_at, m.id",
-    )
-    .bind(agent_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut media: HashMap<String, Vec<MediaView>> = HashMap::new();
-    let files: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT md.message_id, md.id, md.content_type, md.state, md.error FROM media md \
-         JOIN messages m ON m.id = md.message_id JOIN conversations cv ON cv.id = m.conversation_id \
-         WHERE cv.agent_id = $1 ORDER BY md.message_id, md.position",
-    )
-    .bind(agent_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    for (message_id, id, content_type, state, error) in files {
-        media.entry(message_id).or_default().push(MediaView { id, content_type, state, error });
-    }
-    for (conv, id, direction, body, status, code, error_message, note, at_ms) in rows {
-        let error = match (code, error_message) {
-            (Some(c), Some(m)) => Some(format!("{m} (error {c})")),
-            (Some(c), None) => Some(format!("error {c}")),
-            (None, m) => m,
-        };
-        messages.entry(conv).or_default().push(MessageView {
-            media: media.remove(&id).unwrap_or_default(),
-            id,
-            direction: if direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
-            body,
-            status,
-            error,
-            note,
-            at_ms,
-        });
-    }
+    let ids: Vec<String> = convs.iter().map(|c| c.0.clone()).collect();
+    let mut messages = crate::inbox::load_messages(state, &ids, None).await?;
     Ok(convs
         .into_iter()
         .map(|(id, guest, guest_name, number)| ConversationView {
@@ -156,10 +118,11 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     }
     let note = template.as_ref().map(|(sid, _)| format!("Proactive message: template {sid}, sent through the API."));
     let first_seq = reserve_places(&mut tx, &conversation_id, 1).await?;
-    let outgoing = Outgoing { id: message_id.clone(), body, note, origin: None, template: template.clone() };
+    let outgoing = Outgoing { id: message_id.clone(), body, note, template: template.clone(), ..Outgoing::default() };
     queue(&mut tx, &conversation_id, &connector_id, first_seq, &[outgoing], now).await?;
     tx.commit().await?;
     state.wake_sends().await;
+    state.events.changed(&conversation_id);
     tracing::info!(agent_id, message_id = %message_id, template = template.is_some(), "proactive message queued");
     Ok((message_id, conversation_id))
 }
@@ -175,6 +138,8 @@ pub struct Outgoing {
     pub origin: Option<&'static str>,
     /// An explicit template (Content SID and variables), sent whatever the window.
     pub template: Option<(String, Option<String>)>,
+    /// The brain's execution record behind an agent's reply.
+    pub execution_id: Option<String>,
 }
 
 impl Outgoing {
@@ -185,13 +150,17 @@ impl Outgoing {
 
 /// Reserves `n` places in the conversation's send order and returns the first. Locks the
 /// conversation's row: callers that also lock its turn do so after this, as the webhook does.
+/// A message on its way out is activity: the conversation is live again if it had ended.
 pub async fn reserve_places(tx: &mut crate::db::WriteTx, conversation_id: &str, n: usize) -> sqlx::Result<i64> {
-    let (last,): (i64,) =
-        sqlx::query_as("UPDATE conversations SET out_seq = out_seq + $1 WHERE id = $2 RETURNING out_seq")
-            .bind(n as i64)
-            .bind(conversation_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let (last,): (i64,) = sqlx::query_as(
+        "UPDATE conversations SET out_seq = out_seq + $1, last_activity_at = $2, state = 'live', ended_at = NULL \
+         WHERE id = $3 RETURNING out_seq",
+    )
+    .bind(n as i64)
+    .bind(crate::now_ms())
+    .bind(conversation_id)
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(last - n as i64 + 1)
 }
 
@@ -207,7 +176,7 @@ pub async fn queue(
     for (i, m) in messages.iter().enumerate() {
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, origin, template_sid, \
-             template_variables, created_at) VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6, $7, $8, $9)",
+             template_variables, execution_id, created_at) VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6, $7, $8, $9, $10)",
         )
         .bind(&m.id)
         .bind(conversation_id)
@@ -217,6 +186,7 @@ pub async fn queue(
         .bind(m.origin)
         .bind(m.template.as_ref().map(|t| t.0.clone()))
         .bind(m.template.as_ref().and_then(|t| t.1.clone()))
+        .bind(&m.execution_id)
         .bind(now)
         .execute(&mut **tx)
         .await?;

@@ -171,12 +171,13 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     }
 
     let mut conversations = Statement::new(format!(
-        "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, created_at) \
-         VALUES {} ON CONFLICT (number_id, guest_address) DO UPDATE SET \
+        "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, \
+         last_activity_at, created_at) VALUES {} ON CONFLICT (number_id, guest_address) DO UPDATE SET \
            guest_name = COALESCE(excluded.guest_name, conversations.guest_name), \
-           agent_id = excluded.agent_id, last_inbound_at = excluded.last_inbound_at",
+           agent_id = excluded.agent_id, last_inbound_at = excluded.last_inbound_at, \
+           last_activity_at = excluded.last_inbound_at, state = 'live', ended_at = NULL",
         values(guests.len(), 4, 1, |n| format!(
-            "(${}, ${}, ${}, ${}, (SELECT agent_id FROM channels WHERE number_id = ${}), $1, $1)",
+            "(${}, ${}, ${}, ${}, (SELECT agent_id FROM channels WHERE number_id = ${}), $1, $1, $1)",
             n[0], n[1], n[2], n[3], n[1]
         ))
     ))
@@ -189,7 +190,7 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     let ids: Vec<String> = fresh.iter().map(|_| new_id()).collect();
     let mut messages = Statement::new(format!(
         "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, answered, \
-         created_at) VALUES {} ON CONFLICT (connector_id, twilio_sid) DO NOTHING RETURNING id",
+         created_at) VALUES {} ON CONFLICT (connector_id, twilio_sid) DO NOTHING RETURNING id, conversation_id",
         values(fresh.len(), 8, 1, |n| format!(
             "(${}, (SELECT id FROM conversations WHERE number_id = ${} AND guest_address = ${}), ${}, 'inbound', ${}, ${}, \
              'received', ${}, ${}, $1)",
@@ -249,6 +250,9 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
 
     let rows = state.db.write_script(script, true).await?;
     let inserted: HashSet<String> = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>()?;
+    for row in &rows {
+        state.events.changed(&row.try_get::<String, _>(1)?);
+    }
     let mut outcomes = vec![Stored::Duplicate; items.len()];
     for (&i, id) in fresh.iter().zip(&ids) {
         if inserted.contains(id) {

@@ -282,13 +282,9 @@ async fn outbound_file(
 /// choose what they send, so nothing is served as active content: images, audio and video are
 /// shown inline under a sandboxing policy, anything else is a download.
 async fn file(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
-    use app::ports::Backoffice;
-    let user_id: Option<String> = session.get(app::api::ssr::USER_KEY).await.ok().flatten();
-    let me = match user_id {
-        Some(user_id) => state.user(&user_id).await.ok().flatten(),
-        None => None,
+    let Some(me) = crate::sessions::signed_in(&state, &session).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
     };
-    let Some(me) = me else { return StatusCode::UNAUTHORIZED.into_response() };
     // Admins see every file of the organization; agent owners those of their agents' conversations.
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT md.content_type, md.state FROM media md JOIN messages m ON m.id = md.message_id \

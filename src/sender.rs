@@ -23,6 +23,7 @@ pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 #[derive(Debug)]
 struct Claim {
     message_id: String,
+    conversation_id: String,
     attempts: i64,
     in_flight_since: Option<i64>,
 }
@@ -37,6 +38,7 @@ pub async fn run(state: AppState) {
                 if let Err(e) = send(&state, &claim).await {
                     tracing::error!(message_id = %claim.message_id, error = ?e, "send failed; its lease will run out and it is retried");
                 }
+                state.events.changed(&claim.conversation_id);
             }
             Ok(None) => state.wake.wait_for_sends(state.tuning.idle_poll).await,
             Err(e) => {
@@ -50,7 +52,7 @@ pub async fn run(state: AppState) {
 async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+    let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(
         "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, in_flight_since = COALESCE(in_flight_since, $2) \
          WHERE message_id = ( \
              SELECT o.message_id FROM outbox o WHERE o.state = 'pending' AND o.run_at <= $2 \
@@ -59,7 +61,7 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
                                AND p.state = 'pending' AND p.seq < o.seq) \
              ORDER BY o.run_at, o.seq LIMIT 1) \
            AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
-         RETURNING message_id, attempts, in_flight_since",
+         RETURNING message_id, conversation_id, attempts, in_flight_since",
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
     .bind(now)
@@ -68,8 +70,9 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     tx.commit().await?;
     // The claim marks the send in flight; an older mark (an earlier attempt's) is what it returns
     // when there was one, and a mark of this very moment means there was none.
-    Ok(row.map(|(message_id, attempts, in_flight_since)| Claim {
+    Ok(row.map(|(message_id, conversation_id, attempts, in_flight_since)| Claim {
         message_id,
+        conversation_id,
         attempts,
         in_flight_since: in_flight_since.filter(|since| *since != now),
     }))

@@ -98,3 +98,10 @@ impl SessionStore for DbSessionStore {
         Ok(())
     }
 }
+
+/// The signed-in user of a backoffice request (the session cookie), if any.
+pub async fn signed_in(state: &crate::state::AppState, session: &tower_sessions::Session) -> Option<app::model::Me> {
+    use app::ports::Backoffice;
+    let user_id: String = session.get(app::api::ssr::USER_KEY).await.ok().flatten()?;
+    state.user(&user_id).await.ok().flatten()
+}

@@ -30,6 +30,8 @@ pub struct Application {
     state: AppState,
     ingest: batch::Inbox<inbound::IngestWriter>,
     statuses: batch::Inbox<webhook::StatusWriter>,
+    /// Changes to relay to the other instances (PostgreSQL).
+    relay: Option<tokio::sync::mpsc::UnboundedReceiver<Arc<str>>>,
 }
 
 impl Application {
@@ -66,6 +68,13 @@ impl Application {
             secrets = crate::crypto::recover_rotation(&db, secrets, &key_file).await?;
         }
         crate::crypto::check_key_opens_stored(&db, &secrets).await?;
+        let (relay_tx, relay) = match db.backend {
+            Backend::Postgres => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            Backend::Sqlite => (None, None),
+        };
         let (ingest_queue, ingest) = batch::queue();
         let (status_queue, statuses) = batch::queue();
         let state = AppState {
@@ -87,9 +96,11 @@ impl Application {
             workers: Default::default(),
             metrics: Default::default(),
             mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
+            events: crate::events::Events::new(relay_tx),
+            rejections: Default::default(),
         };
         let router = router(state.clone(), &config, addr);
-        Ok(Self { listener, router, state, ingest, statuses })
+        Ok(Self { listener, router, state, ingest, statuses, relay })
     }
 
     pub fn port(&self) -> u16 {
@@ -127,6 +138,10 @@ impl Application {
             jobs.spawn(workers.watch(sender::run(state.clone())));
         }
         tasks.spawn(workers.watch(sweep_sessions(state.clone())));
+        tasks.spawn(workers.watch(crate::inbox::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
+        if let Some(changes) = self.relay {
+            tasks.spawn(workers.watch(state.events.clone().relay(state.clone(), changes)));
+        }
         match state.db.backend {
             Backend::Postgres => tasks.spawn(workers.watch(listen_for_other_instances(state.clone()))),
             Backend::Sqlite => tasks.spawn(workers.watch(state.db.clone().checkpoints())),
@@ -192,13 +207,13 @@ async fn listen_for_other_instances(state: AppState) {
     loop {
         let listened: Result<(), sqlx::Error> = async {
             let mut listener = sqlx::postgres::PgListener::connect(&state.db.url).await?;
-            listener.listen_all([TURNS_CHANNEL, SENDS_CHANNEL]).await?;
+            listener.listen_all([TURNS_CHANNEL, SENDS_CHANNEL, crate::events::EVENTS_CHANNEL]).await?;
             loop {
                 let n = listener.recv().await?;
-                if n.channel() == TURNS_CHANNEL {
-                    state.wake.turns.notify_one();
-                } else {
-                    state.wake.sends.notify_one();
+                match n.channel() {
+                    TURNS_CHANNEL => state.wake.turns.notify_one(),
+                    SENDS_CHANNEL => state.wake.sends.notify_one(),
+                    _ => state.events.from_other_instance(n.payload()),
                 }
             }
         }
@@ -282,7 +297,8 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .route("/metrics", get(crate::metrics::handler).with_state(state.clone()))
-        .merge(crate::media::router(state.clone(), sessions))
+        .merge(crate::media::router(state.clone(), sessions.clone()))
+        .merge(crate::inbox::router(state.clone(), sessions))
         .merge(crate::rest::router(state.clone()))
         .merge(webhook::router(state))
         .merge(ui)

@@ -35,6 +35,10 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Sends the codes of `/login`; none when no SMTP server is configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Announces changed conversations to the backoffice's live pages.
+    pub events: crate::events::Events,
+    /// Webhook requests refused for known connectors, for the dashboard.
+    pub rejections: Arc<crate::dashboard::Rejections>,
 }
 
 #[derive(Default)]
@@ -125,6 +129,8 @@ pub struct Tuning {
     /// On shutdown, how long new webhooks get 503 before the listener closes (a load balancer
     /// watching `/readyz` moves traffic away meanwhile).
     pub drain_grace: Duration,
+    /// How often conversations quiet for their agent's inactivity period are ended.
+    pub lifecycle_sweep: Duration,
 }
 
 impl Default for Tuning {
@@ -142,6 +148,7 @@ impl Default for Tuning {
             turn_workers: 4,
             health_check: Some(Duration::from_secs(300)),
             drain_grace: Duration::from_secs(2),
+            lifecycle_sweep: Duration::from_secs(5),
         }
     }
 }

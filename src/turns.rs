@@ -128,6 +128,16 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
             finish(state, claim, &ctx, &inbound, Handled::default()).await?;
             return Ok(());
         }
+        // Taken over by staff: the agent stays out of it until it is handed back.
+        let (paused,): (Option<i64>,) = sqlx::query_as("SELECT paused_at FROM conversations WHERE id = $1")
+            .bind(&claim.conversation_id)
+            .fetch_one(&state.db.pool)
+            .await?;
+        if paused.is_some() {
+            let done = Handled { note: Some("Staff have taken this conversation over.".into()), ..Handled::default() };
+            finish(state, claim, &ctx, &inbound, done).await?;
+            return Ok(());
+        }
         // Guest commands are Switchboard's to answer; the rest is the agent's, if the guest may
         // talk to it.
         let guest =
@@ -149,10 +159,14 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
             match access::gate(state, &guest).await? {
                 access::Gate::Reply(text) => done.replies.push(switchboard_says(text)),
                 access::Gate::Allow => {
-                    let (parts, note) = think(state, claim, &ctx, &agent_id, &inbound, for_agent).await?;
-                    done.replies
-                        .extend(parts.into_iter().map(|body| Outgoing { note: note.clone(), ..Outgoing::text(body) }));
-                    done.note = note;
+                    let (parts, execution) = think(state, claim, &ctx, &agent_id, &inbound, for_agent).await?;
+                    done.replies.extend(parts.into_iter().map(|body| Outgoing {
+                        note: execution.error.clone(),
+                        execution_id: Some(execution.id.clone()),
+                        ..Outgoing::text(body)
+                    }));
+                    done.note = execution.error.clone();
+                    done.execution = Some(execution);
                 }
             }
         }
@@ -173,10 +187,23 @@ struct Handled {
     replies: Vec<Outgoing>,
     commands: Vec<(String, Option<&'static str>)>,
     note: Option<String>,
+    execution: Option<Execution>,
+}
+
+/// What the brain did on a turn, kept for debugging (the execution record).
+struct Execution {
+    id: String,
+    agent_id: String,
+    brain: String,
+    input: String,
+    output: String,
+    /// Why the fallback reply went out instead, when it did.
+    error: Option<String>,
+    latency_ms: i64,
 }
 
 /// The agent's brain on the guest's new messages: the reply's parts (the welcome message first
-/// in a new conversation) and a note when the fallback reply stood in.
+/// in a new conversation) and the execution record (with a note when the fallback reply stood in).
 async fn think(
     state: &AppState,
     claim: &Claim,
@@ -184,7 +211,7 @@ async fn think(
     agent_id: &str,
     inbound: &[(String, String, Option<String>)],
     messages: Vec<String>,
-) -> crate::error::Result<(Vec<String>, Option<String>)> {
+) -> crate::error::Result<(Vec<String>, Execution)> {
     if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
         typing_indicator(state, ctx, sid).await;
     }
@@ -212,9 +239,22 @@ async fn think(
             .collect(),
         messages,
     };
+    let record = serde_json::json!({
+        "agent": input.agent,
+        "instructions": input.instructions,
+        "conversation_id": input.conversation_id,
+        "guest": mask_address(&ctx.guest),
+        "guest_name": input.guest_name,
+        "history": input.history.iter().map(|l| serde_json::json!({
+            "from": if l.from_guest { "guest" } else { "agent" },
+            "text": l.text,
+        })).collect::<Vec<_>>(),
+        "messages": input.messages,
+    });
     let thinking = std::time::Instant::now();
     let (reply, note) = mind.answer(&input).await;
-    state.metrics.turn(thinking.elapsed());
+    let latency = thinking.elapsed();
+    state.metrics.turn(latency);
     if let Some(note) = &note {
         tracing::warn!(%note, "turn used the fallback reply");
     }
@@ -224,7 +264,16 @@ async fn think(
         None => Vec::new(),
     };
     parts.extend(split_body(&reply));
-    Ok((parts, note))
+    let execution = Execution {
+        id: new_id(),
+        agent_id: agent_id.to_string(),
+        brain: mind.kind.clone(),
+        input: record.to_string(),
+        output: reply,
+        error: note,
+        latency_ms: latency.as_millis() as i64,
+    };
+    Ok((parts, execution))
 }
 
 /// Closes the turn: marks the messages answered and queues the replies, in one transaction,
@@ -297,13 +346,35 @@ async fn finish(
             .execute(&mut *tx)
             .await?;
     }
+    if let Some(e) = &done.execution {
+        sqlx::query(
+            "INSERT INTO executions (id, conversation_id, agent_id, brain, input, output, error, latency_ms, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&e.id)
+        .bind(&claim.conversation_id)
+        .bind(&e.agent_id)
+        .bind(&e.brain)
+        .bind(&e.input)
+        .bind(&e.output)
+        .bind(&e.error)
+        .bind(e.latency_ms)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     let any = !queued.is_empty();
+    let touched: Vec<String> = queued.iter().map(|q| q.0.clone()).collect();
     for (conversation, first, messages) in queued {
         conversations::queue(&mut tx, &conversation, connector_id, first, &messages, now).await?;
     }
     tx.commit().await?;
     if any {
         state.wake_sends().await;
+    }
+    state.events.changed(&claim.conversation_id);
+    for conversation in touched {
+        state.events.changed(&conversation);
     }
     Ok(())
 }

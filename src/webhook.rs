@@ -82,10 +82,12 @@ async fn authenticate(
     };
     if !valid {
         tracing::warn!(connector_id = %connector.id, signature_present = signature.is_some(), "webhook: signature check failed");
+        state.rejections.note(&connector.id, "bad_signature");
         return Err(reject(StatusCode::FORBIDDEN, "invalid signature"));
     }
     if param(&params, "AccountSid").is_some_and(|sid| sid != connector.account_sid) {
         tracing::warn!(connector_id = %connector.id, "webhook: AccountSid does not match the connector");
+        state.rejections.note(&connector.id, "wrong_account");
         return Err(reject(StatusCode::FORBIDDEN, "wrong account"));
     }
     Ok((connector, params))
@@ -150,6 +152,7 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
         };
         let Some(number) = number else {
             tracing::warn!(to = %mask_address(to), "message to a number this connector does not know");
+            state.rejections.note(&connector.id, "unknown_number");
             return Ok("unknown_number");
         };
         // The channel's inbound route: only this sender reaches the agent.
@@ -297,6 +300,7 @@ impl GroupWrite for StatusWriter {
         let rows = self.state.db.write_script(script, true).await?;
         let mut moved = Vec::with_capacity(rows.len());
         for row in rows {
+            self.state.events.changed(&row.try_get::<String, _>(2)?);
             moved.push((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
         }
         Ok(jobs
@@ -325,7 +329,7 @@ fn status_statements(job: &StatusUpdate, now: i64) -> Vec<Statement> {
         sql: format!(
             "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), status = ${s}, status_rank = ${r}, \
              error_code = COALESCE(${c}, error_code), error_message = COALESCE(${m}, error_message) \
-             WHERE {locate} AND status_rank < ${r} RETURNING id, twilio_sid",
+             WHERE {locate} AND status_rank < ${r} RETURNING id, twilio_sid, conversation_id",
             s = placeholders + 1,
             r = placeholders + 2,
             c = placeholders + 3,

@@ -55,24 +55,13 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
     // Signed out: refused. Signed in: the file, under a policy that runs nothing.
     let url = format!("{}{}", app.url, media[0].url());
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
-    let login = app
-        .http
-        .post(format!("{}/ui/login", app.url))
-        .header("Accept", "application/json")
-        .form(&[("email", "admin@example.com"), ("password", "correct horse battery")])
-        .send()
-        .await
-        .unwrap();
-    assert!(login.status().is_success());
-    let served = app.http.get(&url).send().await.unwrap();
+    let admin = app.browser("admin@example.com").await;
+    let served = admin.get(&url).send().await.unwrap();
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["content-type"], "image/png");
     assert!(served.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
     assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
-    assert_eq!(
-        app.http.get(format!("{}/media/{}", app.url, common::random_hex(32))).send().await.unwrap().status(),
-        404
-    );
+    assert_eq!(admin.get(format!("{}/media/{}", app.url, common::random_hex(32))).send().await.unwrap().status(), 404);
 
     // An agent owner of the same organization sees files of their own agents' guests only.
     use app::ports::Backoffice;
@@ -80,15 +69,7 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
         .add_user(&me, "owner@example.com", app::model::Role::AgentOwner, "correct horse battery".into())
         .await
         .unwrap();
-    let owner = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let login = owner
-        .post(format!("{}/ui/login", app.url))
-        .header("Accept", "application/json")
-        .form(&[("email", "owner@example.com"), ("password", "correct horse battery")])
-        .send()
-        .await
-        .unwrap();
-    assert!(login.status().is_success());
+    let owner = app.browser("owner@example.com").await;
     assert_eq!(owner.get(&url).send().await.unwrap().status(), 404, "not their agent's conversation");
 }
 

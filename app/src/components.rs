@@ -34,6 +34,8 @@ pub fn Shell() -> impl IntoView {
                             <nav>
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/connectors">"Connectors"</A> })}
                                 <A href="/agents">"Agents"</A>
+                                <A href="/inbox">"Inbox"</A>
+                                {(me.role == Role::OrgAdmin).then(|| view! { <A href="/dashboard">"Dashboard"</A> })}
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/users">"Users"</A> })}
                                 <A href="/tokens">"API tokens"</A>
                             </nav>
@@ -159,4 +161,26 @@ pub fn Home() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// A counter that goes up whenever the server says a conversation the user may see changed
+/// (server-sent events from `/events`); resources that read it refetch. On the server, and
+/// until the page is hydrated, it stays at 0.
+pub fn live_updates() -> ReadSignal<u32> {
+    let (count, set_count) = signal(0u32);
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::{closure::Closure, JsCast};
+        if let Ok(source) = web_sys::EventSource::new("/events") {
+            let bump = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| set_count.update(|n| *n += 1));
+            let _ = source.add_event_listener_with_callback("changed", bump.as_ref().unchecked_ref());
+            let _ = source.add_event_listener_with_callback("reload", bump.as_ref().unchecked_ref());
+            bump.forget();
+            let source = send_wrapper::SendWrapper::new(source);
+            on_cleanup(move || source.close());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = set_count;
+    count
 }

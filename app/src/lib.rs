@@ -69,7 +69,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("agents/new") view=pages::agents::NewAgentPage/>
                     <Route path=path!("agents/:id") view=pages::agents::AgentPage/>
                     <Route path=path!("agents/:id/channels") view=pages::channels::ChannelsPage/>
-                    <Route path=path!("agents/:id/conversations") view=pages::conversations::ConversationsPage/>
+                    <Route path=path!("agents/:id/conversations") view=pages::inbox::ConversationsPage/>
+                    <Route path=path!("inbox") view=pages::inbox::InboxPage/>
+                    <Route path=path!("conversations/:id") view=pages::inbox::ConversationPage/>
+                    <Route path=path!("dashboard") view=pages::dashboard::DashboardPage/>
                     <Route path=path!("agents/:id/sharing") view=pages::sharing::SharingPage/>
                 </ParentRoute>
             </Routes>

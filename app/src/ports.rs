@@ -170,4 +170,24 @@ pub trait Backoffice: Send + Sync + 'static {
     async fn decide_access(&self, me: &Me, agent_id: &str, request_id: &str, approve: bool) -> Result<String>;
     /// Unlinks a guest's verified email address: they must /login again.
     async fn revoke_guest(&self, me: &Me, agent_id: &str, guest_key: &str) -> Result<SharingView>;
+    /// The inbox: one agent's conversations or the organization's, filtered, a page at a time.
+    async fn inbox(&self, me: &Me, filter: InboxFilter) -> Result<InboxPage>;
+    async fn conversation(&self, me: &Me, id: &str) -> Result<ConversationDetail>;
+    async fn execution(&self, me: &Me, id: &str) -> Result<ExecutionView>;
+    /// Human takeover: pauses (or hands back) the agent in one conversation.
+    async fn set_paused(&self, me: &Me, id: &str, paused: bool) -> Result<ConversationDetail>;
+    async fn end_conversation(&self, me: &Me, id: &str) -> Result<ConversationDetail>;
+    /// A reply written by staff: free text inside the 24-hour window, a template (Content SID
+    /// and variables) at any time.
+    async fn staff_reply(
+        &self,
+        me: &Me,
+        id: &str,
+        body: String,
+        template: Option<(String, String)>,
+    ) -> Result<ConversationDetail>;
+    /// How long a conversation may be quiet before it ends, in seconds.
+    async fn set_inactivity(&self, me: &Me, agent_id: &str, seconds: i64) -> Result<i64>;
+    async fn inactivity(&self, me: &Me, agent_id: &str) -> Result<i64>;
+    async fn dashboard(&self, me: &Me) -> Result<Dashboard>;
 }

@@ -166,7 +166,9 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
 
   // ... and the conversation shows both messages in the backoffice.
   await open(page, conciergeUrl.replace(/\/channels$/, "/conversations"));
-  const conversation = page.locator(".conversation").first();
+  await page.getByTestId("inbox").locator("tbody tr").first().getByRole("link").click();
+  await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
+  const conversation = page.getByTestId("history");
   await expect(conversation.locator(".msg.in")).toContainText("Hello, when is breakfast?");
   await expect(conversation.locator(".msg.out")).toContainText("Breakfast is served from 7 to 10.");
   await expect(conversation.locator(".msg.out")).toHaveAttribute("data-status", "read");

@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
-import { signIn } from "../helpers";
+import { faults, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created, on the simulator's demo account.
 const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
@@ -8,12 +8,6 @@ const AUTH_TOKEN = "fedcba9876543210fedcba9876543210";
 const FRONT = "+14155550100";
 const SPA = "+14155550101";
 const SMS = "+14155550199";
-
-async function faults(page: Page, faults: object) {
-  const response = await page.request.post(`${SIMULATOR}/_sim/faults`, { data: faults });
-  expect(response.ok()).toBeTruthy();
-}
-
 
 test("an admin keeps a connector healthy: outage, every number's webhook, a bound number, the sandbox, delete", async ({
   page,

@@ -1,6 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { SIMULATOR } from "../playwright.config";
-import { signIn } from "../helpers";
+import { open, phoneOf, say, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts (its admin, the "Front Desk" connector and the FAQ agent
 // "concierge") and 04-roles.spec.ts (whose agent "owners-bot" holds the WhatsApp number at its
@@ -8,30 +7,6 @@ import { signIn } from "../helpers";
 // simulator's mailbox, which receives Switchboard's email over SMTP.
 const SENDER = "+14155550100";
 const BREAKFAST = "Breakfast is served from 7 to 10.";
-
-
-async function open(page: Page, path: string) {
-  await page.goto(path);
-  await page.locator('body[data-hydrated="true"]').waitFor();
-}
-
-/// A guest's phone: the simulator's page, writing from `guest` to the agent's number.
-async function phoneOf(page: Page, guest: string) {
-  const phone = await page.context().newPage();
-  await phone.goto(`${SIMULATOR}/?from=${encodeURIComponent(guest)}&to=${encodeURIComponent("whatsapp:" + SENDER)}`);
-  return phone;
-}
-
-/// The guest writes; waits for a new reply and checks the newest one.
-async function say(phone: Page, text: string, expected: string | RegExp) {
-  const replies = phone.locator("#thread .msg.reply");
-  const before = await replies.count();
-  await phone.getByLabel("Message").fill(text);
-  await phone.getByRole("button", { name: "Send" }).click();
-  await expect(phone.locator("#thread .msg.guest").last()).toContainText(text);
-  await expect.poll(() => replies.count()).toBeGreaterThan(before);
-  await expect(replies.last()).toContainText(expected);
-}
 
 /// The newest code sent to `email`, read from the simulator's Mailbox.
 async function codeFor(phone: Page, email: string) {

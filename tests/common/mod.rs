@@ -102,6 +102,7 @@ pub fn fast_tuning() -> Tuning {
         webhook_confirm_interval: Duration::from_millis(50),
         idle_poll: Duration::from_millis(200),
         retry_base: Duration::from_millis(50),
+        lifecycle_sweep: Duration::from_millis(200),
         ..Tuning::default()
     }
 }
@@ -174,6 +175,20 @@ fn tracing_subscriber_init() -> Option<()> {
     tracing_subscriber::fmt().with_test_writer().with_env_filter("info,sqlx=warn").try_init().ok()
 }
 
+/// An HTTP client signed in to the backoffice at `url` (password "correct horse battery").
+pub async fn signed_in(url: &str, email: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let login = client
+        .post(format!("{url}/ui/login"))
+        .header("Accept", "application/json")
+        .form(&[("email", email), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success(), "{email} signs in");
+    client
+}
+
 /// Polls `check` until it gives a value or the time runs out.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -201,6 +216,16 @@ impl TestApp {
         }
         self.state.db.pool.close().await;
         self.state.db = switchboard::db::Db::connect(&self.database_url).await.unwrap();
+    }
+
+    /// An HTTP client signed in to the backoffice as this user (password "correct horse battery").
+    pub async fn browser(&self, email: &str) -> reqwest::Client {
+        signed_in(&self.url, email).await
+    }
+
+    /// The admin `admin()` created, signed in again.
+    pub async fn admin_me(&self) -> Me {
+        self.state.authenticate("admin@example.com".into(), "correct horse battery".into()).await.unwrap()
     }
 
     pub async fn admin(&self) -> Me {

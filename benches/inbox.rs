@@ -1,0 +1,238 @@
+//! The inbox with 100,000 messages in the database: prints how long each view of it takes.
+//!
+//!     cargo bench --bench inbox           (or scripts/bench.sh)
+//!
+//! Sets up a connector, two numbers and an agent through the services (the simulator stands in
+//! for Twilio), then writes 5,000 conversations of 20 messages each straight into the database,
+//! spread over two weeks, and times the inbox's pages, filters and searches, a conversation's
+//! page and the dashboard, as the server functions run them. SQLite by default; PostgreSQL when
+//! `BENCH_DATABASE_URL` names a fresh database.
+
+use std::time::{Duration, Instant};
+
+use app::{
+    model::{ConversationState, InboxFilter, Me, Provider},
+    ports::{AgentInput, Backoffice, ConnectorInput},
+};
+use switchboard::{config::Config, startup::Application, state::AppState};
+use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};
+
+const CONVERSATIONS: usize = 5_000;
+const PER_CONVERSATION: usize = 20;
+
+fn number(phone: &str, whatsapp: bool, sms: bool) -> SeedNumber {
+    SeedNumber { phone_number: phone.into(), display_name: None, whatsapp, sms, sender_status: "ONLINE".into() }
+}
+
+/// Runs `f` `runs` times and returns the median and the slowest, in milliseconds.
+async fn time<F, Fut, T>(runs: usize, mut f: F) -> (f64, f64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut took = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        std::hint::black_box(f().await);
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    took.sort_by(|a, b| a.total_cmp(b));
+    (took[runs / 2], took[runs - 1])
+}
+
+async fn seed(state: &AppState, agent_id: &str, numbers: &[(String, String, bool)]) {
+    let now = switchboard::now_ms();
+    let words = ["breakfast", "parking", "late checkout", "spa", "taxi", "towels", "wifi", "pool"];
+    let mut c = 0;
+    while c < CONVERSATIONS {
+        let mut tx = state.db.begin_write().await.unwrap();
+        for _ in 0..250 {
+            let (number_id, connector_id, whatsapp) = &numbers[c % numbers.len()];
+            let id = switchboard::new_id();
+            let phone = format!("+1555{:07}", c);
+            let guest = if *whatsapp { format!("whatsapp:{phone}") } else { phone.clone() };
+            // Activity spread over the last 14 days; a fifth of the conversations ended.
+            let last = now - (c as i64 * 241_903) % (14 * 86_400_000);
+            let state_ = if c % 5 == 0 { "ended" } else { "live" };
+            sqlx::query(
+                "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, \
+                 last_activity_at, created_at, state, out_seq) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, 10)",
+            )
+            .bind(&id)
+            .bind(number_id)
+            .bind(&guest)
+            .bind(format!("Guest {c}"))
+            .bind(agent_id)
+            .bind(last)
+            .bind(last - 3_600_000)
+            .bind(state_)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            for m in 0..PER_CONVERSATION {
+                let inbound = m % 2 == 0;
+                let body = if inbound {
+                    format!("Question {m} about the {} from guest {c}", words[(c + m) % words.len()])
+                } else {
+                    format!("Answer {m}: the {} is available.", words[(c + m) % words.len()])
+                };
+                let at = last - (PER_CONVERSATION - m) as i64 * 60_000;
+                sqlx::query(
+                    "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, \
+                     status_rank, answered, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)",
+                )
+                .bind(switchboard::new_id())
+                .bind(&id)
+                .bind(connector_id)
+                .bind(if inbound { "inbound" } else { "outbound" })
+                .bind(body)
+                .bind(format!("SM{}", switchboard::new_id()))
+                .bind(if inbound { "received" } else { "read" })
+                .bind(if inbound { 0 } else { 6 })
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+            c += 1;
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+async fn row(label: &str, figures: (f64, f64)) {
+    println!("| {label} | {:.1} ms | {:.1} ms |", figures.0, figures.1);
+}
+
+#[tokio::main]
+async fn main() {
+    let account = SeedAccount {
+        sid: "AC0123456789abcdef0123456789abcdef".into(),
+        auth_token: "0123456789abcdef0123456789abcdef".into(),
+        friendly_name: "Bench".into(),
+        kind: "Full".into(),
+        numbers: vec![number("+14155550100", true, false), number("+14155550199", false, true)],
+        templates: vec![],
+        services: vec![],
+        sandbox_keyword: None,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim =
+        twilio_sim::start(listener, Seed { accounts: vec![account.clone()] }, Options::default(), None).await.unwrap();
+    let data = std::env::temp_dir().join(format!("switchboard-inbox-bench-{}", switchboard::new_id()));
+    let mut config = Config::for_data_dir(data.clone());
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.database_url = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    config.twilio_api_base = sim.url();
+    config.twilio_messaging_base = sim.url();
+    config.twilio_content_base = sim.url();
+    let backend = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    let app = Application::build(config).await.unwrap();
+    let state = app.state().clone();
+    let me: Me = state.setup("Bench".into(), "bench@example.com".into(), "bench password".into()).await.unwrap();
+    let connector = state
+        .create_connector(
+            &me,
+            ConnectorInput {
+                name: "Bench".into(),
+                account_sid: account.sid.clone(),
+                auth_token: Some(account.auth_token.clone()),
+                receive_inbound: true,
+            },
+        )
+        .await
+        .unwrap();
+    let rows = state.list_numbers(&me, &connector.id).await.unwrap();
+    state.save_numbers(&me, &connector.id, rows.iter().map(|r| r.id.clone()).collect(), false).await.unwrap();
+    let agent = state
+        .create_agent(&me, AgentInput { name: "bench".into(), fallback_reply: "Thanks!".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let mut numbers = Vec::new();
+    for r in &rows {
+        state.add_channel(&me, &agent.id, &r.id).await.unwrap();
+        numbers.push((r.id.clone(), connector.id.clone(), r.provider == Provider::WhatsApp));
+    }
+
+    let seeding = Instant::now();
+    seed(&state, &agent.id, &numbers).await;
+    let (messages,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages").fetch_one(&state.db.pool).await.unwrap();
+    if backend == "SQLite" {
+        sqlx::query("ANALYZE").execute(&state.db.pool).await.unwrap();
+    }
+    println!(
+        "Inbox benchmark ({backend}, {} cores): {messages} messages in {CONVERSATIONS} conversations, written in {:.1} s\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        seeding.elapsed().as_secs_f64()
+    );
+    println!("| view (as the server function runs it) | median | slowest of 20 |");
+    println!("|---|---|---|");
+    let runs = 20;
+    let inbox = |filter: InboxFilter| {
+        let state = state.clone();
+        let me = me.clone();
+        move || {
+            let state = state.clone();
+            let me = me.clone();
+            let filter = filter.clone();
+            async move { state.inbox(&me, filter).await.unwrap() }
+        }
+    };
+    row("organization inbox, first page (25 rows)", time(runs, inbox(InboxFilter::default())).await).await;
+    row(
+        "the agent's Conversations tab, first page",
+        time(runs, inbox(InboxFilter { agent_id: Some(agent.id.clone()), ..Default::default() })).await,
+    )
+    .await;
+    row("page 100 (rows 2,476–2,500)", time(runs, inbox(InboxFilter { page: 99, ..Default::default() })).await).await;
+    row(
+        "filtered: SMS only",
+        time(runs, inbox(InboxFilter { provider: Some(Provider::Sms), ..Default::default() })).await,
+    )
+    .await;
+    row(
+        "filtered: ended",
+        time(runs, inbox(InboxFilter { state: Some(ConversationState::Ended), ..Default::default() })).await,
+    )
+    .await;
+    row(
+        "search by number (+15550004321)",
+        time(runs, inbox(InboxFilter { q: "+15550004321".into(), ..Default::default() })).await,
+    )
+    .await;
+    row(
+        "search in the text of 100,000 messages (\"guest 4321\")",
+        time(runs, inbox(InboxFilter { q: "guest 4321".into(), ..Default::default() })).await,
+    )
+    .await;
+    let first = state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
+    row(
+        "one conversation's page (20 messages)",
+        time(runs, || {
+            let state = state.clone();
+            let me = me.clone();
+            let id = first.clone();
+            async move { state.conversation(&me, &id).await.unwrap() }
+        })
+        .await,
+    )
+    .await;
+    row(
+        "the dashboard (14 days)",
+        time(runs, || {
+            let state = state.clone();
+            let me = me.clone();
+            async move { state.dashboard(&me).await.unwrap() }
+        })
+        .await,
+    )
+    .await;
+    let ended = time(3, || {
+        let state = state.clone();
+        async move { switchboard::inbox::end_idle(&state).await.unwrap() }
+    })
+    .await;
+    row("the lifecycle sweep (ending idle conversations)", ended).await;
+    let _ = std::fs::remove_dir_all(&data);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

@@ -1,0 +1,117 @@
+import { expect, Page, test } from "@playwright/test";
+import { faults, open, phoneOf, say, signIn } from "../helpers";
+
+// Runs after 06-sharing.spec.ts: the concierge answers on +14155550100 with open access.
+const FALLBACK = "A colleague will get back to you.";
+const BREAKFAST = "Breakfast is served from 7 to 10.";
+
+/// Sets the concierge's inactivity period, in minutes, on its Conversations tab.
+async function inactivity(page: Page, minutes: string) {
+  await page.getByRole("link", { name: "Agents" }).click();
+  await page.getByTestId("agents").getByRole("link", { name: "concierge" }).click();
+  await page.getByRole("link", { name: "Conversations" }).click();
+  await page.getByText("Conversation lifecycle").click();
+  await page.getByLabel(/End a conversation after/).fill(minutes);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByRole("status")).toHaveText("Saved.");
+}
+
+test("the inbox: live messages and ticks, filters, execution records, takeover, the end of a quiet conversation, the dashboard", async ({
+  page,
+}) => {
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  await signIn(page);
+  await page.getByRole("link", { name: "Inbox" }).click();
+  await expect(page).toHaveURL(/\/inbox$/);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  const inbox = page.getByTestId("inbox");
+  await expect(inbox).toContainText("concierge");
+
+  // A new guest writes: the conversation appears in the open inbox without a reload.
+  const dora = await phoneOf(page, "whatsapp:+15550006666");
+  await say(dora, "Is the sauna open on Sundays?", FALLBACK);
+  const row = inbox.locator("tr", { hasText: "+15550006666" });
+  await expect(row).toContainText(FALLBACK);
+  await expect(row.getByText("Live")).toBeVisible();
+
+  // Filters: search, provider, state; each is in the address bar.
+  await page.getByLabel("Search").fill("sauna");
+  await page.getByLabel("Search").dispatchEvent("change");
+  await expect(page).toHaveURL(/q=sauna/);
+  await expect(inbox.locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByRole("link", { name: "CSV" })).toHaveAttribute("href", /\/export\/conversations\.csv\?q=sauna/);
+  const csv = await page.request.get("/export/conversations.csv?q=sauna");
+  expect(await csv.text()).toContain("+15550006666");
+  await page.getByLabel("Provider").selectOption("sms");
+  await expect(page.getByText("No conversations match.")).toBeVisible();
+  await page.getByLabel("Provider").selectOption("whatsapp");
+  await expect(inbox.locator("tbody tr")).toHaveCount(1);
+  await page.getByLabel("State").selectOption("ended");
+  await expect(page.getByText("No conversations match.")).toBeVisible();
+  await page.getByLabel("State").selectOption("live");
+  await expect(inbox.locator("tbody tr")).toHaveCount(1);
+
+  // The conversation: a new message and its delivery ticks arrive live (the simulator holds
+  // each status callback back for a second and a half).
+  await inbox.locator("tbody tr").first().getByRole("link").click();
+  await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  const history = page.getByTestId("history");
+  await expect(history.locator(".msg.out").first()).toContainText(FALLBACK);
+  await faults(page, { status_delay_ms: 1500 });
+  await dora.getByLabel("Message").fill("When is breakfast?");
+  await dora.getByRole("button", { name: "Send" }).click();
+  await expect(history.locator(".msg.in").last()).toContainText("When is breakfast?");
+  const reply = history.locator(".msg.out").last();
+  await expect(reply).toContainText(BREAKFAST);
+  await expect(reply.getByTestId("tick")).toContainText(/sent|queued|pending/);
+  await expect(reply.getByTestId("tick")).toContainText("read", { timeout: 20_000 });
+  await faults(page, {});
+
+  // Its execution record: the brain, its input and output, the send.
+  await reply.getByText("Execution record").click();
+  const record = reply.getByTestId("execution");
+  await expect(record).toContainText("Built-in FAQ");
+  await expect(record).toContainText('"When is breakfast?"');
+  await expect(record).toContainText("1 attempt");
+
+  // Takeover: the agent stays silent, staff reply, then hand back.
+  await page.getByRole("button", { name: "Take over" }).click();
+  await expect(page.getByTestId("takeover")).toContainText("Taken over by admin@example.com");
+  const before = await history.locator(".msg.out").count();
+  await dora.getByLabel("Message").fill("Can I speak to a person?");
+  await dora.getByRole("button", { name: "Send" }).click();
+  await expect(history.locator(".msg.in").last()).toContainText("Can I speak to a person?");
+  await page.waitForTimeout(1500);
+  await expect(history.locator(".msg.out")).toHaveCount(before);
+  await page.getByTestId("reply").getByLabel("Message").fill("Hi Dora, this is Marta from reception.");
+  await page.getByTestId("reply").getByRole("button", { name: "Send" }).click();
+  await expect(history.locator('.msg.out[data-origin="staff"]')).toContainText("Hi Dora, this is Marta");
+  await expect(dora.locator("#thread .msg.reply").last()).toContainText("Hi Dora, this is Marta from reception.");
+  await page.getByRole("button", { name: "Hand back to the agent" }).click();
+  await expect(page.getByRole("button", { name: "Take over" })).toBeVisible();
+  await say(dora, "When is breakfast?", BREAKFAST);
+  const conversation = page.url();
+
+  // A quiet conversation ends after the agent's inactivity period (here 6 seconds), live.
+  await inactivity(page, "0.1");
+  await open(page, conversation);
+  await expect(page.getByTestId("state")).toHaveText("Ended", { timeout: 20_000 });
+  await open(page, "/inbox?state=ended");
+  await expect(page.getByTestId("inbox")).toContainText("+15550006666");
+  await inactivity(page, "10");
+
+  // The dashboard, as charts.
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId("per-day").locator("svg g[data-day]")).toHaveCount(14);
+  await expect(page.getByTestId("totals")).toContainText(/\d+ in · \d+ out/);
+  await expect(page.getByTestId("reply-time")).toContainText(/\d+(\.\d)? (ms|s|min)/);
+  await expect(page.getByTestId("health")).toContainText("Front Desk");
+  await expect(page.getByTestId("health")).toContainText("Connected");
+  await expect(page.getByTestId("failures")).toBeVisible();
+  await expect(page.getByTestId("rejections")).toBeVisible();
+
+  expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
+});

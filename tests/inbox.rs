@@ -1,0 +1,402 @@
+//! The inbox: filters, search and pages; a conversation's history, ticks and execution records;
+//! human takeover; the lifecycle; live updates over server-sent events; exports; the dashboard.
+
+mod common;
+
+use std::time::Duration;
+
+use app::{
+    model::{ConversationState, Direction, InboxFilter, Provider, Role},
+    ports::{AgentInput, Backoffice},
+};
+use common::{eventually, spawn_app, TestApp};
+use twilio_sim::Inbound;
+
+fn guest(i: usize) -> String {
+    format!("whatsapp:+1555000{i:04}")
+}
+
+async fn write(app: &TestApp, from: &str, to: &str, body: &str, name: &str) {
+    app.sim
+        .sim
+        .guest_message(Inbound {
+            to: to.into(),
+            from: from.into(),
+            body: body.into(),
+            profile_name: Some(name.into()),
+            media: vec![],
+        })
+        .await
+        .unwrap();
+}
+
+/// The guest writes to the WhatsApp number and waits for as many replies as `replies`.
+async fn say(app: &TestApp, from: &str, body: &str, replies: usize) {
+    write(app, from, "whatsapp:+14155550100", body, "Guest").await;
+    eventually("the reply", || async { (app.replies_to(from).len() >= replies).then_some(()) }).await;
+}
+
+#[tokio::test]
+async fn the_inbox_filters_searches_and_pages() {
+    let app = spawn_app().await;
+    let (me, connector, _, agent) = app.ready_path().await;
+    // The SMS number answers for the same agent.
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
+    let whatsapp = TestApp::number(&rows, "+14155550100", true).id.clone();
+    let other = TestApp::number(&rows, "+14155550101", true).id.clone();
+    app.state.save_numbers(&me, &connector, vec![whatsapp, sms.clone(), other.clone()], false).await.unwrap();
+    app.state.set_webhook(&me, &connector, &other).await.unwrap();
+    app.state.set_webhook(&me, &connector, &sms).await.unwrap();
+    app.state.add_channel(&me, &agent, &sms).await.unwrap();
+
+    for i in 0..27 {
+        let body = if i == 7 { "Is the sauna open on Sundays?" } else { "When is breakfast?" };
+        write(&app, &guest(i), "whatsapp:+14155550100", body, &format!("Guest {i}")).await;
+    }
+    write(&app, "+15559990001", "+14155550199", "Late checkout please", "").await;
+    eventually("every reply", || async {
+        let sent = app.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api").count();
+        (sent == 28).then_some(())
+    })
+    .await;
+
+    let first = app.state.inbox(&me, InboxFilter::default()).await.unwrap();
+    assert_eq!(first.rows.len(), 25);
+    assert!(first.has_more);
+    assert_eq!(first.numbers, vec!["+14155550100", "+14155550101", "+14155550199"]);
+    let second = app.state.inbox(&me, InboxFilter { page: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(second.rows.len(), 3);
+    assert!(!second.has_more);
+    let mut all: Vec<String> = first.rows.iter().chain(&second.rows).map(|r| r.id.clone()).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 28, "every conversation once across the pages");
+    // Newest activity first; the last message is the agent's reply, the window open.
+    assert!(first.rows.windows(2).all(|w| w[0].last_at_ms >= w[1].last_at_ms));
+    let row = &first.rows[0];
+    assert!(!row.last_from_guest && row.window_open && row.state == ConversationState::Live);
+    assert_eq!(row.agent_name.as_deref(), Some("concierge"));
+
+    let sms_only =
+        app.state.inbox(&me, InboxFilter { provider: Some(Provider::Sms), ..Default::default() }).await.unwrap();
+    assert_eq!(sms_only.rows.len(), 1);
+    assert_eq!((sms_only.rows[0].guest.as_str(), sms_only.rows[0].number.as_str()), ("+15559990001", "+14155550199"));
+    let by_number =
+        app.state.inbox(&me, InboxFilter { number: Some("+14155550199".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(by_number.rows.len(), 1);
+    let whatsapp_page =
+        app.state.inbox(&me, InboxFilter { provider: Some(Provider::WhatsApp), ..Default::default() }).await.unwrap();
+    assert_eq!((whatsapp_page.rows.len(), whatsapp_page.has_more), (25, true));
+    let search = |q: &str| {
+        let app = &app;
+        let me = me.clone();
+        let q = q.to_string();
+        async move { app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows }
+    };
+    let sauna = search("SAUNA").await;
+    assert_eq!(sauna.len(), 1, "text, case-insensitive");
+    assert_eq!(sauna[0].guest_name.as_deref(), Some("Guest 7"));
+    assert_eq!(search("Guest 12").await.len(), 1, "by name");
+    assert_eq!(search("+15550000013").await.len(), 1, "by number");
+    assert!(search("100%_").await.is_empty(), "LIKE wildcards are taken literally");
+    let ended = app
+        .state
+        .inbox(&me, InboxFilter { state: Some(ConversationState::Ended), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(ended.rows.is_empty());
+
+    // An agent owner sees only their agents' conversations, with guests' numbers masked.
+    app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
+    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into()).await.unwrap();
+    assert!(app.state.inbox(&owner, InboxFilter::default()).await.unwrap().rows.is_empty());
+    assert!(app
+        .state
+        .inbox(&owner, InboxFilter { agent_id: Some(agent.clone()), ..Default::default() })
+        .await
+        .is_err());
+    let theirs = app
+        .state
+        .create_agent(
+            &owner,
+            AgentInput { name: "owners-bot".into(), fallback_reply: "Soon.".into(), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    app.state.add_channel(&owner, &theirs.id, &other).await.unwrap();
+    write(&app, "whatsapp:+15559990002", "whatsapp:+14155550101", "Hello", "").await;
+    let mine = eventually("the owner's conversation", || async {
+        let rows = app.state.inbox(&owner, InboxFilter::default()).await.unwrap().rows;
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].guest, "whatsapp:…002");
+}
+
+#[tokio::test]
+async fn a_conversation_shows_ticks_and_the_execution_record_of_each_reply() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    say(&app, &guest(1), "When is breakfast?", 1).await;
+    let id = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
+    let c = eventually("the reply is read", || async {
+        let c = app.state.conversation(&me, &id).await.unwrap();
+        (c.messages.last().map(|m| m.status.as_str()) == Some("read")).then_some(c)
+    })
+    .await;
+    assert_eq!(c.messages.len(), 2);
+    let (question, answer) = (&c.messages[0], &c.messages[1]);
+    assert_eq!((question.direction, question.who()), (Direction::Inbound, "Guest"));
+    assert_eq!((answer.who(), answer.tick(), answer.body.as_str()), ("Agent", "✓✓ read", "Breakfast is from 7 to 10."));
+    assert!(answer.twilio_sid.as_deref().is_some_and(|s| s.starts_with("SM")));
+
+    let record = app.state.execution(&me, answer.execution_id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(record.brain, "Built-in FAQ");
+    assert_eq!(record.output.as_deref(), Some("Breakfast is from 7 to 10."));
+    assert!(record.error.is_none());
+    let input: serde_json::Value = serde_json::from_str(&record.input).unwrap();
+    assert_eq!(input["messages"], serde_json::json!(["When is breakfast?"]));
+    assert_eq!(input["guest"], "whatsapp:…001", "the guest's number is masked in the record");
+    assert_eq!(record.sends.len(), 1);
+    assert_eq!((record.sends[0].attempts, record.sends[0].twilio_sid.clone()), (1, answer.twilio_sid.clone()));
+
+    // A failed delivery says what Twilio's code means.
+    app.sim.sim.set_faults(twilio_sim::Faults {
+        final_status: Some("undelivered".into()),
+        error_code: Some(63024),
+        ..Default::default()
+    });
+    say(&app, &guest(1), "When is breakfast?", 2).await;
+    let failed = eventually("the failure arrives", || async {
+        let c = app.state.conversation(&me, &id).await.unwrap();
+        c.messages.last().filter(|m| m.status == "undelivered").cloned()
+    })
+    .await;
+    assert_eq!(failed.tick(), "⚠");
+    assert!(failed.error.unwrap().contains("63024"));
+}
+
+#[tokio::test]
+async fn staff_take_over_reply_under_the_window_rule_and_hand_back() {
+    let app = spawn_app().await;
+    let (me, connector, _, _) = app.ready_path().await;
+    let ana = guest(2);
+    say(&app, &ana, "When is breakfast?", 1).await;
+    let id = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
+
+    let c = app.state.set_paused(&me, &id, true).await.unwrap();
+    assert_eq!(c.paused_by.as_deref(), Some("admin@example.com"));
+    assert!(app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].paused);
+    write(&app, &ana, "whatsapp:+14155550100", "Can I talk to a person?", "Ana").await;
+    eventually("the turn passes", || async {
+        let (answered,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE direction = 'inbound' AND answered = 1")
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        (answered == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.replies_to(&ana).len(), 1, "the agent stays silent while staff have it");
+
+    let empty = app.state.staff_reply(&me, &id, "  ".into(), None).await.unwrap_err();
+    assert!(matches!(empty, app::AppError::Invalid { ref field, .. } if field == "body"));
+    app.state.staff_reply(&me, &id, "Hello Ana, this is Marta from reception.".into(), None).await.unwrap();
+    eventually("the staff reply arrives", || async {
+        app.replies_to(&ana).last().filter(|m| m.body.starts_with("Hello Ana")).map(|_| ())
+    })
+    .await;
+    let c = app.state.conversation(&me, &id).await.unwrap();
+    let staff = c.messages.iter().find(|m| m.who() == "Staff").unwrap();
+    assert_eq!(staff.note.as_deref(), Some("Sent by admin@example.com."));
+
+    // Outside the window only a template may go, and it does.
+    sqlx::query("UPDATE conversations SET last_inbound_at = $1")
+        .bind(switchboard::now_ms() - 25 * 3600 * 1000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let refused = app.state.staff_reply(&me, &id, "Are you still there?".into(), None).await.unwrap_err();
+    assert!(matches!(refused, app::AppError::OutsideWindow(_)), "{refused:?}");
+    let templates = app.state.list_templates(&me, &connector).await.unwrap();
+    app.state
+        .staff_reply(&me, &id, String::new(), Some((templates[0].sid.clone(), r#"{"1": "Ana"}"#.into())))
+        .await
+        .unwrap();
+    eventually("the template arrives", || async {
+        app.replies_to(&ana).last().filter(|m| m.body == "Hello Ana, we have news for you.").map(|_| ())
+    })
+    .await;
+
+    // Handed back: the agent answers again.
+    let c = app.state.set_paused(&me, &id, false).await.unwrap();
+    assert!(c.paused_by.is_none());
+    say(&app, &ana, "When is breakfast?", 4).await;
+    assert_eq!(app.replies_to(&ana).last().unwrap().body, "Breakfast is from 7 to 10.");
+}
+
+#[tokio::test]
+async fn a_quiet_conversation_ends_and_a_new_message_opens_it_again() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    assert_eq!(app.state.inactivity(&me, &agent).await.unwrap(), 600, "ten minutes by default");
+    assert!(matches!(app.state.set_inactivity(&me, &agent, 1).await, Err(app::AppError::Invalid { .. })));
+    assert_eq!(app.state.set_inactivity(&me, &agent, 5).await.unwrap(), 5);
+    let ana = guest(3);
+    say(&app, &ana, "When is breakfast?", 1).await;
+    let id = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
+    assert_eq!(app.state.conversation(&me, &id).await.unwrap().state, ConversationState::Live);
+    // Five quiet seconds later (the sweep runs every 200 ms in tests), it has ended.
+    let ended = eventually("the conversation ends", || async {
+        let c = app.state.conversation(&me, &id).await.unwrap();
+        (c.state == ConversationState::Ended).then_some(c)
+    })
+    .await;
+    assert!(ended.ended_at_ms.is_some());
+    let list = app.state.inbox(&me, InboxFilter { state: Some(ConversationState::Ended), ..Default::default() }).await;
+    assert_eq!(list.unwrap().rows.len(), 1);
+
+    say(&app, &ana, "One more thing", 2).await;
+    assert_eq!(app.state.conversation(&me, &id).await.unwrap().state, ConversationState::Live);
+    app.state.set_inactivity(&me, &agent, 600).await.unwrap();
+    // Ended by hand.
+    let c = app.state.end_conversation(&me, &id).await.unwrap();
+    assert_eq!(c.state, ConversationState::Ended);
+    assert!(matches!(app.state.end_conversation(&me, &id).await, Err(app::AppError::Conflict(_))));
+}
+
+/// Reads server-sent events until one named `changed` carries `id`.
+async fn wait_for_event(response: &mut reqwest::Response, id: &str) -> bool {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                if text.split("\n\n").any(|e| e.contains("event: changed") && e.contains(id)) {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_reach_the_signed_in_users_who_may_see_them() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    assert_eq!(reqwest::get(format!("{}/events", app.url)).await.unwrap().status(), 401);
+    let admin = app.browser("admin@example.com").await;
+    app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
+    let owner = app.browser("owner@example.com").await;
+    let mut admin_events = admin.get(format!("{}/events", app.url)).send().await.unwrap();
+    assert_eq!(admin_events.headers()["content-type"], "text/event-stream");
+    let mut owner_events = owner.get(format!("{}/events", app.url)).send().await.unwrap();
+
+    write(&app, &guest(4), "whatsapp:+14155550100", "When is breakfast?", "Ana").await;
+    let id = eventually("the conversation", || async {
+        app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows.first().map(|r| r.id.clone())
+    })
+    .await;
+    assert!(wait_for_event(&mut admin_events, &id).await, "the admin hears of the new message");
+    // Later changes come as further events (changes within a quarter of a second come as one).
+    eventually("read", || async { app.replies_to(&guest(4)).pop().filter(|m| m.status == "read") }).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.state.end_conversation(&me, &id).await.unwrap();
+    assert!(wait_for_event(&mut admin_events, &id).await, "the admin hears the conversation ended");
+    // The owner does not own this agent: nothing about it reaches them.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(800), owner_events.chunk()).await.is_err(),
+        "no event for a conversation the owner may not see"
+    );
+}
+
+#[tokio::test]
+async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    say(&app, &guest(5), "When is breakfast?", 1).await;
+    say(&app, &guest(6), "=cmd|' /C calc'!A0", 1).await;
+    let rows = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows;
+    let browser = app.browser("admin@example.com").await;
+    let get = |path: String| {
+        let browser = browser.clone();
+        let url = format!("{}{path}", app.url);
+        async move { browser.get(url).send().await.unwrap() }
+    };
+
+    assert_eq!(reqwest::get(format!("{}/export/conversations.csv", app.url)).await.unwrap().status(), 401);
+    let csv = get("/export/conversations.csv".into()).await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("conversations.csv"));
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("conversation_id,agent,guest"));
+    assert!(csv.contains("whatsapp:+15550000005") && csv.contains("Breakfast is from 7 to 10."));
+
+    let filtered: serde_json::Value =
+        get(format!("/export/conversations.json?q=breakfast&state=live")).await.json().await.unwrap();
+    let list = filtered.as_array().unwrap();
+    assert_eq!(list.len(), 1, "the filter applies");
+    assert_eq!(list[0]["messages"].as_array().unwrap().len(), 2);
+
+    let hostile = rows.iter().find(|r| r.guest.ends_with("0006")).unwrap();
+    let one = get(format!("/export/conversations/{}.csv", hostile.id)).await.text().await.unwrap();
+    assert!(one.contains(",'=cmd|' /C calc'!A0,"), "a formula is defused: {one}");
+    let json: serde_json::Value = get(format!("/export/conversations/{}.json", hostile.id)).await.json().await.unwrap();
+    assert_eq!(json["messages"][0]["body"], "=cmd|' /C calc'!A0", "JSON keeps the text as it was");
+    assert_eq!(get("/export/conversations/nope.json".into()).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
+    let app = spawn_app().await;
+    let (me, connector, _, _) = app.ready_path().await;
+    say(&app, &guest(7), "When is breakfast?", 1).await;
+    app.sim.sim.set_faults(twilio_sim::Faults { reject_code: Some(21610), ..Default::default() });
+    write(&app, &guest(8), "whatsapp:+14155550100", "When is breakfast?", "Ben").await;
+    eventually("the refused send is recorded", || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE status = 'failed'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+    // A forged webhook for the connector.
+    let key = app.webhook_key(&connector).await;
+    let forged = reqwest::Client::new()
+        .post(format!("{}/twilio/inbound/{key}", app.url))
+        .header("X-Twilio-Signature", "forged")
+        .form(&[("MessageSid", "SM0"), ("From", "whatsapp:+15550000009"), ("To", "whatsapp:+14155550100")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    let d = eventually("the refusal is written", || async {
+        let d = app.state.dashboard(&me).await.unwrap();
+        (!d.rejections.is_empty()).then_some(d)
+    })
+    .await;
+    let today = d.days.last().unwrap();
+    assert_eq!(d.days.len(), 14);
+    assert_eq!((today.inbound, today.outbound), (2, 2));
+    assert_eq!(d.replies_measured, 2);
+    assert!(d.median_reply_ms.unwrap() >= 0);
+    assert_eq!(d.failures.len(), 1);
+    assert_eq!((d.failures[0].code, d.failures[0].count), (Some(21610), 1));
+    assert_eq!(d.failures[0].meaning, "The recipient has opted out (STOP)");
+    assert_eq!((d.rejections[0].meaning.as_str(), d.rejections[0].count), ("Signature check failed", 1));
+    assert_eq!(d.connectors, vec![("Front Desk".to_string(), "Connected".to_string(), true)]);
+
+    app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
+    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into()).await.unwrap();
+    assert!(matches!(app.state.dashboard(&owner).await, Err(app::AppError::Forbidden)));
+}
