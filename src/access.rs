@@ -92,6 +92,8 @@ pub struct Guest {
     pub address: String,
     pub name: Option<String>,
     pub conversation_id: String,
+    /// The agent's access settings.
+    pub access: AccessSettings,
 }
 
 impl Guest {
@@ -102,8 +104,10 @@ impl Guest {
         name: Option<&str>,
         conversation_id: &str,
     ) -> Result<Self> {
-        let (org_id, org_name, agent_name): (String, String, String) = sqlx::query_as(
-            "SELECT a.org_id, o.name, a.name FROM agents a JOIN organizations o ON o.id = a.org_id WHERE a.id = $1",
+        type Row = (String, String, String, String, i64, String);
+        let (org_id, org_name, agent_name, policy, onboarding, onboarding_message): Row = sqlx::query_as(
+            "SELECT a.org_id, o.name, a.name, a.access_policy, a.onboarding, a.onboarding_message \
+             FROM agents a JOIN organizations o ON o.id = a.org_id WHERE a.id = $1",
         )
         .bind(agent_id)
         .fetch_one(&state.db.pool)
@@ -116,7 +120,17 @@ impl Guest {
             address: address.to_string(),
             name: name.map(str::to_string),
             conversation_id: conversation_id.to_string(),
+            access: settings(&policy, onboarding, onboarding_message),
         })
+    }
+}
+
+/// The access settings as stored.
+pub fn settings(policy: &str, onboarding: i64, onboarding_message: String) -> AccessSettings {
+    AccessSettings {
+        policy: AccessPolicy::parse(policy).unwrap_or_default(),
+        onboarding: onboarding != 0,
+        onboarding_message,
     }
 }
 
@@ -379,14 +393,10 @@ pub enum Gate {
 }
 
 pub async fn gate(state: &AppState, guest: &Guest) -> Result<Gate> {
-    let (policy, onboarding, onboarding_message): (String, i64, String) =
-        sqlx::query_as("SELECT access_policy, onboarding, onboarding_message FROM agents WHERE id = $1")
-            .bind(&guest.agent_id)
-            .fetch_one(&state.db.pool)
-            .await?;
+    let AccessSettings { policy, onboarding, onboarding_message } = &guest.access;
     let agent = &guest.agent_name;
     let declined = format!("Your request to chat with {agent} was declined.");
-    if onboarding != 0 {
+    if *onboarding {
         let (request_state, new) = request(state, guest, RequestKind::Number, &guest.address).await?;
         match request_state.as_str() {
             "approved" => {}
@@ -410,7 +420,7 @@ pub async fn gate(state: &AppState, guest: &Guest) -> Result<Gate> {
             }
         }
     }
-    let policy = AccessPolicy::parse(&policy).unwrap_or_default();
+    let policy = *policy;
     if policy == AccessPolicy::Open {
         return Ok(Gate::Allow);
     }

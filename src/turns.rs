@@ -96,11 +96,43 @@ struct Context {
 }
 
 async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> {
-    type Row = (Option<String>, String, String, Option<String>, String, String, Option<String>);
-    let (agent_id, connector_id, guest, guest_name, number_address, number_id, outbound_to): Row = sqlx::query_as(
-        "SELECT cv.agent_id, n.connector_id, cv.guest_address, cv.guest_name, n.address, n.id, ch.outbound_to \
+    // Everything the turn needs to know about the conversation, its number and its agent, in one read.
+    type Row = (
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
+    let (
+        agent_id,
+        connector_id,
+        guest,
+        guest_name,
+        number_address,
+        number_id,
+        outbound_to,
+        paused_at,
+        org_id,
+        org_name,
+        agent_name,
+        policy,
+        onboarding,
+        onboarding_message,
+    ): Row = sqlx::query_as(
+        "SELECT cv.agent_id, n.connector_id, cv.guest_address, cv.guest_name, n.address, n.id, ch.outbound_to, \
+         cv.paused_at, a.org_id, o.name, a.name, a.access_policy, a.onboarding, a.onboarding_message \
          FROM conversations cv JOIN numbers n ON n.id = cv.number_id LEFT JOIN channels ch ON ch.number_id = n.id \
-         WHERE cv.id = $1",
+         LEFT JOIN agents a ON a.id = cv.agent_id LEFT JOIN organizations o ON o.id = a.org_id WHERE cv.id = $1",
     )
     .bind(&claim.conversation_id)
     .fetch_one(&state.db.pool)
@@ -129,20 +161,27 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
             return Ok(());
         }
         // Taken over by staff: the agent stays out of it until it is handed back.
-        let (paused,): (Option<i64>,) = sqlx::query_as("SELECT paused_at FROM conversations WHERE id = $1")
-            .bind(&claim.conversation_id)
-            .fetch_one(&state.db.pool)
-            .await?;
-        if paused.is_some() {
+        if paused_at.is_some() {
             let done = Handled { note: Some("Staff have taken this conversation over.".into()), ..Handled::default() };
             finish(state, claim, &ctx, &inbound, done).await?;
             return Ok(());
         }
         // Guest commands are Switchboard's to answer; the rest is the agent's, if the guest may
         // talk to it.
-        let guest =
-            access::Guest::load(state, &agent_id, &ctx.guest, ctx.guest_name.as_deref(), &claim.conversation_id)
-                .await?;
+        let guest = access::Guest {
+            org_id: org_id.clone().unwrap_or_default(),
+            org_name: org_name.clone().unwrap_or_default(),
+            agent_id: agent_id.clone(),
+            agent_name: agent_name.clone().unwrap_or_default(),
+            address: ctx.guest.clone(),
+            name: ctx.guest_name.clone(),
+            conversation_id: claim.conversation_id.clone(),
+            access: access::settings(
+                policy.as_deref().unwrap_or("open"),
+                onboarding.unwrap_or(0),
+                onboarding_message.clone().unwrap_or_default(),
+            ),
+        };
         let mut done = Handled::default();
         let mut for_agent = Vec::new();
         for (id, body, _) in &inbound {

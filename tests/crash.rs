@@ -2,68 +2,12 @@
 
 mod common;
 
-use std::{
-    collections::HashMap,
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, process::Command, sync::Arc, time::Duration};
 
-use common::{eventually, spawn_app_with, TestApp};
+use common::{command, eventually, eventually_within, free_port, handed_over, start, wait_until_up, TestApp};
 use twilio_sim::{Faults, Inbound};
 
 const N: usize = 1000;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The switchboard binary set up like `app`, on `port`.
-fn command(app: &TestApp, port: u16, key: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    command
-        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("SWITCHBOARD_DATA_DIR", app.data_dir.join("child"))
-        .env("DATABASE_URL", &app.database_url)
-        .env("SWITCHBOARD_MASTER_KEY", key)
-        .env("TWILIO_API_BASE", app.sim.url())
-        .env("TWILIO_MESSAGING_BASE", app.sim.url())
-        .env("TWILIO_CONTENT_BASE", app.sim.url())
-        .env("SWITCHBOARD_LEASE_SECS", "2")
-        .env("SWITCHBOARD_SEND_RATE", "0")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    command
-}
-
-fn start(app: &TestApp, port: u16, key: &str) -> Child {
-    command(app, port, key).spawn().unwrap()
-}
-
-/// An app set up with its connector, number and agent, whose port is then handed over to a real
-/// process (that can be killed); returns it with its master key.
-async fn handed_over(port: u16) -> (TestApp, String) {
-    let mut app = spawn_app_with(|c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = Some(format!("http://127.0.0.1:{port}"));
-    })
-    .await;
-    app.ready_path().await;
-    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
-    app.stop_server().await;
-    (app, key)
-}
-
-async fn wait_until_up(port: u16) {
-    let client = reqwest::Client::new();
-    eventually("the restarted process answers", || {
-        let client = client.clone();
-        async move { client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.ok().filter(|r| r.status() == 200) }
-    })
-    .await;
-}
 
 fn replies_by_guest(app: &TestApp) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -128,7 +72,10 @@ async fn kill_9_mid_run_loses_and_duplicates_nothing_over_a_thousand_conversatio
     for i in (0..N).filter(|&i| !stored[i]) {
         assert!(deliver(i).await, "redelivery of {i}");
     }
-    eventually("every conversation answered", || async { (replies_by_guest(&app).len() == N).then_some(()) }).await;
+    eventually_within(Duration::from_secs(60), "every conversation answered", || async {
+        (replies_by_guest(&app).len() == N).then_some(())
+    })
+    .await;
     // Let stragglers (a duplicate would be one) reach the simulator before counting.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let counts = replies_by_guest(&app);
@@ -213,7 +160,10 @@ async fn sigterm_under_load_drains_and_loses_or_duplicates_nothing() {
         };
         assert_eq!(sim.guest_message(inbound).await.unwrap().status, 200);
     }
-    eventually("every guest answered", || async { (replies_by_guest(&app).len() == M).then_some(()) }).await;
+    eventually_within(Duration::from_secs(60), "every guest answered", || async {
+        (replies_by_guest(&app).len() == M).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let doubled: Vec<_> = replies_by_guest(&app).into_iter().filter(|(_, n)| *n != 1).collect();
     assert!(doubled.is_empty(), "guests with other than one reply: {doubled:?}");

@@ -1,6 +1,6 @@
-//! Two instances of Switchboard on one database behind a loopback reverse proxy, as
+//! Two Switchboard processes on one database behind a loopback reverse proxy, as
 //! `deploy/compose.yaml` runs them: Twilio's webhooks land on either, every guest message is
-//! answered exactly once, and when one instance goes away the other carries on.
+//! answered exactly once, and when one is killed the other carries on.
 
 mod common;
 
@@ -12,15 +12,13 @@ use std::{
     },
 };
 
-use app::ports::Backoffice;
 use axum::{
     body::Bytes,
     extract::State,
     http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
-use common::{eventually, fast_tuning, spawn_app_with};
-use switchboard::{config::Config, startup::Application};
+use common::{command, eventually, free_port, handed_over_at, wait_until_up};
 use twilio_sim::Inbound;
 
 /// A round-robin proxy: each request goes to the next upstream that answers; an upstream that
@@ -73,40 +71,31 @@ async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losi
     // The proxy's address is the public URL both instances build and check signatures against.
     let proxy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public_url = format!("http://{}", proxy_listener.local_addr().unwrap());
-    let mut first = spawn_app_with(|c| c.public_url = Some(public_url.clone())).await;
-    first.ready_path().await;
-
-    let mut config = Config::for_data_dir(first.data_dir.clone());
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.public_url = Some(public_url.clone());
-    config.database_url = Some(first.database_url.clone());
-    config.twilio_api_base = first.sim.url();
-    config.twilio_messaging_base = first.sim.url();
-    config.twilio_content_base = first.sim.url();
-    let second = Application::build_with(config, fast_tuning()).await.expect("a second instance on the same database");
-    let second_url = format!("http://127.0.0.1:{}", second.port());
-    let second_server = tokio::spawn(second.run_until(std::future::pending()));
-
+    let (app, key) = handed_over_at(None, &public_url).await;
+    let ports = [free_port(), free_port()];
+    let mut instances: Vec<std::process::Child> = ports
+        .iter()
+        .map(|&port| command(&app, port, &key).env("SWITCHBOARD_PUBLIC_URL", &public_url).spawn().unwrap())
+        .collect();
+    for port in ports {
+        wait_until_up(port).await;
+    }
+    let urls: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
     let proxy = Proxy {
-        upstreams: Arc::new(vec![(first.url.clone(), AtomicUsize::new(0)), (second_url, AtomicUsize::new(0))]),
+        upstreams: Arc::new(urls.iter().map(|u| (u.clone(), AtomicUsize::new(0))).collect()),
         next: Arc::default(),
-        // A new connection per request: the stopped instance's port refuses it (an in-process
-        // "stop" leaves established connections served).
+        // A new connection per request, as a proxy that finds a dead upstream by its refused connection.
         client: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
         down: Arc::default(),
     };
-    let app = axum::Router::new().fallback(forward).with_state(proxy.clone());
-    tokio::spawn(async move { axum::serve(proxy_listener, app).await.unwrap() });
+    let router = axum::Router::new().fallback(forward).with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(proxy_listener, router).await.unwrap() });
 
     let guests: Vec<String> = (0..20).map(|i| format!("whatsapp:+1555111{i:04}")).collect();
-    let mut sent: HashMap<String, usize> = HashMap::new();
-    let sim = first.sim.sim.clone();
-    let mut write = |round: usize| {
+    let sim = app.sim.sim.clone();
+    let write = |round: usize| {
         let sim = sim.clone();
         let guests = guests.clone();
-        for g in &guests {
-            *sent.entry(g.clone()).or_default() += 1;
-        }
         async move {
             for g in &guests {
                 let delivery = sim
@@ -123,9 +112,6 @@ async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losi
             }
         }
     };
-    for round in 0..3 {
-        write(round).await;
-    }
     let replies = |sim: &twilio_sim::Sim| {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for m in sim.messages().into_iter().filter(|m| m.direction == "outbound-api") {
@@ -133,21 +119,37 @@ async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losi
         }
         counts
     };
-    eventually("every message of the first rounds answered", || async {
-        let counts = replies(&sim);
-        guests.iter().all(|g| counts.get(g).copied().unwrap_or(0) >= 3).then_some(())
-    })
-    .await;
-    let served: Vec<usize> = proxy.upstreams.iter().map(|(_, n)| n.load(Ordering::SeqCst)).collect();
-    assert!(served.iter().all(|&n| n >= 20), "both instances took webhooks: {served:?}");
+    let answered = |n: usize| {
+        let sim = sim.clone();
+        let guests = guests.clone();
+        async move {
+            eventually(&format!("{n} replies to each guest"), || async {
+                let counts = replies(&sim);
+                guests.iter().all(|g| counts.get(g).copied().unwrap_or(0) >= n).then_some(())
+            })
+            .await
+        }
+    };
+    write(0).await;
+    answered(1).await;
 
-    // With PostgreSQL, a change on one instance reaches live pages served by the other.
-    if first.state.db.backend == switchboard::db::Backend::Postgres {
-        let browser = common::signed_in(&proxy.upstreams[1].0, "admin@example.com").await;
-        let mut events = browser.get(format!("{}/events", proxy.upstreams[1].0)).send().await.unwrap();
-        let me = first.admin_me().await;
-        let id = first.state.inbox(&me, Default::default()).await.unwrap().rows[0].id.clone();
-        first.state.set_paused(&me, &id, true).await.unwrap();
+    // With PostgreSQL, a change made through one instance reaches live pages served by the other.
+    if app.state.db.backend == switchboard::db::Backend::Postgres {
+        let watcher = common::signed_in(&urls[1], "admin@example.com").await;
+        let mut events = watcher.get(format!("{}/events", urls[1])).send().await.unwrap();
+        let (id,): (String,) = sqlx::query_as("SELECT id FROM conversations ORDER BY id LIMIT 1")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        let staff = common::signed_in(&urls[0], "admin@example.com").await;
+        let take_over = |paused: &'static str| {
+            let request = staff
+                .post(format!("{}/ui/set_paused", urls[0]))
+                .header("Accept", "application/json")
+                .form(&[("id", id.as_str()), ("paused", paused)]);
+            async move { assert!(request.send().await.unwrap().status().is_success()) }
+        };
+        take_over("true").await;
         let mut text = String::new();
         let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
             while let Ok(Some(chunk)) = events.chunk().await {
@@ -159,26 +161,55 @@ async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losi
             false
         })
         .await;
-        assert_eq!(heard, Ok(true), "the second instance relays the first one's change: {text:?}");
-        first.state.set_paused(&me, &id, false).await.unwrap();
+        assert_eq!(heard, Ok(true), "the other instance relays the change: {text:?}");
+        take_over("false").await;
     }
 
-    // The first instance goes away; the proxy sends everything to the second.
-    first.stop_server().await;
-    for round in 3..5 {
-        write(round).await;
-    }
+    // Two more rounds, then the first instance is killed with its work in hand: what it had
+    // acknowledged is answered by the other, and the proxy sends everything there.
+    write(1).await;
+    write(2).await;
+    instances[0].kill().unwrap();
+    instances[0].wait().unwrap();
+    write(3).await;
+    write(4).await;
     assert!(proxy.down.load(Ordering::SeqCst), "the proxy found the first instance gone");
-    eventually("every message answered", || async {
-        let counts = replies(&sim);
-        guests.iter().all(|g| counts.get(g).copied().unwrap_or(0) >= 5).then_some(())
+    // Every message is answered: messages a guest sends while their turn is held (here, by the
+    // killed instance until its lease runs out) are answered together, with one reply.
+    let db = app.state.db.pool.clone();
+    eventually("every message answered and every reply sent", || async {
+        let (open,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM messages WHERE direction = 'inbound' AND answered = 0) \
+             + (SELECT COUNT(*) FROM outbox WHERE state <> 'sent') + (SELECT COUNT(*) FROM turns WHERE state <> 'idle')",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        (open == 0).then_some(())
     })
     .await;
-    // Settled: exactly one reply per message, none twice.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let served: Vec<usize> = proxy.upstreams.iter().map(|(_, n)| n.load(Ordering::SeqCst)).collect();
+    assert!(served.iter().all(|&n| n >= 20), "both instances took webhooks: {served:?}");
+    // Settled: every reply reached Twilio exactly once, and every guest was answered.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (inbound,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM messages WHERE direction = 'inbound'").fetch_one(&db).await.unwrap();
+    assert_eq!(inbound, 100, "every webhook stored once");
+    let mut stored: Vec<String> =
+        sqlx::query_as::<_, (String,)>("SELECT twilio_sid FROM messages WHERE direction = 'outbound'")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+    let mut sent: Vec<String> =
+        sim.messages().into_iter().filter(|m| m.direction == "outbound-api").map(|m| m.sid).collect();
+    stored.sort();
+    sent.sort();
+    assert_eq!(sent, stored, "each reply sent once, and only the replies stored");
     let counts = replies(&sim);
-    for g in &guests {
-        assert_eq!(counts.get(g).copied(), sent.get(g).copied(), "{g}: one reply per message");
-    }
-    second_server.abort();
+    assert!(guests.iter().all(|g| counts.get(g).is_some_and(|&n| (1..=5).contains(&n))), "{counts:?}");
+    instances[1].kill().unwrap();
+    instances[1].wait().unwrap();
 }

@@ -190,12 +190,22 @@ pub async fn signed_in(url: &str, email: &str) -> reqwest::Client {
 }
 
 /// Polls `check` until it gives a value or the time runs out.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    eventually_within(Duration::from_secs(15), what, check).await
+}
+
+/// The same with a time budget of its own, for waits on a large body of work (a thousand
+/// conversations after a restart) where the machine's load decides how long it takes.
+pub async fn eventually_within<T, F, Fut>(budget: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + budget;
     loop {
         if let Some(v) = check().await {
             return v;
@@ -290,4 +300,63 @@ impl TestApp {
     pub fn replies_to(&self, guest: &str) -> Vec<twilio_sim::Message> {
         self.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api" && m.to == guest).collect()
     }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The switchboard binary set up like `app` (its database, master key and simulator), on `port`.
+pub fn command(app: &TestApp, port: u16, key: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
+        .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("SWITCHBOARD_DATA_DIR", app.data_dir.join("child"))
+        .env("DATABASE_URL", &app.database_url)
+        .env("SWITCHBOARD_MASTER_KEY", key)
+        .env("TWILIO_API_BASE", app.sim.url())
+        .env("TWILIO_MESSAGING_BASE", app.sim.url())
+        .env("TWILIO_CONTENT_BASE", app.sim.url())
+        .env("SWITCHBOARD_LEASE_SECS", "2")
+        .env("SWITCHBOARD_SEND_RATE", "0")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+pub fn start(app: &TestApp, port: u16, key: &str) -> std::process::Child {
+    command(app, port, key).spawn().unwrap()
+}
+
+/// An app set up with its connector, number and agent (Twilio's webhooks going to
+/// `public_url`), whose server is then stopped so real processes can take over; returns it
+/// with its master key.
+pub async fn handed_over_at(bind: Option<u16>, public_url: &str) -> (TestApp, String) {
+    let mut app = spawn_app_with(|c| {
+        if let Some(port) = bind {
+            c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        }
+        c.public_url = Some(public_url.to_string());
+    })
+    .await;
+    app.ready_path().await;
+    let key = std::fs::read_to_string(app.data_dir.join("master.key")).unwrap().trim().to_string();
+    app.stop_server().await;
+    (app, key)
+}
+
+/// The same, for one process that takes over the app's own port.
+pub async fn handed_over(port: u16) -> (TestApp, String) {
+    handed_over_at(Some(port), &format!("http://127.0.0.1:{port}")).await
+}
+
+pub async fn wait_until_up(port: u16) {
+    let client = reqwest::Client::new();
+    eventually("the process answers", || {
+        let client = client.clone();
+        async move { client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.ok().filter(|r| r.status() == 200) }
+    })
+    .await;
 }
