@@ -376,8 +376,10 @@ pub async fn execution(state: &AppState, me: &Me, execution_id: &str) -> Result<
     type SendRow = (String, String, String, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>);
     let sends: Vec<SendRow> = sqlx::query_as(
         "SELECT m.id, m.body, m.status, m.twilio_sid, o.attempts, o.last_error, m.error_code, m.error_message \
-         FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.execution_id = $1 ORDER BY m.created_at, m.id",
+         FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.conversation_id = $1 AND m.execution_id = $2 \
+         ORDER BY m.created_at, m.id",
     )
+    .bind(&conversation_id)
     .bind(execution_id)
     .fetch_all(&state.db.pool)
     .await?;
@@ -525,20 +527,38 @@ pub async fn set_inactivity(state: &AppState, me: &Me, agent_id: &str, seconds: 
 /// inactivity period. Returns how many ended.
 pub async fn end_idle(state: &AppState) -> sqlx::Result<u64> {
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
-    let ended: Vec<(String,)> = sqlx::query_as(
-        "UPDATE conversations SET state = 'ended', ended_at = $1 WHERE state = 'live' AND id IN ( \
-           SELECT cv.id FROM conversations cv JOIN agents a ON a.id = cv.agent_id \
-           WHERE cv.state = 'live' AND cv.last_activity_at < $1 - a.inactivity_secs * 1000) RETURNING id",
+    // Found without the write lock (the webhook's writer goes on meanwhile), on the index of live
+    // conversations by activity, bounded by the shortest inactivity period of any agent.
+    let due: Vec<(String,)> = sqlx::query_as(
+        "SELECT cv.id FROM conversations cv JOIN agents a ON a.id = cv.agent_id \
+         WHERE cv.state = 'live' AND cv.last_activity_at < $1 - (SELECT COALESCE(MIN(inactivity_secs), 0) FROM agents) * 1000 \
+           AND cv.last_activity_at < $1 - a.inactivity_secs * 1000 LIMIT 500",
     )
     .bind(now)
-    .fetch_all(&mut *tx)
+    .fetch_all(&state.db.pool)
     .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut ended = 0;
+    let mut tx = state.db.begin_write().await?;
+    for (id,) in &due {
+        // Still quiet now that the lock is held: a message that came in meanwhile keeps it live.
+        let done = sqlx::query(
+            "UPDATE conversations SET state = 'ended', ended_at = $1 WHERE id = $2 AND state = 'live' \
+             AND last_activity_at < $1 - (SELECT inactivity_secs FROM agents WHERE agents.id = conversations.agent_id) * 1000",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        ended += done.rows_affected();
+    }
     tx.commit().await?;
-    for (id,) in &ended {
+    for (id,) in &due {
         state.events.changed(id);
     }
-    Ok(ended.len() as u64)
+    Ok(ended)
 }
 
 /// The lifecycle worker: ends idle conversations every `interval`.
