@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use app::{
-    model::{
-        AccessPolicy, AccessRequestRow, AccessSettings, Me, RequestKind, Role, SharedEmail, SharingView, VerifiedGuest,
-    },
+    model::{AccessPolicy, AccessRequestRow, AccessSettings, Me, RequestKind, SharedEmail, SharingView, VerifiedGuest},
     AppError,
 };
 
@@ -522,7 +520,7 @@ pub async fn sharing(state: &AppState, me: &Me, agent_id: &str) -> Result<Sharin
         onboarding: onboarding != 0,
         onboarding_message,
     };
-    let show = |address: &str| if me.role == Role::OrgAdmin { address.to_string() } else { mask_address(address) };
+    let show = |address: &str| crate::inbox::shown(me, address);
     let shared: Vec<(String, i64)> =
         sqlx::query_as("SELECT email, added_at FROM shared_emails WHERE agent_id = $1 ORDER BY email")
             .bind(agent_id)
@@ -610,21 +608,26 @@ pub async fn add_shared_email(state: &AppState, me: &Me, agent_id: &str, email: 
         return Err(AppError::invalid("email", "Give an email address, e.g. guest@example.com.").into());
     };
     let mut tx = state.db.begin_write().await?;
+    if !share(&mut tx, agent_id, &email, &me.user_id).await? {
+        return Err(AppError::invalid("email", format!("{email} is already on the list.")).into());
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Puts an address on the agent's shared list; false when it was there already.
+async fn share(tx: &mut crate::db::WriteTx, agent_id: &str, email: &str, by: &str) -> sqlx::Result<bool> {
     let added = sqlx::query(
         "INSERT INTO shared_emails (agent_id, email, added_at, added_by) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (agent_id, email) DO NOTHING",
     )
     .bind(agent_id)
-    .bind(&email)
+    .bind(email)
     .bind(now_ms())
-    .bind(&me.user_id)
-    .execute(&mut *tx)
+    .bind(by)
+    .execute(&mut **tx)
     .await?;
-    if added.rows_affected() == 0 {
-        return Err(AppError::invalid("email", format!("{email} is already on the list.")).into());
-    }
-    tx.commit().await?;
-    Ok(())
+    Ok(added.rows_affected() > 0)
 }
 
 pub async fn remove_shared_email(state: &AppState, me: &Me, agent_id: &str, email: &str) -> Result<()> {
@@ -742,16 +745,7 @@ pub async fn decide(state: &AppState, me: &Me, agent_id: &str, request_id: &str,
         .execute(&mut *tx)
         .await?;
     if approve && kind == "email" {
-        sqlx::query(
-            "INSERT INTO shared_emails (agent_id, email, added_at, added_by) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (agent_id, email) DO NOTHING",
-        )
-        .bind(agent_id)
-        .bind(&subject)
-        .bind(now)
-        .bind(&me.user_id)
-        .execute(&mut *tx)
-        .await?;
+        share(&mut tx, agent_id, &subject, &me.user_id).await?;
     }
     tx.commit().await?;
     if tell {

@@ -34,7 +34,7 @@ pub const PAGE_SIZE: usize = 25;
 const HISTORY: i64 = 500;
 
 /// How a guest's number is shown to `me`: whole to admins, masked to agent owners.
-fn shown(me: &Me, address: &str) -> String {
+pub fn shown(me: &Me, address: &str) -> String {
     if me.role == Role::OrgAdmin {
         address.to_string()
     } else {
@@ -635,16 +635,9 @@ fn download(format: Format, name: &str, body: String) -> Response {
         .into_response()
 }
 
+/// An export's failure, answered as the REST API answers its errors.
 fn problem(e: crate::error::Error) -> Response {
-    let e = AppError::from(e);
-    let status = match e {
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden => StatusCode::FORBIDDEN,
-        AppError::Invalid { .. } => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    (status, e.to_string()).into_response()
+    crate::rest::ApiError::from(e).into_response()
 }
 
 fn message_json(m: &MessageView) -> serde_json::Value {

@@ -83,6 +83,7 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let fixed_agent = agent_id.clone();
+    let agent_id_fixed = agent_id.is_none();
     let filter = Memo::new(move |_| {
         let q = query.read();
         let mut f = InboxFilter::from_pairs(
@@ -167,7 +168,7 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <InboxTable page=p org_wide=filter.get_untracked().agent_id.is_none() go/> }.into_any(),
+                    Ok(p) => view! { <InboxTable page=p filter=filter.get_untracked() org_wide=agent_id_fixed go/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
@@ -176,25 +177,12 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
 }
 
 #[component]
-fn InboxTable(page: InboxPage, org_wide: bool, go: Callback<InboxFilter>) -> impl IntoView {
+fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback<InboxFilter>) -> impl IntoView {
     if page.rows.is_empty() {
         return view! { <p class="empty">"No conversations match."</p> }.into_any();
     }
-    let query = use_query_map();
     let at = page.page;
-    let move_to = move |to: u32| {
-        let q = query.read_untracked();
-        let mut f = InboxFilter::from_pairs(
-            ["provider", "number", "state", "q", "agent_id"]
-                .into_iter()
-                .filter_map(|k| q.get(k).map(|v| (k, v)))
-                .collect::<Vec<_>>()
-                .iter()
-                .map(|(k, v)| (*k, v.as_str())),
-        );
-        f.page = to;
-        go.run(f);
-    };
+    let move_to = Callback::new(move |to: u32| go.run(InboxFilter { page: to, ..filter.clone() }));
     view! {
         <table class="list inbox" data-testid="inbox">
             <thead><tr>
@@ -228,9 +216,9 @@ fn InboxTable(page: InboxPage, org_wide: bool, go: Callback<InboxFilter>) -> imp
             </tbody>
         </table>
         <nav class="pager">
-            {(at > 0).then(|| view! { <button class="link" on:click=move |_| move_to(at - 1)>"← Newer"</button> })}
+            {(at > 0).then(|| view! { <button class="link" on:click=move |_| move_to.run(at - 1)>"← Newer"</button> })}
             <span class="hint">"Page " {at + 1}</span>
-            {page.has_more.then(|| view! { <button class="link" on:click=move |_| move_to(at + 1)>"Older →"</button> })}
+            {page.has_more.then(|| view! { <button class="link" on:click=move |_| move_to.run(at + 1)>"Older →"</button> })}
         </nav>
     }
     .into_any()
