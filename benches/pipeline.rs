@@ -53,6 +53,11 @@ impl Bench {
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // SWITCHBOARD_BENCH_LOG=<file>: the process's log (warnings and worse) goes there, for diagnosis.
+        if let Some(path) = std::env::var_os("SWITCHBOARD_BENCH_LOG") {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("the log file opens");
+            cmd.env("RUST_LOG", "warn").stdout(file.try_clone().expect("the log file opens twice")).stderr(file);
+        }
         for (k, v) in extra {
             cmd.env(k, v);
         }
@@ -149,6 +154,7 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = tokio::task::JoinSet::new();
+    let began = Instant::now();
     for i in 0..per_sec * secs {
         tick.tick().await;
         let (body, sig) = signed_to(url, offset + i, to);
@@ -156,18 +162,31 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
         tasks.spawn(async move {
             let t = Instant::now();
             let ok = post(&client, &url, body, &sig).await;
-            (t.elapsed().as_micros() as u64, ok)
+            (t.duration_since(began).as_millis() as u64, t.elapsed().as_micros() as u64, ok)
         });
     }
     let mut latencies = Vec::new();
+    let mut slow = std::collections::BTreeMap::<u64, (usize, u64)>::new();
     let mut failed = 0;
     while let Some(r) = tasks.join_next().await {
-        let (us, ok) = r.unwrap();
+        let (at_ms, us, ok) = r.unwrap();
         if ok {
             latencies.push(us);
         } else {
             failed += 1;
         }
+        if us > 5_000 {
+            let tenth = slow.entry(at_ms / 100).or_default();
+            tenth.0 += 1;
+            tenth.1 = tenth.1.max(us / 1000);
+        }
+    }
+    // With SWITCHBOARD_BENCH_DETAIL set: when the slow answers (over 5 ms) were sent, by tenth of
+    // a second (how many, the slowest), to tell a stall from a steady queue.
+    if std::env::var_os("SWITCHBOARD_BENCH_DETAIL").is_some() {
+        let when: Vec<String> =
+            slow.iter().map(|(tenth, (n, max))| format!("{:.1}s:{n}x≤{max}ms", *tenth as f64 / 10.0)).collect();
+        eprintln!("  slow answers by when they were sent: {}", when.join(" "));
     }
     latencies.sort_unstable();
     (latencies, failed)
@@ -180,19 +199,40 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn peak_rss_mb(child: &Child) -> f64 {
+/// A figure of the process's memory from `/proc/<pid>/status` (`VmHWM` peak, `VmRSS` now), in MB.
+fn memory_mb(child: &Child, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-async fn wait_quiet(sim: &twilio_sim::Sim, expected: usize) {
+fn peak_rss_mb(child: &Child) -> f64 {
+    memory_mb(child, "VmHWM:")
+}
+
+/// Progress on standard error while the benchmark runs: which phase ended, and the process's
+/// memory then.
+fn progress(started: Instant, phase: &str, child: &Child) {
+    eprintln!(
+        "[{:6.1} s] {phase}: RSS {:.0} MB (anonymous {:.0}, files {:.0}), peak {:.0} MB",
+        started.elapsed().as_secs_f64(),
+        memory_mb(child, "VmRSS:"),
+        memory_mb(child, "RssAnon:"),
+        memory_mb(child, "RssFile:") + memory_mb(child, "RssShmem:"),
+        peak_rss_mb(child)
+    );
+}
+
+/// Waits until `expected` sends to guests whose address starts with `to` have been accepted
+/// since the `start`th attempt.
+async fn wait_quiet(sim: &twilio_sim::Sim, start: usize, to: &str, expected: usize) {
     for _ in 0..1200 {
-        if sim.send_attempts().iter().filter(|a| a.status == 201).count() >= expected {
+        if sim.send_attempts_since(start).iter().filter(|a| a.status == 201 && a.to.starts_with(to)).count() >= expected
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -300,26 +340,41 @@ async fn main() {
     baseline.kill().unwrap();
     baseline.wait().unwrap();
 
+    let started = Instant::now();
     let mut child = bench.start(&[("SWITCHBOARD_SEND_RATE", "0")]);
     wait_up(bench.port).await;
+    progress(started, "started", &child);
     let (ingest_only, ingest_failures) =
         throughput_to(&bench.webhook_url, 32, 5, 30_000_000, "whatsapp:+14155550111").await;
+    progress(started, "webhook throughput, no turns", &child);
     // As before the other latency run: the throughput run's backlog (checkpoint, turns) settles first.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (lat_ingest, lat_ingest_failed) =
         fixed_rate(&bench.webhook_url, 2000, 5, 40_000_000, "whatsapp:+14155550111").await;
+    progress(started, "ack latency, no turns", &child);
     let (stored, failures) = throughput(&bench.webhook_url, 32, 5, 10_000_000).await;
-    let before_latency = bench.sim.sim.send_attempts().len();
-    let _ = before_latency;
+    progress(started, "webhook throughput, answered", &child);
 
     // 2. Acknowledgement latency at a fixed 2,000 requests per second.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (lat, lat_failed) = fixed_rate(&bench.webhook_url, 2000, 5, 20_000_000, SENDER).await;
+    progress(started, "ack latency, answered", &child);
 
-    // 3. Inbound → reply arriving at the simulator, at a gentle 50 messages per second.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // 3. Inbound → reply arriving at the simulator, at a gentle 50 messages per second, once the
+    // replies still owed from the runs above have gone out (the sends stop growing).
+    let drain = Instant::now();
+    let mut last = bench.sim.sim.send_attempt_count();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = bench.sim.sim.send_attempt_count();
+        if now == last || drain.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        last = now;
+    }
+    let drained = drain.elapsed().as_secs_f64() - 1.0;
+    progress(started, &format!("backlog answered ({last} sends in all)"), &child);
     let mut e2e = Vec::new();
-    let client = reqwest::Client::new();
     for i in 0..300u64 {
         let guest = format!("whatsapp:+1888{i:07}");
         let t0 = now_us();
@@ -330,11 +385,13 @@ async fn main() {
             profile_name: None,
             media: vec![],
         };
-        let _ = &client;
+        // Only the attempts after this point are read while polling: copying the whole history
+        // (tens of thousands by now) under the simulator's lock would delay the very send timed.
+        let seen = bench.sim.sim.send_attempt_count();
         bench.sim.sim.guest_message(inbound).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(a) = bench.sim.sim.send_attempts().iter().find(|a| a.to == guest && a.status == 201) {
+            if let Some(a) = bench.sim.sim.send_attempts_since(seen).iter().find(|a| a.to == guest && a.status == 201) {
                 e2e.push((a.at_us - t0).max(0) as u64);
                 break;
             }
@@ -346,6 +403,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     e2e.sort_unstable();
+    progress(started, "reply latency", &child);
     let rss_load = peak_rss_mb(&child);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -354,7 +412,7 @@ async fn main() {
     let cap = 50.0;
     let mut capped = bench.start(&[("SWITCHBOARD_SEND_RATE", "50")]);
     wait_up(bench.port).await;
-    let already = bench.sim.sim.send_attempts().iter().filter(|a| a.status == 201).count();
+    let start = bench.sim.sim.send_attempt_count();
     for i in 0..400u64 {
         let inbound = Inbound {
             to: SENDER.into(),
@@ -365,7 +423,7 @@ async fn main() {
         };
         bench.sim.sim.guest_message(inbound).await.unwrap();
     }
-    wait_quiet(&bench.sim.sim, already + 400).await;
+    wait_quiet(&bench.sim.sim, start, "whatsapp:+1999", 400).await;
     let mut times: Vec<i64> = bench
         .sim
         .sim
@@ -411,8 +469,9 @@ async fn main() {
         pct(&lat, 0.99) as f64 / 1000.0,
         lat.last().copied().unwrap_or(0) as f64 / 1000.0
     );
+    println!("| replies still owed after the answered runs, all sent within | {drained:.0} s | |");
     println!(
-        "| inbound → reply at the simulator, FAQ brain ({} messages) | p50 {:.2} ms, p99 {:.2} ms | p50 ≤ 10 ms, p99 ≤ 50 ms |",
+        "| inbound → reply at the simulator, FAQ brain ({} messages at 50/s) | p50 {:.2} ms, p99 {:.2} ms | p50 ≤ 10 ms, p99 ≤ 50 ms |",
         e2e.len(),
         pct(&e2e, 0.5) as f64 / 1000.0,
         pct(&e2e, 0.99) as f64 / 1000.0

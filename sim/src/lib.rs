@@ -475,6 +475,18 @@ impl Sim {
         self.world.lock().unwrap().attempts.clone()
     }
 
+    /// How many Create Message calls there have been.
+    pub fn send_attempt_count(&self) -> usize {
+        self.world.lock().unwrap().attempts.len()
+    }
+
+    /// The Create Message calls from the `start`th on: what a caller that polls has not seen
+    /// yet, without copying (and holding the simulator's lock over) everything before it.
+    pub fn send_attempts_since(&self, start: usize) -> Vec<SendAttempt> {
+        let world = self.world.lock().unwrap();
+        world.attempts.get(start..).map(<[SendAttempt]>::to_vec).unwrap_or_default()
+    }
+
     pub fn messages(&self) -> Vec<Message> {
         self.world.lock().unwrap().messages.clone()
     }
