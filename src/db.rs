@@ -102,7 +102,7 @@ impl Db {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA wal_autocheckpoint = 0;",
+                             PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 33554432;",
                         )
                         .await?;
                     }
@@ -136,15 +136,42 @@ impl Db {
     /// Copies the SQLite write-ahead log back into the database file every 100 ms. Left to
     /// SQLite, the commit that crosses 1,000 pages would do it, syncing files while a batch of
     /// webhooks waits on that commit; small, frequent checkpoints keep each sync short (at half
-    /// a second, the benchmark's acknowledgement p99 was 6–7 ms; at 100 ms, under 4). Connections opened without this task (CLI commands)
-    /// checkpoint when they close.
+    /// a second, the benchmark's acknowledgement p99 was 6–7 ms; at 100 ms, under 4).
+    /// Connections opened without this task (CLI commands) checkpoint when they close.
+    ///
+    /// The log only starts again from its beginning once everything in it has been copied. A
+    /// checkpoint running beside the writers never gets there under steady load (more has been
+    /// written by the time it is done), and the log grew by 100 MB a second in the benchmark,
+    /// every new block zeroed by the kernel. So a second pass copies the little written during the
+    /// first while this process holds its write turn; the next write then reuses the log's start.
     pub async fn checkpoints(self) {
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await {
-                tracing::warn!(error = %e, "SQLite checkpoint failed; trying again shortly");
+            let copied = match self.checkpoint().await {
+                Ok(copied) => copied,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; trying again shortly");
+                    continue;
+                }
+            };
+            if !copied {
+                let _turn = self.write_turn(false).await;
+                let started = std::time::Instant::now();
+                if let Err(e) = self.checkpoint().await {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; trying again shortly");
+                }
+                if started.elapsed() > std::time::Duration::from_millis(20) {
+                    tracing::warn!(ms = started.elapsed().as_millis() as u64, "SQLite checkpoint held writes back");
+                }
             }
         }
+    }
+
+    /// A passive checkpoint; true when the whole log is in the database file now.
+    async fn checkpoint(&self) -> sqlx::Result<bool> {
+        let (_busy, logged, copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.pool).await?;
+        Ok(logged == copied)
     }
 
     /// A transaction that will write, for background work. With SQLite it waits while a
@@ -181,7 +208,10 @@ impl Db {
     /// connection's thread (each statement's `$N` renumbered after the previous ones'); with
     /// PostgreSQL the statements run one after another in a transaction.
     pub async fn write_script(&self, statements: Vec<Statement>, urgent: bool) -> sqlx::Result<Vec<AnyRow>> {
+        let asked = std::time::Instant::now();
         let _turn = self.write_turn(urgent).await;
+        let waited = asked.elapsed();
+        let _slow = SlowWrite { asked, waited };
         match self.backend {
             Backend::Sqlite => {
                 let mut sql = String::from("BEGIN IMMEDIATE;\n");
@@ -237,6 +267,25 @@ impl Db {
             Backend::Postgres => self.pool.begin().await?,
         };
         Ok(WriteTx { tx, _turn: turn })
+    }
+}
+
+/// Logs a write that took long, when it ends: how long it waited for its turn and in all.
+struct SlowWrite {
+    asked: std::time::Instant,
+    waited: std::time::Duration,
+}
+
+impl Drop for SlowWrite {
+    fn drop(&mut self) {
+        let total = self.asked.elapsed();
+        if total > std::time::Duration::from_millis(50) {
+            tracing::warn!(
+                waited_ms = self.waited.as_millis() as u64,
+                total_ms = total.as_millis() as u64,
+                "a write script took long"
+            );
+        }
     }
 }
 
@@ -300,6 +349,42 @@ impl Statement {
     pub fn bind(mut self, value: impl Into<Value>) -> Self {
         self.args.push(value.into());
         self
+    }
+}
+
+impl Statement {
+    /// Runs the statement on a connection (a transaction's, say) and returns its rows.
+    pub async fn run(self, conn: &mut AnyConnection) -> sqlx::Result<Vec<AnyRow>> {
+        bind_all(sqlx::query(&self.sql), self.args).fetch_all(conn).await
+    }
+}
+
+/// A condition that statements carry (`… WHERE <condition>`), with its parameters, numbered
+/// from `$1`; a statement made from it numbers its own parameters from [`Condition::next`].
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+impl Condition {
+    /// No condition.
+    pub fn always() -> Self {
+        Self { sql: "1 = 1".into(), args: Vec::new() }
+    }
+
+    pub fn new(sql: impl Into<String>, args: Vec<Value>) -> Self {
+        Self { sql: sql.into(), args }
+    }
+
+    /// The number of the statement's first own parameter.
+    pub fn next(&self) -> usize {
+        self.args.len() + 1
+    }
+
+    /// A statement of `sql` (which may refer to the condition's parameters), with them bound.
+    pub fn statement(&self, sql: String) -> Statement {
+        Statement { sql, args: self.args.clone() }
     }
 }
 

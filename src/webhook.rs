@@ -128,7 +128,11 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
             (response, outcome)
         }
     };
-    state.metrics.webhook("inbound", outcome, started.elapsed());
+    let took = started.elapsed();
+    state.metrics.webhook("inbound", outcome, took);
+    if took > std::time::Duration::from_millis(50) {
+        tracing::warn!(ms = took.as_millis() as u64, outcome, "an inbound webhook took long to answer");
+    }
     response
 }
 
