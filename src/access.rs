@@ -729,13 +729,12 @@ pub async fn decide(state: &AppState, me: &Me, agent_id: &str, request_id: &str,
     };
     let mut tx = state.db.begin_write().await?;
     if let (true, Some((conversation_id, connector_id, ..))) = (tell, &conv) {
-        let first = crate::conversations::reserve_places(&mut tx, conversation_id, 1).await?;
         let message = Outgoing {
             origin: Some("switchboard"),
             note: Some(format!("Access request {target} by {}.", me.email)),
             ..Outgoing::text(text)
         };
-        crate::conversations::queue(&mut tx, conversation_id, connector_id, first, &[message], now).await?;
+        crate::conversations::queue(&mut tx, conversation_id, connector_id, &[message], now).await?;
     }
     sqlx::query("UPDATE access_requests SET state = $1, decided_at = $2, decided_by = $3 WHERE id = $4")
         .bind(target)

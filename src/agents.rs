@@ -223,8 +223,8 @@ pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput
         "UPDATE agents SET name = $1, description = $2, instructions = $3, welcome_message = $4, fallback_reply = $5, \
          brain = $6, brain_url = $7, llm_model = $8, brain_timeout_secs = $9, \
          llm_api_key_enc = CASE WHEN $6 <> 'openai' THEN NULL WHEN $10 IS NOT NULL THEN $10 ELSE llm_api_key_enc END, \
-         hook_secret_enc = CASE WHEN $6 <> 'hook' THEN NULL WHEN $11 IS NOT NULL THEN $11 ELSE hook_secret_enc END \
-         WHERE id = $12 AND org_id = $13",
+         hook_secret_enc = CASE WHEN $6 <> 'hook' THEN NULL WHEN $11 IS NOT NULL THEN $11 ELSE hook_secret_enc END, \
+         mind_revision = mind_revision + 1 WHERE id = $12 AND org_id = $13",
     )
     .bind(&v.name)
     .bind(&v.description)
@@ -269,11 +269,13 @@ pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
 pub async fn regenerate_hook_secret(state: &AppState, me: &Me, agent_id: &str) -> Result<String> {
     require_agent(state, me, agent_id).await?;
     let secret = new_hook_secret();
-    let updated = sqlx::query("UPDATE agents SET hook_secret_enc = $1 WHERE id = $2 AND brain = 'hook'")
-        .bind(state.secrets.seal(&secret, agent_id))
-        .bind(agent_id)
-        .execute(&state.db.pool)
-        .await?;
+    let updated = sqlx::query(
+        "UPDATE agents SET hook_secret_enc = $1, mind_revision = mind_revision + 1 WHERE id = $2 AND brain = 'hook'",
+    )
+    .bind(state.secrets.seal(&secret, agent_id))
+    .bind(agent_id)
+    .execute(&state.db.pool)
+    .await?;
     if updated.rows_affected() == 0 {
         return Err(AppError::Conflict("Only an agent with the HTTP hook brain has a signing secret.".into()).into());
     }
@@ -290,6 +292,9 @@ pub struct Mind {
     pub fallback: String,
     pub welcome: Option<String>,
     pub timeout: Duration,
+    /// Whether the brain calls out over the network (and so takes a while): WhatsApp's typing
+    /// indicator is shown for those.
+    pub calls_out: bool,
 }
 
 type MindRow = (
@@ -303,26 +308,55 @@ type MindRow = (
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     Option<i64>,
+    i64,
 );
 
+/// The minds loaded for turns, by agent, with the revision each was loaded at.
+#[derive(Default)]
+pub struct Minds {
+    loaded: std::sync::RwLock<std::collections::HashMap<String, (i64, std::sync::Arc<Mind>)>>,
+}
+
+impl Minds {
+    /// The agent's mind at `revision` (read with the turn's other facts): the one loaded before
+    /// when it is still current, else loaded now.
+    pub async fn get(&self, state: &AppState, agent_id: &str, revision: i64) -> Result<std::sync::Arc<Mind>> {
+        let current = self.loaded.read().unwrap_or_else(|e| e.into_inner()).get(agent_id).cloned();
+        if let Some((_, mind)) = current.filter(|(loaded_at, _)| *loaded_at == revision) {
+            return Ok(mind);
+        }
+        let (revision, mind) = mind_at(state, agent_id).await?;
+        let mind = std::sync::Arc::new(mind);
+        self.loaded.write().unwrap_or_else(|e| e.into_inner()).insert(agent_id.to_string(), (revision, mind.clone()));
+        Ok(mind)
+    }
+}
+
 pub async fn mind(state: &AppState, agent_id: &str) -> Result<Mind> {
-    let (name, instructions, fallback, welcome, brain, url, model, api_key, hook_secret, timeout): MindRow =
+    Ok(mind_at(state, agent_id).await?.1)
+}
+
+/// The agent's mind and the revision it was read at.
+async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mind)> {
+    let (name, instructions, fallback, welcome, brain, url, model, api_key, hook_secret, timeout, revision): MindRow =
         sqlx::query_as(
             "SELECT name, instructions, fallback_reply, welcome_message, brain, brain_url, llm_model, llm_api_key_enc, \
-             hook_secret_enc, brain_timeout_secs FROM agents WHERE id = $1",
+             hook_secret_enc, brain_timeout_secs, mind_revision FROM agents WHERE id = $1",
         )
         .bind(agent_id)
         .fetch_one(&state.db.pool)
         .await?;
     let timeout = timeout.map_or(state.tuning.brain_timeout, |s| Duration::from_secs(s.clamp(1, 120) as u64));
-    let kind = match BrainKind::parse(&brain) {
+    let brain_name = brain;
+    let brain = brain_name.as_str();
+    let kind = match BrainKind::parse(brain) {
         Some(BrainKind::OpenAi) => {
             format!("OpenAI-compatible: {} at {}", model.as_deref().unwrap_or(""), url.as_deref().unwrap_or(""))
         }
         Some(BrainKind::Hook) => format!("HTTP hook: {}", url.as_deref().unwrap_or("")),
         _ => "Built-in FAQ".to_string(),
     };
-    let brain: Box<dyn Brain> = match BrainKind::parse(&brain) {
+    let brain: Box<dyn Brain> = match BrainKind::parse(brain) {
         Some(BrainKind::OpenAi) => Box::new(OpenAi {
             base_url: url.unwrap_or_default(),
             model: model.unwrap_or_default(),
@@ -336,7 +370,8 @@ pub async fn mind(state: &AppState, agent_id: &str) -> Result<Mind> {
         }),
         _ => Box::new(Faq { entries: faq(state, agent_id).await?, fallback: fallback.clone() }),
     };
-    Ok(Mind { brain, kind, name, instructions, fallback, welcome, timeout })
+    let calls_out = !matches!(BrainKind::parse(brain_name.as_str()), Some(BrainKind::Faq) | None);
+    Ok((revision, Mind { brain, kind, name, instructions, fallback, welcome, timeout, calls_out }))
 }
 
 impl Mind {

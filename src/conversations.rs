@@ -2,7 +2,11 @@
 
 use app::model::{ConversationView, Me};
 
-use crate::{error::Result, state::AppState};
+use crate::{
+    db::{Condition, Statement},
+    error::Result,
+    state::AppState,
+};
 
 pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>> {
     crate::agents::require_agent(state, me, agent_id).await?;
@@ -117,9 +121,8 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
         .into());
     }
     let note = template.as_ref().map(|(sid, _)| format!("Proactive message: template {sid}, sent through the API."));
-    let first_seq = reserve_places(&mut tx, &conversation_id, 1).await?;
     let outgoing = Outgoing { id: message_id.clone(), body, note, template: template.clone(), ..Outgoing::default() };
-    queue(&mut tx, &conversation_id, &connector_id, first_seq, &[outgoing], now).await?;
+    queue(&mut tx, &conversation_id, &connector_id, &[outgoing], now).await?;
     tx.commit().await?;
     state.wake_sends().await;
     state.events.changed(&conversation_id);
@@ -148,58 +151,111 @@ impl Outgoing {
     }
 }
 
-/// Reserves `n` places in the conversation's send order and returns the first. Locks the
-/// conversation's row: callers that also lock its turn do so after this, as the webhook does.
-/// A message on its way out is activity: the conversation is live again if it had ended.
-pub async fn reserve_places(tx: &mut crate::db::WriteTx, conversation_id: &str, n: usize) -> sqlx::Result<i64> {
-    let (last,): (i64,) = sqlx::query_as(
-        "UPDATE conversations SET out_seq = out_seq + $1, last_activity_at = $2, state = 'live', ended_at = NULL \
-         WHERE id = $3 RETURNING out_seq",
-    )
-    .bind(n as i64)
-    .bind(crate::now_ms())
-    .bind(conversation_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(last - n as i64 + 1)
+/// The statements that queue messages for the sender at the end of the conversation's send
+/// order, each only when `condition` holds: the first reserves the places (and, a message on
+/// its way out being activity, makes the conversation live again if it had ended); each
+/// message's row and outbox entry follow, its place read back from the conversation. Locks the
+/// conversation's row first: callers that also lock its turn do so after these, as the webhook
+/// does.
+pub fn queue_statements(
+    conversation_id: &str,
+    connector_id: &str,
+    messages: &[Outgoing],
+    now: i64,
+    condition: &Condition,
+) -> Vec<Statement> {
+    let (c, k) = (&condition.sql, condition.next());
+    let mut statements = vec![condition
+        .statement(format!(
+            "UPDATE conversations SET out_seq = out_seq + ${k}, last_activity_at = ${}, state = 'live', ended_at = NULL \
+             WHERE id = ${} AND {c}",
+            k + 1,
+            k + 2
+        ))
+        .bind(messages.len() as i64)
+        .bind(now)
+        .bind(conversation_id)];
+    for (i, m) in messages.iter().enumerate() {
+        statements.push(
+            condition
+                .statement(format!(
+                    "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, origin, \
+                     template_sid, template_variables, execution_id, created_at) \
+                     SELECT ${k}, ${}, ${}, 'outbound', ${}, 'pending', ${}, ${}, ${}, ${}, ${}, ${} WHERE {c}",
+                    k + 1,
+                    k + 2,
+                    k + 3,
+                    k + 4,
+                    k + 5,
+                    k + 6,
+                    k + 7,
+                    k + 8,
+                    k + 9
+                ))
+                .bind(m.id.as_str())
+                .bind(conversation_id)
+                .bind(connector_id)
+                .bind(m.body.as_str())
+                .bind(m.note.as_deref())
+                .bind(m.origin)
+                .bind(m.template.as_ref().map(|t| t.0.clone()))
+                .bind(m.template.as_ref().and_then(|t| t.1.clone()))
+                .bind(m.execution_id.as_deref())
+                .bind(now),
+        );
+        statements.push(
+            condition
+                .statement(format!(
+                    "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
+                     SELECT ${k}, ${}, (SELECT out_seq FROM conversations WHERE id = ${}) - ${}, 'pending', ${}, ${} \
+                     WHERE {c}",
+                    k + 1,
+                    k + 1,
+                    k + 2,
+                    k + 3,
+                    k + 3
+                ))
+                .bind(m.id.as_str())
+                .bind(conversation_id)
+                .bind((messages.len() - 1 - i) as i64)
+                .bind(now),
+        );
+    }
+    statements
 }
 
-/// Queues messages for the sender at the places reserved from `first_seq` on.
+/// Queues messages for the sender within a transaction (see [`queue_statements`]).
 pub async fn queue(
     tx: &mut crate::db::WriteTx,
     conversation_id: &str,
     connector_id: &str,
-    first_seq: i64,
     messages: &[Outgoing],
     now: i64,
 ) -> sqlx::Result<()> {
-    for (i, m) in messages.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, origin, template_sid, \
-             template_variables, execution_id, created_at) VALUES ($1, $2, $3, 'outbound', $4, 'pending', $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&m.id)
-        .bind(conversation_id)
-        .bind(connector_id)
-        .bind(&m.body)
-        .bind(&m.note)
-        .bind(m.origin)
-        .bind(m.template.as_ref().map(|t| t.0.clone()))
-        .bind(m.template.as_ref().and_then(|t| t.1.clone()))
-        .bind(&m.execution_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
-             VALUES ($1, $2, $3, 'pending', $4, $4)",
-        )
-        .bind(&m.id)
-        .bind(conversation_id)
-        .bind(first_seq + i as i64)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    for statement in queue_statements(conversation_id, connector_id, messages, now, &Condition::always()) {
+        statement.run(tx).await?;
     }
     Ok(())
+}
+
+/// The conversation with `address` on the number, created (for the agent) if new; its id.
+pub async fn open(state: &AppState, number_id: &str, address: &str, agent_id: Option<&str>) -> sqlx::Result<String> {
+    let rows = state
+        .db
+        .write_script(
+            vec![Statement::new(
+                "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number_id, guest_address) \
+                 DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) RETURNING id",
+            )
+            .bind(crate::new_id())
+            .bind(number_id)
+            .bind(address)
+            .bind(agent_id)
+            .bind(crate::now_ms())],
+            false,
+        )
+        .await?;
+    let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+    sqlx::Row::try_get(row, 0)
 }

@@ -485,8 +485,7 @@ pub async fn staff_reply(
     let message_id = message.id.clone();
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let first = conversations::reserve_places(&mut tx, id, 1).await?;
-    conversations::queue(&mut tx, id, &a.connector_id, first, &[message], now).await?;
+    conversations::queue(&mut tx, id, &a.connector_id, &[message], now).await?;
     tx.commit().await?;
     state.wake_sends().await;
     state.events.changed(id);

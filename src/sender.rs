@@ -8,8 +8,11 @@ use tracing::Instrument;
 
 use rand::Rng;
 
+use sqlx::Row;
+
 use crate::{
     connectors,
+    db::Statement,
     error::Result,
     mask_address, now_ms,
     state::AppState,
@@ -51,8 +54,7 @@ pub async fn run(state: AppState) {
 
 async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
-    let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(
+    let statement = Statement::new(
         "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, in_flight_since = COALESCE(in_flight_since, $2) \
          WHERE message_id = ( \
              SELECT o.message_id FROM outbox o WHERE o.state = 'pending' AND o.run_at <= $2 \
@@ -64,10 +66,16 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
          RETURNING message_id, conversation_id, attempts, in_flight_since",
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    .bind(now);
+    let row = match state.db.write_script(vec![statement], false).await?.first() {
+        Some(row) => Some((
+            row.try_get::<String, _>(0)?,
+            row.try_get::<String, _>(1)?,
+            row.try_get::<i64, _>(2)?,
+            row.try_get::<Option<i64>, _>(3)?,
+        )),
+        None => None,
+    };
     // The claim marks the send in flight; an older mark (an earlier attempt's) is what it returns
     // when there was one, and a mark of this very moment means there was none.
     Ok(row.map(|(message_id, conversation_id, attempts, in_flight_since)| Claim {
@@ -324,39 +332,39 @@ async fn delivered_to_twilio(
     status: &str,
     template: Option<&FallbackTemplate>,
 ) -> Result<()> {
-    let mut tx = state.db.begin_write().await?;
+    // One transaction, one round trip on SQLite.
+    let mut script = Vec::new();
     if let Some(t) = template.filter(|t| !t.explicit) {
-        sqlx::query("UPDATE messages SET template_sid = $1, note = $2 WHERE id = $3")
-            .bind(&t.sid)
-            .bind(format!("Sent as the approved template “{}”: the guest's 24-hour window had closed.", t.name))
-            .bind(&claim.message_id)
-            .execute(&mut *tx)
-            .await?;
+        script.push(
+            Statement::new("UPDATE messages SET template_sid = $1, note = $2 WHERE id = $3")
+                .bind(t.sid.as_str())
+                .bind(format!("Sent as the approved template “{}”: the guest's 24-hour window had closed.", t.name))
+                .bind(claim.message_id.as_str()),
+        );
     }
-    let done = sqlx::query(
-        "UPDATE outbox SET state = 'sent', lease_until = NULL, in_flight_since = NULL, last_error = NULL \
-         WHERE message_id = $1 AND attempts = $2",
-    )
-    .bind(&claim.message_id)
-    .bind(claim.attempts)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
+    script.push(
+        Statement::new(
+            "UPDATE outbox SET state = 'sent', lease_until = NULL, in_flight_since = NULL, last_error = NULL \
+             WHERE message_id = $1 AND attempts = $2 RETURNING message_id",
+        )
+        .bind(claim.message_id.as_str())
+        .bind(claim.attempts),
+    );
+    // Status callbacks may have raced ahead; the SID is recorded either way, the status only forward.
+    script.push(
+        Statement::new(
+            "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), \
+             status = CASE WHEN status_rank < $2 THEN $3 ELSE status END, \
+             status_rank = CASE WHEN status_rank < $2 THEN $2 ELSE status_rank END WHERE id = $4",
+        )
+        .bind(sid)
+        .bind(status_rank(status))
+        .bind(status)
+        .bind(claim.message_id.as_str()),
+    );
+    if state.db.write_script(script, false).await?.is_empty() {
         tracing::warn!("lost the lease on a send after Twilio took it");
     }
-    // Status callbacks may have raced ahead; the SID is recorded either way, the status only forward.
-    sqlx::query(
-        "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), \
-         status = CASE WHEN status_rank < $2 THEN $3 ELSE status END, \
-         status_rank = CASE WHEN status_rank < $2 THEN $2 ELSE status_rank END WHERE id = $4",
-    )
-    .bind(sid)
-    .bind(status_rank(status))
-    .bind(status)
-    .bind(&claim.message_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -397,24 +405,34 @@ pub async fn close_window(state: &AppState, conversation_id: &str) -> sqlx::Resu
     Ok(())
 }
 
+/// The share of the configured rate the schedule runs at: slots a little more than
+/// `1 / rate` apart, so a few milliseconds of jitter on the way to Twilio cannot put more than
+/// the cap into any one second there.
+const RATE_MARGIN: f64 = 0.98;
+
 /// Takes the number's next send slot. Returns `None` once the slot has come (after waiting a
 /// little if need be), or how long to come back after when the schedule is full for longer.
-/// The schedule is one row per number in the database, so the cap holds across all senders.
+/// The schedule is one row per number in the database, so the cap holds across all senders;
+/// [`Departures`] then makes sure this process never lets more than the cap leave in any one
+/// second, even when workers that slept through their slots wake together.
 async fn reserve_slot(state: &AppState, number_id: &str) -> Result<Option<Duration>> {
     let Some(rate) = state.tuning.send_rate.filter(|r| *r > 0.0) else { return Ok(None) };
-    let interval_us = (1_000_000.0 / rate).round().max(1.0) as i64;
+    let interval_us = (1_000_000.0 / (rate * RATE_MARGIN)).round().max(1.0) as i64;
     let max_wait_us = 2_000_000;
-    let now_us = now_ms() * 1000;
     let next: Option<(i64,)> = sqlx::query_as("SELECT next_at FROM send_schedule WHERE number_id = $1")
         .bind(number_id)
         .fetch_optional(&state.db.pool)
         .await?;
     if let Some((next_at,)) = next {
+        let now_us = clock_us();
         if next_at - now_us > max_wait_us {
             return Ok(Some(Duration::from_micros((next_at - now_us - max_wait_us / 2) as u64)));
         }
     }
     let mut tx = state.db.begin_write().await?;
+    // The time is read once the write turn is ours: a slot reserved from a time read before
+    // waiting for it would already be past, and sends that waited together would leave together.
+    let now_us = clock_us();
     let (next_at,): (i64,) = sqlx::query_as(
         "INSERT INTO send_schedule (number_id, next_at) VALUES ($1, $2 + $3) ON CONFLICT (number_id) DO UPDATE SET \
          next_at = CASE WHEN send_schedule.next_at > $2 THEN send_schedule.next_at + $3 ELSE $2 + $3 END RETURNING next_at",
@@ -426,11 +444,47 @@ async fn reserve_slot(state: &AppState, number_id: &str) -> Result<Option<Durati
     .await?;
     tx.commit().await?;
     let slot_us = next_at - interval_us;
-    let now_us = now_ms() * 1000;
+    let now_us = clock_us();
     if slot_us > now_us {
         tokio::time::sleep(Duration::from_micros((slot_us - now_us) as u64)).await;
     }
+    state.departures.wait_turn(number_id, rate).await;
     Ok(None)
+}
+
+fn clock_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or_default()
+}
+
+/// When this process's last sends left, per number: a sliding window that holds a send back
+/// while the cap's worth have left within the last second.
+#[derive(Default)]
+pub struct Departures {
+    recent: std::sync::Mutex<std::collections::HashMap<String, std::collections::VecDeque<tokio::time::Instant>>>,
+}
+
+impl Departures {
+    /// Waits until a send from the number keeps within `rate` per second, and counts it.
+    pub async fn wait_turn(&self, number_id: &str, rate: f64) {
+        let cap = (rate.floor() as usize).max(1);
+        let second = Duration::from_secs(1);
+        loop {
+            let wait = {
+                let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                let now = tokio::time::Instant::now();
+                let left = recent.entry(number_id.to_string()).or_default();
+                while left.front().is_some_and(|t| now.duration_since(*t) >= second) {
+                    left.pop_front();
+                }
+                if left.len() < cap {
+                    left.push_back(now);
+                    return;
+                }
+                (left[left.len() - cap] + second).saturating_duration_since(now)
+            };
+            tokio::time::sleep(wait.max(Duration::from_micros(100))).await;
+        }
+    }
 }
 
 /// Exponential backoff with full jitter, never sooner than Twilio's Retry-After.
@@ -461,6 +515,26 @@ mod tests {
         let now = 100 * HOUR;
         assert!(!window_open("whatsapp:+1", now, Some(now - HOUR), Some(now - 10)));
         assert!(window_open("whatsapp:+1", now, Some(now - 5), Some(now - 10)));
+    }
+
+    #[tokio::test]
+    async fn no_more_than_the_cap_leaves_in_any_one_second() {
+        let departures = Departures::default();
+        let start = tokio::time::Instant::now();
+        let mut left = Vec::new();
+        for _ in 0..8 {
+            departures.wait_turn("PN1", 5.0).await;
+            left.push(start.elapsed());
+        }
+        // Five at once, then each only once the one five before it is a second old.
+        assert!(left[4] < Duration::from_millis(100), "{left:?}");
+        for i in 5..8 {
+            assert!(left[i] >= left[i - 5] + Duration::from_secs(1), "{left:?}");
+        }
+        // Another number has its own count.
+        let before = tokio::time::Instant::now();
+        departures.wait_turn("PN2", 5.0).await;
+        assert!(before.elapsed() < Duration::from_millis(100));
     }
 
     #[test]

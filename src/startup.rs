@@ -98,6 +98,8 @@ impl Application {
             mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
             events: crate::events::Events::new(relay_tx),
             rejections: Default::default(),
+            departures: Default::default(),
+            minds: Default::default(),
         };
         let router = router(state.clone(), &config, addr);
         Ok(Self { listener, router, state, ingest, statuses, relay })

@@ -39,6 +39,10 @@ pub struct AppState {
     pub events: crate::events::Events,
     /// Webhook requests refused for known connectors, for the dashboard.
     pub rejections: Arc<crate::dashboard::Rejections>,
+    /// When this process's recent sends left, per number (the rate cap's last guard).
+    pub departures: Arc<crate::sender::Departures>,
+    /// The agents' brains, loaded once per revision.
+    pub minds: Arc<crate::agents::Minds>,
 }
 
 #[derive(Default)]

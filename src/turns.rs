@@ -5,15 +5,18 @@
 //! stays pending for the next turn.
 
 use std::time::Duration;
+
+use sqlx::Row;
 use tracing::Instrument;
 
 use app::model::ChatLine;
 
 use crate::{
-    access, agents,
+    access,
     brain::{split_body, TurnInput},
     connectors,
     conversations::{self, Outgoing},
+    db::{Condition, Statement},
     mask_address, new_id, now_ms,
     state::AppState,
 };
@@ -46,8 +49,7 @@ pub async fn run(state: AppState) {
 
 async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
-    let row: Option<(String, i64, i64)> = sqlx::query_as(
+    let statement = Statement::new(
         "UPDATE turns SET lease_until = $1, attempts = attempts + 1 \
          WHERE conversation_id = (SELECT conversation_id FROM turns WHERE state = 'pending' AND run_at <= $2 \
                                   AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT 1) \
@@ -55,11 +57,10 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
          RETURNING conversation_id, generation, attempts",
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row.map(|(conversation_id, generation, attempts)| Claim { conversation_id, generation, attempts }))
+    .bind(now);
+    let rows = state.db.write_script(vec![statement], false).await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    Ok(Some(Claim { conversation_id: row.try_get(0)?, generation: row.try_get(1)?, attempts: row.try_get(2)? }))
 }
 
 async fn retry_later(state: &AppState, claim: &Claim, error: &str) -> sqlx::Result<()> {
@@ -112,6 +113,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         Option<String>,
         Option<i64>,
         Option<String>,
+        Option<i64>,
     );
     let (
         agent_id,
@@ -128,9 +130,10 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         policy,
         onboarding,
         onboarding_message,
+        mind_revision,
     ): Row = sqlx::query_as(
         "SELECT cv.agent_id, n.connector_id, cv.guest_address, cv.guest_name, n.address, n.id, ch.outbound_to, \
-         cv.paused_at, a.org_id, o.name, a.name, a.access_policy, a.onboarding, a.onboarding_message \
+         cv.paused_at, a.org_id, o.name, a.name, a.access_policy, a.onboarding, a.onboarding_message, a.mind_revision \
          FROM conversations cv JOIN numbers n ON n.id = cv.number_id LEFT JOIN channels ch ON ch.number_id = n.id \
          LEFT JOIN agents a ON a.id = cv.agent_id LEFT JOIN organizations o ON o.id = a.org_id WHERE cv.id = $1",
     )
@@ -198,7 +201,9 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
             match access::gate(state, &guest).await? {
                 access::Gate::Reply(text) => done.replies.push(switchboard_says(text)),
                 access::Gate::Allow => {
-                    let (parts, execution) = think(state, claim, &ctx, &agent_id, &inbound, for_agent).await?;
+                    let revision = mind_revision.unwrap_or_default();
+                    let (parts, execution) =
+                        think(state, claim, &ctx, (&agent_id, revision), &inbound, for_agent).await?;
                     done.replies.extend(parts.into_iter().map(|body| Outgoing {
                         note: execution.error.clone(),
                         execution_id: Some(execution.id.clone()),
@@ -247,14 +252,11 @@ async fn think(
     state: &AppState,
     claim: &Claim,
     ctx: &Context,
-    agent_id: &str,
+    (agent_id, revision): (&str, i64),
     inbound: &[(String, String, Option<String>)],
     messages: Vec<String>,
 ) -> crate::error::Result<(Vec<String>, Execution)> {
-    if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()) {
-        typing_indicator(state, ctx, sid).await;
-    }
-    let mind = agents::mind(state, agent_id).await?;
+    let mind = state.minds.get(state, agent_id, revision).await?;
     // The conversation so far (the last 20 messages before this turn), oldest first; commands
     // and Switchboard's own answers are not part of it.
     let earlier: Vec<(String, String)> = sqlx::query_as(
@@ -290,9 +292,19 @@ async fn think(
         })).collect::<Vec<_>>(),
         "messages": input.messages,
     });
-    let thinking = std::time::Instant::now();
-    let (reply, note) = mind.answer(&input).await;
-    let latency = thinking.elapsed();
+    // "Typing…" while a brain that calls out thinks (one that answers at once needs none), sent
+    // beside the call and done before the reply is queued, so it can never land after the reply.
+    let typing = async {
+        if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()).filter(|_| mind.calls_out) {
+            typing_indicator(state, ctx, sid).await;
+        }
+    };
+    let thinking = async {
+        let started = std::time::Instant::now();
+        let answer = mind.answer(&input).await;
+        (answer, started.elapsed())
+    };
+    let (((reply, note), latency), ()) = tokio::join!(thinking, typing);
     state.metrics.turn(latency);
     if let Some(note) = &note {
         tracing::warn!(%note, "turn used the fallback reply");
@@ -315,8 +327,9 @@ async fn think(
     Ok((parts, execution))
 }
 
-/// Closes the turn: marks the messages answered and queues the replies, in one transaction,
-/// only while this worker's lease is current.
+/// Closes the turn: marks the messages answered and queues the replies, in one transaction
+/// (one round trip on SQLite), only while this worker's lease is current: every statement is
+/// conditioned on it, so a worker that lost the lease changes nothing.
 async fn finish(
     state: &AppState,
     claim: &Claim,
@@ -325,90 +338,91 @@ async fn finish(
     done: Handled,
 ) -> crate::error::Result<()> {
     let now = now_ms();
-    let connector_id = ctx.connector_id.as_str();
+    // Another worker's claim would have counted one more attempt.
+    let lease = Condition::new(
+        "EXISTS (SELECT 1 FROM turns WHERE conversation_id = $1 AND attempts = $2)",
+        vec![claim.conversation_id.as_str().into(), claim.attempts.into()],
+    );
+    let (held, k) = (&lease.sql, lease.next());
     let parts = done.replies;
-    let mut tx = state.db.begin_write().await?;
     // Replies go into the guest's conversation, or into the fixed recipient's when the channel
     // routes them there (the same rules apply to it, the 24-hour window included). Switchboard's
     // own answers always go to the guest.
     let routed = ctx.reply_to.is_some() && parts.iter().any(|p| p.origin.is_none());
     let target = match ctx.reply_to.as_deref().filter(|_| routed) {
         None => claim.conversation_id.clone(),
-        Some(address) => {
-            let (id,): (String,) = sqlx::query_as(
-                "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number_id, guest_address) \
-                 DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) RETURNING id",
-            )
-            .bind(new_id())
-            .bind(&ctx.number_id)
-            .bind(address)
-            .bind(&ctx.agent_id)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            id
-        }
+        Some(address) => conversations::open(state, &ctx.number_id, address, ctx.agent_id.as_deref()).await?,
     };
     let (own, agents): (Vec<Outgoing>, Vec<Outgoing>) = parts.into_iter().partition(|p| p.origin.is_some());
     // Rows are locked in the order the webhook locks them (conversation, then turn), so the two
     // can never deadlock on PostgreSQL.
-    let mut queued = Vec::new();
-    for (conversation, messages) in [(claim.conversation_id.clone(), own), (target.clone(), agents)] {
+    let mut script = Vec::new();
+    let mut touched = Vec::new();
+    for (conversation, messages) in [(claim.conversation_id.clone(), own), (target, agents)] {
         if !messages.is_empty() {
-            let first = conversations::reserve_places(&mut tx, &conversation, messages.len()).await?;
-            queued.push((conversation, first, messages));
+            script.extend(conversations::queue_statements(&conversation, &ctx.connector_id, &messages, now, &lease));
+            touched.push(conversation);
         }
     }
-    let closed = sqlx::query(
-        "UPDATE turns SET state = CASE WHEN generation = $1 THEN 'idle' ELSE 'pending' END, lease_until = NULL, \
-         failures = 0, run_at = $2, last_error = $3, updated_at = $2 WHERE conversation_id = $4 AND attempts = $5",
-    )
-    .bind(claim.generation)
-    .bind(now)
-    .bind(&done.note)
-    .bind(&claim.conversation_id)
-    .bind(claim.attempts)
-    .execute(&mut *tx)
-    .await?;
-    if closed.rows_affected() == 0 {
+    if !inbound.is_empty() {
+        let ids = crate::batch::values(inbound.len(), 1, k - 1, |n| format!("${}", n[0]));
+        let mut answered = lease.statement(format!("UPDATE messages SET answered = 1 WHERE id IN ({ids}) AND {held}"));
+        for (id, ..) in inbound {
+            answered = answered.bind(id.as_str());
+        }
+        script.push(answered);
+    }
+    for (id, stored_text) in &done.commands {
+        script.push(
+            lease
+                .statement(format!(
+                    "UPDATE messages SET origin = 'command', body = COALESCE(${k}, body) WHERE id = ${} AND {held}",
+                    k + 1
+                ))
+                .bind(*stored_text)
+                .bind(id.as_str()),
+        );
+    }
+    if let Some(e) = &done.execution {
+        // The execution's id, then its fields from agent_id on.
+        let fields: Vec<String> = (k + 1..k + 8).map(|n| format!("${n}")).collect();
+        script.push(
+            lease
+                .statement(format!(
+                    "INSERT INTO executions (id, conversation_id, agent_id, brain, input, output, error, latency_ms, \
+                     created_at) SELECT ${k}, $1, {} WHERE {held}",
+                    fields.join(", ")
+                ))
+                .bind(e.id.as_str())
+                .bind(e.agent_id.as_str())
+                .bind(e.brain.as_str())
+                .bind(e.input.as_str())
+                .bind(e.output.as_str())
+                .bind(e.error.as_deref())
+                .bind(e.latency_ms)
+                .bind(now),
+        );
+    }
+    script.push(
+        lease
+            .statement(format!(
+                "UPDATE turns SET state = CASE WHEN generation = ${k} THEN 'idle' ELSE 'pending' END, \
+                 lease_until = NULL, failures = 0, run_at = ${}, last_error = ${}, updated_at = ${} \
+                 WHERE conversation_id = $1 AND attempts = $2 RETURNING conversation_id",
+                k + 1,
+                k + 2,
+                k + 1
+            ))
+            .bind(claim.generation)
+            .bind(now)
+            .bind(done.note.as_deref()),
+    );
+    let closed = state.db.write_script(script, false).await?;
+    if closed.is_empty() {
         tracing::warn!("lost the lease on a turn; leaving it to its new owner");
         return Ok(());
     }
-    for (id, ..) in inbound {
-        sqlx::query("UPDATE messages SET answered = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    }
-    for (id, stored_text) in &done.commands {
-        sqlx::query("UPDATE messages SET origin = 'command', body = COALESCE($1, body) WHERE id = $2")
-            .bind(*stored_text)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(e) = &done.execution {
-        sqlx::query(
-            "INSERT INTO executions (id, conversation_id, agent_id, brain, input, output, error, latency_ms, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&e.id)
-        .bind(&claim.conversation_id)
-        .bind(&e.agent_id)
-        .bind(&e.brain)
-        .bind(&e.input)
-        .bind(&e.output)
-        .bind(&e.error)
-        .bind(e.latency_ms)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let any = !queued.is_empty();
-    let touched: Vec<String> = queued.iter().map(|q| q.0.clone()).collect();
-    for (conversation, first, messages) in queued {
-        conversations::queue(&mut tx, &conversation, connector_id, first, &messages, now).await?;
-    }
-    tx.commit().await?;
-    if any {
+    if !touched.is_empty() {
         state.wake_sends().await;
     }
     state.events.changed(&claim.conversation_id);

@@ -226,6 +226,11 @@ async fn the_http_hook_brain_gets_the_turn_signed_and_its_reply_reaches_the_gues
 
     app.sim.sim.guest_message(guest_says("Hi there")).await.unwrap();
     assert_eq!(reply_number(&app, 0).await, "Hook heard Hi there from \"Ana\"");
+    // "Typing…" went out while the hook thought, before the reply.
+    let calls: Vec<String> = app.sim.sim.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    let typing = calls.iter().position(|c| c == "POST /v2/Indicators/Typing.json").expect("a typing indicator");
+    let reply = calls.iter().position(|c| c.starts_with("POST") && c.ends_with("/Messages.json")).unwrap();
+    assert!(typing < reply, "the typing indicator before the reply: {calls:?}");
     let (headers, body) = seen.all().pop().unwrap();
     let signature = headers.get("x-switchboard-signature").unwrap().to_str().unwrap();
     assert_eq!(signature, switchboard::brain::hook_signature(&secret, body.as_bytes()));
@@ -234,17 +239,31 @@ async fn the_http_hook_brain_gets_the_turn_signed_and_its_reply_reaches_the_gues
     assert_eq!(turn["guest"]["address"], "whatsapp:+15550004444");
     assert!(turn["conversation_id"].is_string());
 
-    // A new secret: the next call is signed with it, not the old one.
+    // A new secret: the next call is signed with it, not the old one, in "Try the agent" and in
+    // the guest's next turn (the brain loaded for earlier turns is not used again).
     let renewed = app.state.regenerate_hook_secret(&me, &agent).await.unwrap();
     assert_ne!(renewed, secret);
     app.state.try_agent(&me, &agent, vec![ChatLine { from_guest: true, text: "Ping".into() }]).await.unwrap();
     let (headers, body) = seen.all().pop().unwrap();
     let signature = headers.get("x-switchboard-signature").unwrap().to_str().unwrap();
     assert_eq!(signature, switchboard::brain::hook_signature(&renewed, body.as_bytes()));
+    app.sim.sim.guest_message(guest_says("Still there?")).await.unwrap();
+    assert_eq!(reply_number(&app, 1).await, "Hook heard Still there? from \"Ana\"");
+    let (headers, body) = seen.all().pop().unwrap();
+    let signature = headers.get("x-switchboard-signature").unwrap().to_str().unwrap();
+    assert_eq!(signature, switchboard::brain::hook_signature(&renewed, body.as_bytes()));
 
-    // Leaving the hook brain drops its secret.
+    // Leaving the hook brain drops its secret; the next turn is the FAQ's, which answers at once
+    // and shows no typing indicator.
     let faq = app.state.update_agent(&me, &agent, input("concierge", BrainInput::Faq)).await.unwrap();
     assert!(!faq.brain.hook_secret_set);
+    let typed =
+        |app: &TestApp| app.sim.sim.requests().iter().filter(|r| r.path == "/v2/Indicators/Typing.json").count();
+    let typed_before = typed(&app);
+    app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
+    assert_eq!(reply_number(&app, 2).await, "From 7 to 10.");
+    assert_eq!(typed(&app), typed_before, "no typing indicator for the FAQ");
+    assert_eq!(seen.all().len(), 3, "the hook was not called again");
     let refused = app.state.regenerate_hook_secret(&me, &agent).await.unwrap_err();
     assert!(matches!(refused, AppError::Conflict(_)));
 }

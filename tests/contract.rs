@@ -414,6 +414,31 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
     })
     .await;
 
+    // An agent whose brain calls out (the customer's HTTP hook): WhatsApp's typing indicator
+    // goes out while it thinks.
+    let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", hook.local_addr().unwrap());
+    let answer = axum::Router::new()
+        .route("/hook", axum::routing::post(|| async { axum::Json(serde_json::json!({ "reply": "On it." })) }));
+    tokio::spawn(async move { axum::serve(hook, answer).await.unwrap() });
+    let input = app::ports::AgentInput {
+        name: "concierge".into(),
+        fallback_reply: "A colleague will answer soon.".into(),
+        brain: app::ports::BrainInput::Hook { url: hook_url, timeout_secs: None },
+        ..Default::default()
+    };
+    app.state.update_agent(&me, &agent, input).await.unwrap();
+    let asker = "whatsapp:+15550003344";
+    let question = Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: asker.into(),
+        body: "Are you there?".into(),
+        profile_name: None,
+        media: vec![],
+    };
+    app.sim.sim.guest_message(question).await.unwrap();
+    eventually("the hook's reply", || async { (!app.replies_to(asker).is_empty()).then_some(()) }).await;
+
     app.state.delete_connector(&me, &connector).await.unwrap();
 
     let specs = load_specs();
