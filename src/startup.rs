@@ -18,7 +18,7 @@ use crate::{
     db::{Backend, Db},
     inbound, sender,
     sessions::DbSessionStore,
-    state::{AppState, Tuning, Wake, SENDS_CHANNEL, TURNS_CHANNEL},
+    state::{AppState, Shared, Tuning, Wake, SENDS_CHANNEL, TURNS_CHANNEL},
     turns,
     twilio::TwilioClient,
     webhook,
@@ -77,7 +77,7 @@ impl Application {
         };
         let (ingest_queue, ingest) = batch::queue();
         let (status_queue, statuses) = batch::queue();
-        let state = AppState {
+        let state = AppState::new(Shared {
             hooks: Default::default(),
             ingest: ingest_queue,
             statuses: status_queue,
@@ -100,7 +100,7 @@ impl Application {
             rejections: Default::default(),
             departures: Default::default(),
             minds: Default::default(),
-        };
+        });
         let router = router(state.clone(), &config, addr);
         Ok(Self { listener, router, state, ingest, statuses, relay })
     }

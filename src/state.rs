@@ -12,8 +12,31 @@ use crate::{
     webhook::StatusQueue,
 };
 
+/// Everything a request or a worker needs, shared: cloning it (axum does, for every request)
+/// is one reference count, not one for each of the handles inside.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    /// The same state over another database handle (tests reopen the pool of a stopped server).
+    pub fn with_db(&self, db: Db) -> Self {
+        Self::new(Shared { db, ..(*self.0).clone() })
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub db: Db,
     pub twilio: TwilioClient,
     pub secrets: Arc<SecretBox>,

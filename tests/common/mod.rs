@@ -225,7 +225,7 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.state.db.pool.close().await;
-        self.state.db = switchboard::db::Db::connect(&self.database_url).await.unwrap();
+        self.state = self.state.with_db(switchboard::db::Db::connect(&self.database_url).await.unwrap());
     }
 
     /// An HTTP client signed in to the backoffice as this user (password "correct horse battery").
