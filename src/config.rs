@@ -39,6 +39,13 @@ pub struct Config {
     /// Messages per second each number may send, across all instances (0: no cap).
     #[arg(long, env = "SWITCHBOARD_SEND_RATE", default_value_t = 80.0)]
     pub send_rate: f64,
+    /// Agent turns this process runs at once. A brain that calls out (an LLM) spends seconds
+    /// waiting, so raise this with such brains and many guests.
+    #[arg(long, env = "SWITCHBOARD_TURN_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub turn_workers: u16,
+    /// Replies this process hands to Twilio at once.
+    #[arg(long, env = "SWITCHBOARD_SEND_WORKERS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub send_workers: u16,
     /// Seconds a worker owns a claimed turn or send; work of a crashed process is taken again after it.
     #[arg(long, env = "SWITCHBOARD_LEASE_SECS", default_value_t = 45)]
     pub lease_secs: u64,
@@ -97,6 +104,8 @@ impl fmt::Debug for Config {
             .field("twilio_messaging_base", &self.twilio_messaging_base)
             .field("twilio_content_base", &self.twilio_content_base)
             .field("send_rate", &self.send_rate)
+            .field("turn_workers", &self.turn_workers)
+            .field("send_workers", &self.send_workers)
             .field("lease_secs", &self.lease_secs)
             .field("brain_timeout_secs", &self.brain_timeout_secs)
             .field("smtp_host", &self.smtp_host)
@@ -143,11 +152,38 @@ impl Config {
             health_check: (self.health_check_secs > 0).then(|| std::time::Duration::from_secs(self.health_check_secs)),
             drain_grace: std::time::Duration::from_millis(self.drain_ms),
             lifecycle_sweep: std::time::Duration::from_millis(self.lifecycle_sweep_ms.max(100)),
+            turn_workers: usize::from(self.turn_workers),
+            send_workers: usize::from(self.send_workers),
             ..crate::state::Tuning::default()
         }
     }
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| crate::db::sqlite_url(&self.data_dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn worker_counts_are_settings_within_bounds() {
+        let config =
+            Cli::try_parse_from(["switchboard", "--turn-workers", "32", "--send-workers", "2"]).unwrap().config;
+        let tuning = config.tuning();
+        assert_eq!((tuning.turn_workers, tuning.send_workers), (32, 2));
+        let defaults = Cli::try_parse_from(["switchboard"]).unwrap().config.tuning();
+        assert_eq!((defaults.turn_workers, defaults.send_workers), (4, 8));
+        assert!(Cli::try_parse_from(["switchboard", "--turn-workers", "0"]).is_err(), "at least one");
+        assert!(Cli::try_parse_from(["switchboard", "--send-workers", "many"]).is_err());
     }
 }
