@@ -2,6 +2,7 @@
 //! queries serves both (`$N` placeholders, portable types); only the migrations differ.
 
 use std::{
+    future::Future,
     path::Path,
     str::FromStr,
     sync::{
@@ -45,7 +46,24 @@ const RESTART_FRAMES: i64 = 4096;
 /// A write transaction; with SQLite it also holds the process's write turn until it ends.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _turn: Turn,
+}
+
+/// The write turn a transaction holds (SQLite), and where it was taken: a transaction that
+/// keeps the webhooks' writes waiting for long is logged with the code that began it.
+struct Turn {
+    guard: Option<OwnedMutexGuard<()>>,
+    at: &'static std::panic::Location<'static>,
+    since: std::time::Instant,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let held = self.since.elapsed();
+        if self.guard.is_some() && held > std::time::Duration::from_millis(50) {
+            tracing::warn!(at = %self.at, ms = held.as_millis() as u64, "a write transaction held the write turn long");
+        }
+    }
 }
 
 impl WriteTx {
@@ -189,15 +207,23 @@ impl Db {
 
     /// A transaction that will write, for background work. With SQLite it waits while a
     /// webhook's write is waiting, so Twilio's requests are acknowledged first under load.
-    pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
-        let turn = self.write_turn(false).await;
-        self.begin_holding(turn).await
+    #[track_caller]
+    pub fn begin_write(&self) -> impl Future<Output = sqlx::Result<WriteTx>> + Send + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            let turn = self.write_turn(false).await;
+            self.begin_holding(turn, at).await
+        }
     }
 
     /// A write transaction for a request Twilio is waiting on (webhooks, status callbacks).
-    pub async fn begin_write_urgent(&self) -> sqlx::Result<WriteTx> {
-        let turn = self.write_turn(true).await;
-        self.begin_holding(turn).await
+    #[track_caller]
+    pub fn begin_write_urgent(&self) -> impl Future<Output = sqlx::Result<WriteTx>> + Send + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            let turn = self.write_turn(true).await;
+            self.begin_holding(turn, at).await
+        }
     }
 
     /// With SQLite, this process's turn to write; urgent writers go before background ones.
@@ -273,7 +299,12 @@ impl Db {
         }
     }
 
-    async fn begin_holding(&self, turn: Option<OwnedMutexGuard<()>>) -> sqlx::Result<WriteTx> {
+    async fn begin_holding(
+        &self,
+        guard: Option<OwnedMutexGuard<()>>,
+        at: &'static std::panic::Location<'static>,
+    ) -> sqlx::Result<WriteTx> {
+        let turn = Turn { guard, at, since: std::time::Instant::now() };
         // SQLite takes its write lock at once, so a read lock is never upgraded mid-transaction.
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
