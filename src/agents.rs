@@ -347,30 +347,29 @@ async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mind)> {
         .fetch_one(&state.db.pool)
         .await?;
     let timeout = timeout.map_or(state.tuning.brain_timeout, |s| Duration::from_secs(s.clamp(1, 120) as u64));
-    let brain_name = brain;
-    let brain = brain_name.as_str();
-    let kind = match BrainKind::parse(brain) {
-        Some(BrainKind::OpenAi) => {
+    let which = BrainKind::parse(&brain).unwrap_or(BrainKind::Faq);
+    let kind = match which {
+        BrainKind::OpenAi => {
             format!("OpenAI-compatible: {} at {}", model.as_deref().unwrap_or(""), url.as_deref().unwrap_or(""))
         }
-        Some(BrainKind::Hook) => format!("HTTP hook: {}", url.as_deref().unwrap_or("")),
-        _ => "Built-in FAQ".to_string(),
+        BrainKind::Hook => format!("HTTP hook: {}", url.as_deref().unwrap_or("")),
+        BrainKind::Faq => "Built-in FAQ".to_string(),
     };
-    let brain: Box<dyn Brain> = match BrainKind::parse(brain) {
-        Some(BrainKind::OpenAi) => Box::new(OpenAi {
+    let brain: Box<dyn Brain> = match which {
+        BrainKind::OpenAi => Box::new(OpenAi {
             base_url: url.unwrap_or_default(),
             model: model.unwrap_or_default(),
             api_key: state.secrets.open(&api_key.unwrap_or_default(), agent_id)?,
             timeout,
         }),
-        Some(BrainKind::Hook) => Box::new(Hook {
+        BrainKind::Hook => Box::new(Hook {
             url: url.unwrap_or_default(),
             secret: state.secrets.open(&hook_secret.unwrap_or_default(), agent_id)?,
             timeout,
         }),
-        _ => Box::new(Faq { entries: faq(state, agent_id).await?, fallback: fallback.clone() }),
+        BrainKind::Faq => Box::new(Faq { entries: faq(state, agent_id).await?, fallback: fallback.clone() }),
     };
-    let calls_out = !matches!(BrainKind::parse(brain_name.as_str()), Some(BrainKind::Faq) | None);
+    let calls_out = which != BrainKind::Faq;
     Ok((revision, Mind { brain, kind, name, instructions, fallback, welcome, timeout, calls_out }))
 }
 

@@ -67,16 +67,6 @@ impl<W: GroupWrite> Inbox<W> {
         let mut rx = self.rx;
         let mut batch: Vec<Pending<W>> = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            // Requests already being handled on this runtime are let in first: one more turn of
-            // the scheduler, and what they queued meanwhile joins this batch instead of waiting
-            // for the next commit.
-            tokio::task::yield_now().await;
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
             let jobs: Vec<&W::Job> = batch.iter().map(|(job, _)| job).collect();
             let outcomes = match writer.write(&jobs).await {
                 Ok(outcomes) if outcomes.len() == jobs.len() => outcomes.into_iter().map(Ok).collect::<Vec<_>>(),

@@ -49,12 +49,18 @@ pub struct WriteTx {
     _turn: Turn,
 }
 
-/// The write turn a transaction holds (SQLite), and where it was taken: a transaction that
-/// keeps the webhooks' writes waiting for long is logged with the code that began it.
+/// The write turn a transaction or script holds (SQLite), and where it was taken: one that keeps
+/// the webhooks' writes waiting for long is logged with the code that began it.
 struct Turn {
     guard: Option<OwnedMutexGuard<()>>,
     at: &'static std::panic::Location<'static>,
     since: std::time::Instant,
+}
+
+impl Turn {
+    fn new(guard: Option<OwnedMutexGuard<()>>, at: &'static std::panic::Location<'static>) -> Self {
+        Self { guard, at, since: std::time::Instant::now() }
+    }
 }
 
 impl Drop for Turn {
@@ -246,11 +252,23 @@ impl Db {
     /// With SQLite the whole script, `BEGIN IMMEDIATE` to `COMMIT`, is one round trip to the
     /// connection's thread (each statement's `$N` renumbered after the previous ones'); with
     /// PostgreSQL the statements run one after another in a transaction.
-    pub async fn write_script(&self, statements: Vec<Statement>, urgent: bool) -> sqlx::Result<Vec<AnyRow>> {
-        let asked = std::time::Instant::now();
-        let _turn = self.write_turn(urgent).await;
-        let waited = asked.elapsed();
-        let _slow = SlowWrite { asked, waited };
+    #[track_caller]
+    pub fn write_script(
+        &self,
+        statements: Vec<Statement>,
+        urgent: bool,
+    ) -> impl Future<Output = sqlx::Result<Vec<AnyRow>>> + Send + '_ {
+        let at = std::panic::Location::caller();
+        async move { self.run_script(statements, urgent, at).await }
+    }
+
+    async fn run_script(
+        &self,
+        statements: Vec<Statement>,
+        urgent: bool,
+        at: &'static std::panic::Location<'static>,
+    ) -> sqlx::Result<Vec<AnyRow>> {
+        let _turn = Turn::new(self.write_turn(urgent).await, at);
         match self.backend {
             Backend::Sqlite => {
                 let mut sql = String::from("BEGIN IMMEDIATE;\n");
@@ -304,32 +322,13 @@ impl Db {
         guard: Option<OwnedMutexGuard<()>>,
         at: &'static std::panic::Location<'static>,
     ) -> sqlx::Result<WriteTx> {
-        let turn = Turn { guard, at, since: std::time::Instant::now() };
+        let turn = Turn::new(guard, at);
         // SQLite takes its write lock at once, so a read lock is never upgraded mid-transaction.
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
         Ok(WriteTx { tx, _turn: turn })
-    }
-}
-
-/// Logs a write that took long, when it ends: how long it waited for its turn and in all.
-struct SlowWrite {
-    asked: std::time::Instant,
-    waited: std::time::Duration,
-}
-
-impl Drop for SlowWrite {
-    fn drop(&mut self) {
-        let total = self.asked.elapsed();
-        if total > std::time::Duration::from_millis(50) {
-            tracing::warn!(
-                waited_ms = self.waited.as_millis() as u64,
-                total_ms = total.as_millis() as u64,
-                "a write script took long"
-            );
-        }
     }
 }
 

@@ -203,7 +203,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
                 access::Gate::Allow => {
                     let revision = mind_revision.unwrap_or_default();
                     let (parts, execution) =
-                        think(state, claim, &ctx, (&agent_id, revision), &inbound, for_agent).await?;
+                        think(state, claim, &ctx, &agent_id, revision, &inbound, for_agent).await?;
                     done.replies.extend(parts.into_iter().map(|body| Outgoing {
                         note: execution.error.clone(),
                         execution_id: Some(execution.id.clone()),
@@ -252,7 +252,8 @@ async fn think(
     state: &AppState,
     claim: &Claim,
     ctx: &Context,
-    (agent_id, revision): (&str, i64),
+    agent_id: &str,
+    revision: i64,
     inbound: &[(String, String, Option<String>)],
     messages: Vec<String>,
 ) -> crate::error::Result<(Vec<String>, Execution)> {
