@@ -1,5 +1,5 @@
 //! Storing inbound messages, batched: webhook requests that arrive together are written in one
-//! transaction of three statements (group commit, see [`crate::batch`]). Lookups the webhook
+//! transaction of a few statements (group commit, see [`crate::batch`]). Lookups the webhook
 //! makes on every request are cached for a few seconds.
 
 use std::{
@@ -151,8 +151,8 @@ impl GroupWrite for IngestWriter {
     }
 }
 
-/// Stores the messages and marks their conversations' turns pending: one transaction of three
-/// statements whatever the batch size, one round trip on SQLite. A MessageSid already stored
+/// Stores the messages and marks their conversations' turns pending: one transaction of four
+/// statements whatever the batch size (and one per file attached), one round trip on SQLite. A MessageSid already stored
 /// changes nothing.
 async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<Stored>> {
     let now = now_ms();
@@ -190,7 +190,7 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     let ids: Vec<String> = fresh.iter().map(|_| new_id()).collect();
     let mut messages = Statement::new(format!(
         "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, answered, \
-         created_at) VALUES {} ON CONFLICT (connector_id, twilio_sid) DO NOTHING RETURNING id, conversation_id",
+         created_at) VALUES {} ON CONFLICT (connector_id, twilio_sid) DO NOTHING",
         values(fresh.len(), 8, 1, |n| format!(
             "(${}, (SELECT id FROM conversations WHERE number_id = ${} AND guest_address = ${}), ${}, 'inbound', ${}, ${}, \
              'received', ${}, ${}, $1)",
@@ -248,14 +248,31 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
         script.push(turns);
     }
 
+    // The rows this batch inserted (a duplicate delivery's id was never stored), as one row:
+    // a row each would cross from SQLite's thread one by one.
+    let mut inserted = Statement::new(format!(
+        "SELECT string_agg(id || ' ' || conversation_id, ',') FROM messages WHERE id IN ({})",
+        values(ids.len(), 1, 0, |n| format!("${}", n[0]))
+    ));
+    for id in &ids {
+        inserted = inserted.bind(id.as_str());
+    }
+    script.push(inserted);
+
     let rows = state.db.write_script(script, true).await?;
-    let inserted: HashSet<String> = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>()?;
-    for row in &rows {
-        state.events.changed(&row.try_get::<String, _>(1)?);
+    let inserted: Option<String> = match rows.first() {
+        Some(row) => row.try_get(0)?,
+        None => None,
+    };
+    let mut new = HashSet::new();
+    for pair in inserted.as_deref().unwrap_or("").split(',').filter(|p| !p.is_empty()) {
+        let (id, conversation_id) = pair.split_once(' ').unwrap_or((pair, ""));
+        new.insert(id);
+        state.events.changed(conversation_id);
     }
     let mut outcomes = vec![Stored::Duplicate; items.len()];
     for (&i, id) in fresh.iter().zip(&ids) {
-        if inserted.contains(id) {
+        if new.contains(id.as_str()) {
             outcomes[i] = Stored::New { turn: items[i].turn };
         }
     }
