@@ -33,9 +33,11 @@ struct Claim {
 
 pub async fn run(state: AppState) {
     // On shutdown the worker leaves between jobs; a job it holds is finished first.
+    let mut woken = true;
     while !state.workers.stopping() {
-        match claim(&state).await {
+        match claim(&state, !woken).await {
             Ok(Some(claim)) => {
+                woken = true;
                 // More work may be waiting: let another sender look while this one sends.
                 state.wake.sends.notify_one();
                 if let Err(e) = send(&state, &claim).await {
@@ -43,7 +45,7 @@ pub async fn run(state: AppState) {
                 }
                 state.events.changed(&claim.conversation_id);
             }
-            Ok(None) => state.wake.wait_for_sends(state.tuning.idle_poll).await,
+            Ok(None) => woken = state.wake.wait_for_sends(state.tuning.idle_poll).await,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim sends");
                 tokio::time::sleep(state.tuning.idle_poll).await;
@@ -52,8 +54,23 @@ pub async fn run(state: AppState) {
     }
 }
 
-async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
+/// Claims the send due first, if any. With `look_first` (a poll that no news prompted, so most
+/// likely idle), a read looks for one first: an empty claim would still take the write turn
+/// that webhooks wait for.
+async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
+    if look_first {
+        let due = sqlx::query(
+            "SELECT 1 FROM outbox WHERE state = 'pending' AND run_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        if due.is_none() {
+            return Ok(None);
+        }
+    }
     let statement = Statement::new(
         "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, in_flight_since = COALESCE(in_flight_since, $2) \
          WHERE message_id = ( \

@@ -120,12 +120,14 @@ pub struct Wake {
 }
 
 impl Wake {
-    pub async fn wait_for_turns(&self, poll: Duration) {
-        let _ = tokio::time::timeout(poll, self.turns.notified()).await;
+    /// Waits for news of turns, or `poll` at most; whether news came.
+    pub async fn wait_for_turns(&self, poll: Duration) -> bool {
+        tokio::time::timeout(poll, self.turns.notified()).await.is_ok()
     }
 
-    pub async fn wait_for_sends(&self, poll: Duration) {
-        let _ = tokio::time::timeout(poll, self.sends.notified()).await;
+    /// Waits for news of sends, or `poll` at most; whether news came.
+    pub async fn wait_for_sends(&self, poll: Duration) -> bool {
+        tokio::time::timeout(poll, self.sends.notified()).await.is_ok()
     }
 }
 

@@ -30,15 +30,17 @@ struct Claim {
 
 pub async fn run(state: AppState) {
     // On shutdown the worker leaves between jobs; a job it holds is finished first.
+    let mut woken = true;
     while !state.workers.stopping() {
-        match claim(&state).await {
+        match claim(&state, !woken).await {
             Ok(Some(claim)) => {
+                woken = true;
                 if let Err(e) = take_turn(&state, &claim).await {
                     tracing::error!(conversation_id = %claim.conversation_id, error = ?e, "turn failed; it will be retried");
                     let _ = retry_later(&state, &claim, &format!("{e:#}")).await;
                 }
             }
-            Ok(None) => state.wake.wait_for_turns(state.tuning.idle_poll).await,
+            Ok(None) => woken = state.wake.wait_for_turns(state.tuning.idle_poll).await,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim turns");
                 tokio::time::sleep(state.tuning.idle_poll).await;
@@ -47,8 +49,23 @@ pub async fn run(state: AppState) {
     }
 }
 
-async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
+/// Claims the turn due first, if any. With `look_first` (a poll that no news prompted, so most
+/// likely idle), a read looks for one first: an empty claim would still take the write turn
+/// that webhooks wait for.
+async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
+    if look_first {
+        let due = sqlx::query(
+            "SELECT 1 FROM turns WHERE state = 'pending' AND run_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        if due.is_none() {
+            return Ok(None);
+        }
+    }
     let statement = Statement::new(
         "UPDATE turns SET lease_until = $1, attempts = attempts + 1 \
          WHERE conversation_id = (SELECT conversation_id FROM turns WHERE state = 'pending' AND run_at <= $2 \
