@@ -227,6 +227,16 @@ impl Db {
         }
     }
 
+    /// Whether a work queue (`turns`, `outbox`) has a row due now: pending, its time come, and no
+    /// worker's lease on it. A read: idle workers ask this before a claim takes the write turn.
+    pub async fn has_due(&self, queue: &'static str, now: i64) -> sqlx::Result<bool> {
+        let sql = format!(
+            "SELECT 1 FROM {queue} WHERE state = 'pending' AND run_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) LIMIT 1"
+        );
+        Ok(sqlx::query(&sql).bind(now).fetch_optional(&self.pool).await?.is_some())
+    }
+
     /// A passive checkpoint: the frames in the log, and how many of them are in the database
     /// file now.
     async fn checkpoint(&self) -> sqlx::Result<(i64, i64)> {

@@ -59,17 +59,8 @@ pub async fn run(state: AppState) {
 /// that webhooks wait for.
 async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
-    if look_first {
-        let due = sqlx::query(
-            "SELECT 1 FROM outbox WHERE state = 'pending' AND run_at <= $1 \
-             AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&state.db.pool)
-        .await?;
-        if due.is_none() {
-            return Ok(None);
-        }
+    if look_first && !state.db.has_due("outbox", now).await? {
+        return Ok(None);
     }
     let statement = Statement::new(
         "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, in_flight_since = COALESCE(in_flight_since, $2) \
