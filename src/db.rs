@@ -249,20 +249,28 @@ impl Db {
     /// webhook's write is waiting, so Twilio's requests are acknowledged first under load.
     #[track_caller]
     pub fn begin_write(&self) -> impl Future<Output = sqlx::Result<WriteTx>> + Send + '_ {
-        let at = std::panic::Location::caller();
-        async move {
-            let turn = self.write_turn(false).await;
-            self.begin_holding(turn, at).await
-        }
+        self.begin(false)
     }
 
     /// A write transaction for a request Twilio is waiting on (webhooks, status callbacks).
     #[track_caller]
     pub fn begin_write_urgent(&self) -> impl Future<Output = sqlx::Result<WriteTx>> + Send + '_ {
+        self.begin(true)
+    }
+
+    /// A write transaction that holds the write turn (SQLite) from its start to its end,
+    /// remembering the code that began it.
+    #[track_caller]
+    fn begin(&self, urgent: bool) -> impl Future<Output = sqlx::Result<WriteTx>> + Send + '_ {
         let at = std::panic::Location::caller();
         async move {
-            let turn = self.write_turn(true).await;
-            self.begin_holding(turn, at).await
+            let turn = Turn::new(self.write_turn(urgent).await, at);
+            // SQLite takes its write lock at once, so a read lock is never upgraded mid-transaction.
+            let tx = match self.backend {
+                Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => self.pool.begin().await?,
+            };
+            Ok(WriteTx { tx, _turn: turn })
         }
     }
 
@@ -349,20 +357,6 @@ impl Db {
                 Ok(rows)
             }
         }
-    }
-
-    async fn begin_holding(
-        &self,
-        guard: Option<OwnedMutexGuard<()>>,
-        at: &'static std::panic::Location<'static>,
-    ) -> sqlx::Result<WriteTx> {
-        let turn = Turn::new(guard, at);
-        // SQLite takes its write lock at once, so a read lock is never upgraded mid-transaction.
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx { tx, _turn: turn })
     }
 }
 
@@ -483,14 +477,6 @@ fn bind_all(mut query: AnyQuery<'_>, args: Vec<Value>) -> AnyQuery<'_> {
 /// statement's whole list of names: a batch of hundreds of `$N` cost time in the square of its
 /// size (a twentieth of the writer's time in `perf`); anonymous ones have no names to find.
 fn positional(statement: Statement, sql: &mut String, args: &mut Vec<Value>) {
-    // Each value moves to its last use, and is copied for the uses before it.
-    let mut uses = vec![0usize; statement.args.len()];
-    for n in placeholders(&statement.sql) {
-        if let Some(count) = uses.get_mut(n - 1) {
-            *count += 1;
-        }
-    }
-    let mut values: Vec<Option<Value>> = statement.args.into_iter().map(Some).collect();
     let mut rest = statement.sql.as_str();
     while let Some(at) = rest.find('$') {
         sql.push_str(&rest[..at]);
@@ -501,27 +487,11 @@ fn positional(statement: Statement, sql: &mut String, args: &mut Vec<Value>) {
             continue;
         };
         sql.push('?');
-        let value = match (values.get_mut(n - 1), uses.get_mut(n - 1)) {
-            (Some(slot), Some(1)) => slot.take(),
-            (Some(slot), Some(count)) => {
-                *count -= 1;
-                slot.clone()
-            }
-            _ => None,
-        };
         // As SQLite treats a parameter left unbound: NULL.
-        args.push(value.unwrap_or(Value::Text(None)));
+        args.push(statement.args.get(n - 1).cloned().unwrap_or(Value::Text(None)));
         rest = &rest[at + 1 + digits..];
     }
     sql.push_str(rest);
-}
-
-/// The numbers of the `$N` placeholders in `sql`, in order.
-fn placeholders(sql: &str) -> impl Iterator<Item = usize> + '_ {
-    sql.split('$').skip(1).filter_map(|after| {
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        after[..digits].parse().ok()
-    })
 }
 
 /// The default SQLite URL for a data folder.

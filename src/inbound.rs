@@ -152,8 +152,8 @@ impl GroupWrite for IngestWriter {
 }
 
 /// Stores the messages and marks their conversations' turns pending: one transaction of four
-/// statements whatever the batch size (and one per file attached), one round trip on SQLite. A MessageSid already stored
-/// changes nothing.
+/// statements whatever the batch size (and one per file attached), one round trip on SQLite.
+/// A MessageSid already stored changes nothing.
 async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<Stored>> {
     let now = now_ms();
     // Twilio's retry can arrive in the same batch as the original: the first one stands.

@@ -75,21 +75,15 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
     .bind(now);
-    let row = match state.db.write_script(vec![statement], false).await?.first() {
-        Some(row) => Some((
-            row.try_get::<String, _>(0)?,
-            row.try_get::<String, _>(1)?,
-            row.try_get::<i64, _>(2)?,
-            row.try_get::<Option<i64>, _>(3)?,
-        )),
-        None => None,
-    };
+    let rows = state.db.write_script(vec![statement], false).await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let in_flight_since: Option<i64> = row.try_get(3)?;
     // The claim marks the send in flight; an older mark (an earlier attempt's) is what it returns
     // when there was one, and a mark of this very moment means there was none.
-    Ok(row.map(|(message_id, conversation_id, attempts, in_flight_since)| Claim {
-        message_id,
-        conversation_id,
-        attempts,
+    Ok(Some(Claim {
+        message_id: row.try_get(0)?,
+        conversation_id: row.try_get(1)?,
+        attempts: row.try_get(2)?,
         in_flight_since: in_flight_since.filter(|since| *since != now),
     }))
 }
