@@ -379,11 +379,18 @@ async fn outside_the_window_the_agents_approved_template_goes_instead() {
     })
     .await;
     assert_eq!(sent, "Hello Ana, we have news for you.");
-    let (template_sid, note): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT template_sid, note FROM messages WHERE body = 'Breakfast is ready'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
+    // The reply is marked sent, with the template it went as, once Twilio's answer is back: the
+    // simulator has the message a moment before that commit.
+    let (template_sid, note): (Option<String>, Option<String>) = eventually("the reply marked sent", || async {
+        sqlx::query_as(
+            "SELECT m.template_sid, m.note FROM messages m JOIN outbox o ON o.message_id = m.id \
+             WHERE m.body = 'Breakfast is ready' AND o.state = 'sent'",
+        )
+        .fetch_optional(&app.state.db.pool)
+        .await
+        .unwrap()
+    })
+    .await;
     assert_eq!(template_sid.as_deref(), Some(templates[0].sid.as_str()));
     assert!(note.unwrap().contains("24-hour window"));
 }
