@@ -27,8 +27,8 @@ const SENDER: &str = "whatsapp:+14155550100";
 const ROUNDS: u64 = 3;
 const ROUND_SECS: u64 = 3;
 /// How long the acknowledgement latency goal is measured at 2,000 requests a second. A 50 ms stall
-/// of this VM's disk (one run in a few has one) holds back some 100 answers: the whole 1 % of a
-/// 5 s run, half of it in 10 s. The summary also gives each second's p99, where a stall shows.
+/// (one run in a few has one on this VM) holds back some 100 answers: the whole 1 % of a 5 s run,
+/// half of it in 10 s. The summary also gives each second's p99, where a stall shows.
 const LATENCY_SECS: u64 = 10;
 
 fn free_port() -> u16 {
