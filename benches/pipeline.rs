@@ -84,6 +84,30 @@ async fn wait_up(port: u16) {
     panic!("server on port {port} did not come up");
 }
 
+/// Switchboard's own count of inbound webhooks answered (from `/metrics`): (all, within 5 ms of
+/// their arrival in the handler). Compared with the client's figures, it tells time spent in the
+/// handler from time spent before it (connections, the runtime's queue) or in this process.
+async fn server_acks(port: u16) -> (u64, u64) {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .and_then(|r| r.error_for_status())
+        .map(|r| r.text());
+    let text = match text {
+        Ok(text) => text.await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let value = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (
+        value("switchboard_webhook_ack_seconds_count "),
+        value("switchboard_webhook_ack_seconds_bucket{le=\"0.005\"} "),
+    )
+}
+
 /// A signed inbound webhook to `to`, ready to post: (form body, signature).
 fn signed_to(url: &str, i: u64, to: &str) -> (String, String) {
     let sid = format!("SM{:032x}", (i as u128) << 20 | rand_suffix());
@@ -188,8 +212,17 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = tokio::task::JoinSet::new();
     let began = Instant::now();
+    // When the generator itself fell behind (ticks over 2 ms late, by tenth of a second): a stall
+    // of this process, not of Switchboard, for the detail line below.
+    let mut late = std::collections::BTreeMap::<u64, (usize, u64)>::new();
     for i in 0..per_sec * secs {
-        tick.tick().await;
+        let due = tick.tick().await;
+        let behind = due.elapsed();
+        if behind > Duration::from_millis(2) {
+            let tenth = late.entry(due.into_std().duration_since(began).as_millis() as u64 / 100).or_default();
+            tenth.0 += 1;
+            tenth.1 = tenth.1.max(behind.as_millis() as u64);
+        }
         let (body, sig) = signed_to(url, offset + i, to);
         let (client, url) = (client.clone(), url.to_string());
         tasks.spawn(async move {
@@ -219,9 +252,13 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
     // With SWITCHBOARD_BENCH_DETAIL set: when the slow answers (over 5 ms) were sent, by tenth of
     // a second (how many, the slowest), to tell a stall from a steady queue.
     if std::env::var_os("SWITCHBOARD_BENCH_DETAIL").is_some() {
-        let when: Vec<String> =
-            slow.iter().map(|(tenth, (n, max))| format!("{:.1}s:{n}x≤{max}ms", *tenth as f64 / 10.0)).collect();
-        eprintln!("  slow answers by when they were sent: {}", when.join(" "));
+        let by_tenth = |map: &std::collections::BTreeMap<u64, (usize, u64)>| {
+            let when: Vec<String> =
+                map.iter().map(|(tenth, (n, max))| format!("{:.1}s:{n}x≤{max}ms", *tenth as f64 / 10.0)).collect();
+            when.join(" ")
+        };
+        eprintln!("  slow answers by when they were sent: {}", by_tenth(&slow));
+        eprintln!("  requests sent over 2 ms late (load generator behind): {}", by_tenth(&late));
     }
     latencies.sort_unstable();
     let per_second_p99 = seconds
@@ -233,6 +270,16 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
         })
         .collect();
     Latencies { sorted: latencies, per_second_p99, failed }
+}
+
+/// With SWITCHBOARD_BENCH_DETAIL set: how many of the phase's webhooks the handler itself took
+/// over 5 ms to answer.
+async fn detail_server_acks(port: u16, before: (u64, u64)) {
+    if std::env::var_os("SWITCHBOARD_BENCH_DETAIL").is_some() {
+        let after = server_acks(port).await;
+        let (all, quick) = (after.0 - before.0, after.1 - before.1);
+        eprintln!("  the handler's own count: {all} answered, {} over 5 ms", all - quick);
+    }
 }
 
 fn pct(sorted: &[u64], p: f64) -> u64 {
@@ -404,14 +451,18 @@ async fn main() {
     progress(started, "webhook throughput, no turns", &child);
     // As before the other latency run: the throughput run's backlog (checkpoint, turns) settles first.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = server_acks(bench.port).await;
     let lat_ingest = fixed_rate(&bench.webhook_url, 2000, LATENCY_SECS, 40_000_000, "whatsapp:+14155550111").await;
+    detail_server_acks(bench.port, before).await;
     progress(started, "ack latency, no turns", &child);
     let (stored, failures) = throughput(&bench.webhook_url, 32, 5, 10_000_000).await;
     progress(started, "webhook throughput, answered", &child);
 
     // 2. Acknowledgement latency at a fixed 2,000 requests per second.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = server_acks(bench.port).await;
     let lat = fixed_rate(&bench.webhook_url, 2000, 5, 20_000_000, SENDER).await;
+    detail_server_acks(bench.port, before).await;
     progress(started, "ack latency, answered", &child);
 
     // 3. Inbound → reply arriving at the simulator, at a gentle 50 messages per second, once the

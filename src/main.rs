@@ -128,7 +128,8 @@ async fn main() -> anyhow::Result<()> {
                 }),
             );
             let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
-            axum::serve(listener, app).await?;
+            // Served as Switchboard's router is: built once, not for every connection.
+            axum::serve(listener, app.with_state(()).into_make_service()).await?;
             Ok(())
         }
         Command::Check => {

@@ -615,7 +615,8 @@ pub async fn start(
     }
     let app = router(sim.clone());
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        // Built once, not for every connection (axum rebuilds a `Router` served as it is).
+        if let Err(e) = axum::serve(listener, app.with_state(()).into_make_service()).await {
             tracing::error!(error = %e, "simulator stopped");
         }
     });
