@@ -510,10 +510,31 @@ async fn main() {
     e2e.sort_unstable();
     progress(started, "reply latency", &child);
     let rss_load = peak_rss_mb(&child);
+
+    // 4. A pause: the process stopped for half a second (SIGSTOP, as a stalled VM or a machine
+    // under pressure would) while webhooks keep coming at 2,000 a second. Twilio's requests queue
+    // in the kernel and arrive together, most on new connections: all must be answered, and the
+    // process must not balloon to take them.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pid = child.id().to_string();
+    let pause = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let signal = |name: &str| {
+            let sent = Command::new("kill").args([name, pid.as_str()]).status();
+            assert!(sent.is_ok_and(|s| s.success()), "kill {name} failed");
+        };
+        signal("-STOP");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        signal("-CONT");
+    });
+    let lat_pause = fixed_rate(&bench.webhook_url, 2000, 5, 50_000_000, "whatsapp:+14155550111").await;
+    pause.await.unwrap();
+    progress(started, "a pause of 0.5 s", &child);
+    let rss_pause = peak_rss_mb(&child);
     child.kill().unwrap();
     child.wait().unwrap();
 
-    // 4. The rate cap: 400 replies from one number capped at 50 per second.
+    // 5. The rate cap: 400 replies from one number capped at 50 per second.
     let cap = 50.0;
     let mut capped = bench.start(&[("SWITCHBOARD_SEND_RATE", "50")]);
     wait_up(bench.port).await;
@@ -589,6 +610,12 @@ async fn main() {
     println!(
         "| peak RSS of the Switchboard process | {:.0} MB under load, {:.0} MB in the rate run | ≤ 150 MB |",
         rss_load, rss_cap
+    );
+    println!(
+        "| the process paused 0.5 s (SIGSTOP) under 2,000 req/s, no agent turns ({} requests, {} failed) | {}; peak RSS {rss_pause:.0} MB | (context) |",
+        lat_pause.sorted.len(),
+        lat_pause.failed,
+        lat_pause.summary()
     );
     let _ = std::fs::remove_dir_all(data);
 }
