@@ -97,15 +97,9 @@ async fn server_acks(port: u16) -> (u64, u64) {
         Err(_) => String::new(),
     };
     let value = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0)
+        text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
     };
-    (
-        value("switchboard_webhook_ack_seconds_count "),
-        value("switchboard_webhook_ack_seconds_bucket{le=\"0.005\"} "),
-    )
+    (value("switchboard_webhook_ack_seconds_count "), value("switchboard_webhook_ack_seconds_bucket{le=\"0.005\"} "))
 }
 
 /// A signed inbound webhook to `to`, ready to post: (form body, signature).
