@@ -601,7 +601,7 @@ async fn main() {
     let each: Vec<String> = rounds.iter().map(|(bare, ingest)| format!("{:.2}", ingest / bare)).collect();
     println!("| bare axum handler, 32 connections ({ROUNDS} rounds of {ROUND_SECS} s) | {bare:.0} req/s | |");
     println!(
-        "| signed webhooks stored and acknowledged, no agent turns behind them (rounds between the bare ones) | {ingest_only:.0} req/s ({:.2} of bare; rounds {}; {ingest_failures} failed) | ≥ 0.35 of bare |",
+        "| signed webhooks stored and acknowledged, no agent turns behind them (rounds between the bare ones) | {ingest_only:.0} req/s ({:.3} of bare; rounds {}; {ingest_failures} failed) | ≥ 0.35 of bare |",
         ingest_only / bare,
         each.join(", ")
     );
