@@ -84,10 +84,19 @@ async fn wait_up(port: u16) {
     panic!("server on port {port} did not come up");
 }
 
-/// Switchboard's own count of inbound webhooks answered (from `/metrics`): (all, within 5 ms of
-/// their arrival in the handler). Compared with the client's figures, it tells time spent in the
-/// handler from time spent before it (connections, the runtime's queue) or in this process.
-async fn server_acks(port: u16) -> (u64, u64) {
+/// Whether SWITCHBOARD_BENCH_DETAIL asks for diagnostics on standard error besides the table.
+fn detail() -> bool {
+    std::env::var_os("SWITCHBOARD_BENCH_DETAIL").is_some()
+}
+
+/// With [`detail`]: Switchboard's own count of inbound webhooks answered (from `/metrics`): (all,
+/// within 5 ms of their arrival in the handler). Compared with the client's figures, it tells time
+/// spent in the handler from time spent before it (connections, the runtime's queue) or in this
+/// process. Without, nothing is asked of the server.
+async fn server_acks(port: u16) -> Option<(u64, u64)> {
+    if !detail() {
+        return None;
+    }
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .and_then(|r| r.error_for_status())
@@ -99,7 +108,10 @@ async fn server_acks(port: u16) -> (u64, u64) {
     let value = |prefix: &str| {
         text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
     };
-    (value("switchboard_webhook_ack_seconds_count "), value("switchboard_webhook_ack_seconds_bucket{le=\"0.005\"} "))
+    Some((
+        value("switchboard_webhook_ack_seconds_count "),
+        value("switchboard_webhook_ack_seconds_bucket{le=\"0.005\"} "),
+    ))
 }
 
 /// A signed inbound webhook to `to`, ready to post: (form body, signature).
@@ -264,7 +276,7 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
     }
     // With SWITCHBOARD_BENCH_DETAIL set: when the slow answers (over 5 ms) were sent, by tenth of
     // a second (how many, the slowest), to tell a stall from a steady queue.
-    if std::env::var_os("SWITCHBOARD_BENCH_DETAIL").is_some() {
+    if detail() {
         let by_tenth = |map: &std::collections::BTreeMap<u64, (usize, u64)>| {
             let when: Vec<String> =
                 map.iter().map(|(tenth, (n, max))| format!("{:.1}s:{n}x≤{max}ms", *tenth as f64 / 10.0)).collect();
@@ -285,11 +297,9 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
     Latencies { sorted: latencies, per_second_p99, failed }
 }
 
-/// With SWITCHBOARD_BENCH_DETAIL set: how many of the phase's webhooks the handler itself took
-/// over 5 ms to answer.
-async fn detail_server_acks(port: u16, before: (u64, u64)) {
-    if std::env::var_os("SWITCHBOARD_BENCH_DETAIL").is_some() {
-        let after = server_acks(port).await;
+/// With [`detail`]: how many of the phase's webhooks the handler itself took over 5 ms to answer.
+async fn detail_server_acks(port: u16, before: Option<(u64, u64)>) {
+    if let (Some(before), Some(after)) = (before, server_acks(port).await) {
         let (all, quick) = (after.0 - before.0, after.1 - before.1);
         eprintln!("  the handler's own count: {all} answered, {} over 5 ms", all - quick);
     }
