@@ -230,6 +230,28 @@ impl Latencies {
     }
 }
 
+/// Events counted by the tenth of a second they happened in (ms since the run began): how many,
+/// and the largest figure (ms) among them. Printed as `1.2s:5x≤8ms`.
+#[derive(Default)]
+struct ByTenth(std::collections::BTreeMap<u64, (usize, u64)>);
+
+impl ByTenth {
+    fn note(&mut self, at_ms: u64, ms: u64) {
+        let tenth = self.0.entry(at_ms / 100).or_default();
+        tenth.0 += 1;
+        tenth.1 = tenth.1.max(ms);
+    }
+}
+
+impl std::fmt::Display for ByTenth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (tenth, (n, max)) in &self.0 {
+            write!(f, "{:.1}s:{n}x≤{max}ms ", *tenth as f64 / 10.0)?;
+        }
+        Ok(())
+    }
+}
+
 /// Open loop: requests leave at a fixed rate whatever the answers do.
 async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -> Latencies {
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
@@ -239,14 +261,12 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
     let began = Instant::now();
     // When the generator itself fell behind (ticks over 2 ms late, by tenth of a second): a stall
     // of this process, not of Switchboard, for the detail line below.
-    let mut late = std::collections::BTreeMap::<u64, (usize, u64)>::new();
+    let mut late = ByTenth::default();
     for i in 0..per_sec * secs {
         let due = tick.tick().await;
         let behind = due.elapsed();
         if behind > Duration::from_millis(2) {
-            let tenth = late.entry(due.into_std().duration_since(began).as_millis() as u64 / 100).or_default();
-            tenth.0 += 1;
-            tenth.1 = tenth.1.max(behind.as_millis() as u64);
+            late.note(due.into_std().duration_since(began).as_millis() as u64, behind.as_millis() as u64);
         }
         let (body, sig) = signed_to(url, offset + i, to);
         let (client, url) = (client.clone(), url.to_string());
@@ -258,7 +278,7 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
     }
     let mut latencies = Vec::new();
     let mut seconds = vec![Vec::new(); secs as usize + 1];
-    let mut slow = std::collections::BTreeMap::<u64, (usize, u64)>::new();
+    let mut slow = ByTenth::default();
     let mut failed = 0;
     while let Some(r) = tasks.join_next().await {
         let (at_ms, us, ok) = r.unwrap();
@@ -269,21 +289,14 @@ async fn fixed_rate(url: &str, per_sec: u64, secs: u64, offset: u64, to: &str) -
             failed += 1;
         }
         if us > 5_000 {
-            let tenth = slow.entry(at_ms / 100).or_default();
-            tenth.0 += 1;
-            tenth.1 = tenth.1.max(us / 1000);
+            slow.note(at_ms, us / 1000);
         }
     }
     // With SWITCHBOARD_BENCH_DETAIL set: when the slow answers (over 5 ms) were sent, by tenth of
     // a second (how many, the slowest), to tell a stall from a steady queue.
     if detail() {
-        let by_tenth = |map: &std::collections::BTreeMap<u64, (usize, u64)>| {
-            let when: Vec<String> =
-                map.iter().map(|(tenth, (n, max))| format!("{:.1}s:{n}x≤{max}ms", *tenth as f64 / 10.0)).collect();
-            when.join(" ")
-        };
-        eprintln!("  slow answers by when they were sent: {}", by_tenth(&slow));
-        eprintln!("  requests sent over 2 ms late (load generator behind): {}", by_tenth(&late));
+        eprintln!("  slow answers by when they were sent: {slow}");
+        eprintln!("  requests sent over 2 ms late (load generator behind): {late}");
     }
     latencies.sort_unstable();
     let per_second_p99 = seconds
