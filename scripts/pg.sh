@@ -4,7 +4,9 @@
 #   scripts/pg.sh stop
 set -euo pipefail
 
-PGPORT=${SWITCHBOARD_TEST_PG_PORT:-55432}
+# Below Linux's range of ephemeral ports (32768–60999): a port inside it can be held for a moment
+# by any outgoing connection of the suite itself, and the server then fails to bind (it did once).
+PGPORT=${SWITCHBOARD_TEST_PG_PORT:-25432}
 PGDIR=${SWITCHBOARD_TEST_PG_DIR:-/tmp/switchboard-pg}
 
 find_bin() {
