@@ -340,6 +340,51 @@ fn peak_rss_mb(child: &Child) -> f64 {
     memory_mb(child, "VmHWM:")
 }
 
+/// The CPU time (in clock ticks) each thread of the process has used, summed by thread name.
+fn thread_cpu(child: &Child) -> std::collections::BTreeMap<String, u64> {
+    let mut used = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", child.id())) else {
+        return used;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default().trim().to_string();
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // After the name in parentheses: state, then 10 fields, then utime and stime.
+        let fields: Vec<u64> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect())
+            .unwrap_or_default();
+        *used.entry(name).or_default() += fields.iter().sum::<u64>();
+    }
+    used
+}
+
+/// The process's CPU time per webhook since `before`, in µs, in all and by thread name: where
+/// the server's work goes, steadier from run to run than the throughput figure it decides.
+fn cpu_per_webhook(child: &Child, before: &std::collections::BTreeMap<String, u64>, webhooks: f64) -> String {
+    // Linux counts these in hundredths of a second.
+    let us = |ticks: u64| ticks as f64 * 10_000.0 / webhooks.max(1.0);
+    let mut used: Vec<(String, u64)> = thread_cpu(child)
+        .into_iter()
+        .map(|(name, ticks)| {
+            let spent = ticks.saturating_sub(before.get(&name).copied().unwrap_or(0));
+            (name, spent)
+        })
+        .filter(|(_, ticks)| *ticks > 0)
+        .collect();
+    used.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
+    let total: u64 = used.iter().map(|(_, ticks)| ticks).sum();
+    let each: Vec<String> = used.iter().map(|(name, ticks)| format!("{name} {:.1}", us(*ticks))).collect();
+    format!("{:.1} µs ({})", us(total), each.join(", "))
+}
+
+/// Whether SWITCHBOARD_BENCH_ONLY=throughput asks for the throughput rounds alone (some 35 s):
+/// for comparing two builds of the server.
+fn only_throughput() -> bool {
+    std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "throughput")
+}
+
 /// Progress on standard error while the benchmark runs: which phase ended, and the process's
 /// memory then.
 fn progress(started: Instant, phase: &str, child: &Child) {
@@ -469,6 +514,7 @@ async fn main() {
     let mut child = bench.start(&[("SWITCHBOARD_SEND_RATE", "0")]);
     wait_up(bench.port).await;
     progress(started, "started", &child);
+    let cpu_before = thread_cpu(&child);
     let mut rounds = Vec::new();
     let mut ingest_failures = 0;
     for round in 0..ROUNDS {
@@ -497,6 +543,24 @@ async fn main() {
     baseline.wait().unwrap();
     let bare = rounds.iter().map(|r| r.0).sum::<f64>() / rounds.len() as f64;
     let ingest_only = rounds.iter().map(|r| r.1).sum::<f64>() / rounds.len() as f64;
+    let cpu = cpu_per_webhook(&child, &cpu_before, (ingest_only * ROUNDS as f64 + ingest_new) * ROUND_SECS as f64);
+    if detail() || only_throughput() {
+        eprintln!("  Switchboard's CPU time per webhook in those rounds: {cpu}");
+    }
+    if only_throughput() {
+        let each: Vec<String> =
+            rounds.iter().map(|(bare, ingest)| format!("{ingest:.0}/{bare:.0} = {:.3}", ingest / bare)).collect();
+        println!(
+            "webhooks stored and acknowledged: {:.3} of bare (rounds {}); a new connection each: {:.3}",
+            ingest_only / bare,
+            each.join(", "),
+            ingest_new / bare_new
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let _ = std::fs::remove_dir_all(data);
+        return;
+    }
     progress(started, "webhook throughput, no turns", &child);
     // As before the other latency run: the throughput run's backlog (checkpoint, turns) settles first.
     tokio::time::sleep(Duration::from_secs(3)).await;
