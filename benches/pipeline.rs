@@ -515,6 +515,7 @@ async fn main() {
     wait_up(bench.port).await;
     progress(started, "started", &child);
     let cpu_before = thread_cpu(&child);
+    let bare_cpu_before = thread_cpu(&baseline);
     let mut rounds = Vec::new();
     let mut ingest_failures = 0;
     for round in 0..ROUNDS {
@@ -539,13 +540,14 @@ async fn main() {
     let (ingest_new, new_failures) =
         throughput_to(&bench.webhook_url, 32, ROUND_SECS, 35_000_000, "whatsapp:+14155550111", Connections::NewEach)
             .await;
-    baseline.kill().unwrap();
-    baseline.wait().unwrap();
     let bare = rounds.iter().map(|r| r.0).sum::<f64>() / rounds.len() as f64;
     let ingest_only = rounds.iter().map(|r| r.1).sum::<f64>() / rounds.len() as f64;
+    let bare_cpu = cpu_per_webhook(&baseline, &bare_cpu_before, (bare * ROUNDS as f64 + bare_new) * ROUND_SECS as f64);
+    baseline.kill().unwrap();
+    baseline.wait().unwrap();
     let cpu = cpu_per_webhook(&child, &cpu_before, (ingest_only * ROUNDS as f64 + ingest_new) * ROUND_SECS as f64);
     if detail() || only_throughput() {
-        eprintln!("  Switchboard's CPU time per webhook in those rounds: {cpu}");
+        eprintln!("  Switchboard's CPU time per webhook in those rounds: {cpu}; the bare handler's: {bare_cpu}");
     }
     if only_throughput() {
         let each: Vec<String> =

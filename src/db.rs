@@ -313,8 +313,12 @@ impl Db {
         let _turn = Turn::new(self.write_turn(urgent).await, at);
         match self.backend {
             Backend::Sqlite => {
-                let mut sql = String::from("BEGIN IMMEDIATE;\n");
-                let mut args = Vec::new();
+                // Sized once: a batch's script is kilobytes, grown a push at a time it was
+                // copied over and over.
+                let length = statements.iter().map(|s| s.sql.len() + 2).sum::<usize>();
+                let mut sql = String::with_capacity(length + 32);
+                let mut args = Vec::with_capacity(statements.iter().map(|s| s.args.len()).sum());
+                sql.push_str("BEGIN IMMEDIATE;\n");
                 for statement in statements {
                     positional(statement, &mut sql, &mut args);
                     sql.push_str(";\n");
@@ -476,8 +480,13 @@ fn bind_all(mut query: AnyQuery<'_>, args: Vec<Value>) -> AnyQuery<'_> {
 /// sqlx looks every named parameter up by its position, and SQLite finds a name by walking the
 /// statement's whole list of names: a batch of hundreds of `$N` cost time in the square of its
 /// size (a twentieth of the writer's time in `perf`); anonymous ones have no names to find.
+/// Each value moves to its first use; only a value used again is copied (a message's
+/// parameters are kilobytes).
 fn positional(statement: Statement, sql: &mut String, args: &mut Vec<Value>) {
-    let mut rest = statement.sql.as_str();
+    let Statement { sql: text, args: mut values } = statement;
+    // Where in `args` each value went at its first use.
+    let mut placed: Vec<Option<usize>> = vec![None; values.len()];
+    let mut rest = text.as_str();
     while let Some(at) = rest.find('$') {
         sql.push_str(&rest[..at]);
         let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
@@ -487,8 +496,18 @@ fn positional(statement: Statement, sql: &mut String, args: &mut Vec<Value>) {
             continue;
         };
         sql.push('?');
-        // As SQLite treats a parameter left unbound: NULL.
-        args.push(statement.args.get(n - 1).cloned().unwrap_or(Value::Text(None)));
+        let value = match n.checked_sub(1) {
+            Some(i) if i < values.len() => match placed[i] {
+                Some(first) => args[first].clone(),
+                None => {
+                    placed[i] = Some(args.len());
+                    std::mem::replace(&mut values[i], Value::Text(None))
+                }
+            },
+            // As SQLite treats a parameter left unbound: NULL.
+            _ => Value::Text(None),
+        };
+        args.push(value);
         rest = &rest[at + 1 + digits..];
     }
     sql.push_str(rest);
@@ -507,14 +526,15 @@ mod tests {
     fn placeholders_become_positional_with_their_values_in_order() {
         let mut sql = String::new();
         let mut args = Vec::new();
-        let first = Statement::new("SELECT $2, $1, $2").bind(1).bind("two");
+        let first = Statement::new("SELECT $2, $1, $2, $3").bind(1).bind("two");
         let second = Statement::new("UPDATE t SET a = $1 WHERE b = '$x'").bind(3);
         for statement in [first, second] {
             positional(statement, &mut sql, &mut args);
             sql.push(';');
         }
-        assert_eq!(sql, "SELECT ?, ?, ?;UPDATE t SET a = ? WHERE b = '$x';");
+        assert_eq!(sql, "SELECT ?, ?, ?, ?;UPDATE t SET a = ? WHERE b = '$x';");
         let shown: Vec<String> = args.iter().map(|v| format!("{v:?}")).collect();
-        assert_eq!(shown, ["Text(Some(\"two\"))", "Int(Some(1))", "Text(Some(\"two\"))", "Int(Some(3))"]);
+        // A value used twice is bound twice; one never bound is NULL, as SQLite would have it.
+        assert_eq!(shown, ["Text(Some(\"two\"))", "Int(Some(1))", "Text(Some(\"two\"))", "Text(None)", "Int(Some(3))"]);
     }
 }
