@@ -10,53 +10,6 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// SQLite allocates through its own interface, by default glibc's `malloc`: a tenth of the
-/// webhook writer thread's time went to glibc's allocator (`_int_malloc`, `_int_free`, its arena
-/// locks). This hands SQLite mimalloc as well. It must run before SQLite's first use (any
-/// database connection); it returns whether SQLite took it.
-fn sqlite_uses_mimalloc() -> bool {
-    use libsqlite3_sys as ffi;
-    use std::os::raw::{c_int, c_void};
-
-    unsafe extern "C" fn malloc(size: c_int) -> *mut c_void {
-        unsafe { libmimalloc_sys::mi_malloc(size.max(0) as usize) }
-    }
-    unsafe extern "C" fn free(p: *mut c_void) {
-        unsafe { libmimalloc_sys::mi_free(p) }
-    }
-    unsafe extern "C" fn realloc(p: *mut c_void, size: c_int) -> *mut c_void {
-        unsafe { libmimalloc_sys::mi_realloc(p, size.max(0) as usize) }
-    }
-    unsafe extern "C" fn size(p: *mut c_void) -> c_int {
-        if p.is_null() {
-            return 0;
-        }
-        unsafe { libmimalloc_sys::mi_usable_size(p) }.min(c_int::MAX as usize) as c_int
-    }
-    unsafe extern "C" fn roundup(size: c_int) -> c_int {
-        (unsafe { libmimalloc_sys::mi_good_size(size.max(0) as usize) }).min(c_int::MAX as usize) as c_int
-    }
-    unsafe extern "C" fn init(_: *mut c_void) -> c_int {
-        ffi::SQLITE_OK
-    }
-    unsafe extern "C" fn shutdown(_: *mut c_void) {}
-
-    let methods = ffi::sqlite3_mem_methods {
-        xMalloc: Some(malloc),
-        xFree: Some(free),
-        xRealloc: Some(realloc),
-        xSize: Some(size),
-        xRoundup: Some(roundup),
-        xInit: Some(init),
-        xShutdown: Some(shutdown),
-        pAppData: std::ptr::null_mut(),
-    };
-    // SQLite copies the methods; called before its first use, on one thread.
-    unsafe {
-        ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &methods as *const ffi::sqlite3_mem_methods) == ffi::SQLITE_OK
-    }
-}
-
 /// Switchboard: connects your organization's Twilio account to its AI agents over WhatsApp and SMS.
 #[derive(Parser)]
 #[command(name = "switchboard", version)]
@@ -159,11 +112,7 @@ fn init_tracing() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let sqlite_mimalloc = sqlite_uses_mimalloc();
     init_tracing();
-    if !sqlite_mimalloc {
-        tracing::warn!("SQLite keeps the system allocator: it was already in use");
-    }
     let cli = parse_cli()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -250,32 +199,4 @@ async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
     tracing::info!("shutting down");
-}
-
-#[cfg(test)]
-mod tests {
-    use libsqlite3_sys as ffi;
-
-    #[test]
-    fn sqlite_allocates_from_mimalloc_once_configured() {
-        // Nothing else in this test binary touches SQLite before this.
-        assert!(super::sqlite_uses_mimalloc(), "SQLite was already initialized");
-        unsafe {
-            let p = ffi::sqlite3_malloc(1000);
-            assert!(!p.is_null());
-            assert!(libmimalloc_sys::mi_is_in_heap_region(p), "SQLite's allocation is not mimalloc's");
-            assert!(ffi::sqlite3_msize(p) >= 1000);
-            let p = ffi::sqlite3_realloc(p, 50_000);
-            assert!(libmimalloc_sys::mi_is_in_heap_region(p));
-            ffi::sqlite3_free(p);
-            // And SQLite works on it: a database in memory, a table, a row.
-            let mut db = std::ptr::null_mut();
-            assert_eq!(ffi::sqlite3_open(c":memory:".as_ptr(), &mut db), ffi::SQLITE_OK);
-            let sql = c"CREATE TABLE t (v TEXT); INSERT INTO t VALUES (hex(randomblob(5000)));";
-            let rc = ffi::sqlite3_exec(db, sql.as_ptr(), None, std::ptr::null_mut(), std::ptr::null_mut());
-            assert_eq!(rc, ffi::SQLITE_OK);
-            assert_eq!(ffi::sqlite3_changes(db), 1);
-            assert_eq!(ffi::sqlite3_close(db), ffi::SQLITE_OK);
-        }
-    }
 }
