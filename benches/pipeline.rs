@@ -381,7 +381,7 @@ fn cpu_per_webhook(child: &Child, before: &std::collections::BTreeMap<String, u6
     format!("{:.1} µs ({})", us(total), each.join(", "))
 }
 
-/// Whether SWITCHBOARD_BENCH_ONLY=throughput asks for the throughput rounds alone (some 35 s):
+/// Whether SWITCHBOARD_BENCH_ONLY=throughput asks for the throughput rounds alone (under a minute):
 /// for comparing two builds of the server.
 fn only_throughput() -> bool {
     std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "throughput")
