@@ -544,13 +544,16 @@ async fn main() {
             .await;
     let bare = rounds.iter().map(|r| r.0).sum::<f64>() / rounds.len() as f64;
     let ingest_only = rounds.iter().map(|r| r.1).sum::<f64>() / rounds.len() as f64;
-    let bare_cpu = cpu_per_webhook(&baseline, &bare_cpu_before, (bare * ROUNDS as f64 + bare_new) * ROUND_SECS as f64);
+    if detail() || only_throughput() {
+        let per_round = |rate: f64, new_each: f64| (rate * ROUNDS as f64 + new_each) * ROUND_SECS as f64;
+        eprintln!(
+            "  Switchboard's CPU time per webhook in those rounds: {}; the bare handler's: {}",
+            cpu_per_webhook(&child, &cpu_before, per_round(ingest_only, ingest_new)),
+            cpu_per_webhook(&baseline, &bare_cpu_before, per_round(bare, bare_new))
+        );
+    }
     baseline.kill().unwrap();
     baseline.wait().unwrap();
-    let cpu = cpu_per_webhook(&child, &cpu_before, (ingest_only * ROUNDS as f64 + ingest_new) * ROUND_SECS as f64);
-    if detail() || only_throughput() {
-        eprintln!("  Switchboard's CPU time per webhook in those rounds: {cpu}; the bare handler's: {bare_cpu}");
-    }
     if only_throughput() {
         let each: Vec<String> =
             rounds.iter().map(|(bare, ingest)| format!("{ingest:.0}/{bare:.0} = {:.3}", ingest / bare)).collect();

@@ -313,8 +313,8 @@ impl Db {
         let _turn = Turn::new(self.write_turn(urgent).await, at);
         match self.backend {
             Backend::Sqlite => {
-                // Sized once: a batch's script is kilobytes, grown a push at a time it was
-                // copied over and over.
+                // The script's text sized once: a batch's is kilobytes, and grown a push at a
+                // time it was copied over and over.
                 let length = statements.iter().map(|s| s.sql.len() + 2).sum::<usize>();
                 let mut sql = String::with_capacity(length + 32);
                 let mut args = Vec::with_capacity(statements.iter().map(|s| s.args.len()).sum());
