@@ -27,6 +27,12 @@ if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
   cargo install trunk --version "$TRUNK_VERSION" --locked --force
 fi
 
+# Trunk builds the WASM bundle with `cargo build --offline` (Trunk.toml's `offline = true`, which
+# keeps it from downloading its own tools): the crates must be in the registry before that. `cargo
+# fetch` downloads what Cargo.lock names for every target, and takes a second when they are there.
+log "fetching the crates Cargo.lock names"
+(cd "$here" && cargo fetch --locked)
+
 # wasm-opt from npm (binaryen 132); Debian's binaryen 108 produces bundles that never hydrate.
 if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ]; then
   log "installing wasm-opt (npm binaryen)"
