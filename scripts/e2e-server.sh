@@ -23,6 +23,8 @@ TWILIO_API_BASE="http://127.0.0.1:$sim_port" \
 TWILIO_MESSAGING_BASE="http://127.0.0.1:$sim_port" \
 TWILIO_CONTENT_BASE="http://127.0.0.1:$sim_port" \
 SWITCHBOARD_LIFECYCLE_SWEEP_MS=500 \
+SWITCHBOARD_SETUP_TOKEN="${E2E_SETUP_TOKEN:-sbsetup_e2e-token-0123456789}" \
+SWITCHBOARD_OUTBOUND_ALLOW=127.0.0.1 \
 SWITCHBOARD_SMTP_HOST=127.0.0.1 SWITCHBOARD_SMTP_PORT="$smtp_port" SWITCHBOARD_SMTP_TLS=none \
 SWITCHBOARD_MAIL_FROM="Demo Hotels <no-reply@demo-hotels.example>" \
   "$target/debug/switchboard" > >(tee -a "$log") 2>&1 &

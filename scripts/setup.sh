@@ -11,6 +11,20 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# Trunk builds the WASM bundle with `cargo build --offline` (Trunk.toml's `offline = true`, which
+# keeps it from downloading its own tools): the crates must be in the registry before that. `cargo
+# fetch` downloads what Cargo.lock names for every target, and takes a second when they are there.
+fetch_crates() {
+  log "fetching the crates Cargo.lock names"
+  (cd "$here" && cargo fetch --locked)
+}
+
+# `setup.sh --crates-only`: just that step (scripts/test.sh checks it against an empty registry).
+if [ "${1:-}" = "--crates-only" ]; then
+  fetch_crates
+  exit 0
+fi
+
 if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   log "adding the wasm32 target"
   rustup target add wasm32-unknown-unknown
@@ -27,11 +41,8 @@ if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
   cargo install trunk --version "$TRUNK_VERSION" --locked --force
 fi
 
-# Trunk builds the WASM bundle with `cargo build --offline` (Trunk.toml's `offline = true`, which
-# keeps it from downloading its own tools): the crates must be in the registry before that. `cargo
-# fetch` downloads what Cargo.lock names for every target, and takes a second when they are there.
-log "fetching the crates Cargo.lock names"
-(cd "$here" && cargo fetch --locked)
+
+fetch_crates
 
 # wasm-opt from npm (binaryen 132); Debian's binaryen 108 produces bundles that never hydrate.
 if [ ! -x "$here/tools/node_modules/.bin/wasm-opt" ]; then

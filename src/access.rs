@@ -649,7 +649,10 @@ pub async fn revoke(state: &AppState, me: &Me, agent_id: &str, guest_address: &s
     crate::agents::require_agent(state, me, agent_id).await?;
     let mut tx = state.db.begin_write().await?;
     let removed = sqlx::query(
-        "DELETE FROM guest_identities WHERE guest_address = $1 AND org_id = (SELECT org_id FROM agents WHERE id = $2)",
+        // Only a guest of this agent (the ones its Sharing page lists): an owner may not unlink
+        // the email of a guest who talks only to other owners' agents.
+        "DELETE FROM guest_identities WHERE guest_address = $1 AND org_id = (SELECT org_id FROM agents WHERE id = $2) \
+         AND EXISTS (SELECT 1 FROM conversations cv WHERE cv.agent_id = $2 AND cv.guest_address = $1)",
     )
     .bind(guest_address)
     .bind(agent_id)

@@ -45,8 +45,50 @@ async fn hash_password(password: String) -> Result<String> {
     .map_err(|e| anyhow::anyhow!("hashing a password: {e}").into())
 }
 
-/// Creates the organization and its first admin. Refused once setup has happened.
-pub async fn setup(db: &Db, org_name: &str, email: &str, password: String) -> Result<Me> {
+/// A new setup token: 128 random bits, URL-safe.
+pub fn new_setup_token() -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("sbsetup_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Records `token` as one that may create the first organization (its hash only). Called at
+/// start while no organization exists; every instance adds its own, and setup deletes them all.
+pub async fn allow_setup_token(db: &Db, token: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(crate::tokens::digest(token))
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Creates the organization and its first admin, for whoever holds a setup token Switchboard
+/// printed at start. Refused once setup has happened.
+pub async fn setup(db: &Db, setup_token: &str, org_name: &str, email: &str, password: String) -> Result<Me> {
+    let token = setup_token.trim();
+    let known: Option<(String,)> = if token.is_empty() || token.len() > 200 {
+        None
+    } else {
+        sqlx::query_as("SELECT token_hash FROM setup_tokens WHERE token_hash = $1")
+            .bind(crate::tokens::digest(token))
+            .fetch_optional(&db.pool)
+            .await?
+    };
+    if known.is_none() {
+        if !needs_setup(db).await? {
+            return Err(AppError::Conflict("Switchboard is already set up. Log in instead.".into()).into());
+        }
+        return Err(AppError::invalid(
+            "setup_token",
+            "Enter the setup token Switchboard printed in its log when it started (scripts/run.sh shows it too).",
+        )
+        .into());
+    }
     new_organization(db, org_name, email, password, true).await
 }
 
@@ -73,6 +115,8 @@ async fn new_organization(db: &Db, org_name: &str, email: &str, password: String
     if first_run && claimed.rows_affected() == 0 {
         return Err(AppError::Conflict("Switchboard is already set up. Log in instead.".into()).into());
     }
+    // The tokens have done their work; none may create another first organization.
+    sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;
     sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(&org_id)
         .bind(org_name)
@@ -159,9 +203,25 @@ pub async fn remove_user(db: &Db, me: &Me, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn authenticate(db: &Db, email: &str, password: String) -> Result<Me> {
+/// Checks a login. Failures count against the account and the client's address
+/// ([`crate::logins`]); past the limit, or while every password check is busy, the answer is
+/// [`AppError::RateLimited`] with when to try again.
+pub async fn authenticate(
+    db: &Db,
+    logins: &crate::logins::Logins,
+    email: &str,
+    password: String,
+    client: Option<std::net::IpAddr>,
+) -> Result<Me> {
     let wrong = || AppError::invalid("email", "Wrong email or password.");
     let email = email.trim().to_lowercase();
+    if email.len() > 254 || password.len() > 1024 {
+        return Err(wrong().into());
+    }
+    let _permit = logins.admit(&email, client).map_err(|crate::logins::Wait(wait)| AppError::RateLimited {
+        message: format!("Too many login attempts. Try again in {}.", crate::logins::in_words(wait)),
+        retry_after_secs: wait.as_secs().max(1),
+    })?;
     let row: Option<(String, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
         .bind(&email)
         .fetch_optional(&db.pool)
@@ -174,8 +234,10 @@ pub async fn authenticate(db: &Db, email: &str, password: String) -> Result<Me> 
     .await
     .map_err(anyhow::Error::from)?;
     if !ok || user_id.is_empty() {
+        logins.failed(&email, client);
         return Err(wrong().into());
     }
+    logins.succeeded(&email);
     user(db, &user_id).await?.ok_or_else(|| wrong().into())
 }
 

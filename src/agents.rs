@@ -14,6 +14,7 @@ use app::{
 use crate::{
     brain::{Brain, Faq, Hook, OpenAi, TurnInput},
     connectors,
+    egress::Egress,
     error::{is_unique_violation, Result},
     new_id, now_ms,
     state::AppState,
@@ -64,12 +65,24 @@ fn text_within(field: &str, value: &str, max: usize, what: &str) -> std::result:
     Ok(value.to_string())
 }
 
-fn web_url(field: &str, value: &str) -> std::result::Result<String, AppError> {
+/// A URL Switchboard will call: http(s), with a host, and not an internal address the
+/// operator has not allowed (names are checked again at every connection).
+fn web_url(field: &str, value: &str, egress: &Egress) -> std::result::Result<String, AppError> {
     let value = value.trim();
     match url::Url::parse(value) {
-        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host_str().is_some() => Ok(value.to_string()),
+        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host_str().is_some() => {
+            match egress.check_url(&u) {
+                Ok(()) => Ok(value.to_string()),
+                Err(why) => Err(AppError::invalid(field, format!("Switchboard will not call this URL: {why}."))),
+            }
+        }
         _ => Err(AppError::invalid(field, "Enter a full http:// or https:// URL.")),
     }
+}
+
+/// Where a URL sends to (scheme, host and port): an API key typed for one is not sent to another.
+fn url_host(url: &str) -> Option<String> {
+    Some(url::Url::parse(url).ok()?.origin().ascii_serialization())
 }
 
 /// Names are used in API paths: letters, digits, dots, hyphens and underscores.
@@ -80,7 +93,7 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-fn validate(input: AgentInput) -> std::result::Result<Valid, AppError> {
+fn validate(input: AgentInput, egress: &Egress) -> std::result::Result<Valid, AppError> {
     let name = input.name.trim().to_string();
     if !valid_name(&name) {
         return Err(AppError::invalid(
@@ -113,7 +126,7 @@ fn validate(input: AgentInput) -> std::result::Result<Valid, AppError> {
         BrainInput::Faq => {}
         BrainInput::OpenAi { base_url, model, api_key, timeout_secs } => {
             v.brain = BrainKind::OpenAi;
-            v.url = Some(web_url("brain_url", &base_url)?);
+            v.url = Some(web_url("brain_url", &base_url, egress)?);
             let model = model.trim();
             if model.is_empty() || model.len() > 200 {
                 return Err(AppError::invalid("llm_model", "Name the model, e.g. gpt-4o-mini."));
@@ -127,7 +140,7 @@ fn validate(input: AgentInput) -> std::result::Result<Valid, AppError> {
         }
         BrainInput::Hook { url, timeout_secs } => {
             v.brain = BrainKind::Hook;
-            v.url = Some(web_url("brain_url", &url)?);
+            v.url = Some(web_url("brain_url", &url, egress)?);
             v.timeout_secs = timeout_secs.map(|t| t as i64);
         }
     }
@@ -162,7 +175,7 @@ async fn write_faq(tx: &mut crate::db::WriteTx, agent_id: &str, faq: &[FaqEntry]
 }
 
 pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<AgentDetail> {
-    let v = validate(input)?;
+    let v = validate(input, state.outbound.policy())?;
     if v.brain == BrainKind::OpenAi && v.api_key.is_none() {
         return Err(AppError::invalid("llm_api_key", "Enter the API key of the model API.").into());
     }
@@ -206,16 +219,26 @@ pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<Agen
 /// once).
 pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput) -> Result<AgentDetail> {
     require_agent(state, me, agent_id).await?;
-    let v = validate(input)?;
-    let (key_stored, secret_stored): (i64, i64) = sqlx::query_as(
+    let v = validate(input, state.outbound.policy())?;
+    let (key_stored, secret_stored, stored_url): (i64, i64, Option<String>) = sqlx::query_as(
         "SELECT CASE WHEN llm_api_key_enc IS NULL THEN 0 ELSE 1 END, \
-         CASE WHEN hook_secret_enc IS NULL THEN 0 ELSE 1 END FROM agents WHERE id = $1",
+         CASE WHEN hook_secret_enc IS NULL THEN 0 ELSE 1 END, brain_url FROM agents WHERE id = $1",
     )
     .bind(agent_id)
     .fetch_one(&state.db.pool)
     .await?;
-    if v.brain == BrainKind::OpenAi && v.api_key.is_none() && key_stored == 0 {
-        return Err(AppError::invalid("llm_api_key", "Enter the API key of the model API.").into());
+    if v.brain == BrainKind::OpenAi && v.api_key.is_none() {
+        if key_stored == 0 {
+            return Err(AppError::invalid("llm_api_key", "Enter the API key of the model API.").into());
+        }
+        if stored_url.as_deref().and_then(url_host) != v.url.as_deref().and_then(url_host) {
+            return Err(AppError::invalid(
+                "llm_api_key",
+                "The base URL now points at another host: enter the API key again (a stored key is only sent \
+                 to the host it was typed for).",
+            )
+            .into());
+        }
     }
     let new_secret = (v.brain == BrainKind::Hook && secret_stored == 0).then(new_hook_secret);
     let mut tx = state.db.begin_write().await?;
@@ -280,6 +303,20 @@ pub async fn regenerate_hook_secret(state: &AppState, me: &Me, agent_id: &str) -
         return Err(AppError::Conflict("Only an agent with the HTTP hook brain has a signing secret.".into()).into());
     }
     Ok(secret)
+}
+
+/// The longest reply a brain that calls out may give, five messages. A longer one is cut (and
+/// the execution record says so) rather than sent as hundreds of messages. The FAQ's answers
+/// are the agent's own texts and go out whole.
+pub const MAX_REPLY_CHARS: usize = 5 * crate::brain::MAX_BODY_CHARS;
+
+/// A reply cut to [`MAX_REPLY_CHARS`], at a word boundary in its last tenth where there is one,
+/// ending with an ellipsis.
+fn cut_reply(reply: &str) -> String {
+    let hard = reply.char_indices().nth(MAX_REPLY_CHARS - 1).map_or(reply.len(), |(i, _)| i);
+    let window = &reply[..hard];
+    let end = window.rfind(char::is_whitespace).filter(|&i| i >= hard - hard / 10).unwrap_or(hard);
+    format!("{}…", window[..end].trim_end())
 }
 
 /// What an agent thinks with, loaded for one turn.
@@ -357,12 +394,14 @@ async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mind)> {
     };
     let brain: Box<dyn Brain> = match which {
         BrainKind::OpenAi => Box::new(OpenAi {
+            http: state.outbound.clone(),
             base_url: url.unwrap_or_default(),
             model: model.unwrap_or_default(),
             api_key: state.secrets.open(&api_key.unwrap_or_default(), agent_id)?,
             timeout,
         }),
         BrainKind::Hook => Box::new(Hook {
+            http: state.outbound.clone(),
             url: url.unwrap_or_default(),
             secret: state.secrets.open(&hook_secret.unwrap_or_default(), agent_id)?,
             timeout,
@@ -378,6 +417,15 @@ impl Mind {
     /// fallback reply, with a note saying why.
     pub async fn answer(&self, input: &TurnInput) -> (String, Option<String>) {
         match tokio::time::timeout(self.timeout, self.brain.reply(input)).await {
+            Ok(Ok(reply)) if self.calls_out && reply.chars().count() > MAX_REPLY_CHARS => {
+                let total = reply.chars().count();
+                (
+                    cut_reply(&reply),
+                    Some(format!(
+                        "The brain's reply had {total} characters; it was cut to {MAX_REPLY_CHARS} (about five messages)."
+                    )),
+                )
+            }
             Ok(Ok(reply)) if !reply.trim().is_empty() => (reply, None),
             Ok(Ok(_)) => {
                 (self.fallback.clone(), Some("The brain gave an empty reply; the fallback reply was sent.".to_string()))
@@ -736,4 +784,20 @@ pub async fn remove_channel(state: &AppState, me: &Me, agent_id: &str, channel_i
         return Err(AppError::NotFound("Channel".into()).into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cut_reply, MAX_REPLY_CHARS};
+
+    #[test]
+    fn a_reply_over_the_cap_is_cut_at_a_word_and_marked() {
+        let long = "word ".repeat(200_000);
+        let cut = cut_reply(&long);
+        assert!(cut.chars().count() <= MAX_REPLY_CHARS, "{}", cut.chars().count());
+        assert!(cut.chars().count() > MAX_REPLY_CHARS - MAX_REPLY_CHARS / 10);
+        assert!(cut.ends_with("word…"), "cut after a whole word");
+        let unbroken = "ü".repeat(MAX_REPLY_CHARS * 2);
+        assert_eq!(cut_reply(&unbroken).chars().count(), MAX_REPLY_CHARS, "no space: cut hard, on a character");
+    }
 }

@@ -13,11 +13,11 @@ impl Backoffice for AppState {
     async fn needs_setup(&self) -> Result<bool> {
         Ok(accounts::needs_setup(&self.db).await?)
     }
-    async fn setup(&self, org_name: String, email: String, password: String) -> Result<Me> {
-        Ok(accounts::setup(&self.db, &org_name, &email, password).await?)
+    async fn setup(&self, setup_token: String, org_name: String, email: String, password: String) -> Result<Me> {
+        Ok(accounts::setup(&self.db, &setup_token, &org_name, &email, password).await?)
     }
-    async fn authenticate(&self, email: String, password: String) -> Result<Me> {
-        Ok(accounts::authenticate(&self.db, &email, password).await?)
+    async fn authenticate(&self, email: String, password: String, client: Option<std::net::IpAddr>) -> Result<Me> {
+        Ok(accounts::authenticate(&self.db, &self.logins, &email, password, client).await?)
     }
     async fn user(&self, user_id: &str) -> Result<Option<Me>> {
         Ok(accounts::user(&self.db, user_id).await?)

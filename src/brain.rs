@@ -1,13 +1,16 @@
 //! Brains: what an agent thinks with. A brain that fails or takes too long yields the agent's
 //! fallback reply and a recorded error, so the guest is never left with silence.
 
-use std::{sync::LazyLock, time::Duration};
+use std::time::Duration;
 
 use app::model::{ChatLine, FaqEntry};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use crate::crypto::Secret;
+use crate::{
+    crypto::Secret,
+    egress::{read_capped, Outbound},
+};
 
 /// One turn: who is talking, what was said before, and the guest's messages that arrived since
 /// the agent last answered.
@@ -34,18 +37,14 @@ pub trait Brain: Send + Sync {
 /// request's timeout is only a backstop behind it.
 const BACKSTOP: Duration = Duration::from_secs(5);
 
-/// One client for the brains that call out (connection reuse across turns).
-static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the HTTP client builds with static settings")
-});
+/// The most a brain's answer may weigh (a model's JSON, or a hook's reply): a reply is at most
+/// a few messages long, so anything near this is a mistake or an attack, not an answer.
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// An OpenAI-compatible chat-completions API (OpenAI, Azure-style gateways, vLLM, Ollama, …):
 /// the agent's instructions as the system prompt, the conversation as context.
 pub struct OpenAi {
+    pub http: Outbound,
     pub base_url: String,
     pub model: String,
     pub api_key: Secret,
@@ -67,8 +66,10 @@ impl Brain for OpenAi {
             messages.push(json!({ "role": "user", "content": text }));
         }
         let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
-        let response = HTTP
+        let response = self
+            .http
             .post(&url)
+            .map_err(|e| anyhow::anyhow!("the model API is not called: {e:#}"))?
             .bearer_auth(self.api_key.expose())
             .timeout(self.timeout + BACKSTOP)
             .json(&json!({ "model": self.model, "messages": messages }))
@@ -76,7 +77,9 @@ impl Brain for OpenAi {
             .await
             .map_err(|e| anyhow::anyhow!("the model API could not be reached: {}", reason(e)))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body =
+            read_capped(response, MAX_ANSWER_BYTES).await.map_err(|e| anyhow::anyhow!("the model API: {e:#}"))?;
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if !status.is_success() {
             let message = body["error"]["message"].as_str().unwrap_or("no message");
             anyhow::bail!("the model API answered HTTP {}: {message}", status.as_u16());
@@ -91,6 +94,7 @@ impl Brain for OpenAi {
 /// The customer's endpoint: the turn as JSON, signed with HMAC-SHA256 over the exact body in
 /// `X-Switchboard-Signature: sha256=<hex>`; the reply is `{"reply": "…"}` or plain text.
 pub struct Hook {
+    pub http: Outbound,
     pub url: String,
     pub secret: Secret,
     pub timeout: Duration,
@@ -120,8 +124,10 @@ impl Brain for Hook {
             "messages": turn.messages,
             "timestamp": crate::now_ms() / 1000,
         }))?;
-        let response = HTTP
+        let response = self
+            .http
             .post(&self.url)
+            .map_err(|e| anyhow::anyhow!("the hook is not called: {e:#}"))?
             .timeout(self.timeout + BACKSTOP)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Switchboard-Signature", hook_signature(self.secret.expose(), &body))
@@ -135,7 +141,8 @@ impl Brain for Hook {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
-        let text = response.text().await?;
+        let body = read_capped(response, MAX_ANSWER_BYTES).await.map_err(|e| anyhow::anyhow!("the hook: {e:#}"))?;
+        let text = String::from_utf8(body).map_err(|_| anyhow::anyhow!("the hook's answer is not UTF-8 text"))?;
         if !status.is_success() {
             anyhow::bail!("the hook answered HTTP {}", status.as_u16());
         }

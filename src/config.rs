@@ -24,6 +24,10 @@ pub struct Config {
     /// Base64 of 32 random bytes; without it, a key file in the data folder is used (and created).
     #[arg(long, env = "SWITCHBOARD_MASTER_KEY", hide_env_values = true, value_parser = parse_secret)]
     pub master_key: Option<Secret>,
+    /// The one-time token the setup page asks for while no organization exists (at least 16
+    /// characters). Without it, a random one is made at start and printed in the log.
+    #[arg(long, env = "SWITCHBOARD_SETUP_TOKEN", hide_env_values = true, value_parser = parse_setup_token)]
+    pub setup_token: Option<Secret>,
     /// Where the built UI (WASM bundle, CSS, static files) is served from.
     #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -36,6 +40,29 @@ pub struct Config {
     /// Base URL of Twilio's Content API (WhatsApp templates).
     #[arg(long, env = "TWILIO_CONTENT_BASE", default_value = "https://content.twilio.com")]
     pub twilio_content_base: String,
+    /// Internal hosts and networks that brains may call although they are on this machine or a
+    /// private network: comma-separated names, addresses and CIDR networks, e.g.
+    /// `127.0.0.1,10.1.0.0/16,llm.internal`. Everything internal is refused without it.
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_ALLOW", default_value = "", value_parser = parse_egress)]
+    pub outbound_allow: crate::egress::Egress,
+    /// Seconds a client has to send a request's headers; a keep-alive connection idle this long
+    /// is closed too.
+    #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout_secs: u64,
+    /// Seconds within which a request must be read and answered (408 after that). Longer than
+    /// the longest brain timeout, which "Try the agent" waits for.
+    #[arg(long, env = "SWITCHBOARD_REQUEST_TIMEOUT_SECS", default_value_t = 150, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+    /// Connections open at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Take the client's address from the last X-Forwarded-For entry (set this behind a reverse
+    /// proxy that adds it, as the bundled Caddyfile does); login throttling counts by address.
+    #[arg(long, env = "SWITCHBOARD_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    /// The bearer token `/metrics` asks for; without it, `/metrics` answers only this machine.
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub metrics_token: Option<Secret>,
     /// Messages per second each number may send, across all instances (0: no cap).
     #[arg(long, env = "SWITCHBOARD_SEND_RATE", default_value_t = 80.0)]
     pub send_rate: f64,
@@ -91,6 +118,18 @@ fn parse_secret(s: &str) -> Result<Secret, String> {
     Ok(Secret::new(s))
 }
 
+fn parse_egress(s: &str) -> Result<crate::egress::Egress, String> {
+    crate::egress::Egress::parse(s)
+}
+
+fn parse_setup_token(s: &str) -> Result<Secret, String> {
+    let s = s.trim();
+    if s.len() < 16 || s.len() > 200 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("a setup token is 16 to 200 printable characters without spaces".into());
+    }
+    Ok(Secret::new(s))
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -99,10 +138,17 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("master_key", &self.master_key.as_ref().map(|_| "[redacted]"))
+            .field("setup_token", &self.setup_token.as_ref().map(|_| "[redacted]"))
             .field("site_root", &self.site_root)
             .field("twilio_api_base", &self.twilio_api_base)
             .field("twilio_messaging_base", &self.twilio_messaging_base)
             .field("twilio_content_base", &self.twilio_content_base)
+            .field("outbound_allow", &self.outbound_allow)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "[redacted]"))
             .field("send_rate", &self.send_rate)
             .field("turn_workers", &self.turn_workers)
             .field("send_workers", &self.send_workers)
@@ -155,6 +201,15 @@ impl Config {
             turn_workers: usize::from(self.turn_workers),
             send_workers: usize::from(self.send_workers),
             ..crate::state::Tuning::default()
+        }
+    }
+
+    /// The HTTP server's limits these settings ask for.
+    pub fn limits(&self) -> crate::serve::Limits {
+        crate::serve::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+            max_connections: self.max_connections as usize,
         }
     }
 

@@ -22,6 +22,12 @@ use crate::{
     twilio::{parse_auth_token, AccountSid, Credentials, TwilioError, WebhookUpdate},
 };
 
+/// Whether `key` has the shape of a key [`new_webhook_key`] makes (43 URL-safe base64 characters):
+/// anything else is refused before any lookup.
+pub fn is_webhook_key(key: &str) -> bool {
+    key.len() == 43 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// An unguessable key that names a connector in its webhook URLs.
 pub fn new_webhook_key() -> String {
     let mut bytes = [0u8; 32];

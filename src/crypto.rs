@@ -18,6 +18,11 @@ const NONCE_LEN: usize = 24;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+/// Whether two byte strings are equal, in a time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())

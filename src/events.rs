@@ -28,6 +28,8 @@ pub const EVENTS_CHANNEL: &str = "switchboard_events";
 #[derive(Clone)]
 pub struct Events {
     tx: broadcast::Sender<Arc<str>>,
+    /// Live streams open, per user.
+    open: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     /// With several instances (PostgreSQL), changes also go to the relay, which tells the others.
     relay: Option<mpsc::UnboundedSender<Arc<str>>>,
     /// This instance, so it can ignore its own relayed changes.
@@ -42,7 +44,7 @@ impl Default for Events {
 
 impl Events {
     pub fn new(relay: Option<mpsc::UnboundedSender<Arc<str>>>) -> Self {
-        Self { tx: broadcast::channel(4096).0, relay, instance: crate::new_id().into() }
+        Self { tx: broadcast::channel(4096).0, open: Default::default(), relay, instance: crate::new_id().into() }
     }
 
     /// Announces that a conversation changed. Costs little when no one listens.
@@ -97,52 +99,116 @@ impl Events {
 
 /// `GET /events`: `event: changed` with the ids of the conversations that changed, as JSON.
 /// After a gap (the listener fell behind), `event: reload`.
+/// Live streams one user may hold open at once (tabs); one more is refused with 429.
+pub const STREAMS_PER_USER: usize = 8;
+
+/// How often a live stream checks that its session is still signed in (a logout, an expired
+/// session or a removed user ends the stream within this long).
+const SESSION_RECHECK: Duration = Duration::from_secs(5);
+
+/// One open stream of a user, counted while it lives.
+struct Open {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    user_id: String,
+}
+
+impl Open {
+    fn new(events: &Events, user_id: &str) -> Option<Self> {
+        let mut counts = events.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(user_id.to_string()).or_default();
+        if *count >= STREAMS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(Self { counts: events.open.clone(), user_id: user_id.to_string() })
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// Whether the stream's session is still in the store and its user still exists.
+async fn still_signed_in(state: &AppState, session: Option<tower_sessions::session::Id>, me: &Me) -> bool {
+    use tower_sessions::SessionStore;
+    let Some(id) = session else { return false };
+    let store = crate::sessions::DbSessionStore::new(state.db.clone());
+    matches!(store.load(&id).await, Ok(Some(_)))
+        && matches!(crate::accounts::user(&state.db, &me.user_id).await, Ok(Some(_)))
+}
+
 pub async fn stream(State(state): State<AppState>, session: Session) -> Response {
     let Some(me) = crate::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
+    let Some(open) = Open::new(&state.events, &me.user_id) else {
+        return (StatusCode::TOO_MANY_REQUESTS, "too many live pages open; close some tabs").into_response();
+    };
+    let session_id = session.id();
     let rx = state.events.subscribe();
-    let stream = futures_util::stream::unfold((rx, state, me), |(mut rx, state, me)| async move {
-        loop {
-            let mut changed = BTreeSet::new();
-            let mut reload = false;
-            match rx.recv().await {
-                Ok(id) => {
-                    changed.insert(id);
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => reload = true,
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-            let until = tokio::time::Instant::now() + GATHER;
+    let recheck = tokio::time::Instant::now() + SESSION_RECHECK;
+    let stream = futures_util::stream::unfold(
+        (rx, state, me, open, recheck),
+        move |(mut rx, state, me, open, mut recheck)| async move {
             loop {
-                match tokio::time::timeout_at(until, rx.recv()).await {
-                    Ok(Ok(id)) => {
+                let mut changed = BTreeSet::new();
+                let mut reload = false;
+                let received = tokio::select! {
+                    received = rx.recv() => received,
+                    () = tokio::time::sleep_until(recheck) => {
+                        if !still_signed_in(&state, session_id, &me).await {
+                            return None;
+                        }
+                        recheck = tokio::time::Instant::now() + SESSION_RECHECK;
+                        continue;
+                    }
+                };
+                match received {
+                    Ok(id) => {
                         changed.insert(id);
                     }
-                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => reload = true,
-                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                    Err(_) => break,
+                    Err(broadcast::error::RecvError::Lagged(_)) => reload = true,
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-            }
-            let event = if reload {
-                Some(Event::default().event("reload").data("{}"))
-            } else {
-                match visible(&state, &me, &changed).await {
-                    Ok(ids) if ids.is_empty() => None,
-                    Ok(ids) => {
-                        Some(Event::default().event("changed").data(serde_json::to_string(&ids).unwrap_or_default()))
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot filter live updates");
-                        None
+                let until = tokio::time::Instant::now() + GATHER;
+                loop {
+                    match tokio::time::timeout_at(until, rx.recv()).await {
+                        Ok(Ok(id)) => {
+                            changed.insert(id);
+                        }
+                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => reload = true,
+                        Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                        Err(_) => break,
                     }
                 }
-            };
-            if let Some(event) = event {
-                return Some((Ok::<_, Infallible>(event), (rx, state, me)));
+                let event = if reload {
+                    Some(Event::default().event("reload").data("{}"))
+                } else {
+                    match visible(&state, &me, &changed).await {
+                        Ok(ids) if ids.is_empty() => None,
+                        Ok(ids) => Some(
+                            Event::default().event("changed").data(serde_json::to_string(&ids).unwrap_or_default()),
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot filter live updates");
+                            None
+                        }
+                    }
+                };
+                if let Some(event) = event {
+                    return Some((Ok::<_, Infallible>(event), (rx, state, me, open, recheck)));
+                }
             }
-        }
-    });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 

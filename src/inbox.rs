@@ -601,14 +601,13 @@ fn format_of(file: &str) -> Option<(&str, Format)> {
 }
 
 /// One CSV field: quoted when it must be, and never read as a formula by a spreadsheet.
+/// A CSV field, always quoted: a spreadsheet that splits on `;` (or tabs) would otherwise split an
+/// unquoted field and let a formula start the second part. A leading formula character is
+/// defused with an apostrophe.
 fn csv_field(value: &str) -> String {
     let value =
         if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+    format!("\"{}\"", value.replace('"', "\"\""))
 }
 
 fn csv_line(fields: &[String]) -> String {
@@ -797,10 +796,12 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("plain"), "\"plain\"");
         assert_eq!(csv_field("a, b"), "\"a, b\"");
         assert_eq!(csv_field("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("+1555"), "'+1555");
+        assert_eq!(csv_field("+1555"), "\"'+1555\"");
+        // In a locale whose spreadsheets split on `;`, the quotes keep this one field.
+        assert_eq!(csv_field("x;=cmd|' /C calc'!A0"), "\"x;=cmd|' /C calc'!A0\"");
     }
 }

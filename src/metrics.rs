@@ -132,14 +132,32 @@ impl Metrics {
 }
 
 /// `GET /metrics`.
-pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
+/// `/metrics`, for the operator's scraper: with `SWITCHBOARD_METRICS_TOKEN` set, only with
+/// `Authorization: Bearer <token>`; without it, only from this machine (loopback).
+pub async fn handler(
+    State(state): State<AppState>,
+    client: Option<axum::Extension<app::api::ssr::ClientAddr>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let allowed = match &state.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| crate::crypto::constant_time_eq(given.as_bytes(), token.expose().as_bytes())),
+        None => client.is_some_and(|c| c.0 .0.is_loopback()),
+    };
+    if !allowed {
+        return (axum::http::StatusCode::FORBIDDEN, "metrics are for the operator: set SWITCHBOARD_METRICS_TOKEN")
+            .into_response();
+    }
     let mut out = String::new();
     state.metrics.render(&mut out);
     if let Err(e) = from_database(&state, &mut out).await {
         tracing::warn!(error = %e, "metrics: cannot read the queues");
         let _ = writeln!(out, "# the database did not answer: queue and connector gauges omitted");
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }
 
 async fn from_database(state: &AppState, out: &mut String) -> sqlx::Result<()> {

@@ -93,6 +93,7 @@ impl From<AppError> for ApiError {
             AppError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             AppError::OutsideWindow(_) => Self::new(StatusCode::CONFLICT, "outside_window", message),
             AppError::Provider(_) => Self::new(StatusCode::BAD_GATEWAY, "provider", message),
+            AppError::RateLimited { .. } => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
             AppError::Internal | AppError::Transport(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
             }

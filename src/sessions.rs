@@ -1,5 +1,6 @@
 //! Backoffice sessions stored in Switchboard's own database, so they survive a restart and
-//! are shared by every instance.
+//! are shared by every instance. A row is found by the SHA-256 of the session id and its data
+//! does not hold the id: whoever reads the table (a backup, a leaked dump) holds no cookie.
 
 use async_trait::async_trait;
 use tower_sessions::{
@@ -40,8 +41,15 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
+/// The key a session is stored under: the hex SHA-256 of its id.
+fn key(id: &Id) -> String {
+    crate::tokens::digest(&id.to_string())
+}
+
+/// The record's data and expiry, without its id.
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
-    serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+    let stored = Record { id: Id(0), data: record.data.clone(), expiry_date: record.expiry_date };
+    serde_json::to_vec(&stored).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
 
 #[async_trait]
@@ -50,7 +58,7 @@ impl SessionStore for DbSessionStore {
         loop {
             let inserted =
                 sqlx::query("INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                    .bind(record.id.to_string())
+                    .bind(key(&record.id))
                     .bind(encode(record)?)
                     .bind(record.expiry_date.unix_timestamp())
                     .execute(&self.db.pool)
@@ -68,7 +76,7 @@ impl SessionStore for DbSessionStore {
             "INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry",
         )
-        .bind(record.id.to_string())
+        .bind(key(&record.id))
         .bind(encode(record)?)
         .bind(record.expiry_date.unix_timestamp())
         .execute(&self.db.pool)
@@ -80,18 +88,22 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM sessions WHERE id = $1 AND expiry > $2")
-            .bind(id.to_string())
+            .bind(key(id))
             .bind(now)
             .fetch_optional(&self.db.pool)
             .await
             .map_err(backend)?;
-        row.map(|(data,)| serde_json::from_slice(&data).map_err(|e| session_store::Error::Decode(e.to_string())))
-            .transpose()
+        row.map(|(data,)| {
+            serde_json::from_slice::<Record>(&data)
+                .map(|record| Record { id: *id, ..record })
+                .map_err(|e| session_store::Error::Decode(e.to_string()))
+        })
+        .transpose()
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
+            .bind(key(id))
             .execute(&self.db.pool)
             .await
             .map_err(backend)?;

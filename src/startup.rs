@@ -4,7 +4,11 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use app::{ports::Backoffice, shell, App};
-use axum::{http::Request, routing::get, Router};
+use axum::{
+    http::{header, HeaderValue, Request, StatusCode},
+    routing::get,
+    Router,
+};
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
@@ -27,6 +31,7 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: crate::serve::Limits,
     state: AppState,
     ingest: batch::Inbox<inbound::IngestWriter>,
     statuses: batch::Inbox<webhook::StatusWriter>,
@@ -53,6 +58,7 @@ impl Application {
                 format!("http://{host}")
             }
         };
+        private_folder(&config.data_dir)?;
         let db = Db::connect(&config.database_url()).await?;
         let key_file = config.data_dir.join("master.key");
         let mut secrets = SecretBox::load(config.master_key.as_ref(), &key_file)?;
@@ -68,6 +74,17 @@ impl Application {
             secrets = crate::crypto::recover_rotation(&db, secrets, &key_file).await?;
         }
         crate::crypto::check_key_opens_stored(&db, &secrets).await?;
+        if crate::accounts::needs_setup(&db).await? {
+            let token =
+                config.setup_token.as_ref().map_or_else(crate::accounts::new_setup_token, |t| t.expose().to_string());
+            crate::accounts::allow_setup_token(&db, &token).await?;
+            // Printed on purpose: whoever reads this log runs the machine, and only they may
+            // create the first organization. The token is worthless once setup is done.
+            tracing::warn!(
+                "Switchboard is not set up yet. Open {public_url}/setup?token={token} to create the first \
+                 organization (setup token: {token}); `switchboard create-admin` works too."
+            );
+        }
         let (relay_tx, relay) = match db.backend {
             Backend::Postgres => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -88,6 +105,7 @@ impl Application {
                 &config.twilio_messaging_base,
                 &config.twilio_content_base,
             ),
+            outbound: crate::egress::Outbound::new(config.outbound_allow.clone()),
             secrets: Arc::new(secrets),
             public_url: public_url.into(),
             public_url_warning: public_url_warning.map(Into::into),
@@ -95,14 +113,16 @@ impl Application {
             tuning,
             workers: Default::default(),
             metrics: Default::default(),
+            metrics_token: config.metrics_token.clone().map(Arc::new),
             mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
             events: crate::events::Events::new(relay_tx),
             rejections: Default::default(),
             departures: Default::default(),
             minds: Default::default(),
+            logins: Default::default(),
         });
         let router = router(state.clone(), &config, addr);
-        Ok(Self { listener, router, state, ingest, statuses, relay })
+        Ok(Self { listener, router, limits: config.limits(), state, ingest, statuses, relay })
     }
 
     pub fn port(&self) -> u16 {
@@ -160,11 +180,7 @@ impl Application {
                 tokio::time::sleep(state.tuning.drain_grace).await;
             }
         };
-        // Built once: a `Router` handed to `serve` as it is gets cloned and has its routes turned
-        // into services again for every new connection (some 70 kB and hundreds of allocations
-        // each; a burst of new connections after a pause took the process from 100 to 250 MB).
-        let service = self.router.with_state(()).into_make_service();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(draining).await;
+        let served = crate::serve::serve(self.listener, self.router, self.limits, draining).await;
         // Every webhook acknowledged is stored by now (its request waited for its batch).
         let deadline = tokio::time::sleep(std::time::Duration::from_secs(10));
         tokio::pin!(deadline);
@@ -189,6 +205,22 @@ impl Application {
         tracing::info!("stopped");
         served.context("HTTP server")
     }
+}
+
+/// Creates the data folder (database, master key, media) readable by its owner only, or
+/// narrows an existing one to that.
+fn private_folder(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))
+                .with_context(|| format!("making {} private to its owner", dir.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// What to tell the admin about the public URL Twilio's webhooks go to, if anything.
@@ -290,15 +322,51 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .with_http_only(true)
         .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
 
+    // The built UI (WASM bundle, script, CSS, icon): the .br or .gz file Trunk's build made
+    // beside each one when the browser takes it; kept by the browser but checked before each
+    // use (Last-Modified), so an upgrade is never run stale. Anything else is the 404 page.
+    use axum::handler::Handler;
+    use tower_http::compression::{predicate::*, CompressionLayer, Predicate};
+    let not_found = leptos_axum::file_and_error_handler(shell).with_state(leptos_options.clone());
+    let assets = tower::ServiceBuilder::new()
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            |response: &axum::http::Response<_>| {
+                let file = matches!(
+                    response.status(),
+                    StatusCode::OK | StatusCode::NOT_MODIFIED | StatusCode::PARTIAL_CONTENT
+                ) && response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .is_none_or(|t| !t.as_bytes().starts_with(b"text/html"));
+                file.then(|| HeaderValue::from_static("no-cache"))
+            },
+        ))
+        .service(
+            tower_http::services::ServeDir::new(&config.site_root)
+                .precompressed_br()
+                .precompressed_gzip()
+                .append_index_html_on_directories(false)
+                .fallback(not_found),
+        );
     let ui = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, move || provide_context(backoffice.clone()), {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback_service(assets)
         .with_state(leptos_options)
-        .layer(sessions.clone());
+        .layer(sessions.clone())
+        // Pages and server functions' answers (HTML and JSON) compressed as they are made.
+        .layer(
+            CompressionLayer::new().br(true).gzip(true).compress_when(
+                SizeAbove::new(1024)
+                    .and(NotForContentType::new("application/wasm"))
+                    .and(NotForContentType::const_new("text/event-stream")),
+            ),
+        );
 
+    let edge = crate::edge::Edge::new(&state.public_url, config.trust_forwarded_for);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.clone()))
@@ -308,6 +376,14 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .merge(crate::rest::router(state.clone()))
         .merge(webhook::router(state))
         .merge(ui)
+        // Answers carry guests' data: nothing is stored by a browser or proxy unless it says so
+        // itself (the UI's files do).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(edge.clone(), crate::edge::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(edge, crate::edge::client_addr))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // A request id for every log line of the request: the caller's X-Request-Id (a proxy's),
             // or a new one.

@@ -39,6 +39,8 @@ impl AppState {
 pub struct Shared {
     pub db: Db,
     pub twilio: TwilioClient,
+    /// The HTTP client for URLs users typed (brains), with the operator's outbound rules.
+    pub outbound: crate::egress::Outbound,
     pub secrets: Arc<SecretBox>,
     /// Scheme, host and port Twilio reaches us at, without a trailing slash.
     pub public_url: Arc<str>,
@@ -56,6 +58,8 @@ pub struct Shared {
     /// The background workers: how many were started and how many still run (`/readyz`).
     pub workers: Arc<Workers>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// What `/metrics` asks for, if set (else it answers loopback only).
+    pub metrics_token: Option<Arc<crate::crypto::Secret>>,
     /// Sends the codes of `/login`; none when no SMTP server is configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// Announces changed conversations to the backoffice's live pages.
@@ -64,6 +68,8 @@ pub struct Shared {
     pub rejections: Arc<crate::dashboard::Rejections>,
     /// When this process's recent sends left, per number (the rate cap's last guard).
     pub departures: Arc<crate::sender::Departures>,
+    /// Failed logins counted, and the password checks running.
+    pub logins: Arc<crate::logins::Logins>,
     /// The agents' brains, loaded once per revision.
     pub minds: Arc<crate::agents::Minds>,
 }

@@ -14,7 +14,8 @@ use crate::{accounts, connectors::utc_minutes, error::Result, new_id, now_ms, st
 /// Every token starts so, which makes a leaked one easy to recognize (and to search for).
 pub const PREFIX: &str = "sbt_";
 
-fn digest(token: &str) -> String {
+/// The hex SHA-256 of a token: what is stored in its place.
+pub(crate) fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -55,6 +55,9 @@ async fn authenticate(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Arc<HookConnector>, Params), Response> {
+    if !crate::connectors::is_webhook_key(key) {
+        return Err(reject(StatusCode::NOT_FOUND, "unknown webhook"));
+    }
     let connector = state.hooks.connector(state, key).await.map_err(|e| {
         tracing::error!(error = %e, "webhook: cannot look up the connector");
         reject(StatusCode::SERVICE_UNAVAILABLE, "try again")

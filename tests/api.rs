@@ -158,7 +158,7 @@ async fn tokens_act_within_their_users_organization_and_role() {
             .add_user(&admin, "owner@example.com", Role::AgentOwner, "correct horse battery".into())
             .await
             .unwrap();
-        app.state.authenticate("owner@example.com".into(), "correct horse battery".into()).await.unwrap()
+        app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap()
     };
     let other = switchboard::accounts::create_organization(
         &app.state.db,

@@ -8,7 +8,7 @@ use app::{
     ports::{AgentInput, Backoffice, ConnectorInput},
     AppError,
 };
-use common::{spawn_app, spawn_app_with, TestApp, TOKEN};
+use common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN, TOKEN};
 
 fn field(e: AppError) -> String {
     match e {
@@ -26,20 +26,32 @@ async fn connector_count(app: &TestApp) -> i64 {
 async fn setup_happens_once_and_login_checks_the_password() {
     let app = spawn_app().await;
     assert!(app.state.needs_setup().await.unwrap());
-    let short = app.state.setup("Org".into(), "a@example.com".into(), "short".into()).await.unwrap_err();
+    let short =
+        app.state.setup(SETUP_TOKEN.into(), "Org".into(), "a@example.com".into(), "short".into()).await.unwrap_err();
     assert_eq!(field(short), "password");
-    let bad_email = app.state.setup("Org".into(), "not-an-email".into(), "long enough pw".into()).await.unwrap_err();
+    let bad_email = app
+        .state
+        .setup(SETUP_TOKEN.into(), "Org".into(), "not-an-email".into(), "long enough pw".into())
+        .await
+        .unwrap_err();
     assert_eq!(field(bad_email), "email");
     assert!(app.state.needs_setup().await.unwrap(), "a refused setup leaves nothing behind");
 
     let me = app.admin().await;
     assert!(!app.state.needs_setup().await.unwrap());
-    let again = app.state.setup("Other".into(), "b@example.com".into(), "another password".into()).await.unwrap_err();
-    assert!(matches!(again, AppError::Conflict(_)));
+    for token in [SETUP_TOKEN, "", "a guess at the token"] {
+        let again = app
+            .state
+            .setup(token.into(), "Other".into(), "b@example.com".into(), "another password".into())
+            .await
+            .unwrap_err();
+        assert!(matches!(again, AppError::Conflict(_)), "{token:?}: {again:?}");
+    }
 
-    assert!(app.state.authenticate("admin@example.com".into(), "wrong password!".into()).await.is_err());
-    assert!(app.state.authenticate("nobody@example.com".into(), "correct horse battery".into()).await.is_err());
-    let back = app.state.authenticate(" Admin@Example.com ".into(), "correct horse battery".into()).await.unwrap();
+    assert!(app.state.authenticate("admin@example.com".into(), "wrong password!".into(), None).await.is_err());
+    assert!(app.state.authenticate("nobody@example.com".into(), "correct horse battery".into(), None).await.is_err());
+    let back =
+        app.state.authenticate(" Admin@Example.com ".into(), "correct horse battery".into(), None).await.unwrap();
     assert_eq!(back, me);
     let (hash,): (String,) =
         sqlx::query_as("SELECT password_hash FROM users").fetch_one(&app.state.db.pool).await.unwrap();

@@ -109,7 +109,7 @@ async fn the_inbox_filters_searches_and_pages() {
 
     // An agent owner sees only their agents' conversations, with guests' numbers masked.
     app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
-    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into()).await.unwrap();
+    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
     assert!(app.state.inbox(&owner, InboxFilter::default()).await.unwrap().rows.is_empty());
     assert!(app
         .state
@@ -337,7 +337,7 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     let csv = csv.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3);
-    assert!(lines[0].starts_with("conversation_id,agent,guest"));
+    assert!(lines[0].starts_with("\"conversation_id\",\"agent\",\"guest\""), "{}", lines[0]);
     assert!(csv.contains("whatsapp:+15550000005") && csv.contains("Breakfast is from 7 to 10."));
 
     let filtered: serde_json::Value =
@@ -348,7 +348,7 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
 
     let hostile = rows.iter().find(|r| r.guest.ends_with("0006")).unwrap();
     let one = get(format!("/export/conversations/{}.csv", hostile.id)).await.text().await.unwrap();
-    assert!(one.contains(",'=cmd|' /C calc'!A0,"), "a formula is defused: {one}");
+    assert!(one.contains(",\"'=cmd|' /C calc'!A0\","), "a formula is defused: {one}");
     let json: serde_json::Value = get(format!("/export/conversations/{}.json", hostile.id)).await.json().await.unwrap();
     assert_eq!(json["messages"][0]["body"], "=cmd|' /C calc'!A0", "JSON keeps the text as it was");
     assert_eq!(get("/export/conversations/nope.json".into()).await.status(), 404);
@@ -397,6 +397,6 @@ async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
     assert_eq!(d.connectors, vec![("Front Desk".to_string(), "Connected".to_string(), true)]);
 
     app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
-    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into()).await.unwrap();
+    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
     assert!(matches!(app.state.dashboard(&owner).await, Err(app::AppError::Forbidden)));
 }

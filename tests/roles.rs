@@ -31,7 +31,7 @@ async fn outsider(app: &TestApp) -> Me {
 async fn agent_owner(app: &TestApp, admin: &Me, email: &str) -> Me {
     let added = app.state.add_user(admin, email, Role::AgentOwner, PASSWORD.into()).await.unwrap();
     assert_eq!(added.role, Role::AgentOwner);
-    app.state.authenticate(email.into(), PASSWORD.into()).await.unwrap()
+    app.state.authenticate(email.into(), PASSWORD.into(), None).await.unwrap()
 }
 
 /// Every call on org 1's connector, agent, number and channel, made by `who`.
@@ -176,7 +176,7 @@ async fn admins_add_and_remove_users_and_bad_input_saves_nothing() {
     app.state.remove_user(&admin, &owner.user_id).await.unwrap();
     assert!(app.state.user(&owner.user_id).await.unwrap().is_none(), "their session ends with them");
     assert!(matches!(
-        app.state.authenticate("owner@example.com".into(), PASSWORD.into()).await,
+        app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await,
         Err(AppError::Invalid { .. })
     ));
 }

@@ -17,6 +17,16 @@ pub mod ssr {
 
     pub const USER_KEY: &str = "user_id";
 
+    /// The client's address, as the server worked it out (the peer, or the proxy's
+    /// X-Forwarded-For when trusted); put on every request by the server.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ClientAddr(pub std::net::IpAddr);
+
+    /// The address of the client making this request, if the server said.
+    pub fn client_addr() -> Option<std::net::IpAddr> {
+        use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<ClientAddr>().map(|c| c.0))
+    }
+
     pub fn backoffice() -> Result<Arc<dyn Backoffice>, AppError> {
         use_context::<Arc<dyn Backoffice>>().ok_or_else(|| {
             leptos::logging::error!("Backoffice service missing from context");
@@ -61,6 +71,9 @@ pub mod ssr {
                 response.set_status(
                     http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
                 );
+                if let AppError::RateLimited { retry_after_secs, .. } = e {
+                    response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
+                }
             }
         }
         result
@@ -77,10 +90,15 @@ pub async fn needs_setup() -> Result<bool, AppError> {
 }
 
 #[server(prefix = "/ui", endpoint = "setup_organization")]
-pub async fn setup_organization(org_name: String, email: String, password: String) -> Result<Me, AppError> {
+pub async fn setup_organization(
+    setup_token: String,
+    org_name: String,
+    email: String,
+    password: String,
+) -> Result<Me, AppError> {
     ssr::reply(
         async move {
-            let me = ssr::backoffice()?.setup(org_name, email, password).await?;
+            let me = ssr::backoffice()?.setup(setup_token, org_name, email, password).await?;
             ssr::start_session(&me).await?;
             Ok(me)
         }
@@ -92,7 +110,7 @@ pub async fn setup_organization(org_name: String, email: String, password: Strin
 pub async fn login(email: String, password: String) -> Result<Me, AppError> {
     ssr::reply(
         async move {
-            let me = ssr::backoffice()?.authenticate(email, password).await?;
+            let me = ssr::backoffice()?.authenticate(email, password, ssr::client_addr()).await?;
             ssr::start_session(&me).await?;
             Ok(me)
         }

@@ -25,6 +25,9 @@ pub enum AppError {
     /// Twilio refused or could not be reached; the message says which, in the user's words.
     #[error("{0}")]
     Provider(String),
+    /// Too many attempts (logins): try again after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
     #[error("Something went wrong on our side. It has been logged; please try again.")]
     Internal,
     #[error("Could not reach Switchboard: {0}")]
@@ -45,6 +48,7 @@ impl AppError {
             Self::Invalid { .. } => 400,
             Self::Conflict(_) | Self::OutsideWindow(_) => 409,
             Self::Provider(_) => 502,
+            Self::RateLimited { .. } => 429,
             Self::Internal => 500,
             Self::Transport(_) => 503,
         }

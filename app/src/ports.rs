@@ -82,9 +82,11 @@ impl std::fmt::Debug for BrainInput {
 #[async_trait]
 pub trait Backoffice: Send + Sync + 'static {
     async fn needs_setup(&self) -> Result<bool>;
-    /// Creates the organization and its first admin; refused once any user exists.
-    async fn setup(&self, org_name: String, email: String, password: String) -> Result<Me>;
-    async fn authenticate(&self, email: String, password: String) -> Result<Me>;
+    /// Creates the organization and its first admin, given a setup token Switchboard printed at
+    /// start; refused once any user exists.
+    async fn setup(&self, setup_token: String, org_name: String, email: String, password: String) -> Result<Me>;
+    /// Checks a password, counting failures against the account and the client's address.
+    async fn authenticate(&self, email: String, password: String, client: Option<std::net::IpAddr>) -> Result<Me>;
     async fn user(&self, user_id: &str) -> Result<Option<Me>>;
 
     async fn list_users(&self, me: &Me) -> Result<Vec<UserRow>>;

@@ -8,6 +8,8 @@ const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
 const AUTH_TOKEN = "fedcba9876543210fedcba9876543210";
 const WRONG_TOKEN = "00000000000000000000000000000000";
 const SENDER = "+14155550100";
+// scripts/e2e-server.sh starts Switchboard with this setup token.
+const SETUP_TOKEN = "sbsetup_e2e-token-0123456789";
 
 async function hydrated(page: Page) {
   await page.locator('body[data-hydrated="true"]').waitFor();
@@ -30,11 +32,22 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   // First visit: setup creates the organization and its first admin.
   await open(page, "/");
   await expect(page).toHaveURL(/\/setup$/);
+  // Without the setup token Switchboard printed at start, nobody can claim the instance.
+  await page.getByLabel("Setup token").fill("sbsetup_not-the-right-token");
   await page.getByLabel("Organization name").fill("Demo Hotels");
   await page.getByLabel("Your email").fill("admin@example.com");
   await page.getByLabel("Password").fill("short");
   await page.getByRole("button", { name: "Create organization" }).click();
   await expect(page).toHaveURL(/\/setup$/); // the browser refuses a password under 10 characters
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create organization" }).click();
+  await expect(page.getByText("Enter the setup token Switchboard printed")).toBeVisible();
+  await expect(page).toHaveURL(/\/setup$/);
+  // The link in the log carries the token and fills it in.
+  await open(page, `/setup?token=${SETUP_TOKEN}`);
+  await expect(page.getByLabel("Setup token")).toHaveValue(SETUP_TOKEN);
+  await page.getByLabel("Organization name").fill("Demo Hotels");
+  await page.getByLabel("Your email").fill("admin@example.com");
   await page.getByLabel("Password").fill("correct horse battery");
   await page.getByRole("button", { name: "Create organization" }).click();
   await expect(page).toHaveURL(/\/connectors$/);

@@ -17,6 +17,8 @@ use switchboard::{
 use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};
 
 pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+/// The setup token every test app starts with (SWITCHBOARD_SETUP_TOKEN).
+pub const SETUP_TOKEN: &str = "sbsetup_test-token-for-tests";
 
 pub struct TestApp {
     pub url: String,
@@ -149,6 +151,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.smtp_port = Some(smtp_port);
     config.smtp_tls = switchboard::config::SmtpTls::None;
     config.mail_from = "Front Desk <no-reply@hotel.example>".into();
+    config.setup_token = Some(switchboard::crypto::Secret::new(SETUP_TOKEN));
+    // The simulator's stand-in model and hook are on loopback.
+    config.outbound_allow = switchboard::egress::Egress::parse("127.0.0.1").unwrap();
     adjust(&mut config);
     let tuning =
         Tuning { send_rate: config.tuning().send_rate, health_check: config.tuning().health_check, ..fast_tuning() };
@@ -235,11 +240,14 @@ impl TestApp {
 
     /// The admin `admin()` created, signed in again.
     pub async fn admin_me(&self) -> Me {
-        self.state.authenticate("admin@example.com".into(), "correct horse battery".into()).await.unwrap()
+        self.state.authenticate("admin@example.com".into(), "correct horse battery".into(), None).await.unwrap()
     }
 
     pub async fn admin(&self) -> Me {
-        self.state.setup("Test Org".into(), "admin@example.com".into(), "correct horse battery".into()).await.unwrap()
+        self.state
+            .setup(SETUP_TOKEN.into(), "Test Org".into(), "admin@example.com".into(), "correct horse battery".into())
+            .await
+            .unwrap()
     }
 
     pub fn connector_input(&self, name: &str) -> ConnectorInput {

@@ -1,6 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Redirect, hooks::use_navigate};
+use leptos_router::{
+    components::Redirect,
+    hooks::{use_navigate, use_query_map},
+};
 
 use crate::{
     api::{needs_setup, Login, SetupOrganization},
@@ -14,6 +17,8 @@ pub fn SetupPage() -> impl IntoView {
     let setup = ServerAction::<SetupOrganization>::new();
     let error = Signal::derive(move || setup.value().get().and_then(Result::err));
     let navigate = use_navigate();
+    // The setup link Switchboard prints carries the token: `/setup?token=…`.
+    let token = use_query_map().with_untracked(|q| q.get("token").unwrap_or_default());
     Effect::new(move |_| {
         if let Some(Ok(_)) = setup.value().get() {
             navigate("/connectors", Default::default());
@@ -34,6 +39,16 @@ pub fn SetupPage() -> impl IntoView {
             </Suspense>
             <p>"Create your organization and its first administrator."</p>
             <ActionForm action=setup>
+                <label>
+                    "Setup token"
+                    <input name="setup_token" required autocomplete="off" spellcheck="false" value=token
+                        aria-describedby="setup-token-help"/>
+                </label>
+                <p class="hint" id="setup-token-help">
+                    "Switchboard printed it in its log when it started (scripts/run.sh shows it too). \
+                     Only someone who can read that log may set Switchboard up."
+                </p>
+                <FieldError error field="setup_token"/>
                 <label>"Organization name" <input name="org_name" required autocomplete="organization"/></label>
                 <FieldError error field="org_name"/>
                 <label>"Your email" <input name="email" type="email" required autocomplete="username"/></label>

@@ -1,0 +1,137 @@
+//! What every request passes before it reaches a route: who the client is (its address), and
+//! whether a state-changing request comes from Switchboard's own pages.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use app::api::ssr::ClientAddr;
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{header, HeaderMap, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+#[derive(Clone)]
+pub struct Edge {
+    /// `scheme://host[:port]` of the public URL, lowercase.
+    pub public_origin: Arc<str>,
+    /// Whether the last X-Forwarded-For entry names the client (a proxy in front adds it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Edge {
+    pub fn new(public_url: &str, trust_forwarded_for: bool) -> Self {
+        let origin = url::Url::parse(public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| public_url.trim_end_matches('/').to_string());
+        Self { public_origin: origin.to_ascii_lowercase().into(), trust_forwarded_for }
+    }
+}
+
+/// Puts the client's address on the request ([`ClientAddr`]): the last X-Forwarded-For entry
+/// when the proxy in front is trusted to add it, else the connection's peer.
+pub async fn client_addr(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
+    let forwarded = edge
+        .trust_forwarded_for
+        .then(|| {
+            request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .last()
+                .and_then(|last| last.trim().parse().ok())
+        })
+        .flatten();
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(ip) = forwarded.or(peer) {
+        request.extensions_mut().insert(ClientAddr(ip));
+    }
+    next.run(request).await
+}
+
+/// Whether a request that changes something may come from where it says it comes from: a
+/// browser says where a request comes from (`Sec-Fetch-Site`, `Origin`), and only Switchboard's
+/// own pages may send one. A request with neither header is no browser's (curl, the REST API's
+/// clients, Twilio) and needs its own credentials anyway.
+pub fn same_origin(edge: &Edge, method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    if let Some(origin) = &origin {
+        if *origin == *edge.public_origin {
+            return true;
+        }
+        // The same host the browser asked for (a visit through http://localhost:3000 while the
+        // public URL names 127.0.0.1): the browser sets both, a page of another site cannot.
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+        if let Some(host) = host {
+            if origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host.as_str()) {
+                return true;
+            }
+        }
+        return false;
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"),
+        None => true,
+    }
+}
+
+/// Refuses a state-changing request that another site's page made (cross-site request
+/// forgery, login forgery included). Twilio's webhooks are signed and carry no cookie; they
+/// are not checked here.
+pub async fn refuse_cross_site(State(edge): State<Edge>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with("/twilio/") || same_origin(&edge, request.method(), request.headers()) {
+        return next.run(request).await;
+    }
+    tracing::warn!(path = request.uri().path(), "refused a cross-site request");
+    (
+        StatusCode::FORBIDDEN,
+        "cross-site request refused: this page of Switchboard only takes requests from its own pages",
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_our_own_pages_may_change_things() {
+        let edge = Edge::new("https://sb.example.com/", false);
+        let post = Method::POST;
+        assert!(same_origin(&edge, &post, &headers(&[("origin", "https://sb.example.com")])));
+        assert!(same_origin(&edge, &post, &headers(&[("origin", "https://SB.example.com")])));
+        assert!(!same_origin(&edge, &post, &headers(&[("origin", "https://evil.example")])));
+        assert!(!same_origin(&edge, &post, &headers(&[("origin", "null")])));
+        assert!(!same_origin(&edge, &post, &headers(&[("origin", "http://sb.example.com")])), "another scheme");
+        assert!(!same_origin(&edge, &post, &headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_origin(&edge, &post, &headers(&[("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&edge, &post, &headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(same_origin(&edge, &post, &headers(&[])), "no browser: curl, API clients");
+        assert!(same_origin(&edge, &Method::GET, &headers(&[("origin", "https://evil.example")])));
+        // Visited under another name of the same server: the browser's Host and Origin agree.
+        let local = Edge::new("http://127.0.0.1:3000", false);
+        assert!(same_origin(
+            &local,
+            &post,
+            &headers(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")])
+        ));
+        assert!(!same_origin(
+            &local,
+            &post,
+            &headers(&[("origin", "http://evil.example"), ("host", "localhost:3000")])
+        ));
+    }
+}
