@@ -20,6 +20,8 @@ use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};
 const CONVERSATIONS: usize = 5_000;
 const PER_CONVERSATION: usize = 20;
 
+/// The setup token the benchmark's instance starts with.
+const BENCH_SETUP_TOKEN: &str = "sbsetup_bench-token-0123456789";
 fn number(phone: &str, whatsapp: bool, sms: bool) -> SeedNumber {
     SeedNumber { phone_number: phone.into(), display_name: None, whatsapp, sms, sender_status: "ONLINE".into() }
 }
@@ -126,10 +128,14 @@ async fn main() {
     config.twilio_api_base = sim.url();
     config.twilio_messaging_base = sim.url();
     config.twilio_content_base = sim.url();
+    config.setup_token = Some(switchboard::crypto::Secret::new(BENCH_SETUP_TOKEN));
     let backend = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
     let app = Application::build(config).await.unwrap();
     let state = app.state().clone();
-    let me: Me = state.setup("Bench".into(), "bench@example.com".into(), "bench password".into()).await.unwrap();
+    let me: Me = state
+        .setup(BENCH_SETUP_TOKEN.into(), "Bench".into(), "bench@example.com".into(), "bench password".into())
+        .await
+        .unwrap();
     let connector = state
         .create_connector(
             &me,

@@ -33,6 +33,8 @@ const ROUND_SECS: u64 = 3;
 /// half of it in 10 s. The summary also gives each second's p99, where a stall shows.
 const LATENCY_SECS: u64 = 10;
 
+/// The setup token the benchmark's instance starts with.
+const BENCH_SETUP_TOKEN: &str = "sbsetup_bench-token-0123456789";
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -453,10 +455,14 @@ async fn main() {
     config.twilio_api_base = sim.url();
     config.twilio_messaging_base = sim.url();
     config.twilio_content_base = sim.url();
+    config.setup_token = Some(switchboard::crypto::Secret::new(BENCH_SETUP_TOKEN));
     let app = Application::build(config).await.unwrap();
     let state = app.state().clone();
     let server = tokio::spawn(app.run_until(std::future::pending()));
-    let me = state.setup("Bench".into(), "bench@example.com".into(), "bench password".into()).await.unwrap();
+    let me = state
+        .setup(BENCH_SETUP_TOKEN.into(), "Bench".into(), "bench@example.com".into(), "bench password".into())
+        .await
+        .unwrap();
     let c = state
         .create_connector(
             &me,

@@ -20,6 +20,9 @@ pub const MAX_ATTEMPTS: i64 = 5;
 pub const CODES_PER_NUMBER: (i64, Duration) = (3, Duration::from_secs(15 * 60));
 /// Codes one email address may receive within the window, whichever numbers ask.
 pub const CODES_PER_EMAIL: (i64, Duration) = (5, Duration::from_secs(60 * 60));
+/// Codes one organization sends at most in an hour, whatever numbers and addresses ask: a flood
+/// from many numbers cannot turn the organization's mail server into a spam cannon.
+pub const CODES_PER_ORG: (i64, Duration) = (200, Duration::from_secs(60 * 60));
 
 pub const HELP: &str = "Commands:\n\
 /login you@example.com: get a 6-digit code by email\n\
@@ -160,6 +163,10 @@ pub async fn command(state: &AppState, guest: &Guest, message_id: &str, command:
                 None => "No email address was linked to this number.".into(),
             })
         }
+        // An agent open to everyone has nothing to verify: no code goes out for it.
+        Command::LoginEmail(_) | Command::LoginCode(_) if guest.access.policy == AccessPolicy::Open => {
+            Ok(format!("{} talks with everyone: there is no email address to verify here.", guest.agent_name))
+        }
         Command::LoginEmail(raw) => send_code(state, guest, message_id, &raw).await,
         Command::LoginCode(code) => check_code(state, guest, message_id, &code).await,
     }
@@ -226,6 +233,16 @@ async fn send_code(state: &AppState, guest: &Guest, message_id: &str, raw: &str)
                     "Too many codes were asked for from this number. Wait {} minutes and try again.",
                     CODES_PER_NUMBER.1.as_secs() / 60
                 ));
+            }
+            let (org_codes,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM login_codes WHERE org_id = $1 AND created_at > $2")
+                    .bind(&guest.org_id)
+                    .bind(now - CODES_PER_ORG.1.as_millis() as i64)
+                    .fetch_one(&state.db.pool)
+                    .await?;
+            if org_codes >= CODES_PER_ORG.0 {
+                tracing::warn!(org_id = %guest.org_id, "login codes rate-limited for the organization");
+                return Ok("Too many codes were asked for here just now. Please try again in an hour.".into());
             }
             if count("email", email.clone(), CODES_PER_EMAIL.1).await? >= CODES_PER_EMAIL.0 {
                 tracing::warn!("login codes rate-limited for an email address");
@@ -535,14 +552,7 @@ pub async fn sharing(state: &AppState, me: &Me, agent_id: &str) -> Result<Sharin
     .bind(agent_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let verified: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT gi.guest_address, gi.email, gi.verified_at FROM guest_identities gi JOIN agents a ON a.org_id = gi.org_id \
-         WHERE a.id = $1 AND EXISTS (SELECT 1 FROM conversations cv WHERE cv.agent_id = a.id AND cv.guest_address = gi.guest_address) \
-         ORDER BY gi.verified_at DESC",
-    )
-    .bind(agent_id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let verified = verified_guests(state, agent_id).await?;
     let email_warning = (state.mailer.is_none() && settings.policy != AccessPolicy::Open).then(|| {
         "No SMTP server is configured (SWITCHBOARD_SMTP_HOST), so guests cannot receive /login codes and cannot \
          verify an email address. Ask the operator to configure one."
@@ -570,7 +580,12 @@ pub async fn sharing(state: &AppState, me: &Me, agent_id: &str) -> Result<Sharin
             .collect(),
         verified: verified
             .into_iter()
-            .map(|(key, email, verified_at_ms)| VerifiedGuest { guest: show(&key), key, email, verified_at_ms })
+            .map(|(address, email, verified_at_ms)| VerifiedGuest {
+                guest: show(&address),
+                key: guest_key(state, agent_id, &address),
+                email,
+                verified_at_ms,
+            })
             .collect(),
         email_warning,
     })
@@ -645,8 +660,38 @@ pub async fn remove_shared_email(state: &AppState, me: &Me, agent_id: &str, emai
     Ok(())
 }
 
-pub async fn revoke(state: &AppState, me: &Me, agent_id: &str, guest_address: &str) -> Result<()> {
+/// How the Sharing page names a verified guest to act on: a keyed hash of the number, so an
+/// agent owner, who sees numbers masked, is not handed them whole.
+fn guest_key(state: &AppState, agent_id: &str, address: &str) -> String {
+    state.secrets.sign_link(&format!("verified-guest:{agent_id}:{address}"))
+}
+
+/// The verified guests of an agent: those with a conversation with it. Their number, email and
+/// when they verified.
+async fn verified_guests(state: &AppState, agent_id: &str) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT gi.guest_address, gi.email, gi.verified_at FROM guest_identities gi JOIN agents a ON a.org_id = gi.org_id \
+         WHERE a.id = $1 AND EXISTS (SELECT 1 FROM conversations cv WHERE cv.agent_id = a.id AND cv.guest_address = gi.guest_address) \
+         ORDER BY gi.verified_at DESC",
+    )
+    .bind(agent_id)
+    .fetch_all(&state.db.pool)
+    .await
+}
+
+/// Unlinks a verified guest's email, named by the key the Sharing page gives (an admin may also
+/// give the number itself).
+pub async fn revoke(state: &AppState, me: &Me, agent_id: &str, guest_key_or_number: &str) -> Result<()> {
     crate::agents::require_agent(state, me, agent_id).await?;
+    let verified = verified_guests(state, agent_id).await?;
+    let found = verified.into_iter().map(|(address, ..)| address).find(|address| {
+        crate::crypto::constant_time_eq(guest_key(state, agent_id, address).as_bytes(), guest_key_or_number.as_bytes())
+            || (me.role == app::model::Role::OrgAdmin && address == guest_key_or_number)
+    });
+    let Some(guest_address) = found else {
+        return Err(AppError::NotFound("Verified guest".into()).into());
+    };
+    let guest_address = guest_address.as_str();
     let mut tx = state.db.begin_write().await?;
     let removed = sqlx::query(
         // Only a guest of this agent (the ones its Sharing page lists): an owner may not unlink

@@ -26,7 +26,8 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
         .map(|(id, guest, guest_name, number)| ConversationView {
             messages: messages.remove(&id).unwrap_or_default(),
             id,
-            guest,
+            // Whole to admins, masked to agent owners, as on every page.
+            guest: crate::inbox::shown(me, &guest),
             guest_name,
             number,
         })

@@ -631,3 +631,120 @@ async fn live_streams_are_capped_per_user_and_end_at_logout() {
         tokio::time::timeout(Duration::from_secs(12), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
     assert!(ended.is_ok(), "the stream ended after logout");
 }
+
+/// An agent owner with an agent of their own, and a verified guest in a conversation with it.
+async fn owner_with_a_guest(app: &TestApp) -> (app::model::Me, String, &'static str) {
+    let (admin, _, number, _) = app.ready_path().await;
+    app.state.add_user(&admin, "owner@example.com", app::model::Role::AgentOwner, PASSWORD.into()).await.unwrap();
+    let owner = app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await.unwrap();
+    let agent_id = app.state.create_agent(&owner, agent("ownbot", BrainInput::Faq)).await.unwrap().id;
+    let guest = "whatsapp:+15550009876";
+    sqlx::query(
+        "INSERT INTO conversations (id, number_id, guest_address, agent_id, last_inbound_at, created_at) \
+         VALUES ($1, $2, $3, $4, 1, 0)",
+    )
+    .bind(switchboard::new_id())
+    .bind(&number)
+    .bind(guest)
+    .bind(&agent_id)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO guest_identities (org_id, guest_address, email, verified_at) VALUES ($1, $2, $3, 0)")
+        .bind(&admin.org_id)
+        .bind(guest)
+        .bind("guest@example.com")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    (owner, agent_id, guest)
+}
+
+#[tokio::test]
+async fn agent_owners_never_receive_a_guests_whole_number() {
+    let app = spawn_app().await;
+    let (owner, agent_id, guest) = owner_with_a_guest(&app).await;
+    let digits = guest.trim_start_matches("whatsapp:+");
+
+    // The REST API's conversations, with the owner's own token.
+    let token = app.state.create_token(&owner, "ci").await.unwrap().token;
+    let listed = reqwest::Client::new()
+        .get(format!("{}/api/agents/ownbot/conversations", app.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let body = listed.text().await.unwrap();
+    assert!(body.contains("…876"), "the conversation is listed, masked: {body}");
+    assert!(!body.contains(digits), "{body}");
+
+    // The Sharing page: the key that names the guest for Revoke is not the number.
+    let sharing = app.state.sharing(&owner, &agent_id).await.unwrap();
+    assert_eq!(sharing.verified.len(), 1);
+    let verified = &sharing.verified[0];
+    assert!(!verified.key.contains(digits) && !verified.guest.contains(digits), "{verified:?}");
+    // The key works; the number itself, which an owner should not know, does not.
+    let refused = app.state.revoke_guest(&owner, &agent_id, guest).await.unwrap_err();
+    assert!(matches!(refused, AppError::NotFound(_)), "{refused:?}");
+    app.state.revoke_guest(&owner, &agent_id, &verified.key).await.unwrap();
+    assert!(app.state.sharing(&owner, &agent_id).await.unwrap().verified.is_empty());
+}
+
+/// A guest writes to the concierge's number and waits for the answer.
+async fn guest_says(app: &TestApp, from: &str, body: &str) -> String {
+    let before = app.replies_to(from).len();
+    let message = twilio_sim::Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: from.into(),
+        body: body.into(),
+        profile_name: None,
+        media: vec![],
+    };
+    app.sim.sim.guest_message(message).await.unwrap();
+    common::eventually(&format!("an answer to {body:?}"), || async {
+        let replies = app.replies_to(from);
+        (replies.len() > before).then(|| replies.last().unwrap().body.clone())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn login_codes_go_out_only_where_they_mean_something_and_within_an_organization_cap() {
+    use app::model::{AccessPolicy, AccessSettings};
+    let app = spawn_app().await;
+    let (me, _, _, agent_id) = app.ready_path().await;
+    // An open agent has nothing to verify: no email goes out.
+    let answer = guest_says(&app, "whatsapp:+15550001111", "/login ana@example.com").await;
+    assert!(answer.contains("talks with everyone"), "{answer}");
+    assert!(app.sim.sim.mails().is_empty(), "no email was sent");
+
+    let settings =
+        AccessSettings { policy: AccessPolicy::RequireEmail, onboarding: false, onboarding_message: String::new() };
+    app.state.set_access(&me, &agent_id, settings).await.unwrap();
+    let answer = guest_says(&app, "whatsapp:+15550001111", "/login ana@example.com").await;
+    assert!(answer.starts_with("We sent"), "positive control: {answer}");
+    assert_eq!(app.sim.sim.mails().len(), 1);
+
+    // Codes asked for across many numbers and addresses stop at the organization's cap.
+    let now = switchboard::now_ms();
+    for i in 0..switchboard::access::CODES_PER_ORG.0 {
+        sqlx::query(
+            "INSERT INTO login_codes (id, org_id, guest_address, email, code_hash, message_id, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, '', $5, 'open', $6, $7)",
+        )
+        .bind(switchboard::new_id())
+        .bind(&me.org_id)
+        .bind(format!("whatsapp:+1555100{i:04}"))
+        .bind(format!("guest{i}@example.com"))
+        .bind(switchboard::new_id())
+        .bind(now)
+        .bind(now + 600_000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    }
+    let answer = guest_says(&app, "whatsapp:+15550002222", "/login ben@example.com").await;
+    assert!(answer.contains("Too many codes were asked for here"), "{answer}");
+    assert_eq!(app.sim.sim.mails().len(), 1, "no further email");
+}

@@ -824,7 +824,7 @@ pub struct SharedEmail {
 /// A guest who verified an email address and has written to this agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedGuest {
-    /// Identifies the guest for "Revoke" (the address they write from).
+    /// Identifies the guest for "Revoke": a keyed hash of their number, never the number.
     pub key: String,
     /// The same, masked for agent owners.
     pub guest: String,
