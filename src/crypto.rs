@@ -166,23 +166,35 @@ pub fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
 pub const SEALED_COLUMNS: &[(&str, &str, &str)] =
     &[("connectors", "id", "auth_token_enc"), ("agents", "id", "llm_api_key_enc"), ("agents", "id", "hook_secret_enc")];
 
-/// Checks that `secrets` opens one stored secret of each kind (when there are any).
+/// Checks that `secrets` opens every stored secret: one sealed under another key (a rotation
+/// while an instance kept running, a restored backup) is found at start, not when it is used.
 pub async fn check_key_opens_stored(db: &crate::db::Db, secrets: &SecretBox) -> anyhow::Result<()> {
+    let (mut opened, mut refused) = (0usize, Vec::new());
     for (table, id, column) in SEALED_COLUMNS {
-        let row: Option<(String, Vec<u8>)> =
-            sqlx::query_as(&format!("SELECT {id}, {column} FROM {table} WHERE {column} IS NOT NULL LIMIT 1"))
-                .fetch_optional(&db.pool)
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as(&format!("SELECT {id}, {column} FROM {table} WHERE {column} IS NOT NULL"))
+                .fetch_all(&db.pool)
                 .await?;
-        if let Some((row_id, sealed)) = row {
-            secrets.open(&sealed, &row_id).map_err(|_| {
-                anyhow::anyhow!(
-                    "the master key does not open the secrets stored in the database: \
-                     start with the key they were sealed with (SWITCHBOARD_MASTER_KEY or the master.key file)"
-                )
-            })?;
+        for (row_id, sealed) in rows {
+            match secrets.open(&sealed, &row_id) {
+                Ok(_) => opened += 1,
+                Err(_) => refused.push(format!("{table} {row_id} ({column})")),
+            }
         }
     }
-    Ok(())
+    match (opened, refused.len()) {
+        (_, 0) => Ok(()),
+        (0, _) => bail!(
+            "the master key does not open the secrets stored in the database: start with the key they were sealed \
+             with (SWITCHBOARD_MASTER_KEY or the master.key file)"
+        ),
+        (_, n) => bail!(
+            "the master key does not open the secrets stored in the database: it opens {opened} of them but not {n} \
+             ({}), which are sealed under another key (saved by an instance that kept running through a rotation?). \
+             Start with the key that opens them, or enter those secrets again",
+            refused.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// Re-seals every stored secret from `old` to `new` in one transaction; returns how many. If
@@ -235,6 +247,14 @@ pub async fn rotate_master_key(
             bail!("there is no master key to rotate: neither SWITCHBOARD_MASTER_KEY nor {} exists", key_file.display())
         }
     };
+    let running = crate::instances::running(db).await?;
+    if running > 0 {
+        bail!(
+            "{running} Switchboard instance(s) on this database said they were running in the last {} s: stop every \
+             instance before rotating the key (a secret one of them saved meanwhile would stay under the old key)",
+            crate::instances::ALIVE.as_secs()
+        );
+    }
     check_key_opens_stored(db, &old).await?;
     let key = new_key();
     let new = SecretBox::from_key(&key);

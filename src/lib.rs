@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod inbound;
 pub mod inbox;
+pub mod instances;
 pub mod logins;
 pub mod mail;
 pub mod media;

@@ -95,6 +95,7 @@ impl Application {
         let (ingest_queue, ingest) = batch::queue();
         let (status_queue, statuses) = batch::queue();
         let state = AppState::new(Shared {
+            instance_id: crate::new_id().into(),
             hooks: Default::default(),
             ingest: ingest_queue,
             statuses: status_queue,
@@ -160,6 +161,7 @@ impl Application {
             jobs.spawn(workers.watch(sender::run(state.clone())));
         }
         tasks.spawn(workers.watch(sweep_sessions(state.clone())));
+        tasks.spawn(workers.watch(crate::instances::heartbeat(state.clone())));
         tasks.spawn(workers.watch(crate::inbox::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
         if let Some(changes) = self.relay {
             tasks.spawn(workers.watch(state.events.clone().relay(state.clone(), changes)));
@@ -196,6 +198,7 @@ impl Application {
         }
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
+        crate::instances::gone(&state).await;
         if state.db.backend == Backend::Sqlite {
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&state.db.pool).await {
                 tracing::warn!(error = %e, "final checkpoint failed; SQLite replays the WAL at the next start");

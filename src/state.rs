@@ -37,6 +37,8 @@ impl AppState {
 
 #[derive(Clone)]
 pub struct Shared {
+    /// This process's id among the instances on the database (the `instances` table).
+    pub instance_id: Arc<str>,
     pub db: Db,
     pub twilio: TwilioClient,
     /// The HTTP client for URLs users typed (brains), with the operator's outbound rules.

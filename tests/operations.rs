@@ -121,6 +121,39 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
 }
 
 #[tokio::test]
+async fn rotate_key_refuses_while_an_instance_runs_and_a_start_finds_any_secret_under_another_key() {
+    let mut app = spawn_app().await;
+    let me = app.admin().await;
+    let front = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    let spa = app.state.create_connector(&me, app.connector_input("Spa")).await.unwrap();
+    common::eventually("the running instance is recorded", || async {
+        (switchboard::instances::running(&app.state.db).await.unwrap() > 0).then_some(())
+    })
+    .await;
+    let key_file = app.data_dir.join("master.key");
+    let key_before = std::fs::read_to_string(&key_file).unwrap();
+    let out = switchboard(&app.data_dir).env("DATABASE_URL", &app.database_url).arg("rotate-key").output().unwrap();
+    assert!(!out.status.success(), "refused while the instance runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("instance(s) on this database said they were running"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_before, "nothing changed");
+    assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &front.id).await.unwrap(), common::TOKEN);
+
+    // A secret sealed under another key (what an instance left running through a rotation would
+    // save) is found at start, with the rows it concerns, though the others open.
+    app.stop_server().await;
+    let other = switchboard::crypto::SecretBox::from_key(&[9; 32]);
+    sqlx::query("UPDATE connectors SET auth_token_enc = $1 WHERE id = $2")
+        .bind(other.seal(common::TOKEN, &spa.id))
+        .bind(&spa.id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let error = Application::build(config_on(&app, app.data_dir.clone())).await.err().expect("refused").to_string();
+    assert!(error.contains("opens 1 of them but not 1") && error.contains(&spa.id), "{error}");
+}
+
+#[tokio::test]
 async fn rotate_key_from_the_environment_prints_the_new_key_once() {
     let mut app = spawn_app().await;
     let me = app.admin().await;

@@ -231,6 +231,8 @@ impl TestApp {
         }
         self.state.db.pool.close().await;
         self.state = self.state.with_db(switchboard::db::Db::connect(&self.database_url).await.unwrap());
+        // As a stopping instance does, it leaves the list of running ones.
+        switchboard::instances::gone(&self.state).await;
     }
 
     /// An HTTP client signed in to the backoffice as this user (password "correct horse battery").
