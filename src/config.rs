@@ -66,6 +66,10 @@ pub struct Config {
     /// Messages per second each number may send, across all instances (0: no cap).
     #[arg(long, env = "SWITCHBOARD_SEND_RATE", default_value_t = 80.0)]
     pub send_rate: f64,
+    /// Seconds after being queued during which a reply that Twilio refuses for a passing reason
+    /// (429, 5xx, no answer) is tried again; past that it fails for good.
+    #[arg(long, env = "SWITCHBOARD_SEND_GIVE_UP_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub send_give_up_secs: u64,
     /// Agent turns this process runs at once. A brain that calls out (an LLM) spends seconds
     /// waiting, so raise this with such brains and many guests.
     #[arg(long, env = "SWITCHBOARD_TURN_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
@@ -150,6 +154,7 @@ impl fmt::Debug for Config {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "[redacted]"))
             .field("send_rate", &self.send_rate)
+            .field("send_give_up_secs", &self.send_give_up_secs)
             .field("turn_workers", &self.turn_workers)
             .field("send_workers", &self.send_workers)
             .field("lease_secs", &self.lease_secs)
@@ -200,6 +205,7 @@ impl Config {
             lifecycle_sweep: std::time::Duration::from_millis(self.lifecycle_sweep_ms.max(100)),
             turn_workers: usize::from(self.turn_workers),
             send_workers: usize::from(self.send_workers),
+            send_give_up: std::time::Duration::from_secs(self.send_give_up_secs),
             ..crate::state::Tuning::default()
         }
     }

@@ -27,8 +27,15 @@ pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 struct Claim {
     message_id: String,
     conversation_id: String,
+    /// This claim's number: the fence every write of the claim's outcome is conditioned on.
+    claim: i64,
+    /// Requests made to Twilio for this reply before this claim.
     attempts: i64,
     in_flight_since: Option<i64>,
+    /// When the claim was made.
+    claimed_at: i64,
+    /// When the reply was queued: its retry budget runs from there.
+    queued_at: i64,
 }
 
 pub async fn run(state: AppState) {
@@ -63,7 +70,7 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
         return Ok(None);
     }
     let statement = Statement::new(
-        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, in_flight_since = COALESCE(in_flight_since, $2) \
+        "UPDATE outbox SET lease_until = $1, claims = claims + 1, in_flight_since = COALESCE(in_flight_since, $2) \
          WHERE message_id = ( \
              SELECT o.message_id FROM outbox o WHERE o.state = 'pending' AND o.run_at <= $2 \
                AND (o.lease_until IS NULL OR o.lease_until < $2) \
@@ -71,20 +78,23 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
                                AND p.state = 'pending' AND p.seq < o.seq) \
              ORDER BY o.run_at, o.seq LIMIT 1) \
            AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
-         RETURNING message_id, conversation_id, attempts, in_flight_since",
+         RETURNING message_id, conversation_id, claims, attempts, in_flight_since, created_at",
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
     .bind(now);
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
-    let in_flight_since: Option<i64> = row.try_get(3)?;
+    let in_flight_since: Option<i64> = row.try_get(4)?;
     // The claim marks the send in flight; an older mark (an earlier attempt's) is what it returns
     // when there was one, and a mark of this very moment means there was none.
     Ok(Some(Claim {
         message_id: row.try_get(0)?,
         conversation_id: row.try_get(1)?,
-        attempts: row.try_get(2)?,
+        claim: row.try_get(2)?,
+        attempts: row.try_get(3)?,
         in_flight_since: in_flight_since.filter(|since| *since != now),
+        claimed_at: now,
+        queued_at: row.try_get(5)?,
     }))
 }
 
@@ -188,12 +198,12 @@ pub fn window_open(from: &str, now: i64, last_inbound_at: Option<i64>, window_cl
 
 async fn send(state: &AppState, claim: &Claim) -> Result<()> {
     let out = load(state, &claim.message_id).await?;
-    let span = tracing::info_span!("send", message_id = %claim.message_id, to = %mask_address(&out.guest), attempt = claim.attempts);
+    let span = tracing::info_span!("send", message_id = %claim.message_id, to = %mask_address(&out.guest), attempt = claim.attempts + 1);
     async {
         // What already reached Twilio is recorded before anything else is decided, the window included.
         if let Some(sid) = &out.twilio_sid {
             tracing::info!(message_sid = %sid, "Twilio already reported on this reply; not sending again");
-            return delivered_to_twilio(state, claim, sid, &out.status, None).await;
+            return delivered_to_twilio(state, claim, sid, &out.status, None, false).await;
         }
         // Outside the window free text cannot go; the agent's approved template goes instead.
         let window = window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at);
@@ -204,25 +214,26 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
                 already_sent(state, &creds, &out, as_template.is_some(), &claim.message_id, since).await?
             {
                 tracing::info!(message_sid = %sid, "an earlier attempt had reached Twilio; not sending again");
-                return delivered_to_twilio(state, claim, &sid, &status, as_template).await;
+                return delivered_to_twilio(state, claim, &sid, &status, as_template, false).await;
             }
         }
         if !window && as_template.is_none() {
             let note = "Outside WhatsApp's 24-hour window: free text cannot be sent until the guest writes again, \
                         and the agent has no approved template to send instead.";
-            return fail(state, claim, Some(63016), note).await;
+            return fail(state, claim, Some(63016), note, false).await;
         }
 
         if let Some(wait) = reserve_slot(state, &out.number_id).await? {
-            // The number's schedule is full for a while: come back when its turn comes.
+            // The number's schedule is full for a while: come back when its turn comes. Nothing
+            // was asked of Twilio, so this is no attempt.
             let mut tx = state.db.begin_write().await?;
             sqlx::query(
-                "UPDATE outbox SET lease_until = NULL, run_at = $1, in_flight_since = $2 WHERE message_id = $3 AND attempts = $4",
+                "UPDATE outbox SET lease_until = NULL, run_at = $1, in_flight_since = $2 WHERE message_id = $3 AND claims = $4",
             )
             .bind(now_ms() + wait.as_millis() as i64)
             .bind(claim.in_flight_since)
             .bind(&claim.message_id)
-            .bind(claim.attempts)
+            .bind(claim.claim)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -246,25 +257,45 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             Ok(sent) => {
                 state.metrics.send("sent", None);
                 tracing::info!(message_sid = %sent.sid, template = as_template.is_some(), "reply handed to Twilio");
-                delivered_to_twilio(state, claim, &sent.sid, &sent.status, as_template).await
+                delivered_to_twilio(state, claim, &sent.sid, &sent.status, as_template, true).await
             }
-            Err(e) if e.retryable() && claim.attempts < state.tuning.max_send_attempts => {
-                state.metrics.send("retry", e.code());
-                let delay = backoff(state.tuning.retry_base, claim.attempts, &e);
+            Err(e) if e.retryable() => {
                 // A 429 was never processed; after a 5xx or a timeout the message may exist.
                 let unknown =
                     !matches!(e, TwilioError::Api { status: 429, .. } | TwilioError::Api { code: Some(20429), .. });
+                let delay = backoff(state.tuning.retry_base, claim.attempts + 1, &e);
+                let give_up_at = claim.queued_at + state.tuning.send_give_up.as_millis() as i64;
+                if now_ms() + delay.as_millis() as i64 > give_up_at {
+                    // Out of time. When this request's outcome is unknown, Twilio is asked first,
+                    // as a later attempt would have: the reply may have gone out after all.
+                    if unknown {
+                        let since = claim.in_flight_since.unwrap_or(claim.claimed_at);
+                        let found = already_sent(state, &creds, &out, as_template.is_some(), &claim.message_id, since).await?;
+                        if let Some((sid, status)) = found {
+                            tracing::info!(message_sid = %sid, "the last attempt had reached Twilio after all");
+                            return delivered_to_twilio(state, claim, &sid, &status, as_template, true).await;
+                        }
+                    }
+                    state.metrics.send("failed", e.code());
+                    tracing::warn!(error = %e, attempts = claim.attempts + 1, "send failed for good: its time ran out");
+                    let meaning = format!(
+                        "Not sent within {} of being queued; Twilio's last answer: {e}",
+                        crate::logins::in_words(state.tuning.send_give_up)
+                    );
+                    return fail(state, claim, e.code(), &meaning, true).await;
+                }
+                state.metrics.send("retry", e.code());
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "send failed; will retry");
                 let mut tx = state.db.begin_write().await?;
                 sqlx::query(
-                    "UPDATE outbox SET lease_until = NULL, run_at = $1, last_error = $2, \
-                     in_flight_since = CASE WHEN $3 = 1 THEN in_flight_since ELSE NULL END WHERE message_id = $4 AND attempts = $5",
+                    "UPDATE outbox SET lease_until = NULL, run_at = $1, last_error = $2, attempts = attempts + 1, \
+                     in_flight_since = CASE WHEN $3 = 1 THEN in_flight_since ELSE NULL END WHERE message_id = $4 AND claims = $5",
                 )
                 .bind(now_ms() + delay.as_millis() as i64)
                 .bind(e.to_string())
                 .bind(i64::from(unknown))
                 .bind(&claim.message_id)
-                .bind(claim.attempts)
+                .bind(claim.claim)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -282,7 +313,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
                 if code == Some(63016) {
                     close_window(state, &out.conversation_id).await?;
                 }
-                fail(state, claim, code, &meaning).await
+                fail(state, claim, code, &meaning, true).await
             }
         }
     }
@@ -333,6 +364,7 @@ async fn delivered_to_twilio(
     sid: &str,
     status: &str,
     template: Option<&FallbackTemplate>,
+    called: bool,
 ) -> Result<()> {
     // One transaction, one round trip on SQLite.
     let mut script = Vec::new();
@@ -346,11 +378,12 @@ async fn delivered_to_twilio(
     }
     script.push(
         Statement::new(
-            "UPDATE outbox SET state = 'sent', lease_until = NULL, in_flight_since = NULL, last_error = NULL \
-             WHERE message_id = $1 AND attempts = $2 RETURNING message_id",
+            "UPDATE outbox SET state = 'sent', lease_until = NULL, in_flight_since = NULL, last_error = NULL, \
+             attempts = attempts + $3 WHERE message_id = $1 AND claims = $2 RETURNING message_id",
         )
         .bind(claim.message_id.as_str())
-        .bind(claim.attempts),
+        .bind(claim.claim)
+        .bind(i64::from(called)),
     );
     // Status callbacks may have raced ahead; the SID is recorded either way, the status only forward.
     script.push(
@@ -370,15 +403,17 @@ async fn delivered_to_twilio(
     Ok(())
 }
 
-async fn fail(state: &AppState, claim: &Claim, code: Option<i64>, meaning: &str) -> Result<()> {
+/// Ends the reply as failed; `called`: this claim asked Twilio (an attempt to count).
+async fn fail(state: &AppState, claim: &Claim, code: Option<i64>, meaning: &str, called: bool) -> Result<()> {
     let mut tx = state.db.begin_write().await?;
     let done = sqlx::query(
-        "UPDATE outbox SET state = 'failed', lease_until = NULL, in_flight_since = NULL, last_error = $1 \
-         WHERE message_id = $2 AND attempts = $3",
+        "UPDATE outbox SET state = 'failed', lease_until = NULL, in_flight_since = NULL, last_error = $1, \
+         attempts = attempts + $4 WHERE message_id = $2 AND claims = $3",
     )
     .bind(meaning)
     .bind(&claim.message_id)
-    .bind(claim.attempts)
+    .bind(claim.claim)
+    .bind(i64::from(called))
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 1 {
@@ -490,11 +525,18 @@ impl Departures {
 }
 
 /// Exponential backoff with full jitter, never sooner than Twilio's Retry-After.
+/// How long to wait before the next request for a reply after `attempts` requests that failed
+/// with `e`: Twilio's `Retry-After` when it gave one (and a little jitter, so throttled replies
+/// do not all come back together), else exponential from `base`, at most 5 minutes.
 pub fn backoff(base: Duration, attempts: i64, e: &TwilioError) -> Duration {
+    let mut rng = rand::thread_rng();
+    if let Some(asked) = e.retry_after() {
+        let jitter_ms = (asked.as_millis() as u64 / 10).clamp(1, 1000);
+        return asked + Duration::from_millis(rng.gen_range(0..=jitter_ms));
+    }
     let base = base.as_millis() as u64;
     let exp = base.saturating_mul(1 << attempts.clamp(0, 16)).min(5 * 60 * 1000);
-    let jittered = Duration::from_millis(rand::thread_rng().gen_range(exp / 2..=exp.max(1)));
-    e.retry_after().map_or(jittered, |ra| ra.max(jittered))
+    Duration::from_millis(rng.gen_range(exp / 2..=exp.max(1)))
 }
 
 #[cfg(test)]
@@ -553,5 +595,10 @@ mod tests {
             retry_after: Some(Duration::from_secs(30)),
         };
         assert!(backoff(Duration::from_millis(100), 1, &ra) >= Duration::from_secs(30));
+        // However many attempts came before, Twilio's Retry-After decides, plus at most a second.
+        for attempts in [1, 12, 40] {
+            let wait = backoff(Duration::from_millis(100), attempts, &ra);
+            assert!(wait >= Duration::from_secs(30) && wait <= Duration::from_secs(31), "{attempts}: {wait:?}");
+        }
     }
 }

@@ -152,7 +152,8 @@ pub struct Tuning {
     pub lease: Duration,
     /// The slow poll that backs up the wake-ups (and picks up retries that come due).
     pub idle_poll: Duration,
-    pub max_send_attempts: i64,
+    /// How long after being queued a reply may still be retried; past it, it fails for good.
+    pub send_give_up: Duration,
     pub retry_base: Duration,
     /// How long a brain may think before the fallback reply goes out instead.
     pub brain_timeout: Duration,
@@ -177,7 +178,7 @@ impl Default for Tuning {
             webhook_confirm_interval: Duration::from_millis(250),
             lease: Duration::from_secs(45),
             idle_poll: Duration::from_secs(1),
-            max_send_attempts: 10,
+            send_give_up: Duration::from_secs(24 * 3600),
             retry_base: Duration::from_secs(1),
             brain_timeout: Duration::from_secs(20),
             send_rate: Some(80.0),

@@ -6,7 +6,7 @@ mod common;
 use std::{collections::HashMap, time::Duration};
 
 use app::ports::{AgentInput, Backoffice};
-use common::{eventually, spawn_app, TestApp};
+use common::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
 use twilio_sim::{Faults, Inbound};
 
 fn guest(i: usize) -> String {
@@ -81,6 +81,75 @@ async fn thirty_percent_injected_failures_still_deliver_every_reply_once() {
         }
     }
     assert!(attempts.len() > N, "failures were injected ({} attempts, {throttled} throttled)", attempts.len());
+}
+
+/// (attempts recorded, claims made) of the reply to guest `i`.
+async fn counts_of(app: &TestApp, i: usize) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT o.attempts, o.claims FROM outbox o JOIN conversations cv ON cv.id = o.conversation_id \
+         WHERE cv.guest_address = $1",
+    )
+    .bind(guest(i))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap()
+}
+
+/// At 2 messages a second per number, 8 send workers claim replies faster than the number may
+/// send them; each puts its reply back until its slot comes. Those are no attempts: no reply
+/// may run out of attempts that were never made, or wait for a backoff grown from them.
+#[tokio::test]
+async fn at_a_low_send_rate_waiting_for_a_slot_is_no_attempt_and_no_reply_is_lost() {
+    let app = spawn_app_with(|c| c.send_rate = 2.0).await;
+    app.ready_path().await;
+    app.sim.sim.set_faults(Faults { throttle_rate: 0.15, retry_after_secs: 1, ..Faults::default() });
+    const N: usize = 30;
+    for i in 0..N {
+        write(&app, i, "When is breakfast?").await;
+    }
+    let states = eventually_within(Duration::from_secs(120), "every reply settled", || async {
+        let states = outbox_states(&app).await;
+        let settled = states.get("sent").copied().unwrap_or(0) + states.get("failed").copied().unwrap_or(0);
+        (settled == N as i64).then_some(states)
+    })
+    .await;
+    assert_eq!(states.get("failed"), None, "no reply failed: {states:?}");
+    let calls = app.sim.sim.send_attempts();
+    assert!(calls.iter().any(|a| a.status == 429), "the injected 429s happened");
+    let mut put_back = 0;
+    for i in 0..N {
+        let made = calls.iter().filter(|a| a.to == guest(i)).count() as i64;
+        let (attempts, claims) = counts_of(&app, i).await;
+        assert_eq!(attempts, made, "guest {i}: the attempts recorded are the requests made to Twilio");
+        put_back += claims - attempts;
+    }
+    assert!(put_back > 0, "the rate cap put replies back (claims without a request)");
+    let replies = replies(&app);
+    for i in 0..N {
+        assert_eq!(replies.get(&guest(i)).map(Vec::len), Some(1), "guest {i} gets exactly one reply");
+    }
+}
+
+/// The last attempt a reply's time allows ends in a 500 after Twilio created the message: it
+/// is looked up before it is called failed, as every earlier attempt's outcome is.
+#[tokio::test]
+async fn a_last_attempt_with_an_unknown_outcome_is_looked_up_before_it_is_called_failed() {
+    let app = spawn_app_with(|c| c.send_give_up_secs = 1).await;
+    app.ready_path().await;
+    app.sim.sim.set_faults(Faults { phantom_rate: 1.0, slow_ms: 1200, ..Faults::default() });
+    write(&app, 1, "When is breakfast?").await;
+    let states = eventually("the reply settled", || async {
+        let states = outbox_states(&app).await;
+        (states.get("pending").is_none() && !states.is_empty()).then_some(states)
+    })
+    .await;
+    assert_eq!(states.get("sent"), Some(&1), "found at Twilio, so sent, not failed: {states:?}");
+    let created: Vec<_> =
+        app.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api" && m.to == guest(1)).collect();
+    assert_eq!(created.len(), 1, "sent once");
+    let (sid,): (Option<String>,) =
+        sqlx::query_as("SELECT twilio_sid FROM messages WHERE direction = 'outbound'").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(sid.as_deref(), Some(created[0].sid.as_str()), "recorded with Twilio's SID");
 }
 
 #[tokio::test]

@@ -155,8 +155,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     // The simulator's stand-in model and hook are on loopback.
     config.outbound_allow = switchboard::egress::Egress::parse("127.0.0.1").unwrap();
     adjust(&mut config);
-    let tuning =
-        Tuning { send_rate: config.tuning().send_rate, health_check: config.tuning().health_check, ..fast_tuning() };
+    let asked = config.tuning();
+    let tuning = Tuning {
+        send_rate: asked.send_rate,
+        health_check: asked.health_check,
+        send_give_up: asked.send_give_up,
+        ..fast_tuning()
+    };
     let app = Application::build_with(config, tuning).await.expect("the application builds");
     let url = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
