@@ -39,7 +39,8 @@ pub async fn heartbeat(state: AppState) {
 
 /// This instance stops: it is no longer counted as running.
 pub async fn gone(state: &AppState) {
-    if let Err(e) = sqlx::query("DELETE FROM instances WHERE id = $1").bind(&*state.instance_id).execute(&state.db.pool).await
+    if let Err(e) =
+        sqlx::query("DELETE FROM instances WHERE id = $1").bind(&*state.instance_id).execute(&state.db.pool).await
     {
         tracing::warn!(error = %e, "could not record this instance as stopped");
     }

@@ -147,8 +147,10 @@ async fn a_last_attempt_with_an_unknown_outcome_is_looked_up_before_it_is_called
     let created: Vec<_> =
         app.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api" && m.to == guest(1)).collect();
     assert_eq!(created.len(), 1, "sent once");
-    let (sid,): (Option<String>,) =
-        sqlx::query_as("SELECT twilio_sid FROM messages WHERE direction = 'outbound'").fetch_one(&app.state.db.pool).await.unwrap();
+    let (sid,): (Option<String>,) = sqlx::query_as("SELECT twilio_sid FROM messages WHERE direction = 'outbound'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(sid.as_deref(), Some(created[0].sid.as_str()), "recorded with Twilio's SID");
 }
 
