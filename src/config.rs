@@ -77,8 +77,10 @@ pub struct Config {
     /// Replies this process hands to Twilio at once.
     #[arg(long, env = "SWITCHBOARD_SEND_WORKERS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub send_workers: u16,
-    /// Seconds a worker owns a claimed turn or send; work of a crashed process is taken again after it.
-    #[arg(long, env = "SWITCHBOARD_LEASE_SECS", default_value_t = 45)]
+    /// Seconds a claimed turn, send or download stays with its worker unless renewed; a running
+    /// instance renews its leases every third of this, so a crashed process's work is taken by
+    /// another within it (and at once when the same process starts again).
+    #[arg(long, env = "SWITCHBOARD_LEASE_SECS", default_value_t = 10)]
     pub lease_secs: u64,
     /// Seconds a brain may think before the agent's fallback reply goes out instead.
     #[arg(long, env = "SWITCHBOARD_BRAIN_TIMEOUT_SECS", default_value_t = 20)]

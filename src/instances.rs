@@ -54,3 +54,82 @@ pub async fn running(db: &crate::db::Db) -> sqlx::Result<i64> {
         .await?;
     Ok(n)
 }
+
+/// The tables whose rows workers lease.
+const LEASED: [&str; 3] = ["turns", "outbox", "media"];
+
+/// This process's instance id: the one kept in the data folder (`instance.id`), so a process
+/// that starts again after a crash knows which leases were its own, or a new one when another
+/// running process holds that file (two processes on one data folder). The returned file keeps
+/// the lock while it is open.
+pub fn identity(data_dir: &std::path::Path) -> anyhow::Result<(std::sync::Arc<str>, Option<std::fs::File>)> {
+    use std::io::{Read, Seek, Write};
+    let path = data_dir.join("instance.id");
+    let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+    if file.try_lock().is_err() {
+        return Ok((crate::new_id().into(), None));
+    }
+    let mut id = String::new();
+    file.read_to_string(&mut id)?;
+    let id = id.trim();
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok((id.into(), Some(file)));
+    }
+    let id = crate::new_id();
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{id}")?;
+    file.sync_all()?;
+    Ok((id.into(), Some(file)))
+}
+
+/// At start: the leases this instance's previous run held (it died holding them) are free
+/// again at once, instead of when they run out.
+pub async fn take_back(state: &AppState) -> sqlx::Result<u64> {
+    let mut taken = 0;
+    let mut tx = state.db.begin_write().await?;
+    for table in LEASED {
+        taken += sqlx::query(&format!(
+            "UPDATE {table} SET lease_until = NULL WHERE lease_owner = $1 AND lease_until IS NOT NULL"
+        ))
+        .bind(&*state.instance_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    tx.commit().await?;
+    if taken > 0 {
+        tracing::info!(taken, "took back the work this instance held when it stopped");
+    }
+    Ok(taken)
+}
+
+/// Keeps the leases this instance holds from running out while their work goes on (a brain
+/// that thinks for a minute, a slow Twilio): every third of a lease, one statement per table
+/// pushes them all forward. A lease can then be short, and a dead instance's work is taken
+/// by another within one lease.
+pub async fn renew_leases(state: AppState) {
+    let lease = state.tuning.lease;
+    let mut every = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let renewed = async {
+            let until = now_ms() + lease.as_millis() as i64;
+            let mut tx = state.db.begin_write().await?;
+            for table in LEASED {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2 AND lease_until IS NOT NULL"
+                ))
+                .bind(until)
+                .bind(&*state.instance_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        };
+        if let Err(e) = renewed.await {
+            tracing::warn!(error = %e, "could not renew this instance's leases");
+        }
+    }
+}

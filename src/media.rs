@@ -57,7 +57,7 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let row: Option<(String, String, String, i64)> = sqlx::query_as(
-        "UPDATE media SET lease_until = $1, attempts = attempts + 1 \
+        "UPDATE media SET lease_until = $1, attempts = attempts + 1, lease_owner = $3 \
          WHERE id = (SELECT id FROM media WHERE state = 'pending' AND run_at <= $2 \
                      AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT 1) \
            AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
@@ -65,6 +65,7 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
     .bind(now)
+    .bind(&*state.instance_id)
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -70,7 +70,7 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
         return Ok(None);
     }
     let statement = Statement::new(
-        "UPDATE outbox SET lease_until = $1, claims = claims + 1, in_flight_since = COALESCE(in_flight_since, $2) \
+        "UPDATE outbox SET lease_until = $1, claims = claims + 1, in_flight_since = COALESCE(in_flight_since, $2), lease_owner = $3 \
          WHERE message_id = ( \
              SELECT o.message_id FROM outbox o WHERE o.state = 'pending' AND o.run_at <= $2 \
                AND (o.lease_until IS NULL OR o.lease_until < $2) \
@@ -81,7 +81,8 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
          RETURNING message_id, conversation_id, claims, attempts, in_flight_since, created_at",
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
-    .bind(now);
+    .bind(now)
+    .bind(&*state.instance_id);
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
     let in_flight_since: Option<i64> = row.try_get(4)?;

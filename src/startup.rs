@@ -94,8 +94,10 @@ impl Application {
         };
         let (ingest_queue, ingest) = batch::queue();
         let (status_queue, statuses) = batch::queue();
+        let (instance_id, instance_lock) = crate::instances::identity(&config.data_dir)?;
         let state = AppState::new(Shared {
-            instance_id: crate::new_id().into(),
+            instance_id,
+            instance_lock: instance_lock.map(Arc::new),
             hooks: Default::default(),
             ingest: ingest_queue,
             statuses: status_queue,
@@ -145,6 +147,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state.clone();
         let workers = state.workers.clone();
+        crate::instances::take_back(&state).await.context("taking back this instance's earlier work")?;
         // Job workers (turns, sends, media) are waited for; the others are stopped.
         let mut jobs = tokio::task::JoinSet::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -162,6 +165,7 @@ impl Application {
         }
         tasks.spawn(workers.watch(sweep_sessions(state.clone())));
         tasks.spawn(workers.watch(crate::instances::heartbeat(state.clone())));
+        tasks.spawn(workers.watch(crate::instances::renew_leases(state.clone())));
         tasks.spawn(workers.watch(crate::inbox::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
         if let Some(changes) = self.relay {
             tasks.spawn(workers.watch(state.events.clone().relay(state.clone(), changes)));

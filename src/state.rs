@@ -39,6 +39,8 @@ impl AppState {
 pub struct Shared {
     /// This process's id among the instances on the database (the `instances` table).
     pub instance_id: Arc<str>,
+    /// Held open while the process runs: the lock on the data folder's `instance.id`.
+    pub instance_lock: Option<Arc<std::fs::File>>,
     pub db: Db,
     pub twilio: TwilioClient,
     /// The HTTP client for URLs users typed (brains), with the operator's outbound rules.
@@ -176,7 +178,7 @@ impl Default for Tuning {
         Self {
             webhook_confirm_timeout: Duration::from_secs(15),
             webhook_confirm_interval: Duration::from_millis(250),
-            lease: Duration::from_secs(45),
+            lease: Duration::from_secs(10),
             idle_poll: Duration::from_secs(1),
             send_give_up: Duration::from_secs(24 * 3600),
             retry_base: Duration::from_secs(1),

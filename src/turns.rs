@@ -58,14 +58,15 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
         return Ok(None);
     }
     let statement = Statement::new(
-        "UPDATE turns SET lease_until = $1, attempts = attempts + 1 \
+        "UPDATE turns SET lease_until = $1, attempts = attempts + 1, lease_owner = $3 \
          WHERE conversation_id = (SELECT conversation_id FROM turns WHERE state = 'pending' AND run_at <= $2 \
                                   AND (lease_until IS NULL OR lease_until < $2) ORDER BY run_at LIMIT 1) \
            AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
          RETURNING conversation_id, generation, attempts",
     )
     .bind(now + state.tuning.lease.as_millis() as i64)
-    .bind(now);
+    .bind(now)
+    .bind(&*state.instance_id);
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
     Ok(Some(Claim { conversation_id: row.try_get(0)?, generation: row.try_get(1)?, attempts: row.try_get(2)? }))

@@ -90,6 +90,63 @@ async fn kill_9_mid_run_loses_and_duplicates_nothing_over_a_thousand_conversatio
     child.wait().unwrap();
 }
 
+/// A process killed with replies in hand takes them back at once when it starts again, instead
+/// of waiting out their leases (set to two minutes here, so only taking them back can explain a
+/// quick answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_process_started_again_after_kill_9_takes_back_its_work_at_once() {
+    const GUESTS: usize = 5;
+    let port = free_port();
+    let (app, key) = handed_over(port).await;
+    let run = || {
+        let mut command = command(&app, port, &key);
+        command.env("SWITCHBOARD_LEASE_SECS", "120");
+        command.spawn().unwrap()
+    };
+    let mut child = run();
+    wait_until_up(port).await;
+    // Twilio takes 4 s to answer: the replies are in the sender's hands when the process dies.
+    app.sim.sim.set_faults(Faults { slow_ms: 4000, ..Faults::default() });
+    for i in 0..GUESTS {
+        let inbound = Inbound {
+            to: "whatsapp:+14155550100".into(),
+            from: format!("whatsapp:+1777{i:07}"),
+            body: "When is breakfast?".into(),
+            profile_name: None,
+            media: vec![],
+        };
+        assert_eq!(app.sim.sim.guest_message(inbound).await.unwrap().status, 200);
+    }
+    eventually("every reply is in hand", || async {
+        let (leased,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND lease_until IS NOT NULL")
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        (leased == GUESTS as i64).then_some(())
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    app.sim.sim.set_faults(Faults::default());
+
+    let restarted = std::time::Instant::now();
+    child = run();
+    wait_until_up(port).await;
+    eventually_within(Duration::from_secs(60), "every guest answered", || async {
+        (replies_by_guest(&app).len() == GUESTS).then_some(())
+    })
+    .await;
+    let took = restarted.elapsed();
+    eprintln!("from the restart to the last reply: {} ms", took.as_millis());
+    assert!(took < Duration::from_secs(15), "the work was taken back at start, not after its lease: {took:?}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let counts = replies_by_guest(&app);
+    assert!(counts.values().all(|n| *n == 1), "exactly one reply each: {counts:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 async fn futures_join_all<F: std::future::Future<Output = bool> + Send + 'static>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<bool> {
