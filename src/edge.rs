@@ -28,9 +28,19 @@ impl Edge {
     }
 }
 
-/// Puts the client's address on the request ([`ClientAddr`]): the last X-Forwarded-For entry
-/// when the proxy in front is trusted to add it, else the connection's peer.
-pub async fn client_addr(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
+/// Every request from a browser or an API client passes here: the client's address goes on
+/// the request ([`ClientAddr`]: the last X-Forwarded-For entry when the proxy in front is
+/// trusted to add it, else the connection's peer), and a state-changing request that another
+/// site's page made is refused (cross-site request forgery, login forgery included).
+pub async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
+    if !same_origin(&edge, request.method(), request.headers()) {
+        tracing::warn!(path = request.uri().path(), "refused a cross-site request");
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-site request refused: this page of Switchboard only takes requests from its own pages",
+        )
+            .into_response();
+    }
     let forwarded = edge
         .trust_forwarded_for
         .then(|| {
@@ -78,21 +88,6 @@ pub fn same_origin(edge: &Edge, method: &Method, headers: &HeaderMap) -> bool {
         Some(site) => site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"),
         None => true,
     }
-}
-
-/// Refuses a state-changing request that another site's page made (cross-site request
-/// forgery, login forgery included). Twilio's webhooks are signed and carry no cookie; they
-/// are not checked here.
-pub async fn refuse_cross_site(State(edge): State<Edge>, request: Request, next: Next) -> Response {
-    if request.uri().path().starts_with("/twilio/") || same_origin(&edge, request.method(), request.headers()) {
-        return next.run(request).await;
-    }
-    tracing::warn!(path = request.uri().path(), "refused a cross-site request");
-    (
-        StatusCode::FORBIDDEN,
-        "cross-site request refused: this page of Switchboard only takes requests from its own pages",
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -381,7 +381,6 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .merge(crate::media::router(state.clone(), sessions.clone()))
         .merge(crate::inbox::router(state.clone(), sessions))
         .merge(crate::rest::router(state.clone()))
-        .merge(webhook::router(state))
         .merge(ui)
         // Answers carry guests' data: nothing is stored by a browser or proxy unless it says so
         // itself (the UI's files do).
@@ -389,8 +388,10 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        .layer(axum::middleware::from_fn_with_state(edge.clone(), crate::edge::refuse_cross_site))
-        .layer(axum::middleware::from_fn_with_state(edge, crate::edge::client_addr))
+        .layer(axum::middleware::from_fn_with_state(edge, crate::edge::guard))
+        // Twilio's webhooks are signed, carry no cookie and are answered in TwiML: they skip the
+        // browser-facing layers above (and their cost on the busiest path).
+        .merge(webhook::router(state))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // A request id for every log line of the request: the caller's X-Request-Id (a proxy's),
             // or a new one.

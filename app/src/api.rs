@@ -91,7 +91,7 @@ pub async fn needs_setup() -> Result<bool, AppError> {
 
 #[server(prefix = "/ui", endpoint = "setup_organization")]
 pub async fn setup_organization(
-    setup_token: String,
+    #[server(default)] setup_token: String,
     org_name: String,
     email: String,
     password: String,
