@@ -501,8 +501,12 @@ async fn main() {
     let key = std::fs::read_to_string(data.join("master.key")).unwrap().trim().to_string();
     let bench = Bench { sim, data: data.clone(), port, key, webhook_url };
 
+    // SWITCHBOARD_SQLITE_SYNC=normal (inherited by the process under test) measures what the
+    // durable commit costs: the same rounds without a sync per commit.
+    let sync = std::env::var("SWITCHBOARD_SQLITE_SYNC").unwrap_or_else(|_| "full".into());
     println!(
-        "Switchboard pipeline benchmark ({cores} cores, SQLite, release build, load over loopback from one process)\n"
+        "Switchboard pipeline benchmark ({cores} cores, SQLite synchronous = {sync}, release build, load over loopback \
+         from one process)\n"
     );
 
     // 1. Throughput: the real webhook against a bare axum handler, in turns (five rounds of

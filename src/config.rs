@@ -40,6 +40,10 @@ pub struct Config {
     /// Base URL of Twilio's Content API (WhatsApp templates).
     #[arg(long, env = "TWILIO_CONTENT_BASE", default_value = "https://content.twilio.com")]
     pub twilio_content_base: String,
+    /// How SQLite makes a commit durable: `full` (synced before a webhook is acknowledged, so it
+    /// survives a power loss) or `normal` (faster; a power loss can take back the last commits).
+    #[arg(long, env = "SWITCHBOARD_SQLITE_SYNC", value_enum, default_value = "full")]
+    pub sqlite_sync: crate::db::SqliteSync,
     /// Internal hosts and networks that brains may call although they are on this machine or a
     /// private network: comma-separated names, addresses and CIDR networks, e.g.
     /// `127.0.0.1,10.1.0.0/16,llm.internal`. Everything internal is refused without it.
@@ -150,6 +154,7 @@ impl fmt::Debug for Config {
             .field("twilio_messaging_base", &self.twilio_messaging_base)
             .field("twilio_content_base", &self.twilio_content_base)
             .field("outbound_allow", &self.outbound_allow)
+            .field("sqlite_sync", &self.sqlite_sync)
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("max_connections", &self.max_connections)

@@ -107,9 +107,28 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// How SQLite makes a commit durable (`SWITCHBOARD_SQLITE_SYNC`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SqliteSync {
+    /// Every commit is synced to disk before it returns (`synchronous = FULL`): a webhook
+    /// acknowledged survives a power loss or an OS crash, not only a crashed process. Group
+    /// commit shares each sync among the webhooks of a batch.
+    #[default]
+    Full,
+    /// The write-ahead log is synced at checkpoints only (`synchronous = NORMAL`): faster, but a
+    /// power loss can take back the last commits, after Twilio was told 200.
+    Normal,
+}
+
 impl Db {
-    /// Connects, creating a SQLite file (and its folder) on first start, and applies migrations.
+    /// Connects, creating a SQLite file (and its folder) on first start, and applies migrations;
+    /// SQLite commits are synced to disk ([`SqliteSync::Full`]).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, SqliteSync::Full).await
+    }
+
+    /// The same, with SQLite's durability chosen.
+    pub async fn connect_with(url: &str, sync: SqliteSync) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -143,10 +162,17 @@ impl Db {
                         // keeps a statement journal (every page it changes, to undo it alone),
                         // and on disk that was a file created, written and deleted per batch
                         // (a sixth of the writer's time in `perf`).
+                        let synchronous = match sync {
+                            SqliteSync::Full => "FULL",
+                            SqliteSync::Normal => "NORMAL",
+                        };
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
+                            format!(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;"
+                            )
+                            .as_str(),
                         )
                         .await?;
                     }

@@ -59,7 +59,7 @@ impl Application {
             }
         };
         private_folder(&config.data_dir)?;
-        let db = Db::connect(&config.database_url()).await?;
+        let db = Db::connect_with(&config.database_url(), config.sqlite_sync).await?;
         let key_file = config.data_dir.join("master.key");
         let mut secrets = SecretBox::load(config.master_key.as_ref(), &key_file)?;
         if secrets.new_key {
