@@ -81,6 +81,7 @@ async fn thirty_percent_injected_failures_still_deliver_every_reply_once() {
         }
     }
     assert!(attempts.len() > N, "failures were injected ({} attempts, {throttled} throttled)", attempts.len());
+    assert!(throttled > 0, "a 429 happened, so the Retry-After check above checked something");
 }
 
 /// (attempts recorded, claims made) of the reply to guest `i`.
@@ -413,6 +414,14 @@ async fn two_instances_on_one_database_never_send_twice() {
     for i in 0..N {
         assert_eq!(replies.get(&guest(i)).map(Vec::len), Some(1), "guest {i}");
     }
+    // Both instances took part: the last claim of each row names its instance.
+    let (owners,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(DISTINCT lease_owner) FROM (SELECT lease_owner FROM outbox UNION ALL SELECT lease_owner FROM turns) x",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(owners, 2, "the second instance claimed work too");
     twin_task.abort();
 }
 
