@@ -501,23 +501,7 @@ async fn an_agent_owner_cannot_unlink_the_guests_of_another_owners_agent() {
     let own_agent = app.state.create_agent(&owner, agent("owned", BrainInput::Faq)).await.unwrap();
     // A verified guest who talks only to the admin's concierge.
     let guest = "whatsapp:+15550001234";
-    sqlx::query(
-        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) VALUES ($1, $2, $3, $4, 0)",
-    )
-    .bind(switchboard::new_id())
-    .bind(&number)
-    .bind(guest)
-    .bind(&concierge)
-    .execute(&app.state.db.pool)
-    .await
-    .unwrap();
-    sqlx::query("INSERT INTO guest_identities (org_id, guest_address, email, verified_at) VALUES ($1, $2, $3, 0)")
-        .bind(&admin.org_id)
-        .bind(guest)
-        .bind("ana@example.com")
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    verified_guest(&app, &admin.org_id, &number, &concierge, guest).await;
     let refused = app.state.revoke_guest(&owner, &own_agent.id, guest).await.unwrap_err();
     assert!(matches!(refused, AppError::NotFound(_)), "{refused:?}");
     let (kept,): (i64,) =
@@ -626,6 +610,28 @@ async fn live_streams_are_capped_per_user_and_end_at_logout() {
     assert!(ended.is_ok(), "the stream ended after logout");
 }
 
+/// A guest with a verified email, in a conversation with `agent_id` on `number_id`.
+async fn verified_guest(app: &TestApp, org_id: &str, number_id: &str, agent_id: &str, guest: &str) {
+    sqlx::query(
+        "INSERT INTO conversations (id, number_id, guest_address, agent_id, last_inbound_at, created_at) \
+         VALUES ($1, $2, $3, $4, 1, 0)",
+    )
+    .bind(switchboard::new_id())
+    .bind(number_id)
+    .bind(guest)
+    .bind(agent_id)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO guest_identities (org_id, guest_address, email, verified_at) VALUES ($1, $2, $3, 0)")
+        .bind(org_id)
+        .bind(guest)
+        .bind(format!("{}@example.com", guest.trim_start_matches("whatsapp:+")))
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+}
+
 /// An agent owner with an agent of their own, and a verified guest in a conversation with it.
 async fn owner_with_a_guest(app: &TestApp) -> (app::model::Me, String, &'static str) {
     let (admin, _, number, _) = app.ready_path().await;
@@ -633,24 +639,7 @@ async fn owner_with_a_guest(app: &TestApp) -> (app::model::Me, String, &'static 
     let owner = app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await.unwrap();
     let agent_id = app.state.create_agent(&owner, agent("ownbot", BrainInput::Faq)).await.unwrap().id;
     let guest = "whatsapp:+15550009876";
-    sqlx::query(
-        "INSERT INTO conversations (id, number_id, guest_address, agent_id, last_inbound_at, created_at) \
-         VALUES ($1, $2, $3, $4, 1, 0)",
-    )
-    .bind(switchboard::new_id())
-    .bind(&number)
-    .bind(guest)
-    .bind(&agent_id)
-    .execute(&app.state.db.pool)
-    .await
-    .unwrap();
-    sqlx::query("INSERT INTO guest_identities (org_id, guest_address, email, verified_at) VALUES ($1, $2, $3, 0)")
-        .bind(&admin.org_id)
-        .bind(guest)
-        .bind("guest@example.com")
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    verified_guest(app, &admin.org_id, &number, &agent_id, guest).await;
     (owner, agent_id, guest)
 }
 
