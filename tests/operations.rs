@@ -303,6 +303,14 @@ async fn readyz_says_ready_once_the_database_answers_and_every_worker_runs() {
     .await;
     assert!(response.text().await.unwrap().starts_with("ready: database ok"));
     assert_eq!(app.http.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
+
+    // The database goes away: not ready, and the answer says why; the process itself still lives.
+    app.state.db.pool.close().await;
+    let down = app.http.get(format!("{}/readyz", app.url)).send().await.unwrap();
+    assert_eq!(down.status(), 503);
+    let why = down.text().await.unwrap();
+    assert!(why.starts_with("not ready: database"), "{why}");
+    assert_eq!(app.http.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
 }
 
 /// Prometheus' text format: `name{labels} value` lines, comments skipped.
