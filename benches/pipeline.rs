@@ -610,6 +610,8 @@ async fn main() {
     let drained = drain.elapsed().as_secs_f64() - 1.0;
     progress(started, &format!("backlog answered ({last} sends in all)"), &child);
     let mut e2e = Vec::new();
+    // A reply that never comes is no sample left out: it counts as the whole wait, and is counted.
+    let mut unanswered = 0;
     for i in 0..300u64 {
         let guest = format!("whatsapp:+1888{i:07}");
         let t0 = now_us();
@@ -631,6 +633,8 @@ async fn main() {
                 break;
             }
             if Instant::now() > deadline {
+                unanswered += 1;
+                e2e.push((now_us() - t0).max(0) as u64);
                 break;
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
@@ -731,7 +735,7 @@ async fn main() {
     );
     println!("| replies still owed after the answered runs, all sent within | {drained:.0} s | |");
     println!(
-        "| inbound → reply at the simulator, FAQ brain ({} messages at 50/s) | p50 {:.2} ms, p99 {:.2} ms | p50 ≤ 10 ms, p99 ≤ 50 ms |",
+        "| inbound → reply at the simulator, FAQ brain ({} messages at 50/s; {unanswered} unanswered within 10 s, counted as 10 s) | p50 {:.2} ms, p99 {:.2} ms | p50 ≤ 10 ms, p99 ≤ 50 ms, none unanswered |",
         e2e.len(),
         pct(&e2e, 0.5) as f64 / 1000.0,
         pct(&e2e, 0.99) as f64 / 1000.0
