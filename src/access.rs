@@ -663,7 +663,11 @@ pub async fn remove_shared_email(state: &AppState, me: &Me, agent_id: &str, emai
 /// How the Sharing page names a verified guest to act on: a keyed hash of the number, so an
 /// agent owner, who sees numbers masked, is not handed them whole.
 fn guest_key(state: &AppState, agent_id: &str, address: &str) -> String {
-    state.secrets.sign_link(&format!("verified-guest:{agent_id}:{address}"))
+    state.secrets.sign_link(&guest_key_message(agent_id, address))
+}
+
+fn guest_key_message(agent_id: &str, address: &str) -> String {
+    format!("verified-guest:{agent_id}:{address}")
 }
 
 /// The verified guests of an agent: those with a conversation with it. Their number, email and
@@ -685,7 +689,7 @@ pub async fn revoke(state: &AppState, me: &Me, agent_id: &str, guest_key_or_numb
     crate::agents::require_agent(state, me, agent_id).await?;
     let verified = verified_guests(state, agent_id).await?;
     let found = verified.into_iter().map(|(address, ..)| address).find(|address| {
-        crate::crypto::constant_time_eq(guest_key(state, agent_id, address).as_bytes(), guest_key_or_number.as_bytes())
+        state.secrets.verify_link(&guest_key_message(agent_id, address), guest_key_or_number)
             || (me.role == app::model::Role::OrgAdmin && address == guest_key_or_number)
     });
     let Some(guest_address) = found else {

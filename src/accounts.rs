@@ -219,7 +219,7 @@ pub async fn authenticate(
         return Err(wrong().into());
     }
     let _permit = logins.admit(&email, client).map_err(|crate::logins::Wait(wait)| AppError::RateLimited {
-        message: format!("Too many login attempts. Try again in {}.", crate::logins::in_words(wait)),
+        message: format!("Too many login attempts. Try again in {}.", crate::in_words(wait)),
         retry_after_secs: wait.as_secs().max(1),
     })?;
     let row: Option<(String, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")

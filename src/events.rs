@@ -97,8 +97,6 @@ impl Events {
     }
 }
 
-/// `GET /events`: `event: changed` with the ids of the conversations that changed, as JSON.
-/// After a gap (the listener fell behind), `event: reload`.
 /// Live streams one user may hold open at once (tabs); one more is refused with 429.
 pub const STREAMS_PER_USER: usize = 8;
 
@@ -145,6 +143,8 @@ async fn still_signed_in(state: &AppState, session: Option<tower_sessions::sessi
         && matches!(crate::accounts::user(&state.db, &me.user_id).await, Ok(Some(_)))
 }
 
+/// `GET /events`: `event: changed` with the ids of the conversations that changed, as JSON.
+/// After a gap (the listener fell behind), `event: reload`.
 pub async fn stream(State(state): State<AppState>, session: Session) -> Response {
     let Some(me) = crate::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();

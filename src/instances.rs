@@ -5,37 +5,10 @@ use std::time::Duration;
 
 use crate::{now_ms, state::AppState};
 
-/// How often a running instance says it is alive.
+/// How often, at the least, a running instance says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// An instance seen within this long is taken to be running.
 pub const ALIVE: Duration = Duration::from_secs(15);
-
-/// Records this instance as alive, every [`HEARTBEAT`], and forgets instances unseen for a day.
-pub async fn heartbeat(state: AppState) {
-    let started = now_ms();
-    let mut every = tokio::time::interval(HEARTBEAT);
-    loop {
-        every.tick().await;
-        let now = now_ms();
-        let beat = async {
-            let mut tx = state.db.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
-            )
-            .bind(&*state.instance_id)
-            .bind(started)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
-            tx.commit().await
-        };
-        if let Err(e) = beat.await {
-            tracing::warn!(error = %e, "could not record this instance as alive");
-        }
-    }
-}
 
 /// This instance stops: it is no longer counted as running.
 pub async fn gone(state: &AppState) {
@@ -104,32 +77,44 @@ pub async fn take_back(state: &AppState) -> sqlx::Result<u64> {
     Ok(taken)
 }
 
-/// Keeps the leases this instance holds from running out while their work goes on (a brain
-/// that thinks for a minute, a slow Twilio): every third of a lease, one statement per table
-/// pushes them all forward. A lease can then be short, and a dead instance's work is taken
-/// by another within one lease.
-pub async fn renew_leases(state: AppState) {
+/// Keeps this instance known as alive and the leases it holds from running out while their
+/// work goes on (a brain that thinks for a minute, a slow Twilio): every third of a lease (at
+/// most every [`HEARTBEAT`]), one write records the instance as seen, pushes all its leases
+/// forward with one statement per table, and forgets instances unseen for a day. A lease can
+/// then be short, and a dead instance's work is taken by another within one lease.
+pub async fn keep_alive(state: AppState) {
     let lease = state.tuning.lease;
-    let mut every = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
+    let started = now_ms();
+    let mut every = tokio::time::interval((lease / 3).clamp(Duration::from_millis(100), HEARTBEAT));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let renewed = async {
-            let until = now_ms() + lease.as_millis() as i64;
+        let written = async {
+            let now = now_ms();
             let mut tx = state.db.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+            )
+            .bind(&*state.instance_id)
+            .bind(started)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             for table in LEASED {
                 sqlx::query(&format!(
                     "UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2 AND lease_until IS NOT NULL"
                 ))
-                .bind(until)
+                .bind(now + lease.as_millis() as i64)
                 .bind(&*state.instance_id)
                 .execute(&mut *tx)
                 .await?;
             }
+            sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
             tx.commit().await
         };
-        if let Err(e) = renewed.await {
-            tracing::warn!(error = %e, "could not renew this instance's leases");
+        if let Err(e) = written.await {
+            tracing::warn!(error = %e, "could not record this instance as alive and renew its leases");
         }
     }
 }

@@ -75,9 +75,30 @@ pub fn mask_address(address: &str) -> String {
     format!("{prefix}{sep}…{visible}")
 }
 
+/// A duration in words, rounded up: "1 second", "40 seconds", "15 minutes", "24 hours" (when to
+/// try again, how long a reply was tried).
+pub fn in_words(wait: std::time::Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    match secs {
+        1 => "1 second".into(),
+        2..=90 => format!("{secs} seconds"),
+        91..=5400 => format!("{} minutes", secs.div_ceil(60)),
+        _ => format!("{} hours", secs.div_ceil(3600)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::new_id;
+    use super::{in_words, new_id};
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_words() {
+        assert_eq!(in_words(Duration::from_secs(40)), "40 seconds");
+        assert_eq!(in_words(Duration::from_secs(14 * 60 + 5)), "15 minutes");
+        assert_eq!(in_words(Duration::from_millis(10)), "1 second");
+        assert_eq!(in_words(Duration::from_secs(24 * 3600)), "24 hours");
+    }
 
     #[test]
     fn ids_are_32_hex_digits_and_sort_by_creation_time() {

@@ -23,6 +23,8 @@ pub const HASHES_AT_ONCE: usize = 8;
 /// Counters kept at most: when full, expired ones go; if none has expired, a login that would
 /// need a new counter is refused (fails closed) until some expire.
 const MAX_COUNTERS: usize = 100_000;
+/// How often a full table of counters is swept for expired ones, at the most.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -41,7 +43,15 @@ pub struct Wait(pub Duration);
 
 pub struct Logins {
     hashes: Semaphore,
-    counters: Mutex<HashMap<Key, Counter>>,
+    counters: Mutex<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    by_key: HashMap<Key, Counter>,
+    /// When a full table was last swept for expired counters: a sweep is a pass over all of
+    /// them, so a full table is swept at most every few seconds, not on every login.
+    swept: Option<Instant>,
 }
 
 impl Default for Logins {
@@ -72,7 +82,8 @@ impl Logins {
     /// Whether `email` may try a password from `client` now; if so, the permit to hash one.
     pub fn admit(&self, email: &str, client: Option<IpAddr>) -> Result<SemaphorePermit<'_>, Wait> {
         {
-            let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            let Counters { by_key: counters, swept } = &mut *guard;
             let mut wait = Duration::ZERO;
             for (key, limit) in keys(email, client) {
                 match counters.get(&key).map(|c| (c.since.elapsed(), c.failures)) {
@@ -82,7 +93,10 @@ impl Logins {
                     Some((age, failures)) if failures >= limit => wait = wait.max(WINDOW - age),
                     Some(_) => {}
                     None if counters.len() >= MAX_COUNTERS => {
-                        counters.retain(|_, c| c.since.elapsed() < WINDOW);
+                        if swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+                            counters.retain(|_, c| c.since.elapsed() < WINDOW);
+                            *swept = Some(Instant::now());
+                        }
                         if counters.len() >= MAX_COUNTERS {
                             wait = wait.max(Duration::from_secs(60));
                         }
@@ -99,7 +113,8 @@ impl Logins {
 
     /// A wrong email or password: counts against the account and the address.
     pub fn failed(&self, email: &str, client: Option<IpAddr>) {
-        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let counters = &mut guard.by_key;
         for (key, _) in keys(email, client) {
             if counters.len() >= MAX_COUNTERS && !counters.contains_key(&key) {
                 continue;
@@ -115,20 +130,7 @@ impl Logins {
     /// The right password: the account's count starts again (the address's does not, so one
     /// known password does not open the way to guessing others).
     pub fn succeeded(&self, email: &str) {
-        self.counters.lock().unwrap_or_else(|e| e.into_inner()).remove(&Key::Account(email.to_string()));
-    }
-}
-
-/// "14 minutes", "1 minute", "40 seconds": when to try again, in words.
-pub fn in_words(wait: Duration) -> String {
-    let secs = wait.as_secs().max(1);
-    match secs {
-        1 => "1 second".into(),
-        2..=90 => format!("{secs} seconds"),
-        _ => {
-            let minutes = secs.div_ceil(60);
-            format!("{minutes} minutes")
-        }
+        self.counters.lock().unwrap_or_else(|e| e.into_inner()).by_key.remove(&Key::Account(email.to_string()));
     }
 }
 
@@ -171,12 +173,5 @@ mod tests {
         assert_eq!(logins.admit("y@example.com", None).unwrap_err(), Wait(Duration::from_secs(2)));
         drop(held);
         assert!(logins.admit("y@example.com", None).is_ok());
-    }
-
-    #[test]
-    fn waits_read_as_words() {
-        assert_eq!(in_words(Duration::from_secs(40)), "40 seconds");
-        assert_eq!(in_words(Duration::from_secs(14 * 60 + 5)), "15 minutes");
-        assert_eq!(in_words(Duration::from_millis(10)), "1 second");
     }
 }

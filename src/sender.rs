@@ -281,7 +281,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
                     tracing::warn!(error = %e, attempts = claim.attempts + 1, "send failed for good: its time ran out");
                     let meaning = format!(
                         "Not sent within {} of being queued; Twilio's last answer: {e}",
-                        crate::logins::in_words(state.tuning.send_give_up)
+                        crate::in_words(state.tuning.send_give_up)
                     );
                     return fail(state, claim, e.code(), &meaning, true).await;
                 }

@@ -164,8 +164,7 @@ impl Application {
             jobs.spawn(workers.watch(sender::run(state.clone())));
         }
         tasks.spawn(workers.watch(sweep_sessions(state.clone())));
-        tasks.spawn(workers.watch(crate::instances::heartbeat(state.clone())));
-        tasks.spawn(workers.watch(crate::instances::renew_leases(state.clone())));
+        tasks.spawn(workers.watch(crate::instances::keep_alive(state.clone())));
         tasks.spawn(workers.watch(crate::inbox::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
         if let Some(changes) = self.relay {
             tasks.spawn(workers.watch(state.events.clone().relay(state.clone(), changes)));
