@@ -9,6 +9,17 @@ use twilio_sim::{Faults, Inbound};
 
 const N: usize = 1000;
 
+/// A guest's "When is breakfast?" to the concierge's WhatsApp number.
+fn breakfast_question(from: String) -> Inbound {
+    Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from,
+        body: "When is breakfast?".into(),
+        profile_name: None,
+        media: vec![],
+    }
+}
+
 fn replies_by_guest(app: &TestApp) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for m in app.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api") {
@@ -29,13 +40,7 @@ async fn kill_9_mid_run_loses_and_duplicates_nothing_over_a_thousand_conversatio
     let deliver = |i: usize| {
         let sim = sim.clone();
         async move {
-            let inbound = Inbound {
-                to: "whatsapp:+14155550100".into(),
-                from: format!("whatsapp:+1666{i:07}"),
-                body: "When is breakfast?".into(),
-                profile_name: None,
-                media: vec![],
-            };
+            let inbound = breakfast_question(format!("whatsapp:+1666{i:07}"));
             matches!(sim.guest_message(inbound).await, Ok(d) if d.status == 200)
         }
     };
@@ -108,13 +113,7 @@ async fn a_process_started_again_after_kill_9_takes_back_its_work_at_once() {
     // Twilio takes 4 s to answer: the replies are in the sender's hands when the process dies.
     app.sim.sim.set_faults(Faults { slow_ms: 4000, ..Faults::default() });
     for i in 0..GUESTS {
-        let inbound = Inbound {
-            to: "whatsapp:+14155550100".into(),
-            from: format!("whatsapp:+1777{i:07}"),
-            body: "When is breakfast?".into(),
-            profile_name: None,
-            media: vec![],
-        };
+        let inbound = breakfast_question(format!("whatsapp:+1777{i:07}"));
         assert_eq!(app.sim.sim.guest_message(inbound).await.unwrap().status, 200);
     }
     eventually("every reply is in hand", || async {
@@ -179,13 +178,7 @@ async fn sigterm_under_load_drains_and_loses_or_duplicates_nothing() {
         let sim = sim.clone();
         sends.spawn(async move {
             tokio::time::sleep(Duration::from_millis(10 * i as u64)).await;
-            let inbound = Inbound {
-                to: "whatsapp:+14155550100".into(),
-                from: format!("whatsapp:+1777{i:07}"),
-                body: "When is breakfast?".into(),
-                profile_name: None,
-                media: vec![],
-            };
+            let inbound = breakfast_question(format!("whatsapp:+1777{i:07}"));
             (i, sim.guest_message(inbound).await.map(|d| d.status).unwrap_or(0))
         });
     }
@@ -208,13 +201,7 @@ async fn sigterm_under_load_drains_and_loses_or_duplicates_nothing() {
     let mut child = start(&app, port, &key);
     wait_until_up(port).await;
     for i in (0..M).filter(|&i| statuses[i] != 200) {
-        let inbound = Inbound {
-            to: "whatsapp:+14155550100".into(),
-            from: format!("whatsapp:+1777{i:07}"),
-            body: "When is breakfast?".into(),
-            profile_name: None,
-            media: vec![],
-        };
+        let inbound = breakfast_question(format!("whatsapp:+1777{i:07}"));
         assert_eq!(sim.guest_message(inbound).await.unwrap().status, 200);
     }
     eventually_within(Duration::from_secs(60), "every guest answered", || async {
