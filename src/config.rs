@@ -44,6 +44,11 @@ pub struct Config {
     /// survives a power loss) or `normal` (faster; a power loss can take back the last commits).
     #[arg(long, env = "SWITCHBOARD_SQLITE_SYNC", value_enum, default_value = "full")]
     pub sqlite_sync: crate::db::SqliteSync,
+    /// Where the files guests and staff send are kept: `files` (the data folder; the default with
+    /// SQLite) or `database` (every instance sharing it serves every file; the default with
+    /// PostgreSQL).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_STORE", value_enum)]
+    pub media_store: Option<crate::media::StoreKind>,
     /// Internal hosts and networks that brains may call although they are on this machine or a
     /// private network: comma-separated names, addresses and CIDR networks, e.g.
     /// `127.0.0.1,10.1.0.0/16,llm.internal`. Everything internal is refused without it.
@@ -155,6 +160,7 @@ impl fmt::Debug for Config {
             .field("twilio_content_base", &self.twilio_content_base)
             .field("outbound_allow", &self.outbound_allow)
             .field("sqlite_sync", &self.sqlite_sync)
+            .field("media_store", &self.media_store)
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("max_connections", &self.max_connections)

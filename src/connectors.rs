@@ -996,13 +996,7 @@ pub async fn delete(state: &AppState, me: &Me, id: &str) -> Result<DisconnectRep
         .await?;
     tx.commit().await?;
     state.hooks.clear();
-    for (file,) in files {
-        if let Err(e) = tokio::fs::remove_file(state.media_dir.join(&file)).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(media_id = %file, error = %e, "media file of a deleted connector not removed");
-            }
-        }
-    }
+    state.media.discard(&files.into_iter().map(|(file,)| file).collect::<Vec<_>>()).await;
     tracing::info!(connector_id = id, numbers = lines.len(), "connector deleted");
     Ok(DisconnectReport { connector: summary.name, numbers: lines })
 }

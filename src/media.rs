@@ -2,6 +2,9 @@
 //! downloads the files from Twilio (with the connector's credentials, to Twilio's host only,
 //! 25 MB at most) into the data folder, retrying what may succeed later. The backoffice shows
 //! them through `/media/{id}`, to signed-in users of the organization that owns them.
+//!
+//! Files live in the data folder or in the database ([`Store`]): with several instances on one
+//! PostgreSQL database, in the database, so that whichever instance takes a request serves it.
 
 use std::time::Duration;
 
@@ -25,6 +28,75 @@ const LINK_TTL_SECS: i64 = 2 * 60 * 60;
 
 /// Tries before a download that keeps failing for a passing reason is given up.
 const MAX_ATTEMPTS: i64 = 6;
+
+/// Where the files of media are kept (`SWITCHBOARD_MEDIA_STORE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// In the data folder: one instance only (the default with SQLite).
+    Files,
+    /// In the database, beside their messages: every instance serves every file (the default
+    /// with PostgreSQL).
+    Database,
+}
+
+/// The files of media, where [`StoreKind`] says.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Files(std::sync::Arc<std::path::Path>),
+    Database,
+}
+
+impl Store {
+    /// Writes a file to its folder, before the transaction that records it (which holds
+    /// SQLite's write turn: no file is written while holding it). Nothing for the database.
+    async fn write_file(&self, id: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let Store::Files(dir) = self else { return Ok(()) };
+        tokio::fs::create_dir_all(dir).await?;
+        let path = dir.join(id);
+        let partial = path.with_extension("partial");
+        tokio::fs::write(&partial, bytes).await?;
+        tokio::fs::rename(&partial, &path).await
+    }
+
+    /// Keeps a file in the database, in the transaction that records it: the two commit
+    /// together. Nothing for a folder.
+    async fn insert(&self, tx: &mut crate::db::WriteTx, id: &str, bytes: &[u8]) -> sqlx::Result<()> {
+        if let Store::Database = self {
+            sqlx::query("INSERT INTO media_files (media_id, bytes) VALUES ($1, $2)")
+                .bind(id)
+                .bind(bytes.to_vec())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A saved file's bytes, if it is there.
+    pub async fn load(&self, db: &crate::db::Db, id: &str) -> Option<Vec<u8>> {
+        match self {
+            Store::Files(dir) => tokio::fs::read(dir.join(id)).await.ok(),
+            Store::Database => sqlx::query_as::<_, (Vec<u8>,)>("SELECT bytes FROM media_files WHERE media_id = $1")
+                .bind(id)
+                .fetch_optional(&db.pool)
+                .await
+                .ok()
+                .flatten()
+                .map(|(bytes,)| bytes),
+        }
+    }
+
+    /// Removes files whose rows are gone (in the database, they went with them).
+    pub async fn discard(&self, ids: &[String]) {
+        let Store::Files(dir) = self else { return };
+        for id in ids {
+            if let Err(e) = tokio::fs::remove_file(dir.join(id)).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(media_id = %id, error = %e, "media file not removed");
+                }
+            }
+        }
+    }
+}
 
 struct Claim {
     id: String,
@@ -75,26 +147,21 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
 async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
     let creds = connectors::credentials(state, &claim.connector_id).await?;
     let outcome = match state.twilio.download_media(&creds, &claim.url, MAX_INBOUND_BYTES).await {
-        Ok(media) => {
-            let path = state.media_dir.join(&claim.id);
-            let written = async {
-                tokio::fs::create_dir_all(&state.media_dir).await?;
-                let partial = path.with_extension("partial");
-                tokio::fs::write(&partial, &media.bytes).await?;
-                tokio::fs::rename(&partial, &path).await
-            }
-            .await;
-            match written {
-                Ok(()) => Ok(media),
-                Err(e) => Err((format!("could not save the file: {e}"), true)),
-            }
-        }
+        Ok(media) => Ok(media),
         Err(e @ (MediaError::NotTwilio | MediaError::TooLarge)) => Err((e.to_string(), false)),
         Err(e) => Err((e.to_string(), e.retryable())),
+    };
+    let outcome = match outcome {
+        Ok(media) => match state.media.write_file(&claim.id, &media.bytes).await {
+            Ok(()) => Ok(media),
+            Err(e) => Err((format!("could not save the file: {e}"), true)),
+        },
+        Err(e) => Err(e),
     };
     let mut tx = state.db.begin_write().await?;
     match outcome {
         Ok(media) => {
+            state.media.insert(&mut tx, &claim.id, &media.bytes).await?;
             sqlx::query(
                 "UPDATE media SET state = 'stored', size = $1, content_type = COALESCE($2, content_type), error = NULL, \
                  lease_until = NULL WHERE id = $3 AND attempts = $4",
@@ -172,10 +239,8 @@ pub async fn queue_outbound(
         }
     }
     let (message_id, media_id, now) = (crate::new_id(), crate::new_id(), now_ms());
-    let path = state.media_dir.join(&media_id);
     if let Some(f) = &file {
-        tokio::fs::create_dir_all(&state.media_dir).await.map_err(anyhow::Error::from)?;
-        tokio::fs::write(&path, &f.bytes).await.map_err(anyhow::Error::from)?;
+        state.media.write_file(&media_id, &f.bytes).await.map_err(anyhow::Error::from)?;
     }
     let stored = async {
         let mut tx = state.db.begin_write().await?;
@@ -210,6 +275,7 @@ pub async fn queue_outbound(
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            state.media.insert(&mut tx, &media_id, &f.bytes).await?;
         }
         sqlx::query(
             "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
@@ -232,7 +298,7 @@ pub async fn queue_outbound(
         }
         outcome => {
             if file.is_some() {
-                let _ = tokio::fs::remove_file(&path).await;
+                state.media.discard(std::slice::from_ref(&media_id)).await;
             }
             match outcome {
                 Ok(_) => Err(AppError::NotFound("This conversation no longer exists.".into()).into()),
@@ -272,9 +338,9 @@ async fn outbound_file(
     .await
     .unwrap_or(None);
     let Some((content_type,)) = row else { return StatusCode::NOT_FOUND.into_response() };
-    match tokio::fs::read(state.media_dir.join(&id)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    match state.media.load(&state.db, &id).await {
+        Some(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -304,7 +370,7 @@ async fn file(State(state): State<AppState>, session: Session, Path(id): Path<St
     if media_state != "stored" {
         return (StatusCode::NOT_FOUND, "not downloaded").into_response();
     }
-    let Ok(bytes) = tokio::fs::read(state.media_dir.join(&id)).await else {
+    let Some(bytes) = state.media.load(&state.db, &id).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let inline = ["image/", "audio/", "video/"].iter().any(|p| content_type.starts_with(p));

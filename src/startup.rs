@@ -101,7 +101,13 @@ impl Application {
             hooks: Default::default(),
             ingest: ingest_queue,
             statuses: status_queue,
-            media_dir: config.data_dir.join("media").into(),
+            media: match config.media_store.unwrap_or(match db.backend {
+                Backend::Sqlite => crate::media::StoreKind::Files,
+                Backend::Postgres => crate::media::StoreKind::Database,
+            }) {
+                crate::media::StoreKind::Files => crate::media::Store::Files(config.data_dir.join("media").into()),
+                crate::media::StoreKind::Database => crate::media::Store::Database,
+            },
             db,
             twilio: TwilioClient::new(
                 &config.twilio_api_base,

@@ -57,8 +57,8 @@ pub struct Shared {
     /// Inbound messages go through here to be stored in batches.
     pub ingest: IngestQueue,
     pub statuses: StatusQueue,
-    /// Where downloaded media files are kept.
-    pub media_dir: Arc<std::path::Path>,
+    /// Where the files of media are kept.
+    pub media: crate::media::Store,
     /// The background workers: how many were started and how many still run (`/readyz`).
     pub workers: Arc<Workers>,
     pub metrics: Arc<crate::metrics::Metrics>,

@@ -4,7 +4,7 @@
 mod common;
 
 use app::{model::MediaView, ports::Backoffice};
-use common::{eventually, spawn_app, TestApp, TOKEN};
+use common::{eventually, spawn_app, spawn_app_with, TestApp, TOKEN};
 use switchboard::media::OutboundFile;
 use twilio_sim::{Inbound, MediaFile};
 
@@ -48,8 +48,7 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
     assert_eq!(media.len(), 1);
     assert_eq!(media[0].state, "stored", "{:?}", media[0].error);
     assert_eq!(media[0].content_type, "image/png");
-    let on_disk = std::fs::read(app.data_dir.join("media").join(&media[0].id)).unwrap();
-    assert_eq!(on_disk, PNG);
+    assert_eq!(app.state.media.load(&app.state.db, &media[0].id).await.as_deref(), Some(PNG));
     assert_eq!(app.sim.sim.media_fetches().values().sum::<usize>(), 1, "downloaded exactly once");
 
     // Signed out: refused. Signed in: the file, under a policy that runs nothing.
@@ -83,7 +82,7 @@ async fn a_file_over_25_mb_is_refused_and_the_message_still_answered() {
     let media = settled_media(&app, &me, &agent).await;
     assert_eq!(media[0].state, "failed");
     assert!(media[0].error.as_deref().unwrap().contains("25 MB"), "{:?}", media[0].error);
-    assert!(!app.data_dir.join("media").join(&media[0].id).exists());
+    assert_eq!(kept_files(&app).await, 0, "nothing of it kept");
     eventually("the agent still answers", || async { (!app.replies_to(GUEST).is_empty()).then_some(()) }).await;
 }
 
@@ -195,8 +194,48 @@ async fn a_file_over_16_mb_or_an_empty_message_is_refused_and_nothing_is_kept() 
     assert!(matches!(gone.map_err(app::AppError::from), Err(app::AppError::NotFound(_))));
 
     assert_eq!(count().await, before, "no message was kept");
-    let files = std::fs::read_dir(app.data_dir.join("media")).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(files, 0, "no file was kept");
+    assert_eq!(kept_files(&app).await, 0, "no file was kept");
+}
+
+/// Files kept, wherever the store keeps them: in the data folder and in the database.
+async fn kept_files(app: &TestApp) -> usize {
+    let on_disk = std::fs::read_dir(app.data_dir.join("media")).map(|d| d.count()).unwrap_or(0);
+    let (in_db,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM media_files").fetch_one(&app.state.db.pool).await.unwrap();
+    on_disk + in_db as usize
+}
+
+#[tokio::test]
+async fn with_media_in_the_database_files_come_and_go_without_the_data_folder() {
+    let app = spawn_app_with(|c| c.media_store = Some(switchboard::media::StoreKind::Database)).await;
+    let (me, _connector, _number, agent) = app.ready_path().await;
+    let file = MediaFile { content_type: "image/png".into(), data: PNG.to_vec() };
+    app.sim.sim.guest_message(guest_sends("Is this the entrance?", vec![file])).await.unwrap();
+    let media = settled_media(&app, &me, &agent).await;
+    assert_eq!(media[0].state, "stored", "{:?}", media[0].error);
+    let admin = app.browser("admin@example.com").await;
+    let served = admin.get(format!("{}{}", app.url, media[0].url())).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+
+    let (conversation,): (String,) = sqlx::query_as("SELECT id FROM conversations WHERE guest_address = $1")
+        .bind(GUEST)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    switchboard::media::queue_outbound(&app.state, &conversation, "Here is the map", Some(png())).await.unwrap();
+    let sent = eventually("the file reaches the guest", || async {
+        app.replies_to(GUEST).into_iter().find(|m| m.body == "Here is the map")
+    })
+    .await;
+    assert_eq!(sent.media, Some((200, "image/png".to_string(), PNG.len())), "Twilio fetched the file");
+    assert!(!app.data_dir.join("media").exists(), "nothing written to the data folder");
+    assert_eq!(kept_files(&app).await, 2, "both files in the database");
+
+    // Deleting the connector takes its files with it.
+    let connector = app.state.list_connectors(&me).await.unwrap().remove(0);
+    app.state.delete_connector(&me, &connector.id).await.unwrap();
+    assert_eq!(kept_files(&app).await, 0, "the files went with their connector");
 }
 
 fn png() -> OutboundFile {

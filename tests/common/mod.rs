@@ -348,8 +348,13 @@ pub fn start(app: &TestApp, port: u16, key: &str) -> std::process::Child {
 /// An app set up with its connector, number and agent (Twilio's webhooks going to
 /// `public_url`), whose server is then stopped so real processes can take over; returns it
 /// with its master key.
-pub async fn handed_over_at(bind: Option<u16>, public_url: &str) -> (TestApp, String) {
+pub async fn handed_over_at(
+    bind: Option<u16>,
+    public_url: &str,
+    media_store: Option<switchboard::media::StoreKind>,
+) -> (TestApp, String) {
     let mut app = spawn_app_with(|c| {
+        c.media_store = media_store;
         if let Some(port) = bind {
             c.bind = format!("127.0.0.1:{port}").parse().unwrap();
         }
@@ -364,7 +369,7 @@ pub async fn handed_over_at(bind: Option<u16>, public_url: &str) -> (TestApp, St
 
 /// The same, for one process that takes over the app's own port.
 pub async fn handed_over(port: u16) -> (TestApp, String) {
-    handed_over_at(Some(port), &format!("http://127.0.0.1:{port}")).await
+    handed_over_at(Some(port), &format!("http://127.0.0.1:{port}"), None).await
 }
 
 pub async fn wait_until_up(port: u16) {
