@@ -10,6 +10,11 @@ use tokio::sync::{mpsc, oneshot};
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 256;
 
+/// How long a request waits for its write before giving up: Twilio waits 15 s for a webhook's
+/// answer, and a 503 in time (the message is not acknowledged, so Twilio's fallback or retry
+/// takes it) beats a timeout. A busy or unreachable database answers later than that.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// What a batch writes.
 pub trait GroupWrite: Send + Sync + 'static {
     type Job: Send + Sync + 'static;
@@ -42,11 +47,18 @@ impl<W: GroupWrite> Clone for Queue<W> {
 }
 
 impl<W: GroupWrite> Queue<W> {
-    /// Queues the job; returns once its batch is durable (or failed).
+    /// Queues the job; returns once its batch is durable, or failed, or after
+    /// [`STORE_TIMEOUT`] (the job is then dropped if the writer has not begun it yet).
     pub async fn submit(&self, job: W::Job) -> Result<W::Outcome, String> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((job, reply)).await.map_err(|_| "the writer task has stopped".to_string())?;
-        answer.await.map_err(|_| "the writer task has stopped".to_string())?
+        let queued = async {
+            self.tx.send((job, reply)).await.map_err(|_| "the writer task has stopped".to_string())?;
+            answer.await.map_err(|_| "the writer task has stopped".to_string())?
+        };
+        match tokio::time::timeout(STORE_TIMEOUT, queued).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("the database did not take the write within {} s", STORE_TIMEOUT.as_secs())),
+        }
     }
 }
 
@@ -67,22 +79,29 @@ impl<W: GroupWrite> Inbox<W> {
         let mut rx = self.rx;
         let mut batch: Vec<Pending<W>> = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            // Requests that gave up were answered 503: their jobs are not written (while the
+            // database is away, the writer would otherwise spend minutes on jobs nobody awaits).
+            batch.retain(|(_, reply)| !reply.is_closed());
+            if batch.is_empty() {
+                continue;
+            }
             let jobs: Vec<&W::Job> = batch.iter().map(|(job, _)| job).collect();
             let outcomes = match writer.write(&jobs).await {
                 Ok(outcomes) if outcomes.len() == jobs.len() => outcomes.into_iter().map(Ok).collect::<Vec<_>>(),
                 Ok(_) => {
                     jobs.iter().map(|_| Err("the writer returned the wrong number of outcomes".to_string())).collect()
                 }
-                Err(e) if jobs.len() > 1 => {
+                Err(e) => {
                     // One bad job must not fail the others: write each on its own.
-                    tracing::warn!(error = %e, size = jobs.len(), "batch failed; writing its jobs one by one");
+                    if jobs.len() > 1 {
+                        tracing::warn!(error = %e, size = jobs.len(), "batch failed; writing its jobs one by one");
+                    }
                     let mut outcomes = Vec::with_capacity(jobs.len());
-                    for job in &jobs {
-                        outcomes.push(write_one(&writer, job).await);
+                    for (job, (_, reply)) in jobs.iter().zip(&batch) {
+                        outcomes.push(write_one(&writer, job, reply).await);
                     }
                     outcomes
                 }
-                Err(_) => vec![write_one(&writer, jobs[0]).await],
             };
             writer.written(&jobs, &outcomes).await;
             for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
@@ -93,10 +112,18 @@ impl<W: GroupWrite> Inbox<W> {
 }
 
 /// Writes one job, trying again a few times: a transient error (a deadlock victim, a busy
-/// database) should not cost Twilio's request.
-async fn write_one<W: GroupWrite>(writer: &W, job: &W::Job) -> Result<W::Outcome, String> {
-    let mut last = String::new();
+/// database) should not cost Twilio's request. Once the request has given up (and answered
+/// 503), the job is not tried again: what was not acknowledged is not stored behind its back.
+async fn write_one<W: GroupWrite>(
+    writer: &W,
+    job: &W::Job,
+    reply: &oneshot::Sender<Result<W::Outcome, String>>,
+) -> Result<W::Outcome, String> {
+    let mut last = "given up by its request".to_string();
     for attempt in 0..3u64 {
+        if reply.is_closed() {
+            break;
+        }
         match writer.write(&[job]).await {
             Ok(mut outcomes) if outcomes.len() == 1 => return Ok(outcomes.remove(0)),
             Ok(_) => return Err("the writer returned no outcome".into()),

@@ -113,8 +113,12 @@ pub async fn keep_alive(state: AppState) {
             sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
             tx.commit().await
         };
-        if let Err(e) = written.await {
-            tracing::warn!(error = %e, "could not record this instance as alive and renew its leases");
+        match written.await {
+            Ok(()) => state.db_health.wrote(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record this instance as alive and renew its leases");
+                state.db_health.failed(&e.to_string());
+            }
         }
     }
 }

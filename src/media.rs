@@ -107,8 +107,15 @@ struct Claim {
 
 pub async fn run(state: AppState) {
     // On shutdown the worker leaves between jobs; a job it holds is finished first.
+    // Database errors in a row: the worker waits longer after each.
+    let mut failures = 0u32;
     while !state.workers.stopping() {
-        match claim(&state).await {
+        let claimed = claim(&state).await;
+        if claimed.is_ok() && failures > 0 {
+            tracing::info!(failures, "claiming media downloads again: the database answers");
+            failures = 0;
+        }
+        match claimed {
             Ok(Some(claim)) => {
                 if let Err(e) = download(&state, &claim).await {
                     tracing::error!(media_id = %claim.id, error = %e, "recording a media download failed");
@@ -118,8 +125,11 @@ pub async fn run(state: AppState) {
                 let _ = tokio::time::timeout(state.tuning.idle_poll, state.wake.media.notified()).await;
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot claim media downloads");
-                tokio::time::sleep(state.tuning.idle_poll).await;
+                failures += 1;
+                if failures == 1 {
+                    tracing::error!(error = %e, "cannot claim media downloads; backing off until the database answers");
+                }
+                tokio::time::sleep(crate::state::claim_backoff(state.tuning.idle_poll, failures)).await;
             }
         }
     }

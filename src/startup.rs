@@ -121,6 +121,7 @@ impl Application {
             wake: Wake::default(),
             tuning,
             workers: Default::default(),
+            db_health: Default::default(),
             metrics: Default::default(),
             metrics_token: config.metrics_token.clone().map(Arc::new),
             mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
@@ -297,6 +298,12 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     };
     if state.workers.stopping() {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down".into());
+    }
+    if let Some((since, error)) = state.db_health.failing() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the database refuses writes (for {} s): {error}", since.as_secs()),
+        );
     }
     match database {
         Ok(Ok(_)) if state.workers.all_running() => {

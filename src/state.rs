@@ -61,6 +61,8 @@ pub struct Shared {
     pub media: crate::media::Store,
     /// The background workers: how many were started and how many still run (`/readyz`).
     pub workers: Arc<Workers>,
+    /// Whether the database takes writes (`/readyz`).
+    pub db_health: Arc<DbHealth>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// What `/metrics` asks for, if set (else it answers loopback only).
     pub metrics_token: Option<Arc<crate::crypto::Secret>>,
@@ -76,6 +78,48 @@ pub struct Shared {
     pub logins: Arc<crate::logins::Logins>,
     /// The agents' brains, loaded once per revision.
     pub minds: Arc<crate::agents::Minds>,
+}
+
+/// Whether the database took this process's last writes: a database that answers reads but
+/// refuses writes (a full disk, a read-only file, a lock held elsewhere) is not ready either.
+#[derive(Default)]
+pub struct DbHealth {
+    failing: std::sync::atomic::AtomicBool,
+    since: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+impl DbHealth {
+    /// A write went through.
+    pub fn wrote(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.failing.swap(false, Relaxed) {
+            let since = self.since.lock().unwrap().take();
+            let secs = since.map_or(0, |(at, _)| at.elapsed().as_secs());
+            tracing::info!(after_secs = secs, "the database takes writes again");
+        }
+    }
+
+    /// A write failed with `error`.
+    pub fn failed(&self, error: &str) {
+        let mut since = self.since.lock().unwrap();
+        match &mut *since {
+            Some((_, last)) => *last = error.to_string(),
+            None => *since = Some((std::time::Instant::now(), error.to_string())),
+        }
+        self.failing.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Since when and why writes fail, if they do.
+    pub fn failing(&self) -> Option<(Duration, String)> {
+        self.since.lock().unwrap().as_ref().map(|(at, e)| (at.elapsed(), e.clone()))
+    }
+}
+
+/// How long a worker waits before claiming again after `failures` database errors in a row:
+/// its idle poll, doubled with each error up to four times its length, so that an unreachable
+/// database is not hammered and work resumes within seconds of its return.
+pub fn claim_backoff(idle_poll: Duration, failures: u32) -> Duration {
+    idle_poll * 2u32.pow(failures.saturating_sub(1).min(2))
 }
 
 #[derive(Default)]

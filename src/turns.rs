@@ -31,8 +31,15 @@ struct Claim {
 pub async fn run(state: AppState) {
     // On shutdown the worker leaves between jobs; a job it holds is finished first.
     let mut woken = true;
+    // Database errors in a row: the worker waits longer after each.
+    let mut failures = 0u32;
     while !state.workers.stopping() {
-        match claim(&state, !woken).await {
+        let claimed = claim(&state, !woken).await;
+        if claimed.is_ok() && failures > 0 {
+            tracing::info!(failures, "claiming turns again: the database answers");
+            failures = 0;
+        }
+        match claimed {
             Ok(Some(claim)) => {
                 woken = true;
                 if let Err(e) = take_turn(&state, &claim).await {
@@ -42,8 +49,11 @@ pub async fn run(state: AppState) {
             }
             Ok(None) => woken = state.wake.wait_for_turns(state.tuning.idle_poll).await,
             Err(e) => {
-                tracing::error!(error = %e, "cannot claim turns");
-                tokio::time::sleep(state.tuning.idle_poll).await;
+                failures += 1;
+                if failures == 1 {
+                    tracing::error!(error = %e, "cannot claim turns; backing off until the database answers");
+                }
+                tokio::time::sleep(crate::state::claim_backoff(state.tuning.idle_poll, failures)).await;
             }
         }
     }

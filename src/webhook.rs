@@ -175,7 +175,12 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
             params: serde_json::to_string(&params).unwrap_or_default(),
             media: media_items(&params),
         };
-        match state.ingest.submit(inbound).await {
+        let stored = state.ingest.submit(inbound).await;
+        match &stored {
+            Ok(_) => state.db_health.wrote(),
+            Err(e) => state.db_health.failed(e),
+        }
+        match stored {
             Ok(Stored::New { turn: true }) => {
                 tracing::info!("inbound message stored");
                 Ok("stored")
@@ -267,11 +272,13 @@ async fn status(
     };
     match state.statuses.submit(update).await {
         Ok(applied) => {
+            state.db_health.wrote();
             tracing::info!(connector_id = %connector.id, message_sid = %sid, status, applied, "status callback");
             state.metrics.webhook("status", "stored", std::time::Duration::ZERO);
             state.metrics.status_callback(status);
         }
         Err(e) => {
+            state.db_health.failed(&e);
             tracing::error!(error = %e, "status callback not stored");
             return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
         }
