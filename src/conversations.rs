@@ -9,21 +9,71 @@ use crate::{
 };
 
 pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>> {
+    Ok(page_for_agent(state, me, agent_id, 50, None).await?.conversations)
+}
+
+/// A page of an agent's conversations, most recently active first.
+pub struct Page {
+    pub conversations: Vec<ConversationView>,
+    /// How many conversations the agent has in all.
+    pub total: i64,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// The page after `cursor` (from the start without one), `limit` conversations long. A cursor
+/// is the position of a page's last conversation: paging holds steady while messages arrive
+/// (a conversation that gets one moves to the first page instead of showing twice).
+pub async fn page_for_agent(
+    state: &AppState,
+    me: &Me,
+    agent_id: &str,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<Page> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
     crate::agents::require_agent(state, me, agent_id).await?;
-    let convs: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT cv.id, cv.guest_address, cv.guest_name, n.phone_number FROM conversations cv \
+    let invalid = || app::AppError::invalid("cursor", "This cursor is not one a page of this list gave.");
+    let after: Option<(i64, String)> = match cursor {
+        None => None,
+        Some(c) => {
+            let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
+            let (at, id) = text.split_once(':').ok_or_else(invalid)?;
+            Some((at.parse().map_err(|_| invalid())?, id.to_string()))
+        }
+    };
+    // Most recently active first; a conversation started by a proactive message has no activity yet.
+    const KEY: &str = "COALESCE(cv.last_activity_at, cv.created_at)";
+    let (at, id) = after.clone().unwrap_or((i64::MAX, String::new()));
+    let rows: Vec<(String, String, Option<String>, String, i64)> = sqlx::query_as(&format!(
+        "SELECT cv.id, cv.guest_address, cv.guest_name, n.phone_number, {KEY} FROM conversations cv \
          JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id \
-         WHERE cv.agent_id = $1 AND a.org_id = $2 ORDER BY cv.last_inbound_at DESC LIMIT 50",
+         WHERE cv.agent_id = $1 AND a.org_id = $2 AND ($3 = 0 OR {KEY} < $4 OR ({KEY} = $4 AND cv.id < $5)) \
+         ORDER BY {KEY} DESC, cv.id DESC LIMIT $6"
+    ))
+    .bind(agent_id)
+    .bind(&me.org_id)
+    .bind(i64::from(after.is_some()))
+    .bind(at)
+    .bind(&id)
+    .bind(limit + 1)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let (total,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversations cv JOIN agents a ON a.id = cv.agent_id WHERE cv.agent_id = $1 AND a.org_id = $2",
     )
     .bind(agent_id)
     .bind(&me.org_id)
-    .fetch_all(&state.db.pool)
+    .fetch_one(&state.db.pool)
     .await?;
-    let ids: Vec<String> = convs.iter().map(|c| c.0.clone()).collect();
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let next = more.then(|| rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.4, r.0)))).flatten();
+    let ids: Vec<String> = rows.iter().map(|c| c.0.clone()).collect();
     let mut messages = crate::inbox::load_messages(state, &ids, None).await?;
-    Ok(convs
+    let conversations = rows
         .into_iter()
-        .map(|(id, guest, guest_name, number)| ConversationView {
+        .map(|(id, guest, guest_name, number, _)| ConversationView {
             messages: messages.remove(&id).unwrap_or_default(),
             id,
             // Whole to admins, masked to agent owners, as on every page.
@@ -31,7 +81,8 @@ pub async fn for_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<
             guest_name,
             number,
         })
-        .collect())
+        .collect();
+    Ok(Page { conversations, total, next })
 }
 
 /// A message the agent starts (the API's proactive messages): free text inside the guest's

@@ -664,41 +664,79 @@ async fn remove_channel(
 // ---------------------------------------------------------------------------------------------
 // Conversations and messages
 
+/// Which page of conversations: at most `limit` (1–200, 50 when absent), after `cursor` (from the
+/// `Link` header of the page before).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
 #[utoipa::path(get, path = "/api/agents/{name}/conversations", tag = "conversations", security(("bearer" = [])),
-    params(("name" = String, Path)), responses((status = 200, body = [Conversation]), (status = 404, body = ErrorBody)))]
+    params(("name" = String, Path), PageQuery),
+    responses((status = 200, body = [Conversation],
+        description = "Most recently active first. `X-Total-Count` says how many there are in all; \
+                       `Link: <…?limit=…&cursor=…>; rel=\"next\"` gives the next page, absent on the last.",
+        headers(("X-Total-Count" = i64), ("Link" = String))),
+        (status = 422, body = ErrorBody, description = "`limit` not 1–200, or a `cursor` this API did not give"),
+        (status = 404, body = ErrorBody)))]
 async fn list_conversations(
     State(state): State<AppState>,
     ApiUser(me): ApiUser,
     Path(name): Path<String>,
-) -> ApiResult<Json<Vec<Conversation>>> {
+    axum::extract::Query(page): axum::extract::Query<PageQuery>,
+) -> ApiResult<Response> {
+    let limit = match page.limit.as_deref() {
+        None => 50,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => {
+                return Err(
+                    Error::from(AppError::invalid("limit", "Give a number of conversations from 1 to 200.")).into()
+                )
+            }
+        },
+    };
     let id = agents::id_by_name(&state, &me, &name).await?;
-    let list = conversations::for_agent(&state, &me, &id).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|c| Conversation {
-                id: c.id,
-                guest: c.guest,
-                guest_name: c.guest_name,
-                number: c.number,
-                messages: c
-                    .messages
-                    .into_iter()
-                    .map(|m| Message {
-                        id: m.id,
-                        direction: match m.direction {
-                            model::Direction::Inbound => "inbound".into(),
-                            model::Direction::Outbound => "outbound".into(),
-                        },
-                        body: m.body,
-                        status: m.status,
-                        error: m.error,
-                        note: m.note,
-                        at_ms: m.at_ms,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    ))
+    let page = conversations::page_for_agent(&state, &me, &id, limit, page.cursor.as_deref()).await?;
+    let list: Vec<Conversation> = page
+        .conversations
+        .into_iter()
+        .map(|c| Conversation {
+            id: c.id,
+            guest: c.guest,
+            guest_name: c.guest_name,
+            number: c.number,
+            messages: c
+                .messages
+                .into_iter()
+                .map(|m| Message {
+                    id: m.id,
+                    direction: match m.direction {
+                        model::Direction::Inbound => "inbound".into(),
+                        model::Direction::Outbound => "outbound".into(),
+                    },
+                    body: m.body,
+                    status: m.status,
+                    error: m.error,
+                    note: m.note,
+                    at_ms: m.at_ms,
+                })
+                .collect(),
+        })
+        .collect();
+    let mut response = Json(list).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-total-count", page.total.into());
+    if let Some(next) = page.next {
+        let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        let link = format!("</api/agents/{name}/conversations?limit={limit}&cursor={next}>; rel=\"next\"");
+        if let Ok(value) = axum::http::HeaderValue::from_str(&link) {
+            headers.insert(axum::http::header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 #[utoipa::path(post, path = "/api/agents/{name}/messages", tag = "conversations", security(("bearer" = [])),

@@ -426,3 +426,69 @@ async fn channel_routes_filter_senders_and_send_replies_to_a_fixed_number() {
     let (_, channels) = api.get("/api/agents/concierge/channels").await;
     assert_eq!(channels.as_array().unwrap().len(), 1, "nothing half-saved");
 }
+
+#[tokio::test]
+async fn conversations_page_with_a_cursor_and_say_how_many_there_are() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+    let guests: Vec<String> = (0..7).map(|i| format!("whatsapp:+1555000{i:04}")).collect();
+    for g in &guests {
+        let inbound = Inbound {
+            to: "whatsapp:+14155550100".into(),
+            from: g.clone(),
+            body: "Hello".into(),
+            profile_name: None,
+            media: vec![],
+        };
+        assert_eq!(app.sim.sim.guest_message(inbound).await.unwrap().status, 200);
+    }
+
+    // Pages of 3: 3, 3 and 1, each naming the next until the last; together every conversation once.
+    let mut seen: Vec<String> = Vec::new();
+    let mut path = "/api/agents/concierge/conversations?limit=3".to_string();
+    let mut sizes = Vec::new();
+    loop {
+        let response = app.http.get(format!("{}{path}", app.url)).bearer_auth(&api.token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-total-count"], "7", "the total on every page");
+        let next = response.headers().get("link").map(|l| l.to_str().unwrap().to_string());
+        let page: Vec<Value> = response.json().await.unwrap();
+        sizes.push(page.len());
+        seen.extend(page.iter().map(|c| c["guest"].as_str().unwrap().to_string()));
+        let Some(link) = next else { break };
+        assert!(link.ends_with(r#">; rel="next""#), "{link}");
+        path = link.trim_start_matches('<').split('>').next().unwrap().to_string();
+    }
+    assert_eq!(sizes, vec![3, 3, 1]);
+    let mut expected: Vec<String> = guests.iter().map(|g| g.trim_start_matches("whatsapp:").to_string()).collect();
+    let mut got: Vec<String> = seen.iter().map(|g| g.trim_start_matches("whatsapp:").to_string()).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "every conversation once");
+    // The most recently active first: a guest who writes again (and is answered) leads the first page.
+    for g in &guests {
+        eventually("every guest answered", || async { (!app.replies_to(g).is_empty()).then_some(()) }).await;
+    }
+    let again = Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: guests[2].clone(),
+        body: "And dinner?".into(),
+        profile_name: None,
+        media: vec![],
+    };
+    app.sim.sim.guest_message(again).await.unwrap();
+    eventually("the second question answered", || async { (app.replies_to(&guests[2]).len() == 2).then_some(()) })
+        .await;
+    let (_, first) = api.get("/api/agents/concierge/conversations?limit=1").await;
+    assert_eq!(first[0]["guest"].as_str().unwrap(), guests[2]);
+
+    // Without a limit: all 7 (at most 50) and no next page.
+    let (status, all) = api.get("/api/agents/concierge/conversations").await;
+    assert_eq!((status, all.as_array().unwrap().len()), (StatusCode::OK, 7));
+    // A limit out of range or a cursor this API did not give: a clear 422.
+    for bad in ["?limit=0", "?limit=201", "?limit=many", "?cursor=bm90LWEtY3Vyc29y", "?cursor=%25%25"] {
+        let (status, body) = api.get(&format!("/api/agents/concierge/conversations{bad}")).await;
+        assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{bad}: {body}");
+    }
+}
