@@ -535,10 +535,11 @@ impl Departures {
     }
 }
 
-/// Exponential backoff with full jitter, never sooner than Twilio's Retry-After.
 /// How long to wait before the next request for a reply after `attempts` requests that failed
 /// with `e`: Twilio's `Retry-After` when it gave one (and a little jitter, so throttled replies
-/// do not all come back together), else exponential from `base`, at most 5 minutes.
+/// do not all come back together), else exponential from `base` (the first retry within it,
+/// then doubling: a guest waits seconds, not tens of seconds, for a reply that hit a passing
+/// fault or two), half of it jitter, at most 5 minutes.
 pub fn backoff(base: Duration, attempts: i64, e: &TwilioError) -> Duration {
     let mut rng = rand::thread_rng();
     if let Some(asked) = e.retry_after() {
@@ -546,7 +547,7 @@ pub fn backoff(base: Duration, attempts: i64, e: &TwilioError) -> Duration {
         return asked + Duration::from_millis(rng.gen_range(0..=jitter_ms));
     }
     let base = base.as_millis() as u64;
-    let exp = base.saturating_mul(1 << attempts.clamp(0, 16)).min(5 * 60 * 1000);
+    let exp = base.saturating_mul(1 << (attempts - 1).clamp(0, 16)).min(5 * 60 * 1000);
     Duration::from_millis(rng.gen_range(exp / 2..=exp.max(1)))
 }
 
@@ -596,9 +597,9 @@ mod tests {
     fn backoff_grows_and_honours_retry_after() {
         let e = TwilioError::Api { status: 503, code: None, message: String::new(), retry_after: None };
         let first = backoff(Duration::from_millis(100), 1, &e);
-        assert!(first >= Duration::from_millis(100) && first <= Duration::from_millis(200));
-        let later = backoff(Duration::from_millis(100), 6, &e);
-        assert!(later >= Duration::from_millis(3200));
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
+        let later = backoff(Duration::from_millis(100), 7, &e);
+        assert!(later >= Duration::from_millis(3200), "{later:?}");
         let ra = TwilioError::Api {
             status: 429,
             code: Some(20429),

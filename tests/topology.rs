@@ -4,71 +4,14 @@
 
 mod common;
 
-use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc,
-    },
-};
+use std::{collections::HashMap, sync::atomic::Ordering};
 
-use axum::{
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, Method, StatusCode, Uri},
-    response::{IntoResponse, Response},
-};
-use common::{command, eventually, free_port, handed_over_at, wait_until_up};
+use common::{command, eventually, free_port, handed_over_at, wait_until_up, Proxy};
 use switchboard::media::{OutboundFile, StoreKind};
 use twilio_sim::{Inbound, MediaFile};
 
 /// A guest's photo (any bytes do: nothing decodes them).
 const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n a guest's photo of the entrance";
-
-/// A round-robin proxy: each request goes to the next upstream that answers; an upstream that
-/// refuses the connection is skipped (and the request tried on the other).
-#[derive(Clone)]
-struct Proxy {
-    upstreams: Arc<Vec<(String, AtomicUsize)>>,
-    next: Arc<AtomicUsize>,
-    client: reqwest::Client,
-    down: Arc<AtomicBool>,
-}
-
-async fn forward(State(proxy): State<Proxy>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let n = proxy.upstreams.len();
-    let start = proxy.next.fetch_add(1, Ordering::SeqCst);
-    for i in 0..n {
-        let (base, served) = &proxy.upstreams[(start + i) % n];
-        let mut request = proxy.client.request(method.clone(), format!("{base}{uri}")).body(body.clone());
-        for (name, value) in &headers {
-            if name != "host" && name != "content-length" {
-                request = request.header(name, value);
-            }
-        }
-        match request.send().await {
-            Ok(answer) => {
-                served.fetch_add(1, Ordering::SeqCst);
-                let status = answer.status();
-                let headers = answer.headers().clone();
-                let bytes = answer.bytes().await.unwrap_or_default();
-                let mut response = (status, bytes).into_response();
-                for (name, value) in &headers {
-                    if name != "content-length" && name != "transfer-encoding" {
-                        response.headers_mut().insert(name.clone(), value.clone());
-                    }
-                }
-                return response;
-            }
-            Err(e) if e.is_connect() => {
-                proxy.down.store(true, Ordering::SeqCst);
-                continue;
-            }
-            Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
-        }
-    }
-    StatusCode::BAD_GATEWAY.into_response()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losing_one() {
@@ -95,15 +38,7 @@ async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losi
         wait_until_up(port).await;
     }
     let urls: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
-    let proxy = Proxy {
-        upstreams: Arc::new(urls.iter().map(|u| (u.clone(), AtomicUsize::new(0))).collect()),
-        next: Arc::default(),
-        // A new connection per request, as a proxy that finds a dead upstream by its refused connection.
-        client: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
-        down: Arc::default(),
-    };
-    let router = axum::Router::new().fallback(forward).with_state(proxy.clone());
-    tokio::spawn(async move { axum::serve(proxy_listener, router).await.unwrap() });
+    let proxy = Proxy::serve(proxy_listener, urls.clone());
 
     let guests: Vec<String> = (0..20).map(|i| format!("whatsapp:+1555111{i:04}")).collect();
     let sim = app.sim.sim.clone();

@@ -372,6 +372,9 @@ pub struct Faults {
     /// Create Message creates the message and still answers 500: the client cannot know.
     #[serde(default)]
     pub phantom_rate: f64,
+    /// Create Message has its connection cut before any answer, without creating the message.
+    #[serde(default)]
+    pub reset_rate: f64,
     /// Seconds in the `Retry-After` of a 429.
     #[serde(default)]
     pub retry_after_secs: u64,
@@ -384,6 +387,9 @@ pub struct Faults {
     /// Status callbacks go out in a shuffled order.
     #[serde(default)]
     pub shuffle_status: bool,
+    /// Each status callback is posted twice at once.
+    #[serde(default)]
+    pub duplicate_status: bool,
     /// The status every sent message ends in instead of delivered/read, with `error_code`
     /// (e.g. `undelivered` with 63016).
     #[serde(default)]
@@ -409,6 +415,7 @@ pub struct SendAttempt {
     pub at_ms: i64,
     /// The same moment in microseconds, for latency measurements.
     pub at_us: i64,
+    /// The HTTP status answered; 0 when the connection was cut without one.
     pub status: u16,
 }
 

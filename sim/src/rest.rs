@@ -529,7 +529,12 @@ pub(crate) async fn create_message(
         sim.world.lock().unwrap().attempts.push(attempt(500));
         return error(StatusCode::INTERNAL_SERVER_ERROR, 20500, "Internal Server Error");
     }
-    let phantom = roll < faults.throttle_rate + faults.fail_rate + faults.phantom_rate;
+    let cut = faults.throttle_rate + faults.fail_rate + faults.phantom_rate;
+    if roll >= cut && roll < cut + faults.reset_rate {
+        sim.world.lock().unwrap().attempts.push(attempt(0));
+        return cut_connection();
+    }
+    let phantom = roll < cut;
     sim.world.lock().unwrap().attempts.push(attempt(if phantom { 500 } else { 201 }));
     let status_callback = field(&form, "StatusCallback").filter(|s| !s.is_empty()).map(str::to_string);
     // Twilio fetches the media from the URL given (publicly reachable, no credentials).
@@ -698,6 +703,14 @@ pub(crate) async fn cdn_media(State(sim): State<Sim>, Path(media): Path<String>)
 /// Calls kept for contract tests; older ones beyond this are not recorded (long load runs).
 const RECORD_LIMIT: usize = 20_000;
 
+/// Headers go out, then the connection breaks before any body: the client sees a failed request.
+fn cut_connection() -> Response {
+    let broken = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection cut"))
+    });
+    Response::new(axum::body::Body::from_stream(broken))
+}
+
 /// Records each REST call as it arrived, and cuts the connection during an outage.
 pub(crate) async fn record(
     State(sim): State<Sim>,
@@ -722,11 +735,7 @@ pub(crate) async fn record(
         world.faults.outage
     };
     if outage {
-        // Headers go out, then the connection breaks before any body: the client sees a failed request.
-        let broken = futures_util::stream::once(async {
-            Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated outage"))
-        });
-        return Response::new(axum::body::Body::from_stream(broken));
+        return cut_connection();
     }
     next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }

@@ -300,15 +300,20 @@ pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message
         }
         let signature = sign(&account.auth_token, url, &params);
         let body = serde_urlencoded::to_string(&params).expect("string pairs encode");
-        let result = sim
-            .http
-            .post(url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("X-Twilio-Signature", signature)
-            .header("User-Agent", "TwilioProxy/1.1")
-            .body(body)
-            .send()
-            .await;
+        let post = || {
+            sim.http
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("X-Twilio-Signature", &signature)
+                .header("User-Agent", "TwilioProxy/1.1")
+                .body(body.clone())
+                .send()
+        };
+        let result = if faults.duplicate_status {
+            tokio::join!(post(), post()).0
+        } else {
+            post().await
+        };
         if let Err(e) = result {
             tracing::warn!(error = %e, "status callback not delivered");
         }

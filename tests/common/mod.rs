@@ -2,7 +2,22 @@
 //! `TEST_DATABASE_URL` names a server), and the Twilio simulator behind the configurable base URLs.
 #![allow(dead_code)]
 
-use std::{future::Future, path::PathBuf, time::Duration};
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+};
 
 use app::{
     model::{Me, NumberRow},
@@ -379,4 +394,65 @@ pub async fn wait_until_up(port: u16) {
         async move { client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.ok().filter(|r| r.status() == 200) }
     })
     .await;
+}
+
+/// A round-robin proxy: each request goes to the next upstream that answers; an upstream that
+/// refuses the connection is skipped (and the request tried on the other).
+#[derive(Clone)]
+pub struct Proxy {
+    pub upstreams: Arc<Vec<(String, AtomicUsize)>>,
+    next: Arc<AtomicUsize>,
+    client: reqwest::Client,
+    pub down: Arc<AtomicBool>,
+}
+
+async fn forward(State(proxy): State<Proxy>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let n = proxy.upstreams.len();
+    let start = proxy.next.fetch_add(1, Ordering::SeqCst);
+    for i in 0..n {
+        let (base, served) = &proxy.upstreams[(start + i) % n];
+        let mut request = proxy.client.request(method.clone(), format!("{base}{uri}")).body(body.clone());
+        for (name, value) in &headers {
+            if name != "host" && name != "content-length" {
+                request = request.header(name, value);
+            }
+        }
+        match request.send().await {
+            Ok(answer) => {
+                served.fetch_add(1, Ordering::SeqCst);
+                let status = answer.status();
+                let headers = answer.headers().clone();
+                let bytes = answer.bytes().await.unwrap_or_default();
+                let mut response = (status, bytes).into_response();
+                for (name, value) in &headers {
+                    if name != "content-length" && name != "transfer-encoding" {
+                        response.headers_mut().insert(name.clone(), value.clone());
+                    }
+                }
+                return response;
+            }
+            Err(e) if e.is_connect() => {
+                proxy.down.store(true, Ordering::SeqCst);
+                continue;
+            }
+            Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+        }
+    }
+    StatusCode::BAD_GATEWAY.into_response()
+}
+
+impl Proxy {
+    /// Serves on `listener`, forwarding to `upstreams` (base URLs) in turn.
+    pub fn serve(listener: tokio::net::TcpListener, upstreams: Vec<String>) -> Proxy {
+        let proxy = Proxy {
+            upstreams: Arc::new(upstreams.into_iter().map(|u| (u, AtomicUsize::new(0))).collect()),
+            next: Arc::default(),
+            // A new connection per request, as a proxy that finds a dead upstream by its refused connection.
+            client: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
+            down: Arc::default(),
+        };
+        let router = axum::Router::new().fallback(forward).with_state(proxy.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        proxy
+    }
 }
