@@ -109,7 +109,14 @@ impl Fleet {
             let sql = format!("SELECT {column} FROM {table} WHERE lease_owner = $1 AND lease_until IS NOT NULL");
             let (db, id) = (app.state.db.pool.clone(), id.trim().to_string());
             async move {
-                sqlx::query_as::<_, (String,)>(&sql).bind(id).fetch_all(&db).await.unwrap().into_iter().map(|r| r.0).collect()
+                sqlx::query_as::<_, (String,)>(&sql)
+                    .bind(id)
+                    .fetch_all(&db)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.0)
+                    .collect()
             }
         };
         let held = InHand {
@@ -148,8 +155,13 @@ async fn deliver(sim: &Sim, guest: &Guest, body: String, photo: bool) -> String 
     let from = guest.address.clone();
     let to = if guest.to == SMS_NUMBER { SMS_NUMBER.to_string() } else { WHATSAPP_NUMBER.to_string() };
     for _ in 0..200 {
-        let inbound =
-            Inbound { to: to.clone(), from: from.clone(), body: body.clone(), profile_name: None, media: media.clone() };
+        let inbound = Inbound {
+            to: to.clone(),
+            from: from.clone(),
+            body: body.clone(),
+            profile_name: None,
+            media: media.clone(),
+        };
         if let Ok(d) = sim.guest_message(inbound).await {
             if d.status == 200 {
                 return d.message_sid;
@@ -331,16 +343,22 @@ async fn run(rate: Option<u32>) -> Report {
     let restart_ms = switchboard::now_ms() - last_restart.elapsed().as_millis() as i64;
     // The replies the last killed process had in hand: those it was sending (by their
     // StatusCallback), and the first reply after the restart in each conversation it was answering.
-    let conversation_guests: HashMap<String, String> =
-        sqlx::query_as("SELECT id, guest_address FROM conversations").fetch_all(&db).await.unwrap().into_iter().collect();
+    let conversation_guests: HashMap<String, String> = sqlx::query_as("SELECT id, guest_address FROM conversations")
+        .fetch_all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     let mut in_hand_at: Vec<i64> = Vec::new();
     for id in &last_in_hand.replies {
-        let reply = outbound.iter().find(|m| m.status_callback.as_deref().is_some_and(|u| u.ends_with(&format!("?m={id}"))));
+        let reply =
+            outbound.iter().find(|m| m.status_callback.as_deref().is_some_and(|u| u.ends_with(&format!("?m={id}"))));
         in_hand_at.push(reply.map_or(i64::MAX, |m| m.created_ms));
     }
     for conversation in &last_in_hand.conversations {
         let guest = &conversation_guests[conversation];
-        let first = outbound.iter().filter(|m| &m.to == guest && m.created_ms >= restart_ms).map(|m| m.created_ms).min();
+        let first =
+            outbound.iter().filter(|m| &m.to == guest && m.created_ms >= restart_ms).map(|m| m.created_ms).min();
         in_hand_at.push(first.unwrap_or(i64::MAX));
     }
     let mut attempts: HashMap<u16, usize> = HashMap::new();

@@ -270,20 +270,7 @@ async fn a_quiet_conversation_ends_and_a_new_message_opens_it_again() {
 
 /// Reads server-sent events until one named `changed` carries `id`.
 async fn wait_for_event(response: &mut reqwest::Response, id: &str) -> bool {
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => {
-                text.push_str(&String::from_utf8_lossy(&chunk));
-                if text.split("\n\n").any(|e| e.contains("event: changed") && e.contains(id)) {
-                    return true;
-                }
-            }
-            _ => return false,
-        }
-    }
-    false
+    read_events_until(response, id).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,11 +296,48 @@ async fn live_updates_reach_the_signed_in_users_who_may_see_them() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     app.state.end_conversation(&me, &id).await.unwrap();
     assert!(wait_for_event(&mut admin_events, &id).await, "the admin hears the conversation ended");
-    // The owner does not own this agent: nothing about it reaches them.
-    assert!(
-        tokio::time::timeout(Duration::from_millis(800), owner_events.chunk()).await.is_err(),
-        "no event for a conversation the owner may not see"
-    );
+    // The owner does not own this agent: nothing about it reaches them. Their own agent's
+    // conversation does (the positive control), and nothing about the other came before it.
+    let owner_me =
+        app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
+    let spa = app
+        .state
+        .create_agent(
+            &owner_me,
+            AgentInput { name: "spa".into(), fallback_reply: "We will call you.".into(), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    let connector = app.state.list_connectors(&me).await.unwrap().remove(0).id;
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let numbers: Vec<String> =
+        ["+14155550100", "+14155550101"].iter().map(|n| TestApp::number(&rows, n, true).id.clone()).collect();
+    app.state.save_numbers(&me, &connector, numbers.clone(), false).await.unwrap();
+    app.state.set_webhook(&me, &connector, &numbers[1]).await.unwrap();
+    app.state.add_channel(&owner_me, &spa.id, &numbers[1]).await.unwrap();
+    write(&app, &guest(7), "whatsapp:+14155550101", "Is the sauna open?", "Bo").await;
+    let theirs = eventually("the owner's conversation", || async {
+        let rows = app.state.inbox(&owner_me, InboxFilter::default()).await.unwrap().rows;
+        rows.first().map(|r| r.id.clone())
+    })
+    .await;
+    let (heard, text) = read_events_until(&mut owner_events, &theirs).await;
+    assert!(heard, "the owner hears of their own agent's conversation: {text:?}");
+    assert!(!text.contains(&id), "no event for a conversation the owner may not see: {text:?}");
+}
+
+/// Reads server-sent events until one named `changed` carries `id`; says whether it came, and
+/// everything read.
+async fn read_events_until(response: &mut reqwest::Response, id: &str) -> (bool, String) {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, response.chunk()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if text.split("\n\n").any(|e| e.contains("event: changed") && e.contains(id)) {
+            return (true, text);
+        }
+    }
+    (false, text)
 }
 
 #[tokio::test]

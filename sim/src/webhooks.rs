@@ -309,11 +309,7 @@ pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message
                 .body(body.clone())
                 .send()
         };
-        let result = if faults.duplicate_status {
-            tokio::join!(post(), post()).0
-        } else {
-            post().await
-        };
+        let result = if faults.duplicate_status { tokio::join!(post(), post()).0 } else { post().await };
         if let Err(e) = result {
             tracing::warn!(error = %e, "status callback not delivered");
         }
