@@ -436,6 +436,17 @@ async fn fail(state: &AppState, claim: &Claim, code: Option<i64>, meaning: &str,
         .bind(&claim.message_id)
         .execute(&mut *tx)
         .await?;
+        // The conversation's next message (the answer after a welcome, the next part of a long
+        // reply) is not held back: it goes out, and says in the conversation what it went without.
+        sqlx::query(
+            "UPDATE messages SET note = $1 WHERE id = (SELECT o.message_id FROM outbox o WHERE o.conversation_id = $2 \
+             AND o.state = 'pending' AND o.seq > (SELECT seq FROM outbox WHERE message_id = $3) ORDER BY o.seq LIMIT 1)",
+        )
+        .bind(format!("Sent without the message before it, which failed: {meaning}"))
+        .bind(&claim.conversation_id)
+        .bind(&claim.message_id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -344,6 +344,32 @@ async fn a_new_conversation_hears_the_welcome_message_first_and_only_once() {
 }
 
 #[tokio::test]
+async fn a_welcome_that_fails_does_not_hold_back_the_answer_and_the_conversation_says_so() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let welcome = AgentInput { welcome_message: "Welcome to the hotel!".into(), ..input("concierge", BrainInput::Faq) };
+    app.state.update_agent(&me, &agent, welcome).await.unwrap();
+    // Twilio refuses the welcome for good (an invalid message), and only it.
+    app.sim.sim.set_faults(twilio_sim::Faults {
+        reject_code: Some(21617),
+        reject_matching: Some("Welcome".into()),
+        ..Default::default()
+    });
+    app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
+    assert_eq!(reply_number(&app, 0).await, "From 7 to 10.", "the answer went out");
+    let c = eventually("the welcome recorded as failed", || async {
+        let c = app.state.conversations(&me, &agent).await.unwrap().remove(0);
+        c.messages.iter().any(|m| m.status == "failed").then_some(c)
+    })
+    .await;
+    let sent = |body: &str| c.messages.iter().find(|m| m.body == body).unwrap().clone();
+    let (welcome, answer) = (sent("Welcome to the hotel!"), sent("From 7 to 10."));
+    assert!(welcome.error.is_some(), "the welcome shows why it failed: {welcome:?}");
+    let note = answer.note.as_deref().unwrap_or_default();
+    assert!(note.contains("without the message before it, which failed"), "the answer says so: {answer:?}");
+}
+
+#[tokio::test]
 async fn try_the_agent_runs_the_faq_brain_without_whatsapp() {
     let app = spawn_app().await;
     let (me, _, _, agent) = app.ready_path().await;

@@ -399,6 +399,9 @@ pub struct Faults {
     /// Create Message answered 400 with this Twilio error code (a permanent failure).
     #[serde(default)]
     pub reject_code: Option<u32>,
+    /// Only messages whose body contains this text are rejected with `reject_code`.
+    #[serde(default)]
+    pub reject_matching: Option<String>,
     /// Extra delay before each status callback of a sent message, in milliseconds.
     #[serde(default)]
     pub status_delay_ms: u64,

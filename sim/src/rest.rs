@@ -514,7 +514,8 @@ pub(crate) async fn create_message(
             .unwrap_or_default();
         crate::SendAttempt { to: to.to_string(), from: from.to_string(), at_ms: at_us / 1000, at_us, status }
     };
-    if let Some(code) = faults.reject_code {
+    if let Some(code) = faults.reject_code.filter(|_| faults.reject_matching.as_ref().is_none_or(|m| text.contains(m)))
+    {
         sim.world.lock().unwrap().attempts.push(attempt(400));
         return error(StatusCode::BAD_REQUEST, code, "Rejected by the simulator's fault injection");
     }
