@@ -4,7 +4,8 @@
 # status callbacks twice and shuffled; kill -9 during the load and the drain; WhatsApp, SMS and
 # photos; at send rates 1/s, 2/s, 5/s and the default. On SQLite (one process), then on
 # PostgreSQL (two processes behind a proxy). Prints a report per run and fails on any message
-# acknowledged and not answered, any reply sent twice or not recorded.
+# acknowledged and not answered, any reply sent twice or not recorded. As root, it also fills a
+# small disk under SQLite (tests/outage.rs).
 #   scripts/chaos.sh                 everything
 #   CHAOS_RATES=default scripts/chaos.sh   one rate; also CHAOS_GUESTS, CHAOS_ROUNDS, CHAOS_KILLS
 set -euo pipefail
@@ -18,6 +19,17 @@ export CHAOS_RATES=${CHAOS_RATES:-1,2,5,default}
 bash scripts/setup.sh --crates-only >/dev/null
 echo "==> SQLite, one process"
 cargo test --quiet -p switchboard --test chaos -- --nocapture
+
+echo "==> SQLite on a disk that fills up"
+if [ "$(id -u)" = 0 ]; then
+  disk=$(mktemp -d /tmp/switchboard-small-disk.XXXXXX)
+  mount -t tmpfs -o size=24m switchboard-small-disk "$disk"
+  SWITCHBOARD_TEST_SMALL_DISK="$disk" cargo test --quiet -p switchboard --test outage -- --ignored --nocapture \
+    || { umount "$disk"; exit 1; }
+  umount "$disk" && rmdir "$disk"
+else
+  echo "skipped: mounting a small filesystem needs root"
+fi
 
 echo "==> PostgreSQL, two processes"
 pg_url=$(bash scripts/pg.sh start)

@@ -79,7 +79,7 @@ impl<W: GroupWrite> Inbox<W> {
         let mut rx = self.rx;
         let mut batch: Vec<Pending<W>> = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            // Requests that gave up were answered 503: their jobs are not written (while the
+            // Requests that gave up were answered 503: their jobs are not begun (while the
             // database is away, the writer would otherwise spend minutes on jobs nobody awaits).
             batch.retain(|(_, reply)| !reply.is_closed());
             if batch.is_empty() {

@@ -31,6 +31,15 @@ pub async fn running(db: &crate::db::Db) -> sqlx::Result<i64> {
 /// The tables whose rows workers lease.
 const LEASED: [&str; 3] = ["turns", "outbox", "media"];
 
+/// The key of a leased table's rows.
+fn key_of(table: &str) -> &'static str {
+    match table {
+        "turns" => "conversation_id",
+        "outbox" => "message_id",
+        _ => "id",
+    }
+}
+
 /// This process's instance id: the one kept in the data folder (`instance.id`), so a process
 /// that starts again after a crash knows which leases were its own, or a new one when another
 /// running process holds that file (two processes on one data folder). The returned file keeps
@@ -79,9 +88,10 @@ pub async fn take_back(state: &AppState) -> sqlx::Result<u64> {
 
 /// Keeps this instance known as alive and the leases it holds from running out while their
 /// work goes on (a brain that thinks for a minute, a slow Twilio): every third of a lease (at
-/// most every [`HEARTBEAT`]), one write records the instance as seen, pushes all its leases
-/// forward with one statement per table, and forgets instances unseen for a day. A lease can
-/// then be short, and a dead instance's work is taken by another within one lease.
+/// most every [`HEARTBEAT`]), one write records the instance as seen, pushes forward the leases
+/// of the jobs its workers are on (one statement per table; a job given up on an error is left
+/// to lapse and be taken again), and forgets instances unseen for a day. A lease can then be
+/// short, and a dead instance's work is taken by another within one lease.
 pub async fn keep_alive(state: AppState) {
     let lease = state.tuning.lease;
     let started = now_ms();
@@ -90,8 +100,10 @@ pub async fn keep_alive(state: AppState) {
     loop {
         every.tick().await;
         let written = async {
-            let now = now_ms();
             let mut tx = state.db.begin_write().await?;
+            // Read once the write lock is held, and a lease is only ever pushed forward: a
+            // heartbeat that waited for the database must not shorten a claim made meanwhile.
+            let now = now_ms();
             sqlx::query(
                 "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
@@ -102,13 +114,22 @@ pub async fn keep_alive(state: AppState) {
             .execute(&mut *tx)
             .await?;
             for table in LEASED {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2 AND lease_until IS NOT NULL"
-                ))
-                .bind(now + lease.as_millis() as i64)
-                .bind(&*state.instance_id)
-                .execute(&mut *tx)
-                .await?;
+                // Only the jobs a worker is still on: one given up on an error is left to lapse.
+                let held = state.held.ids(table);
+                if held.is_empty() {
+                    continue;
+                }
+                let ids = (0..held.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+                let sql = format!(
+                    "UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2 AND lease_until IS NOT NULL \
+                     AND lease_until < $1 AND {} IN ({ids})",
+                    key_of(table)
+                );
+                let mut renew = sqlx::query(&sql).bind(now + lease.as_millis() as i64).bind(&*state.instance_id);
+                for id in held {
+                    renew = renew.bind(id);
+                }
+                renew.execute(&mut *tx).await?;
             }
             sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
             tx.commit().await

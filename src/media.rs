@@ -117,6 +117,7 @@ pub async fn run(state: AppState) {
         }
         match claimed {
             Ok(Some(claim)) => {
+                let _held = state.held.hold("media", &claim.id);
                 if let Err(e) = download(&state, &claim).await {
                     tracing::error!(media_id = %claim.id, error = %e, "recording a media download failed");
                 }
@@ -136,8 +137,10 @@ pub async fn run(state: AppState) {
 }
 
 async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
-    let now = now_ms();
     let mut tx = state.db.begin_write().await?;
+    // Read once the write lock is held: a lease counted from before a wait for it could run out
+    // as soon as it is written.
+    let now = now_ms();
     let row: Option<(String, String, String, i64)> = sqlx::query_as(
         "UPDATE media SET lease_until = $1, attempts = attempts + 1, lease_owner = $3 \
          WHERE id = (SELECT id FROM media WHERE state = 'pending' AND run_at <= $2 \

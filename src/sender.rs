@@ -54,6 +54,7 @@ pub async fn run(state: AppState) {
                 woken = true;
                 // More work may be waiting: let another sender look while this one sends.
                 state.wake.sends.notify_one();
+                let _held = state.held.hold("outbox", &claim.message_id);
                 if let Err(e) = send(&state, &claim).await {
                     tracing::error!(message_id = %claim.message_id, error = ?e, "send failed; its lease will run out and it is retried");
                 }
@@ -95,13 +96,30 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
     .bind(&*state.instance_id);
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
+    let (message_id, claim): (String, i64) = (row.try_get(0)?, row.try_get(2)?);
+    let took = Duration::from_millis(now_ms().saturating_sub(now).max(0) as u64);
+    if !crate::state::claim_is_fresh(took, state.tuning.lease) {
+        tracing::warn!(%message_id, ms = took.as_millis() as u64, "a claim waited on the database too long to act on; given back");
+        // As it was: not in flight, unless an earlier attempt had made it so.
+        let give_back = Statement::new(
+            "UPDATE outbox SET lease_until = NULL, \
+             in_flight_since = CASE WHEN in_flight_since = $3 THEN NULL ELSE in_flight_since END \
+             WHERE message_id = $1 AND claims = $2",
+        )
+        .bind(message_id.as_str())
+        .bind(claim)
+        .bind(now);
+        state.db.write_script(vec![give_back], false).await?;
+        state.wake.sends.notify_one();
+        return Ok(None);
+    }
     let in_flight_since: Option<i64> = row.try_get(4)?;
     // The claim marks the send in flight; an older mark (an earlier attempt's) is what it returns
     // when there was one, and a mark of this very moment means there was none.
     Ok(Some(Claim {
-        message_id: row.try_get(0)?,
+        message_id,
         conversation_id: row.try_get(1)?,
-        claim: row.try_get(2)?,
+        claim,
         attempts: row.try_get(3)?,
         in_flight_since: in_flight_since.filter(|since| *since != now),
         claimed_at: now,

@@ -122,6 +122,7 @@ impl Application {
             tuning,
             workers: Default::default(),
             db_health: Default::default(),
+            held: Default::default(),
             metrics: Default::default(),
             metrics_token: config.metrics_token.clone().map(Arc::new),
             mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
@@ -302,7 +303,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     if let Some((since, error)) = state.db_health.failing() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: the database refuses writes (for {} s): {error}", since.as_secs()),
+            format!("not ready: database refuses writes (for {} s): {error}", since.as_secs()),
         );
     }
     match database {
@@ -311,7 +312,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
         }
         Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {running} of {started} workers running")),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: database error: {e}")),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: the database did not answer within 2 s".into()),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: database did not answer within 2 s".into()),
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Shared {
     pub workers: Arc<Workers>,
     /// Whether the database takes writes (`/readyz`).
     pub db_health: Arc<DbHealth>,
+    /// The jobs this process's workers are on: the leases the heartbeat renews.
+    pub held: Arc<Held>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// What `/metrics` asks for, if set (else it answers loopback only).
     pub metrics_token: Option<Arc<crate::crypto::Secret>>,
@@ -120,6 +122,56 @@ impl DbHealth {
 /// database is not hammered and work resumes within seconds of its return.
 pub fn claim_backoff(idle_poll: Duration, failures: u32) -> Duration {
     idle_poll * 2u32.pow(failures.saturating_sub(1).min(2))
+}
+
+/// Whether a claim that took `took` from reading the clock to being written still holds enough
+/// of its lease to act on. Its lease ran from the clock reading: one that waited on the database
+/// for half a lease or more (a lock held elsewhere, a database coming back) may already be, or
+/// soon be, claimed again by a worker whose clock was read later, and two would then send the
+/// same reply. Such a claim is given back, not acted on.
+pub fn claim_is_fresh(took: Duration, lease: Duration) -> bool {
+    took < lease / 2
+}
+
+/// The jobs this process's workers are on, by leased table. The heartbeat renews these leases
+/// and no others: a job whose worker stopped on an error (the database refused its last write)
+/// lets its lease run out and is taken again, instead of being renewed until the process ends.
+#[derive(Default)]
+pub struct Held {
+    jobs: std::sync::Mutex<std::collections::HashMap<(&'static str, String), usize>>,
+}
+
+impl Held {
+    /// Marks a claimed job as worked on until the returned guard is dropped.
+    pub fn hold(self: &Arc<Self>, table: &'static str, id: &str) -> HeldJob {
+        *self.jobs.lock().unwrap().entry((table, id.to_string())).or_default() += 1;
+        HeldJob { held: self.clone(), table, id: id.to_string() }
+    }
+
+    /// The ids of the jobs held in `table`.
+    pub fn ids(&self, table: &str) -> Vec<String> {
+        self.jobs.lock().unwrap().keys().filter(|(t, _)| *t == table).map(|(_, id)| id.clone()).collect()
+    }
+}
+
+/// A job being worked on; dropping it (the work done, failed or abandoned) lets its lease lapse.
+pub struct HeldJob {
+    held: Arc<Held>,
+    table: &'static str,
+    id: String,
+}
+
+impl Drop for HeldJob {
+    fn drop(&mut self) {
+        let mut jobs = self.held.jobs.lock().unwrap();
+        let key = (self.table, std::mem::take(&mut self.id));
+        if let Some(n) = jobs.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                jobs.remove(&key);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -271,7 +323,33 @@ impl AppState {
 mod tests {
     use std::sync::Arc;
 
-    use super::Workers;
+    use super::{Held, Workers};
+
+    #[test]
+    fn a_job_is_held_until_every_worker_on_it_lets_go() {
+        let held = Arc::new(Held::default());
+        let first = held.hold("outbox", "m1");
+        let second = held.hold("outbox", "m1");
+        let other = held.hold("turns", "c1");
+        assert_eq!(held.ids("outbox"), vec!["m1".to_string()]);
+        assert_eq!(held.ids("turns"), vec!["c1".to_string()]);
+        drop(first);
+        assert_eq!(held.ids("outbox"), vec!["m1".to_string()], "still held by the second");
+        drop(second);
+        assert!(held.ids("outbox").is_empty(), "let go: its lease lapses");
+        drop(other);
+        assert!(held.ids("turns").is_empty());
+    }
+
+    #[test]
+    fn a_claim_that_waited_half_a_lease_is_not_acted_on() {
+        use std::time::Duration;
+        let lease = Duration::from_secs(10);
+        assert!(super::claim_is_fresh(Duration::from_millis(20), lease));
+        assert!(super::claim_is_fresh(Duration::from_millis(4_999), lease));
+        assert!(!super::claim_is_fresh(Duration::from_secs(5), lease));
+        assert!(!super::claim_is_fresh(Duration::from_secs(11), lease), "its lease already ran out");
+    }
 
     #[tokio::test]
     async fn a_worker_that_ends_or_panics_is_counted_out() {

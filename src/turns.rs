@@ -42,6 +42,7 @@ pub async fn run(state: AppState) {
         match claimed {
             Ok(Some(claim)) => {
                 woken = true;
+                let _held = state.held.hold("turns", &claim.conversation_id);
                 if let Err(e) = take_turn(&state, &claim).await {
                     tracing::error!(conversation_id = %claim.conversation_id, error = ?e, "turn failed; it will be retried");
                     let _ = retry_later(&state, &claim, &format!("{e:#}")).await;
@@ -79,7 +80,19 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
     .bind(&*state.instance_id);
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
-    Ok(Some(Claim { conversation_id: row.try_get(0)?, generation: row.try_get(1)?, attempts: row.try_get(2)? }))
+    let claim = Claim { conversation_id: row.try_get(0)?, generation: row.try_get(1)?, attempts: row.try_get(2)? };
+    let took = Duration::from_millis(now_ms().saturating_sub(now).max(0) as u64);
+    if !crate::state::claim_is_fresh(took, state.tuning.lease) {
+        tracing::warn!(conversation_id = %claim.conversation_id, ms = took.as_millis() as u64, "a claim waited on the database too long to act on; given back");
+        let give_back =
+            Statement::new("UPDATE turns SET lease_until = NULL WHERE conversation_id = $1 AND attempts = $2")
+                .bind(claim.conversation_id.as_str())
+                .bind(claim.attempts);
+        state.db.write_script(vec![give_back], false).await?;
+        state.wake.turns.notify_one();
+        return Ok(None);
+    }
+    Ok(Some(claim))
 }
 
 async fn retry_later(state: &AppState, claim: &Claim, error: &str) -> sqlx::Result<()> {

@@ -175,6 +175,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         send_rate: asked.send_rate,
         health_check: asked.health_check,
         send_give_up: asked.send_give_up,
+        lease: asked.lease,
         ..fast_tuning()
     };
     let app = Application::build_with(config, tuning).await.expect("the application builds");
