@@ -10,7 +10,7 @@ use app::{
     AppError,
 };
 
-use crate::{conversations::Outgoing, error::Result, mask_address, new_id, now_ms, state::AppState};
+use crate::{error::Result, mask_address, new_id, now_ms, pipeline::outbox::Outgoing, state::AppState};
 
 /// How long a code may be used.
 pub const CODE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -761,7 +761,7 @@ pub async fn decide(state: &AppState, me: &Me, agent_id: &str, request_id: &str,
             "The guest could not be told: their conversation is gone or its number is no longer active.".to_string(),
         ),
         Some((_, _, address, last_inbound, closed, template)) => {
-            if crate::sender::window_open(address, now, *last_inbound, *closed) {
+            if crate::pipeline::sender::window_open(address, now, *last_inbound, *closed) {
                 (true, "The guest was told in their chat.".to_string())
             } else if template.is_some() {
                 (
@@ -786,7 +786,7 @@ pub async fn decide(state: &AppState, me: &Me, agent_id: &str, request_id: &str,
             note: Some(format!("Access request {target} by {}.", me.email)),
             ..Outgoing::text(text)
         };
-        crate::conversations::queue(&mut tx, conversation_id, connector_id, &[message], now).await?;
+        crate::pipeline::outbox::queue(&mut tx, conversation_id, connector_id, &[message], now).await?;
     }
     sqlx::query("UPDATE access_requests SET state = $1, decided_at = $2, decided_by = $3 WHERE id = $4")
         .bind(target)

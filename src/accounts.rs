@@ -60,7 +60,7 @@ pub async fn allow_setup_token(db: &Db, token: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING",
     )
-    .bind(crate::tokens::digest(token))
+    .bind(crate::crypto::digest(token))
     .bind(now_ms())
     .execute(&db.pool)
     .await?;
@@ -75,7 +75,7 @@ pub async fn setup(db: &Db, setup_token: &str, org_name: &str, email: &str, pass
         None
     } else {
         sqlx::query_as("SELECT token_hash FROM setup_tokens WHERE token_hash = $1")
-            .bind(crate::tokens::digest(token))
+            .bind(crate::crypto::digest(token))
             .fetch_optional(&db.pool)
             .await?
     };

@@ -11,8 +11,10 @@ use app::{
     AppError,
 };
 
+pub use crate::brain::MAX_REPLY_CHARS;
+
 use crate::{
-    brain::{Brain, Faq, Hook, OpenAi, TurnInput},
+    brain::{Brain, Faq, Hook, Mind, OpenAi, TurnInput},
     connectors,
     egress::Egress,
     error::{is_unique_violation, Result},
@@ -305,35 +307,6 @@ pub async fn regenerate_hook_secret(state: &AppState, me: &Me, agent_id: &str) -
     Ok(secret)
 }
 
-/// The longest reply a brain that calls out may give, five messages. A longer one is cut (and
-/// the execution record says so) rather than sent as hundreds of messages. The FAQ's answers
-/// are the agent's own texts and go out whole.
-pub const MAX_REPLY_CHARS: usize = 5 * crate::brain::MAX_BODY_CHARS;
-
-/// A reply cut to [`MAX_REPLY_CHARS`], at a word boundary in its last tenth where there is one,
-/// ending with an ellipsis.
-fn cut_reply(reply: &str) -> String {
-    let hard = reply.char_indices().nth(MAX_REPLY_CHARS - 1).map_or(reply.len(), |(i, _)| i);
-    let window = &reply[..hard];
-    let end = window.rfind(char::is_whitespace).filter(|&i| i >= hard - hard / 10).unwrap_or(hard);
-    format!("{}…", window[..end].trim_end())
-}
-
-/// What an agent thinks with, loaded for one turn.
-pub struct Mind {
-    pub brain: Box<dyn Brain>,
-    /// Which brain, in words, for execution records.
-    pub kind: String,
-    pub name: String,
-    pub instructions: String,
-    pub fallback: String,
-    pub welcome: Option<String>,
-    pub timeout: Duration,
-    /// Whether the brain calls out over the network (and so takes a while): WhatsApp's typing
-    /// indicator is shown for those.
-    pub calls_out: bool,
-}
-
 type MindRow = (
     String,
     String,
@@ -348,33 +321,12 @@ type MindRow = (
     i64,
 );
 
-/// The minds loaded for turns, by agent, with the revision each was loaded at.
-#[derive(Default)]
-pub struct Minds {
-    loaded: std::sync::RwLock<std::collections::HashMap<String, (i64, std::sync::Arc<Mind>)>>,
-}
-
-impl Minds {
-    /// The agent's mind at `revision` (read with the turn's other facts): the one loaded before
-    /// when it is still current, else loaded now.
-    pub async fn get(&self, state: &AppState, agent_id: &str, revision: i64) -> Result<std::sync::Arc<Mind>> {
-        let current = self.loaded.read().unwrap_or_else(|e| e.into_inner()).get(agent_id).cloned();
-        if let Some((_, mind)) = current.filter(|(loaded_at, _)| *loaded_at == revision) {
-            return Ok(mind);
-        }
-        let (revision, mind) = mind_at(state, agent_id).await?;
-        let mind = std::sync::Arc::new(mind);
-        self.loaded.write().unwrap_or_else(|e| e.into_inner()).insert(agent_id.to_string(), (revision, mind.clone()));
-        Ok(mind)
-    }
-}
-
 pub async fn mind(state: &AppState, agent_id: &str) -> Result<Mind> {
     Ok(mind_at(state, agent_id).await?.1)
 }
 
 /// The agent's mind and the revision it was read at.
-async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mind)> {
+pub(crate) async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mind)> {
     let (name, instructions, fallback, welcome, brain, url, model, api_key, hook_secret, timeout, revision): MindRow =
         sqlx::query_as(
             "SELECT name, instructions, fallback_reply, welcome_message, brain, brain_url, llm_model, llm_api_key_enc, \
@@ -410,34 +362,6 @@ async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mind)> {
     };
     let calls_out = which != BrainKind::Faq;
     Ok((revision, Mind { brain, kind, name, instructions, fallback, welcome, timeout, calls_out }))
-}
-
-impl Mind {
-    /// Runs the brain within its timeout; a failure, an empty reply or the timeout yields the
-    /// fallback reply, with a note saying why.
-    pub async fn answer(&self, input: &TurnInput) -> (String, Option<String>) {
-        match tokio::time::timeout(self.timeout, self.brain.reply(input)).await {
-            Ok(Ok(reply)) if self.calls_out && reply.chars().count() > MAX_REPLY_CHARS => {
-                let total = reply.chars().count();
-                (
-                    cut_reply(&reply),
-                    Some(format!(
-                        "The brain's reply had {total} characters; it was cut to {MAX_REPLY_CHARS} (about five messages)."
-                    )),
-                )
-            }
-            Ok(Ok(reply)) if !reply.trim().is_empty() => (reply, None),
-            Ok(Ok(_)) => {
-                (self.fallback.clone(), Some("The brain gave an empty reply; the fallback reply was sent.".to_string()))
-            }
-            Ok(Err(e)) => {
-                (self.fallback.clone(), Some(format!("The brain failed ({e:#}); the fallback reply was sent.")))
-            }
-            Err(_) => {
-                (self.fallback.clone(), Some("The brain took too long; the fallback reply was sent.".to_string()))
-            }
-        }
-    }
 }
 
 /// "Try the agent": the chat so far, typed in the backoffice; the guest's lines since the
@@ -628,8 +552,18 @@ pub async fn set_template(
 
 pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>> {
     require_agent(state, me, agent_id).await?;
-    let rows: Vec<(String, String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT ch.id, c.name, n.phone_number, n.provider, ch.inbound_from, ch.outbound_to FROM channels ch \
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        connector_name: String,
+        phone_number: String,
+        provider: String,
+        inbound_from: Option<String>,
+        outbound_to: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT ch.id AS id, c.name AS connector_name, n.phone_number AS phone_number, n.provider AS provider, \
+         ch.inbound_from AS inbound_from, ch.outbound_to AS outbound_to FROM channels ch \
          JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id WHERE ch.agent_id = $1 \
          ORDER BY n.phone_number",
     )
@@ -638,13 +572,13 @@ pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<C
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, connector_name, phone_number, p, inbound_from, outbound_to)| ChannelRow {
-            id,
-            connector_name,
-            phone_number,
-            provider: provider(&p),
-            inbound_from,
-            outbound_to,
+        .map(|r| ChannelRow {
+            id: r.id,
+            connector_name: r.connector_name,
+            phone_number: r.phone_number,
+            provider: provider(&r.provider),
+            inbound_from: r.inbound_from,
+            outbound_to: r.outbound_to,
         })
         .collect())
 }
@@ -703,8 +637,17 @@ pub async fn channel_options(
     connector_id: &str,
 ) -> Result<Vec<ChannelOption>> {
     require_agent(state, me, agent_id).await?;
-    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT n.id, n.phone_number, n.provider, ch.agent_id, a.name FROM numbers n \
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        number_id: String,
+        phone_number: String,
+        provider: String,
+        agent_id: Option<String>,
+        bound_to: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT n.id AS number_id, n.phone_number AS phone_number, n.provider AS provider, ch.agent_id AS agent_id, \
+         a.name AS bound_to FROM numbers n \
          JOIN connectors c ON c.id = n.connector_id \
          LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
          WHERE n.connector_id = $1 AND c.org_id = $2 AND n.active = 1 ORDER BY n.phone_number",
@@ -715,12 +658,12 @@ pub async fn channel_options(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|r| r.3.as_deref() != Some(agent_id))
-        .map(|(number_id, phone_number, p, _, bound_to)| ChannelOption {
-            number_id,
-            phone_number,
-            provider: provider(&p),
-            bound_to,
+        .filter(|r| r.agent_id.as_deref() != Some(agent_id))
+        .map(|r| ChannelOption {
+            number_id: r.number_id,
+            phone_number: r.phone_number,
+            provider: provider(&r.provider),
+            bound_to: r.bound_to,
         })
         .collect())
 }
@@ -784,20 +727,4 @@ pub async fn remove_channel(state: &AppState, me: &Me, agent_id: &str, channel_i
         return Err(AppError::NotFound("Channel".into()).into());
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{cut_reply, MAX_REPLY_CHARS};
-
-    #[test]
-    fn a_reply_over_the_cap_is_cut_at_a_word_and_marked() {
-        let long = "word ".repeat(200_000);
-        let cut = cut_reply(&long);
-        assert!(cut.chars().count() <= MAX_REPLY_CHARS, "{}", cut.chars().count());
-        assert!(cut.chars().count() > MAX_REPLY_CHARS - MAX_REPLY_CHARS / 10);
-        assert!(cut.ends_with("word…"), "cut after a whole word");
-        let unbroken = "ü".repeat(MAX_REPLY_CHARS * 2);
-        assert_eq!(cut_reply(&unbroken).chars().count(), MAX_REPLY_CHARS, "no space: cut hard, on a character");
-    }
 }

@@ -6,7 +6,7 @@ use app::{
 };
 use async_trait::async_trait;
 
-use crate::{access, accounts, agents, connectors, conversations, dashboard, inbox, state::AppState, tokens};
+use crate::{access, accounts, agents, connectors, dashboard, inbox, state::AppState, tokens};
 
 #[async_trait]
 impl Backoffice for AppState {
@@ -132,7 +132,7 @@ impl Backoffice for AppState {
         Ok(agents::set_routes(self, me, agent_id, channel_id, inbound_from.as_deref(), outbound_to.as_deref()).await?)
     }
     async fn conversations(&self, me: &Me, agent_id: &str) -> Result<Vec<ConversationView>> {
-        Ok(conversations::for_agent(self, me, agent_id).await?)
+        Ok(inbox::agent::for_agent(self, me, agent_id).await?)
     }
     async fn list_templates(&self, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>> {
         Ok(agents::list_templates(self, me, connector_id).await?)

@@ -1,6 +1,6 @@
 //! Settings, each from a flag or an environment variable, with defaults that run on a laptop.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
@@ -48,7 +48,7 @@ pub struct Config {
     /// SQLite) or `database` (every instance sharing it serves every file; the default with
     /// PostgreSQL).
     #[arg(long, env = "SWITCHBOARD_MEDIA_STORE", value_enum)]
-    pub media_store: Option<crate::media::StoreKind>,
+    pub media_store: Option<crate::media::store::StoreKind>,
     /// Internal hosts and networks that brains may call although they are on this machine or a
     /// private network: comma-separated names, addresses and CIDR networks, e.g.
     /// `127.0.0.1,10.1.0.0/16,llm.internal`. Everything internal is refused without it.
@@ -208,26 +208,26 @@ impl Config {
     }
 
     /// The worker timings these settings ask for.
-    pub fn tuning(&self) -> crate::state::Tuning {
-        crate::state::Tuning {
+    pub fn tuning(&self) -> Tuning {
+        Tuning {
             send_rate: (self.send_rate > 0.0).then_some(self.send_rate),
-            lease: std::time::Duration::from_secs(self.lease_secs.max(1)),
-            brain_timeout: std::time::Duration::from_secs(self.brain_timeout_secs.max(1)),
-            health_check: (self.health_check_secs > 0).then(|| std::time::Duration::from_secs(self.health_check_secs)),
-            drain_grace: std::time::Duration::from_millis(self.drain_ms),
-            lifecycle_sweep: std::time::Duration::from_millis(self.lifecycle_sweep_ms.max(100)),
+            lease: Duration::from_secs(self.lease_secs.max(1)),
+            brain_timeout: Duration::from_secs(self.brain_timeout_secs.max(1)),
+            health_check: (self.health_check_secs > 0).then(|| Duration::from_secs(self.health_check_secs)),
+            drain_grace: Duration::from_millis(self.drain_ms),
+            lifecycle_sweep: Duration::from_millis(self.lifecycle_sweep_ms.max(100)),
             turn_workers: usize::from(self.turn_workers),
             send_workers: usize::from(self.send_workers),
-            send_give_up: std::time::Duration::from_secs(self.send_give_up_secs),
-            ..crate::state::Tuning::default()
+            send_give_up: Duration::from_secs(self.send_give_up_secs),
+            ..Tuning::default()
         }
     }
 
     /// The HTTP server's limits these settings ask for.
     pub fn limits(&self) -> crate::serve::Limits {
         crate::serve::Limits {
-            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
-            request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
             max_connections: self.max_connections as usize,
         }
     }
@@ -259,5 +259,54 @@ mod tests {
         assert_eq!((defaults.turn_workers, defaults.send_workers), (4, 8));
         assert!(Cli::try_parse_from(["switchboard", "--turn-workers", "0"]).is_err(), "at least one");
         assert!(Cli::try_parse_from(["switchboard", "--send-workers", "many"]).is_err());
+    }
+}
+
+/// Timings that tests shorten.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// How long "Set webhook" waits for Twilio to apply a sender update.
+    pub webhook_confirm_timeout: Duration,
+    pub webhook_confirm_interval: Duration,
+    /// How long a worker owns a claimed job before another may take it.
+    pub lease: Duration,
+    /// The slow poll that backs up the wake-ups (and picks up retries that come due).
+    pub idle_poll: Duration,
+    /// How long after being queued a reply may still be retried; past it, it fails for good.
+    pub send_give_up: Duration,
+    pub retry_base: Duration,
+    /// How long a brain may think before the fallback reply goes out instead.
+    pub brain_timeout: Duration,
+    /// Messages per second per sending number, across all workers and instances; `None`: no cap.
+    pub send_rate: Option<f64>,
+    /// Sender and turn workers in this process.
+    pub send_workers: usize,
+    pub turn_workers: usize,
+    /// How often each connector's credentials are checked again; `None`: never by itself.
+    pub health_check: Option<Duration>,
+    /// On shutdown, how long new webhooks get 503 before the listener closes (a load balancer
+    /// watching `/readyz` moves traffic away meanwhile).
+    pub drain_grace: Duration,
+    /// How often conversations quiet for their agent's inactivity period are ended.
+    pub lifecycle_sweep: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            webhook_confirm_timeout: Duration::from_secs(15),
+            webhook_confirm_interval: Duration::from_millis(250),
+            lease: Duration::from_secs(10),
+            idle_poll: Duration::from_secs(1),
+            send_give_up: Duration::from_secs(24 * 3600),
+            retry_base: Duration::from_secs(1),
+            brain_timeout: Duration::from_secs(20),
+            send_rate: Some(80.0),
+            send_workers: 8,
+            turn_workers: 4,
+            health_check: Some(Duration::from_secs(300)),
+            drain_grace: Duration::from_secs(2),
+            lifecycle_sweep: Duration::from_secs(5),
+        }
     }
 }

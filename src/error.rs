@@ -2,6 +2,14 @@
 //! that is logged with its cause and shown as a short, honest message.
 
 use app::AppError;
+use axum::{
+    extract::rejection::JsonRejection,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -32,4 +40,76 @@ impl From<Error> for AppError {
 pub fn is_unique_violation(e: &sqlx::Error, constraint: &str, columns: &str) -> bool {
     let Some(db) = e.as_database_error() else { return false };
     db.is_unique_violation() && (db.constraint() == Some(constraint) || db.message().contains(columns))
+}
+
+/// Every error of the API: a stable `code` to branch on, a `message` for people, and the
+/// `field` a bad input was in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct ErrorDetail {
+    /// `unauthorized`, `forbidden`, `not_found`, `invalid`, `bad_request`, `conflict`,
+    /// `outside_window`, `provider`, `internal`.
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, body: ErrorBody { error: ErrorDetail { code, message: message.into(), field: None } } }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        let message = e.to_string();
+        match e {
+            AppError::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message),
+            AppError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+            AppError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            AppError::Invalid { field, message } => Self {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                body: ErrorBody { error: ErrorDetail { code: "invalid", message, field: Some(field) } },
+            },
+            AppError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AppError::OutsideWindow(_) => Self::new(StatusCode::CONFLICT, "outside_window", message),
+            AppError::Provider(_) => Self::new(StatusCode::BAD_GATEWAY, "provider", message),
+            AppError::RateLimited { .. } => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
+            AppError::Internal | AppError::Transport(_) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            }
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("The body is not the JSON this route takes: {}", e.body_text()),
+        )
+    }
 }

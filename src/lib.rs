@@ -4,11 +4,9 @@ pub mod access;
 pub mod accounts;
 pub mod agents;
 pub mod backoffice;
-pub mod batch;
 pub mod brain;
 pub mod config;
 pub mod connectors;
-pub mod conversations;
 pub mod crypto;
 pub mod dashboard;
 pub mod db;
@@ -16,24 +14,24 @@ pub mod edge;
 pub mod egress;
 pub mod error;
 pub mod events;
-pub mod inbound;
 pub mod inbox;
 pub mod instances;
+pub mod keys;
+#[cfg(test)]
+mod layout;
 pub mod logins;
 pub mod mail;
 pub mod media;
 pub mod metrics;
+pub mod pipeline;
 pub mod preflight;
 pub mod rest;
-pub mod sender;
 pub mod serve;
 pub mod sessions;
 pub mod startup;
 pub mod state;
 pub mod tokens;
-pub mod turns;
 pub mod twilio;
-pub mod webhook;
 
 /// Milliseconds since the Unix epoch: every time in the database is one of these.
 pub fn now_ms() -> i64 {

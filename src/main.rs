@@ -2,11 +2,11 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use switchboard::{accounts, config::Config, crypto, db::Db, startup::Application};
+use switchboard::{accounts, config::Config, db::Db, keys, startup::Application};
 use tracing_subscriber::EnvFilter;
 
-/// glibc's allocator spent a tenth of the webhook path's time in malloc and free; mimalloc's
-/// per-thread heaps do the same work in far less (see the README's performance section).
+/// mimalloc's per-thread heaps serve the many small allocations of the webhook path for less
+/// than glibc's allocator (docs/performance.md, "Webhook acknowledgement latency and throughput").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -152,11 +152,11 @@ async fn main() -> anyhow::Result<()> {
         Command::RotateKey => {
             let db = Db::connect(&cli.config.database_url()).await?;
             let key_file = cli.config.data_dir.join("master.key");
-            match crypto::rotate_master_key(&db, cli.config.master_key.as_ref(), &key_file).await? {
-                crypto::Rotated::KeyFile { secrets } => {
+            match keys::rotate_master_key(&db, cli.config.master_key.as_ref(), &key_file).await? {
+                keys::Rotated::KeyFile { secrets } => {
                     println!("Re-encrypted {secrets} secret(s); {} now holds the new master key.", key_file.display())
                 }
-                crypto::Rotated::EnvKey { secrets, new_key } => println!(
+                keys::Rotated::EnvKey { secrets, new_key } => println!(
                     "Re-encrypted {secrets} secret(s). Set SWITCHBOARD_MASTER_KEY to this new key on every instance \
                      before starting Switchboard again (the old key no longer opens them):\n{}",
                     new_key.expose()

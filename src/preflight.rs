@@ -85,7 +85,7 @@ fn public_url(config: &Config) -> Verdict {
             WHAT,
             format!("{url} is not https: guests' messages would travel in clear text"),
         ),
-        Some(url) => verdict(Level::Pass, WHAT, format!("{url}")),
+        Some(url) => verdict(Level::Pass, WHAT, url.to_string()),
     }
 }
 

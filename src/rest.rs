@@ -19,7 +19,8 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::{agents, connectors, conversations, error::Error, state::AppState, tokens};
+pub use crate::error::{ApiError, ErrorBody};
+use crate::{agents, connectors, error::Error, inbox::agent as conversations, state::AppState, tokens};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -44,78 +45,6 @@ pub fn router(state: AppState) -> Router {
 
 // ---------------------------------------------------------------------------------------------
 // Errors and authentication
-
-/// Every error of the API: a stable `code` to branch on, a `message` for people, and the
-/// `field` a bad input was in.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-struct ErrorDetail {
-    /// `unauthorized`, `forbidden`, `not_found`, `invalid`, `bad_request`, `conflict`,
-    /// `outside_window`, `provider`, `internal`.
-    code: &'static str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<String>,
-}
-
-pub struct ApiError {
-    status: StatusCode,
-    body: ErrorBody,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody { error: ErrorDetail { code, message: message.into(), field: None } } }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        let message = e.to_string();
-        match e {
-            AppError::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message),
-            AppError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
-            AppError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
-            AppError::Invalid { field, message } => Self {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                body: ErrorBody { error: ErrorDetail { code: "invalid", message, field: Some(field) } },
-            },
-            AppError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            AppError::OutsideWindow(_) => Self::new(StatusCode::CONFLICT, "outside_window", message),
-            AppError::Provider(_) => Self::new(StatusCode::BAD_GATEWAY, "provider", message),
-            AppError::RateLimited { .. } => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
-            AppError::Internal | AppError::Transport(_) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            }
-        }
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        AppError::from(e).into()
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(e: JsonRejection) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("The body is not the JSON this route takes: {}", e.body_text()),
-        )
-    }
-}
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -763,8 +692,19 @@ async fn send_message(
 
 async fn whatsapp_bindings(state: &AppState, me: &Me, agent_id: &str) -> ApiResult<Vec<WhatsappBinding>> {
     agents::require_agent(state, me, agent_id).await?;
-    let rows: Vec<(String, String, String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT ch.id, c.id, c.name, n.phone_number, c.webhook_key, n.webhook_state, n.sandbox_join FROM channels ch \
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        channel_id: String,
+        connector_id: String,
+        connector: String,
+        number: String,
+        webhook_key: String,
+        webhook_state: String,
+        sandbox_join: Option<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT ch.id AS channel_id, c.id AS connector_id, c.name AS connector, n.phone_number AS number, \
+         c.webhook_key AS webhook_key, n.webhook_state AS webhook_state, n.sandbox_join AS sandbox_join FROM channels ch \
          JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id \
          WHERE ch.agent_id = $1 AND n.provider = 'whatsapp' ORDER BY n.phone_number",
     )
@@ -774,13 +714,13 @@ async fn whatsapp_bindings(state: &AppState, me: &Me, agent_id: &str) -> ApiResu
     .map_err(Error::from)?;
     Ok(rows
         .into_iter()
-        .map(|(channel_id, connector_id, connector, number, key, webhook, sandbox)| WhatsappBinding {
-            channel_id,
-            connector_id,
-            connector,
-            number,
-            webhook_url: state.inbound_webhook_url(&key),
-            webhook: if sandbox.is_some() { "manual".into() } else { webhook },
+        .map(|r| WhatsappBinding {
+            webhook_url: state.inbound_webhook_url(&r.webhook_key),
+            webhook: if r.sandbox_join.is_some() { "manual".into() } else { r.webhook_state },
+            channel_id: r.channel_id,
+            connector_id: r.connector_id,
+            connector: r.connector,
+            number: r.number,
         })
         .collect())
 }

@@ -43,7 +43,7 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
 
 /// The key a session is stored under: the hex SHA-256 of its id.
 fn key(id: &Id) -> String {
-    crate::tokens::digest(&id.to_string())
+    crate::crypto::digest(&id.to_string())
 }
 
 /// The record's data and expiry, without its id.

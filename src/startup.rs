@@ -16,16 +16,13 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
 use crate::{
-    batch,
     config::Config,
     crypto::SecretBox,
     db::{Backend, Db},
-    inbound, sender,
+    pipeline::{batch, ingest, jobs, sender, statuses, turns, webhook},
     sessions::DbSessionStore,
     state::{AppState, Shared, Tuning, Wake, SENDS_CHANNEL, TURNS_CHANNEL},
-    turns,
     twilio::TwilioClient,
-    webhook,
 };
 
 pub struct Application {
@@ -33,8 +30,8 @@ pub struct Application {
     router: Router,
     limits: crate::serve::Limits,
     state: AppState,
-    ingest: batch::Inbox<inbound::IngestWriter>,
-    statuses: batch::Inbox<webhook::StatusWriter>,
+    ingest: batch::Waiting<jobs::Inbound, jobs::Stored>,
+    statuses: batch::Waiting<jobs::StatusUpdate, bool>,
     /// Changes to relay to the other instances (PostgreSQL).
     relay: Option<tokio::sync::mpsc::UnboundedReceiver<Arc<str>>>,
 }
@@ -71,9 +68,9 @@ impl Application {
                 key_file.display()
             );
         } else if config.master_key.is_none() {
-            secrets = crate::crypto::recover_rotation(&db, secrets, &key_file).await?;
+            secrets = crate::keys::recover_rotation(&db, secrets, &key_file).await?;
         }
-        crate::crypto::check_key_opens_stored(&db, &secrets).await?;
+        crate::keys::check_key_opens_stored(&db, &secrets).await?;
         if crate::accounts::needs_setup(&db).await? {
             let token =
                 config.setup_token.as_ref().map_or_else(crate::accounts::new_setup_token, |t| t.expose().to_string());
@@ -102,11 +99,13 @@ impl Application {
             ingest: ingest_queue,
             statuses: status_queue,
             media: match config.media_store.unwrap_or(match db.backend {
-                Backend::Sqlite => crate::media::StoreKind::Files,
-                Backend::Postgres => crate::media::StoreKind::Database,
+                Backend::Sqlite => crate::media::store::StoreKind::Files,
+                Backend::Postgres => crate::media::store::StoreKind::Database,
             }) {
-                crate::media::StoreKind::Files => crate::media::Store::Files(config.data_dir.join("media").into()),
-                crate::media::StoreKind::Database => crate::media::Store::Database,
+                crate::media::store::StoreKind::Files => {
+                    crate::media::store::Store::Files(config.data_dir.join("media").into())
+                }
+                crate::media::store::StoreKind::Database => crate::media::store::Store::Database,
             },
             db,
             twilio: TwilioClient::new(
@@ -159,8 +158,8 @@ impl Application {
         // Job workers (turns, sends, media) are waited for; the others are stopped.
         let mut jobs = tokio::task::JoinSet::new();
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(workers.watch(self.ingest.run(inbound::IngestWriter { state: state.clone() })));
-        tasks.spawn(workers.watch(self.statuses.run(webhook::StatusWriter { state: state.clone() })));
+        tasks.spawn(workers.watch(self.ingest.run(ingest::IngestWriter { state: state.clone() })));
+        tasks.spawn(workers.watch(self.statuses.run(statuses::StatusWriter { state: state.clone() })));
         for _ in 0..state.tuning.turn_workers.max(1) {
             jobs.spawn(workers.watch(turns::run(state.clone())));
         }
@@ -175,7 +174,7 @@ impl Application {
         tasks.spawn(workers.watch(crate::instances::keep_alive(state.clone())));
         tasks.spawn(workers.watch(crate::inbox::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
         if let Some(changes) = self.relay {
-            tasks.spawn(workers.watch(state.events.clone().relay(state.clone(), changes)));
+            tasks.spawn(workers.watch(state.events.clone().relay(state.db.clone(), changes)));
         }
         match state.db.backend {
             Backend::Postgres => tasks.spawn(workers.watch(listen_for_other_instances(state.clone()))),
@@ -390,7 +389,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.clone()))
-        .route("/metrics", get(crate::metrics::handler).with_state(state.clone()))
+        .route("/metrics", get(crate::metrics::http::handler).with_state(state.clone()))
         .merge(crate::media::router(state.clone(), sessions.clone()))
         .merge(crate::inbox::router(state.clone(), sessions))
         .merge(crate::rest::router(state.clone()))

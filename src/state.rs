@@ -4,12 +4,16 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::Notify;
 
+pub use crate::config::Tuning;
+
 use crate::{
     crypto::SecretBox,
     db::{Backend, Db},
-    inbound::{HookCache, IngestQueue},
+    pipeline::{
+        hooks::HookCache,
+        jobs::{IngestQueue, StatusQueue},
+    },
     twilio::TwilioClient,
-    webhook::StatusQueue,
 };
 
 /// Everything a request or a worker needs, shared: cloning it (axum does, for every request)
@@ -58,7 +62,7 @@ pub struct Shared {
     pub ingest: IngestQueue,
     pub statuses: StatusQueue,
     /// Where the files of media are kept.
-    pub media: crate::media::Store,
+    pub media: crate::media::store::Store,
     /// The background workers: how many were started and how many still run (`/readyz`).
     pub workers: Arc<Workers>,
     /// Whether the database takes writes (`/readyz`).
@@ -73,13 +77,13 @@ pub struct Shared {
     /// Announces changed conversations to the backoffice's live pages.
     pub events: crate::events::Events,
     /// Webhook requests refused for known connectors, for the dashboard.
-    pub rejections: Arc<crate::dashboard::Rejections>,
+    pub rejections: Arc<crate::dashboard::rejections::Rejections>,
     /// When this process's recent sends left, per number (the rate cap's last guard).
-    pub departures: Arc<crate::sender::Departures>,
+    pub departures: Arc<crate::pipeline::departures::Departures>,
     /// Failed logins counted, and the password checks running.
     pub logins: Arc<crate::logins::Logins>,
     /// The agents' brains, loaded once per revision.
-    pub minds: Arc<crate::agents::Minds>,
+    pub minds: Arc<crate::brain::Minds>,
 }
 
 /// Whether the database took this process's last writes: a database that answers reads but
@@ -239,55 +243,6 @@ impl Wake {
 
 pub const TURNS_CHANNEL: &str = "switchboard_turns";
 pub const SENDS_CHANNEL: &str = "switchboard_sends";
-
-/// Timings that tests shorten.
-#[derive(Clone, Debug)]
-pub struct Tuning {
-    /// How long "Set webhook" waits for Twilio to apply a sender update.
-    pub webhook_confirm_timeout: Duration,
-    pub webhook_confirm_interval: Duration,
-    /// How long a worker owns a claimed job before another may take it.
-    pub lease: Duration,
-    /// The slow poll that backs up the wake-ups (and picks up retries that come due).
-    pub idle_poll: Duration,
-    /// How long after being queued a reply may still be retried; past it, it fails for good.
-    pub send_give_up: Duration,
-    pub retry_base: Duration,
-    /// How long a brain may think before the fallback reply goes out instead.
-    pub brain_timeout: Duration,
-    /// Messages per second per sending number, across all workers and instances; `None`: no cap.
-    pub send_rate: Option<f64>,
-    /// Sender and turn workers in this process.
-    pub send_workers: usize,
-    pub turn_workers: usize,
-    /// How often each connector's credentials are checked again; `None`: never by itself.
-    pub health_check: Option<Duration>,
-    /// On shutdown, how long new webhooks get 503 before the listener closes (a load balancer
-    /// watching `/readyz` moves traffic away meanwhile).
-    pub drain_grace: Duration,
-    /// How often conversations quiet for their agent's inactivity period are ended.
-    pub lifecycle_sweep: Duration,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            webhook_confirm_timeout: Duration::from_secs(15),
-            webhook_confirm_interval: Duration::from_millis(250),
-            lease: Duration::from_secs(10),
-            idle_poll: Duration::from_secs(1),
-            send_give_up: Duration::from_secs(24 * 3600),
-            retry_base: Duration::from_secs(1),
-            brain_timeout: Duration::from_secs(20),
-            send_rate: Some(80.0),
-            send_workers: 8,
-            turn_workers: 4,
-            health_check: Some(Duration::from_secs(300)),
-            drain_grace: Duration::from_secs(2),
-            lifecycle_sweep: Duration::from_secs(5),
-        }
-    }
-}
 
 impl AppState {
     pub fn inbound_webhook_url(&self, key: &str) -> String {

@@ -2,22 +2,16 @@
 //! SHA-256. A token acts as its user, with that user's role and organization.
 
 use app::{
-    model::{ApiTokenRow, Me, NewApiToken},
+    model::{utc_minutes, ApiTokenRow, Me, NewApiToken},
     AppError,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
-use crate::{accounts, connectors::utc_minutes, error::Result, new_id, now_ms, state::AppState};
+use crate::{accounts, crypto::digest, error::Result, new_id, now_ms, state::AppState};
 
 /// Every token starts so, which makes a leaked one easy to recognize (and to search for).
 pub const PREFIX: &str = "sbt_";
-
-/// The hex SHA-256 of a token: what is stored in its place.
-pub(crate) fn digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
 
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<ApiTokenRow>> {
     let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(

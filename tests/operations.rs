@@ -190,12 +190,12 @@ async fn a_rotation_cut_off_before_the_key_file_was_replaced_is_finished_by_the_
     let old = switchboard::crypto::SecretBox::load(None, &key_file).unwrap();
     // What rotate-key does up to its last step: the new key beside the old, the database re-sealed.
     let key = switchboard::crypto::new_key();
-    switchboard::crypto::write_key_file(&switchboard::crypto::pending_key_file(&key_file), &key).unwrap();
+    switchboard::crypto::write_key_file(&switchboard::keys::pending_key_file(&key_file), &key).unwrap();
     let new = switchboard::crypto::SecretBox::from_key(&key);
-    assert_eq!(switchboard::crypto::reseal_all(&app.state.db, &old, &new).await.unwrap(), 1);
+    assert_eq!(switchboard::keys::reseal_all(&app.state.db, &old, &new).await.unwrap(), 1);
 
     assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(), common::TOKEN);
-    assert!(!switchboard::crypto::pending_key_file(&key_file).exists());
+    assert!(!switchboard::keys::pending_key_file(&key_file).exists());
     assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), switchboard::crypto::encode_key(&key).expose());
 }
 

@@ -307,11 +307,11 @@ async fn unknown_webhook_keys_are_refused_without_a_lookup_and_the_cache_stays_b
     // Well-shaped unknown keys are looked up, and the cache never holds more than its bound.
     for _ in 0..10_500 {
         let unknown: String = common::random_hex(43);
-        assert!(hooks.connector(&app.state, &unknown).await.unwrap().is_none());
+        assert!(hooks.connector(&app.state.db, &app.state.secrets, &unknown).await.unwrap().is_none());
         assert!(hooks.connectors.len() <= 10_000);
     }
     // Positive control: the real key is still found (and cached).
-    assert!(hooks.connector(&app.state, &key).await.unwrap().is_some());
+    assert!(hooks.connector(&app.state.db, &app.state.secrets, &key).await.unwrap().is_some());
     let shape = client
         .post(format!("{}/twilio/inbound/{key}", app.url))
         .header("Content-Type", "application/x-www-form-urlencoded")

@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod signature;
+pub mod status;
 
 use std::{sync::Arc, time::Duration};
 

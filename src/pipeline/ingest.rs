@@ -1,175 +1,20 @@
 //! Storing inbound messages, batched: webhook requests that arrive together are written in one
-//! transaction of a few statements (group commit, see [`crate::batch`]). Lookups the webhook
-//! makes on every request are cached for a few seconds.
+//! transaction of a few statements (group commit, see [`super::batch`]).
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, RwLock},
-    time::{Duration, Instant},
-};
+use std::collections::HashSet;
 
 use sqlx::Row;
 
-use crate::{
-    batch::{self, values, GroupWrite},
-    crypto::Secret,
-    db::Statement,
-    new_id, now_ms,
-    state::AppState,
+use super::{
+    batch::{values, GroupWrite},
+    jobs::{Inbound, Stored},
 };
-
-/// How long a cached connector or number may be used before it is read again. Edits made
-/// through this process clear the cache at once; other instances see them after this long.
-const CACHE_TTL: Duration = Duration::from_secs(5);
-
-pub struct HookConnector {
-    pub id: String,
-    pub account_sid: String,
-    pub auth_token: Secret,
-    pub receive_inbound: bool,
-}
-
-/// A number Twilio addressed: its id, whether it is active, and the channel's inbound route
-/// (only messages from this number reach the agent).
-#[derive(Debug, Clone)]
-pub struct HookNumber {
-    pub id: String,
-    pub active: bool,
-    pub inbound_from: Option<String>,
-}
-
-type NumberEntry = Option<HookNumber>;
-
-/// How many lookups of each kind are kept at most. Keys and numbers come from requests, so
-/// the cache must not grow with whatever an outsider sends: when it is full it starts again
-/// empty (a cost of one database read per key in use, every ten thousand new keys).
-const CACHE_ENTRIES: usize = 10_000;
-
-/// Lookups kept for [`CACHE_TTL`], at most [`CACHE_ENTRIES`] of them.
-pub struct Cached<K, V>(RwLock<HashMap<K, (Instant, V)>>);
-
-impl<K, V> Default for Cached<K, V> {
-    fn default() -> Self {
-        Self(RwLock::default())
-    }
-}
-
-impl<K: std::hash::Hash + Eq, V: Clone> Cached<K, V> {
-    fn get<Q>(&self, key: &Q) -> Option<V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
-        map.get(key).filter(|(at, _)| at.elapsed() < CACHE_TTL).map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, key: K, value: V) {
-        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= CACHE_ENTRIES && !map.contains_key(&key) {
-            map.clear();
-        }
-        map.insert(key, (Instant::now(), value));
-    }
-
-    fn clear(&self) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[derive(Default)]
-pub struct HookCache {
-    pub connectors: Cached<String, Option<Arc<HookConnector>>>,
-    pub numbers: Cached<(String, String), NumberEntry>,
-}
-
-impl HookCache {
-    pub fn clear(&self) {
-        self.connectors.clear();
-        self.numbers.clear();
-    }
-
-    /// The connector a webhook key names, with its Auth Token opened.
-    pub async fn connector(&self, state: &AppState, key: &str) -> anyhow::Result<Option<Arc<HookConnector>>> {
-        if let Some(hit) = self.connectors.get(key) {
-            return Ok(hit);
-        }
-        let row: Option<(String, String, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT id, account_sid, auth_token_enc, receive_inbound FROM connectors WHERE webhook_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(&state.db.pool)
-        .await?;
-        let found = match row {
-            Some((id, account_sid, sealed, receive_inbound)) => Some(Arc::new(HookConnector {
-                auth_token: state.secrets.open(&sealed, &id)?,
-                id,
-                account_sid,
-                receive_inbound: receive_inbound != 0,
-            })),
-            None => None,
-        };
-        self.connectors.put(key.to_string(), found.clone());
-        Ok(found)
-    }
-
-    /// The connector's number Twilio addressed (`To`), whether it is active, and its route.
-    pub async fn number(&self, state: &AppState, connector_id: &str, address: &str) -> sqlx::Result<NumberEntry> {
-        let key = (connector_id.to_string(), address.to_string());
-        if let Some(hit) = self.numbers.get(&key) {
-            return Ok(hit);
-        }
-        let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT n.id, n.active, ch.inbound_from FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id \
-             WHERE n.connector_id = $1 AND n.address = $2",
-        )
-        .bind(connector_id)
-        .bind(address)
-        .fetch_optional(&state.db.pool)
-        .await?;
-        let found = row.map(|(id, active, inbound_from)| HookNumber { id, active: active != 0, inbound_from });
-        self.numbers.put(key, found.clone());
-        Ok(found)
-    }
-}
-
-/// One inbound message to store.
-pub struct Inbound {
-    pub connector_id: String,
-    pub number_id: String,
-    /// Whether the message goes to an agent (the connector receives inbound data and the
-    /// number is active).
-    pub turn: bool,
-    pub message_sid: String,
-    pub from: String,
-    pub profile_name: Option<String>,
-    pub body: String,
-    /// Every parameter Twilio sent, as JSON.
-    pub params: String,
-    /// The files attached (`MediaUrl{N}`, `MediaContentType{N}`), in order.
-    pub media: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    New { turn: bool },
-    Duplicate,
-}
+use crate::{db::Statement, new_id, now_ms, state::AppState};
 
 /// Writes inbound messages in batches.
 pub struct IngestWriter {
     pub state: AppState,
 }
-
-pub type IngestQueue = batch::Queue<IngestWriter>;
 
 impl GroupWrite for IngestWriter {
     type Job = Inbound;

@@ -33,23 +33,24 @@ pub trait GroupWrite: Send + Sync + 'static {
     }
 }
 
-type Pending<W> = (<W as GroupWrite>::Job, oneshot::Sender<Result<<W as GroupWrite>::Outcome, String>>);
+type Pending<J, O> = (J, oneshot::Sender<Result<O, String>>);
 
-/// The requests' side of a group writer.
-pub struct Queue<W: GroupWrite> {
-    tx: mpsc::Sender<Pending<W>>,
+/// The requests' side of a group writer of jobs `J` with outcomes `O`. It names only the jobs,
+/// not the writer, so the state that holds it needs nothing of what writes them.
+pub struct Queue<J, O> {
+    tx: mpsc::Sender<Pending<J, O>>,
 }
 
-impl<W: GroupWrite> Clone for Queue<W> {
+impl<J, O> Clone for Queue<J, O> {
     fn clone(&self) -> Self {
         Self { tx: self.tx.clone() }
     }
 }
 
-impl<W: GroupWrite> Queue<W> {
+impl<J, O> Queue<J, O> {
     /// Queues the job; returns once its batch is durable, or failed, or after
     /// [`STORE_TIMEOUT`] (the job is then dropped if the writer has not begun it yet).
-    pub async fn submit(&self, job: W::Job) -> Result<W::Outcome, String> {
+    pub async fn submit(&self, job: J) -> Result<O, String> {
         let (reply, answer) = oneshot::channel();
         let queued = async {
             self.tx.send((job, reply)).await.map_err(|_| "the writer task has stopped".to_string())?;
@@ -63,21 +64,21 @@ impl<W: GroupWrite> Queue<W> {
 }
 
 /// The writer's side: the jobs waiting.
-pub struct Inbox<W: GroupWrite> {
-    rx: mpsc::Receiver<Pending<W>>,
+pub struct Waiting<J, O> {
+    rx: mpsc::Receiver<Pending<J, O>>,
 }
 
-/// A queue and its inbox; [`Inbox::run`] drains it.
-pub fn queue<W: GroupWrite>() -> (Queue<W>, Inbox<W>) {
+/// A queue and the jobs waiting in it; [`Waiting::run`] drains it.
+pub fn queue<J, O>() -> (Queue<J, O>, Waiting<J, O>) {
     let (tx, rx) = mpsc::channel(4096);
-    (Queue { tx }, Inbox { rx })
+    (Queue { tx }, Waiting { rx })
 }
 
-impl<W: GroupWrite> Inbox<W> {
+impl<J: Send + Sync + 'static, O: Send + 'static> Waiting<J, O> {
     /// Writes what arrives, batch by batch, until every queue handle is gone.
-    pub async fn run(self, writer: W) {
+    pub async fn run<W: GroupWrite<Job = J, Outcome = O>>(self, writer: W) {
         let mut rx = self.rx;
-        let mut batch: Vec<Pending<W>> = Vec::with_capacity(MAX_BATCH);
+        let mut batch: Vec<Pending<J, O>> = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             // Requests that gave up were answered 503: their jobs are not begun (while the
             // database is away, the writer would otherwise spend minutes on jobs nobody awaits).

@@ -12,14 +12,14 @@ use axum::{
 };
 use tracing::Instrument;
 
-use sqlx::Row;
 use std::sync::Arc;
 
+use super::{
+    hooks::HookConnector,
+    jobs::{Inbound, StatusUpdate, Stored},
+};
 use crate::{
-    batch::{self, GroupWrite},
-    db::{Statement, Value},
-    inbound::{HookConnector, Inbound, Stored},
-    mask_address, now_ms,
+    mask_address,
     state::AppState,
     twilio::signature::{self, Algorithm},
 };
@@ -58,7 +58,7 @@ async fn authenticate(
     if !crate::connectors::is_webhook_key(key) {
         return Err(reject(StatusCode::NOT_FOUND, "unknown webhook"));
     }
-    let connector = state.hooks.connector(state, key).await.map_err(|e| {
+    let connector = state.hooks.connector(&state.db, &state.secrets, key).await.map_err(|e| {
         tracing::error!(error = %e, "webhook: cannot look up the connector");
         reject(StatusCode::SERVICE_UNAVAILABLE, "try again")
     })?;
@@ -150,7 +150,7 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
     let span =
         tracing::info_span!("inbound", connector_id = %connector.id, message_sid = %sid, from = %mask_address(from));
     async {
-        let number = match state.hooks.number(state, &connector.id, to).await {
+        let number = match state.hooks.number(&state.db, &connector.id, to).await {
             Ok(number) => number,
             Err(e) => {
                 tracing::error!(error = %e, "inbound message not stored");
@@ -217,19 +217,6 @@ fn media_items(params: &Params) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Twilio's delivery states in order; a callback never moves a message backwards.
-pub fn status_rank(status: &str) -> i64 {
-    match status {
-        "accepted" | "scheduled" | "queued" => 1,
-        "sending" => 2,
-        "sent" => 3,
-        "failed" | "undelivered" | "canceled" => 4,
-        "delivered" => 5,
-        "read" => 6,
-        _ => 0,
-    }
-}
-
 async fn status(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -284,91 +271,4 @@ async fn status(
         }
     }
     StatusCode::OK.into_response()
-}
-
-/// A status callback to record.
-pub struct StatusUpdate {
-    pub connector_id: String,
-    /// The message id from the callback URL; found by `sid` when absent.
-    pub message_id: Option<String>,
-    pub sid: String,
-    pub status: String,
-    pub code: Option<i64>,
-    pub meaning: Option<String>,
-}
-
-/// Writes status callbacks in batches; the outcome says whether the message moved forward.
-pub struct StatusWriter {
-    pub state: AppState,
-}
-
-pub type StatusQueue = batch::Queue<StatusWriter>;
-
-impl GroupWrite for StatusWriter {
-    type Job = StatusUpdate;
-    type Outcome = bool;
-
-    async fn write(&self, jobs: &[&StatusUpdate]) -> sqlx::Result<Vec<bool>> {
-        let now = now_ms();
-        let script = jobs.iter().flat_map(|job| status_statements(job, now)).collect();
-        let rows = self.state.db.write_script(script, true).await?;
-        let mut moved = Vec::with_capacity(rows.len());
-        for row in rows {
-            self.state.events.changed(&row.try_get::<String, _>(2)?);
-            moved.push((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
-        }
-        Ok(jobs
-            .iter()
-            .map(|job| moved.iter().any(|(id, sid)| job.message_id.as_deref().map_or(sid == &job.sid, |m| m == id)))
-            .collect())
-    }
-}
-
-/// Moves the message forward to the callback's status (never backwards), returning its id and
-/// SID when it moved; 63016 also closes the conversation's window unless the guest wrote after
-/// the message was queued. The message is found by the id in the callback URL, which works even
-/// before the send has recorded Twilio's SID, or else by that SID.
-fn status_statements(job: &StatusUpdate, now: i64) -> Vec<Statement> {
-    // $1 SID, $2 connector, $3 message id when known.
-    let mut find: Vec<Value> = vec![job.sid.as_str().into(), job.connector_id.as_str().into()];
-    let locate = match &job.message_id {
-        Some(id) => {
-            find.push(id.as_str().into());
-            "id = $3 AND connector_id = $2 AND direction = 'outbound' AND (twilio_sid IS NULL OR twilio_sid = $1)"
-        }
-        None => "twilio_sid = $1 AND connector_id = $2 AND direction = 'outbound'",
-    };
-    let placeholders = find.len();
-    let update = Statement {
-        sql: format!(
-            "UPDATE messages SET twilio_sid = COALESCE(twilio_sid, $1), status = ${s}, status_rank = ${r}, \
-             error_code = COALESCE(${c}, error_code), error_message = COALESCE(${m}, error_message) \
-             WHERE {locate} AND status_rank < ${r} RETURNING id, twilio_sid, conversation_id",
-            s = placeholders + 1,
-            r = placeholders + 2,
-            c = placeholders + 3,
-            m = placeholders + 4,
-        ),
-        args: find.clone(),
-    }
-    .bind(job.status.as_str())
-    .bind(status_rank(&job.status))
-    .bind(job.code)
-    .bind(job.meaning.clone());
-    let mut statements = vec![update];
-    if job.code == Some(63016) {
-        statements.push(
-            Statement {
-                sql: format!(
-                    "UPDATE conversations SET window_closed_at = ${n} \
-                     WHERE id = (SELECT conversation_id FROM messages WHERE {locate}) \
-                       AND last_inbound_at < (SELECT created_at FROM messages WHERE {locate})",
-                    n = placeholders + 1
-                ),
-                args: find,
-            }
-            .bind(now),
-        );
-    }
-    statements
 }

@@ -21,10 +21,12 @@ use axum::{
 };
 use tower_sessions::{Session, SessionManagerLayer};
 
+pub mod agent;
+
 use crate::{
-    conversations::{self, Outgoing},
     error::Result,
     mask_address, now_ms,
+    pipeline::outbox::{self, Outgoing},
     sessions::DbSessionStore,
     state::AppState,
 };
@@ -153,7 +155,7 @@ async fn rows(state: &AppState, me: &Me, filter: &InboxFilter, limit: usize, off
                     last_body: body.unwrap_or_default(),
                     last_from_guest: dir.as_deref() == Some("inbound"),
                     last_at_ms: activity.unwrap_or_default(),
-                    window_open: crate::sender::window_open(&address, now, inbound, closed),
+                    window_open: crate::pipeline::sender::window_open(&address, now, inbound, closed),
                 }
             },
         )
@@ -355,7 +357,7 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConversationD
         state: ConversationState::parse(&a.state).unwrap_or(ConversationState::Live),
         ended_at_ms: a.ended_at,
         paused_by: a.paused_by,
-        window_open: crate::sender::window_open(&a.address, now_ms(), a.last_inbound_at, a.window_closed_at),
+        window_open: crate::pipeline::sender::window_open(&a.address, now_ms(), a.last_inbound_at, a.window_closed_at),
         messages,
         earlier_messages: count > HISTORY,
     })
@@ -470,7 +472,9 @@ pub async fn staff_reply(
     if template.is_none() && (body.is_empty() || body.chars().count() > 1600) {
         return Err(AppError::invalid("body", "Write a reply of 1 to 1,600 characters.").into());
     }
-    if template.is_none() && !crate::sender::window_open(&a.address, now_ms(), a.last_inbound_at, a.window_closed_at) {
+    if template.is_none()
+        && !crate::pipeline::sender::window_open(&a.address, now_ms(), a.last_inbound_at, a.window_closed_at)
+    {
         return Err(AppError::OutsideWindow(
             "The guest's 24-hour window has closed: free text cannot be sent. Pick an approved template instead."
                 .into(),
@@ -485,7 +489,7 @@ pub async fn staff_reply(
     let message_id = message.id.clone();
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    conversations::queue(&mut tx, id, &a.connector_id, &[message], now).await?;
+    outbox::queue(&mut tx, id, &a.connector_id, &[message], now).await?;
     tx.commit().await?;
     state.wake_sends().await;
     state.events.changed(id);
@@ -563,7 +567,7 @@ pub async fn end_idle(state: &AppState) -> sqlx::Result<u64> {
 /// The lifecycle worker: ends idle conversations every `interval`.
 pub async fn lifecycle(state: AppState, interval: std::time::Duration) {
     while !state.workers.stopping() {
-        if let Err(e) = state.rejections.flush(&state).await {
+        if let Err(e) = state.rejections.flush(&state.db).await {
             tracing::warn!(error = %e, "cannot record webhook rejections");
         }
         match end_idle(&state).await {
@@ -579,7 +583,7 @@ pub async fn lifecycle(state: AppState, interval: std::time::Duration) {
 
 pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) -> Router {
     Router::new()
-        .route("/events", get(crate::events::stream))
+        .route("/events", get(crate::events::stream::stream))
         .route("/export/conversations/{file}", get(export_one))
         .route("/export/{file}", get(export_list))
         .with_state(state)
@@ -635,13 +639,13 @@ fn download(format: Format, name: &str, body: String) -> Response {
 
 /// An export's failure, answered as the REST API answers its errors.
 fn problem(e: crate::error::Error) -> Response {
-    crate::rest::ApiError::from(e).into_response()
+    crate::error::ApiError::from(e).into_response()
 }
 
 fn message_json(m: &MessageView) -> serde_json::Value {
     serde_json::json!({
         "id": m.id,
-        "at": crate::connectors::utc_minutes(m.at_ms),
+        "at": app::model::utc_minutes(m.at_ms),
         "at_ms": m.at_ms,
         "from": m.who(),
         "direction": if m.direction == Direction::Inbound { "inbound" } else { "outbound" },
@@ -661,7 +665,7 @@ const MESSAGE_HEADER: [&str; 10] =
 fn message_csv(conversation_id: &str, m: &MessageView) -> String {
     csv_line(&[
         conversation_id.to_string(),
-        crate::connectors::utc_minutes(m.at_ms),
+        app::model::utc_minutes(m.at_ms),
         m.who().to_string(),
         if m.direction == Direction::Inbound { "inbound" } else { "outbound" }.to_string(),
         m.body.clone(),
@@ -758,7 +762,7 @@ async fn export_list(
                         "provider": r.provider.label(),
                         "number": r.number,
                         "state": r.state.as_str(),
-                        "last_activity": crate::connectors::utc_minutes(r.last_at_ms),
+                        "last_activity": app::model::utc_minutes(r.last_at_ms),
                         "messages": messages.remove(&r.id).unwrap_or_default().iter().map(message_json).collect::<Vec<_>>(),
                     })
                 })
@@ -779,7 +783,7 @@ async fn export_list(
                     r.provider.label().to_string(),
                     r.number.clone(),
                     r.state.as_str().to_string(),
-                    crate::connectors::utc_minutes(r.last_at_ms),
+                    app::model::utc_minutes(r.last_at_ms),
                     r.last_body.clone(),
                 ]));
             }

@@ -1,10 +1,14 @@
-//! What the backoffice shows of an agent's conversations.
+//! An agent's conversations, a page at a time (the agent's page and the REST API), and the
+//! proactive messages sent to a guest from there.
 
 use app::model::{ConversationView, Me};
 
 use crate::{
-    db::{Condition, Statement},
     error::Result,
+    pipeline::{
+        outbox::{queue, Outgoing},
+        sender::window_open,
+    },
     state::AppState,
 };
 
@@ -70,14 +74,14 @@ pub async fn page_for_agent(
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
     let next = more.then(|| rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.4, r.0)))).flatten();
     let ids: Vec<String> = rows.iter().map(|c| c.0.clone()).collect();
-    let mut messages = crate::inbox::load_messages(state, &ids, None).await?;
+    let mut messages = super::load_messages(state, &ids, None).await?;
     let conversations = rows
         .into_iter()
         .map(|(id, guest, guest_name, number, _)| ConversationView {
             messages: messages.remove(&id).unwrap_or_default(),
             id,
             // Whole to admins, masked to agent owners, as on every page.
-            guest: crate::inbox::shown(me, &guest),
+            guest: super::shown(me, &guest),
             guest_name,
             number,
         })
@@ -164,7 +168,7 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    if template.is_none() && !crate::sender::window_open(&address, now, last_inbound, closed) {
+    if template.is_none() && !window_open(&address, now, last_inbound, closed) {
         return Err(AppError::OutsideWindow(
             "Outside WhatsApp's 24-hour window for this guest (they have not written in the last 24 hours): free text \
              cannot be sent. Send an approved template instead."
@@ -180,134 +184,4 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     state.events.changed(&conversation_id);
     tracing::info!(agent_id, message_id = %message_id, template = template.is_some(), "proactive message queued");
     Ok((message_id, conversation_id))
-}
-
-/// A message on its way out, as queued for the sender.
-#[derive(Debug, Clone, Default)]
-pub struct Outgoing {
-    pub id: String,
-    pub body: String,
-    /// Shown beside the message in the backoffice.
-    pub note: Option<String>,
-    /// Who wrote it when not the agent's brain: `switchboard` (access prompts, command answers).
-    pub origin: Option<&'static str>,
-    /// An explicit template (Content SID and variables), sent whatever the window.
-    pub template: Option<(String, Option<String>)>,
-    /// The brain's execution record behind an agent's reply.
-    pub execution_id: Option<String>,
-}
-
-impl Outgoing {
-    pub fn text(body: impl Into<String>) -> Self {
-        Self { id: crate::new_id(), body: body.into(), ..Self::default() }
-    }
-}
-
-/// The statements that queue messages for the sender at the end of the conversation's send
-/// order, each only when `condition` holds: the first reserves the places (and, a message on
-/// its way out being activity, makes the conversation live again if it had ended); each
-/// message's row and outbox entry follow, its place read back from the conversation. Locks the
-/// conversation's row first: callers that also lock its turn do so after these, as the webhook
-/// does.
-pub fn queue_statements(
-    conversation_id: &str,
-    connector_id: &str,
-    messages: &[Outgoing],
-    now: i64,
-    condition: &Condition,
-) -> Vec<Statement> {
-    let (c, k) = (&condition.sql, condition.next());
-    let mut statements = vec![condition
-        .statement(format!(
-            "UPDATE conversations SET out_seq = out_seq + ${k}, last_activity_at = ${}, state = 'live', ended_at = NULL \
-             WHERE id = ${} AND {c}",
-            k + 1,
-            k + 2
-        ))
-        .bind(messages.len() as i64)
-        .bind(now)
-        .bind(conversation_id)];
-    for (i, m) in messages.iter().enumerate() {
-        statements.push(
-            condition
-                .statement(format!(
-                    "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, origin, \
-                     template_sid, template_variables, execution_id, created_at) \
-                     SELECT ${k}, ${}, ${}, 'outbound', ${}, 'pending', ${}, ${}, ${}, ${}, ${}, ${} WHERE {c}",
-                    k + 1,
-                    k + 2,
-                    k + 3,
-                    k + 4,
-                    k + 5,
-                    k + 6,
-                    k + 7,
-                    k + 8,
-                    k + 9
-                ))
-                .bind(m.id.as_str())
-                .bind(conversation_id)
-                .bind(connector_id)
-                .bind(m.body.as_str())
-                .bind(m.note.as_deref())
-                .bind(m.origin)
-                .bind(m.template.as_ref().map(|t| t.0.clone()))
-                .bind(m.template.as_ref().and_then(|t| t.1.clone()))
-                .bind(m.execution_id.as_deref())
-                .bind(now),
-        );
-        statements.push(
-            condition
-                .statement(format!(
-                    "INSERT INTO outbox (message_id, conversation_id, seq, state, run_at, created_at) \
-                     SELECT ${k}, ${}, (SELECT out_seq FROM conversations WHERE id = ${}) - ${}, 'pending', ${}, ${} \
-                     WHERE {c}",
-                    k + 1,
-                    k + 1,
-                    k + 2,
-                    k + 3,
-                    k + 3
-                ))
-                .bind(m.id.as_str())
-                .bind(conversation_id)
-                .bind((messages.len() - 1 - i) as i64)
-                .bind(now),
-        );
-    }
-    statements
-}
-
-/// Queues messages for the sender within a transaction (see [`queue_statements`]).
-pub async fn queue(
-    tx: &mut crate::db::WriteTx,
-    conversation_id: &str,
-    connector_id: &str,
-    messages: &[Outgoing],
-    now: i64,
-) -> sqlx::Result<()> {
-    for statement in queue_statements(conversation_id, connector_id, messages, now, &Condition::always()) {
-        statement.run(tx).await?;
-    }
-    Ok(())
-}
-
-/// The conversation with `address` on the number, created (for the agent) if new; its id.
-pub async fn open(state: &AppState, number_id: &str, address: &str, agent_id: Option<&str>) -> sqlx::Result<String> {
-    let rows = state
-        .db
-        .write_script(
-            vec![Statement::new(
-                "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number_id, guest_address) \
-                 DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) RETURNING id",
-            )
-            .bind(crate::new_id())
-            .bind(number_id)
-            .bind(address)
-            .bind(agent_id)
-            .bind(crate::now_ms())],
-            false,
-        )
-        .await?;
-    let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
-    sqlx::Row::try_get(row, 0)
 }

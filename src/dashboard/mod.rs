@@ -1,52 +1,17 @@
 //! The organization's dashboard: messages in and out per day, the median reply time, delivery
 //! failures by Twilio error code, webhook requests refused, and connector health.
 
-use std::{collections::HashMap, sync::Mutex};
-
 use app::model::{CodeCount, Dashboard, DayCount, Me, Role};
 
 use crate::{error::Result, now_ms, state::AppState};
 
+pub mod rejections;
+
+pub use rejections::Rejections;
+
 /// Days the dashboard covers.
 pub const DAYS: i64 = 14;
 const DAY_MS: i64 = 86_400_000;
-
-/// Webhook requests refused for a known connector, counted in memory and written now and then
-/// (a flood of forged requests must not turn into a flood of writes).
-#[derive(Default)]
-pub struct Rejections {
-    counts: Mutex<HashMap<(String, &'static str), i64>>,
-}
-
-impl Rejections {
-    pub fn note(&self, connector_id: &str, reason: &'static str) {
-        *self.counts.lock().unwrap().entry((connector_id.to_string(), reason)).or_default() += 1;
-    }
-
-    /// Adds the counts so far to today's rows.
-    pub async fn flush(&self, state: &AppState) -> sqlx::Result<()> {
-        let counts = std::mem::take(&mut *self.counts.lock().unwrap());
-        if counts.is_empty() {
-            return Ok(());
-        }
-        let day = crate::connectors::utc_minutes(now_ms())[..10].to_string();
-        let mut tx = state.db.begin_write().await?;
-        for ((connector_id, reason), count) in counts {
-            sqlx::query(
-                "INSERT INTO webhook_rejections (org_id, day, reason, count) \
-                 SELECT org_id, $1, $2, $3 FROM connectors WHERE id = $4 \
-                 ON CONFLICT (org_id, day, reason) DO UPDATE SET count = webhook_rejections.count + excluded.count",
-            )
-            .bind(&day)
-            .bind(reason)
-            .bind(count)
-            .bind(&connector_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await
-    }
-}
 
 fn reason_label(reason: &str) -> String {
     match reason {
@@ -78,7 +43,7 @@ pub async fn dashboard(state: &AppState, me: &Me) -> Result<Dashboard> {
             let day = today - DAYS + 1 + i;
             let count = |dir: &str| per_day.iter().filter(|r| r.0 == day && r.1 == dir).map(|r| r.2).sum();
             DayCount {
-                day: crate::connectors::utc_minutes(day * DAY_MS)[..10].to_string(),
+                day: app::model::utc_minutes(day * DAY_MS)[..10].to_string(),
                 inbound: count("inbound"),
                 outbound: count("outbound"),
             }
@@ -108,7 +73,7 @@ pub async fn dashboard(state: &AppState, me: &Me) -> Result<Dashboard> {
     .bind(since)
     .fetch_all(&state.db.pool)
     .await?;
-    let first_day = crate::connectors::utc_minutes(since)[..10].to_string();
+    let first_day = app::model::utc_minutes(since)[..10].to_string();
     let rejections: Vec<(String, i64)> = sqlx::query_as(
         "SELECT reason, CAST(SUM(count) AS BIGINT) FROM webhook_rejections WHERE org_id = $1 AND day >= $2 \
          GROUP BY reason ORDER BY SUM(count) DESC",

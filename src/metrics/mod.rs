@@ -5,9 +5,7 @@
 
 use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
 
-use axum::{extract::State, http::header, response::IntoResponse};
-
-use crate::{now_ms, state::AppState};
+pub mod http;
 
 /// Latency buckets, in seconds.
 const ACK_BUCKETS: [f64; 12] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -88,7 +86,7 @@ impl Metrics {
 
     pub fn status_callback(&self, status: &str) {
         // Twilio's statuses are a short known list; anything else is counted as "other".
-        let status = if crate::webhook::status_rank(status) > 0 { status } else { "other" };
+        let status = if crate::twilio::status::status_rank(status) > 0 { status } else { "other" };
         *self.0.lock().unwrap().statuses.entry(status.to_string()).or_default() += 1;
     }
 
@@ -129,61 +127,4 @@ impl Metrics {
         }
         m.turns.render(out, "switchboard_turn_seconds", "Time an agent's brain took for a turn.");
     }
-}
-
-/// `GET /metrics`.
-/// `/metrics`, for the operator's scraper: with `SWITCHBOARD_METRICS_TOKEN` set, only with
-/// `Authorization: Bearer <token>`; without it, only from this machine (loopback).
-pub async fn handler(
-    State(state): State<AppState>,
-    client: Option<axum::Extension<app::api::ssr::ClientAddr>>,
-    headers: axum::http::HeaderMap,
-) -> axum::response::Response {
-    let allowed = match &state.metrics_token {
-        Some(token) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| crate::crypto::constant_time_eq(given.as_bytes(), token.expose().as_bytes())),
-        None => client.is_some_and(|c| c.0 .0.is_loopback()),
-    };
-    if !allowed {
-        return (axum::http::StatusCode::FORBIDDEN, "metrics are for the operator: set SWITCHBOARD_METRICS_TOKEN")
-            .into_response();
-    }
-    let mut out = String::new();
-    state.metrics.render(&mut out);
-    if let Err(e) = from_database(&state, &mut out).await {
-        tracing::warn!(error = %e, "metrics: cannot read the queues");
-        let _ = writeln!(out, "# the database did not answer: queue and connector gauges omitted");
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
-}
-
-async fn from_database(state: &AppState, out: &mut String) -> sqlx::Result<()> {
-    let now = now_ms();
-    let _ = writeln!(
-        out,
-        "# HELP switchboard_queue_depth Jobs waiting, by queue.\n# TYPE switchboard_queue_depth gauge\n\
-         # HELP switchboard_queue_oldest_seconds Age of the oldest waiting job, by queue.\n\
-         # TYPE switchboard_queue_oldest_seconds gauge"
-    );
-    for (queue, sql) in [
-        ("turns", "SELECT COUNT(*), MIN(updated_at) FROM turns WHERE state = 'pending'"),
-        ("sends", "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending'"),
-        ("media", "SELECT COUNT(*), MIN(created_at) FROM media WHERE state = 'pending'"),
-    ] {
-        let (depth, oldest): (i64, Option<i64>) = sqlx::query_as(sql).fetch_one(&state.db.pool).await?;
-        let age = oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
-        let _ = writeln!(out, "switchboard_queue_depth{{queue=\"{queue}\"}} {depth}");
-        let _ = writeln!(out, "switchboard_queue_oldest_seconds{{queue=\"{queue}\"}} {age}");
-    }
-    let health: Vec<(String, i64)> =
-        sqlx::query_as("SELECT health, COUNT(*) FROM connectors GROUP BY health").fetch_all(&state.db.pool).await?;
-    let _ = writeln!(out, "# HELP switchboard_connectors Connectors by health.\n# TYPE switchboard_connectors gauge");
-    for kind in ["connected", "rejected", "unreachable", "checking"] {
-        let n = health.iter().find(|(h, _)| h == kind).map_or(0, |(_, n)| *n);
-        let _ = writeln!(out, "switchboard_connectors{{health=\"{kind}\"}} {n}");
-    }
-    Ok(())
 }

@@ -16,8 +16,7 @@ use crate::{
     error::Result,
     mask_address, now_ms,
     state::AppState,
-    twilio::{errors, Credentials, NewMessage, TwilioError},
-    webhook::status_rank,
+    twilio::{errors, status::status_rank, Credentials, NewMessage, TwilioError},
 };
 
 /// WhatsApp's customer-service window.
@@ -490,7 +489,7 @@ const RATE_MARGIN: f64 = 0.98;
 /// Takes the number's next send slot. Returns `None` once the slot has come (after waiting a
 /// little if need be), or how long to come back after when the schedule is full for longer.
 /// The schedule is one row per number in the database, so the cap holds across all senders;
-/// [`Departures`] then makes sure this process never lets more than the cap leave in any one
+/// [`Departures`](super::departures::Departures) then makes sure this process never lets more than the cap leave in any one
 /// second, even when workers that slept through their slots wake together.
 async fn reserve_slot(state: &AppState, number_id: &str) -> Result<Option<Duration>> {
     let Some(rate) = state.tuning.send_rate.filter(|r| *r > 0.0) else { return Ok(None) };
@@ -533,37 +532,6 @@ fn clock_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or_default()
 }
 
-/// When this process's last sends left, per number: a sliding window that holds a send back
-/// while the cap's worth have left within the last second.
-#[derive(Default)]
-pub struct Departures {
-    recent: std::sync::Mutex<std::collections::HashMap<String, std::collections::VecDeque<tokio::time::Instant>>>,
-}
-
-impl Departures {
-    /// Waits until a send from the number keeps within `rate` per second, and counts it.
-    pub async fn wait_turn(&self, number_id: &str, rate: f64) {
-        let cap = (rate.floor() as usize).max(1);
-        let second = Duration::from_secs(1);
-        loop {
-            let wait = {
-                let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-                let now = tokio::time::Instant::now();
-                let left = recent.entry(number_id.to_string()).or_default();
-                while left.front().is_some_and(|t| now.duration_since(*t) >= second) {
-                    left.pop_front();
-                }
-                if left.len() < cap {
-                    left.push_back(now);
-                    return;
-                }
-                (left[left.len() - cap] + second).saturating_duration_since(now)
-            };
-            tokio::time::sleep(wait.max(Duration::from_micros(100))).await;
-        }
-    }
-}
-
 /// How long to wait before the next request for a reply after `attempts` requests that failed
 /// with `e`: Twilio's `Retry-After` when it gave one (and a little jitter, so throttled replies
 /// do not all come back together), else exponential from `base` (the first retry within it,
@@ -600,26 +568,6 @@ mod tests {
         let now = 100 * HOUR;
         assert!(!window_open("whatsapp:+1", now, Some(now - HOUR), Some(now - 10)));
         assert!(window_open("whatsapp:+1", now, Some(now - 5), Some(now - 10)));
-    }
-
-    #[tokio::test]
-    async fn no_more_than_the_cap_leaves_in_any_one_second() {
-        let departures = Departures::default();
-        let start = tokio::time::Instant::now();
-        let mut left = Vec::new();
-        for _ in 0..8 {
-            departures.wait_turn("PN1", 5.0).await;
-            left.push(start.elapsed());
-        }
-        // Five at once, then each only once the one five before it is a second old.
-        assert!(left[4] < Duration::from_millis(100), "{left:?}");
-        for i in 5..8 {
-            assert!(left[i] >= left[i - 5] + Duration::from_secs(1), "{left:?}");
-        }
-        // Another number has its own count.
-        let before = tokio::time::Instant::now();
-        departures.wait_turn("PN2", 5.0).await;
-        assert!(before.elapsed() < Duration::from_millis(100));
     }
 
     #[test]

@@ -7,6 +7,10 @@ use app::model::{ChatLine, FaqEntry};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+pub mod mind;
+
+pub use mind::{Mind, Minds, MAX_REPLY_CHARS};
+
 use crate::{
     crypto::Secret,
     egress::{read_capped, Outbound},

@@ -11,11 +11,11 @@ use tracing::Instrument;
 
 use app::model::ChatLine;
 
+use super::outbox::{self, Outgoing};
 use crate::{
     access,
     brain::{split_body, TurnInput},
     connectors,
-    conversations::{self, Outgoing},
     db::{Condition, Statement},
     mask_address, new_id, now_ms,
     state::AppState,
@@ -289,7 +289,7 @@ async fn think(
     inbound: &[(String, String, Option<String>)],
     messages: Vec<String>,
 ) -> crate::error::Result<(Vec<String>, Execution)> {
-    let mind = state.minds.get(state, agent_id, revision).await?;
+    let mind = state.minds.get(agent_id, revision, || crate::agents::mind_at(state, agent_id)).await?;
     // The conversation so far (the last 20 messages before this turn), oldest first; commands
     // and Switchboard's own answers are not part of it.
     let earlier: Vec<(String, String)> = sqlx::query_as(
@@ -384,7 +384,7 @@ async fn finish(
     let routed = ctx.reply_to.is_some() && parts.iter().any(|p| p.origin.is_none());
     let target = match ctx.reply_to.as_deref().filter(|_| routed) {
         None => claim.conversation_id.clone(),
-        Some(address) => conversations::open(state, &ctx.number_id, address, ctx.agent_id.as_deref()).await?,
+        Some(address) => outbox::open(state, &ctx.number_id, address, ctx.agent_id.as_deref()).await?,
     };
     let (own, agents): (Vec<Outgoing>, Vec<Outgoing>) = parts.into_iter().partition(|p| p.origin.is_some());
     // Rows are locked in the order the webhook locks them (conversation, then turn), so the two
@@ -393,12 +393,12 @@ async fn finish(
     let mut touched = Vec::new();
     for (conversation, messages) in [(claim.conversation_id.clone(), own), (target, agents)] {
         if !messages.is_empty() {
-            script.extend(conversations::queue_statements(&conversation, &ctx.connector_id, &messages, now, &lease));
+            script.extend(outbox::queue_statements(&conversation, &ctx.connector_id, &messages, now, &lease));
             touched.push(conversation);
         }
     }
     if !inbound.is_empty() {
-        let ids = crate::batch::values(inbound.len(), 1, k - 1, |n| format!("${}", n[0]));
+        let ids = crate::pipeline::batch::values(inbound.len(), 1, k - 1, |n| format!("${}", n[0]));
         let mut answered = lease.statement(format!("UPDATE messages SET answered = 1 WHERE id IN ({ids}) AND {held}"));
         for (id, ..) in inbound {
             answered = answered.bind(id.as_str());
