@@ -38,8 +38,10 @@ CARGO_HOME="$fresh_home" CARGO_TARGET_DIR="$fresh_home/target" cargo check --off
   -p app --no-default-features --features hydrate --target wasm32-unknown-unknown
 rm -rf "$fresh_home"
 
-step "checking formatting"
+step "checking formatting and lints (clippy, warnings denied; the UI crate for the browser too)"
 cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown --quiet -- -D warnings
 
 step "building the UI (WASM, release)"
 trunk build --release

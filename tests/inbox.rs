@@ -365,7 +365,7 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     assert!(csv.contains("whatsapp:+15550000005") && csv.contains("Breakfast is from 7 to 10."));
 
     let filtered: serde_json::Value =
-        get(format!("/export/conversations.json?q=breakfast&state=live")).await.json().await.unwrap();
+        get("/export/conversations.json?q=breakfast&state=live".to_string()).await.json().await.unwrap();
     let list = filtered.as_array().unwrap();
     assert_eq!(list.len(), 1, "the filter applies");
     assert_eq!(list[0]["messages"].as_array().unwrap().len(), 2);

@@ -1,6 +1,10 @@
 //! Server functions: the browser's calls into Switchboard. Each checks the session and the
 //! organization (through the [`crate::ports::Backoffice`] port) before doing anything.
 
+// A server function's arguments are its form's fields, and `#[server]` does not carry an
+// `allow` on the function over to the browser's side of it.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
@@ -444,7 +448,6 @@ fn agent_input(
 }
 
 #[server(prefix = "/ui", endpoint = "create_agent")]
-#[allow(clippy::too_many_arguments)]
 pub async fn create_agent(
     name: String,
     #[server(default)] description: String,
@@ -481,7 +484,6 @@ pub async fn create_agent(
 }
 
 #[server(prefix = "/ui", endpoint = "update_agent")]
-#[allow(clippy::too_many_arguments)]
 pub async fn update_agent(
     id: String,
     name: String,
@@ -644,7 +646,7 @@ pub async fn set_agent_template(
     ssr::reply(
         async move {
             let (svc, me) = ssr::signed_in().await?;
-            let choice = (!template_sid.is_empty()).then(|| crate::ports::TemplateChoice {
+            let choice = (!template_sid.is_empty()).then_some(crate::ports::TemplateChoice {
                 connector_id,
                 sid: template_sid,
                 variables,
