@@ -1,14 +1,12 @@
 //! What an organization admin does in the backoffice, through the same port the pages use,
 //! and over HTTP where sessions are concerned.
 
-mod common;
-
+use crate::common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN, TOKEN};
 use app::{
     model::{ConnectorState, Health, Provider, WebhookState},
     ports::{AgentInput, Backoffice, ConnectorInput},
     AppError,
 };
-use common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN, TOKEN};
 
 fn field(e: AppError) -> String {
     match e {
@@ -203,13 +201,13 @@ async fn the_periodic_health_check_keeps_the_badge_honest() {
     assert_eq!(c.health, Health::Connected);
 
     app.sim.sim.set_auth_token(&app.account_sid, "0123456789abcdef0123456789abcdee");
-    common::eventually("the health check notices the changed token", || async {
+    crate::common::eventually("the health check notices the changed token", || async {
         let now = app.state.list_connectors(&me).await.unwrap().remove(0);
         (now.health == Health::CredentialsRejected).then_some(())
     })
     .await;
     app.sim.sim.set_auth_token(&app.account_sid, TOKEN);
-    common::eventually("and that it works again", || async {
+    crate::common::eventually("and that it works again", || async {
         let now = app.state.list_connectors(&me).await.unwrap().remove(0);
         (now.health == Health::Connected && now.state == ConnectorState::Active).then_some(())
     })
@@ -242,7 +240,7 @@ async fn bad_connector_input_gets_a_field_error_and_saves_nothing() {
         (ConnectorInput { name: "  ".into(), ..base.clone() }, "name"),
         (ConnectorInput { name: "x".repeat(81), ..base.clone() }, "name"),
         (ConnectorInput { account_sid: "AC123".into(), ..base.clone() }, "account_sid"),
-        (ConnectorInput { account_sid: format!("SK{}", common::random_hex(32)), ..base.clone() }, "account_sid"),
+        (ConnectorInput { account_sid: format!("SK{}", crate::common::random_hex(32)), ..base.clone() }, "account_sid"),
         (ConnectorInput { auth_token: Some("secret".into()), ..base.clone() }, "auth_token"),
         (ConnectorInput { auth_token: None, ..base.clone() }, "auth_token"),
     ];
@@ -384,7 +382,7 @@ async fn sessions_guard_server_functions_and_survive_a_restart() {
             c.database_url = Some(db);
             c
         },
-        common::fast_tuning(),
+        crate::common::fast_tuning(),
     )
     .await
     .unwrap();

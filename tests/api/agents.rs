@@ -2,20 +2,18 @@
 //! customer's HTTP hook, each against a local test server; "Try the agent"; edits, deletes and
 //! bad input; the welcome message.
 
-mod common;
-
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use crate::common::{eventually, spawn_app, TestApp};
 use app::{
     model::{BrainKind, ChatLine, FaqEntry},
     ports::{AgentInput, Backoffice, BrainInput},
     AppError,
 };
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
-use common::{eventually, spawn_app, TestApp};
 use serde_json::{json, Value};
 use twilio_sim::Inbound;
 

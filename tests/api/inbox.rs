@@ -1,15 +1,13 @@
 //! The inbox: filters, search and pages; a conversation's history, ticks and execution records;
 //! human takeover; the lifecycle; live updates over server-sent events; exports; the dashboard.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{eventually, spawn_app, TestApp};
 use app::{
     model::{ConversationState, Direction, InboxFilter, Provider, Role},
     ports::{AgentInput, Backoffice},
 };
-use common::{eventually, spawn_app, TestApp};
 use twilio_sim::Inbound;
 
 fn guest(i: usize) -> String {

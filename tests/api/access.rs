@@ -3,13 +3,11 @@
 //! of a decision inside and outside the 24-hour window. Codes are read from the simulator's
 //! mailbox, which received them over SMTP.
 
-mod common;
-
+use crate::common::{eventually, spawn_app, TestApp};
 use app::{
     model::{AccessPolicy, AccessSettings, RequestKind},
     ports::Backoffice,
 };
-use common::{eventually, spawn_app, TestApp};
 use twilio_sim::Inbound;
 
 const ANA: &str = "whatsapp:+15550001111";
@@ -349,7 +347,7 @@ async fn a_decision_outside_the_window_goes_as_the_template_or_not_at_all() {
 
 #[tokio::test]
 async fn without_smtp_the_guest_and_the_page_are_told_email_is_not_set_up() {
-    let app = common::spawn_app_with(|c| c.smtp_host = None).await;
+    let app = crate::common::spawn_app_with(|c| c.smtp_host = None).await;
     let (me, _, _, agent) = app.ready_path().await;
     policy(&app, &me, &agent, AccessPolicy::RequireEmail, false).await;
     assert!(say(&app, ANA, "/login ana@example.com").await.contains("not set up"));

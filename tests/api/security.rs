@@ -4,20 +4,18 @@
 //! and slow clients do not exhaust the server, password guessing is throttled, and the UI's
 //! assets go out compressed with cache validators.
 
-mod common;
-
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
+use crate::common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN};
 use app::{
     model::ChatLine,
     ports::{AgentInput, Backoffice, BrainInput},
     AppError,
 };
 use axum::{response::IntoResponse, routing::any, Router};
-use common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN};
 use switchboard::egress::Egress;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -306,7 +304,7 @@ async fn unknown_webhook_keys_are_refused_without_a_lookup_and_the_cache_stays_b
 
     // Well-shaped unknown keys are looked up, and the cache never holds more than its bound.
     for _ in 0..10_500 {
-        let unknown: String = common::random_hex(43);
+        let unknown: String = crate::common::random_hex(43);
         assert!(hooks.connector(&app.state.db, &app.state.secrets, &unknown).await.unwrap().is_none());
         assert!(hooks.connectors.len() <= 10_000);
     }
@@ -685,7 +683,7 @@ async fn guest_says(app: &TestApp, from: &str, body: &str) -> String {
         media: vec![],
     };
     app.sim.sim.guest_message(message).await.unwrap();
-    common::eventually(&format!("an answer to {body:?}"), || async {
+    crate::common::eventually(&format!("an answer to {body:?}"), || async {
         let replies = app.replies_to(from);
         (replies.len() > before).then(|| replies.last().unwrap().body.clone())
     })

@@ -1,9 +1,7 @@
 //! A guest's message from the simulator's phone to the agent's reply, through signed webhooks.
 
-mod common;
-
+use crate::common::{eventually, spawn_app, TOKEN};
 use app::{model::Direction, ports::Backoffice};
-use common::{eventually, spawn_app, TOKEN};
 use twilio_sim::Inbound;
 
 const GUEST: &str = "whatsapp:+15551230001";
@@ -79,7 +77,7 @@ async fn duplicate_and_concurrent_deliveries_give_one_reply() {
     let app = spawn_app().await;
     let (_, connector, ..) = app.ready_path().await;
     let url = format!("{}/twilio/inbound/{}", app.url, app.webhook_key(&connector).await);
-    let sid = format!("SM{}", common::random_hex(32));
+    let sid = format!("SM{}", crate::common::random_hex(32));
     let (form, signature) = signed_inbound(&url, TOKEN, &sid, &app.account_sid, "When is breakfast?");
     let post = || {
         app.http
@@ -110,7 +108,7 @@ async fn webhook_refuses_what_twilio_did_not_sign() {
     let app = spawn_app().await;
     let (_, connector, ..) = app.ready_path().await;
     let url = format!("{}/twilio/inbound/{}", app.url, app.webhook_key(&connector).await);
-    let sid = format!("SM{}", common::random_hex(32));
+    let sid = format!("SM{}", crate::common::random_hex(32));
     let (form, signature) = signed_inbound(&url, TOKEN, &sid, &app.account_sid, "hello");
     let send = |url: String, content_type: &'static str, signature: Option<String>, body: String| {
         let mut req = app.http.post(url).header("Content-Type", content_type).body(body);

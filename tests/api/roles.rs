@@ -3,14 +3,12 @@
 //! another organization's data through any server function. Every port call the pages use is
 //! tried across the line.
 
-mod common;
-
+use crate::common::{spawn_app, TestApp};
 use app::{
     model::{ChatLine, Me, Role},
     ports::{AgentInput, Backoffice, TemplateChoice},
     AppError,
 };
-use common::{spawn_app, TestApp};
 
 const PASSWORD: &str = "correct horse battery";
 

@@ -4,12 +4,10 @@
 //! conditional fields. The flow below makes every call the product makes; the simulator
 //! records them as they arrive and each is checked here.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 
+use crate::common::{eventually, spawn_app, TestApp};
 use app::{model::WebhookState, ports::Backoffice};
-use common::{eventually, spawn_app, TestApp};
 use serde_json::Value;
 use twilio_sim::{Faults, Inbound, MediaFile, RecordedRequest, SeedAccount, SeedNumber, SeedService};
 
@@ -326,7 +324,7 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
     let app = spawn_app().await;
     // A second account with more numbers than one page holds, so the lists follow their pages.
     let big = SeedAccount {
-        sid: format!("AC{}", common::random_hex(32)),
+        sid: format!("AC{}", crate::common::random_hex(32)),
         numbers: (0..130)
             .map(|i| SeedNumber {
                 phone_number: format!("+1415556{i:04}"),
@@ -336,7 +334,7 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
                 sender_status: "ONLINE".into(),
             })
             .collect(),
-        ..common::seed_account()
+        ..crate::common::seed_account()
     };
     app.sim.sim.add_account(&big);
     app.sim.sim.add_service(

@@ -1,12 +1,10 @@
 //! The message pipeline under Twilio's bad days: failures, throttling, lost answers, window
 //! rules, long replies, the rate cap, and two instances sharing one database.
 
-mod common;
-
 use std::{collections::HashMap, time::Duration};
 
+use crate::common::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
 use app::ports::{AgentInput, Backoffice};
-use common::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
 use twilio_sim::{Faults, Inbound};
 
 fn guest(i: usize) -> String {
@@ -342,7 +340,7 @@ async fn status_callbacks_out_of_order_never_move_a_reply_backwards() {
 
 #[tokio::test]
 async fn the_rate_cap_per_number_holds() {
-    let app = common::spawn_app_with(|c| c.send_rate = 10.0).await;
+    let app = crate::common::spawn_app_with(|c| c.send_rate = 10.0).await;
     app.ready_path().await;
     const N: usize = 16;
     for i in 0..N {
@@ -408,9 +406,11 @@ async fn two_instances_on_one_database_never_send_twice() {
     config.twilio_api_base = app.sim.url();
     config.twilio_messaging_base = app.sim.url();
     config.twilio_content_base = app.sim.url();
-    let twin = switchboard::startup::Application::build_with(config, common::fast_tuning()).await.unwrap();
+    let twin = switchboard::startup::Application::build_with(config, crate::common::fast_tuning()).await.unwrap();
     let twin_task = tokio::spawn(twin.run_until(std::future::pending()));
-    app.sim.sim.set_faults(Faults { slow_ms: 20, phantom_rate: 0.05, fail_rate: 0.05, ..Faults::default() });
+    // Sends slow enough (150 ms) that the first instance's workers are busy while sends are due:
+    // the twin, which only polls, finds work even when the machine is loaded.
+    app.sim.sim.set_faults(Faults { slow_ms: 150, phantom_rate: 0.05, fail_rate: 0.05, ..Faults::default() });
     const N: usize = 40;
     for i in 0..N {
         write(&app, i, "When is breakfast?").await;

@@ -2,14 +2,12 @@
 //! webhooks someone re-pointed, deactivating bound numbers, "Set webhook" on every number with
 //! the reason when it does not take, and the WhatsApp sandbox.
 
-mod common;
-
+use crate::common::{eventually, spawn_app, TestApp};
 use app::{
     model::{Cleanup, Provider, WebhookState},
     ports::Backoffice,
     AppError,
 };
-use common::{eventually, spawn_app, TestApp};
 use twilio_sim::{Inbound, SeedService};
 
 fn guest(to: &str, from: &str, body: &str) -> Inbound {

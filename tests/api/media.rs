@@ -1,10 +1,8 @@
 //! Media guests send: recorded with the message, downloaded once from Twilio with the account's
 //! credentials, shown only to the organization; refused when it is not Twilio's or too large.
 
-mod common;
-
+use crate::common::{eventually, spawn_app, spawn_app_with, TestApp, TOKEN};
 use app::{model::MediaView, ports::Backoffice};
-use common::{eventually, spawn_app, spawn_app_with, TestApp, TOKEN};
 use switchboard::media::OutboundFile;
 use twilio_sim::{Inbound, MediaFile};
 
@@ -60,7 +58,10 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
     assert_eq!(served.headers()["content-type"], "image/png");
     assert!(served.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
     assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
-    assert_eq!(admin.get(format!("{}/media/{}", app.url, common::random_hex(32))).send().await.unwrap().status(), 404);
+    assert_eq!(
+        admin.get(format!("{}/media/{}", app.url, crate::common::random_hex(32))).send().await.unwrap().status(),
+        404
+    );
 
     // An agent owner of the same organization sees files of their own agents' guests only.
     use app::ports::Backoffice;
@@ -101,7 +102,7 @@ async fn a_media_url_that_is_not_twilios_gets_no_credentials() {
 
     let url = format!("{}/twilio/inbound/{}", app.url, app.webhook_key(&connector).await);
     let params: Vec<(String, String)> = vec![
-        ("MessageSid".into(), format!("SM{}", common::random_hex(32))),
+        ("MessageSid".into(), format!("SM{}", crate::common::random_hex(32))),
         ("AccountSid".into(), app.account_sid.clone()),
         ("From".into(), GUEST.into()),
         ("To".into(), "whatsapp:+14155550100".into()),
@@ -160,7 +161,7 @@ async fn a_file_sent_to_the_guest_goes_out_as_a_signed_expiring_link() {
         format!("{}/media/out/{media_id}?expires={past}&signature={signature}", app.url)
     };
     assert_eq!(client.get(&expired).send().await.unwrap().status(), 403);
-    let other_id = link.replace(&media_id, &common::random_hex(32));
+    let other_id = link.replace(&media_id, &crate::common::random_hex(32));
     assert_eq!(client.get(&other_id).send().await.unwrap().status(), 403);
 }
 

@@ -2,10 +2,8 @@
 //! codes, authorization across organizations and roles, Trinity's WhatsApp routes, proactive
 //! messages and the 24-hour window, and the OpenAPI document.
 
-mod common;
-
+use crate::common::{eventually, spawn_app, TestApp, TOKEN};
 use app::{model::Role, ports::Backoffice};
-use common::{eventually, spawn_app, TestApp, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use twilio_sim::Inbound;

@@ -1,11 +1,9 @@
 //! The binary's command line and start-up checks.
 
-mod common;
-
 use std::process::Command;
 
+use crate::common::{random_hex, spawn_app};
 use app::ports::Backoffice;
-use common::{random_hex, spawn_app};
 use switchboard::{config::Config, startup::Application};
 
 fn switchboard(data_dir: &std::path::Path) -> Command {
@@ -68,11 +66,11 @@ async fn starting_without_the_master_key_that_sealed_the_tokens_fails_clearly() 
         switchboard::connectors::credentials(twin.state(), &app.state.list_connectors(&me).await.unwrap()[0].id)
             .await
             .unwrap();
-    assert_eq!(creds.auth_token.expose(), common::TOKEN);
+    assert_eq!(creds.auth_token.expose(), crate::common::TOKEN);
 }
 
 /// A configuration on the test app's database, with its own data folder (and so key file).
-fn config_on(app: &common::TestApp, data_dir: std::path::PathBuf) -> Config {
+fn config_on(app: &crate::common::TestApp, data_dir: std::path::PathBuf) -> Config {
     let mut config = Config::for_data_dir(data_dir);
     config.bind = "127.0.0.1:0".parse().unwrap();
     config.database_url = Some(app.database_url.clone());
@@ -102,7 +100,7 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
     assert!(stdout.contains("Re-encrypted 1 secret(s)"), "{stdout}");
     let new_key = std::fs::read_to_string(&key_file).unwrap();
     assert_ne!(new_key, old_key);
-    assert!(!stdout.contains(new_key.trim()) && !stdout.contains(common::TOKEN), "no key or token is printed");
+    assert!(!stdout.contains(new_key.trim()) && !stdout.contains(crate::common::TOKEN), "no key or token is printed");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -113,7 +111,10 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
     assert_ne!(sealed_after, sealed_before);
 
     // The new key file opens the token; the old key is refused with a clear message.
-    assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(), common::TOKEN);
+    assert_eq!(
+        token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(),
+        crate::common::TOKEN
+    );
     let mut with_old = config_on(&app, app.data_dir.join("elsewhere"));
     with_old.master_key = Some(switchboard::crypto::Secret::new(old_key.trim()));
     let error = Application::build(with_old).await.err().expect("the old key is refused").to_string();
@@ -126,7 +127,7 @@ async fn rotate_key_refuses_while_an_instance_runs_and_a_start_finds_any_secret_
     let me = app.admin().await;
     let front = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
     let spa = app.state.create_connector(&me, app.connector_input("Spa")).await.unwrap();
-    common::eventually("the running instance is recorded", || async {
+    crate::common::eventually("the running instance is recorded", || async {
         (switchboard::instances::running(&app.state.db).await.unwrap() > 0).then_some(())
     })
     .await;
@@ -137,14 +138,14 @@ async fn rotate_key_refuses_while_an_instance_runs_and_a_start_finds_any_secret_
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("instance(s) on this database said they were running"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_before, "nothing changed");
-    assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &front.id).await.unwrap(), common::TOKEN);
+    assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &front.id).await.unwrap(), crate::common::TOKEN);
 
     // A secret sealed under another key (what an instance left running through a rotation would
     // save) is found at start, with the rows it concerns, though the others open.
     app.stop_server().await;
     let other = switchboard::crypto::SecretBox::from_key(&[9; 32]);
     sqlx::query("UPDATE connectors SET auth_token_enc = $1 WHERE id = $2")
-        .bind(other.seal(common::TOKEN, &spa.id))
+        .bind(other.seal(crate::common::TOKEN, &spa.id))
         .bind(&spa.id)
         .execute(&app.state.db.pool)
         .await
@@ -176,7 +177,7 @@ async fn rotate_key_from_the_environment_prints_the_new_key_once() {
 
     let mut config = config_on(&app, no_file.clone());
     config.master_key = Some(switchboard::crypto::Secret::new(new_key));
-    assert_eq!(token_as_seen_by(config, &connector.id).await.unwrap(), common::TOKEN);
+    assert_eq!(token_as_seen_by(config, &connector.id).await.unwrap(), crate::common::TOKEN);
     let _ = std::fs::remove_dir_all(no_file);
 }
 
@@ -194,7 +195,10 @@ async fn a_rotation_cut_off_before_the_key_file_was_replaced_is_finished_by_the_
     let new = switchboard::crypto::SecretBox::from_key(&key);
     assert_eq!(switchboard::keys::reseal_all(&app.state.db, &old, &new).await.unwrap(), 1);
 
-    assert_eq!(token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(), common::TOKEN);
+    assert_eq!(
+        token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(),
+        crate::common::TOKEN
+    );
     assert!(!switchboard::keys::pending_key_file(&key_file).exists());
     assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), switchboard::crypto::encode_key(&key).expose());
 }
@@ -296,7 +300,7 @@ async fn backup_copies_the_sqlite_database_online() {
 #[tokio::test]
 async fn readyz_says_ready_once_the_database_answers_and_every_worker_runs() {
     let app = spawn_app().await;
-    let response = common::eventually("ready", || async {
+    let response = crate::common::eventually("ready", || async {
         let r = app.http.get(format!("{}/readyz", app.url)).send().await.ok()?;
         (r.status() == 200).then_some(r)
     })
@@ -337,7 +341,7 @@ async fn metrics_count_webhooks_sends_callbacks_and_turns_in_prometheus_format()
         media: vec![],
     };
     app.sim.sim.guest_message(inbound).await.unwrap();
-    common::eventually("the reply read", || async {
+    crate::common::eventually("the reply read", || async {
         app.replies_to(guest).pop().filter(|m| m.status == "read").map(|_| ())
     })
     .await;
@@ -351,7 +355,7 @@ async fn metrics_count_webhooks_sends_callbacks_and_turns_in_prometheus_format()
         .unwrap();
     assert_eq!(forged.status(), 404);
 
-    let metrics = common::eventually("three status callbacks counted", || async {
+    let metrics = crate::common::eventually("three status callbacks counted", || async {
         let response = app.http.get(format!("{}/metrics", app.url)).send().await.ok()?;
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
         let m = parse_metrics(&response.text().await.ok()?);
