@@ -52,7 +52,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 struct ErrorDetail {
     /// `unauthorized`, `forbidden`, `not_found`, `invalid`, `bad_request`, `conflict`,
-    /// `outside_window`, `provider`, `internal`.
+    /// `outside_window`, `provider`, `rate_limited`, `internal`, `unavailable`.
     code: &'static str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,25 +76,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The status and code come from [`AppError::status`] and [`AppError::code`]: the pages and the
+/// REST API answer an error the same way.
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        let message = e.to_string();
-        match e {
-            AppError::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message),
-            AppError::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
-            AppError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
-            AppError::Invalid { field, message } => Self {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                body: ErrorBody { error: ErrorDetail { code: "invalid", message, field: Some(field) } },
-            },
-            AppError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            AppError::OutsideWindow(_) => Self::new(StatusCode::CONFLICT, "outside_window", message),
-            AppError::Provider(_) => Self::new(StatusCode::BAD_GATEWAY, "provider", message),
-            AppError::RateLimited { .. } => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
-            AppError::Internal | AppError::Transport(_) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut error = Self::new(status, e.code(), e.to_string());
+        if let AppError::Invalid { field, .. } = e {
+            error.body.error.field = Some(field);
         }
+        error
     }
 }
 

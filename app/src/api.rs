@@ -67,8 +67,8 @@ pub mod ssr {
         session.insert(USER_KEY, &me.user_id).await.map_err(|_| AppError::Internal)
     }
 
-    /// Gives an error its HTTP status (400 for a bad field, 401, 403, 404, 409, 502 for
-    /// Twilio, 500 for ours) instead of a blanket 500.
+    /// Gives an error its HTTP status ([`AppError::status`]: 422 for a bad field, 401, 403, 404,
+    /// 409, 429, 502 for Twilio, 500 for ours) instead of a blanket 500.
     pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(e) = &result {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

@@ -39,18 +39,35 @@ impl AppError {
         Self::Invalid { field: field.to_string(), message: message.into() }
     }
 
-    /// The HTTP status that says what kind of error this is.
+    /// The HTTP status that says what kind of error this is: the one table for the pages'
+    /// server functions and the REST API alike.
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthenticated => 401,
             Self::Forbidden => 403,
             Self::NotFound(_) => 404,
-            Self::Invalid { .. } => 400,
+            Self::Invalid { .. } => 422,
             Self::Conflict(_) | Self::OutsideWindow(_) => 409,
             Self::Provider(_) => 502,
             Self::RateLimited { .. } => 429,
             Self::Internal => 500,
             Self::Transport(_) => 503,
+        }
+    }
+
+    /// A stable name for the kind of error, for programs to branch on (the REST API's `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Invalid { .. } => "invalid",
+            Self::Conflict(_) => "conflict",
+            Self::OutsideWindow(_) => "outside_window",
+            Self::Provider(_) => "provider",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Internal => "internal",
+            Self::Transport(_) => "unavailable",
         }
     }
 

@@ -49,7 +49,7 @@ async fn an_outsider_cannot_claim_a_fresh_instance_without_the_setup_token() {
         let refused = form_call(&app, &outsider, "setup_organization").form(&form).send().await.unwrap();
         let status = refused.status();
         let body = refused.text().await.unwrap();
-        assert_eq!(status, 400, "token {token:?}");
+        assert_eq!(status, 422, "token {token:?}");
         assert!(body.contains("setup token"), "a clear refusal: {body}");
         assert!(app.state.needs_setup().await.unwrap(), "nothing was created with token {token:?}");
     }
@@ -406,7 +406,7 @@ async fn password_guessing_is_throttled_per_account_and_per_address() {
             .send()
     };
     for _ in 0..PER_ACCOUNT {
-        assert_eq!(login("admin@example.com", "wrong password!!").await.unwrap().status(), 400);
+        assert_eq!(login("admin@example.com", "wrong password!!").await.unwrap().status(), 422);
     }
     let throttled = login("admin@example.com", "wrong password!!").await.unwrap();
     assert_eq!(throttled.status(), 429);
@@ -420,7 +420,7 @@ async fn password_guessing_is_throttled_per_account_and_per_address() {
     // One address guessing across many accounts is stopped too.
     for i in 0..(PER_ADDRESS - PER_ACCOUNT) {
         let answer = login(&format!("user{i}@example.com"), "wrong password!!").await.unwrap();
-        assert_eq!(answer.status(), 400, "attempt {i}");
+        assert_eq!(answer.status(), 422, "attempt {i}");
     }
     assert_eq!(login("someone@example.com", "wrong password!!").await.unwrap().status(), 429);
 }
