@@ -425,6 +425,19 @@ pub struct WhatsappBinding {
     webhook: String,
 }
 
+impl From<agents::whatsapp::Binding> for WhatsappBinding {
+    fn from(b: agents::whatsapp::Binding) -> Self {
+        Self {
+            channel_id: b.channel_id,
+            connector_id: b.connector_id,
+            connector: b.connector,
+            number: b.number,
+            webhook_url: b.webhook_url,
+            webhook: b.webhook,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WhatsappConfig {
     /// The connector's id or name.
@@ -688,41 +701,10 @@ async fn send_message(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The WhatsApp binding, as Trinity's routes have it
+// The WhatsApp binding (`crate::agents::whatsapp`), with Trinity's routes
 
 async fn whatsapp_bindings(state: &AppState, me: &Me, agent_id: &str) -> ApiResult<Vec<WhatsappBinding>> {
-    agents::require_agent(state, me, agent_id).await?;
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        channel_id: String,
-        connector_id: String,
-        connector: String,
-        number: String,
-        webhook_key: String,
-        webhook_state: String,
-        sandbox_join: Option<String>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT ch.id AS channel_id, c.id AS connector_id, c.name AS connector, n.phone_number AS number, \
-         c.webhook_key AS webhook_key, n.webhook_state AS webhook_state, n.sandbox_join AS sandbox_join FROM channels ch \
-         JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id \
-         WHERE ch.agent_id = $1 AND n.provider = 'whatsapp' ORDER BY n.phone_number",
-    )
-    .bind(agent_id)
-    .fetch_all(&state.db.pool)
-    .await
-    .map_err(Error::from)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| WhatsappBinding {
-            webhook_url: state.inbound_webhook_url(&r.webhook_key),
-            webhook: if r.sandbox_join.is_some() { "manual".into() } else { r.webhook_state },
-            channel_id: r.channel_id,
-            connector_id: r.connector_id,
-            connector: r.connector,
-            number: r.number,
-        })
-        .collect())
+    Ok(agents::whatsapp::bindings(state, me, agent_id).await?.into_iter().map(WhatsappBinding::from).collect())
 }
 
 #[utoipa::path(get, path = "/api/agents/{name}/whatsapp", tag = "whatsapp", security(("bearer" = [])),
@@ -750,28 +732,11 @@ async fn whatsapp_configure(
 ) -> ApiResult<Json<WhatsappStatus>> {
     let id = agents::id_by_name(&state, &me, &name).await?;
     let b = body(json)?;
-    let number = b.number.trim().trim_start_matches("whatsapp:");
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT n.id FROM numbers n JOIN connectors c ON c.id = n.connector_id \
-         WHERE c.org_id = $1 AND (c.id = $2 OR c.name = $2) AND n.provider = 'whatsapp' AND n.phone_number = $3",
-    )
-    .bind(&me.org_id)
-    .bind(b.connector.trim())
-    .bind(number)
-    .fetch_optional(&state.db.pool)
-    .await
-    .map_err(Error::from)?;
-    let Some((number_id,)) = row else {
-        return Err(AppError::NotFound(format!("WhatsApp number {number} on connector {}", b.connector.trim())).into());
-    };
-    let existing = whatsapp_bindings(&state, &me, &id).await?;
-    if !existing.iter().any(|w| w.number == number) {
-        agents::add_channel(&state, &me, &id, &number_id).await?;
-        for other in existing {
-            agents::remove_channel(&state, &me, &id, &other.channel_id).await?;
-        }
-    }
-    let bindings = whatsapp_bindings(&state, &me, &id).await?;
+    let bindings: Vec<WhatsappBinding> = agents::whatsapp::bind(&state, &me, &id, &b.connector, &b.number)
+        .await?
+        .into_iter()
+        .map(WhatsappBinding::from)
+        .collect();
     Ok(Json(WhatsappStatus { bound: !bindings.is_empty(), bindings }))
 }
 
@@ -783,9 +748,7 @@ async fn whatsapp_remove(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = agents::id_by_name(&state, &me, &name).await?;
-    for binding in whatsapp_bindings(&state, &me, &id).await? {
-        agents::remove_channel(&state, &me, &id, &binding.channel_id).await?;
-    }
+    agents::whatsapp::unbind(&state, &me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -803,19 +766,14 @@ async fn whatsapp_test(
 ) -> ApiResult<Json<WhatsappTestResult>> {
     let id = agents::id_by_name(&state, &me, &name).await?;
     let b = json.map(|Json(b)| b).unwrap_or_default();
-    let Some(binding) = whatsapp_bindings(&state, &me, &id).await?.into_iter().next() else {
+    let Some(binding) = agents::whatsapp::bindings(&state, &me, &id).await?.into_iter().next() else {
         return Err(AppError::Conflict("This agent is not bound to a WhatsApp number.".into()).into());
     };
-    let checked: Connector = connectors::verify_unchecked(&state, &me, &binding.connector_id).await?.into();
+    let checked: Connector = connectors::manage::verify_unchecked(&state, &me, &binding.connector_id).await?.into();
     let message_sid = match b.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
         Some(to) => {
-            let (number_id,): (String,) = sqlx::query_as("SELECT number_id FROM channels WHERE id = $1")
-                .bind(&binding.channel_id)
-                .fetch_one(&state.db.pool)
-                .await
-                .map_err(Error::from)?;
-            Some(connectors::send_test_from(&state, &me, &binding.connector_id, &number_id, to).await?)
+            Some(connectors::manage::send_test_from(&state, &me, &binding.connector_id, &binding.number_id, to).await?)
         }
     };
     Ok(Json(WhatsappTestResult {
@@ -832,7 +790,7 @@ async fn whatsapp_test(
 #[utoipa::path(get, path = "/api/connectors", tag = "connectors", security(("bearer" = [])),
     responses((status = 200, body = [Connector]), (status = 403, body = ErrorBody)))]
 async fn list_connectors(State(state): State<AppState>, ApiUser(me): ApiUser) -> ApiResult<Json<Vec<Connector>>> {
-    Ok(Json(connectors::list(&state, &me).await?.into_iter().map(Connector::from).collect()))
+    Ok(Json(connectors::manage::list(&state, &me).await?.into_iter().map(Connector::from).collect()))
 }
 
 fn connector_input(b: ConnectorBody) -> ConnectorInput {
@@ -864,8 +822,8 @@ async fn create_connector(
     ApiUser(me): ApiUser,
     json: Result<Json<ConnectorBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<ConnectorDetail>)> {
-    let created = connectors::create(&state, &me, connector_input(body(json)?)).await?;
-    Ok((StatusCode::CREATED, Json(connector_detail(connectors::detail(&state, &me, &created.id).await?))))
+    let created = connectors::manage::create(&state, &me, connector_input(body(json)?)).await?;
+    Ok((StatusCode::CREATED, Json(connector_detail(connectors::manage::detail(&state, &me, &created.id).await?))))
 }
 
 #[utoipa::path(get, path = "/api/connectors/{id}", tag = "connectors", security(("bearer" = [])),
@@ -875,7 +833,7 @@ async fn get_connector(
     ApiUser(me): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectorDetail>> {
-    Ok(Json(connector_detail(connectors::detail(&state, &me, &id).await?)))
+    Ok(Json(connector_detail(connectors::manage::detail(&state, &me, &id).await?)))
 }
 
 #[utoipa::path(put, path = "/api/connectors/{id}", tag = "connectors", security(("bearer" = [])),
@@ -887,8 +845,8 @@ async fn update_connector(
     Path(id): Path<String>,
     json: Result<Json<ConnectorBody>, JsonRejection>,
 ) -> ApiResult<Json<ConnectorDetail>> {
-    connectors::update(&state, &me, &id, connector_input(body(json)?)).await?;
-    Ok(Json(connector_detail(connectors::detail(&state, &me, &id).await?)))
+    connectors::manage::update(&state, &me, &id, connector_input(body(json)?)).await?;
+    Ok(Json(connector_detail(connectors::manage::detail(&state, &me, &id).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/connectors/{id}", tag = "connectors", security(("bearer" = [])),
@@ -898,7 +856,7 @@ async fn delete_connector(
     ApiUser(me): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    connectors::delete(&state, &me, &id).await?;
+    connectors::manage::delete(&state, &me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -910,7 +868,7 @@ async fn list_numbers(
     ApiUser(me): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Number>>> {
-    let rows = connectors::list_numbers(&state, &me, &id).await?;
+    let rows = connectors::numbers::list_numbers(&state, &me, &id).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| Number {

@@ -165,7 +165,7 @@ impl Application {
         }
         jobs.spawn(workers.watch(crate::media::run(state.clone())));
         if let Some(interval) = state.tuning.health_check {
-            tasks.spawn(workers.watch(crate::connectors::health_checks(state.clone(), interval)));
+            tasks.spawn(workers.watch(crate::connectors::manage::health_checks(state.clone(), interval)));
         }
         for _ in 0..state.tuning.send_workers.max(1) {
             jobs.spawn(workers.watch(sender::run(state.clone())));

@@ -847,6 +847,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(utc_minutes(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minutes(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_minutes(1_795_219_200_000 + 18 * 3_600_000 + 40 * 60_000), "2026-11-21 18:40 UTC");
+    }
+
+    #[test]
     fn faq_lines_parse_into_pairs_and_blank_lines_are_skipped() {
         let faq = parse_faq("When is breakfast? | 7 to 10\n\n Check-out time?|Noon ").unwrap();
         assert_eq!(

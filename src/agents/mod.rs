@@ -11,6 +11,8 @@ use app::{
     AppError,
 };
 
+pub mod whatsapp;
+
 pub use crate::brain::MAX_REPLY_CHARS;
 
 use crate::{
@@ -492,8 +494,8 @@ pub async fn list_templates(state: &AppState, me: &Me, connector_id: &str) -> Re
         }
         _ => {}
     }
-    let creds = connectors::credentials(state, connector_id).await?;
-    let templates = state.twilio.list_templates(&creds).await.map_err(connectors::provider_error)?;
+    let creds = connectors::account::credentials(state, connector_id).await?;
+    let templates = state.twilio.list_templates(&creds).await.map_err(connectors::account::provider_error)?;
     Ok(templates
         .into_iter()
         .map(|t| TemplateOption {

@@ -93,7 +93,7 @@ async fn claim(state: &AppState) -> sqlx::Result<Option<Claim>> {
 }
 
 async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
-    let creds = connectors::credentials(state, &claim.connector_id).await?;
+    let creds = connectors::account::credentials(state, &claim.connector_id).await?;
     let outcome = match state.twilio.download_media(&creds, &claim.url, MAX_INBOUND_BYTES).await {
         Ok(media) => Ok(media),
         Err(e @ (MediaError::NotTwilio | MediaError::TooLarge)) => Err((e.to_string(), false)),

@@ -236,7 +236,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
         // Outside the window free text cannot go; the agent's approved template goes instead.
         let window = window_open(&out.from, now_ms(), out.last_inbound_at, out.window_closed_at);
         let as_template = out.explicit.as_ref().or(if window { None } else { out.template.as_ref() });
-        let creds = connectors::credentials(state, &out.connector_id).await?;
+        let creds = connectors::account::credentials(state, &out.connector_id).await?;
         if let Some(since) = claim.in_flight_since {
             if let Some((sid, status)) =
                 already_sent(state, &creds, &out, as_template.is_some(), &claim.message_id, since).await?

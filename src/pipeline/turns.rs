@@ -471,7 +471,7 @@ async fn typing_indicator(state: &AppState, ctx: &Context, inbound_sid: &str) {
         return;
     }
     let result = async {
-        let creds = connectors::credentials(state, &ctx.connector_id).await?;
+        let creds = connectors::account::credentials(state, &ctx.connector_id).await?;
         state.twilio.typing_indicator(&creds, inbound_sid).await.map_err(anyhow::Error::from)?;
         Ok::<_, crate::error::Error>(())
     }

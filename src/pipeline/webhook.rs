@@ -55,7 +55,7 @@ async fn authenticate(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Arc<HookConnector>, Params), Response> {
-    if !crate::connectors::is_webhook_key(key) {
+    if !crate::connectors::account::is_webhook_key(key) {
         return Err(reject(StatusCode::NOT_FOUND, "unknown webhook"));
     }
     let connector = state.hooks.connector(&state.db, &state.secrets, key).await.map_err(|e| {

@@ -62,10 +62,12 @@ async fn starting_without_the_master_key_that_sealed_the_tokens_fails_clearly() 
     config.database_url = Some(app.database_url.clone());
     config.master_key = Some(switchboard::crypto::Secret::new(key.trim()));
     let twin = Application::build(config).await.expect("starts with the key");
-    let creds =
-        switchboard::connectors::credentials(twin.state(), &app.state.list_connectors(&me).await.unwrap()[0].id)
-            .await
-            .unwrap();
+    let creds = switchboard::connectors::account::credentials(
+        twin.state(),
+        &app.state.list_connectors(&me).await.unwrap()[0].id,
+    )
+    .await
+    .unwrap();
     assert_eq!(creds.auth_token.expose(), crate::common::TOKEN);
 }
 
@@ -79,7 +81,7 @@ fn config_on(app: &crate::common::TestApp, data_dir: std::path::PathBuf) -> Conf
 
 async fn token_as_seen_by(config: Config, connector_id: &str) -> anyhow::Result<String> {
     let app = Application::build(config).await?;
-    let creds = switchboard::connectors::credentials(app.state(), connector_id).await?;
+    let creds = switchboard::connectors::account::credentials(app.state(), connector_id).await?;
     Ok(creds.auth_token.expose().to_string())
 }
 
