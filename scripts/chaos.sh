@@ -4,8 +4,8 @@
 # status callbacks twice and shuffled; kill -9 during the load and the drain; WhatsApp, SMS and
 # photos; at send rates 1/s, 2/s, 5/s and the default. On SQLite (one process), then on
 # PostgreSQL (two processes behind a proxy). Prints a report per run and fails on any message
-# acknowledged and not answered, any reply sent twice or not recorded. As root, it also fills a
-# small disk under SQLite (tests/outage.rs).
+# acknowledged and not answered, any reply sent twice or not recorded. It also stops PostgreSQL
+# for 30 s under load and, as root, fills a small disk under SQLite (tests/outage.rs).
 #   scripts/chaos.sh                 everything
 #   CHAOS_RATES=default scripts/chaos.sh   one rate; also CHAOS_GUESTS, CHAOS_ROUNDS, CHAOS_KILLS
 set -euo pipefail
@@ -30,6 +30,15 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipped: mounting a small filesystem needs root"
 fi
+
+echo "==> PostgreSQL stopped for 30 s and started again, under webhooks and replies in flight"
+(
+  export SWITCHBOARD_TEST_PG_PORT=25433 SWITCHBOARD_TEST_PG_DIR=/tmp/switchboard-pg-outage
+  outage_url=$(bash scripts/pg.sh start)
+  trap 'bash scripts/pg.sh stop' EXIT
+  TEST_DATABASE_URL="$outage_url" SWITCHBOARD_TEST_PG_HALT=1 \
+    cargo test --quiet -p switchboard --test outage -- --nocapture a_database_that_goes_away
+)
 
 echo "==> PostgreSQL, two processes"
 pg_url=$(bash scripts/pg.sh start)

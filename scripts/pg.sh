@@ -2,6 +2,7 @@
 # Starts (or stops) a private PostgreSQL cluster on loopback for the test suite.
 #   scripts/pg.sh start   -> prints the server URL (postgres://postgres@127.0.0.1:PORT/postgres)
 #   scripts/pg.sh stop
+#   scripts/pg.sh halt | resume   stops the server keeping its data, starts it again (outage tests)
 set -euo pipefail
 
 # Below Linux's range of ephemeral ports (32768–60999): a port inside it can be held for a moment
@@ -38,6 +39,14 @@ case "${1:-start}" in
     as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
     echo "postgres://postgres@127.0.0.1:$PGPORT/postgres"
     ;;
+  halt)
+    bin=$(find_bin)
+    as_postgres "$bin/pg_ctl -D $PGDIR/data -m fast -w stop" >/dev/null
+    ;;
+  resume)
+    bin=$(find_bin)
+    as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
+    ;;
   stop)
     bin=$(find_bin)
     if [ -d "$PGDIR/data" ]; then
@@ -45,7 +54,7 @@ case "${1:-start}" in
     fi
     ;;
   *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|stop|halt|resume" >&2
     exit 2
     ;;
 esac

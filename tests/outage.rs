@@ -4,7 +4,9 @@
 //!
 //! SQLite is taken away by a lock held elsewhere (what a full disk or a read-only file also
 //! gives: reads work, writes fail); PostgreSQL by refusing and cutting every connection to the
-//! test's database, as a stopped server would.
+//! test's database, as a stopped server would, or, with `SWITCHBOARD_TEST_PG_HALT=1` (a server of
+//! the test's own, as `scripts/chaos.sh` starts), by stopping the server itself (`pg_ctl stop -m
+//! fast`) and starting it again.
 
 mod common;
 
@@ -28,7 +30,18 @@ fn question(from: &str) -> Inbound {
 /// What holds the database away until [`Away::back`].
 enum Away {
     Sqlite(sqlx::SqliteConnection),
-    Postgres { admin: sqlx::AnyConnection, name: String },
+    Postgres {
+        admin: sqlx::AnyConnection,
+        name: String,
+    },
+    /// The server itself stopped (`scripts/pg.sh halt`); `resume` starts it again.
+    Halted,
+}
+
+fn pg_script(verb: &str) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg.sh");
+    let status = std::process::Command::new("bash").arg(script).arg(verb).status().unwrap();
+    assert!(status.success(), "scripts/pg.sh {verb}");
 }
 
 async fn take_database_away(app: &TestApp) -> Away {
@@ -38,6 +51,10 @@ async fn take_database_away(app: &TestApp) -> Away {
             let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}")).await.unwrap();
             sqlx::query("BEGIN EXCLUSIVE").execute(&mut conn).await.unwrap();
             Away::Sqlite(conn)
+        }
+        Backend::Postgres if std::env::var("SWITCHBOARD_TEST_PG_HALT").is_ok_and(|v| v == "1") => {
+            tokio::task::spawn_blocking(|| pg_script("halt")).await.unwrap();
+            Away::Halted
         }
         Backend::Postgres => {
             let server = std::env::var("TEST_DATABASE_URL").unwrap();
@@ -67,6 +84,7 @@ impl Away {
                     .await
                     .unwrap();
             }
+            Away::Halted => tokio::task::spawn_blocking(|| pg_script("resume")).await.unwrap(),
         }
     }
 }

@@ -16,6 +16,17 @@ use crate::{
 /// through this process clear the cache at once; other instances see them after this long.
 const CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// How long a lookup may wait for the database. A webhook must be answered within Twilio's
+/// 15 s: two lookups and the store's own limit ([`super::batch::STORE_TIMEOUT`], 8 s) fit in
+/// 12 s. A database that is away (a stopped server makes the pool wait for a connection) gets a
+/// 503 in time instead of a request Twilio gives up on.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The query, or a timeout error once [`LOOKUP_TIMEOUT`] has passed.
+async fn in_time<T>(query: impl std::future::Future<Output = sqlx::Result<T>>) -> sqlx::Result<T> {
+    tokio::time::timeout(LOOKUP_TIMEOUT, query).await.unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
 pub struct HookConnector {
     pub id: String,
     pub account_sid: String,
@@ -101,11 +112,13 @@ impl HookCache {
         if let Some(hit) = self.connectors.get(key) {
             return Ok(hit);
         }
-        let row: Option<(String, String, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT id, account_sid, auth_token_enc, receive_inbound FROM connectors WHERE webhook_key = $1",
+        let row: Option<(String, String, Vec<u8>, i64)> = in_time(
+            sqlx::query_as(
+                "SELECT id, account_sid, auth_token_enc, receive_inbound FROM connectors WHERE webhook_key = $1",
+            )
+            .bind(key)
+            .fetch_optional(&db.pool),
         )
-        .bind(key)
-        .fetch_optional(&db.pool)
         .await?;
         let found = match row {
             Some((id, account_sid, sealed, receive_inbound)) => Some(Arc::new(HookConnector {
@@ -126,13 +139,15 @@ impl HookCache {
         if let Some(hit) = self.numbers.get(&key) {
             return Ok(hit);
         }
-        let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT n.id, n.active, ch.inbound_from FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id \
-             WHERE n.connector_id = $1 AND n.address = $2",
+        let row: Option<(String, i64, Option<String>)> = in_time(
+            sqlx::query_as(
+                "SELECT n.id, n.active, ch.inbound_from FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id \
+                 WHERE n.connector_id = $1 AND n.address = $2",
+            )
+            .bind(connector_id)
+            .bind(address)
+            .fetch_optional(&db.pool),
         )
-        .bind(connector_id)
-        .bind(address)
-        .fetch_optional(&db.pool)
         .await?;
         let found = row.map(|(id, active, inbound_from)| HookNumber { id, active: active != 0, inbound_from });
         self.numbers.put(key, found.clone());
