@@ -128,6 +128,37 @@ pub fn claim_backoff(idle_poll: Duration, failures: u32) -> Duration {
     idle_poll * 2u32.pow(failures.saturating_sub(1).min(2))
 }
 
+/// A worker's database errors in a row while claiming its `work` (sends, turns, media
+/// downloads): said once when they begin, waited out with [`claim_backoff`], and said again
+/// when claims go through.
+pub struct ClaimErrors {
+    work: &'static str,
+    failures: u32,
+}
+
+impl ClaimErrors {
+    pub fn new(work: &'static str) -> Self {
+        Self { work, failures: 0 }
+    }
+
+    /// A claim went through (whether or not it found work).
+    pub fn cleared(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(failures = self.failures, work = self.work, "claiming again: the database answers");
+            self.failures = 0;
+        }
+    }
+
+    /// A claim failed: waits before the next one.
+    pub async fn failed(&mut self, error: &sqlx::Error, idle_poll: Duration) {
+        self.failures += 1;
+        if self.failures == 1 {
+            tracing::error!(%error, work = self.work, "cannot claim work; backing off until the database answers");
+        }
+        tokio::time::sleep(claim_backoff(idle_poll, self.failures)).await;
+    }
+}
+
 /// Whether a claim that took `took` from reading the clock to being written still holds enough
 /// of its lease to act on. Its lease ran from the clock reading: one that waited on the database
 /// for half a lease or more (a lock held elsewhere, a database coming back) may already be, or

@@ -42,13 +42,11 @@ struct Claim {
 
 pub async fn run(state: AppState) {
     // On shutdown the worker leaves between jobs; a job it holds is finished first.
-    // Database errors in a row: the worker waits longer after each.
-    let mut failures = 0u32;
+    let mut errors = crate::state::ClaimErrors::new("media downloads");
     while !state.workers.stopping() {
         let claimed = claim(&state).await;
-        if claimed.is_ok() && failures > 0 {
-            tracing::info!(failures, "claiming media downloads again: the database answers");
-            failures = 0;
+        if claimed.is_ok() {
+            errors.cleared();
         }
         match claimed {
             Ok(Some(claim)) => {
@@ -60,13 +58,7 @@ pub async fn run(state: AppState) {
             Ok(None) => {
                 let _ = tokio::time::timeout(state.tuning.idle_poll, state.wake.media.notified()).await;
             }
-            Err(e) => {
-                failures += 1;
-                if failures == 1 {
-                    tracing::error!(error = %e, "cannot claim media downloads; backing off until the database answers");
-                }
-                tokio::time::sleep(crate::state::claim_backoff(state.tuning.idle_poll, failures)).await;
-            }
+            Err(e) => errors.failed(&e, state.tuning.idle_poll).await,
         }
     }
 }
