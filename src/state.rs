@@ -124,7 +124,7 @@ impl DbHealth {
 /// How long a worker waits before claiming again after `failures` database errors in a row:
 /// its idle poll, doubled with each error up to four times its length, so that an unreachable
 /// database is not hammered and work resumes within seconds of its return.
-pub fn claim_backoff(idle_poll: Duration, failures: u32) -> Duration {
+fn claim_backoff(idle_poll: Duration, failures: u32) -> Duration {
     idle_poll * 2u32.pow(failures.saturating_sub(1).min(2))
 }
 

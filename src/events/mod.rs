@@ -90,13 +90,13 @@ impl Events {
 pub const STREAMS_PER_USER: usize = 8;
 
 /// One open stream of a user, counted while it lives.
-pub struct Open {
+struct Open {
     counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     user_id: String,
 }
 
 impl Open {
-    pub fn new(events: &Events, user_id: &str) -> Option<Self> {
+    fn new(events: &Events, user_id: &str) -> Option<Self> {
         let mut counts = events.open.lock().unwrap_or_else(|e| e.into_inner());
         let count = counts.entry(user_id.to_string()).or_default();
         if *count >= STREAMS_PER_USER {
