@@ -11,8 +11,11 @@
 use std::time::{Duration, Instant};
 
 use app::{
-    model::{ConversationState, InboxFilter, Me, Provider},
-    ports::{AgentInput, Backoffice, ConnectorInput},
+    accounts::Me,
+    agents::port::AgentInput,
+    connectors::{port::ConnectorInput, Provider},
+    inbox::{ConversationState, InboxFilter},
+    ports::*,
 };
 use switchboard::{config::Config, startup::Application, state::AppState};
 use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};

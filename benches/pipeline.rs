@@ -13,8 +13,9 @@ use std::{
 };
 
 use app::{
-    model::FaqEntry,
-    ports::{AgentInput, Backoffice, ConnectorInput},
+    agents::{port::AgentInput, FaqEntry},
+    connectors::port::ConnectorInput,
+    ports::*,
 };
 use switchboard::{config::Config, startup::Application};
 use twilio_sim::{Inbound, Options, Seed, SeedAccount, SeedNumber};

@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use app::api::ssr::ClientAddr;
+use app::accounts::session::ClientAddr;
 use axum::{
     extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, Method, StatusCode},

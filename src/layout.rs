@@ -3,6 +3,9 @@
 //! own (typically a handle in the state defined in a feature that uses the state); break it by
 //! moving the shared piece down into a module that imports nothing of the others.
 //!
+//! The same holds for the UI crate (`app/src/`), whose features import the shared pieces and
+//! one another's types but never in a circle.
+//!
 //! Modules are the files under `src/`; a module uses another when its code (outside comments
 //! and its `#[cfg(test)]` part) names it by a `crate::…` path, a `use crate::{…}` group or
 //! `super::…`.
@@ -12,9 +15,9 @@ use std::{
     path::Path,
 };
 
-/// Every module under `src/` and the modules it uses.
-fn modules() -> BTreeMap<String, BTreeSet<String>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// Every module under `src/` (of the server, or with `"app"` of the UI crate) and the modules it uses.
+fn modules_of(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(krate).join("src");
     let mut sources = BTreeMap::new();
     collect(&root, &root, &mut sources);
     let names: BTreeSet<String> = sources.keys().cloned().collect();
@@ -167,18 +170,31 @@ fn circle_from(from: &str, graph: &BTreeMap<String, BTreeSet<String>>) -> Option
     None
 }
 
+fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    graph.keys().filter_map(|m| circle_from(m, graph)).map(|c| c.join(" → ")).collect()
+}
+
 #[test]
 fn no_module_imports_one_that_imports_it_back() {
-    let graph = modules();
+    let graph = modules_of("");
     assert!(graph.len() > 30, "the modules were found: {:?}", graph.keys());
     assert!(graph["pipeline::webhook"].contains("state"), "uses are read: {:?}", graph["pipeline::webhook"]);
-    let circles: Vec<String> = graph.keys().filter_map(|m| circle_from(m, &graph)).map(|c| c.join(" → ")).collect();
+    let circles = circles(&graph);
+    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+}
+
+#[test]
+fn no_module_of_the_ui_imports_one_that_imports_it_back() {
+    let graph = modules_of("app");
+    assert!(graph.len() > 30, "the modules were found: {:?}", graph.keys());
+    assert!(graph["connectors::page"].contains("components"), "uses are read: {:?}", graph["connectors::page"]);
+    let circles = circles(&graph);
     assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
 }
 
 #[test]
 fn the_state_holds_only_handles_that_use_nothing_of_the_features() {
-    let graph = modules();
+    let graph = modules_of("");
     for handle in &graph["state"] {
         let mut reached = BTreeSet::new();
         let mut next = vec![handle.clone()];

@@ -3,7 +3,6 @@
 pub mod access;
 pub mod accounts;
 pub mod agents;
-pub mod backoffice;
 pub mod brain;
 pub mod config;
 pub mod connectors;
@@ -14,23 +13,21 @@ pub mod edge;
 pub mod egress;
 pub mod error;
 pub mod events;
+pub mod http;
 pub mod inbox;
 pub mod instances;
 pub mod keys;
 #[cfg(test)]
 mod layout;
-pub mod logins;
 pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod pipeline;
 pub mod preflight;
-pub mod rest;
+
 pub mod serve;
-pub mod sessions;
 pub mod startup;
 pub mod state;
-pub mod tokens;
 pub mod twilio;
 
 /// Milliseconds since the Unix epoch: every time in the database is one of these.

@@ -3,7 +3,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use app::{ports::Backoffice, shell, App};
+use app::{ports::*, shell, App};
 use axum::{
     http::{header, HeaderValue, Request, StatusCode},
     routing::get,
@@ -16,11 +16,11 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
 use crate::{
+    accounts::sessions::DbSessionStore,
     config::Config,
     crypto::SecretBox,
     db::{Backend, Db},
     pipeline::{batch, ingest, jobs, sender, statuses, turns, webhook},
-    sessions::DbSessionStore,
     state::{AppState, Shared, Tuning, Wake, SENDS_CHANNEL, TURNS_CHANNEL},
     twilio::TwilioClient,
 };
@@ -333,7 +333,18 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .site_addr(addr)
         .build();
     let routes = generate_route_list(App);
-    let backoffice: Arc<dyn Backoffice> = Arc::new(state.clone());
+    // What the pages' server functions reach the services through: a port per feature.
+    let ports = {
+        let state = state.clone();
+        move || {
+            provide_context::<Arc<dyn AccountsPort>>(Arc::new(state.clone()));
+            provide_context::<Arc<dyn ConnectorsPort>>(Arc::new(state.clone()));
+            provide_context::<Arc<dyn AgentsPort>>(Arc::new(state.clone()));
+            provide_context::<Arc<dyn InboxPort>>(Arc::new(state.clone()));
+            provide_context::<Arc<dyn SharingPort>>(Arc::new(state.clone()));
+            provide_context::<Arc<dyn DashboardPort>>(Arc::new(state.clone()));
+        }
+    };
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name("switchboard_session")
         .with_secure(state.public_url.starts_with("https://"))
@@ -369,7 +380,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
                 .fallback(not_found),
         );
     let ui = Router::new()
-        .leptos_routes_with_context(&leptos_options, routes, move || provide_context(backoffice.clone()), {
+        .leptos_routes_with_context(&leptos_options, routes, ports, {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
@@ -392,7 +403,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .route("/metrics", get(crate::metrics::http::handler).with_state(state.clone()))
         .merge(crate::media::router(state.clone(), sessions.clone()))
         .merge(crate::inbox::router(state.clone(), sessions))
-        .merge(crate::rest::router(state.clone()))
+        .merge(crate::http::api::router(state.clone()))
         .merge(ui)
         // Answers carry guests' data: nothing is stored by a browser or proxy unless it says so
         // itself (the UI's files do).

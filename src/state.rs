@@ -81,7 +81,7 @@ pub struct Shared {
     /// When this process's recent sends left, per number (the rate cap's last guard).
     pub departures: Arc<crate::pipeline::departures::Departures>,
     /// Failed logins counted, and the password checks running.
-    pub logins: Arc<crate::logins::Logins>,
+    pub logins: Arc<crate::accounts::logins::Logins>,
     /// The agents' brains, loaded once per revision.
     pub minds: Arc<crate::brain::Minds>,
 }

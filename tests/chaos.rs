@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::ports::Backoffice;
+use app::ports::*;
 use common::{command, free_port, handed_over_at, wait_until_up, Proxy, TestApp};
 use switchboard::{db::Backend, media::StoreKind};
 use twilio_sim::{Faults, Inbound, MediaFile, Sim};

@@ -7,9 +7,12 @@ use leptos_router::{
 };
 
 use crate::{
-    api::{current_user, Logout},
+    accounts::{
+        api::{current_user, Logout},
+        Role,
+    },
+    connectors::{ConnectorState, Health},
     error::AppError,
-    model::{ConnectorState, Health, Role},
 };
 
 /// The layout of every signed-in page: navigation, who is signed in, and the page below.
@@ -154,7 +157,7 @@ pub fn Home() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(Some(me)) => view! { <Redirect path=crate::model::home_of(me.role)/> }.into_any(),
+                    Ok(Some(me)) => view! { <Redirect path=crate::accounts::home_of(me.role)/> }.into_any(),
                     Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }

@@ -1,17 +1,23 @@
 //! Switchboard's backoffice UI.
 //!
-//! Pages and components, the types the browser sees ([`model`]), and the server functions
-//! ([`api`]). Server-function bodies reach the server's services only through the
-//! [`ports::Backoffice`] trait given by Leptos context, so no database, HTTP-client or crypto
-//! code is compiled into the WASM bundle.
+//! One folder per feature ([`accounts`], [`connectors`], [`agents`], [`inbox`], [`sharing`],
+//! [`dashboard`]), each with the types the browser sees, its server functions (`api`), its
+//! pages, and the small trait (`port`) through which its server functions reach the server's
+//! services, given by Leptos context. So no database, HTTP-client or crypto code is compiled
+//! into the WASM bundle.
 
-pub mod api;
+pub mod accounts;
+pub mod agents;
 mod components;
+pub mod connectors;
+pub mod dashboard;
 pub mod error;
-pub mod model;
+pub mod inbox;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
+pub mod sharing;
+pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -56,24 +62,24 @@ pub fn App() -> impl IntoView {
         <Title formatter=|t: String| if t.is_empty() { "Switchboard".to_string() } else { format!("{t} · Switchboard") }/>
         <Router>
             <Routes fallback=|| view! { <pages::NotFound/> }>
-                <Route path=path!("/setup") view=pages::auth::SetupPage ssr=SsrMode::Async/>
-                <Route path=path!("/login") view=pages::auth::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view=accounts::login::SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=accounts::login::LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=components::Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=components::Home/>
-                    <Route path=path!("users") view=pages::users::UsersPage/>
-                    <Route path=path!("tokens") view=pages::tokens::TokensPage/>
-                    <Route path=path!("connectors") view=pages::connectors::ConnectorsPage/>
-                    <Route path=path!("connectors/new") view=pages::connectors::NewConnectorPage/>
-                    <Route path=path!("connectors/:id") view=pages::connectors::ConnectorPage/>
-                    <Route path=path!("agents") view=pages::agents::AgentsPage/>
-                    <Route path=path!("agents/new") view=pages::agents::NewAgentPage/>
-                    <Route path=path!("agents/:id") view=pages::agents::AgentPage/>
-                    <Route path=path!("agents/:id/channels") view=pages::channels::ChannelsPage/>
-                    <Route path=path!("agents/:id/conversations") view=pages::inbox::ConversationsPage/>
-                    <Route path=path!("inbox") view=pages::inbox::InboxPage/>
-                    <Route path=path!("conversations/:id") view=pages::inbox::ConversationPage/>
-                    <Route path=path!("dashboard") view=pages::dashboard::DashboardPage/>
-                    <Route path=path!("agents/:id/sharing") view=pages::sharing::SharingPage/>
+                    <Route path=path!("users") view=accounts::users::UsersPage/>
+                    <Route path=path!("tokens") view=accounts::tokens::TokensPage/>
+                    <Route path=path!("connectors") view=connectors::page::ConnectorsPage/>
+                    <Route path=path!("connectors/new") view=connectors::page::NewConnectorPage/>
+                    <Route path=path!("connectors/:id") view=connectors::page::ConnectorPage/>
+                    <Route path=path!("agents") view=agents::page::AgentsPage/>
+                    <Route path=path!("agents/new") view=agents::page::NewAgentPage/>
+                    <Route path=path!("agents/:id") view=agents::page::AgentPage/>
+                    <Route path=path!("agents/:id/channels") view=agents::channels::ChannelsPage/>
+                    <Route path=path!("agents/:id/conversations") view=inbox::page::ConversationsPage/>
+                    <Route path=path!("inbox") view=inbox::page::InboxPage/>
+                    <Route path=path!("conversations/:id") view=inbox::page::ConversationPage/>
+                    <Route path=path!("dashboard") view=dashboard::page::DashboardPage/>
+                    <Route path=path!("agents/:id/sharing") view=sharing::page::SharingPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -3,14 +3,18 @@
 use std::time::Duration;
 
 use app::{
-    model::{
+    accounts::{Me, Role},
+    agents::{
+        port::{AgentInput, BrainInput, TemplateChoice},
         AgentDetail, AgentSummary, AgentTemplate, BrainKind, BrainView, ChannelOption, ChannelRow, ChatLine, FaqEntry,
-        Me, Provider, Role, TemplateOption, TryReply,
+        TemplateOption, TryReply,
     },
-    ports::{AgentInput, BrainInput, TemplateChoice},
+    connectors::Provider,
     AppError,
 };
 
+mod port;
+pub mod rest;
 pub mod whatsapp;
 
 pub use crate::brain::MAX_REPLY_CHARS;

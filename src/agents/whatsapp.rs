@@ -3,7 +3,7 @@
 //! Trinity's (the agent platform whose WhatsApp integration guide Switchboard was designed from),
 //! so scripts written for it keep working; underneath, a binding is a channel.
 
-use app::{model::Me, AppError};
+use app::{accounts::Me, AppError};
 
 use crate::{error::Result, state::AppState};
 

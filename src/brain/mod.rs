@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::model::{ChatLine, FaqEntry};
+use app::agents::{ChatLine, FaqEntry};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 

@@ -2,7 +2,8 @@
 //! of them against Twilio, its summary row, and Twilio's failures in the user's words.
 
 use app::{
-    model::{ConnectorState, ConnectorSummary, Health, Me, Provider, WebhookState},
+    accounts::Me,
+    connectors::{ConnectorState, ConnectorSummary, Health, Provider, WebhookState},
     AppError,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};

@@ -4,10 +4,11 @@
 use std::{collections::HashSet, time::Duration};
 
 use app::{
-    model::{
-        BoundChannel, Cleanup, CleanupLine, ConnectorChoice, ConnectorDetail, ConnectorSummary, DisconnectReport, Me,
+    accounts::Me,
+    connectors::{
+        port::ConnectorInput, BoundChannel, Cleanup, CleanupLine, ConnectorChoice, ConnectorDetail, ConnectorSummary,
+        DisconnectReport,
     },
-    ports::ConnectorInput,
     AppError,
 };
 
@@ -271,7 +272,7 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDeta
         trial: trial != 0,
         inbound_webhook_url: state.inbound_webhook_url(&key),
         auth_token_set: true,
-        last_checked: checked_at.map(app::model::utc_minutes),
+        last_checked: checked_at.map(app::time::utc_minutes),
         public_url_warning: state.public_url_warning.as_deref().map(str::to_string),
     })
 }

@@ -5,4 +5,6 @@
 pub mod account;
 pub mod manage;
 pub mod numbers;
+mod port;
+pub mod rest;
 pub mod webhooks;

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use app::{
-    model::{Me, NumberRow, WebhookState, SANDBOX_NUMBER},
+    accounts::Me,
+    connectors::{NumberRow, WebhookState, SANDBOX_NUMBER},
     AppError,
 };
 

@@ -2,7 +2,8 @@
 //! reading back what Twilio holds, and clearing what is ours when a connector goes.
 
 use app::{
-    model::{Cleanup, Me, Provider, WebhookOutcome, WebhookState},
+    accounts::Me,
+    connectors::{Cleanup, Provider, WebhookOutcome, WebhookState},
     AppError,
 };
 

@@ -1,10 +1,14 @@
 //! The organization's dashboard: messages in and out per day, the median reply time, delivery
 //! failures by Twilio error code, webhook requests refused, and connector health.
 
-use app::model::{CodeCount, Dashboard, DayCount, Me, Role};
+use app::{
+    accounts::{Me, Role},
+    dashboard::{CodeCount, Dashboard, DayCount},
+};
 
 use crate::{error::Result, now_ms, state::AppState};
 
+mod port;
 pub mod rejections;
 
 pub use rejections::Rejections;
@@ -43,7 +47,7 @@ pub async fn dashboard(state: &AppState, me: &Me) -> Result<Dashboard> {
             let day = today - DAYS + 1 + i;
             let count = |dir: &str| per_day.iter().filter(|r| r.0 == day && r.1 == dir).map(|r| r.2).sum();
             DayCount {
-                day: app::model::utc_minutes(day * DAY_MS)[..10].to_string(),
+                day: app::time::utc_minutes(day * DAY_MS)[..10].to_string(),
                 inbound: count("inbound"),
                 outbound: count("outbound"),
             }
@@ -73,7 +77,7 @@ pub async fn dashboard(state: &AppState, me: &Me) -> Result<Dashboard> {
     .bind(since)
     .fetch_all(&state.db.pool)
     .await?;
-    let first_day = app::model::utc_minutes(since)[..10].to_string();
+    let first_day = app::time::utc_minutes(since)[..10].to_string();
     let rejections: Vec<(String, i64)> = sqlx::query_as(
         "SELECT reason, CAST(SUM(count) AS BIGINT) FROM webhook_rejections WHERE org_id = $1 AND day >= $2 \
          GROUP BY reason ORDER BY SUM(count) DESC",

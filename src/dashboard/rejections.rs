@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
-use app::model::utc_minutes;
+use app::time::utc_minutes;
 
 use crate::{db::Db, now_ms};
 

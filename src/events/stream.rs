@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeSet, convert::Infallible, sync::Arc, time::Duration};
 
-use app::model::Me;
+use app::accounts::Me;
 use axum::{
     extract::State,
     http::StatusCode,
@@ -26,7 +26,7 @@ const SESSION_RECHECK: Duration = Duration::from_secs(5);
 async fn still_signed_in(state: &AppState, session: Option<tower_sessions::session::Id>, me: &Me) -> bool {
     use tower_sessions::SessionStore;
     let Some(id) = session else { return false };
-    let store = crate::sessions::DbSessionStore::new(state.db.clone());
+    let store = crate::accounts::sessions::DbSessionStore::new(state.db.clone());
     matches!(store.load(&id).await, Ok(Some(_)))
         && matches!(crate::accounts::user(&state.db, &me.user_id).await, Ok(Some(_)))
 }
@@ -34,7 +34,7 @@ async fn still_signed_in(state: &AppState, session: Option<tower_sessions::sessi
 /// `GET /events`: `event: changed` with the ids of the conversations that changed, as JSON.
 /// After a gap (the listener fell behind), `event: reload`.
 pub async fn stream(State(state): State<AppState>, session: Session) -> Response {
-    let Some(me) = crate::sessions::signed_in(&state, &session).await else {
+    let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let Some(open) = Open::new(&state.events, &me.user_id) else {

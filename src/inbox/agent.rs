@@ -1,7 +1,7 @@
 //! An agent's conversations, a page at a time (the agent's page and the REST API), and the
 //! proactive messages sent to a guest from there.
 
-use app::model::{ConversationView, Me};
+use app::{accounts::Me, inbox::ConversationView};
 
 use crate::{
     error::Result,

@@ -6,9 +6,11 @@
 use std::collections::HashMap;
 
 use app::{
-    model::{
-        ConversationDetail, ConversationState, Direction, ExecutionView, InboxFilter, InboxPage, InboxRow, Me,
-        MediaView, MessageView, Provider, Role, SendRecord,
+    accounts::{Me, Role},
+    connectors::Provider,
+    inbox::{
+        ConversationDetail, ConversationState, Direction, ExecutionView, InboxFilter, InboxPage, InboxRow, MediaView,
+        MessageView, SendRecord,
     },
     AppError,
 };
@@ -22,12 +24,14 @@ use axum::{
 use tower_sessions::{Session, SessionManagerLayer};
 
 pub mod agent;
+mod port;
+pub mod rest;
 
 use crate::{
+    accounts::sessions::DbSessionStore,
     error::Result,
     mask_address, now_ms,
     pipeline::outbox::{self, Outgoing},
-    sessions::DbSessionStore,
     state::AppState,
 };
 
@@ -645,7 +649,7 @@ fn problem(e: crate::error::Error) -> Response {
 fn message_json(m: &MessageView) -> serde_json::Value {
     serde_json::json!({
         "id": m.id,
-        "at": app::model::utc_minutes(m.at_ms),
+        "at": app::time::utc_minutes(m.at_ms),
         "at_ms": m.at_ms,
         "from": m.who(),
         "direction": if m.direction == Direction::Inbound { "inbound" } else { "outbound" },
@@ -665,7 +669,7 @@ const MESSAGE_HEADER: [&str; 10] =
 fn message_csv(conversation_id: &str, m: &MessageView) -> String {
     csv_line(&[
         conversation_id.to_string(),
-        app::model::utc_minutes(m.at_ms),
+        app::time::utc_minutes(m.at_ms),
         m.who().to_string(),
         if m.direction == Direction::Inbound { "inbound" } else { "outbound" }.to_string(),
         m.body.clone(),
@@ -679,7 +683,7 @@ fn message_csv(conversation_id: &str, m: &MessageView) -> String {
 
 /// `GET /export/conversations/{id}.json|.csv`: one conversation with every message.
 async fn export_one(State(state): State<AppState>, session: Session, Path(file): Path<String>) -> Response {
-    let Some(me) = crate::sessions::signed_in(&state, &session).await else {
+    let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let Some((id, format)) = format_of(&file) else { return StatusCode::NOT_FOUND.into_response() };
@@ -728,7 +732,7 @@ async fn export_list(
     Path(file): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let Some(me) = crate::sessions::signed_in(&state, &session).await else {
+    let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let Some(("conversations", format)) = format_of(&file) else { return StatusCode::NOT_FOUND.into_response() };
@@ -762,7 +766,7 @@ async fn export_list(
                         "provider": r.provider.label(),
                         "number": r.number,
                         "state": r.state.as_str(),
-                        "last_activity": app::model::utc_minutes(r.last_at_ms),
+                        "last_activity": app::time::utc_minutes(r.last_at_ms),
                         "messages": messages.remove(&r.id).unwrap_or_default().iter().map(message_json).collect::<Vec<_>>(),
                     })
                 })
@@ -783,7 +787,7 @@ async fn export_list(
                     r.provider.label().to_string(),
                     r.number.clone(),
                     r.state.as_str().to_string(),
-                    app::model::utc_minutes(r.last_at_ms),
+                    app::time::utc_minutes(r.last_at_ms),
                     r.last_body.clone(),
                 ]));
             }

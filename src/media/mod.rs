@@ -21,7 +21,7 @@ pub mod store;
 
 pub use store::{Store, StoreKind};
 
-use crate::{connectors, now_ms, sessions::DbSessionStore, state::AppState, twilio::MediaError};
+use crate::{accounts::sessions::DbSessionStore, connectors, now_ms, state::AppState, twilio::MediaError};
 
 /// The largest file a guest may send that Switchboard keeps.
 pub const MAX_INBOUND_BYTES: u64 = 25 * 1024 * 1024;
@@ -289,7 +289,7 @@ async fn outbound_file(
 /// choose what they send, so nothing is served as active content: images, audio and video are
 /// shown inline under a sandboxing policy, anything else is a download.
 async fn file(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
-    let Some(me) = crate::sessions::signed_in(&state, &session).await else {
+    let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     // Admins see every file of the organization; agent owners those of their agents' conversations.

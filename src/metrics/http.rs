@@ -11,7 +11,7 @@ use crate::{now_ms, state::AppState};
 /// `Authorization: Bearer <token>`; without it, only from this machine (loopback).
 pub async fn handler(
     State(state): State<AppState>,
-    client: Option<axum::Extension<app::api::ssr::ClientAddr>>,
+    client: Option<axum::Extension<app::accounts::session::ClientAddr>>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     let allowed = match &state.metrics_token {

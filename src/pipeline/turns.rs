@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::Row;
 use tracing::Instrument;
 
-use app::model::ChatLine;
+use app::agents::ChatLine;
 
 use super::outbox::{self, Outgoing};
 use crate::{

@@ -5,8 +5,8 @@
 
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
-    model::{AccessPolicy, AccessSettings, RequestKind},
-    ports::Backoffice,
+    ports::*,
+    sharing::{AccessPolicy, AccessSettings, RequestKind},
 };
 use twilio_sim::Inbound;
 
@@ -44,7 +44,7 @@ fn code_for(app: &TestApp, email: &str) -> (String, usize) {
     (code, mails.len())
 }
 
-async fn policy(app: &TestApp, me: &app::model::Me, agent: &str, policy: AccessPolicy, onboarding: bool) {
+async fn policy(app: &TestApp, me: &app::accounts::Me, agent: &str, policy: AccessPolicy, onboarding: bool) {
     let settings = AccessSettings { policy, onboarding, onboarding_message: String::new() };
     app.state.set_access(me, agent, settings).await.unwrap();
 }
@@ -332,7 +332,7 @@ async fn a_decision_outside_the_window_goes_as_the_template_or_not_at_all() {
 
     // With the agent's approved template, that goes instead.
     let templates = app.state.list_templates(&me, &connector).await.unwrap();
-    let choice = app::ports::TemplateChoice {
+    let choice = app::agents::port::TemplateChoice {
         connector_id: connector.clone(),
         sid: templates[0].sid.clone(),
         variables: r#"{"1": "Ben"}"#.into(),

@@ -9,8 +9,11 @@ use std::{
 
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
-    model::{BrainKind, ChatLine, FaqEntry},
-    ports::{AgentInput, Backoffice, BrainInput},
+    agents::{
+        port::{AgentInput, BrainInput},
+        BrainKind, ChatLine, FaqEntry,
+    },
+    ports::*,
     AppError,
 };
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};

@@ -3,8 +3,9 @@
 
 use crate::common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN, TOKEN};
 use app::{
-    model::{ConnectorState, Health, Provider, WebhookState},
-    ports::{AgentInput, Backoffice, ConnectorInput},
+    agents::port::AgentInput,
+    connectors::{port::ConnectorInput, ConnectorState, Health, Provider, WebhookState},
+    ports::*,
     AppError,
 };
 

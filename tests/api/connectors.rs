@@ -4,8 +4,8 @@
 
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
-    model::{Cleanup, Provider, WebhookState},
-    ports::Backoffice,
+    connectors::{Cleanup, Provider, WebhookState},
+    ports::*,
     AppError,
 };
 use twilio_sim::{Inbound, SeedService};

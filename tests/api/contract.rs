@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::common::{eventually, spawn_app, TestApp};
-use app::{model::WebhookState, ports::Backoffice};
+use app::{connectors::WebhookState, ports::*};
 use serde_json::Value;
 use twilio_sim::{Faults, Inbound, MediaFile, RecordedRequest, SeedAccount, SeedNumber, SeedService};
 
@@ -365,7 +365,7 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
     // A guest's message with a photo; the reply's first send has an unknown outcome (Twilio
     // created it and answered 500), so Switchboard lists Twilio's messages before trying again.
     let templates = app.state.list_templates(&me, &connector).await.unwrap();
-    let choice = app::ports::TemplateChoice {
+    let choice = app::agents::port::TemplateChoice {
         connector_id: connector.clone(),
         sid: templates[0].sid.clone(),
         variables: r#"{"1": "Ana"}"#.into(),
@@ -419,10 +419,10 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
     let answer = axum::Router::new()
         .route("/hook", axum::routing::post(|| async { axum::Json(serde_json::json!({ "reply": "On it." })) }));
     tokio::spawn(async move { axum::serve(hook, answer).await.unwrap() });
-    let input = app::ports::AgentInput {
+    let input = app::agents::port::AgentInput {
         name: "concierge".into(),
         fallback_reply: "A colleague will answer soon.".into(),
-        brain: app::ports::BrainInput::Hook { url: hook_url, timeout_secs: None },
+        brain: app::agents::port::BrainInput::Hook { url: hook_url, timeout_secs: None },
         ..Default::default()
     };
     app.state.update_agent(&me, &agent, input).await.unwrap();

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
-    model::{ConversationState, Direction, InboxFilter, Provider, Role},
-    ports::{AgentInput, Backoffice},
+    accounts::Role,
+    agents::port::AgentInput,
+    connectors::Provider,
+    inbox::{ConversationState, Direction, InboxFilter},
+    ports::*,
 };
 use twilio_sim::Inbound;
 

@@ -2,7 +2,7 @@
 //! credentials, shown only to the organization; refused when it is not Twilio's or too large.
 
 use crate::common::{eventually, spawn_app, spawn_app_with, TestApp, TOKEN};
-use app::{model::MediaView, ports::Backoffice};
+use app::{inbox::MediaView, ports::*};
 use switchboard::media::OutboundFile;
 use twilio_sim::{Inbound, MediaFile};
 
@@ -21,7 +21,7 @@ fn guest_sends(body: &str, media: Vec<MediaFile>) -> Inbound {
 }
 
 /// The guest's media as the backoffice lists it, once every item has left "pending".
-async fn settled_media(app: &TestApp, me: &app::model::Me, agent: &str) -> Vec<MediaView> {
+async fn settled_media(app: &TestApp, me: &app::accounts::Me, agent: &str) -> Vec<MediaView> {
     eventually("the media download settles", || async {
         let conversations = app.state.conversations(me, agent).await.unwrap();
         let media: Vec<MediaView> = conversations
@@ -64,9 +64,9 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
     );
 
     // An agent owner of the same organization sees files of their own agents' guests only.
-    use app::ports::Backoffice;
+    use app::ports::*;
     app.state
-        .add_user(&me, "owner@example.com", app::model::Role::AgentOwner, "correct horse battery".into())
+        .add_user(&me, "owner@example.com", app::accounts::Role::AgentOwner, "correct horse battery".into())
         .await
         .unwrap();
     let owner = app.browser("owner@example.com").await;

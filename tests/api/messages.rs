@@ -1,7 +1,7 @@
 //! A guest's message from the simulator's phone to the agent's reply, through signed webhooks.
 
 use crate::common::{eventually, spawn_app, TOKEN};
-use app::{model::Direction, ports::Backoffice};
+use app::{inbox::Direction, ports::*};
 use twilio_sim::Inbound;
 
 const GUEST: &str = "whatsapp:+15551230001";
@@ -166,8 +166,11 @@ async fn message_to_an_unbound_number_is_stored_but_not_answered() {
 async fn with_receive_inbound_data_off_messages_are_acknowledged_and_stored_but_not_delivered() {
     let app = spawn_app().await;
     let (me, connector, _, _) = app.ready_path().await;
-    let off =
-        app::ports::ConnectorInput { auth_token: None, receive_inbound: false, ..app.connector_input("Front Desk") };
+    let off = app::connectors::port::ConnectorInput {
+        auth_token: None,
+        receive_inbound: false,
+        ..app.connector_input("Front Desk")
+    };
     app.state.update_connector(&me, &connector, off).await.unwrap();
     assert!(!app.state.connector(&me, &connector).await.unwrap().receive_inbound);
 
@@ -180,7 +183,7 @@ async fn with_receive_inbound_data_off_messages_are_acknowledged_and_stored_but_
     assert_eq!(turns, 0, "no agent turn was queued");
 
     // Switched on again, the next message reaches the agent.
-    let on = app::ports::ConnectorInput { auth_token: None, ..app.connector_input("Front Desk") };
+    let on = app::connectors::port::ConnectorInput { auth_token: None, ..app.connector_input("Front Desk") };
     app.state.update_connector(&me, &connector, on).await.unwrap();
     app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
     let replies = eventually("the agent answers", || async {

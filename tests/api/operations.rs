@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::common::{random_hex, spawn_app};
-use app::ports::Backoffice;
+use app::ports::*;
 use switchboard::{config::Config, startup::Application};
 
 fn switchboard(data_dir: &std::path::Path) -> Command {

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use crate::common::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
-use app::ports::{AgentInput, Backoffice};
+use app::{agents::port::AgentInput, ports::*};
 use twilio_sim::{Faults, Inbound};
 
 fn guest(i: usize) -> String {
@@ -290,7 +290,7 @@ async fn long_replies_are_split_and_sent_in_order() {
             AgentInput {
                 name: "talker".into(),
                 fallback_reply: "?".into(),
-                faq: vec![app::model::FaqEntry { question: "Tell me everything".into(), answer: long.clone() }],
+                faq: vec![app::agents::FaqEntry { question: "Tell me everything".into(), answer: long.clone() }],
                 ..Default::default()
             },
         )
@@ -383,7 +383,7 @@ async fn a_burst_from_one_guest_is_answered_in_order_with_nothing_left_over() {
     })
     .await;
     let c = app.state.conversations(&me, &agent).await.unwrap().remove(0);
-    let replies: Vec<_> = c.messages.iter().filter(|m| m.direction == app::model::Direction::Outbound).collect();
+    let replies: Vec<_> = c.messages.iter().filter(|m| m.direction == app::inbox::Direction::Outbound).collect();
     assert!((1..=4).contains(&replies.len()), "one reply per turn, turns batch what arrived meanwhile");
     // Twilio received the replies in the order the conversation holds them, and each answers
     // messages the one before had not: the breakfast answer comes after the greeting's turn.
@@ -445,7 +445,7 @@ async fn outside_the_window_the_agents_approved_template_goes_instead() {
         vec![("follow_up", "approved"), ("promo", "rejected")]
     );
     let choice = |sid: &str, variables: &str| {
-        Some(app::ports::TemplateChoice {
+        Some(app::agents::port::TemplateChoice {
             connector_id: connector.clone(),
             sid: sid.into(),
             variables: variables.into(),

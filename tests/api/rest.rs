@@ -3,7 +3,7 @@
 //! messages and the 24-hour window, and the OpenAPI document.
 
 use crate::common::{eventually, spawn_app, TestApp, TOKEN};
-use app::{model::Role, ports::Backoffice};
+use app::{accounts::Role, ports::*};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use twilio_sim::Inbound;
@@ -34,7 +34,7 @@ fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or_else(|| panic!("an error body: {v}"))
 }
 
-async fn token_for(app: &TestApp, me: &app::model::Me) -> String {
+async fn token_for(app: &TestApp, me: &app::accounts::Me) -> String {
     app.state.create_token(me, "tests").await.unwrap().token
 }
 

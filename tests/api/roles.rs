@@ -5,8 +5,12 @@
 
 use crate::common::{spawn_app, TestApp};
 use app::{
-    model::{ChatLine, Me, Role},
-    ports::{AgentInput, Backoffice, TemplateChoice},
+    accounts::{Me, Role},
+    agents::{
+        port::{AgentInput, TemplateChoice},
+        ChatLine,
+    },
+    ports::*,
     AppError,
 };
 

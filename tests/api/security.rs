@@ -11,8 +11,11 @@ use std::{
 
 use crate::common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN};
 use app::{
-    model::ChatLine,
-    ports::{AgentInput, Backoffice, BrainInput},
+    agents::{
+        port::{AgentInput, BrainInput},
+        ChatLine,
+    },
+    ports::*,
     AppError,
 };
 use axum::{response::IntoResponse, routing::any, Router};
@@ -396,7 +399,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
 
 #[tokio::test]
 async fn password_guessing_is_throttled_per_account_and_per_address() {
-    use switchboard::logins::{PER_ACCOUNT, PER_ADDRESS};
+    use switchboard::accounts::logins::{PER_ACCOUNT, PER_ADDRESS};
     let app = spawn_app().await;
     app.admin().await;
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
@@ -429,12 +432,12 @@ async fn password_guessing_is_throttled_per_account_and_per_address() {
 async fn a_success_resets_the_account_count() {
     let app = spawn_app().await;
     app.admin().await;
-    for _ in 0..(switchboard::logins::PER_ACCOUNT - 1) {
+    for _ in 0..(switchboard::accounts::logins::PER_ACCOUNT - 1) {
         let wrong = app.state.authenticate("admin@example.com".into(), "wrong password!!".into(), None).await;
         assert!(matches!(wrong, Err(AppError::Invalid { .. })));
     }
     app.state.authenticate("admin@example.com".into(), PASSWORD.into(), None).await.unwrap();
-    for _ in 0..(switchboard::logins::PER_ACCOUNT - 1) {
+    for _ in 0..(switchboard::accounts::logins::PER_ACCOUNT - 1) {
         let wrong = app.state.authenticate("admin@example.com".into(), "wrong password!!".into(), None).await;
         assert!(matches!(wrong, Err(AppError::Invalid { .. })), "the count started again");
     }
@@ -494,7 +497,7 @@ async fn the_ui_bundle_is_sent_compressed_with_validators_and_pages_are_not_stor
 async fn an_agent_owner_cannot_unlink_the_guests_of_another_owners_agent() {
     let app = spawn_app().await;
     let (admin, _, number, concierge) = app.ready_path().await;
-    app.state.add_user(&admin, "owner@example.com", app::model::Role::AgentOwner, PASSWORD.into()).await.unwrap();
+    app.state.add_user(&admin, "owner@example.com", app::accounts::Role::AgentOwner, PASSWORD.into()).await.unwrap();
     let owner = app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await.unwrap();
     let own_agent = app.state.create_agent(&owner, agent("owned", BrainInput::Faq)).await.unwrap();
     // A verified guest who talks only to the admin's concierge.
@@ -631,9 +634,9 @@ async fn verified_guest(app: &TestApp, org_id: &str, number_id: &str, agent_id: 
 }
 
 /// An agent owner with an agent of their own, and a verified guest in a conversation with it.
-async fn owner_with_a_guest(app: &TestApp) -> (app::model::Me, String, &'static str) {
+async fn owner_with_a_guest(app: &TestApp) -> (app::accounts::Me, String, &'static str) {
     let (admin, _, number, _) = app.ready_path().await;
-    app.state.add_user(&admin, "owner@example.com", app::model::Role::AgentOwner, PASSWORD.into()).await.unwrap();
+    app.state.add_user(&admin, "owner@example.com", app::accounts::Role::AgentOwner, PASSWORD.into()).await.unwrap();
     let owner = app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await.unwrap();
     let agent_id = app.state.create_agent(&owner, agent("ownbot", BrainInput::Faq)).await.unwrap().id;
     let guest = "whatsapp:+15550009876";
@@ -692,7 +695,7 @@ async fn guest_says(app: &TestApp, from: &str, body: &str) -> String {
 
 #[tokio::test]
 async fn login_codes_go_out_only_where_they_mean_something_and_within_an_organization_cap() {
-    use app::model::{AccessPolicy, AccessSettings};
+    use app::sharing::{AccessPolicy, AccessSettings};
     let app = spawn_app().await;
     let (me, _, _, agent_id) = app.ready_path().await;
     // An open agent has nothing to verify: no email goes out.

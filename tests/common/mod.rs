@@ -20,8 +20,10 @@ use axum::{
 };
 
 use app::{
-    model::{Me, NumberRow},
-    ports::{AgentInput, Backoffice, ConnectorInput},
+    accounts::Me,
+    agents::port::AgentInput,
+    connectors::{port::ConnectorInput, NumberRow},
+    ports::*,
 };
 use sqlx::Connection;
 use switchboard::{
@@ -284,7 +286,7 @@ impl TestApp {
 
     pub fn number<'a>(rows: &'a [NumberRow], phone: &str, whatsapp: bool) -> &'a NumberRow {
         rows.iter()
-            .find(|r| r.phone_number == phone && (r.provider == app::model::Provider::WhatsApp) == whatsapp)
+            .find(|r| r.phone_number == phone && (r.provider == app::connectors::Provider::WhatsApp) == whatsapp)
             .unwrap_or_else(|| panic!("number {phone} listed"))
     }
 
@@ -297,7 +299,7 @@ impl TestApp {
         let number = Self::number(&rows, "+14155550100", true).id.clone();
         self.state.save_numbers(&me, &connector.id, vec![number.clone()], false).await.unwrap();
         let outcome = self.state.set_webhook(&me, &connector.id, &number).await.unwrap();
-        assert_eq!(outcome.state, app::model::WebhookState::Configured, "{outcome:?}");
+        assert_eq!(outcome.state, app::connectors::WebhookState::Configured, "{outcome:?}");
         let agent = self
             .state
             .create_agent(
@@ -305,7 +307,7 @@ impl TestApp {
                 AgentInput {
                     name: "concierge".into(),
                     fallback_reply: "A colleague will answer soon.".into(),
-                    faq: vec![app::model::FaqEntry {
+                    faq: vec![app::agents::FaqEntry {
                         question: "When is breakfast?".into(),
                         answer: "Breakfast is from 7 to 10.".into(),
                     }],

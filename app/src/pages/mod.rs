@@ -1,12 +1,4 @@
-pub mod agents;
-pub mod auth;
-pub mod channels;
-pub mod connectors;
-pub mod dashboard;
-pub mod inbox;
-pub mod sharing;
-pub mod tokens;
-pub mod users;
+//! Pages that belong to no feature.
 
 use leptos::prelude::*;
 

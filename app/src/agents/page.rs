@@ -1,0 +1,440 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::A,
+    hooks::{use_navigate, use_params_map},
+};
+
+use crate::{
+    agents::{
+        api::{
+            get_agent, list_agents, list_templates, CreateAgent, DeleteAgent as DeleteAgentFn, RegenerateHookSecret,
+            SetAgentTemplate, TryAgent as TryAgentFn, UpdateAgent,
+        },
+        AgentDetail, AgentTemplate, BrainKind, ChatLine,
+    },
+    components::{ErrorNote, FieldError, FormError},
+    connectors::api::connector_choices,
+    error::AppError,
+};
+
+#[component]
+pub fn AgentsPage() -> impl IntoView {
+    let agents = Resource::new(|| (), |_| list_agents());
+    view! {
+        <Title text="Agents"/>
+        <div class="page-head">
+            <h1>"Agents"</h1>
+            <A href="/agents/new" attr:class="button">"New agent"</A>
+        </div>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match agents.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No agents yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="list" data-testid="agents">
+                            <thead><tr><th>"Name"</th><th>"Channels"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|a| view! {
+                                    <tr>
+                                        <td><a href=format!("/agents/{}", a.id)>{a.name}</a></td>
+                                        <td>{a.channels}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn NewAgentPage() -> impl IntoView {
+    let create = ServerAction::<CreateAgent>::new();
+    let error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(a)) = create.value().get() {
+            // A hook's signing secret is shown once, here, before moving on.
+            if a.new_hook_secret.is_none() {
+                navigate(&format!("/agents/{}/channels", a.id), Default::default());
+            }
+        }
+    });
+    view! {
+        <Title text="New agent"/>
+        <h1>"New agent"</h1>
+        {move || match create.value().get() {
+            Some(Ok(agent)) if agent.new_hook_secret.is_some() => view! {
+                <HookSecret secret=agent.new_hook_secret.clone().unwrap_or_default()/>
+                <A href=format!("/agents/{}/channels", agent.id) attr:class="button">"Continue to channels"</A>
+            }.into_any(),
+            _ => view! {
+                <ActionForm action=create attr:class="card form">
+                    <AgentFields current=None error saved=Signal::derive(|| None)/>
+                    <button type="submit" disabled=move || create.pending().get()>"Create agent"</button>
+                </ActionForm>
+                <FormError error/>
+            }.into_any(),
+        }}
+    }
+}
+
+/// The signing secret of an HTTP hook brain, shown once.
+#[component]
+fn HookSecret(secret: String) -> impl IntoView {
+    view! {
+        <div class="notice" role="status" data-testid="hook-secret">
+            <p><strong>"Signing secret, shown once:"</strong></p>
+            <code class="url">{secret}</code>
+            <p class="hint">
+                "Every call to your hook carries X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the body under this secret>. "
+                "Store it now: Switchboard keeps it encrypted and never shows it again."
+            </p>
+        </div>
+    }
+}
+
+/// The fields of "New agent" and of an agent's edit, inside the caller's form.
+#[component]
+fn AgentFields(
+    current: Option<AgentDetail>,
+    error: Signal<Option<AppError>>,
+    /// The agent as last saved from this form.
+    saved: Signal<Option<AgentDetail>>,
+) -> impl IntoView {
+    let c = current.clone();
+    let brain = RwSignal::new(c.as_ref().map_or(BrainKind::Faq, |a| a.brain.kind));
+    let faq_text = c
+        .as_ref()
+        .map(|a| a.faq.iter().map(|e| format!("{} | {}", e.question, e.answer)).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default();
+    let url = c.as_ref().and_then(|a| a.brain.url.clone()).unwrap_or_default();
+    let model = c.as_ref().and_then(|a| a.brain.model.clone()).unwrap_or_default();
+    let timeout = c.as_ref().and_then(|a| a.brain.timeout_secs).map(|t| t.to_string()).unwrap_or_default();
+    let initially_set = c.as_ref().is_some_and(|a| a.brain.api_key_set);
+    let key_set = move || saved.read().as_ref().map_or(initially_set, |a| a.brain.api_key_set);
+    // The typed key leaves the page once saved.
+    let api_key = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if saved.read().is_some() {
+            api_key.set(String::new());
+        }
+    });
+    let (url2, timeout2) = (url.clone(), timeout.clone());
+    view! {
+        <label>"Name" <input name="name" required maxlength="80" placeholder="concierge"
+            value=c.as_ref().map(|a| a.name.clone())/></label>
+        <p class="hint">"Letters, digits, dots, hyphens and underscores: the name is used in API paths."</p>
+        <FieldError error field="name"/>
+        <label>"Description" <input name="description" maxlength="500"
+            value=c.as_ref().map(|a| a.description.clone())/></label>
+        <FieldError error field="description"/>
+        <label>"Brain"
+            <select name="brain" on:change=move |ev| brain.set(BrainKind::parse(&event_target_value(&ev)).unwrap_or(BrainKind::Faq))>
+                {[BrainKind::Faq, BrainKind::OpenAi, BrainKind::Hook].into_iter().map(|k| view! {
+                    <option value=k.as_str() selected=move || brain.get() == k>{k.label()}</option>
+                }).collect_view()}
+            </select>
+        </label>
+        {move || match brain.get() {
+            BrainKind::Faq => view! {
+                <p class="hint">"The built-in FAQ answers at once, offline: the question closest to the guest's message wins."</p>
+            }.into_any(),
+            BrainKind::OpenAi => view! {
+                <label>"Base URL" <input name="brain_url" placeholder="https://api.openai.com/v1" value=url.clone()/></label>
+                <FieldError error field="brain_url"/>
+                <label>"Model" <input name="llm_model" placeholder="gpt-4o-mini" value=model.clone()/></label>
+                <FieldError error field="llm_model"/>
+                <label>"API key" <input name="llm_api_key" type="password" autocomplete="off"
+                    prop:value=move || api_key.get() on:input=move |ev| api_key.set(event_target_value(&ev))
+                    placeholder=move || if key_set() { "Set · leave empty to keep it" } else { "" }/></label>
+                <FieldError error field="llm_api_key"/>
+                <label>"Timeout (seconds)" <input name="timeout_secs" inputmode="numeric" placeholder="20" value=timeout.clone()/></label>
+                <FieldError error field="timeout_secs"/>
+            }.into_any(),
+            BrainKind::Hook => view! {
+                <label>"Hook URL" <input name="brain_url" placeholder="https://example.com/switchboard" value=url2.clone()/></label>
+                <p class="hint">"Switchboard posts each turn as JSON, signed with HMAC-SHA256 over the body, and sends the reply it gets back ({\"reply\": \"…\"} or plain text)."</p>
+                <FieldError error field="brain_url"/>
+                <label>"Timeout (seconds)" <input name="timeout_secs" inputmode="numeric" placeholder="20" value=timeout2.clone()/></label>
+                <FieldError error field="timeout_secs"/>
+            }.into_any(),
+        }}
+        <label>"Instructions (the system prompt of a language model)"
+            <textarea name="instructions" rows="3">{c.as_ref().map(|a| a.instructions.clone())}</textarea>
+        </label>
+        <FieldError error field="instructions"/>
+        <label>"Welcome message (sent once, before the first reply to a new guest)"
+            <input name="welcome_message" maxlength="1600" value=c.as_ref().and_then(|a| a.welcome_message.clone())/>
+        </label>
+        <FieldError error field="welcome_message"/>
+        <label>"Questions and answers (one per line: question | answer)"
+            <textarea name="faq" rows="5" placeholder="When is breakfast? | Breakfast is served from 7 to 10.">{faq_text}</textarea>
+        </label>
+        <FieldError error field="faq"/>
+        <label>"Fallback reply (when the brain has no answer, fails or is too slow)"
+            <input name="fallback_reply" required
+                value=c.as_ref().map_or_else(|| "Thanks for your message! A colleague will get back to you.".to_string(), |a| a.fallback_reply.clone())/>
+        </label>
+        <FieldError error field="fallback_reply"/>
+    }
+}
+
+/// Tabs shared by an agent's pages.
+#[component]
+pub fn AgentTabs(id: String) -> impl IntoView {
+    view! {
+        <nav class="tabs">
+            <A href=format!("/agents/{id}") exact=true>"Overview"</A>
+            <A href=format!("/agents/{id}/channels")>"Channels"</A>
+            <A href=format!("/agents/{id}/conversations")>"Conversations"</A>
+            <A href=format!("/agents/{id}/sharing")>"Sharing"</A>
+        </nav>
+    }
+}
+
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let update = ServerAction::<UpdateAgent>::new();
+    // Not refetched after a save: the form keeps what was typed, "Try the agent" its chat.
+    let agent = Resource::new(id, get_agent);
+    view! {
+        <Title text="Agent"/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match agent.await {
+                    Ok(agent) => view! { <AgentOverview agent update/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AgentOverview(agent: AgentDetail, update: ServerAction<UpdateAgent>) -> impl IntoView {
+    let error = Signal::derive(move || update.value().get().and_then(Result::err));
+    let secret = Signal::derive(move || update.value().get().and_then(Result::ok).and_then(|a| a.new_hook_secret));
+    let saved = Signal::derive(move || update.value().get().and_then(Result::ok));
+    let current = Signal::derive({
+        let agent = agent.clone();
+        move || saved.get().unwrap_or_else(|| agent.clone())
+    });
+    let regenerate = ServerAction::<RegenerateHookSecret>::new();
+    let hook_id = agent.id.clone();
+    let form_agent = agent.clone();
+    view! {
+        <div class="page-head">
+            <h1>{move || current.read().name.clone()}</h1>
+            <span class="badge" data-testid="brain">{move || current.read().brain.kind.label()}</span>
+        </div>
+        <AgentTabs id=agent.id.clone()/>
+        {(!agent.description.is_empty()).then(|| view! { <p class="hint">{agent.description.clone()}</p> })}
+        {move || secret.get().map(|secret| view! { <HookSecret secret/> })}
+        {move || regenerate.value().get().and_then(Result::ok).map(|secret| view! { <HookSecret secret/> })}
+        <TryAgent agent=agent.id.clone()/>
+        <section class="card">
+            <h2>"Settings"</h2>
+            <ActionForm action=update attr:class="form">
+                <input type="hidden" name="id" value=form_agent.id.clone()/>
+                <AgentFields current=Some(form_agent) error saved/>
+                <button type="submit" disabled=move || update.pending().get()>
+                    {move || if update.pending().get() { "Saving…" } else { "Save agent" }}
+                </button>
+            </ActionForm>
+            {move || update.value().get().and_then(Result::ok).map(|_| view! { <p class="ok" role="status">"Saved."</p> })}
+            <FormError error/>
+            <Show when=move || current.read().brain.kind == BrainKind::Hook>
+                {
+                    let id = hook_id.clone();
+                    view! {
+                        <button class="link" on:click=move |_| { regenerate.dispatch(RegenerateHookSecret { id: id.clone() }); }>
+                            "Regenerate the hook's signing secret"
+                        </button>
+                    }
+                }
+            </Show>
+        </section>
+        <TemplateSection agent=agent.id.clone() current=agent.template.clone()/>
+        <DeleteAgent agent=agent.id.clone()/>
+    }
+}
+
+/// "Try the agent": a chat with the agent's brain, without WhatsApp.
+#[component]
+fn TryAgent(agent: String) -> impl IntoView {
+    let ask = ServerAction::<TryAgentFn>::new();
+    let chat = RwSignal::new(Vec::<ChatLine>::new());
+    let notes = RwSignal::new(Vec::<(usize, String)>::new());
+    let draft = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(reply)) = ask.value().get() {
+            chat.update(|c| c.push(ChatLine { from_guest: false, text: reply.reply.clone() }));
+            let at = chat.read_untracked().len() - 1;
+            let note = match reply.note {
+                Some(n) => format!("{n} ({} ms)", reply.latency_ms),
+                None => format!("{} ms", reply.latency_ms),
+            };
+            notes.update(|n| n.push((at, note)));
+        }
+    });
+    let error = Signal::derive(move || ask.value().get().and_then(Result::err));
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        chat.update(|c| c.push(ChatLine { from_guest: true, text }));
+        draft.set(String::new());
+        ask.dispatch(TryAgentFn { id: agent.clone(), chat: chat.get_untracked() });
+    };
+    view! {
+        <section class="card" data-testid="try">
+            <h2>"Try the agent"</h2>
+            <p class="hint">"Chat with the agent's brain here; nothing goes through Twilio or into the conversations."</p>
+            <div class="chat" aria-live="polite">
+                {move || {
+                    let notes = notes.get();
+                    chat.get().into_iter().enumerate().map(|(i, line)| {
+                        let note = notes.iter().find(|(at, _)| *at == i).map(|(_, n)| n.clone());
+                        view! {
+                            <div class=if line.from_guest { "msg in" } else { "msg out" } data-testid=if line.from_guest { "try-guest" } else { "try-agent" }>
+                                <p>{line.text}</p>
+                                {note.map(|n| view! { <span class="meta">{n}</span> })}
+                            </div>
+                        }
+                    }).collect_view()
+                }}
+            </div>
+            <form class="chat-form" on:submit=send>
+                <input aria-label="Message to the agent" placeholder="Write as a guest would" autocomplete="off"
+                    prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))/>
+                <button type="submit" disabled=move || ask.pending().get()>
+                    {move || if ask.pending().get() { "Thinking…" } else { "Send" }}
+                </button>
+            </form>
+            <FormError error/>
+        </section>
+    }
+}
+
+#[component]
+fn DeleteAgent(agent: String) -> impl IntoView {
+    let delete = ServerAction::<DeleteAgentFn>::new();
+    let confirming = RwSignal::new(false);
+    let error = Signal::derive(move || delete.value().get().and_then(Result::err));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            navigate("/agents", Default::default());
+        }
+    });
+    let id = StoredValue::new(agent);
+    view! {
+        <section class="card">
+            <h2>"Delete agent"</h2>
+            <Show when=move || confirming.get() fallback=move || view! {
+                <button class="danger" on:click=move |_| confirming.set(true)>"Delete agent…"</button>
+            }>
+                <p class="warning" role="alert">"Its channels are removed (the numbers stay active); its conversations stay, without an agent."</p>
+                <button class="danger" disabled=move || delete.pending().get()
+                    on:click=move |_| { delete.dispatch(DeleteAgentFn { id: id.get_value() }); }>"Yes, delete"</button>
+                <button class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </Show>
+            <FormError error/>
+        </section>
+    }
+}
+
+/// The approved WhatsApp template sent instead of free text once a guest's 24-hour window closed.
+#[component]
+fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoView {
+    let save = ServerAction::<SetAgentTemplate>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let shown = RwSignal::new(current);
+    Effect::new(move |_| {
+        if let Some(Ok(detail)) = save.value().get() {
+            shown.set(detail.template);
+        }
+    });
+    let connectors = Resource::new(|| (), |_| connector_choices());
+    let connector = RwSignal::new(String::new());
+    let templates = Resource::new(
+        move || connector.get(),
+        |id| async move {
+            if id.is_empty() {
+                Ok(Vec::new())
+            } else {
+                list_templates(id).await
+            }
+        },
+    );
+    let agent_for_clear = agent.clone();
+    view! {
+        <section class="card" data-testid="template">
+            <h2>"Outside the 24-hour window"</h2>
+            <p class="hint">"WhatsApp takes free text only within 24 hours of the guest's last message. After that the agent sends this approved template instead, and the conversation says so."</p>
+            {move || match shown.get() {
+                Some(t) => view! {
+                    <p data-testid="current-template">"Sends " <strong>{t.name}</strong> " (" {t.connector_name} ")"
+                        {(!t.variables.is_empty()).then(|| view! { <span class="hint">" with " <code>{t.variables}</code></span> })}
+                    </p>
+                }.into_any(),
+                None => view! { <p class="empty" data-testid="current-template">"No template: replies outside the window are not sent."</p> }.into_any(),
+            }}
+            <ActionForm action=save attr:class="form">
+                <input type="hidden" name="agent_id" value=agent.clone()/>
+                <label>"Connector"
+                    <select name="connector_id" on:change=move |ev| connector.set(event_target_value(&ev))>
+                        <option value="">"Pick a connector…"</option>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                connectors.await.unwrap_or_default().into_iter().map(|c| view! {
+                                    <option value=c.id.clone()>{c.name.clone()}</option>
+                                }).collect_view()
+                            })}
+                        </Transition>
+                    </select>
+                </label>
+                <Transition fallback=|| view! { <p aria-busy="true">"Asking Twilio for the account's templates…"</p> }>
+                    {move || Suspend::new(async move {
+                        match templates.await {
+                            Ok(list) => list.into_iter().map(|t| {
+                                let approved = t.status == "approved";
+                                view! {
+                                    <label class="check" class:disabled=!approved data-template=t.name.clone()>
+                                        <input type="radio" name="template_sid" value=t.sid.clone() disabled=!approved/>
+                                        <strong>{t.name.clone()}</strong>
+                                        <span class=if approved { "badge ok" } else { "badge bad" }>{t.status.clone()}</span>
+                                        <span class="hint">{t.body.clone().unwrap_or_default()}</span>
+                                    </label>
+                                }
+                            }).collect_view().into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <FieldError error field="template_sid"/>
+                <label>"Variables (JSON)" <input name="variables" placeholder="{\"1\": \"there\"}" class="mono"/></label>
+                <FieldError error field="variables"/>
+                <button type="submit" disabled=move || save.pending().get()>"Save template"</button>
+            </ActionForm>
+            <button class="link" on:click=move |_| {
+                save.dispatch(SetAgentTemplate {
+                    agent_id: agent_for_clear.clone(),
+                    connector_id: String::new(),
+                    template_sid: String::new(),
+                    variables: String::new(),
+                });
+            }>"Remove the template"</button>
+            <FormError error/>
+        </section>
+    }
+}

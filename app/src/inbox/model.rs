@@ -1,0 +1,255 @@
+//! The types the browser sees of inbox. None of them carries a secret.
+
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::Provider;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: String,
+    pub direction: Direction,
+    pub body: String,
+    pub status: String,
+    pub error: Option<String>,
+    /// What staff should know: a fallback reply, a template sent instead of free text.
+    pub note: Option<String>,
+    pub at_ms: i64,
+    /// Files the guest sent with the message.
+    pub media: Vec<MediaView>,
+    /// Who wrote it when not the guest or the agent's brain: `command`, `switchboard`, `staff`.
+    pub origin: Option<String>,
+    /// The WhatsApp template it went out as, if any.
+    pub template_sid: Option<String>,
+    /// The brain's execution record behind an agent's reply.
+    pub execution_id: Option<String>,
+    pub twilio_sid: Option<String>,
+    pub error_code: Option<i64>,
+}
+
+impl MessageView {
+    /// The delivery tick shown beside an outbound message.
+    pub fn tick(&self) -> &'static str {
+        match self.status.as_str() {
+            "pending" | "queued" | "accepted" | "sending" | "scheduled" => "🕓",
+            "sent" => "✓",
+            "delivered" => "✓✓",
+            "read" => "✓✓ read",
+            "failed" | "undelivered" | "canceled" => "⚠",
+            _ => "",
+        }
+    }
+
+    pub fn who(&self) -> &'static str {
+        match (self.direction, self.origin.as_deref()) {
+            (Direction::Inbound, Some("command")) => "Guest (command)",
+            (Direction::Inbound, _) => "Guest",
+            (Direction::Outbound, Some("staff")) => "Staff",
+            (Direction::Outbound, Some("switchboard")) => "Switchboard",
+            (Direction::Outbound, _) => "Agent",
+        }
+    }
+}
+
+/// A file attached to a message; `url` serves it once it is downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaView {
+    pub id: String,
+    pub content_type: String,
+    /// pending, stored or failed
+    pub state: String,
+    pub error: Option<String>,
+}
+
+impl MediaView {
+    pub fn url(&self) -> String {
+        format!("/media/{}", self.id)
+    }
+
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub id: String,
+    pub guest: String,
+    pub guest_name: Option<String>,
+    pub number: String,
+    pub messages: Vec<MessageView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConversationState {
+    Live,
+    Ended,
+}
+
+impl ConversationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Live => "live",
+            ConversationState::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "live" => Some(Self::Live),
+            "ended" => Some(Self::Ended),
+            _ => None,
+        }
+    }
+}
+
+/// What the inbox shows: one agent's conversations or the organization's, filtered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InboxFilter {
+    pub agent_id: Option<String>,
+    pub provider: Option<Provider>,
+    /// One of the organization's numbers, E.164.
+    pub number: Option<String>,
+    pub state: Option<ConversationState>,
+    /// Searched in the guest's number and name and in the messages' text.
+    pub q: String,
+    /// From 0.
+    pub page: u32,
+}
+
+impl InboxFilter {
+    /// The filter as a query string, for links (export) and the address bar.
+    pub fn query(&self) -> String {
+        let mut parts: Vec<(String, String)> = Vec::new();
+        if let Some(a) = &self.agent_id {
+            parts.push(("agent_id".into(), a.clone()));
+        }
+        if let Some(p) = self.provider {
+            parts.push(("provider".into(), p.as_str().into()));
+        }
+        if let Some(n) = &self.number {
+            parts.push(("number".into(), n.clone()));
+        }
+        if let Some(s) = self.state {
+            parts.push(("state".into(), s.as_str().into()));
+        }
+        if !self.q.is_empty() {
+            parts.push(("q".into(), self.q.clone()));
+        }
+        parts.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect::<Vec<_>>().join("&")
+    }
+
+    /// Reads [`Self::query`]'s keys (unknown values are ignored).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut f = Self::default();
+        for (k, v) in pairs {
+            match k {
+                "agent_id" if !v.is_empty() => f.agent_id = Some(v.to_string()),
+                "provider" => {
+                    f.provider = match v {
+                        "whatsapp" => Some(Provider::WhatsApp),
+                        "sms" => Some(Provider::Sms),
+                        _ => None,
+                    }
+                }
+                "number" if !v.is_empty() => f.number = Some(v.to_string()),
+                "state" => f.state = ConversationState::parse(v),
+                "q" => f.q = v.to_string(),
+                "page" => f.page = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxRow {
+    pub id: String,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    /// The guest's number: masked for agent owners, whole for admins.
+    pub guest: String,
+    pub guest_name: Option<String>,
+    pub provider: Provider,
+    pub number: String,
+    pub state: ConversationState,
+    /// Staff took the conversation over: the agent does not answer.
+    pub paused: bool,
+    pub last_body: String,
+    pub last_from_guest: bool,
+    pub last_at_ms: i64,
+    /// WhatsApp's 24-hour window (always open on SMS).
+    pub window_open: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxPage {
+    pub rows: Vec<InboxRow>,
+    pub page: u32,
+    pub has_more: bool,
+    /// The numbers there are to filter by.
+    pub numbers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationDetail {
+    pub id: String,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub guest: String,
+    pub guest_name: Option<String>,
+    pub provider: Provider,
+    pub number: String,
+    pub connector_id: String,
+    pub state: ConversationState,
+    pub ended_at_ms: Option<i64>,
+    /// Who took the conversation over, while they have it.
+    pub paused_by: Option<String>,
+    pub window_open: bool,
+    /// The latest messages, oldest first (at most 500; the export has them all).
+    pub messages: Vec<MessageView>,
+    pub earlier_messages: bool,
+}
+
+/// What an agent's brain did on one turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionView {
+    pub id: String,
+    pub conversation_id: String,
+    pub brain: String,
+    /// The turn as the brain received it, as JSON.
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    pub at_ms: i64,
+    /// The replies it produced and how their sends went.
+    pub sends: Vec<SendRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRecord {
+    pub message_id: String,
+    pub body: String,
+    pub status: String,
+    pub twilio_sid: Option<String>,
+    /// Tries so far (1 when the first one went through).
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub error: Option<String>,
+}

@@ -1,0 +1,457 @@
+//! The inbox (the organization's, and each agent's Conversations tab) and one conversation's
+//! page: its history with delivery ticks, the brain's execution records, human takeover and
+//! the staff reply, ending it, exports. Both update live.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use crate::{
+    agents::{api::list_templates, page::AgentTabs},
+    components::{live_updates, ErrorNote, FieldError, FormError},
+    connectors::Provider,
+    inbox::{
+        api::{
+            get_conversation, get_execution, get_inactivity, get_inbox, EndConversation, SetInactivity, SetPaused,
+            StaffReply,
+        },
+        ConversationDetail, ConversationState, Direction, InboxFilter, InboxPage, MessageView,
+    },
+    time::utc_minutes,
+};
+
+#[component]
+pub fn InboxPage() -> impl IntoView {
+    view! {
+        <Title text="Inbox"/>
+        <h1>"Inbox"</h1>
+        <Inbox agent_id=None/>
+    }
+}
+
+/// An agent's Conversations tab: its inbox and how long a conversation may be quiet.
+#[component]
+pub fn ConversationsPage() -> impl IntoView {
+    let params = use_params_map();
+    let agent_id = move || params.read().get("id").unwrap_or_default();
+    view! {
+        <Title text="Conversations"/>
+        <h1>"Conversations"</h1>
+        <AgentTabs id=agent_id()/>
+        <InactivityForm agent_id=agent_id()/>
+        <Inbox agent_id=Some(agent_id())/>
+    }
+}
+
+#[component]
+fn InactivityForm(agent_id: String) -> impl IntoView {
+    let save = ServerAction::<SetInactivity>::new();
+    let current = Resource::new(
+        {
+            let agent_id = agent_id.clone();
+            move || (agent_id.clone(), save.version().get())
+        },
+        |(id, _)| get_inactivity(id),
+    );
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    view! {
+        <details class="card settings">
+            <summary>"Conversation lifecycle"</summary>
+            <Transition fallback=|| ()>
+                {move || { let agent_id = agent_id.clone(); Suspend::new(async move {
+                    let secs = current.await.unwrap_or(600);
+                    let minutes = format!("{}", (secs as f64) / 60.0);
+                    view! {
+                        <ActionForm action=save attr:class="form inline">
+                            <input type="hidden" name="agent_id" value=agent_id.clone()/>
+                            <label>"End a conversation after this many minutes without a message"
+                                <input name="minutes" value=minutes inputmode="decimal" size="6"/>
+                            </label>
+                            <button type="submit">"Save"</button>
+                            {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! { <span class="ok" role="status">"Saved."</span> })}
+                        </ActionForm>
+                    }
+                })}}
+            </Transition>
+            <FieldError error field="minutes"/>
+            <FormError error/>
+        </details>
+    }
+}
+
+/// The filters come from the address bar, so a filtered inbox is a link.
+#[component]
+pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let fixed_agent = agent_id.clone();
+    let agent_id_fixed = agent_id.is_none();
+    let filter = Memo::new(move |_| {
+        let q = query.read();
+        let mut f = InboxFilter::from_pairs(
+            ["provider", "number", "state", "q", "page", "agent_id"]
+                .into_iter()
+                .filter_map(|k| q.get(k).map(|v| (k, v)))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|(k, v)| (*k, v.as_str())),
+        );
+        if fixed_agent.is_some() {
+            f.agent_id = fixed_agent.clone();
+        }
+        f
+    });
+    let live = live_updates();
+    let page = Resource::new(move || (filter.get(), live.get()), |(f, _)| get_inbox(f));
+    let go = Callback::new(move |f: InboxFilter| {
+        let mut f = f;
+        if agent_id.is_some() {
+            f.agent_id = None;
+        }
+        let q = f.query();
+        let page =
+            if f.page > 0 { format!("{}page={}", if q.is_empty() { "" } else { "&" }, f.page) } else { String::new() };
+        navigate(&format!("?{q}{page}"), Default::default());
+    });
+    let set = move |change: Box<dyn Fn(&mut InboxFilter)>| {
+        let mut f = filter.get_untracked();
+        change(&mut f);
+        f.page = 0;
+        go.run(f);
+    };
+    let export = move |ext: &str| format!("/export/conversations.{ext}?{}", filter.get().query());
+    view! {
+        <form class="filters" on:submit=move |ev| ev.prevent_default() data-testid="filters">
+            <label>"Search"
+                <input type="search" name="q" placeholder="Number, name or text" prop:value=move || filter.get().q
+                    on:change=move |ev| { let v = event_target_value(&ev); set(Box::new(move |f| f.q = v.clone())); }/>
+            </label>
+            <label>"Provider"
+                <select name="provider" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(Box::new(move |f| f.provider = match v.as_str() { "whatsapp" => Some(Provider::WhatsApp), "sms" => Some(Provider::Sms), _ => None }));
+                }>
+                    <option value="" selected=move || filter.get().provider.is_none()>"All"</option>
+                    <option value="whatsapp" selected=move || filter.get().provider == Some(Provider::WhatsApp)>"WhatsApp"</option>
+                    <option value="sms" selected=move || filter.get().provider == Some(Provider::Sms)>"SMS"</option>
+                </select>
+            </label>
+            <label>"State"
+                <select name="state" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(Box::new(move |f| f.state = ConversationState::parse(&v)));
+                }>
+                    <option value="" selected=move || filter.get().state.is_none()>"All"</option>
+                    <option value="live" selected=move || filter.get().state == Some(ConversationState::Live)>"Live"</option>
+                    <option value="ended" selected=move || filter.get().state == Some(ConversationState::Ended)>"Ended"</option>
+                </select>
+            </label>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let numbers = page.await.map(|p| p.numbers).unwrap_or_default();
+                    view! {
+                        <label>"Number"
+                            <select name="number" on:change=move |ev| {
+                                let v = event_target_value(&ev);
+                                set(Box::new(move |f| f.number = (!v.is_empty()).then(|| v.clone())));
+                            }>
+                                <option value="">"All"</option>
+                                {numbers.into_iter().map(|n| {
+                                    let selected = filter.get_untracked().number.as_deref() == Some(n.as_str());
+                                    view! { <option value=n.clone() selected=selected>{n.clone()}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                    }
+                })}
+            </Transition>
+            <span class="exports">"Export: " <a href=move || export("csv") download>"CSV"</a> " · " <a href=move || export("json") download>"JSON"</a></span>
+        </form>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(p) => view! { <InboxTable page=p filter=filter.get_untracked() org_wide=agent_id_fixed go/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback<InboxFilter>) -> impl IntoView {
+    if page.rows.is_empty() {
+        return view! { <p class="empty">"No conversations match."</p> }.into_any();
+    }
+    let at = page.page;
+    let move_to = Callback::new(move |to: u32| go.run(InboxFilter { page: to, ..filter.clone() }));
+    view! {
+        <table class="list inbox" data-testid="inbox">
+            <thead><tr>
+                <th>"Guest"</th>
+                {org_wide.then(|| view! { <th>"Agent"</th> })}
+                <th>"Number"</th><th>"State"</th><th>"Last message"</th><th>"Window"</th>
+            </tr></thead>
+            <tbody>
+                {page.rows.into_iter().map(|r| view! {
+                    <tr data-conversation=r.id.clone() data-state=r.state.as_str()>
+                        <td>
+                            <a href=format!("/conversations/{}", r.id)>{r.guest_name.clone().unwrap_or_else(|| r.guest.clone())}</a>
+                            <br/><span class="hint mono">{r.guest.clone()}</span>
+                        </td>
+                        {org_wide.then(|| view! { <td>{r.agent_name.clone().unwrap_or_else(|| "—".into())}</td> })}
+                        <td><span class="mono">{r.number.clone()}</span><br/><span class="hint">{r.provider.label()}</span></td>
+                        <td>
+                            {match r.state {
+                                ConversationState::Live => view! { <span class="badge ok">"Live"</span> }.into_any(),
+                                ConversationState::Ended => view! { <span class="badge">"Ended"</span> }.into_any(),
+                            }}
+                            {r.paused.then(|| view! { <span class="badge warn">"Staff"</span> })}
+                        </td>
+                        <td class="preview">
+                            <span class="hint">{if r.last_from_guest { "Guest: " } else { "Reply: " }}</span>{r.last_body.clone()}
+                            <br/><span class="hint">{utc_minutes(r.last_at_ms)}</span>
+                        </td>
+                        <td>{if r.window_open { "Open" } else { "Closed" }}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager">
+            {(at > 0).then(|| view! { <button class="link" on:click=move |_| move_to.run(at - 1)>"← Newer"</button> })}
+            <span class="hint">"Page " {at + 1}</span>
+            {page.has_more.then(|| view! { <button class="link" on:click=move |_| move_to.run(at + 1)>"Older →"</button> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn ConversationPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let live = live_updates();
+    let pause = ServerAction::<SetPaused>::new();
+    let end = ServerAction::<EndConversation>::new();
+    let reply = ServerAction::<StaffReply>::new();
+    let conversation = Resource::new(
+        move || (id(), live.get(), pause.version().get(), end.version().get(), reply.version().get()),
+        |(id, ..)| get_conversation(id),
+    );
+    view! {
+        <Title text="Conversation"/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match conversation.await {
+                    Ok(c) => view! { <Conversation c pause end reply/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Conversation(
+    c: ConversationDetail,
+    pause: ServerAction<SetPaused>,
+    end: ServerAction<EndConversation>,
+    reply: ServerAction<StaffReply>,
+) -> impl IntoView {
+    let id = c.id.clone();
+    let paused = c.paused_by.is_some();
+    let live = c.state == ConversationState::Live;
+    let pause_error = Signal::derive(move || pause.value().get().and_then(Result::err));
+    let end_error = Signal::derive(move || end.value().get().and_then(Result::err));
+    let title = c.guest_name.clone().unwrap_or_else(|| c.guest.clone());
+    let (toggle_id, end_id) = (id.clone(), id.clone());
+    view! {
+        <div class="page-head">
+            <h1>{title}</h1>
+            <span class="hint mono">{c.guest.clone()}</span>
+        </div>
+        <p class="conversation-meta" data-testid="meta">
+            {c.agent_name.clone().map(|a| view! { <span>"Agent " <strong>{a}</strong> " · "</span> })}
+            <span class="mono">{c.number.clone()}</span> " · " {c.provider.label()} " · "
+            {match c.state {
+                ConversationState::Live => view! { <span class="badge ok" data-testid="state">"Live"</span> }.into_any(),
+                ConversationState::Ended => view! {
+                    <span class="badge" data-testid="state">"Ended"</span>
+                    <span class="hint">{c.ended_at_ms.map(|t| format!(" {}", utc_minutes(t)))}</span>
+                }.into_any(),
+            }}
+            " · 24-hour window " <strong data-testid="window">{if c.window_open { "open" } else { "closed" }}</strong>
+        </p>
+        <div class="actions">
+            {match c.paused_by.clone() {
+                Some(by) => view! {
+                    <span class="badge warn" data-testid="takeover">"Taken over by " {by} ": the agent does not answer"</span>
+                    <button on:click=move |_| { pause.dispatch(SetPaused { id: toggle_id.clone(), paused: false }); }>"Hand back to the agent"</button>
+                }.into_any(),
+                None => view! {
+                    <button on:click=move |_| { pause.dispatch(SetPaused { id: toggle_id.clone(), paused: true }); }>"Take over"</button>
+                }.into_any(),
+            }}
+            {live.then(|| view! {
+                <button class="danger" on:click=move |_| { end.dispatch(EndConversation { id: end_id.clone() }); }>"End conversation"</button>
+            })}
+            <span class="exports">"Export: "
+                <a href=format!("/export/conversations/{id}.csv") download>"CSV"</a> " · "
+                <a href=format!("/export/conversations/{id}.json") download>"JSON"</a>
+            </span>
+        </div>
+        <FormError error=pause_error/>
+        <FormError error=end_error/>
+        {c.earlier_messages.then(|| view! { <p class="hint">"Earlier messages are in the export."</p> })}
+        <ol class="messages" data-testid="history">
+            {c.messages.into_iter().map(|m| view! { <Message m/> }).collect_view()}
+        </ol>
+        {if paused {
+            view! { <ReplyForm id=c.id.clone() window_open=c.window_open connector_id=c.connector_id.clone() reply/> }.into_any()
+        } else {
+            view! { <p class="hint">"Take over to reply yourself; the agent stays silent until you hand the conversation back."</p> }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn Message(m: MessageView) -> impl IntoView {
+    let class = match m.direction {
+        Direction::Inbound => "msg in",
+        Direction::Outbound => "msg out",
+    };
+    let tick = m.tick();
+    let execution = m.execution_id.clone();
+    view! {
+        <li class=class data-status=m.status.clone() data-origin=m.origin.clone().unwrap_or_default()>
+            <span class="who">{m.who()}</span>
+            {m.template_sid.clone().map(|sid| view! { <span class="badge" title=sid>"Template"</span> })}
+            <p>{m.body.clone()}</p>
+            {m.media.into_iter().map(|md| {
+                let label = md.content_type.clone();
+                match md.state.as_str() {
+                    "stored" if md.is_image() => view! { <a class="media" href=md.url()><img src=md.url() alt=label/></a> }.into_any(),
+                    "stored" => view! { <a class="media" href=md.url()>"Attachment (" {label} ")"</a> }.into_any(),
+                    "failed" => view! { <span class="media error">{label} " not downloaded: " {md.error.unwrap_or_default()}</span> }.into_any(),
+                    _ => view! { <span class="media hint">{label} " downloading…"</span> }.into_any(),
+                }
+            }).collect_view()}
+            <span class="meta">
+                {utc_minutes(m.at_ms)}
+                {(m.direction == Direction::Outbound).then(|| view! {
+                    " " <span class="tick" data-testid="tick" title=m.status.clone()>{tick} " " {m.status.clone()}</span>
+                })}
+            </span>
+            {m.error.map(|e| view! { <span class="error">{e}</span> })}
+            {m.note.map(|n| view! { <span class="hint note">{n}</span> })}
+            {execution.map(|id| view! { <ExecutionRecord id/> })}
+        </li>
+    }
+}
+
+/// The brain's execution record behind a reply, loaded when opened.
+#[component]
+fn ExecutionRecord(id: String) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let record = Resource::new(
+        move || open.get().then(|| id.clone()),
+        |id| async move {
+            match id {
+                Some(id) => Some(get_execution(id).await),
+                None => None,
+            }
+        },
+    );
+    view! {
+        <details class="execution" on:toggle=move |_| open.set(true)>
+            <summary>"Execution record"</summary>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match record.await {
+                        None => ().into_any(),
+                        Some(Ok(e)) => view! {
+                            <dl class="record" data-testid="execution">
+                                <dt>"Brain"</dt><dd>{e.brain}</dd>
+                                <dt>"Latency"</dt><dd>{e.latency_ms} " ms"</dd>
+                                <dt>"When"</dt><dd>{utc_minutes(e.at_ms)}</dd>
+                                {e.error.map(|err| view! { <dt>"Error"</dt><dd class="error">{err}</dd> })}
+                                <dt>"Input"</dt><dd><pre>{e.input}</pre></dd>
+                                <dt>"Output"</dt><dd><pre>{e.output.unwrap_or_default()}</pre></dd>
+                                <dt>"Sends"</dt>
+                                <dd><ul>
+                                    {e.sends.into_iter().map(|s| view! {
+                                        <li>
+                                            {s.status.clone()} " · " {s.attempts} {if s.attempts == 1 { " attempt" } else { " attempts" }}
+                                            {s.twilio_sid.map(|sid| view! { " · " <span class="mono">{sid}</span> })}
+                                            {s.last_error.map(|e| view! { <span class="hint">" · last error: " {e}</span> })}
+                                            {s.error.map(|e| view! { <span class="error">" · " {e}</span> })}
+                                        </li>
+                                    }).collect_view()}
+                                </ul></dd>
+                            </dl>
+                        }.into_any(),
+                        Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </details>
+    }
+}
+
+#[component]
+fn ReplyForm(id: String, window_open: bool, connector_id: String, reply: ServerAction<StaffReply>) -> impl IntoView {
+    let error = Signal::derive(move || reply.value().get().and_then(Result::err));
+    let templates = Resource::new(
+        move || (!window_open).then(|| connector_id.clone()),
+        |c| async move {
+            match c {
+                Some(c) => {
+                    list_templates(c).await.map(|all| all.into_iter().filter(|t| t.status == "approved").collect())
+                }
+                None => Ok(Vec::new()),
+            }
+        },
+    );
+    view! {
+        <section class="card" data-testid="reply">
+            <h2>"Reply as staff"</h2>
+            <ActionForm action=reply attr:class="form">
+                <input type="hidden" name="id" value=id/>
+                {if window_open {
+                    view! {
+                        <label>"Message" <textarea name="body" rows="3" required></textarea></label>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p class="warning">"The guest's 24-hour window has closed: only an approved template can be sent."</p>
+                        <Transition fallback=|| view! { <p>"Loading templates…"</p> }>
+                            {move || Suspend::new(async move {
+                                match templates.await {
+                                    Ok(list) if list.is_empty() => view! { <p class="empty">"This account has no approved template."</p> }.into_any(),
+                                    Ok(list) => view! {
+                                        <fieldset class="options">
+                                            {list.into_iter().map(|t| view! {
+                                                <label class="check" data-template=t.name.clone()>
+                                                    <input type="radio" name="template_sid" value=t.sid.clone()/>
+                                                    <span><strong>{t.name.clone()}</strong> " (" {t.language.clone()} ")"<br/>
+                                                        <span class="hint">{t.body.clone()}</span></span>
+                                                </label>
+                                            }).collect_view()}
+                                        </fieldset>
+                                        <label>"Variables (JSON, e.g. {\"1\": \"Ana\"})" <input name="variables"/></label>
+                                    }.into_any(),
+                                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                                }
+                            })}
+                        </Transition>
+                    }.into_any()
+                }}
+                <FieldError error field="body"/>
+                <FieldError error field="variables"/>
+                <FieldError error field="template_sid"/>
+                <button type="submit" disabled=move || reply.pending().get()>"Send"</button>
+            </ActionForm>
+            <FormError error/>
+        </section>
+    }
+}

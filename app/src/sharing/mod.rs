@@ -1,0 +1,13 @@
+//! Sharing: who may talk to an agent (its access policy), its shared list, access requests
+//! and verified guests.
+//!
+//! `model` holds the types the browser sees, `api` the server functions, `port` what those
+//! ask of the server (implemented there); the rest are pages.
+
+pub mod api;
+mod model;
+pub(crate) mod page;
+#[cfg(feature = "ssr")]
+pub mod port;
+
+pub use model::*;
