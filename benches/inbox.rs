@@ -238,7 +238,7 @@ async fn main() {
     .await;
     let ended = time(3, || {
         let state = state.clone();
-        async move { switchboard::inbox::end_idle(&state).await.unwrap() }
+        async move { switchboard::inbox::lifecycle::end_idle(&state).await.unwrap() }
     })
     .await;
     row("the lifecycle sweep (ending idle conversations)", ended).await;

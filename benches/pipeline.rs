@@ -52,9 +52,16 @@ struct Bench {
     webhook_url: String,
 }
 
+/// The Switchboard binary measured: this build's, or with SWITCHBOARD_BENCH_BIN=<path> another
+/// build's (to compare two builds side by side on the same harness; the database it is handed
+/// is set up by this build, so both must share the migrations).
+fn measured_binary() -> std::path::PathBuf {
+    std::env::var_os("SWITCHBOARD_BENCH_BIN").map_or_else(|| env!("CARGO_BIN_EXE_switchboard").into(), Into::into)
+}
+
 impl Bench {
     fn start(&self, extra: &[(&str, &str)]) -> Child {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        let mut cmd = Command::new(measured_binary());
         cmd.env("SWITCHBOARD_BIND", format!("127.0.0.1:{}", self.port))
             .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{}", self.port))
             .env("SWITCHBOARD_DATA_DIR", &self.data)
@@ -507,14 +514,15 @@ async fn main() {
     let sync = std::env::var("SWITCHBOARD_SQLITE_SYNC").unwrap_or_else(|_| "full".into());
     println!(
         "Switchboard pipeline benchmark ({cores} cores, SQLite synchronous = {sync}, release build, load over loopback \
-         from one process)\n"
+         from one process)"
     );
+    println!("Measured binary: {}\n", measured_binary().display());
 
     // 1. Throughput: the real webhook against a bare axum handler, in turns (five rounds of
     // each, 3 s at a time), so that the machine drifting (a shared VM) moves both alike. Before
     // each bare round Switchboard's checkpoints and leftovers settle, so they take nothing from it.
     let base_port = free_port();
-    let mut baseline = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let mut baseline = Command::new(measured_binary())
         .args(["--bind", &format!("127.0.0.1:{base_port}"), "bench-baseline"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

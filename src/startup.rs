@@ -172,7 +172,7 @@ impl Application {
         }
         tasks.spawn(workers.watch(sweep_sessions(state.clone())));
         tasks.spawn(workers.watch(crate::instances::keep_alive(state.clone())));
-        tasks.spawn(workers.watch(crate::inbox::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
+        tasks.spawn(workers.watch(crate::inbox::lifecycle::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
         if let Some(changes) = self.relay {
             tasks.spawn(workers.watch(state.events.clone().relay(state.db.clone(), changes)));
         }
@@ -402,7 +402,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .route("/readyz", get(readyz).with_state(state.clone()))
         .route("/metrics", get(crate::metrics::http::handler).with_state(state.clone()))
         .merge(crate::media::router(state.clone(), sessions.clone()))
-        .merge(crate::inbox::router(state.clone(), sessions))
+        .merge(crate::inbox::export::router(state.clone(), sessions))
         .merge(crate::http::api::router(state.clone()))
         .merge(ui)
         // Answers carry guests' data: nothing is stored by a browser or proxy unless it says so

@@ -8,7 +8,7 @@ pub use crate::config::Tuning;
 
 use crate::{
     crypto::SecretBox,
-    db::{Backend, Db},
+    db::{Backend, Db, Statement},
     pipeline::{
         hooks::HookCache,
         jobs::{IngestQueue, StatusQueue},
@@ -166,6 +166,27 @@ impl ClaimErrors {
 /// same reply. Such a claim is given back, not acted on.
 pub fn claim_is_fresh(took: Duration, lease: Duration) -> bool {
     took < lease / 2
+}
+
+/// Gives a claim back when it is not fresh (see [`claim_is_fresh`]): `undo` puts the job back
+/// as it was, and its workers are woken to claim it again. True when it was given back; the
+/// caller then does nothing with it.
+pub async fn give_back_if_stale(
+    db: &Db,
+    claimed_at_ms: i64,
+    lease: Duration,
+    undo: Statement,
+    workers: &Notify,
+    job: &str,
+) -> sqlx::Result<bool> {
+    let took = Duration::from_millis(crate::now_ms().saturating_sub(claimed_at_ms).max(0) as u64);
+    if claim_is_fresh(took, lease) {
+        return Ok(false);
+    }
+    tracing::warn!(job, ms = took.as_millis() as u64, "a claim waited on the database too long to act on; given back");
+    db.write_script(vec![undo], false).await?;
+    workers.notify_one();
+    Ok(true)
 }
 
 /// The jobs this process's workers are on, by leased table. The heartbeat renews these leases

@@ -14,25 +14,25 @@ use crate::{access, state::AppState};
 #[async_trait]
 impl SharingPort for AppState {
     async fn sharing(&self, me: &Me, agent_id: &str) -> Result<SharingView> {
-        Ok(access::sharing(self, me, agent_id).await?)
+        Ok(access::sharing::sharing(self, me, agent_id).await?)
     }
     async fn set_access(&self, me: &Me, agent_id: &str, settings: AccessSettings) -> Result<SharingView> {
-        access::set_access(self, me, agent_id, settings).await?;
-        Ok(access::sharing(self, me, agent_id).await?)
+        access::sharing::set_access(self, me, agent_id, settings).await?;
+        Ok(access::sharing::sharing(self, me, agent_id).await?)
     }
     async fn add_shared_email(&self, me: &Me, agent_id: &str, email: &str) -> Result<SharingView> {
-        access::add_shared_email(self, me, agent_id, email).await?;
-        Ok(access::sharing(self, me, agent_id).await?)
+        access::sharing::add_shared_email(self, me, agent_id, email).await?;
+        Ok(access::sharing::sharing(self, me, agent_id).await?)
     }
     async fn remove_shared_email(&self, me: &Me, agent_id: &str, email: &str) -> Result<SharingView> {
-        access::remove_shared_email(self, me, agent_id, email).await?;
-        Ok(access::sharing(self, me, agent_id).await?)
+        access::sharing::remove_shared_email(self, me, agent_id, email).await?;
+        Ok(access::sharing::sharing(self, me, agent_id).await?)
     }
     async fn decide_access(&self, me: &Me, agent_id: &str, request_id: &str, approve: bool) -> Result<String> {
-        Ok(access::decide(self, me, agent_id, request_id, approve).await?)
+        Ok(access::sharing::decide(self, me, agent_id, request_id, approve).await?)
     }
     async fn revoke_guest(&self, me: &Me, agent_id: &str, guest_key: &str) -> Result<SharingView> {
-        access::revoke(self, me, agent_id, guest_key).await?;
-        Ok(access::sharing(self, me, agent_id).await?)
+        access::sharing::revoke(self, me, agent_id, guest_key).await?;
+        Ok(access::sharing::sharing(self, me, agent_id).await?)
     }
 }

@@ -35,16 +35,16 @@ impl AgentsPort for AppState {
         Ok(agents::detail(self, me, id).await?)
     }
     async fn list_channels(&self, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>> {
-        Ok(agents::channels(self, me, agent_id).await?)
+        Ok(agents::channels::channels(self, me, agent_id).await?)
     }
     async fn channel_options(&self, me: &Me, agent_id: &str, connector_id: &str) -> Result<Vec<ChannelOption>> {
-        Ok(agents::channel_options(self, me, agent_id, connector_id).await?)
+        Ok(agents::channels::channel_options(self, me, agent_id, connector_id).await?)
     }
     async fn add_channel(&self, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow> {
-        Ok(agents::add_channel(self, me, agent_id, number_id).await?)
+        Ok(agents::channels::add_channel(self, me, agent_id, number_id).await?)
     }
     async fn remove_channel(&self, me: &Me, agent_id: &str, channel_id: &str) -> Result<()> {
-        Ok(agents::remove_channel(self, me, agent_id, channel_id).await?)
+        Ok(agents::channels::remove_channel(self, me, agent_id, channel_id).await?)
     }
     async fn set_channel_routes(
         &self,
@@ -54,12 +54,20 @@ impl AgentsPort for AppState {
         inbound_from: Option<String>,
         outbound_to: Option<String>,
     ) -> Result<ChannelRow> {
-        Ok(agents::set_routes(self, me, agent_id, channel_id, inbound_from.as_deref(), outbound_to.as_deref()).await?)
+        Ok(agents::channels::set_routes(
+            self,
+            me,
+            agent_id,
+            channel_id,
+            inbound_from.as_deref(),
+            outbound_to.as_deref(),
+        )
+        .await?)
     }
     async fn list_templates(&self, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>> {
-        Ok(agents::list_templates(self, me, connector_id).await?)
+        Ok(agents::templates::list_templates(self, me, connector_id).await?)
     }
     async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail> {
-        Ok(agents::set_template(self, me, agent_id, choice).await?)
+        Ok(agents::templates::set_template(self, me, agent_id, choice).await?)
     }
 }

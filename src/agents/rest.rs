@@ -340,7 +340,7 @@ async fn list_channels(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<Channel>>> {
     let id = super::id_by_name(&state, &me, &name).await?;
-    Ok(Json(super::channels(&state, &me, &id).await?.into_iter().map(channel).collect()))
+    Ok(Json(super::channels::channels(&state, &me, &id).await?.into_iter().map(channel).collect()))
 }
 
 #[utoipa::path(post, path = "/api/agents/{name}/channels", tag = "channels", security(("bearer" = [])),
@@ -355,15 +355,16 @@ async fn add_channel(
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let id = super::id_by_name(&state, &me, &name).await?;
     let b = body(json)?;
-    let mut row = super::add_channel(&state, &me, &id, &b.number_id).await?;
+    let mut row = super::channels::add_channel(&state, &me, &id, &b.number_id).await?;
     if b.inbound_from.is_some() || b.outbound_to.is_some() {
         let routed =
-            super::set_routes(&state, &me, &id, &row.id, b.inbound_from.as_deref(), b.outbound_to.as_deref()).await;
+            super::channels::set_routes(&state, &me, &id, &row.id, b.inbound_from.as_deref(), b.outbound_to.as_deref())
+                .await;
         row = match routed {
             Ok(row) => row,
             Err(e) => {
                 // Nothing half-saved: a refused route takes the new channel back.
-                super::remove_channel(&state, &me, &id, &row.id).await?;
+                super::channels::remove_channel(&state, &me, &id, &row.id).await?;
                 return Err(e.into());
             }
         };
@@ -383,7 +384,8 @@ async fn set_routes(
     let id = super::id_by_name(&state, &me, &name).await?;
     let b = body(json)?;
     let row =
-        super::set_routes(&state, &me, &id, &channel_id, b.inbound_from.as_deref(), b.outbound_to.as_deref()).await?;
+        super::channels::set_routes(&state, &me, &id, &channel_id, b.inbound_from.as_deref(), b.outbound_to.as_deref())
+            .await?;
     Ok(Json(channel(row)))
 }
 
@@ -395,7 +397,7 @@ async fn remove_channel(
     Path((name, channel_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let id = super::id_by_name(&state, &me, &name).await?;
-    super::remove_channel(&state, &me, &id, &channel_id).await?;
+    super::channels::remove_channel(&state, &me, &id, &channel_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -80,9 +80,9 @@ pub async fn bind(state: &AppState, me: &Me, agent_id: &str, connector: &str, nu
     };
     let existing = bindings(state, me, agent_id).await?;
     if !existing.iter().any(|w| w.number == number) {
-        super::add_channel(state, me, agent_id, &number_id).await?;
+        super::channels::add_channel(state, me, agent_id, &number_id).await?;
         for other in existing {
-            super::remove_channel(state, me, agent_id, &other.channel_id).await?;
+            super::channels::remove_channel(state, me, agent_id, &other.channel_id).await?;
         }
     }
     bindings(state, me, agent_id).await
@@ -91,7 +91,7 @@ pub async fn bind(state: &AppState, me: &Me, agent_id: &str, connector: &str, nu
 /// Removes every WhatsApp binding of the agent.
 pub async fn unbind(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
     for binding in bindings(state, me, agent_id).await? {
-        super::remove_channel(state, me, agent_id, &binding.channel_id).await?;
+        super::channels::remove_channel(state, me, agent_id, &binding.channel_id).await?;
     }
     Ok(())
 }

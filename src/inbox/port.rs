@@ -26,11 +26,11 @@ impl InboxPort for AppState {
         Ok(inbox::execution(self, me, id).await?)
     }
     async fn set_paused(&self, me: &Me, id: &str, paused: bool) -> Result<ConversationDetail> {
-        inbox::set_paused(self, me, id, paused).await?;
+        inbox::takeover::set_paused(self, me, id, paused).await?;
         Ok(inbox::detail(self, me, id).await?)
     }
     async fn end_conversation(&self, me: &Me, id: &str) -> Result<ConversationDetail> {
-        inbox::end(self, me, id).await?;
+        inbox::takeover::end(self, me, id).await?;
         Ok(inbox::detail(self, me, id).await?)
     }
     async fn staff_reply(
@@ -40,13 +40,13 @@ impl InboxPort for AppState {
         body: String,
         template: Option<(String, String)>,
     ) -> Result<ConversationDetail> {
-        inbox::staff_reply(self, me, id, &body, template.map(|(sid, vars)| (sid, Some(vars)))).await?;
+        inbox::takeover::staff_reply(self, me, id, &body, template.map(|(sid, vars)| (sid, Some(vars)))).await?;
         Ok(inbox::detail(self, me, id).await?)
     }
     async fn set_inactivity(&self, me: &Me, agent_id: &str, seconds: i64) -> Result<i64> {
-        Ok(inbox::set_inactivity(self, me, agent_id, seconds).await?)
+        Ok(inbox::lifecycle::set_inactivity(self, me, agent_id, seconds).await?)
     }
     async fn inactivity(&self, me: &Me, agent_id: &str) -> Result<i64> {
-        Ok(inbox::inactivity(self, me, agent_id).await?)
+        Ok(inbox::lifecycle::inactivity(self, me, agent_id).await?)
     }
 }

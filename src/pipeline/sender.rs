@@ -88,20 +88,18 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
     let (message_id, claim): (String, i64) = (row.try_get(0)?, row.try_get(2)?);
-    let took = Duration::from_millis(now_ms().saturating_sub(now).max(0) as u64);
-    if !crate::state::claim_is_fresh(took, state.tuning.lease) {
-        tracing::warn!(%message_id, ms = took.as_millis() as u64, "a claim waited on the database too long to act on; given back");
-        // As it was: not in flight, unless an earlier attempt had made it so.
-        let give_back = Statement::new(
-            "UPDATE outbox SET lease_until = NULL, \
-             in_flight_since = CASE WHEN in_flight_since = $3 THEN NULL ELSE in_flight_since END \
-             WHERE message_id = $1 AND claims = $2",
-        )
-        .bind(message_id.as_str())
-        .bind(claim)
-        .bind(now);
-        state.db.write_script(vec![give_back], false).await?;
-        state.wake.sends.notify_one();
+    // As it was: not in flight, unless an earlier attempt had made it so.
+    let undo = Statement::new(
+        "UPDATE outbox SET lease_until = NULL, \
+         in_flight_since = CASE WHEN in_flight_since = $3 THEN NULL ELSE in_flight_since END \
+         WHERE message_id = $1 AND claims = $2",
+    )
+    .bind(message_id.as_str())
+    .bind(claim)
+    .bind(now);
+    if crate::state::give_back_if_stale(&state.db, now, state.tuning.lease, undo, &state.wake.sends, &message_id)
+        .await?
+    {
         return Ok(None);
     }
     let in_flight_since: Option<i64> = row.try_get(4)?;

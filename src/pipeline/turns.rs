@@ -73,15 +73,19 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
     let claim = Claim { conversation_id: row.try_get(0)?, generation: row.try_get(1)?, attempts: row.try_get(2)? };
-    let took = Duration::from_millis(now_ms().saturating_sub(now).max(0) as u64);
-    if !crate::state::claim_is_fresh(took, state.tuning.lease) {
-        tracing::warn!(conversation_id = %claim.conversation_id, ms = took.as_millis() as u64, "a claim waited on the database too long to act on; given back");
-        let give_back =
-            Statement::new("UPDATE turns SET lease_until = NULL WHERE conversation_id = $1 AND attempts = $2")
-                .bind(claim.conversation_id.as_str())
-                .bind(claim.attempts);
-        state.db.write_script(vec![give_back], false).await?;
-        state.wake.turns.notify_one();
+    let undo = Statement::new("UPDATE turns SET lease_until = NULL WHERE conversation_id = $1 AND attempts = $2")
+        .bind(claim.conversation_id.as_str())
+        .bind(claim.attempts);
+    if crate::state::give_back_if_stale(
+        &state.db,
+        now,
+        state.tuning.lease,
+        undo,
+        &state.wake.turns,
+        &claim.conversation_id,
+    )
+    .await?
+    {
         return Ok(None);
     }
     Ok(Some(claim))
@@ -215,7 +219,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
             match access::parse(body) {
                 Some(command) => {
                     done.commands.push((id.clone(), command.stored_text()));
-                    let answer = access::command(state, &guest, id, command).await?;
+                    let answer = access::commands::command(state, &guest, id, command).await?;
                     done.replies.push(switchboard_says(answer));
                 }
                 None => for_agent.push(body.clone()),

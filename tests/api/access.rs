@@ -200,15 +200,15 @@ async fn a_retried_turn_sends_no_second_email() {
     let conversation = switchboard::new_id();
     let guest = switchboard::access::Guest::load(&app.state, &agent, ANA, None, &conversation).await.unwrap();
     let command = || switchboard::access::parse("/login ana@example.com").unwrap();
-    let first = switchboard::access::command(&app.state, &guest, "message-1", command()).await.unwrap();
-    let again = switchboard::access::command(&app.state, &guest, "message-1", command()).await.unwrap();
+    let first = switchboard::access::commands::command(&app.state, &guest, "message-1", command()).await.unwrap();
+    let again = switchboard::access::commands::command(&app.state, &guest, "message-1", command()).await.unwrap();
     assert_eq!(first, again);
     assert_eq!(app.sim.sim.mails().len(), 1);
     // Verifying, retried: the same answer, not "no code waiting".
     let (code, _) = code_for(&app, "ana@example.com");
     let verify = || switchboard::access::parse(&format!("/login {code}")).unwrap();
-    let first = switchboard::access::command(&app.state, &guest, "message-2", verify()).await.unwrap();
-    let again = switchboard::access::command(&app.state, &guest, "message-2", verify()).await.unwrap();
+    let first = switchboard::access::commands::command(&app.state, &guest, "message-2", verify()).await.unwrap();
+    let again = switchboard::access::commands::command(&app.state, &guest, "message-2", verify()).await.unwrap();
     assert!(first.starts_with("Verified"), "{first}");
     assert_eq!(first, again);
 }
