@@ -85,6 +85,8 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await page.getByRole("button", { name: "Save and check" }).click();
   await expect(page.getByTestId("state").first()).toHaveText("Active");
   await expect(page.getByTestId("health").first()).toHaveText("Connected");
+  await expect(page.getByTestId("credentials-saved")).toHaveText("Saved. Twilio says: Connected.");
+  await expect(page.getByLabel("Auth Token")).toHaveValue("");
   await expect(page.getByTestId("webhook-url")).toContainText("/twilio/inbound/");
   // The test server has no public URL set, so the page says Twilio could not reach it.
   await expect(page.getByTestId("public-url-warning")).toContainText("SWITCHBOARD_PUBLIC_URL is not set");
@@ -153,6 +155,11 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await page.getByRole("button", { name: "Add channel" }).click();
   await expect(page.getByTestId("channels")).toContainText(SENDER);
   await expect(page.getByTestId("channels")).toContainText("Front Desk");
+  // The number stays offered, marked as this agent's: not "no active numbers".
+  const here = page.getByTestId("add-channel").locator(`label[data-number="${SENDER}"]`);
+  await expect(here).toContainText("Already a channel of this agent");
+  await expect(here.getByRole("radio")).toBeDisabled();
+  await expect(page.getByTestId("add-channel")).not.toContainText("no active numbers");
   const conciergeUrl = page.url();
 
   // Another agent sees the number as Already bound and cannot pick it.

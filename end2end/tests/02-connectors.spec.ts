@@ -84,6 +84,8 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
   await page.getByRole("button", { name: "Add sandbox" }).click();
   const sandbox = numbers.locator('tr[data-number="+14155238886"]');
   await expect(sandbox.getByTestId("sandbox-join")).toContainText("join silver-tiger");
+  await expect(page.getByTestId("sandbox-added")).toBeVisible();
+  await expect(page.getByLabel("Join keyword")).toHaveValue("");
   await expect(sandbox.getByTestId("webhook-state")).toHaveText("Set by hand in the Twilio Console");
 
   // An agent answers on the spa's number.

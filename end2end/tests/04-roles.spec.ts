@@ -27,6 +27,9 @@ test("an admin adds an agent owner, who manages only their own agent", async ({ 
   await page.getByLabel(/First password/).fill("0123456789");
   await page.getByRole("button", { name: "Add user" }).click();
   await expect(page.getByTestId("users").locator('tr[data-email="owner@example.com"]')).toContainText("Agent owner");
+  await expect(page.getByText("owner@example.com can now log in as agent owner.")).toBeVisible();
+  await expect(page.getByLabel("Email")).toHaveValue("");
+  await expect(page.getByLabel(/First password/)).toHaveValue("");
   await page.getByLabel("Email").fill("owner@example.com");
   await page.getByLabel(/First password/).fill(PASSWORD);
   await page.getByRole("button", { name: "Add user" }).click();
@@ -42,6 +45,11 @@ test("an admin adds an agent owner, who manages only their own agent", async ({ 
   await expect(page.getByText("No agents yet.")).toBeVisible();
   await page.goto("/connectors");
   await expect(page.getByText("You do not have access to this.")).toBeVisible();
+  await expect(page.getByRole("link", { name: "New connector" })).toHaveCount(0);
+  // Their inbox is empty, and says so without blaming a filter nobody set.
+  await page.goto("/inbox");
+  await expect(page.getByText(/^No conversations yet\./)).toBeVisible();
+  await expect(page.getByText("No conversations match.")).toHaveCount(0);
 
   // Their own agent, bound to a number picked by connector name.
   await page.goto("/agents");

@@ -65,8 +65,9 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   await expect(history.locator(".msg.in").last()).toContainText("When is breakfast?");
   const reply = history.locator(".msg.out").last();
   await expect(reply).toContainText(BREAKFAST);
+  const replyIndex = (await history.locator(".msg.out").count()) - 1;
   await expect(reply.getByTestId("tick")).toContainText(/sent|queued|pending/);
-  await expect(reply.getByTestId("tick")).toContainText("read", { timeout: 20_000 });
+  await expect(reply.getByTestId("tick")).toHaveText("✓✓ read", { timeout: 20_000 });
   await faults(page, {});
 
   // Its execution record: the brain, its input and output, the send.
@@ -83,6 +84,10 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   await dora.getByLabel("Message").fill("Can I speak to a person?");
   await dora.getByRole("button", { name: "Send" }).click();
   await expect(history.locator(".msg.in").last()).toContainText("Can I speak to a person?");
+  // The record opened above stays open with its content through the live updates since.
+  const kept = history.locator(".msg.out").nth(replyIndex).getByTestId("execution");
+  await expect(kept).toBeVisible();
+  await expect(kept).toContainText("Built-in FAQ");
   await page.waitForTimeout(1500);
   await expect(history.locator(".msg.out")).toHaveCount(before);
   await page.getByTestId("reply").getByLabel("Message").fill("Hi Dora, this is Marta from reception.");

@@ -111,12 +111,15 @@ pub async fn channel_options(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|r| r.agent_id.as_deref() != Some(agent_id))
-        .map(|r| ChannelOption {
-            number_id: r.number_id,
-            phone_number: r.phone_number,
-            provider: provider(&r.provider),
-            bound_to: r.bound_to,
+        .map(|r| {
+            let here = r.agent_id.as_deref() == Some(agent_id);
+            ChannelOption {
+                number_id: r.number_id,
+                phone_number: r.phone_number,
+                provider: provider(&r.provider),
+                bound_to: r.bound_to.filter(|_| !here),
+                here,
+            }
         })
         .collect())
 }

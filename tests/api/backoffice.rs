@@ -312,7 +312,11 @@ async fn a_number_answers_for_one_agent_only() {
         .unwrap();
     let options = app.state.channel_options(&me, &other.id, &connector).await.unwrap();
     let bound = options.iter().find(|o| o.number_id == number).unwrap();
-    assert_eq!(bound.bound_to.as_deref(), Some("concierge"));
+    assert_eq!((bound.bound_to.as_deref(), bound.here), (Some("concierge"), false));
+    // Its own agent still sees it, as its channel (not as "no active numbers").
+    let options = app.state.channel_options(&me, &agent, &connector).await.unwrap();
+    let own = options.iter().find(|o| o.number_id == number).unwrap();
+    assert_eq!((own.bound_to.as_deref(), own.here), (None, true));
     let refused = app.state.add_channel(&me, &other.id, &number).await.unwrap_err();
     assert!(matches!(&refused, AppError::Conflict(m) if m.contains("Already bound")), "{refused:?}");
 

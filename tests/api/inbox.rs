@@ -150,7 +150,7 @@ async fn a_conversation_shows_ticks_and_the_execution_record_of_each_reply() {
     assert_eq!(c.messages.len(), 2);
     let (question, answer) = (&c.messages[0], &c.messages[1]);
     assert_eq!((question.direction, question.who()), (Direction::Inbound, "Guest"));
-    assert_eq!((answer.who(), answer.tick(), answer.body.as_str()), ("Agent", "✓✓ read", "Breakfast is from 7 to 10."));
+    assert_eq!((answer.who(), answer.tick(), answer.body.as_str()), ("Agent", "✓✓", "Breakfast is from 7 to 10."));
     assert!(answer.twilio_sid.as_deref().is_some_and(|s| s.starts_with("SM")));
 
     let record = app.state.execution(&me, answer.execution_id.as_deref().unwrap()).await.unwrap();

@@ -18,6 +18,13 @@ pub fn UsersPage() -> impl IntoView {
     let users = Resource::new(move || (add.version().get(), remove.version().get()), |_| list_users());
     let error = Signal::derive(move || add.value().get().and_then(Result::err));
     let remove_error = Signal::derive(move || remove.value().get().and_then(Result::err));
+    // The added user's email and first password leave the form once saved.
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(form)) = (add.value().get(), form.get()) {
+            form.reset();
+        }
+    });
     view! {
         <Title text="Users"/>
         <h1>"Users"</h1>
@@ -53,7 +60,7 @@ pub fn UsersPage() -> impl IntoView {
         <FormError error=remove_error/>
         <section class="card">
             <h2>"Add a user"</h2>
-            <ActionForm action=add attr:class="form">
+            <ActionForm action=add node_ref=form attr:class="form">
                 <label>"Email" <input name="email" type="email" required autocomplete="off"/></label>
                 <FieldError error field="email"/>
                 <label>"Role"

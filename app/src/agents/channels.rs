@@ -141,12 +141,13 @@ fn AddChannelForm(agent_id: Signal<String>, add: ServerAction<AddChannel>) -> im
                             <fieldset class="options">
                                 {opts.into_iter().map(|o| {
                                     let value = o.number_id.clone();
-                                    let bound = o.bound_to.is_some();
+                                    let bound = o.bound_to.is_some() || o.here;
                                     view! {
                                         <label class="check" class:disabled=bound data-number=o.phone_number.clone()>
                                             <input type="radio" name="number" value=o.number_id.clone() disabled=bound
                                                 on:change=move |_| number.set(value.clone())/>
                                             <span class="mono">{o.phone_number.clone()}</span> " · " {o.provider.label()}
+                                            {o.here.then(|| view! { <span class="badge">"Already a channel of this agent"</span> })}
                                             {o.bound_to.map(|agent| view! {
                                                 <span class="badge bad">"Already bound"</span>
                                                 <span class="hint">" (to " {agent} ")"</span>

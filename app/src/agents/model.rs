@@ -135,6 +135,8 @@ pub struct ChannelOption {
     pub provider: Provider,
     /// The agent this number already answers for, when it is not this one.
     pub bound_to: Option<String>,
+    /// This agent already answers on it.
+    pub here: bool,
 }
 
 /// Reads the FAQ text area: one `question | answer` pair per line, blank lines ignored.

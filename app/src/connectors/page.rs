@@ -26,7 +26,12 @@ pub fn ConnectorsPage() -> impl IntoView {
         <Title text="Connectors"/>
         <div class="page-head">
             <h1>"Connectors"</h1>
-            <A href="/connectors/new" attr:class="button">"New connector"</A>
+            // Only for those who may list them (organization admins).
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    connectors.await.is_ok().then(|| view! { <A href="/connectors/new" attr:class="button">"New connector"</A> })
+                })}
+            </Transition>
         </div>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -170,6 +175,13 @@ fn ConnectorView(
     let verify_error = Signal::derive(move || verify.value().get().and_then(Result::err));
     let c = detail.summary.clone();
     let error = Signal::derive(move || update.value().get().and_then(Result::err));
+    // A saved token leaves the page: the field is emptied (it shows "Set" instead).
+    let token = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(input)) = (update.value().get(), token.get()) {
+            input.set_value("");
+        }
+    });
     let connector_id = c.id.clone();
     let verify_id = c.id.clone();
     view! {
@@ -243,7 +255,7 @@ fn ConnectorView(
                 <label>"Account SID" <input name="account_sid" required class="mono" value=c.account_sid.clone() autocomplete="off"/></label>
                 <FieldError error field="account_sid"/>
                 <label>"Auth Token"
-                    <input name="auth_token" type="password" autocomplete="off"
+                    <input name="auth_token" type="password" autocomplete="off" node_ref=token
                         placeholder=if detail.auth_token_set { "Set · leave empty to keep it" } else { "" }/>
                 </label>
                 <FieldError error field="auth_token"/>
@@ -255,6 +267,9 @@ fn ConnectorView(
                     {move || if update.pending().get() { "Checking with Twilio…" } else { "Save and check" }}
                 </button>
             </ActionForm>
+            {move || update.value().get().and_then(Result::ok).map(|saved| view! {
+                <p class="ok" role="status" data-testid="credentials-saved">"Saved. Twilio says: " {saved.health.label()} "."</p>
+            })}
             <FormError error/>
         </section>
         <section class="card">
@@ -321,6 +336,12 @@ fn Numbers(connector_id: String) -> impl IntoView {
     let webhook_error = Signal::derive(move || set_webhook.value().get().and_then(Result::err));
     let set_all_error = Signal::derive(move || set_all.value().get().and_then(Result::err));
     let sandbox_error = Signal::derive(move || sandbox.value().get().and_then(Result::err));
+    let join = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(input)) = (sandbox.value().get(), join.get()) {
+            input.set_value("");
+        }
+    });
     let sandbox_cid = connector_id.clone();
     let set_all_cid = StoredValue::new(connector_id.clone());
 
@@ -379,9 +400,14 @@ fn Numbers(connector_id: String) -> impl IntoView {
             </p>
             <ActionForm action=sandbox attr:class="form inline-form">
                 <input type="hidden" name="connector_id" value=sandbox_cid/>
-                <label>"Join keyword" <input name="join" placeholder="join silver-tiger" autocomplete="off"/></label>
+                <label>"Join keyword" <input name="join" placeholder="join silver-tiger" autocomplete="off" node_ref=join/></label>
                 <button type="submit" disabled=move || sandbox.pending().get()>"Add sandbox"</button>
             </ActionForm>
+            {move || sandbox.value().get().and_then(Result::ok).map(|_| view! {
+                <p class="ok" role="status" data-testid="sandbox-added">
+                    "Sandbox added: testers send its join keyword to " <span class="mono">{SANDBOX_NUMBER}</span> " on WhatsApp."
+                </p>
+            })}
             <FieldError error=sandbox_error field="join"/>
             <FormError error=sandbox_error/>
         </details>

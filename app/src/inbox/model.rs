@@ -33,13 +33,13 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    /// The delivery tick shown beside an outbound message.
+    /// The delivery tick shown beside an outbound message, before its status word (`✓✓ read`).
     pub fn tick(&self) -> &'static str {
         match self.status.as_str() {
             "pending" | "queued" | "accepted" | "sending" | "scheduled" => "🕓",
             "sent" => "✓",
             "delivered" => "✓✓",
-            "read" => "✓✓ read",
+            "read" => "✓✓",
             "failed" | "undelivered" | "canceled" => "⚠",
             _ => "",
         }

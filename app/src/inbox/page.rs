@@ -181,7 +181,15 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
 #[component]
 fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback<InboxFilter>) -> impl IntoView {
     if page.rows.is_empty() {
-        return view! { <p class="empty">"No conversations match."</p> }.into_any();
+        // An agent's own tab is filtered by its agent without anyone choosing it.
+        let chosen = InboxFilter { page: 0, agent_id: filter.agent_id.filter(|_| org_wide), ..filter };
+        let unfiltered = chosen == InboxFilter::default();
+        let text = if unfiltered && page.page == 0 {
+            "No conversations yet. They appear here when a guest writes to one of the agent's numbers."
+        } else {
+            "No conversations match."
+        };
+        return view! { <p class="empty">{text}</p> }.into_any();
     }
     let at = page.page;
     let move_to = Callback::new(move |to: u32| go.run(InboxFilter { page: to, ..filter.clone() }));
@@ -228,6 +236,7 @@ fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback
 
 #[component]
 pub fn ConversationPage() -> impl IntoView {
+    provide_context(OpenRecords(RwSignal::new(Default::default())));
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let live = live_updates();
@@ -350,9 +359,33 @@ fn Message(m: MessageView) -> impl IntoView {
 }
 
 /// The brain's execution record behind a reply, loaded when opened.
+/// The execution records open on a conversation's page, by id: a live update renders the history
+/// anew, and an open record stays open with its content.
+#[derive(Clone, Copy)]
+struct OpenRecords(RwSignal<std::collections::HashSet<String>>);
+
 #[component]
 fn ExecutionRecord(id: String) -> impl IntoView {
-    let open = RwSignal::new(false);
+    // Open as it was before the history was rendered anew (a live update, an action).
+    let kept = use_context::<OpenRecords>().map(|o| o.0);
+    let was_open = kept.is_some_and(|k| k.with_untracked(|ids| ids.contains(&id)));
+    let open = RwSignal::new(was_open);
+    let key = id.clone();
+    let toggled = move |ev: leptos::ev::Event| {
+        let now_open = event_target::<leptos::web_sys::Element>(&ev).has_attribute("open");
+        if now_open {
+            open.set(true);
+        }
+        if let Some(k) = kept {
+            k.update(|ids| {
+                if now_open {
+                    ids.insert(key.clone());
+                } else {
+                    ids.remove(&key);
+                }
+            });
+        }
+    };
     let record = Resource::new(
         move || open.get().then(|| id.clone()),
         |id| async move {
@@ -363,7 +396,7 @@ fn ExecutionRecord(id: String) -> impl IntoView {
         },
     );
     view! {
-        <details class="execution" on:toggle=move |_| open.set(true)>
+        <details class="execution" open=was_open on:toggle=toggled>
             <summary>"Execution record"</summary>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
