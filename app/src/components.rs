@@ -1,4 +1,4 @@
-//! Pieces shared by the pages: the signed-in layout, error notes, badges.
+//! Pieces shared by the pages: the signed-in layout, error notes, badges, and the 404 page.
 
 use leptos::prelude::*;
 use leptos_router::{
@@ -34,7 +34,7 @@ pub fn Shell() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(me)) => view! {
-                            <nav>
+                            <nav aria-label="Main">
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/connectors">"Connectors"</A> })}
                                 <A href="/agents">"Agents"</A>
                                 <A href="/inbox">"Inbox"</A>
@@ -186,4 +186,21 @@ pub fn live_updates() -> ReadSignal<u32> {
     #[cfg(not(feature = "hydrate"))]
     let _ = set_count;
     count
+}
+
+/// The page for an address that names nothing (a 404).
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <main class="narrow">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Back to Switchboard"</a></p>
+        </main>
+    }
 }

@@ -13,7 +13,6 @@ pub mod connectors;
 pub mod dashboard;
 pub mod error;
 pub mod inbox;
-mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
 pub mod sharing;
@@ -61,7 +60,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="switchboard" href="/main.css"/>
         <Title formatter=|t: String| if t.is_empty() { "Switchboard".to_string() } else { format!("{t} · Switchboard") }/>
         <Router>
-            <Routes fallback=|| view! { <pages::NotFound/> }>
+            <Routes fallback=|| view! { <components::NotFound/> }>
                 <Route path=path!("/setup") view=accounts::login::SetupPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=accounts::login::LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=components::Shell ssr=SsrMode::Async>

@@ -150,6 +150,8 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await page.getByLabel(/Questions and answers/).fill("When is breakfast? | Breakfast is served from 7 to 10.");
   await page.getByRole("button", { name: "Create agent" }).click();
   await expect(page).toHaveURL(/\/agents\/[0-9a-f]+\/channels$/);
+  await expect(page.getByTestId("agent-crumb")).toContainText("concierge");
+  await expect(page.getByRole("navigation", { name: "Agent" })).toBeVisible();
   await page.getByLabel("Connector").selectOption({ label: "Front Desk" });
   await page.locator(`label[data-number="${SENDER}"]`).getByRole("radio").check();
   await page.getByRole("button", { name: "Add channel" }).click();

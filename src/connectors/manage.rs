@@ -289,9 +289,18 @@ pub async fn regenerate_webhook_url(state: &AppState, me: &Me, id: &str) -> Resu
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    // Only where the old URL was set: a number that never had a webhook has nothing to set again.
     sqlx::query(
         "UPDATE numbers SET webhook_state = 'not_configured', \
-         webhook_detail = 'The webhook URL was regenerated: set the webhook again.' WHERE connector_id = $1",
+         webhook_detail = 'The webhook URL was regenerated: set the webhook again.' \
+         WHERE connector_id = $1 AND webhook_state = 'configured'",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE numbers SET webhook_detail = 'The webhook URL was regenerated: paste the new one in the Twilio Console.' \
+         WHERE connector_id = $1 AND webhook_state = 'manual'",
     )
     .bind(id)
     .execute(&mut *tx)

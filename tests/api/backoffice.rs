@@ -171,10 +171,13 @@ async fn send_test_message_goes_out_at_once_and_explains_twilios_refusal() {
 }
 
 #[tokio::test]
-async fn regenerating_the_webhook_url_retires_the_old_one_and_flags_every_number() {
+async fn regenerating_the_webhook_url_retires_the_old_one_and_flags_the_numbers_it_was_set_on() {
     let app = spawn_app().await;
     let (me, connector, number, _) = app.ready_path().await;
     let old = app.state.connector(&me, &connector).await.unwrap().inbound_webhook_url;
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let never = TestApp::number(&rows, "+14155550101", true).clone();
+    assert_ne!(never.webhook, WebhookState::Configured, "a number whose webhook was never set: {never:?}");
 
     let detail = app.state.regenerate_webhook_url(&me, &connector).await.unwrap();
     assert_ne!(detail.inbound_webhook_url, old);
@@ -182,6 +185,9 @@ async fn regenerating_the_webhook_url_retires_the_old_one_and_flags_every_number
     let row = rows.iter().find(|r| r.id == number).unwrap();
     assert_eq!(row.webhook, WebhookState::NotConfigured);
     assert!(row.webhook_detail.as_deref().unwrap().contains("regenerated"), "{:?}", row.webhook_detail);
+    // One that never had the old URL is not told to set it again.
+    let after = rows.iter().find(|r| r.id == never.id).unwrap();
+    assert_eq!((after.webhook, &after.webhook_detail), (never.webhook, &never.webhook_detail), "{after:?}");
     let stale = reqwest::Client::new().post(&old).form(&[("Body", "hi")]).send().await.unwrap();
     assert_eq!(stale.status(), 404, "the old URL stops working at once");
 

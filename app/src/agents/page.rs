@@ -187,8 +187,17 @@ fn AgentFields(
 /// Tabs shared by an agent's pages.
 #[component]
 pub fn AgentTabs(id: String) -> impl IntoView {
+    // Which agent these pages are about, named on each of them.
+    let agent_id = id.clone();
+    let agent = Resource::new(move || agent_id.clone(), get_agent);
     view! {
-        <nav class="tabs">
+        <p class="crumb" data-testid="agent-crumb">
+            "Agent "
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { agent.await.ok().map(|a| view! { <strong>{a.name}</strong> }) })}
+            </Transition>
+        </p>
+        <nav class="tabs" aria-label="Agent">
             <A href=format!("/agents/{id}") exact=true>"Overview"</A>
             <A href=format!("/agents/{id}/channels")>"Channels"</A>
             <A href=format!("/agents/{id}/conversations")>"Conversations"</A>
