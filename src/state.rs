@@ -168,14 +168,14 @@ pub fn claim_is_fresh(took: Duration, lease: Duration) -> bool {
     took < lease / 2
 }
 
-/// Gives a claim back when it is not fresh (see [`claim_is_fresh`]): `undo` puts the job back
-/// as it was, and its workers are woken to claim it again. True when it was given back; the
-/// caller then does nothing with it.
+/// Gives a claim back when it is not fresh (see [`claim_is_fresh`]): `undo` (built only then)
+/// puts the job back as it was, and its workers are woken to claim it again. True when it was
+/// given back; the caller then does nothing with it.
 pub async fn give_back_if_stale(
     db: &Db,
     claimed_at_ms: i64,
     lease: Duration,
-    undo: Statement,
+    undo: impl FnOnce() -> Statement,
     workers: &Notify,
     job: &str,
 ) -> sqlx::Result<bool> {
@@ -184,7 +184,7 @@ pub async fn give_back_if_stale(
         return Ok(false);
     }
     tracing::warn!(job, ms = took.as_millis() as u64, "a claim waited on the database too long to act on; given back");
-    db.write_script(vec![undo], false).await?;
+    db.write_script(vec![undo()], false).await?;
     workers.notify_one();
     Ok(true)
 }

@@ -89,14 +89,16 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
     let Some(row) = rows.first() else { return Ok(None) };
     let (message_id, claim): (String, i64) = (row.try_get(0)?, row.try_get(2)?);
     // As it was: not in flight, unless an earlier attempt had made it so.
-    let undo = Statement::new(
-        "UPDATE outbox SET lease_until = NULL, \
-         in_flight_since = CASE WHEN in_flight_since = $3 THEN NULL ELSE in_flight_since END \
-         WHERE message_id = $1 AND claims = $2",
-    )
-    .bind(message_id.as_str())
-    .bind(claim)
-    .bind(now);
+    let undo = || {
+        Statement::new(
+            "UPDATE outbox SET lease_until = NULL, \
+             in_flight_since = CASE WHEN in_flight_since = $3 THEN NULL ELSE in_flight_since END \
+             WHERE message_id = $1 AND claims = $2",
+        )
+        .bind(message_id.as_str())
+        .bind(claim)
+        .bind(now)
+    };
     if crate::state::give_back_if_stale(&state.db, now, state.tuning.lease, undo, &state.wake.sends, &message_id)
         .await?
     {

@@ -73,9 +73,11 @@ async fn claim(state: &AppState, look_first: bool) -> sqlx::Result<Option<Claim>
     let rows = state.db.write_script(vec![statement], false).await?;
     let Some(row) = rows.first() else { return Ok(None) };
     let claim = Claim { conversation_id: row.try_get(0)?, generation: row.try_get(1)?, attempts: row.try_get(2)? };
-    let undo = Statement::new("UPDATE turns SET lease_until = NULL WHERE conversation_id = $1 AND attempts = $2")
-        .bind(claim.conversation_id.as_str())
-        .bind(claim.attempts);
+    let undo = || {
+        Statement::new("UPDATE turns SET lease_until = NULL WHERE conversation_id = $1 AND attempts = $2")
+            .bind(claim.conversation_id.as_str())
+            .bind(claim.attempts)
+    };
     if crate::state::give_back_if_stale(
         &state.db,
         now,

@@ -185,18 +185,24 @@ fn AgentFields(
 }
 
 /// Tabs shared by an agent's pages.
+/// The tabs of an agent's pages, with the agent's name above them unless the page's heading
+/// already says it (`named`, the Overview), so the name is read once per page.
 #[component]
-pub fn AgentTabs(id: String) -> impl IntoView {
-    // Which agent these pages are about, named on each of them.
-    let agent_id = id.clone();
-    let agent = Resource::new(move || agent_id.clone(), get_agent);
+pub fn AgentTabs(id: String, #[prop(optional)] named: bool) -> impl IntoView {
+    let crumb = (!named).then(|| {
+        let agent_id = id.clone();
+        let agent = Resource::new(move || agent_id.clone(), get_agent);
+        view! {
+            <p class="crumb" data-testid="agent-crumb">
+                "Agent "
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move { agent.await.ok().map(|a| view! { <strong>{a.name}</strong> }) })}
+                </Transition>
+            </p>
+        }
+    });
     view! {
-        <p class="crumb" data-testid="agent-crumb">
-            "Agent "
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move { agent.await.ok().map(|a| view! { <strong>{a.name}</strong> }) })}
-            </Transition>
-        </p>
+        {crumb}
         <nav class="tabs" aria-label="Agent">
             <A href=format!("/agents/{id}") exact=true>"Overview"</A>
             <A href=format!("/agents/{id}/channels")>"Channels"</A>
@@ -243,7 +249,7 @@ fn AgentOverview(agent: AgentDetail, update: ServerAction<UpdateAgent>) -> impl 
             <h1>{move || current.read().name.clone()}</h1>
             <span class="badge" data-testid="brain">{move || current.read().brain.kind.label()}</span>
         </div>
-        <AgentTabs id=agent.id.clone()/>
+        <AgentTabs id=agent.id.clone() named=true/>
         {(!agent.description.is_empty()).then(|| view! { <p class="hint">{agent.description.clone()}</p> })}
         {move || secret.get().map(|secret| view! { <HookSecret secret/> })}
         {move || regenerate.value().get().and_then(Result::ok).map(|secret| view! { <HookSecret secret/> })}
