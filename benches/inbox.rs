@@ -140,15 +140,7 @@ async fn main() {
         .await
         .unwrap();
     let connector = state
-        .create_connector(
-            &me,
-            ConnectorInput {
-                name: "Bench".into(),
-                account_sid: account.sid.clone(),
-                auth_token: Some(account.auth_token.clone()),
-                receive_inbound: true,
-            },
-        )
+        .create_connector(&me, ConnectorInput::new("Bench", account.sid.clone(), account.auth_token.clone()))
         .await
         .unwrap();
     let rows = state.list_numbers(&me, &connector.id).await.unwrap();

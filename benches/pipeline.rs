@@ -471,18 +471,7 @@ async fn main() {
         .setup(BENCH_SETUP_TOKEN.into(), "Bench".into(), "bench@example.com".into(), "bench password".into())
         .await
         .unwrap();
-    let c = state
-        .create_connector(
-            &me,
-            ConnectorInput {
-                name: "Bench".into(),
-                account_sid: ACCOUNT.into(),
-                auth_token: Some(TOKEN.into()),
-                receive_inbound: true,
-            },
-        )
-        .await
-        .unwrap();
+    let c = state.create_connector(&me, ConnectorInput::new("Bench", ACCOUNT, TOKEN)).await.unwrap();
     let rows = state.list_numbers(&me, &c.id).await.unwrap();
     let row = rows.iter().find(|r| r.phone_number == "+14155550100").unwrap().clone();
     state.save_numbers(&me, &c.id, vec![row.id.clone()], false).await.unwrap();

@@ -29,7 +29,7 @@ pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<C
             id: r.id,
             connector_name: r.connector_name,
             phone_number: r.phone_number,
-            provider: provider(&r.provider),
+            provider: Provider::stored(&r.provider),
             inbound_from: r.inbound_from,
             outbound_to: r.outbound_to,
         })
@@ -116,7 +116,7 @@ pub async fn channel_options(
             ChannelOption {
                 number_id: r.number_id,
                 phone_number: r.phone_number,
-                provider: provider(&r.provider),
+                provider: Provider::stored(&r.provider),
                 bound_to: r.bound_to.filter(|_| !here),
                 here,
             }
@@ -168,7 +168,14 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
     inserted?;
     tracing::info!(agent_id, number_id, "channel added");
     state.hooks.clear();
-    Ok(ChannelRow { id, connector_name, phone_number, provider: provider(&p), inbound_from: None, outbound_to: None })
+    Ok(ChannelRow {
+        id,
+        connector_name,
+        phone_number,
+        provider: Provider::stored(&p),
+        inbound_from: None,
+        outbound_to: None,
+    })
 }
 
 /// Unbinds the number; the connector and the number stay as they are.

@@ -30,14 +30,6 @@ use crate::{
     state::AppState,
 };
 
-fn provider(s: &str) -> Provider {
-    if s == "sms" {
-        Provider::Sms
-    } else {
-        Provider::WhatsApp
-    }
-}
-
 /// The organization's agents for its admins; their own for agent owners.
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<AgentSummary>> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(

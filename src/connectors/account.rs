@@ -3,12 +3,13 @@
 
 use app::{
     accounts::Me,
-    connectors::{ConnectorState, ConnectorSummary, Health, Provider, WebhookState},
+    connectors::{ConnectorState, ConnectorSummary, Health},
     AppError,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 
+use super::store::{self, Check};
 use crate::{
     error::Result,
     state::AppState,
@@ -26,15 +27,6 @@ pub fn new_webhook_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// What a live credential check found.
-pub(super) struct Check {
-    pub(super) state: ConnectorState,
-    pub(super) health: Health,
-    pub(super) reason: Option<String>,
-    pub(super) account_name: Option<String>,
-    pub(super) trial: bool,
 }
 
 pub(super) async fn check(state: &AppState, creds: &Credentials) -> Check {
@@ -87,61 +79,13 @@ pub fn provider_error(e: TwilioError) -> AppError {
     }
 }
 
-pub(super) const SUMMARY_COLUMNS: &str = "c.id, c.name, c.account_sid, c.state, c.health, c.reason, \
-     (SELECT COUNT(*) FROM numbers n WHERE n.connector_id = c.id AND n.active = 1)";
-
-pub(super) type SummaryRow = (String, String, String, String, String, Option<String>, i64);
-
-pub(super) fn summary((id, name, account_sid, state, health, reason, active_numbers): SummaryRow) -> ConnectorSummary {
-    ConnectorSummary {
-        id,
-        name,
-        account_sid,
-        state: if state == "active" { ConnectorState::Active } else { ConnectorState::Error },
-        health: match health.as_str() {
-            "connected" => Health::Connected,
-            "rejected" => Health::CredentialsRejected,
-            "unreachable" => Health::Unreachable,
-            _ => Health::Checking,
-        },
-        reason,
-        active_numbers,
-    }
-}
-
-pub(super) fn state_str(s: ConnectorState) -> &'static str {
-    match s {
-        ConnectorState::Active => "active",
-        ConnectorState::Error => "error",
-    }
-}
-
-pub(super) fn health_str(h: Health) -> &'static str {
-    match h {
-        Health::Connected => "connected",
-        Health::CredentialsRejected => "rejected",
-        Health::Unreachable => "unreachable",
-        Health::Checking => "checking",
-    }
-}
-
 pub(super) async fn summary_of(state: &AppState, me: &Me, id: &str) -> Result<ConnectorSummary> {
-    let row: Option<SummaryRow> =
-        sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM connectors c WHERE c.id = $1 AND c.org_id = $2"))
-            .bind(id)
-            .bind(&me.org_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    row.map(summary).ok_or_else(|| AppError::NotFound("Connector".into()).into())
+    store::summary(&state.db.pool, &me.org_id, id).await?.ok_or_else(|| AppError::NotFound("Connector".into()).into())
 }
 
 /// The connector's credentials, opened from their sealed form.
 pub async fn credentials(state: &AppState, connector_id: &str) -> Result<Credentials> {
-    let (sid, sealed): (String, Vec<u8>) =
-        sqlx::query_as("SELECT account_sid, auth_token_enc FROM connectors WHERE id = $1")
-            .bind(connector_id)
-            .fetch_one(&state.db.pool)
-            .await?;
+    let (sid, sealed) = store::sealed_credentials(&state.db.pool, connector_id).await?;
     Ok(Credentials {
         account_sid: AccountSid::parse(&sid).map_err(|m| anyhow::anyhow!("stored Account SID: {m}"))?,
         auth_token: state.secrets.open(&sealed, connector_id)?,
@@ -154,28 +98,4 @@ pub(super) async fn require_active(state: &AppState, me: &Me, connector_id: &str
         return Err(AppError::Conflict("Fix this connector's credentials first.".into()).into());
     }
     credentials(state, connector_id).await
-}
-
-pub(super) fn provider_of(s: &str) -> Provider {
-    if s == "sms" {
-        Provider::Sms
-    } else {
-        Provider::WhatsApp
-    }
-}
-
-pub(super) fn webhook_state(s: &str) -> WebhookState {
-    match s {
-        "configured" => WebhookState::Configured,
-        "not_configured" => WebhookState::NotConfigured,
-        _ => WebhookState::Unknown,
-    }
-}
-
-pub(super) async fn webhook_key(state: &AppState, connector_id: &str) -> Result<String> {
-    let (key,): (String,) = sqlx::query_as("SELECT webhook_key FROM connectors WHERE id = $1")
-        .bind(connector_id)
-        .fetch_one(&state.db.pool)
-        .await?;
-    Ok(key)
 }

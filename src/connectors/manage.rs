@@ -1,7 +1,7 @@
 //! Connectors managed: listed, created, edited, checked (now and every few minutes), their test
 //! message, their webhook URL regenerated, and deleted (with what Twilio still points at us).
 
-use std::{collections::HashSet, time::Duration};
+use std::time::Duration;
 
 use app::{
     accounts::Me,
@@ -13,15 +13,13 @@ use app::{
 };
 
 use super::{
-    account::{
-        check, credentials, health_str, new_webhook_key, provider_error, provider_of, require_active, state_str,
-        summary, summary_of, webhook_key, SummaryRow, SUMMARY_COLUMNS,
-    },
+    account::{check, credentials, new_webhook_key, provider_error, require_active, summary_of},
+    store::{self, state_str, Fields},
     webhooks::{clear_if_ours, targets, Target},
 };
 use crate::{
     accounts::require_admin,
-    error::{is_unique_violation, Result},
+    error::Result,
     new_id, now_ms,
     state::AppState,
     twilio::{parse_auth_token, AccountSid, Credentials, TwilioError},
@@ -53,12 +51,7 @@ fn name_taken() -> AppError {
 
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<ConnectorSummary>> {
     require_admin(me)?;
-    let rows: Vec<SummaryRow> =
-        sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM connectors c WHERE c.org_id = $1 ORDER BY c.name"))
-            .bind(&me.org_id)
-            .fetch_all(&state.db.pool)
-            .await?;
-    Ok(rows.into_iter().map(summary).collect())
+    Ok(store::summaries(&state.db.pool, &me.org_id).await?)
 }
 
 /// Creates a connector after checking its credentials with Twilio. Credentials Twilio refuses
@@ -67,44 +60,21 @@ pub async fn create(state: &AppState, me: &Me, input: ConnectorInput) -> Result<
     require_admin(me)?;
     let v = validate(&input)?;
     let auth_token = v.auth_token.ok_or_else(|| AppError::invalid("auth_token", "Enter the Auth Token."))?;
-    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM connectors WHERE org_id = $1 AND name = $2")
-        .bind(&me.org_id)
-        .bind(&v.name)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    if exists.is_some() {
+    if store::name_taken(&state.db.pool, &me.org_id, &v.name).await? {
         return Err(name_taken().into());
     }
     let creds = Credentials { account_sid: v.account_sid, auth_token };
     let outcome = check(state, &creds).await;
     let id = new_id();
-    let now = now_ms();
-    let sealed = state.secrets.seal(creds.auth_token.expose(), &id);
-    let inserted = sqlx::query(
-        "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, reason, \
-         account_name, trial, checked_at, webhook_key, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
-    )
-    .bind(&id)
-    .bind(&me.org_id)
-    .bind(&v.name)
-    .bind(creds.account_sid.as_str())
-    .bind(sealed)
-    .bind(i64::from(input.receive_inbound))
-    .bind(state_str(outcome.state))
-    .bind(health_str(outcome.health))
-    .bind(&outcome.reason)
-    .bind(&outcome.account_name)
-    .bind(i64::from(outcome.trial))
-    .bind(now)
-    .bind(new_webhook_key())
-    .bind(now)
-    .execute(&state.db.pool)
-    .await;
-    match inserted {
-        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => {
-            return Err(name_taken().into())
-        }
+    let fields = Fields {
+        name: &v.name,
+        account_sid: creds.account_sid.as_str(),
+        sealed_token: state.secrets.seal(creds.auth_token.expose(), &id),
+        receive_inbound: input.receive_inbound,
+        check: &outcome,
+    };
+    match store::insert(&state.db.pool, &id, &me.org_id, fields, &new_webhook_key(), now_ms()).await {
+        Err(e) if store::is_name_taken(&e) => return Err(name_taken().into()),
         other => other?,
     };
     tracing::info!(connector_id = %id, state = state_str(outcome.state), "connector created");
@@ -122,29 +92,15 @@ pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) 
     };
     let creds = Credentials { account_sid: v.account_sid, auth_token };
     let outcome = check(state, &creds).await;
-    let sealed = state.secrets.seal(creds.auth_token.expose(), id);
-    let updated = sqlx::query(
-        "UPDATE connectors SET name = $1, account_sid = $2, auth_token_enc = $3, receive_inbound = $4, state = $5, health = $6, \
-         reason = $7, account_name = $8, trial = $9, checked_at = $10, updated_at = $10 WHERE id = $11 AND org_id = $12",
-    )
-    .bind(&v.name)
-    .bind(creds.account_sid.as_str())
-    .bind(sealed)
-    .bind(i64::from(input.receive_inbound))
-    .bind(state_str(outcome.state))
-    .bind(health_str(outcome.health))
-    .bind(&outcome.reason)
-    .bind(&outcome.account_name)
-    .bind(i64::from(outcome.trial))
-    .bind(now_ms())
-    .bind(id)
-    .bind(&me.org_id)
-    .execute(&state.db.pool)
-    .await;
-    match updated {
-        Err(e) if is_unique_violation(&e, "connectors_org_name_key", "connectors.org_id") => {
-            return Err(name_taken().into())
-        }
+    let fields = Fields {
+        name: &v.name,
+        account_sid: creds.account_sid.as_str(),
+        sealed_token: state.secrets.seal(creds.auth_token.expose(), id),
+        receive_inbound: input.receive_inbound,
+        check: &outcome,
+    };
+    match store::update(&state.db.pool, id, &me.org_id, fields, now_ms()).await {
+        Err(e) if store::is_name_taken(&e) => return Err(name_taken().into()),
         other => other?,
     };
     state.hooks.clear();
@@ -168,19 +124,7 @@ pub async fn verify_unchecked(state: &AppState, me: &Me, id: &str) -> Result<Con
 async fn record_check(state: &AppState, id: &str) -> Result<()> {
     let creds = credentials(state, id).await?;
     let outcome = check(state, &creds).await;
-    sqlx::query(
-        "UPDATE connectors SET state = $1, health = $2, reason = $3, account_name = COALESCE($4, account_name), \
-         trial = CASE WHEN $5 = 1 OR $1 = 'active' THEN $5 ELSE trial END, checked_at = $6 WHERE id = $7",
-    )
-    .bind(state_str(outcome.state))
-    .bind(health_str(outcome.health))
-    .bind(&outcome.reason)
-    .bind(&outcome.account_name)
-    .bind(i64::from(outcome.trial))
-    .bind(now_ms())
-    .bind(id)
-    .execute(&state.db.pool)
-    .await?;
+    store::record_check(&state.db.pool, id, &outcome, now_ms()).await?;
     state.hooks.clear();
     Ok(())
 }
@@ -193,28 +137,15 @@ pub async fn health_checks(state: AppState, interval: Duration) {
     loop {
         tokio::time::sleep(tick).await;
         let due = now_ms() - interval.as_millis() as i64;
-        let ids: Vec<(String,)> =
-            match sqlx::query_as("SELECT id FROM connectors WHERE checked_at IS NULL OR checked_at < $1")
-                .bind(due)
-                .fetch_all(&state.db.pool)
-                .await
-            {
-                Ok(ids) => ids,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot list connectors for the health check");
-                    continue;
-                }
-            };
-        for (id,) in ids {
-            let taken = sqlx::query(
-                "UPDATE connectors SET checked_at = $1 WHERE id = $2 AND (checked_at IS NULL OR checked_at < $3)",
-            )
-            .bind(now_ms())
-            .bind(&id)
-            .bind(due)
-            .execute(&state.db.pool)
-            .await;
-            if !matches!(taken, Ok(ref r) if r.rows_affected() == 1) {
+        let ids = match store::due_for_check(&state.db.pool, due).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list connectors for the health check");
+                continue;
+            }
+        };
+        for id in ids {
+            if !matches!(store::take_check(&state.db.pool, &id, due, now_ms()).await, Ok(true)) {
                 continue;
             }
             if let Err(e) = record_check(&state, &id).await {
@@ -226,53 +157,28 @@ pub async fn health_checks(state: AppState, interval: Duration) {
 
 /// The connectors as names to pick from: what agent owners see of them.
 pub async fn choices(state: &AppState, me: &Me) -> Result<Vec<ConnectorChoice>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM connectors WHERE org_id = $1 ORDER BY name")
-        .bind(&me.org_id)
-        .fetch_all(&state.db.pool)
-        .await?;
-    Ok(rows.into_iter().map(|(id, name)| ConnectorChoice { id, name }).collect())
+    Ok(store::choices(&state.db.pool, &me.org_id).await?)
 }
 
 pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDetail> {
     require_admin(me)?;
     let summary = summary_of(state, me, id).await?;
-    let (receive_inbound, account_name, trial, key, checked_at): (i64, Option<String>, i64, String, Option<i64>) =
-        sqlx::query_as(
-            "SELECT receive_inbound, account_name, trial, webhook_key, checked_at FROM connectors WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&state.db.pool)
-        .await?;
-    let bound: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT a.name, n.phone_number, n.provider FROM channels ch JOIN numbers n ON n.id = ch.number_id \
-         JOIN agents a ON a.id = ch.agent_id WHERE n.connector_id = $1 ORDER BY a.name, n.phone_number",
-    )
-    .bind(id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let (conversations,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM conversations c JOIN numbers n ON n.id = c.number_id WHERE n.connector_id = $1",
-    )
-    .bind(id)
-    .fetch_one(&state.db.pool)
-    .await?;
+    let settings = store::settings(&state.db.pool, id).await?;
+    let bound = store::bound_channels(&state.db.pool, id).await?;
+    let conversations = store::conversation_count(&state.db.pool, id).await?;
     Ok(ConnectorDetail {
         bound_channels: bound
             .into_iter()
-            .map(|(agent, phone_number, provider)| BoundChannel {
-                agent,
-                phone_number,
-                provider: provider_of(&provider),
-            })
+            .map(|(agent, phone_number, provider)| BoundChannel { agent, phone_number, provider })
             .collect(),
         conversations,
         summary,
-        receive_inbound: receive_inbound != 0,
-        account_name,
-        trial: trial != 0,
-        inbound_webhook_url: state.inbound_webhook_url(&key),
+        receive_inbound: settings.receive_inbound != 0,
+        account_name: settings.account_name,
+        trial: settings.trial != 0,
+        inbound_webhook_url: state.inbound_webhook_url(&settings.webhook_key),
         auth_token_set: true,
-        last_checked: checked_at.map(app::time::utc_minutes),
+        last_checked: settings.checked_at.map(app::time::utc_minutes),
         public_url_warning: state.public_url_warning.as_deref().map(str::to_string),
     })
 }
@@ -283,28 +189,7 @@ pub async fn regenerate_webhook_url(state: &AppState, me: &Me, id: &str) -> Resu
     require_admin(me)?;
     summary_of(state, me, id).await?;
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE connectors SET webhook_key = $1, updated_at = $2 WHERE id = $3")
-        .bind(new_webhook_key())
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    // Only where the old URL was set: a number that never had a webhook has nothing to set again.
-    sqlx::query(
-        "UPDATE numbers SET webhook_state = 'not_configured', \
-         webhook_detail = 'The webhook URL was regenerated: set the webhook again.' \
-         WHERE connector_id = $1 AND webhook_state = 'configured'",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE numbers SET webhook_detail = 'The webhook URL was regenerated: paste the new one in the Twilio Console.' \
-         WHERE connector_id = $1 AND webhook_state = 'manual'",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    store::replace_webhook_key(&mut tx, id, &new_webhook_key(), now_ms()).await?;
     tx.commit().await?;
     state.hooks.clear();
     detail(state, me, id).await
@@ -338,13 +223,8 @@ pub async fn send_test_from(
         return Err(AppError::invalid("to", "Type the number in international format, e.g. +14155550123.").into());
     }
     let creds = require_active(state, me, connector_id).await?;
-    let number: Option<(String, i64)> =
-        sqlx::query_as("SELECT address, active FROM numbers WHERE id = $1 AND connector_id = $2")
-            .bind(number_id)
-            .bind(connector_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    let Some((from, 1)) = number else {
+    let number = store::targets(&state.db.pool, connector_id, Some(number_id)).await?.pop();
+    let Some(from) = number.filter(|n| n.active != 0).map(|n| n.address) else {
         return Err(AppError::invalid("number_id", "Choose one of this connector's active numbers.").into());
     };
     let to = if from.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to.to_string() };
@@ -374,25 +254,11 @@ pub async fn send_test_from(
 pub async fn delete(state: &AppState, me: &Me, id: &str) -> Result<DisconnectReport> {
     require_admin(me)?;
     let summary = summary_of(state, me, id).await?;
-    let key = webhook_key(state, id).await?;
+    let key = store::webhook_key(&state.db.pool, id).await?;
     let (inbound, status) = (state.inbound_webhook_url(&key), state.status_callback_url(&key));
     let creds = credentials(state, id).await?;
-    let touched: Vec<Target> = {
-        let configured: HashSet<String> = sqlx::query_as::<_, (String,)>(
-            "SELECT id FROM numbers WHERE connector_id = $1 AND webhook_state = 'configured'",
-        )
-        .bind(id)
-        .fetch_all(&state.db.pool)
-        .await?
-        .into_iter()
-        .map(|(id,)| id)
-        .collect();
-        targets(state, id, None)
-            .await?
-            .into_iter()
-            .filter(|t| !t.sandbox && (t.active || configured.contains(&t.id)))
-            .collect()
-    };
+    let touched: Vec<Target> =
+        targets(state, id, None).await?.into_iter().filter(|t| !t.sandbox && (t.active || t.configured)).collect();
     let mut lines = Vec::new();
     for target in touched {
         let outcome = match clear_if_ours(state, &creds, &target, &inbound, &status).await {
@@ -401,27 +267,12 @@ pub async fn delete(state: &AppState, me: &Me, id: &str) -> Result<DisconnectRep
         };
         lines.push(CleanupLine { phone_number: target.phone_number, provider: target.provider, outcome });
     }
-    let files: Vec<(String,)> =
-        sqlx::query_as("SELECT md.id FROM media md JOIN messages m ON m.id = md.message_id WHERE m.connector_id = $1")
-            .bind(id)
-            .fetch_all(&state.db.pool)
-            .await?;
+    let files = store::media_files(&state.db.pool, id).await?;
     let mut tx = state.db.begin_write().await?;
-    sqlx::query(
-        "UPDATE agents SET template_connector_id = NULL, template_sid = NULL, template_name = NULL, \
-         template_variables = NULL WHERE template_connector_id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM connectors WHERE id = $1 AND org_id = $2")
-        .bind(id)
-        .bind(&me.org_id)
-        .execute(&mut *tx)
-        .await?;
+    store::delete(&mut tx, id, &me.org_id).await?;
     tx.commit().await?;
     state.hooks.clear();
-    state.media.discard(&files.into_iter().map(|(file,)| file).collect::<Vec<_>>()).await;
+    state.media.discard(&files).await;
     tracing::info!(connector_id = id, numbers = lines.len(), "connector deleted");
     Ok(DisconnectReport { connector: summary.name, numbers: lines })
 }

@@ -5,12 +5,15 @@ use std::collections::HashSet;
 
 use app::{
     accounts::Me,
-    connectors::{NumberRow, WebhookState, SANDBOX_NUMBER},
+    connectors::{NumberRow, Provider, SANDBOX_NUMBER},
     AppError,
 };
 
-use super::account::{provider_error, provider_of, require_active, summary_of, webhook_state};
-use crate::{accounts::require_admin, error::Result, new_id, now_ms, state::AppState};
+use super::{
+    account::{provider_error, require_active, summary_of},
+    store::{self, Found},
+};
+use crate::{accounts::require_admin, error::Result, now_ms, state::AppState};
 
 /// Reads the account's WhatsApp senders and SMS-capable numbers from Twilio, records any new
 /// ones (inactive), and returns the checklist.
@@ -20,35 +23,29 @@ pub async fn list_numbers(state: &AppState, me: &Me, connector_id: &str) -> Resu
     let (senders, numbers) =
         tokio::join!(state.twilio.list_whatsapp_senders(&creds), state.twilio.list_incoming_numbers(&creds));
     let (senders, numbers) = (senders.map_err(provider_error)?, numbers.map_err(provider_error)?);
-    let now = now_ms();
     let mut found = Vec::new();
     for s in senders {
-        let phone = s.sender_id.strip_prefix("whatsapp:").unwrap_or(&s.sender_id).to_string();
-        found.push((s.sender_id.clone(), phone, "whatsapp", s.sid, s.profile.and_then(|p| p.name), s.status));
+        found.push(Found {
+            phone_number: s.sender_id.strip_prefix("whatsapp:").unwrap_or(&s.sender_id).to_string(),
+            address: s.sender_id,
+            provider: Provider::WhatsApp,
+            sid: s.sid,
+            display_name: s.profile.and_then(|p| p.name),
+            status: s.status,
+        });
     }
     for n in numbers.into_iter().filter(|n| n.capabilities.sms) {
-        found.push((n.phone_number.clone(), n.phone_number, "sms", n.sid, n.friendly_name, None));
+        found.push(Found {
+            address: n.phone_number.clone(),
+            phone_number: n.phone_number,
+            provider: Provider::Sms,
+            sid: n.sid,
+            display_name: n.friendly_name,
+            status: None,
+        });
     }
     let mut tx = state.db.begin_write().await?;
-    for (address, phone, provider, sid, display_name, status) in found {
-        sqlx::query(
-            "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, display_name, sender_status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (connector_id, address) DO UPDATE SET provider_sid = excluded.provider_sid, \
-             display_name = excluded.display_name, sender_status = excluded.sender_status",
-        )
-        .bind(new_id())
-        .bind(connector_id)
-        .bind(address)
-        .bind(phone)
-        .bind(provider)
-        .bind(sid)
-        .bind(display_name)
-        .bind(status)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
+    store::upsert_numbers(&mut tx, connector_id, found, now_ms()).await?;
     tx.commit().await?;
     stored_numbers(state, connector_id).await
 }
@@ -73,74 +70,14 @@ pub async fn add_sandbox(state: &AppState, me: &Me, connector_id: &str, join: &s
         )
         .into());
     }
-    sqlx::query(
-        "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, display_name, \
-         sender_status, sandbox_join, created_at) VALUES ($1, $2, $3, $4, 'whatsapp', $5, 'WhatsApp sandbox', \
-         'SANDBOX', $6, $7) ON CONFLICT (connector_id, address) DO UPDATE SET sandbox_join = excluded.sandbox_join",
-    )
-    .bind(new_id())
-    .bind(connector_id)
-    .bind(format!("whatsapp:{SANDBOX_NUMBER}"))
-    .bind(SANDBOX_NUMBER)
-    .bind(SANDBOX_SID)
-    .bind(format!("join {keyword}"))
-    .bind(now_ms())
-    .execute(&state.db.pool)
-    .await?;
+    let address = format!("whatsapp:{SANDBOX_NUMBER}");
+    let join = format!("join {keyword}");
+    store::upsert_sandbox(&state.db.pool, connector_id, &address, SANDBOX_NUMBER, SANDBOX_SID, &join, now_ms()).await?;
     stored_numbers(state, connector_id).await
 }
 
-type NumberDbRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
 async fn stored_numbers(state: &AppState, connector_id: &str) -> Result<Vec<NumberRow>> {
-    let rows: Vec<NumberDbRow> = sqlx::query_as(
-        "SELECT n.id, n.phone_number, n.provider, n.display_name, n.sender_status, n.active, n.webhook_state, \
-         n.webhook_detail, a.name, n.sandbox_join \
-         FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
-         WHERE n.connector_id = $1 ORDER BY n.phone_number, n.provider DESC",
-    )
-    .bind(connector_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                phone_number,
-                provider,
-                display_name,
-                sender_status,
-                active,
-                webhook,
-                webhook_detail,
-                bound_agent,
-                sandbox_join,
-            )| NumberRow {
-                id,
-                phone_number,
-                provider: provider_of(&provider),
-                display_name,
-                sender_status,
-                active: active != 0,
-                webhook: if sandbox_join.is_some() { WebhookState::Manual } else { webhook_state(&webhook) },
-                webhook_detail,
-                bound_agent,
-                sandbox_join,
-            },
-        )
-        .collect())
+    Ok(store::checklist(&state.db.pool, connector_id).await?)
 }
 
 /// Activates exactly the checked numbers, in one transaction. A number that answers for an
@@ -157,21 +94,15 @@ pub async fn save_numbers(
     summary_of(state, me, connector_id).await?;
     let active: HashSet<String> = active.into_iter().collect();
     let mut tx = state.db.begin_write().await?;
-    let rows: Vec<(String, String, i64, Option<String>)> = sqlx::query_as(
-        "SELECT n.id, n.phone_number, n.active, a.name FROM numbers n \
-         LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id WHERE n.connector_id = $1",
-    )
-    .bind(connector_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let known: HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let rows = store::activations(&mut tx, connector_id).await?;
+    let known: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     if let Some(unknown) = active.iter().find(|id| !known.contains(id.as_str())) {
         return Err(AppError::invalid("active", format!("Number {unknown} does not belong to this connector.")).into());
     }
     let bound: Vec<String> = rows
         .iter()
-        .filter(|(id, _, was_active, agent)| *was_active != 0 && !active.contains(id) && agent.is_some())
-        .map(|(_, phone, _, agent)| format!("{phone} (agent {})", agent.as_deref().unwrap_or_default()))
+        .filter(|r| r.active != 0 && !active.contains(&r.id))
+        .filter_map(|r| r.agent.as_deref().map(|agent| format!("{} (agent {agent})", r.phone_number)))
         .collect();
     if !bound.is_empty() && !unbind {
         return Err(AppError::Conflict(format!(
@@ -180,19 +111,11 @@ pub async fn save_numbers(
         ))
         .into());
     }
-    for (id, _, was_active, agent) in &rows {
-        let now_active = active.contains(id);
-        if (*was_active != 0) == now_active {
-            continue;
+    for r in &rows {
+        let now_active = active.contains(&r.id);
+        if (r.active != 0) != now_active {
+            store::set_active(&mut tx, &r.id, now_active, !now_active && r.agent.is_some()).await?;
         }
-        if !now_active && agent.is_some() {
-            sqlx::query("DELETE FROM channels WHERE number_id = $1").bind(id).execute(&mut *tx).await?;
-        }
-        sqlx::query("UPDATE numbers SET active = $1 WHERE id = $2")
-            .bind(i64::from(now_active))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
     }
     tx.commit().await?;
     if !bound.is_empty() {

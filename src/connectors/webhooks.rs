@@ -7,7 +7,10 @@ use app::{
     AppError,
 };
 
-use super::account::{provider_error, provider_of, require_active, webhook_key};
+use super::{
+    account::{provider_error, require_active},
+    store,
+};
 use crate::{
     accounts::require_admin,
     error::Result,
@@ -23,26 +26,22 @@ pub(super) struct Target {
     pub(super) sid: String,
     pub(super) active: bool,
     pub(super) sandbox: bool,
+    /// Whether its webhook was set (and read back) here.
+    pub(super) configured: bool,
 }
 
 pub(super) async fn targets(state: &AppState, connector_id: &str, only: Option<&str>) -> Result<Vec<Target>> {
-    let rows: Vec<(String, String, String, String, i64, Option<String>)> = sqlx::query_as(
-        "SELECT id, phone_number, provider, provider_sid, active, sandbox_join FROM numbers \
-         WHERE connector_id = $1 AND ($2 = '' OR id = $2) ORDER BY phone_number, provider DESC",
-    )
-    .bind(connector_id)
-    .bind(only.unwrap_or(""))
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
+    Ok(store::targets(&state.db.pool, connector_id, only)
+        .await?
         .into_iter()
-        .map(|(id, phone_number, provider, sid, active, join)| Target {
-            id,
-            phone_number,
-            provider: provider_of(&provider),
-            sid,
-            active: active != 0,
-            sandbox: join.is_some(),
+        .map(|r| Target {
+            id: r.id,
+            phone_number: r.phone_number,
+            provider: Provider::stored(&r.provider),
+            sid: r.provider_sid,
+            active: r.active != 0,
+            sandbox: r.sandbox_join.is_some(),
+            configured: r.webhook_state == "configured",
         })
         .collect())
 }
@@ -68,7 +67,7 @@ pub async fn set_webhook(state: &AppState, me: &Me, connector_id: &str, number_i
     if target.sandbox {
         return Err(AppError::Conflict(SANDBOX_BY_HAND.into()).into());
     }
-    let key = webhook_key(state, connector_id).await?;
+    let key = store::webhook_key(&state.db.pool, connector_id).await?;
     let services = overriding_services(state, &creds).await;
     let verdict = configure(state, &creds, &key, &target, &services).await.map_err(provider_error)?;
     record_webhook(state, connector_id, target, verdict).await
@@ -84,7 +83,7 @@ pub async fn set_all_webhooks(state: &AppState, me: &Me, connector_id: &str) -> 
     if targets.is_empty() {
         return Err(AppError::Conflict("No active numbers: activate numbers and save first.".into()).into());
     }
-    let key = webhook_key(state, connector_id).await?;
+    let key = store::webhook_key(&state.db.pool, connector_id).await?;
     let services = std::sync::Arc::new(overriding_services(state, &creds).await);
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
     let mut tasks = tokio::task::JoinSet::new();
@@ -131,12 +130,7 @@ async fn record_webhook(
     target: Target,
     verdict: Verdict,
 ) -> Result<WebhookOutcome> {
-    sqlx::query("UPDATE numbers SET webhook_state = $1, webhook_detail = $2 WHERE id = $3")
-        .bind(if verdict.configured { "configured" } else { "not_configured" })
-        .bind(&verdict.detail)
-        .bind(&target.id)
-        .execute(&state.db.pool)
-        .await?;
+    store::record_webhook(&state.db.pool, &target.id, verdict.configured, verdict.detail.as_deref()).await?;
     tracing::info!(connector_id, number_id = %target.id, configured = verdict.configured, "set webhook");
     Ok(WebhookOutcome {
         number_id: target.id,

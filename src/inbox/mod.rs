@@ -43,14 +43,6 @@ pub fn shown(me: &Me, address: &str) -> String {
     }
 }
 
-fn provider(p: &str) -> Provider {
-    if p == "sms" {
-        Provider::Sms
-    } else {
-        Provider::WhatsApp
-    }
-}
-
 /// The WHERE clause and its arguments for the conversations `me` may see under `filter`.
 /// `$1`…`$3` are the organization, role and user.
 fn scope(me: &Me, filter: &InboxFilter) -> (String, Vec<String>) {
@@ -147,7 +139,7 @@ async fn rows(state: &AppState, me: &Me, filter: &InboxFilter, limit: usize, off
                     agent_name,
                     guest: shown(me, &guest),
                     guest_name,
-                    provider: provider(&prov),
+                    provider: Provider::stored(&prov),
                     number,
                     state: ConversationState::parse(&st).unwrap_or(ConversationState::Live),
                     paused: paused.is_some(),
@@ -350,7 +342,7 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConversationD
         agent_name: a.agent_name,
         guest: shown(me, &a.guest),
         guest_name: a.guest_name,
-        provider: provider(&a.provider),
+        provider: Provider::stored(&a.provider),
         number: a.number,
         connector_id: a.connector_id,
         state: ConversationState::parse(&a.state).unwrap_or(ConversationState::Live),

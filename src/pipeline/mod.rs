@@ -7,8 +7,8 @@
 //! 3. [`turns`]: the agent's brain answers the conversation's new messages, off the request path,
 //!    and queues the reply in
 //! 4. [`outbox`], from which
-//! 5. [`sender`] sends it to Twilio, at the number's rate ([`departures`]), once, retrying what
-//!    may succeed later.
+//! 5. [`sender`] sends it to Twilio, at the number's rate ([`pacing`], [`departures`]), once,
+//!    retrying what may succeed later.
 //! 6. [`statuses`]: Twilio's status callbacks move each reply forward to delivered or read.
 //!
 //! [`jobs`] holds what the webhook hands to the writers: the only part the application state
@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod ingest;
 pub mod jobs;
 pub mod outbox;
+pub mod pacing;
 pub mod sender;
 pub mod statuses;
 pub mod turns;

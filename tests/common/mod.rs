@@ -276,12 +276,7 @@ impl TestApp {
     }
 
     pub fn connector_input(&self, name: &str) -> ConnectorInput {
-        ConnectorInput {
-            name: name.into(),
-            account_sid: self.account_sid.clone(),
-            auth_token: Some(TOKEN.into()),
-            receive_inbound: true,
-        }
+        ConnectorInput::new(name, self.account_sid.clone(), TOKEN)
     }
 
     pub fn number<'a>(rows: &'a [NumberRow], phone: &str, whatsapp: bool) -> &'a NumberRow {

@@ -5,6 +5,7 @@
 
 pub mod api;
 mod model;
+mod numbers;
 pub(crate) mod page;
 #[cfg(feature = "ssr")]
 pub mod port;

@@ -125,6 +125,20 @@ impl Provider {
         }
     }
 
+    /// Reads [`Self::as_str`]'s words back; anything else is no provider.
+    pub fn parse(s: &str) -> Option<Provider> {
+        match s {
+            "whatsapp" => Some(Provider::WhatsApp),
+            "sms" => Some(Provider::Sms),
+            _ => None,
+        }
+    }
+
+    /// A provider as the database stores it (`whatsapp` or `sms`, checked by the schema).
+    pub fn stored(s: &str) -> Provider {
+        Provider::parse(s).unwrap_or(Provider::WhatsApp)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Provider::WhatsApp => "WhatsApp",

@@ -18,6 +18,18 @@ pub struct ConnectorInput {
     pub receive_inbound: bool,
 }
 
+impl ConnectorInput {
+    /// A new connector as "New connector" starts it: receiving guests' messages.
+    pub fn new(name: impl Into<String>, account_sid: impl Into<String>, auth_token: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            account_sid: account_sid.into(),
+            auth_token: Some(auth_token.into()),
+            receive_inbound: true,
+        }
+    }
+}
+
 impl std::fmt::Debug for ConnectorInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectorInput")

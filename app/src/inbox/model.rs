@@ -150,13 +150,7 @@ impl InboxFilter {
         for (k, v) in pairs {
             match k {
                 "agent_id" if !v.is_empty() => f.agent_id = Some(v.to_string()),
-                "provider" => {
-                    f.provider = match v {
-                        "whatsapp" => Some(Provider::WhatsApp),
-                        "sms" => Some(Provider::Sms),
-                        _ => None,
-                    }
-                }
+                "provider" => f.provider = Provider::parse(v),
                 "number" if !v.is_empty() => f.number = Some(v.to_string()),
                 "state" => f.state = ConversationState::parse(v),
                 "q" => f.q = v.to_string(),
