@@ -45,6 +45,7 @@ cargo clippy -p app --no-default-features --features hydrate --target wasm32-unk
 
 step "building the UI (WASM, release)"
 trunk build --release
+node tools/sizes.mjs target/site
 
 step "building the server and the simulator"
 cargo build -p switchboard -p twilio-sim

@@ -1,6 +1,7 @@
 //! Pieces shared by the pages: the signed-in layout, error notes, badges, and the 404 page.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::{
     components::{Outlet, Redirect, A},
     hooks::use_navigate,
@@ -27,14 +28,20 @@ pub fn Shell() -> impl IntoView {
         }
     });
 
+    // On a phone the links fold behind "Menu"; following one folds them again.
+    let (menu_open, set_menu_open) = signal(false);
+
     view! {
-        <header class="top">
+        <header class="top" class:open=menu_open>
             <a class="brand" href="/">"Switchboard"</a>
+            <button type="button" class="menu" aria-controls="top-bar" aria-expanded=move || menu_open.get().to_string()
+                on:click=move |_| set_menu_open.update(|open| *open = !*open)>"Menu"</button>
+            <div class="bar" id="top-bar">
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(me)) => view! {
-                            <nav aria-label="Main">
+                            <nav aria-label="Main" on:click=move |_| set_menu_open.set(false)>
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/connectors">"Connectors"</A> })}
                                 <A href="/agents">"Agents"</A>
                                 <A href="/inbox">"Inbox"</A>
@@ -52,6 +59,7 @@ pub fn Shell() -> impl IntoView {
                     }
                 })}
             </Transition>
+            </div>
         </header>
         <main>
             <Outlet/>
@@ -198,6 +206,7 @@ pub fn NotFound() -> impl IntoView {
         }
     }
     view! {
+        <Title text="Page not found"/>
         <main class="narrow">
             <h1>"Page not found"</h1>
             <p><a href="/">"Back to Switchboard"</a></p>

@@ -184,7 +184,7 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await phone.getByRole("button", { name: "Send" }).click();
   await expect(phone.locator("#thread .msg.guest")).toContainText("Hello, when is breakfast?");
   await expect(phone.locator("#thread .msg.reply")).toContainText("Breakfast is served from 7 to 10.");
-  await expect(phone.locator("#thread .msg.reply .meta")).toHaveText("read");
+  await expect(phone.locator("#thread .msg.reply .meta")).toHaveText("✓✓ read");
 
   // ... and the conversation shows both messages in the backoffice.
   await open(page, conciergeUrl.replace(/\/channels$/, "/conversations"));

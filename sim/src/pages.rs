@@ -82,6 +82,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem;
 .msg {{ max-width: 75%; margin: .4rem 0; padding: .5rem .75rem; border-radius: .75rem; background: #fff; }}
 .msg.guest {{ margin-left: auto; background: #d9fdd3; }}
 .meta {{ font-size: .75rem; color: #52606d; }}
+.msg[data-status=read] .meta {{ color: #1a5fa3; }} .msg[data-status=failed] .meta, .msg[data-status=undelivered] .meta {{ color: #b42318; }}
 .error {{ color: #b42318; }}
 form {{ display: flex; gap: .5rem; margin-top: 1rem; flex-wrap: wrap; }}
 input[name=body] {{ flex: 1; }}
@@ -120,7 +121,10 @@ async function refresh() {{
     div.dataset.status = m.status;
     const p = document.createElement('p'); p.textContent = m.body; div.appendChild(p);
     const meta = document.createElement('span'); meta.className = 'meta';
-    meta.textContent = m.direction === 'inbound' ? (m.error ? m.error : 'webhook ' + m.webhook_status) : m.status;
+    const ticks = {{ queued: '🕓', accepted: '🕓', sending: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!', undelivered: '!' }};
+    meta.textContent = m.direction === 'inbound'
+      ? (m.error ? m.error : 'webhook ' + m.webhook_status)
+      : ((ticks[m.status] || '') + ' ' + m.status).trim();
     div.appendChild(meta);
     return div;
   }}));

@@ -34,7 +34,7 @@ pub fn UsersPage() -> impl IntoView {
                 match users.await {
                     Ok(list) => view! {
                         <table class="list" data-testid="users">
-                            <thead><tr><th>"Email"</th><th>"Role"</th><th></th></tr></thead>
+                            <thead><tr><th>"Email"</th><th>"Role"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|u| {
                                     let id = u.id.clone();

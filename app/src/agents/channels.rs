@@ -37,7 +37,7 @@ pub fn ChannelsPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => view! {
                         <table class="list" data-testid="channels">
-                            <thead><tr><th>"Number"</th><th>"Provider"</th><th>"Connector"</th><th>"Routes"</th><th></th></tr></thead>
+                            <thead><tr><th>"Number"</th><th>"Provider"</th><th>"Connector"</th><th>"Routes"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|ch| {
                                     let channel_id = ch.id.clone();

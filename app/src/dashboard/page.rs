@@ -59,11 +59,11 @@ fn Charts(d: Dashboard) -> impl IntoView {
         </section>
         <section class="card" data-testid="failures">
             <h2>"Delivery failures by error code"</h2>
-            <Bars rows=d.failures empty="No failed deliveries."/>
+            <Bars rows=d.failures empty="No failed deliveries." label="Failed deliveries by Twilio error code"/>
         </section>
         <section class="card" data-testid="rejections">
             <h2>"Webhook requests refused"</h2>
-            <Bars rows=d.rejections empty="None refused."/>
+            <Bars rows=d.rejections empty="None refused." label="Refused webhook requests by reason"/>
         </section>
         <section class="card" data-testid="health">
             <h2>"Connector health"</h2>
@@ -115,14 +115,14 @@ fn DayChart(days: Vec<DayCount>) -> impl IntoView {
 
 /// Horizontal bars, one per row, longest first.
 #[component]
-fn Bars(rows: Vec<CodeCount>, empty: &'static str) -> impl IntoView {
+fn Bars(rows: Vec<CodeCount>, empty: &'static str, label: &'static str) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="empty">{empty}</p> }.into_any();
     }
     let max = rows.iter().map(|r| r.count).max().unwrap_or(1).max(1) as f64;
     let height = rows.len() as f64 * 28.0;
     view! {
-        <svg class="chart bars" viewBox=format!("0 0 700 {height}") role="img">
+        <svg class="chart bars" viewBox=format!("0 0 700 {height}") role="group" aria-label=label>
             {rows.into_iter().enumerate().map(|(i, r)| {
                 let y = i as f64 * 28.0;
                 let w = (r.count as f64 / max) * 300.0;

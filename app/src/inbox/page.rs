@@ -129,7 +129,7 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
             <label>"Provider"
                 <select name="provider" on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    set(Box::new(move |f| f.provider = match v.as_str() { "whatsapp" => Some(Provider::WhatsApp), "sms" => Some(Provider::Sms), _ => None }));
+                    set(Box::new(move |f| f.provider = Provider::parse(&v)));
                 }>
                     <option value="" selected=move || filter.get().provider.is_none()>"All"</option>
                     <option value="whatsapp" selected=move || filter.get().provider == Some(Provider::WhatsApp)>"WhatsApp"</option>
@@ -207,8 +207,8 @@ fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback
                             <a href=format!("/conversations/{}", r.id)>{r.guest_name.clone().unwrap_or_else(|| r.guest.clone())}</a>
                             <br/><span class="hint mono">{r.guest.clone()}</span>
                         </td>
-                        {org_wide.then(|| view! { <td>{r.agent_name.clone().unwrap_or_else(|| "—".into())}</td> })}
-                        <td><span class="mono">{r.number.clone()}</span><br/><span class="hint">{r.provider.label()}</span></td>
+                        {org_wide.then(|| view! { <td data-label="Agent">{r.agent_name.clone().unwrap_or_else(|| "—".into())}</td> })}
+                        <td data-label="Number"><span class="mono">{r.number.clone()}</span><br/><span class="hint">{r.provider.label()}</span></td>
                         <td>
                             {match r.state {
                                 ConversationState::Live => view! { <span class="badge ok">"Live"</span> }.into_any(),
@@ -220,7 +220,7 @@ fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback
                             <span class="hint">{if r.last_from_guest { "Guest: " } else { "Reply: " }}</span>{r.last_body.clone()}
                             <br/><span class="hint">{utc_minutes(r.last_at_ms)}</span>
                         </td>
-                        <td>{if r.window_open { "Open" } else { "Closed" }}</td>
+                        <td data-label="Window">{if r.window_open { "Open" } else { "Closed" }}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

@@ -115,7 +115,7 @@ fn Sharing(agent_id: Signal<String>, view: SharingView, actions: Actions) -> imp
             } else {
                 view! {
                     <table class="list">
-                        <thead><tr><th>"Who"</th><th>"From"</th><th>"Asked"</th><th>"State"</th><th></th></tr></thead>
+                        <thead><tr><th>"Who"</th><th>"From"</th><th>"Asked"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
                             {view.requests.into_iter().map(|r| view! { <RequestLine agent_id request=r decide/> }).collect_view()}
                         </tbody>
@@ -164,7 +164,7 @@ fn Sharing(agent_id: Signal<String>, view: SharingView, actions: Actions) -> imp
             } else {
                 view! {
                     <table class="list">
-                        <thead><tr><th>"Number"</th><th>"Email"</th><th>"Verified"</th><th></th></tr></thead>
+                        <thead><tr><th>"Number"</th><th>"Email"</th><th>"Verified"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
                             {view.verified.into_iter().map(|g| {
                                 let key = g.key.clone();
