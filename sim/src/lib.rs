@@ -292,6 +292,8 @@ pub(crate) struct World {
     pub messages: Vec<Message>,
     pub attempts: Vec<SendAttempt>,
     pub faults: Faults,
+    /// The generator of fault rolls when the faults carry a seed.
+    pub rolls: Option<rand::rngs::StdRng>,
     /// Files guests sent, by media SID: (account SID, file).
     pub media: BTreeMap<String, (String, webhooks::MediaFile)>,
     /// How many times each file was fetched from the simulated CDN.
@@ -363,6 +365,11 @@ pub(crate) fn rfc2822(ms: i64) -> String {
 /// Failures the simulator injects, as Twilio has them on a bad day. Rates are shares of 1.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Faults {
+    /// With a seed, the rolls that choose which Create Message calls fail come from a generator
+    /// seeded with it: the same faults in the same order on every run, so a test that needs one
+    /// of each kind always gets it. Without, they are random.
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// Create Message answered 500 without creating the message.
     #[serde(default)]
     pub fail_rate: f64,
@@ -477,7 +484,9 @@ impl Sim {
     }
 
     pub fn set_faults(&self, faults: Faults) {
-        self.world.lock().unwrap().faults = faults;
+        let mut world = self.world.lock().unwrap();
+        world.rolls = faults.seed.map(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64);
+        world.faults = faults;
     }
 
     /// Every Create Message call so far, in order.

@@ -523,7 +523,10 @@ pub(crate) async fn create_message(
         sim.world.lock().unwrap().attempts.push(attempt(400));
         return error(StatusCode::BAD_REQUEST, code, "Rejected by the simulator's fault injection");
     }
-    let roll: f64 = rand::thread_rng().gen();
+    let roll: f64 = match sim.world.lock().unwrap().rolls.as_mut() {
+        Some(rolls) => rolls.gen(),
+        None => rand::thread_rng().gen(),
+    };
     if roll < faults.throttle_rate {
         sim.world.lock().unwrap().attempts.push(attempt(429));
         let mut r = error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");

@@ -45,6 +45,24 @@ fn validate(input: &ConnectorInput) -> Result<Validated, AppError> {
     Ok(Validated { name, account_sid, auth_token })
 }
 
+/// What a create or an edit saves, the Auth Token sealed to the connector's id.
+fn fields<'a>(
+    state: &AppState,
+    id: &str,
+    name: &'a str,
+    creds: &'a Credentials,
+    receive_inbound: bool,
+    check: &'a store::Check,
+) -> Fields<'a> {
+    Fields {
+        name,
+        account_sid: creds.account_sid.as_str(),
+        sealed_token: state.secrets.seal(creds.auth_token.expose(), id),
+        receive_inbound,
+        check,
+    }
+}
+
 fn name_taken() -> AppError {
     AppError::invalid("name", "A connector with this name already exists in your organization.")
 }
@@ -66,13 +84,7 @@ pub async fn create(state: &AppState, me: &Me, input: ConnectorInput) -> Result<
     let creds = Credentials { account_sid: v.account_sid, auth_token };
     let outcome = check(state, &creds).await;
     let id = new_id();
-    let fields = Fields {
-        name: &v.name,
-        account_sid: creds.account_sid.as_str(),
-        sealed_token: state.secrets.seal(creds.auth_token.expose(), &id),
-        receive_inbound: input.receive_inbound,
-        check: &outcome,
-    };
+    let fields = fields(state, &id, &v.name, &creds, input.receive_inbound, &outcome);
     match store::insert(&state.db.pool, &id, &me.org_id, fields, &new_webhook_key(), now_ms()).await {
         Err(e) if store::is_name_taken(&e) => return Err(name_taken().into()),
         other => other?,
@@ -92,13 +104,7 @@ pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) 
     };
     let creds = Credentials { account_sid: v.account_sid, auth_token };
     let outcome = check(state, &creds).await;
-    let fields = Fields {
-        name: &v.name,
-        account_sid: creds.account_sid.as_str(),
-        sealed_token: state.secrets.seal(creds.auth_token.expose(), id),
-        receive_inbound: input.receive_inbound,
-        check: &outcome,
-    };
+    let fields = fields(state, id, &v.name, &creds, input.receive_inbound, &outcome);
     match store::update(&state.db.pool, id, &me.org_id, fields, now_ms()).await {
         Err(e) if store::is_name_taken(&e) => return Err(name_taken().into()),
         other => other?,

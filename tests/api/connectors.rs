@@ -210,3 +210,16 @@ async fn the_whatsapp_sandbox_is_added_by_hand_and_answers_the_testers_who_joine
     assert_eq!(reply.from, "whatsapp:+14155238886");
     assert_eq!(reply.body, "Breakfast is from 7 to 10.");
 }
+
+/// A number is named by its id: an empty one names none (it once matched every number of the
+/// connector, so "Send test message" and "Set webhook" took the last one).
+#[tokio::test]
+async fn an_empty_number_id_names_no_number() {
+    let app = spawn_app().await;
+    let (me, connector, _, _) = app.ready_path().await;
+    let e = app.state.send_test_message(&me, &connector, "", "+14155550123").await.unwrap_err();
+    assert!(matches!(e, AppError::Invalid { ref field, .. } if field == "number_id"), "{e:?}");
+    let e = app.state.set_webhook(&me, &connector, "").await.unwrap_err();
+    assert!(matches!(e, AppError::NotFound(_)), "{e:?}");
+    assert!(app.replies_to("+14155550123").is_empty() && app.replies_to("whatsapp:+14155550123").is_empty());
+}

@@ -1,9 +1,13 @@
 //! The connectors' and their numbers' rows: every query of this feature, each row decoded once
 //! into a named struct, and the words the database stores (`active`, `rejected`, `configured`…)
 //! turned into the types the rest of the code uses. A new column of `connectors` is read and
-//! written here and nowhere else in this folder.
+//! written here and nowhere else in this folder; the numbers' rows are in [`numbers`].
 
-use app::connectors::{ConnectorChoice, ConnectorState, ConnectorSummary, Health, NumberRow, Provider, WebhookState};
+mod numbers;
+
+pub(super) use numbers::*;
+
+use app::connectors::{ConnectorChoice, ConnectorState, ConnectorSummary, Health, Provider, WebhookState};
 use sqlx::{AnyConnection, AnyPool};
 
 // ---- words the database stores ----
@@ -132,6 +136,26 @@ pub(super) fn is_name_taken(e: &sqlx::Error) -> bool {
     crate::error::is_unique_violation(e, "connectors_org_name_key", "connectors.org_id")
 }
 
+/// Binds [`Fields`] as `$1`…`$9` and the time of the check as `$10`, for an insert and an update
+/// alike.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    f: &'q Fields<'q>,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(f.name)
+        .bind(f.account_sid)
+        .bind(f.sealed_token.as_slice())
+        .bind(i64::from(f.receive_inbound))
+        .bind(state_str(f.check.state))
+        .bind(health_str(f.check.health))
+        .bind(f.check.reason.as_deref())
+        .bind(f.check.account_name.as_deref())
+        .bind(i64::from(f.check.trial))
+        .bind(now)
+}
+
 pub(super) async fn insert(
     db: &AnyPool,
     id: &str,
@@ -140,48 +164,21 @@ pub(super) async fn insert(
     webhook_key: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, reason, \
-         account_name, trial, checked_at, webhook_key, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $12)",
-    )
-    .bind(id)
-    .bind(org_id)
-    .bind(f.name)
-    .bind(f.account_sid)
-    .bind(f.sealed_token)
-    .bind(i64::from(f.receive_inbound))
-    .bind(state_str(f.check.state))
-    .bind(health_str(f.check.health))
-    .bind(&f.check.reason)
-    .bind(&f.check.account_name)
-    .bind(i64::from(f.check.trial))
-    .bind(now)
-    .bind(webhook_key)
-    .execute(db)
-    .await?;
+    let insert = sqlx::query(
+        "INSERT INTO connectors (name, account_sid, auth_token_enc, receive_inbound, state, health, reason, account_name, \
+         trial, checked_at, id, org_id, webhook_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10, $10)",
+    );
+    bind_fields(insert, &f, now).bind(id).bind(org_id).bind(webhook_key).execute(db).await?;
     Ok(())
 }
 
 pub(super) async fn update(db: &AnyPool, id: &str, org_id: &str, f: Fields<'_>, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE connectors SET name = $1, account_sid = $2, auth_token_enc = $3, receive_inbound = $4, state = $5, health = $6, \
          reason = $7, account_name = $8, trial = $9, checked_at = $10, updated_at = $10 WHERE id = $11 AND org_id = $12",
-    )
-    .bind(f.name)
-    .bind(f.account_sid)
-    .bind(f.sealed_token)
-    .bind(i64::from(f.receive_inbound))
-    .bind(state_str(f.check.state))
-    .bind(health_str(f.check.health))
-    .bind(&f.check.reason)
-    .bind(&f.check.account_name)
-    .bind(i64::from(f.check.trial))
-    .bind(now)
-    .bind(id)
-    .bind(org_id)
-    .execute(db)
-    .await?;
+    );
+    bind_fields(update, &f, now).bind(id).bind(org_id).execute(db).await?;
     Ok(())
 }
 
@@ -332,196 +329,5 @@ pub(super) async fn delete(tx: &mut AnyConnection, id: &str, org_id: &str) -> sq
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM connectors WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).execute(&mut *tx).await?;
-    Ok(())
-}
-
-// ---- numbers ----
-
-/// A sender or number as Twilio lists it.
-pub(super) struct Found {
-    pub(super) address: String,
-    pub(super) phone_number: String,
-    pub(super) provider: Provider,
-    pub(super) sid: String,
-    pub(super) display_name: Option<String>,
-    pub(super) status: Option<String>,
-}
-
-/// Records what Twilio lists (new numbers inactive; known ones keep their state).
-pub(super) async fn upsert_numbers(
-    tx: &mut AnyConnection,
-    connector_id: &str,
-    found: Vec<Found>,
-    now: i64,
-) -> sqlx::Result<()> {
-    for f in found {
-        sqlx::query(
-            "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, display_name, sender_status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (connector_id, address) DO UPDATE SET provider_sid = excluded.provider_sid, \
-             display_name = excluded.display_name, sender_status = excluded.sender_status",
-        )
-        .bind(crate::new_id())
-        .bind(connector_id)
-        .bind(f.address)
-        .bind(f.phone_number)
-        .bind(f.provider.as_str())
-        .bind(f.sid)
-        .bind(f.display_name)
-        .bind(f.status)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Adds the WhatsApp sandbox with its join words, or changes them.
-pub(super) async fn upsert_sandbox(
-    db: &AnyPool,
-    connector_id: &str,
-    address: &str,
-    phone_number: &str,
-    sid: &str,
-    join: &str,
-    now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, display_name, \
-         sender_status, sandbox_join, created_at) VALUES ($1, $2, $3, $4, 'whatsapp', $5, 'WhatsApp sandbox', \
-         'SANDBOX', $6, $7) ON CONFLICT (connector_id, address) DO UPDATE SET sandbox_join = excluded.sandbox_join",
-    )
-    .bind(crate::new_id())
-    .bind(connector_id)
-    .bind(address)
-    .bind(phone_number)
-    .bind(sid)
-    .bind(join)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-#[derive(sqlx::FromRow)]
-struct ChecklistRow {
-    id: String,
-    phone_number: String,
-    provider: String,
-    display_name: Option<String>,
-    sender_status: Option<String>,
-    active: i64,
-    webhook_state: String,
-    webhook_detail: Option<String>,
-    bound_agent: Option<String>,
-    sandbox_join: Option<String>,
-}
-
-impl From<ChecklistRow> for NumberRow {
-    fn from(r: ChecklistRow) -> Self {
-        NumberRow {
-            id: r.id,
-            phone_number: r.phone_number,
-            provider: Provider::stored(&r.provider),
-            display_name: r.display_name,
-            sender_status: r.sender_status,
-            active: r.active != 0,
-            webhook: if r.sandbox_join.is_some() { WebhookState::Manual } else { webhook_state_of(&r.webhook_state) },
-            webhook_detail: r.webhook_detail,
-            bound_agent: r.bound_agent,
-            sandbox_join: r.sandbox_join,
-        }
-    }
-}
-
-/// The Phone Numbers checklist as saved.
-pub(super) async fn checklist(db: &AnyPool, connector_id: &str) -> sqlx::Result<Vec<NumberRow>> {
-    let rows: Vec<ChecklistRow> = sqlx::query_as(
-        "SELECT n.id AS id, n.phone_number AS phone_number, n.provider AS provider, n.display_name AS display_name, \
-         n.sender_status AS sender_status, n.active AS active, n.webhook_state AS webhook_state, \
-         n.webhook_detail AS webhook_detail, a.name AS bound_agent, n.sandbox_join AS sandbox_join \
-         FROM numbers n LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
-         WHERE n.connector_id = $1 ORDER BY n.phone_number, n.provider DESC",
-    )
-    .bind(connector_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
-}
-
-/// A number as saving the checklist sees it.
-#[derive(sqlx::FromRow)]
-pub(super) struct Activation {
-    pub(super) id: String,
-    pub(super) phone_number: String,
-    pub(super) active: i64,
-    pub(super) agent: Option<String>,
-}
-
-pub(super) async fn activations(tx: &mut AnyConnection, connector_id: &str) -> sqlx::Result<Vec<Activation>> {
-    sqlx::query_as(
-        "SELECT n.id AS id, n.phone_number AS phone_number, n.active AS active, a.name AS agent FROM numbers n \
-         LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id WHERE n.connector_id = $1",
-    )
-    .bind(connector_id)
-    .fetch_all(&mut *tx)
-    .await
-}
-
-/// Turns a number on or off; off also removes its channel when `unbind`.
-pub(super) async fn set_active(
-    tx: &mut AnyConnection,
-    number_id: &str,
-    active: bool,
-    unbind: bool,
-) -> sqlx::Result<()> {
-    if unbind {
-        sqlx::query("DELETE FROM channels WHERE number_id = $1").bind(number_id).execute(&mut *tx).await?;
-    }
-    sqlx::query("UPDATE numbers SET active = $1 WHERE id = $2")
-        .bind(i64::from(active))
-        .bind(number_id)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// A number as "Set webhook", "Send test message" and deleting the connector need it.
-#[derive(sqlx::FromRow)]
-pub(super) struct TargetRow {
-    pub(super) id: String,
-    pub(super) address: String,
-    pub(super) phone_number: String,
-    pub(super) provider: String,
-    pub(super) provider_sid: String,
-    pub(super) active: i64,
-    pub(super) sandbox_join: Option<String>,
-    pub(super) webhook_state: String,
-}
-
-/// The connector's numbers (or the one `only` names), by phone number.
-pub(super) async fn targets(db: &AnyPool, connector_id: &str, only: Option<&str>) -> sqlx::Result<Vec<TargetRow>> {
-    sqlx::query_as(
-        "SELECT id, address, phone_number, provider, provider_sid, active, sandbox_join, webhook_state FROM numbers \
-         WHERE connector_id = $1 AND ($2 = '' OR id = $2) ORDER BY phone_number, provider DESC",
-    )
-    .bind(connector_id)
-    .bind(only.unwrap_or(""))
-    .fetch_all(db)
-    .await
-}
-
-pub(super) async fn record_webhook(
-    db: &AnyPool,
-    number_id: &str,
-    configured: bool,
-    detail: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE numbers SET webhook_state = $1, webhook_detail = $2 WHERE id = $3")
-        .bind(if configured { "configured" } else { "not_configured" })
-        .bind(detail)
-        .bind(number_id)
-        .execute(db)
-        .await?;
     Ok(())
 }
