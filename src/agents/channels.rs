@@ -5,35 +5,7 @@ use super::*;
 
 pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<ChannelRow>> {
     require_agent(state, me, agent_id).await?;
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: String,
-        connector_name: String,
-        phone_number: String,
-        provider: String,
-        inbound_from: Option<String>,
-        outbound_to: Option<String>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT ch.id AS id, c.name AS connector_name, n.phone_number AS phone_number, n.provider AS provider, \
-         ch.inbound_from AS inbound_from, ch.outbound_to AS outbound_to FROM channels ch \
-         JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id WHERE ch.agent_id = $1 \
-         ORDER BY n.phone_number",
-    )
-    .bind(agent_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ChannelRow {
-            id: r.id,
-            connector_name: r.connector_name,
-            phone_number: r.phone_number,
-            provider: Provider::stored(&r.provider),
-            inbound_from: r.inbound_from,
-            outbound_to: r.outbound_to,
-        })
-        .collect())
+    Ok(store::channels(&state.db.pool, agent_id).await?)
 }
 
 /// A route's number: empty for none, else E.164 (a `whatsapp:` prefix is taken off).
@@ -62,15 +34,8 @@ pub async fn set_routes(
     require_agent(state, me, agent_id).await?;
     let inbound_from = route_number("inbound_from", inbound_from)?;
     let outbound_to = route_number("outbound_to", outbound_to)?;
-    let updated =
-        sqlx::query("UPDATE channels SET inbound_from = $1, outbound_to = $2 WHERE id = $3 AND agent_id = $4")
-            .bind(&inbound_from)
-            .bind(&outbound_to)
-            .bind(channel_id)
-            .bind(agent_id)
-            .execute(&state.db.pool)
-            .await?;
-    if updated.rows_affected() == 0 {
+    let db = &state.db.pool;
+    if !store::set_routes(db, agent_id, channel_id, inbound_from.as_deref(), outbound_to.as_deref()).await? {
         return Err(AppError::NotFound("Channel".into()).into());
     }
     state.hooks.clear();
@@ -90,89 +55,39 @@ pub async fn channel_options(
     connector_id: &str,
 ) -> Result<Vec<ChannelOption>> {
     require_agent(state, me, agent_id).await?;
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        number_id: String,
-        phone_number: String,
-        provider: String,
-        agent_id: Option<String>,
-        bound_to: Option<String>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT n.id AS number_id, n.phone_number AS phone_number, n.provider AS provider, ch.agent_id AS agent_id, \
-         a.name AS bound_to FROM numbers n \
-         JOIN connectors c ON c.id = n.connector_id \
-         LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
-         WHERE n.connector_id = $1 AND c.org_id = $2 AND n.active = 1 ORDER BY n.phone_number",
-    )
-    .bind(connector_id)
-    .bind(&me.org_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let here = r.agent_id.as_deref() == Some(agent_id);
-            ChannelOption {
-                number_id: r.number_id,
-                phone_number: r.phone_number,
-                provider: Provider::stored(&r.provider),
-                bound_to: r.bound_to.filter(|_| !here),
-                here,
-            }
-        })
-        .collect())
+    Ok(store::channel_options(&state.db.pool, &me.org_id, connector_id, agent_id).await?)
 }
 
 /// Binds a number to the agent. The database's unique constraint decides between two admins
 /// binding one number at the same moment.
 pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow> {
     require_agent(state, me, agent_id).await?;
-    let number: Option<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT n.active, n.phone_number, n.provider, c.name FROM numbers n JOIN connectors c ON c.id = n.connector_id \
-         WHERE n.id = $1 AND c.org_id = $2",
-    )
-    .bind(number_id)
-    .bind(&me.org_id)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    let Some((active, phone_number, p, connector_name)) = number else {
+    let db = &state.db.pool;
+    let Some(number) = store::bindable(db, &me.org_id, number_id).await? else {
         return Err(AppError::NotFound("Number".into()).into());
     };
-    if active == 0 {
+    let phone_number = &number.phone_number;
+    if !number.active() {
         return Err(AppError::Conflict(format!(
             "{phone_number} is not active. Activate it on the connector's page first."
         ))
         .into());
     }
     let id = new_id();
-    let inserted = sqlx::query("INSERT INTO channels (id, agent_id, number_id, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&id)
-        .bind(agent_id)
-        .bind(number_id)
-        .bind(now_ms())
-        .execute(&state.db.pool)
-        .await;
-    if let Err(e) = &inserted {
-        if is_unique_violation(e, "channels_number_key", "channels.number_id") {
-            let holder: Option<(String,)> = sqlx::query_as(
-                "SELECT a.name FROM channels ch JOIN agents a ON a.id = ch.agent_id WHERE ch.number_id = $1",
-            )
-            .bind(number_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-            let to = holder.map(|(n,)| format!(" (to {n})")).unwrap_or_default();
+    match store::insert_channel(db, &id, agent_id, number_id, now_ms()).await {
+        Err(e) if store::is_number_bound(&e) => {
+            let to = store::bound_to(db, number_id).await?.map(|n| format!(" (to {n})")).unwrap_or_default();
             return Err(AppError::Conflict(format!("{phone_number} is Already bound{to}.")).into());
         }
+        other => other?,
     }
-    inserted?;
     tracing::info!(agent_id, number_id, "channel added");
     state.hooks.clear();
     Ok(ChannelRow {
         id,
-        connector_name,
-        phone_number,
-        provider: Provider::stored(&p),
+        provider: Provider::stored(&number.provider),
+        connector_name: number.connector_name,
+        phone_number: number.phone_number,
         inbound_from: None,
         outbound_to: None,
     })
@@ -181,12 +96,7 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
 /// Unbinds the number; the connector and the number stay as they are.
 pub async fn remove_channel(state: &AppState, me: &Me, agent_id: &str, channel_id: &str) -> Result<()> {
     require_agent(state, me, agent_id).await?;
-    let deleted = sqlx::query("DELETE FROM channels WHERE id = $1 AND agent_id = $2")
-        .bind(channel_id)
-        .bind(agent_id)
-        .execute(&state.db.pool)
-        .await?;
-    if deleted.rows_affected() == 0 {
+    if !store::delete_channel(&state.db.pool, agent_id, channel_id).await? {
         return Err(AppError::NotFound("Channel".into()).into());
     }
     Ok(())

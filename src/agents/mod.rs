@@ -6,8 +6,8 @@ use app::{
     accounts::{Me, Role},
     agents::{
         port::{AgentInput, BrainInput, TemplateChoice},
-        AgentDetail, AgentSummary, AgentTemplate, BrainKind, BrainView, ChannelOption, ChannelRow, ChatLine, FaqEntry,
-        TemplateOption, TryReply,
+        AgentDetail, AgentSummary, BrainKind, BrainView, ChannelOption, ChannelRow, ChatLine, FaqEntry, TemplateOption,
+        TryReply,
     },
     connectors::Provider,
     AppError,
@@ -16,6 +16,7 @@ use app::{
 pub mod channels;
 mod port;
 pub mod rest;
+mod store;
 pub mod templates;
 pub mod whatsapp;
 
@@ -25,23 +26,15 @@ use crate::{
     brain::{Brain, Faq, Hook, Mind, OpenAi, TurnInput},
     connectors,
     egress::Egress,
-    error::{is_unique_violation, Result},
+    error::Result,
     new_id, now_ms,
     state::AppState,
 };
 
 /// The organization's agents for its admins; their own for agent owners.
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<AgentSummary>> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT a.id, a.name, (SELECT COUNT(*) FROM channels ch WHERE ch.agent_id = a.id) FROM agents a \
-         WHERE a.org_id = $1 AND ($2 = 'org_admin' OR a.owner_id = $3) ORDER BY a.name",
-    )
-    .bind(&me.org_id)
-    .bind(me.role.as_str())
-    .bind(&me.user_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(id, name, channels)| AgentSummary { id, name, channels }).collect())
+    let owner = (me.role != Role::OrgAdmin).then_some(me.user_id.as_str());
+    Ok(store::summaries(&state.db.pool, &me.org_id, owner).await?)
 }
 
 /// An agent's settings after validation; secrets still in clear, to be sealed.
@@ -162,18 +155,23 @@ fn name_taken() -> AppError {
     AppError::invalid("name", "An agent with this name already exists in your organization.")
 }
 
-async fn write_faq(tx: &mut crate::db::WriteTx, agent_id: &str, faq: &[FaqEntry]) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM faq_entries WHERE agent_id = $1").bind(agent_id).execute(&mut **tx).await?;
-    for (position, entry) in faq.iter().enumerate() {
-        sqlx::query("INSERT INTO faq_entries (agent_id, position, question, answer) VALUES ($1, $2, $3, $4)")
-            .bind(agent_id)
-            .bind(position as i64)
-            .bind(&entry.question)
-            .bind(&entry.answer)
-            .execute(&mut **tx)
-            .await?;
+impl Valid {
+    /// The row to save, with the new key and secret sealed for agent `id`.
+    fn fields<'a>(&'a self, state: &AppState, id: &str, hook_secret: Option<&str>) -> store::Fields<'a> {
+        store::Fields {
+            name: &self.name,
+            description: &self.description,
+            instructions: &self.instructions,
+            welcome: self.welcome.as_deref(),
+            fallback: &self.fallback,
+            brain: self.brain,
+            url: self.url.as_deref(),
+            model: self.model.as_deref(),
+            timeout_secs: self.timeout_secs,
+            api_key: self.api_key.as_deref().map(|k| state.secrets.seal(k, id)),
+            hook_secret: hook_secret.map(|k| state.secrets.seal(k, id)),
+        }
     }
-    Ok(())
 }
 
 pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<AgentDetail> {
@@ -184,33 +182,12 @@ pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<Agen
     let id = new_id();
     let hook_secret = (v.brain == BrainKind::Hook).then(new_hook_secret);
     let mut tx = state.db.begin_write().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO agents (id, org_id, name, description, instructions, welcome_message, fallback_reply, brain, \
-         brain_url, llm_model, llm_api_key_enc, hook_secret_enc, brain_timeout_secs, owner_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(&id)
-    .bind(&me.org_id)
-    .bind(&v.name)
-    .bind(&v.description)
-    .bind(&v.instructions)
-    .bind(&v.welcome)
-    .bind(&v.fallback)
-    .bind(v.brain.as_str())
-    .bind(&v.url)
-    .bind(&v.model)
-    .bind(v.api_key.as_deref().map(|k| state.secrets.seal(k, &id)))
-    .bind(hook_secret.as_deref().map(|k| state.secrets.seal(k, &id)))
-    .bind(v.timeout_secs)
-    .bind(&me.user_id)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Err(e) if is_unique_violation(&e, "agents_org_name_key", "agents.org_id") => return Err(name_taken().into()),
+    let fields = v.fields(state, &id, hook_secret.as_deref());
+    match store::insert(&mut tx, &id, &me.org_id, &me.user_id, fields, now_ms()).await {
+        Err(e) if store::is_name_taken(&e) => return Err(name_taken().into()),
         other => other?,
     };
-    write_faq(&mut tx, &id, &v.faq).await?;
+    store::write_faq(&mut tx, &id, &v.faq).await?;
     tx.commit().await?;
     tracing::info!(agent_id = %id, brain = v.brain.as_str(), "agent created");
     Ok(AgentDetail { new_hook_secret: hook_secret, ..detail(state, me, &id).await? })
@@ -222,18 +199,12 @@ pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<Agen
 pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput) -> Result<AgentDetail> {
     require_agent(state, me, agent_id).await?;
     let v = validate(input, state.outbound.policy())?;
-    let (key_stored, secret_stored, stored_url): (i64, i64, Option<String>) = sqlx::query_as(
-        "SELECT CASE WHEN llm_api_key_enc IS NULL THEN 0 ELSE 1 END, \
-         CASE WHEN hook_secret_enc IS NULL THEN 0 ELSE 1 END, brain_url FROM agents WHERE id = $1",
-    )
-    .bind(agent_id)
-    .fetch_one(&state.db.pool)
-    .await?;
+    let stored = store::stored_secrets(&state.db.pool, agent_id).await?;
     if v.brain == BrainKind::OpenAi && v.api_key.is_none() {
-        if key_stored == 0 {
+        if !stored.api_key() {
             return Err(AppError::invalid("llm_api_key", "Enter the API key of the model API.").into());
         }
-        if stored_url.as_deref().and_then(url_host) != v.url.as_deref().and_then(url_host) {
+        if stored.brain_url.as_deref().and_then(url_host) != v.url.as_deref().and_then(url_host) {
             return Err(AppError::invalid(
                 "llm_api_key",
                 "The base URL now points at another host: enter the API key again (a stored key is only sent \
@@ -242,35 +213,13 @@ pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput
             .into());
         }
     }
-    let new_secret = (v.brain == BrainKind::Hook && secret_stored == 0).then(new_hook_secret);
+    let new_secret = (v.brain == BrainKind::Hook && !stored.hook_secret()).then(new_hook_secret);
     let mut tx = state.db.begin_write().await?;
-    let updated = sqlx::query(
-        "UPDATE agents SET name = $1, description = $2, instructions = $3, welcome_message = $4, fallback_reply = $5, \
-         brain = $6, brain_url = $7, llm_model = $8, brain_timeout_secs = $9, \
-         llm_api_key_enc = CASE WHEN $6 <> 'openai' THEN NULL WHEN $10 IS NOT NULL THEN $10 ELSE llm_api_key_enc END, \
-         hook_secret_enc = CASE WHEN $6 <> 'hook' THEN NULL WHEN $11 IS NOT NULL THEN $11 ELSE hook_secret_enc END, \
-         mind_revision = mind_revision + 1 WHERE id = $12 AND org_id = $13",
-    )
-    .bind(&v.name)
-    .bind(&v.description)
-    .bind(&v.instructions)
-    .bind(&v.welcome)
-    .bind(&v.fallback)
-    .bind(v.brain.as_str())
-    .bind(&v.url)
-    .bind(&v.model)
-    .bind(v.timeout_secs)
-    .bind(v.api_key.as_deref().map(|k| state.secrets.seal(k, agent_id)))
-    .bind(new_secret.as_deref().map(|k| state.secrets.seal(k, agent_id)))
-    .bind(agent_id)
-    .bind(&me.org_id)
-    .execute(&mut *tx)
-    .await;
-    match updated {
-        Err(e) if is_unique_violation(&e, "agents_org_name_key", "agents.org_id") => return Err(name_taken().into()),
+    match store::update(&mut tx, agent_id, &me.org_id, v.fields(state, agent_id, new_secret.as_deref())).await {
+        Err(e) if store::is_name_taken(&e) => return Err(name_taken().into()),
         other => other?,
     };
-    write_faq(&mut tx, agent_id, &v.faq).await?;
+    store::write_faq(&mut tx, agent_id, &v.faq).await?;
     tx.commit().await?;
     tracing::info!(agent_id, brain = v.brain.as_str(), "agent updated");
     Ok(AgentDetail { new_hook_secret: new_secret, ..detail(state, me, agent_id).await? })
@@ -280,11 +229,7 @@ pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput
 /// without an agent.
 pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
     require_agent(state, me, agent_id).await?;
-    sqlx::query("DELETE FROM agents WHERE id = $1 AND org_id = $2")
-        .bind(agent_id)
-        .bind(&me.org_id)
-        .execute(&state.db.pool)
-        .await?;
+    store::delete(&state.db.pool, agent_id, &me.org_id).await?;
     state.hooks.clear();
     tracing::info!(agent_id, "agent deleted");
     Ok(())
@@ -294,32 +239,11 @@ pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
 pub async fn regenerate_hook_secret(state: &AppState, me: &Me, agent_id: &str) -> Result<String> {
     require_agent(state, me, agent_id).await?;
     let secret = new_hook_secret();
-    let updated = sqlx::query(
-        "UPDATE agents SET hook_secret_enc = $1, mind_revision = mind_revision + 1 WHERE id = $2 AND brain = 'hook'",
-    )
-    .bind(state.secrets.seal(&secret, agent_id))
-    .bind(agent_id)
-    .execute(&state.db.pool)
-    .await?;
-    if updated.rows_affected() == 0 {
+    if !store::set_hook_secret(&state.db.pool, agent_id, state.secrets.seal(&secret, agent_id)).await? {
         return Err(AppError::Conflict("Only an agent with the HTTP hook brain has a signing secret.".into()).into());
     }
     Ok(secret)
 }
-
-type MindRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-    Option<i64>,
-    i64,
-);
 
 pub async fn mind(state: &AppState, agent_id: &str) -> Result<Mind> {
     Ok(mind_at(state, agent_id).await?.1)
@@ -327,14 +251,19 @@ pub async fn mind(state: &AppState, agent_id: &str) -> Result<Mind> {
 
 /// The agent's mind and the revision it was read at.
 pub(crate) async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mind)> {
-    let (name, instructions, fallback, welcome, brain, url, model, api_key, hook_secret, timeout, revision): MindRow =
-        sqlx::query_as(
-            "SELECT name, instructions, fallback_reply, welcome_message, brain, brain_url, llm_model, llm_api_key_enc, \
-             hook_secret_enc, brain_timeout_secs, mind_revision FROM agents WHERE id = $1",
-        )
-        .bind(agent_id)
-        .fetch_one(&state.db.pool)
-        .await?;
+    let store::MindRow {
+        name,
+        instructions,
+        fallback_reply: fallback,
+        welcome_message: welcome,
+        brain,
+        brain_url: url,
+        llm_model: model,
+        llm_api_key_enc: api_key,
+        hook_secret_enc: hook_secret,
+        brain_timeout_secs: timeout,
+        mind_revision: revision,
+    } = store::mind(&state.db.pool, agent_id).await?;
     let timeout = timeout.map_or(state.tuning.brain_timeout, |s| Duration::from_secs(s.clamp(1, 120) as u64));
     let which = BrainKind::parse(&brain).unwrap_or(BrainKind::Faq);
     let kind = match which {
@@ -392,12 +321,9 @@ pub async fn try_agent(state: &AppState, me: &Me, agent_id: &str, chat: Vec<Chat
 
 /// The id of the agent called `name`, if `me` may manage it (the API names agents).
 pub async fn id_by_name(state: &AppState, me: &Me, name: &str) -> Result<String> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM agents WHERE org_id = $1 AND name = $2")
-        .bind(&me.org_id)
-        .bind(name)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    let Some((id,)) = row else { return Err(AppError::NotFound("Agent".into()).into()) };
+    let Some(id) = store::id_by_name(&state.db.pool, &me.org_id, name).await? else {
+        return Err(AppError::NotFound("Agent".into()).into());
+    };
     require_agent(state, me, &id).await?;
     Ok(id)
 }
@@ -405,75 +331,39 @@ pub async fn id_by_name(state: &AppState, me: &Me, name: &str) -> Result<String>
 /// The agent's name and fallback reply, if `me` may manage it: an organization admin any agent
 /// of the organization, an agent owner only their own. Anyone else is told it does not exist.
 pub async fn require_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<(String, String)> {
-    let row: Option<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT name, fallback_reply, owner_id FROM agents WHERE id = $1 AND org_id = $2")
-            .bind(agent_id)
-            .bind(&me.org_id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    match row {
-        Some((name, fallback, owner)) if me.role == Role::OrgAdmin || owner.as_deref() == Some(&me.user_id) => {
-            Ok((name, fallback))
+    match store::owner(&state.db.pool, agent_id, &me.org_id).await? {
+        Some(a) if me.role == Role::OrgAdmin || a.owner_id.as_deref() == Some(&me.user_id) => {
+            Ok((a.name, a.fallback_reply))
         }
         _ => Err(AppError::NotFound("Agent".into()).into()),
     }
 }
 
 pub async fn faq(state: &AppState, agent_id: &str) -> Result<Vec<FaqEntry>> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT question, answer FROM faq_entries WHERE agent_id = $1 ORDER BY position")
-            .bind(agent_id)
-            .fetch_all(&state.db.pool)
-            .await?;
-    Ok(rows.into_iter().map(|(question, answer)| FaqEntry { question, answer }).collect())
+    Ok(store::faq(&state.db.pool, agent_id).await?)
 }
 
-type DetailRow =
-    (String, String, String, Option<String>, String, Option<String>, Option<String>, i64, i64, Option<i64>);
-
 pub async fn detail(state: &AppState, me: &Me, agent_id: &str) -> Result<AgentDetail> {
-    let (fallback_reply, description, instructions, welcome_message, brain, url, model, key_set, secret_set, timeout): DetailRow =
-        sqlx::query_as(
-            "SELECT fallback_reply, description, instructions, welcome_message, brain, brain_url, llm_model, \
-             CASE WHEN llm_api_key_enc IS NULL THEN 0 ELSE 1 END, CASE WHEN hook_secret_enc IS NULL THEN 0 ELSE 1 END, \
-             brain_timeout_secs FROM agents WHERE id = $1 AND org_id = $2",
-        )
-        .bind(agent_id)
-        .bind(&me.org_id)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(|| AppError::NotFound("Agent".into()))?;
     let (name, _) = require_agent(state, me, agent_id).await?;
-    let template: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT c.id, c.name, a.template_sid, COALESCE(a.template_name, ''), a.template_variables FROM agents a \
-         JOIN connectors c ON c.id = a.template_connector_id WHERE a.id = $1 AND a.template_sid IS NOT NULL",
-    )
-    .bind(agent_id)
-    .fetch_optional(&state.db.pool)
-    .await?;
+    let row =
+        store::detail(&state.db.pool, agent_id, &me.org_id).await?.ok_or_else(|| AppError::NotFound("Agent".into()))?;
     Ok(AgentDetail {
         id: agent_id.to_string(),
         name,
-        description,
-        instructions,
-        welcome_message,
         brain: BrainView {
-            kind: BrainKind::parse(&brain).unwrap_or(BrainKind::Faq),
-            url,
-            model,
-            api_key_set: key_set != 0,
-            hook_secret_set: secret_set != 0,
-            timeout_secs: timeout.map(|t| t as u64),
+            kind: BrainKind::parse(&row.brain).unwrap_or(BrainKind::Faq),
+            api_key_set: row.api_key_set(),
+            hook_secret_set: row.hook_secret_set(),
+            url: row.brain_url,
+            model: row.llm_model,
+            timeout_secs: row.brain_timeout_secs.map(|t| t as u64),
         },
+        description: row.description,
+        instructions: row.instructions,
+        welcome_message: row.welcome_message,
         new_hook_secret: None,
-        fallback_reply,
+        fallback_reply: row.fallback_reply,
         faq: faq(state, agent_id).await?,
-        template: template.map(|(connector_id, connector_name, sid, name, variables)| AgentTemplate {
-            connector_id,
-            connector_name,
-            sid,
-            name,
-            variables: variables.unwrap_or_default(),
-        }),
+        template: store::template(&state.db.pool, agent_id).await?,
     })
 }

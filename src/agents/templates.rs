@@ -5,19 +5,7 @@ use super::*;
 
 /// The connector account's WhatsApp templates, read live from Twilio's Content API.
 pub async fn list_templates(state: &AppState, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>> {
-    let exists: Option<(String,)> = sqlx::query_as("SELECT state FROM connectors WHERE id = $1 AND org_id = $2")
-        .bind(connector_id)
-        .bind(&me.org_id)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    match exists {
-        None => return Err(AppError::NotFound("Connector".into()).into()),
-        Some((s,)) if s != "active" => {
-            return Err(AppError::Conflict("Fix this connector's credentials first.".into()).into())
-        }
-        _ => {}
-    }
-    let creds = connectors::account::credentials(state, connector_id).await?;
+    let creds = connectors::account::require_active(state, me, connector_id).await?;
     let templates = state.twilio.list_templates(&creds).await.map_err(connectors::account::provider_error)?;
     Ok(templates
         .into_iter()
@@ -40,13 +28,7 @@ pub async fn set_template(
 ) -> Result<AgentDetail> {
     require_agent(state, me, agent_id).await?;
     let Some(choice) = choice else {
-        sqlx::query(
-            "UPDATE agents SET template_connector_id = NULL, template_sid = NULL, template_name = NULL, \
-             template_variables = NULL WHERE id = $1",
-        )
-        .bind(agent_id)
-        .execute(&state.db.pool)
-        .await?;
+        store::set_template(&state.db.pool, agent_id, None).await?;
         return detail(state, me, agent_id).await;
     };
     let variables = crate::template_variables(&choice.variables)?;
@@ -61,16 +43,12 @@ pub async fn set_template(
         )
         .into());
     }
-    sqlx::query(
-        "UPDATE agents SET template_connector_id = $1, template_sid = $2, template_name = $3, template_variables = $4 \
-         WHERE id = $5",
-    )
-    .bind(&choice.connector_id)
-    .bind(&template.sid)
-    .bind(&template.name)
-    .bind(variables)
-    .bind(agent_id)
-    .execute(&state.db.pool)
-    .await?;
+    let chosen = store::Chosen {
+        connector_id: &choice.connector_id,
+        sid: &template.sid,
+        name: &template.name,
+        variables: variables.as_deref(),
+    };
+    store::set_template(&state.db.pool, agent_id, Some(chosen)).await?;
     detail(state, me, agent_id).await
 }

@@ -26,27 +26,7 @@ pub struct Binding {
 /// The agent's WhatsApp bindings, by number.
 pub async fn bindings(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<Binding>> {
     super::require_agent(state, me, agent_id).await?;
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        channel_id: String,
-        connector_id: String,
-        connector: String,
-        number_id: String,
-        number: String,
-        webhook_key: String,
-        webhook_state: String,
-        sandbox_join: Option<String>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT ch.id AS channel_id, c.id AS connector_id, c.name AS connector, n.id AS number_id, \
-         n.phone_number AS number, c.webhook_key AS webhook_key, n.webhook_state AS webhook_state, \
-         n.sandbox_join AS sandbox_join FROM channels ch \
-         JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id \
-         WHERE ch.agent_id = $1 AND n.provider = 'whatsapp' ORDER BY n.phone_number",
-    )
-    .bind(agent_id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = super::store::whatsapp_bindings(&state.db.pool, agent_id).await?;
     Ok(rows
         .into_iter()
         .map(|r| Binding {
@@ -66,16 +46,7 @@ pub async fn bindings(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<B
 pub async fn bind(state: &AppState, me: &Me, agent_id: &str, connector: &str, number: &str) -> Result<Vec<Binding>> {
     super::require_agent(state, me, agent_id).await?;
     let (connector, number) = (connector.trim(), number.trim().trim_start_matches("whatsapp:"));
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT n.id FROM numbers n JOIN connectors c ON c.id = n.connector_id \
-         WHERE c.org_id = $1 AND (c.id = $2 OR c.name = $2) AND n.provider = 'whatsapp' AND n.phone_number = $3",
-    )
-    .bind(&me.org_id)
-    .bind(connector)
-    .bind(number)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    let Some((number_id,)) = row else {
+    let Some(number_id) = super::store::whatsapp_number(&state.db.pool, &me.org_id, connector, number).await? else {
         return Err(AppError::NotFound(format!("WhatsApp number {number} on connector {connector}")).into());
     };
     let existing = bindings(state, me, agent_id).await?;

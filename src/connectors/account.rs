@@ -92,7 +92,7 @@ pub async fn credentials(state: &AppState, connector_id: &str) -> Result<Credent
     })
 }
 
-pub(super) async fn require_active(state: &AppState, me: &Me, connector_id: &str) -> Result<Credentials> {
+pub async fn require_active(state: &AppState, me: &Me, connector_id: &str) -> Result<Credentials> {
     let s = summary_of(state, me, connector_id).await?;
     if s.state != ConnectorState::Active {
         return Err(AppError::Conflict("Fix this connector's credentials first.".into()).into());

@@ -461,6 +461,7 @@ async fn outside_the_window_the_agents_approved_template_goes_instead() {
     assert!(matches!(&bad_json, app::AppError::Invalid { field, .. } if field == "variables"));
     let detail = app.state.set_agent_template(&me, &agent, choice(&templates[0].sid, r#"{"1": "Ana"}"#)).await.unwrap();
     assert_eq!(detail.template.as_ref().map(|t| t.name.as_str()), Some("follow_up"));
+    assert_eq!(detail.template.as_ref().map(|t| t.variables.as_str()), Some(r#"{"1":"Ana"}"#));
 
     write(&app, 1, "When is breakfast?").await;
     eventually("the first reply", || async { replies(&app).get(&guest(1)).cloned() }).await;
@@ -485,4 +486,16 @@ async fn outside_the_window_the_agents_approved_template_goes_instead() {
     .await;
     assert_eq!(template_sid.as_deref(), Some(templates[0].sid.as_str()));
     assert!(note.unwrap().contains("24-hour window"));
+
+    // Clearing the choice leaves nothing of it: no template shown, none stored.
+    let cleared = app.state.set_agent_template(&me, &agent, None).await.unwrap();
+    assert!(cleared.template.is_none());
+    let stored: (Option<String>, Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT template_connector_id, template_sid, template_name, template_variables FROM agents WHERE id = $1",
+    )
+    .bind(&agent)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, (None, None, None, None));
 }

@@ -1,0 +1,540 @@
+//! The agents' rows, their FAQ entries and their channels: every query of this feature, each row
+//! decoded once into a named struct. A new column of `agents` is read and written here and
+//! nowhere else in this folder.
+
+use app::{
+    agents::{AgentSummary, AgentTemplate, BrainKind, ChannelOption, ChannelRow, FaqEntry},
+    connectors::Provider,
+};
+use sqlx::{AnyConnection, AnyPool};
+
+// ---- agents ----
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    name: String,
+    channels: i64,
+}
+
+/// The organization's agents by name: all of them, or only those `owner_id` owns.
+pub(super) async fn summaries(db: &AnyPool, org_id: &str, owner_id: Option<&str>) -> sqlx::Result<Vec<AgentSummary>> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(
+        "SELECT a.id AS id, a.name AS name, (SELECT COUNT(*) FROM channels ch WHERE ch.agent_id = a.id) AS channels \
+         FROM agents a WHERE a.org_id = $1 AND ($2 IS NULL OR a.owner_id = $2) ORDER BY a.name",
+    )
+    .bind(org_id)
+    .bind(owner_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| AgentSummary { id: r.id, name: r.name, channels: r.channels }).collect())
+}
+
+/// What creating or editing an agent saves; the keys already sealed.
+pub(super) struct Fields<'a> {
+    pub(super) name: &'a str,
+    pub(super) description: &'a str,
+    pub(super) instructions: &'a str,
+    pub(super) welcome: Option<&'a str>,
+    pub(super) fallback: &'a str,
+    pub(super) brain: BrainKind,
+    pub(super) url: Option<&'a str>,
+    pub(super) model: Option<&'a str>,
+    pub(super) timeout_secs: Option<i64>,
+    /// A new sealed API key (an edit keeps the stored one when `None`).
+    pub(super) api_key: Option<Vec<u8>>,
+    /// A new sealed hook secret (an edit keeps the stored one when `None`).
+    pub(super) hook_secret: Option<Vec<u8>>,
+}
+
+/// The unique-constraint violation an insert or update gives when the name is taken
+/// (PostgreSQL names the constraint, SQLite its columns).
+pub(super) fn is_name_taken(e: &sqlx::Error) -> bool {
+    crate::error::is_unique_violation(e, "agents_org_name_key", "agents.org_id")
+}
+
+pub(super) async fn insert(
+    tx: &mut AnyConnection,
+    id: &str,
+    org_id: &str,
+    owner_id: &str,
+    f: Fields<'_>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO agents (id, org_id, name, description, instructions, welcome_message, fallback_reply, brain, \
+         brain_url, llm_model, llm_api_key_enc, hook_secret_enc, brain_timeout_secs, owner_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(id)
+    .bind(org_id)
+    .bind(f.name)
+    .bind(f.description)
+    .bind(f.instructions)
+    .bind(f.welcome)
+    .bind(f.fallback)
+    .bind(f.brain.as_str())
+    .bind(f.url)
+    .bind(f.model)
+    .bind(f.api_key)
+    .bind(f.hook_secret)
+    .bind(f.timeout_secs)
+    .bind(owner_id)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Saves an edit. A brain left behind takes its secret with it; a `None` key or secret keeps
+/// the stored one. The mind's revision moves on, so running turns read the new settings.
+pub(super) async fn update(tx: &mut AnyConnection, id: &str, org_id: &str, f: Fields<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE agents SET name = $1, description = $2, instructions = $3, welcome_message = $4, fallback_reply = $5, \
+         brain = $6, brain_url = $7, llm_model = $8, brain_timeout_secs = $9, \
+         llm_api_key_enc = CASE WHEN $6 <> 'openai' THEN NULL WHEN $10 IS NOT NULL THEN $10 ELSE llm_api_key_enc END, \
+         hook_secret_enc = CASE WHEN $6 <> 'hook' THEN NULL WHEN $11 IS NOT NULL THEN $11 ELSE hook_secret_enc END, \
+         mind_revision = mind_revision + 1 WHERE id = $12 AND org_id = $13",
+    )
+    .bind(f.name)
+    .bind(f.description)
+    .bind(f.instructions)
+    .bind(f.welcome)
+    .bind(f.fallback)
+    .bind(f.brain.as_str())
+    .bind(f.url)
+    .bind(f.model)
+    .bind(f.timeout_secs)
+    .bind(f.api_key)
+    .bind(f.hook_secret)
+    .bind(id)
+    .bind(org_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Which secrets an agent has stored, and the URL its API key was typed for.
+#[derive(sqlx::FromRow)]
+pub(super) struct StoredSecrets {
+    api_key: i64,
+    hook_secret: i64,
+    pub(super) brain_url: Option<String>,
+}
+
+impl StoredSecrets {
+    pub(super) fn api_key(&self) -> bool {
+        self.api_key != 0
+    }
+    pub(super) fn hook_secret(&self) -> bool {
+        self.hook_secret != 0
+    }
+}
+
+pub(super) async fn stored_secrets(db: &AnyPool, id: &str) -> sqlx::Result<StoredSecrets> {
+    sqlx::query_as(
+        "SELECT CASE WHEN llm_api_key_enc IS NULL THEN 0 ELSE 1 END AS api_key, \
+         CASE WHEN hook_secret_enc IS NULL THEN 0 ELSE 1 END AS hook_secret, brain_url FROM agents WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Deletes the agent; its channels and FAQ go with it (foreign keys), its conversations stay.
+pub(super) async fn delete(db: &AnyPool, id: &str, org_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM agents WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).execute(db).await?;
+    Ok(())
+}
+
+/// Stores a new sealed hook secret; false when the agent has no hook brain.
+pub(super) async fn set_hook_secret(db: &AnyPool, id: &str, sealed: Vec<u8>) -> sqlx::Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE agents SET hook_secret_enc = $1, mind_revision = mind_revision + 1 WHERE id = $2 AND brain = 'hook'",
+    )
+    .bind(sealed)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(updated.rows_affected() > 0)
+}
+
+/// What a turn needs of the agent, the keys still sealed.
+#[derive(sqlx::FromRow)]
+pub(super) struct MindRow {
+    pub(super) name: String,
+    pub(super) instructions: String,
+    pub(super) fallback_reply: String,
+    pub(super) welcome_message: Option<String>,
+    pub(super) brain: String,
+    pub(super) brain_url: Option<String>,
+    pub(super) llm_model: Option<String>,
+    pub(super) llm_api_key_enc: Option<Vec<u8>>,
+    pub(super) hook_secret_enc: Option<Vec<u8>>,
+    pub(super) brain_timeout_secs: Option<i64>,
+    pub(super) mind_revision: i64,
+}
+
+pub(super) async fn mind(db: &AnyPool, id: &str) -> sqlx::Result<MindRow> {
+    sqlx::query_as(
+        "SELECT name, instructions, fallback_reply, welcome_message, brain, brain_url, llm_model, llm_api_key_enc, \
+         hook_secret_enc, brain_timeout_secs, mind_revision FROM agents WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+pub(super) async fn id_by_name(db: &AnyPool, org_id: &str, name: &str) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM agents WHERE org_id = $1 AND name = $2")
+        .bind(org_id)
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// Who may manage an agent of the organization, and the two things callers want with that.
+#[derive(sqlx::FromRow)]
+pub(super) struct Owner {
+    pub(super) name: String,
+    pub(super) fallback_reply: String,
+    pub(super) owner_id: Option<String>,
+}
+
+pub(super) async fn owner(db: &AnyPool, id: &str, org_id: &str) -> sqlx::Result<Option<Owner>> {
+    sqlx::query_as("SELECT name, fallback_reply, owner_id FROM agents WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// An agent's settings as the backoffice shows them: whether keys are set, never the keys.
+#[derive(sqlx::FromRow)]
+pub(super) struct DetailRow {
+    pub(super) fallback_reply: String,
+    pub(super) description: String,
+    pub(super) instructions: String,
+    pub(super) welcome_message: Option<String>,
+    pub(super) brain: String,
+    pub(super) brain_url: Option<String>,
+    pub(super) llm_model: Option<String>,
+    api_key_set: i64,
+    hook_secret_set: i64,
+    pub(super) brain_timeout_secs: Option<i64>,
+}
+
+impl DetailRow {
+    pub(super) fn api_key_set(&self) -> bool {
+        self.api_key_set != 0
+    }
+    pub(super) fn hook_secret_set(&self) -> bool {
+        self.hook_secret_set != 0
+    }
+}
+
+pub(super) async fn detail(db: &AnyPool, id: &str, org_id: &str) -> sqlx::Result<Option<DetailRow>> {
+    sqlx::query_as(
+        "SELECT fallback_reply, description, instructions, welcome_message, brain, brain_url, llm_model, \
+         CASE WHEN llm_api_key_enc IS NULL THEN 0 ELSE 1 END AS api_key_set, \
+         CASE WHEN hook_secret_enc IS NULL THEN 0 ELSE 1 END AS hook_secret_set, \
+         brain_timeout_secs FROM agents WHERE id = $1 AND org_id = $2",
+    )
+    .bind(id)
+    .bind(org_id)
+    .fetch_optional(db)
+    .await
+}
+
+// ---- the FAQ brain's entries ----
+
+pub(super) async fn faq(db: &AnyPool, agent_id: &str) -> sqlx::Result<Vec<FaqEntry>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT question, answer FROM faq_entries WHERE agent_id = $1 ORDER BY position")
+            .bind(agent_id)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|(question, answer)| FaqEntry { question, answer }).collect())
+}
+
+/// Replaces the agent's entries with `faq`, in its order.
+pub(super) async fn write_faq(tx: &mut AnyConnection, agent_id: &str, faq: &[FaqEntry]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM faq_entries WHERE agent_id = $1").bind(agent_id).execute(&mut *tx).await?;
+    for (position, entry) in faq.iter().enumerate() {
+        sqlx::query("INSERT INTO faq_entries (agent_id, position, question, answer) VALUES ($1, $2, $3, $4)")
+            .bind(agent_id)
+            .bind(position as i64)
+            .bind(&entry.question)
+            .bind(&entry.answer)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+// ---- the template sent once the 24-hour window has closed ----
+
+#[derive(sqlx::FromRow)]
+struct TemplateRow {
+    connector_id: String,
+    connector_name: String,
+    sid: String,
+    name: String,
+    variables: Option<String>,
+}
+
+pub(super) async fn template(db: &AnyPool, agent_id: &str) -> sqlx::Result<Option<AgentTemplate>> {
+    let row: Option<TemplateRow> = sqlx::query_as(
+        "SELECT c.id AS connector_id, c.name AS connector_name, a.template_sid AS sid, \
+         COALESCE(a.template_name, '') AS name, a.template_variables AS variables FROM agents a \
+         JOIN connectors c ON c.id = a.template_connector_id WHERE a.id = $1 AND a.template_sid IS NOT NULL",
+    )
+    .bind(agent_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| AgentTemplate {
+        connector_id: r.connector_id,
+        connector_name: r.connector_name,
+        sid: r.sid,
+        name: r.name,
+        variables: r.variables.unwrap_or_default(),
+    }))
+}
+
+/// The template an admin chose, as it is saved.
+pub(super) struct Chosen<'a> {
+    pub(super) connector_id: &'a str,
+    pub(super) sid: &'a str,
+    pub(super) name: &'a str,
+    /// The variables as a JSON object, if any.
+    pub(super) variables: Option<&'a str>,
+}
+
+/// Sets the agent's template, or clears it with `None`.
+pub(super) async fn set_template(db: &AnyPool, agent_id: &str, template: Option<Chosen<'_>>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE agents SET template_connector_id = $1, template_sid = $2, template_name = $3, template_variables = $4 \
+         WHERE id = $5",
+    )
+    .bind(template.as_ref().map(|t| t.connector_id))
+    .bind(template.as_ref().map(|t| t.sid))
+    .bind(template.as_ref().map(|t| t.name))
+    .bind(template.as_ref().and_then(|t| t.variables))
+    .bind(agent_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+// ---- channels ----
+
+#[derive(sqlx::FromRow)]
+struct ChannelDbRow {
+    id: String,
+    connector_name: String,
+    phone_number: String,
+    provider: String,
+    inbound_from: Option<String>,
+    outbound_to: Option<String>,
+}
+
+/// The agent's channels, by number.
+pub(super) async fn channels(db: &AnyPool, agent_id: &str) -> sqlx::Result<Vec<ChannelRow>> {
+    let rows: Vec<ChannelDbRow> = sqlx::query_as(
+        "SELECT ch.id AS id, c.name AS connector_name, n.phone_number AS phone_number, n.provider AS provider, \
+         ch.inbound_from AS inbound_from, ch.outbound_to AS outbound_to FROM channels ch \
+         JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id WHERE ch.agent_id = $1 \
+         ORDER BY n.phone_number",
+    )
+    .bind(agent_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ChannelRow {
+            id: r.id,
+            connector_name: r.connector_name,
+            phone_number: r.phone_number,
+            provider: Provider::stored(&r.provider),
+            inbound_from: r.inbound_from,
+            outbound_to: r.outbound_to,
+        })
+        .collect())
+}
+
+/// Sets a channel's routes; false when the agent has no such channel.
+pub(super) async fn set_routes(
+    db: &AnyPool,
+    agent_id: &str,
+    channel_id: &str,
+    inbound_from: Option<&str>,
+    outbound_to: Option<&str>,
+) -> sqlx::Result<bool> {
+    let updated =
+        sqlx::query("UPDATE channels SET inbound_from = $1, outbound_to = $2 WHERE id = $3 AND agent_id = $4")
+            .bind(inbound_from)
+            .bind(outbound_to)
+            .bind(channel_id)
+            .bind(agent_id)
+            .execute(db)
+            .await?;
+    Ok(updated.rows_affected() > 0)
+}
+
+#[derive(sqlx::FromRow)]
+struct OptionRow {
+    number_id: String,
+    phone_number: String,
+    provider: String,
+    agent_id: Option<String>,
+    bound_to: Option<String>,
+}
+
+/// The connector's active numbers, each with the agent it answers for if not `agent_id`.
+pub(super) async fn channel_options(
+    db: &AnyPool,
+    org_id: &str,
+    connector_id: &str,
+    agent_id: &str,
+) -> sqlx::Result<Vec<ChannelOption>> {
+    let rows: Vec<OptionRow> = sqlx::query_as(
+        "SELECT n.id AS number_id, n.phone_number AS phone_number, n.provider AS provider, ch.agent_id AS agent_id, \
+         a.name AS bound_to FROM numbers n \
+         JOIN connectors c ON c.id = n.connector_id \
+         LEFT JOIN channels ch ON ch.number_id = n.id LEFT JOIN agents a ON a.id = ch.agent_id \
+         WHERE n.connector_id = $1 AND c.org_id = $2 AND n.active = 1 ORDER BY n.phone_number",
+    )
+    .bind(connector_id)
+    .bind(org_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let here = r.agent_id.as_deref() == Some(agent_id);
+            ChannelOption {
+                number_id: r.number_id,
+                phone_number: r.phone_number,
+                provider: Provider::stored(&r.provider),
+                bound_to: r.bound_to.filter(|_| !here),
+                here,
+            }
+        })
+        .collect())
+}
+
+/// A number of the organization as binding it needs it.
+#[derive(sqlx::FromRow)]
+pub(super) struct Bindable {
+    active: i64,
+    pub(super) phone_number: String,
+    pub(super) provider: String,
+    pub(super) connector_name: String,
+}
+
+impl Bindable {
+    pub(super) fn active(&self) -> bool {
+        self.active != 0
+    }
+}
+
+pub(super) async fn bindable(db: &AnyPool, org_id: &str, number_id: &str) -> sqlx::Result<Option<Bindable>> {
+    sqlx::query_as(
+        "SELECT n.active AS active, n.phone_number AS phone_number, n.provider AS provider, \
+         c.name AS connector_name FROM numbers n JOIN connectors c ON c.id = n.connector_id \
+         WHERE n.id = $1 AND c.org_id = $2",
+    )
+    .bind(number_id)
+    .bind(org_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The unique-constraint violation binding a number that already has an agent gives.
+pub(super) fn is_number_bound(e: &sqlx::Error) -> bool {
+    crate::error::is_unique_violation(e, "channels_number_key", "channels.number_id")
+}
+
+pub(super) async fn insert_channel(
+    db: &AnyPool,
+    id: &str,
+    agent_id: &str,
+    number_id: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO channels (id, agent_id, number_id, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(agent_id)
+        .bind(number_id)
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The name of the agent the number is bound to, if any.
+pub(super) async fn bound_to(db: &AnyPool, number_id: &str) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT a.name FROM channels ch JOIN agents a ON a.id = ch.agent_id WHERE ch.number_id = $1")
+            .bind(number_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(name,)| name))
+}
+
+/// Unbinds; false when the agent has no such channel.
+pub(super) async fn delete_channel(db: &AnyPool, agent_id: &str, channel_id: &str) -> sqlx::Result<bool> {
+    let deleted = sqlx::query("DELETE FROM channels WHERE id = $1 AND agent_id = $2")
+        .bind(channel_id)
+        .bind(agent_id)
+        .execute(db)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+// ---- WhatsApp bindings (channels on WhatsApp numbers) ----
+
+#[derive(sqlx::FromRow)]
+pub(super) struct BindingRow {
+    pub(super) channel_id: String,
+    pub(super) connector_id: String,
+    pub(super) connector: String,
+    pub(super) number_id: String,
+    pub(super) number: String,
+    pub(super) webhook_key: String,
+    pub(super) webhook_state: String,
+    pub(super) sandbox_join: Option<String>,
+}
+
+pub(super) async fn whatsapp_bindings(db: &AnyPool, agent_id: &str) -> sqlx::Result<Vec<BindingRow>> {
+    sqlx::query_as(
+        "SELECT ch.id AS channel_id, c.id AS connector_id, c.name AS connector, n.id AS number_id, \
+         n.phone_number AS number, c.webhook_key AS webhook_key, n.webhook_state AS webhook_state, \
+         n.sandbox_join AS sandbox_join FROM channels ch \
+         JOIN numbers n ON n.id = ch.number_id JOIN connectors c ON c.id = n.connector_id \
+         WHERE ch.agent_id = $1 AND n.provider = 'whatsapp' ORDER BY n.phone_number",
+    )
+    .bind(agent_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The id of the WhatsApp `number` on the organization's connector called (or with the id) `connector`.
+pub(super) async fn whatsapp_number(
+    db: &AnyPool,
+    org_id: &str,
+    connector: &str,
+    number: &str,
+) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT n.id FROM numbers n JOIN connectors c ON c.id = n.connector_id \
+         WHERE c.org_id = $1 AND (c.id = $2 OR c.name = $2) AND n.provider = 'whatsapp' AND n.phone_number = $3",
+    )
+    .bind(org_id)
+    .bind(connector)
+    .bind(number)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
