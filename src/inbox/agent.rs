@@ -46,44 +46,30 @@ pub async fn page_for_agent(
             Some((at.parse().map_err(|_| invalid())?, id.to_string()))
         }
     };
-    // Most recently active first; a conversation started by a proactive message has no activity yet.
-    const KEY: &str = "COALESCE(cv.last_activity_at, cv.created_at)";
-    let (at, id) = after.clone().unwrap_or((i64::MAX, String::new()));
-    let rows: Vec<(String, String, Option<String>, String, i64)> = sqlx::query_as(&format!(
-        "SELECT cv.id, cv.guest_address, cv.guest_name, n.phone_number, {KEY} FROM conversations cv \
-         JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id \
-         WHERE cv.agent_id = $1 AND a.org_id = $2 AND ($3 = 0 OR {KEY} < $4 OR ({KEY} = $4 AND cv.id < $5)) \
-         ORDER BY {KEY} DESC, cv.id DESC LIMIT $6"
-    ))
-    .bind(agent_id)
-    .bind(&me.org_id)
-    .bind(i64::from(after.is_some()))
-    .bind(at)
-    .bind(&id)
-    .bind(limit + 1)
-    .fetch_all(&state.db.pool)
-    .await?;
-    let (total,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM conversations cv JOIN agents a ON a.id = cv.agent_id WHERE cv.agent_id = $1 AND a.org_id = $2",
+    let db = &state.db.pool;
+    let rows = super::store::agent_page(
+        db,
+        &me.org_id,
+        agent_id,
+        after.as_ref().map(|(at, id)| (*at, id.as_str())),
+        limit + 1,
     )
-    .bind(agent_id)
-    .bind(&me.org_id)
-    .fetch_one(&state.db.pool)
     .await?;
+    let total = super::store::agent_total(db, &me.org_id, agent_id).await?;
     let more = rows.len() as i64 > limit;
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-    let next = more.then(|| rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.4, r.0)))).flatten();
-    let ids: Vec<String> = rows.iter().map(|c| c.0.clone()).collect();
+    let next = more.then(|| rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.at, r.id)))).flatten();
+    let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
     let mut messages = super::load_messages(state, &ids, None).await?;
     let conversations = rows
         .into_iter()
-        .map(|(id, guest, guest_name, number, _)| ConversationView {
-            messages: messages.remove(&id).unwrap_or_default(),
-            id,
+        .map(|r| ConversationView {
+            messages: messages.remove(&r.id).unwrap_or_default(),
             // Whole to admins, masked to agent owners, as on every page.
-            guest: super::shown(me, &guest),
-            guest_name,
-            number,
+            guest: super::shown(me, &r.guest_address),
+            id: r.id,
+            guest_name: r.guest_name,
+            number: r.phone_number,
         })
         .collect();
     Ok(Page { conversations, total, next })
@@ -135,40 +121,23 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     if template.is_none() && (body.is_empty() || body.chars().count() > 1600) {
         return Err(AppError::invalid("body", "Write a message of 1 to 1,600 characters, or give a template.").into());
     }
-    let channels: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT n.id, n.address, n.phone_number, n.connector_id FROM channels ch JOIN numbers n ON n.id = ch.number_id \
-         WHERE ch.agent_id = $1 AND n.active = 1 ORDER BY n.provider DESC, n.phone_number",
-    )
-    .bind(agent_id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let channels = super::store::senders(&state.db.pool, agent_id).await?;
     let chosen = match p.from.as_deref().map(|f| f.trim().trim_start_matches("whatsapp:")) {
         Some(from) => channels
             .into_iter()
-            .find(|c| c.2 == from)
+            .find(|c| c.phone_number == from)
             .ok_or_else(|| AppError::invalid("from", "The agent does not answer on this number."))?,
         None => channels
             .into_iter()
             .next()
             .ok_or_else(|| AppError::Conflict("This agent answers on no number yet: add a channel first.".into()))?,
     };
-    let (number_id, address, _, connector_id) = chosen;
-    let guest = if address.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to };
+    let guest = if chosen.address.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to };
     let (message_id, now) = (crate::new_id(), crate::now_ms());
     let mut tx = state.db.begin_write().await?;
-    let (conversation_id, last_inbound, closed): (String, Option<i64>, Option<i64>) = sqlx::query_as(
-        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (number_id, guest_address) DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) \
-         RETURNING id, last_inbound_at, window_closed_at",
-    )
-    .bind(crate::new_id())
-    .bind(&number_id)
-    .bind(&guest)
-    .bind(agent_id)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    if template.is_none() && !window_open(&address, now, last_inbound, closed) {
+    let opened = super::store::open_conversation(&mut tx, &chosen.number_id, &guest, agent_id, now).await?;
+    let conversation_id = opened.id;
+    if template.is_none() && !window_open(&chosen.address, now, opened.last_inbound_at, opened.window_closed_at) {
         return Err(AppError::OutsideWindow(
             "Outside WhatsApp's 24-hour window for this guest (they have not written in the last 24 hours): free text \
              cannot be sent. Send an approved template instead."
@@ -178,7 +147,7 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     }
     let note = template.as_ref().map(|(sid, _)| format!("Proactive message: template {sid}, sent through the API."));
     let outgoing = Outgoing { id: message_id.clone(), body, note, template: template.clone(), ..Outgoing::default() };
-    queue(&mut tx, &conversation_id, &connector_id, &[outgoing], now).await?;
+    queue(&mut tx, &conversation_id, &chosen.connector_id, &[outgoing], now).await?;
     tx.commit().await?;
     state.wake_sends().await;
     state.events.changed(&conversation_id);

@@ -6,11 +6,7 @@ use super::*;
 /// The agent's inactivity period, in seconds.
 pub async fn inactivity(state: &AppState, me: &Me, agent_id: &str) -> Result<i64> {
     crate::agents::require_agent(state, me, agent_id).await?;
-    let (secs,): (i64,) = sqlx::query_as("SELECT inactivity_secs FROM agents WHERE id = $1")
-        .bind(agent_id)
-        .fetch_one(&state.db.pool)
-        .await?;
-    Ok(secs)
+    Ok(store::inactivity(&state.db.pool, agent_id).await?)
 }
 
 pub async fn set_inactivity(state: &AppState, me: &Me, agent_id: &str, seconds: i64) -> Result<i64> {
@@ -23,11 +19,7 @@ pub async fn set_inactivity(state: &AppState, me: &Me, agent_id: &str, seconds: 
         .into());
     }
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE agents SET inactivity_secs = $1 WHERE id = $2")
-        .bind(seconds)
-        .bind(agent_id)
-        .execute(&mut *tx)
-        .await?;
+    store::set_inactivity(&mut tx, agent_id, seconds).await?;
     tx.commit().await?;
     Ok(seconds)
 }
@@ -36,35 +28,17 @@ pub async fn set_inactivity(state: &AppState, me: &Me, agent_id: &str, seconds: 
 /// inactivity period. Returns how many ended.
 pub async fn end_idle(state: &AppState) -> sqlx::Result<u64> {
     let now = now_ms();
-    // Found without the write lock (the webhook's writer goes on meanwhile), on the index of live
-    // conversations by activity, bounded by the shortest inactivity period of any agent.
-    let due: Vec<(String,)> = sqlx::query_as(
-        "SELECT cv.id FROM conversations cv JOIN agents a ON a.id = cv.agent_id \
-         WHERE cv.state = 'live' AND cv.last_activity_at < $1 - (SELECT COALESCE(MIN(inactivity_secs), 0) FROM agents) * 1000 \
-           AND cv.last_activity_at < $1 - a.inactivity_secs * 1000 LIMIT 500",
-    )
-    .bind(now)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let due = store::idle(&state.db.pool, now).await?;
     if due.is_empty() {
         return Ok(0);
     }
     let mut ended = 0;
     let mut tx = state.db.begin_write().await?;
-    for (id,) in &due {
-        // Still quiet now that the lock is held: a message that came in meanwhile keeps it live.
-        let done = sqlx::query(
-            "UPDATE conversations SET state = 'ended', ended_at = $1 WHERE id = $2 AND state = 'live' \
-             AND last_activity_at < $1 - (SELECT inactivity_secs FROM agents WHERE agents.id = conversations.agent_id) * 1000",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        ended += done.rows_affected();
+    for id in &due {
+        ended += u64::from(store::end_if_idle(&mut tx, id, now).await?);
     }
     tx.commit().await?;
-    for (id,) in &due {
+    for id in &due {
         state.events.changed(id);
     }
     Ok(ended)

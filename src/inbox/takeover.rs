@@ -7,12 +7,7 @@ use super::*;
 pub async fn set_paused(state: &AppState, me: &Me, id: &str, paused: bool) -> Result<()> {
     access(state, me, id).await?;
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE conversations SET paused_at = $1, paused_by = $2 WHERE id = $3")
-        .bind(paused.then(now_ms))
-        .bind(paused.then(|| me.user_id.clone()))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    store::set_paused(&mut tx, id, paused.then_some(me.user_id.as_str()), now_ms()).await?;
     tx.commit().await?;
     tracing::info!(conversation_id = id, paused, "conversation taken over by staff or handed back");
     state.events.changed(id);
@@ -23,12 +18,7 @@ pub async fn set_paused(state: &AppState, me: &Me, id: &str, paused: bool) -> Re
 pub async fn end(state: &AppState, me: &Me, id: &str) -> Result<()> {
     access(state, me, id).await?;
     let mut tx = state.db.begin_write().await?;
-    let ended = sqlx::query("UPDATE conversations SET state = 'ended', ended_at = $1 WHERE id = $2 AND state = 'live'")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    if ended.rows_affected() == 0 {
+    if !store::end(&mut tx, id, now_ms()).await? {
         return Err(AppError::Conflict("This conversation has ended already.".into()).into());
     }
     tx.commit().await?;

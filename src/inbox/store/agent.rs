@@ -1,0 +1,149 @@
+//! An agent's side of the inbox: its conversations a page at a time, the numbers a proactive
+//! message may go from and the conversation it opens, and the inactivity after which its
+//! conversations end.
+
+use sqlx::{AnyConnection, AnyPool};
+
+/// Most recently active first; a conversation started by a proactive message has no activity yet.
+const KEY: &str = "COALESCE(cv.last_activity_at, cv.created_at)";
+
+/// A conversation on an agent's page; `at` is its place in the order.
+#[derive(sqlx::FromRow)]
+pub(in crate::inbox) struct AgentRow {
+    pub(in crate::inbox) id: String,
+    pub(in crate::inbox) guest_address: String,
+    pub(in crate::inbox) guest_name: Option<String>,
+    pub(in crate::inbox) phone_number: String,
+    pub(in crate::inbox) at: i64,
+}
+
+/// Up to `limit` of the agent's conversations after `after` (a row's `at` and id), from the
+/// most recently active.
+pub(in crate::inbox) async fn agent_page(
+    db: &AnyPool,
+    org_id: &str,
+    agent_id: &str,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> sqlx::Result<Vec<AgentRow>> {
+    let (at, id) = after.unwrap_or((i64::MAX, ""));
+    sqlx::query_as(&format!(
+        "SELECT cv.id AS id, cv.guest_address AS guest_address, cv.guest_name AS guest_name, \
+         n.phone_number AS phone_number, {KEY} AS at FROM conversations cv \
+         JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id \
+         WHERE cv.agent_id = $1 AND a.org_id = $2 AND ($3 = 0 OR {KEY} < $4 OR ({KEY} = $4 AND cv.id < $5)) \
+         ORDER BY {KEY} DESC, cv.id DESC LIMIT $6"
+    ))
+    .bind(agent_id)
+    .bind(org_id)
+    .bind(i64::from(after.is_some()))
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub(in crate::inbox) async fn agent_total(db: &AnyPool, org_id: &str, agent_id: &str) -> sqlx::Result<i64> {
+    let (total,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversations cv JOIN agents a ON a.id = cv.agent_id WHERE cv.agent_id = $1 AND a.org_id = $2",
+    )
+    .bind(agent_id)
+    .bind(org_id)
+    .fetch_one(db)
+    .await?;
+    Ok(total)
+}
+
+/// An active number the agent answers on.
+#[derive(sqlx::FromRow)]
+pub(in crate::inbox) struct Sender {
+    pub(in crate::inbox) number_id: String,
+    pub(in crate::inbox) address: String,
+    pub(in crate::inbox) phone_number: String,
+    pub(in crate::inbox) connector_id: String,
+}
+
+/// The agent's active numbers, WhatsApp first.
+pub(in crate::inbox) async fn senders(db: &AnyPool, agent_id: &str) -> sqlx::Result<Vec<Sender>> {
+    sqlx::query_as(
+        "SELECT n.id AS number_id, n.address AS address, n.phone_number AS phone_number, \
+         n.connector_id AS connector_id FROM channels ch JOIN numbers n ON n.id = ch.number_id \
+         WHERE ch.agent_id = $1 AND n.active = 1 ORDER BY n.provider DESC, n.phone_number",
+    )
+    .bind(agent_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The guest's conversation on the number (opened for the agent if new) and its window's times.
+#[derive(sqlx::FromRow)]
+pub(in crate::inbox) struct Opened {
+    pub(in crate::inbox) id: String,
+    pub(in crate::inbox) last_inbound_at: Option<i64>,
+    pub(in crate::inbox) window_closed_at: Option<i64>,
+}
+
+pub(in crate::inbox) async fn open_conversation(
+    tx: &mut AnyConnection,
+    number_id: &str,
+    guest: &str,
+    agent_id: &str,
+    now: i64,
+) -> sqlx::Result<Opened> {
+    sqlx::query_as(
+        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (number_id, guest_address) DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) \
+         RETURNING id, last_inbound_at, window_closed_at",
+    )
+    .bind(crate::new_id())
+    .bind(number_id)
+    .bind(guest)
+    .bind(agent_id)
+    .bind(now)
+    .fetch_one(tx)
+    .await
+}
+
+// ---- the lifecycle ----
+
+/// The agent's inactivity period, in seconds.
+pub(in crate::inbox) async fn inactivity(db: &AnyPool, agent_id: &str) -> sqlx::Result<i64> {
+    let (secs,): (i64,) =
+        sqlx::query_as("SELECT inactivity_secs FROM agents WHERE id = $1").bind(agent_id).fetch_one(db).await?;
+    Ok(secs)
+}
+
+pub(in crate::inbox) async fn set_inactivity(tx: &mut AnyConnection, agent_id: &str, secs: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE agents SET inactivity_secs = $1 WHERE id = $2").bind(secs).bind(agent_id).execute(tx).await?;
+    Ok(())
+}
+
+/// Up to 500 live conversations quiet for longer than their agent's inactivity period. Read
+/// without the write lock, on the index of live conversations by activity, bounded by the
+/// shortest inactivity period of any agent.
+pub(in crate::inbox) async fn idle(db: &AnyPool, now: i64) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT cv.id FROM conversations cv JOIN agents a ON a.id = cv.agent_id \
+         WHERE cv.state = 'live' AND cv.last_activity_at < $1 - (SELECT COALESCE(MIN(inactivity_secs), 0) FROM agents) * 1000 \
+           AND cv.last_activity_at < $1 - a.inactivity_secs * 1000 LIMIT 500",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Ends the conversation if it is still live and quiet (a message that came in since [`idle`]
+/// keeps it live); false otherwise.
+pub(in crate::inbox) async fn end_if_idle(tx: &mut AnyConnection, id: &str, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversations SET state = 'ended', ended_at = $1 WHERE id = $2 AND state = 'live' \
+         AND last_activity_at < $1 - (SELECT inactivity_secs FROM agents WHERE agents.id = conversations.agent_id) * 1000",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
