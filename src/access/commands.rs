@@ -21,11 +21,7 @@ pub async fn command(state: &AppState, guest: &Guest, message_id: &str, command:
         Command::Logout => {
             let email = identity(state, guest).await?;
             let mut tx = state.db.begin_write().await?;
-            sqlx::query("DELETE FROM guest_identities WHERE org_id = $1 AND guest_address = $2")
-                .bind(&guest.org_id)
-                .bind(&guest.address)
-                .execute(&mut *tx)
-                .await?;
+            store::unlink_identity(&mut tx, &guest.org_id, &guest.address).await?;
             tx.commit().await?;
             Ok(match email {
                 Some(email) => format!("Done: {email} is no longer linked to this number."),
@@ -62,74 +58,39 @@ async fn send_code(state: &AppState, guest: &Guest, message_id: &str, raw: &str)
     );
     let now = now_ms();
     // A retried turn: the code this message asked for went out already, or must go again.
-    let earlier: Option<(String, String)> = sqlx::query_as("SELECT id, state FROM login_codes WHERE message_id = $1")
-        .bind(message_id)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    let code_id = match earlier {
-        Some((_, code_state)) if code_state != "unsent" => return Ok(sent_text),
-        Some((id, _)) => id,
+    let db = &state.db.pool;
+    let recent =
+        |asker, window: Duration| store::codes_since(db, &guest.org_id, asker, now - window.as_millis() as i64);
+    let code_id = match store::code_for_message(db, message_id).await? {
+        Some(earlier) if earlier.state != "unsent" => return Ok(sent_text),
+        Some(earlier) => earlier.id,
         None => {
-            let count = |column: &'static str, value: String, window: Duration| {
-                let pool = state.db.pool.clone();
-                let org = guest.org_id.clone();
-                async move {
-                    let sql = format!(
-                        "SELECT COUNT(*) FROM login_codes WHERE org_id = $1 AND {column} = $2 AND created_at > $3"
-                    );
-                    let (n,): (i64,) = sqlx::query_as(&sql)
-                        .bind(org)
-                        .bind(value)
-                        .bind(now - window.as_millis() as i64)
-                        .fetch_one(&pool)
-                        .await?;
-                    Ok::<_, sqlx::Error>(n)
-                }
-            };
-            if count("guest_address", guest.address.clone(), CODES_PER_NUMBER.1).await? >= CODES_PER_NUMBER.0 {
+            if recent(store::Asker::Number(&guest.address), CODES_PER_NUMBER.1).await? >= CODES_PER_NUMBER.0 {
                 tracing::warn!(guest = %mask_address(&guest.address), "login codes rate-limited for a number");
                 return Ok(format!(
                     "Too many codes were asked for from this number. Wait {} minutes and try again.",
                     CODES_PER_NUMBER.1.as_secs() / 60
                 ));
             }
-            let (org_codes,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM login_codes WHERE org_id = $1 AND created_at > $2")
-                    .bind(&guest.org_id)
-                    .bind(now - CODES_PER_ORG.1.as_millis() as i64)
-                    .fetch_one(&state.db.pool)
-                    .await?;
-            if org_codes >= CODES_PER_ORG.0 {
+            if recent(store::Asker::Organization, CODES_PER_ORG.1).await? >= CODES_PER_ORG.0 {
                 tracing::warn!(org_id = %guest.org_id, "login codes rate-limited for the organization");
                 return Ok("Too many codes were asked for here just now. Please try again in an hour.".into());
             }
-            if count("email", email.clone(), CODES_PER_EMAIL.1).await? >= CODES_PER_EMAIL.0 {
+            if recent(store::Asker::Email(&email), CODES_PER_EMAIL.1).await? >= CODES_PER_EMAIL.0 {
                 tracing::warn!("login codes rate-limited for an email address");
                 return Ok("Too many codes were sent to this email address recently. Try again in an hour.".into());
             }
             let id = new_id();
             let mut tx = state.db.begin_write().await?;
-            // Only the newest code of a number works.
-            sqlx::query(
-                "UPDATE login_codes SET state = 'replaced' WHERE org_id = $1 AND guest_address = $2 AND state = 'open'",
-            )
-            .bind(&guest.org_id)
-            .bind(&guest.address)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO login_codes (id, org_id, guest_address, email, code_hash, message_id, state, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, '', $5, 'unsent', $6, $7)",
-            )
-            .bind(&id)
-            .bind(&guest.org_id)
-            .bind(&guest.address)
-            .bind(&email)
-            .bind(message_id)
-            .bind(now)
-            .bind(now + CODE_TTL.as_millis() as i64)
-            .execute(&mut *tx)
-            .await?;
+            let code = store::NewCode {
+                id: &id,
+                org_id: &guest.org_id,
+                guest_address: &guest.address,
+                email: &email,
+                message_id,
+                expires_at: now + CODE_TTL.as_millis() as i64,
+            };
+            store::create_code(&mut tx, code, now).await?;
             tx.commit().await?;
             id
         }
@@ -139,12 +100,8 @@ async fn send_code(state: &AppState, guest: &Guest, message_id: &str, raw: &str)
         format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
     };
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE login_codes SET code_hash = $1, expires_at = $2 WHERE id = $3")
-        .bind(code_hash(state, &code_id, &code))
-        .bind(now_ms() + CODE_TTL.as_millis() as i64)
-        .bind(&code_id)
-        .execute(&mut *tx)
-        .await?;
+    let hash = code_hash(state, &code_id, &code);
+    store::set_code_hash(&mut tx, &code_id, &hash, now_ms() + CODE_TTL.as_millis() as i64).await?;
     tx.commit().await?;
     let body = format!(
         "Your code for chatting with {agent} ({org}) on WhatsApp is:\n\n    {code}\n\n\
@@ -158,10 +115,7 @@ async fn send_code(state: &AppState, guest: &Guest, message_id: &str, raw: &str)
     match mailer.send(&email, &format!("Your verification code: {code}"), body).await {
         Ok(()) => {
             let mut tx = state.db.begin_write().await?;
-            sqlx::query("UPDATE login_codes SET state = 'open' WHERE id = $1 AND state = 'unsent'")
-                .bind(&code_id)
-                .execute(&mut *tx)
-                .await?;
+            store::mark_sent(&mut tx, &code_id).await?;
             tx.commit().await?;
             tracing::info!(guest = %mask_address(&guest.address), "login code sent by email");
             Ok(sent_text)
@@ -176,24 +130,13 @@ async fn send_code(state: &AppState, guest: &Guest, message_id: &str, raw: &str)
 async fn check_code(state: &AppState, guest: &Guest, message_id: &str, code: &str) -> Result<String> {
     let ask_again = "Ask for a new one with /login you@example.com.";
     // A retried turn: this message verified the code already.
-    let done: Option<(String,)> = sqlx::query_as("SELECT email FROM login_codes WHERE consumed_by = $1")
-        .bind(message_id)
-        .fetch_optional(&state.db.pool)
-        .await?;
-    if let Some((email,)) = done {
+    if let Some(email) = store::verified_by(&state.db.pool, message_id).await? {
         return verified(state, guest, &email).await;
     }
-    let latest: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, email, code_hash, state, attempts, expires_at FROM login_codes \
-         WHERE org_id = $1 AND guest_address = $2 AND state IN ('open', 'spent') ORDER BY created_at DESC, id DESC LIMIT 1",
-    )
-    .bind(&guest.org_id)
-    .bind(&guest.address)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    let Some((id, email, hash, code_state, attempts, expires_at)) = latest else {
+    let Some(latest) = store::latest_code(&state.db.pool, &guest.org_id, &guest.address).await? else {
         return Ok("There is no code waiting for this number. Send /login you@example.com first.".into());
     };
+    let store::Latest { id, email, code_hash: hash, state: code_state, attempts, expires_at } = latest;
     if code_state == "spent" {
         return Ok(format!("That code was tried too many times. {ask_again}"));
     }
@@ -207,14 +150,7 @@ async fn check_code(state: &AppState, guest: &Guest, message_id: &str, code: &st
     let mut tx = state.db.begin_write().await?;
     if !right {
         let left = MAX_ATTEMPTS - attempts - 1;
-        sqlx::query(
-            "UPDATE login_codes SET attempts = attempts + 1, state = CASE WHEN attempts + 1 >= $1 THEN 'spent' ELSE state END \
-             WHERE id = $2",
-        )
-        .bind(MAX_ATTEMPTS)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+        store::wrong_try(&mut tx, &id, MAX_ATTEMPTS).await?;
         tx.commit().await?;
         tracing::info!(guest = %mask_address(&guest.address), left, "wrong login code");
         return Ok(if left > 0 {
@@ -223,24 +159,10 @@ async fn check_code(state: &AppState, guest: &Guest, message_id: &str, code: &st
             format!("That code is not right, and that was the last try. {ask_again}")
         });
     }
-    let used = sqlx::query("UPDATE login_codes SET state = 'used', consumed_by = $1 WHERE id = $2 AND state = 'open'")
-        .bind(message_id)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-    if used.rows_affected() == 0 {
+    if !store::use_code(&mut tx, &id, message_id).await? {
         return Ok(format!("That code can no longer be used. {ask_again}"));
     }
-    sqlx::query(
-        "INSERT INTO guest_identities (org_id, guest_address, email, verified_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (org_id, guest_address) DO UPDATE SET email = excluded.email, verified_at = excluded.verified_at",
-    )
-    .bind(&guest.org_id)
-    .bind(&guest.address)
-    .bind(&email)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
+    store::link_identity(&mut tx, &guest.org_id, &guest.address, &email, now_ms()).await?;
     tx.commit().await?;
     tracing::info!(guest = %mask_address(&guest.address), "email address verified");
     verified(state, guest, &email).await

@@ -6,12 +6,13 @@
 pub mod commands;
 mod port;
 pub mod sharing;
+mod store;
 
 use std::time::Duration;
 
 use app::{
     accounts::Me,
-    sharing::{AccessPolicy, AccessRequestRow, AccessSettings, RequestKind, SharedEmail, SharingView, VerifiedGuest},
+    sharing::{AccessPolicy, AccessRequestRow, AccessSettings, RequestKind, SharingView, VerifiedGuest},
     AppError,
 };
 
@@ -110,23 +111,16 @@ impl Guest {
         name: Option<&str>,
         conversation_id: &str,
     ) -> Result<Self> {
-        type Row = (String, String, String, String, i64, String);
-        let (org_id, org_name, agent_name, policy, onboarding, onboarding_message): Row = sqlx::query_as(
-            "SELECT a.org_id, o.name, a.name, a.access_policy, a.onboarding, a.onboarding_message \
-             FROM agents a JOIN organizations o ON o.id = a.org_id WHERE a.id = $1",
-        )
-        .bind(agent_id)
-        .fetch_one(&state.db.pool)
-        .await?;
+        let row = store::guest_agent(&state.db.pool, agent_id).await?;
         Ok(Self {
-            org_id,
-            org_name,
+            access: row.settings(),
+            org_id: row.org_id,
+            org_name: row.org_name,
             agent_id: agent_id.to_string(),
-            agent_name,
+            agent_name: row.agent_name,
             address: address.to_string(),
             name: name.map(str::to_string),
             conversation_id: conversation_id.to_string(),
-            access: settings(&policy, onboarding, onboarding_message),
         })
     }
 }
@@ -141,13 +135,7 @@ pub fn settings(policy: &str, onboarding: i64, onboarding_message: String) -> Ac
 }
 
 async fn identity(state: &AppState, guest: &Guest) -> Result<Option<String>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT email FROM guest_identities WHERE org_id = $1 AND guest_address = $2")
-            .bind(&guest.org_id)
-            .bind(&guest.address)
-            .fetch_optional(&state.db.pool)
-            .await?;
-    Ok(row.map(|r| r.0))
+    Ok(store::identity(&state.db.pool, &guest.org_id, &guest.address).await?)
 }
 
 /// Whether the agent may answer this guest, or what the guest is told instead.
@@ -198,12 +186,7 @@ pub async fn gate(state: &AppState, guest: &Guest) -> Result<Gate> {
     if policy == AccessPolicy::RequireEmail {
         return Ok(Gate::Allow);
     }
-    let (shared,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM shared_emails WHERE agent_id = $1 AND email = $2")
-        .bind(&guest.agent_id)
-        .bind(&email)
-        .fetch_one(&state.db.pool)
-        .await?;
-    if shared > 0 {
+    if store::is_shared(&state.db.pool, &guest.agent_id, &email).await? {
         return Ok(Gate::Allow);
     }
     let (request_state, _) = request(state, guest, RequestKind::Email, &email).await?;
@@ -222,43 +205,15 @@ pub async fn gate(state: &AppState, guest: &Guest) -> Result<Gate> {
 async fn request(state: &AppState, guest: &Guest, kind: RequestKind, subject: &str) -> Result<(String, bool)> {
     let kind = kind_str(kind);
     let mut tx = state.db.begin_write().await?;
-    let created = sqlx::query(
-        "INSERT INTO access_requests (id, agent_id, kind, subject, guest_address, guest_name, conversation_id, state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT (agent_id, kind, subject) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(&guest.agent_id)
-    .bind(kind)
-    .bind(subject)
-    .bind(&guest.address)
-    .bind(&guest.name)
-    .bind(&guest.conversation_id)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        > 0;
-    if kind == "email" {
-        // Approved before, but no longer on the list: asked again.
-        sqlx::query(
-            "UPDATE access_requests SET state = 'pending', guest_address = $1, conversation_id = $2, created_at = $3, \
-             decided_at = NULL, decided_by = NULL WHERE agent_id = $4 AND kind = 'email' AND subject = $5 AND state = 'approved'",
-        )
-        .bind(&guest.address)
-        .bind(&guest.conversation_id)
-        .bind(now_ms())
-        .bind(&guest.agent_id)
-        .bind(subject)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let (request_state,): (String,) =
-        sqlx::query_as("SELECT state FROM access_requests WHERE agent_id = $1 AND kind = $2 AND subject = $3")
-            .bind(&guest.agent_id)
-            .bind(kind)
-            .bind(subject)
-            .fetch_one(&mut *tx)
-            .await?;
+    let new = store::NewRequest {
+        agent_id: &guest.agent_id,
+        kind,
+        subject,
+        guest_address: &guest.address,
+        guest_name: guest.name.as_deref(),
+        conversation_id: &guest.conversation_id,
+    };
+    let (request_state, created) = store::request(&mut tx, new, now_ms()).await?;
     tx.commit().await?;
     if created {
         tracing::info!(agent_id = %guest.agent_id, kind, guest = %mask_address(&guest.address), "access request created");
