@@ -3,6 +3,7 @@
 pub mod logins;
 mod port;
 pub mod sessions;
+mod store;
 pub mod tokens;
 
 use app::{
@@ -19,8 +20,7 @@ use crate::{db::Db, error::Result, new_id, now_ms};
 pub const MIN_PASSWORD_LEN: usize = 10;
 
 pub async fn needs_setup(db: &Db) -> Result<bool> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM installation").fetch_one(&db.pool).await?;
-    Ok(n == 0)
+    Ok(!store::installed(&db.pool).await?)
 }
 
 fn validate_email(email: &str) -> Result<String, AppError> {
@@ -62,29 +62,17 @@ pub fn new_setup_token() -> String {
 /// Records `token` as one that may create the first organization (its hash only). Called at
 /// start while no organization exists; every instance adds its own, and setup deletes them all.
 pub async fn allow_setup_token(db: &Db, token: &str) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO setup_tokens (token_hash, created_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING",
-    )
-    .bind(crate::crypto::digest(token))
-    .bind(now_ms())
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    Ok(store::allow_setup_token(&db.pool, &crate::crypto::digest(token), now_ms()).await?)
 }
 
 /// Creates the organization and its first admin, for whoever holds a setup token Switchboard
 /// printed at start. Refused once setup has happened.
 pub async fn setup(db: &Db, setup_token: &str, org_name: &str, email: &str, password: String) -> Result<Me> {
     let token = setup_token.trim();
-    let known: Option<(String,)> = if token.is_empty() || token.len() > 200 {
-        None
-    } else {
-        sqlx::query_as("SELECT token_hash FROM setup_tokens WHERE token_hash = $1")
-            .bind(crate::crypto::digest(token))
-            .fetch_optional(&db.pool)
-            .await?
-    };
-    if known.is_none() {
+    let known = !token.is_empty()
+        && token.len() <= 200
+        && store::setup_token_known(&db.pool, &crate::crypto::digest(token)).await?;
+    if !known {
         if !needs_setup(db).await? {
             return Err(AppError::Conflict("Switchboard is already set up. Log in instead.".into()).into());
         }
@@ -113,21 +101,11 @@ async fn new_organization(db: &Db, org_name: &str, email: &str, password: String
     let now = now_ms();
     let (org_id, user_id) = (new_id(), new_id());
     let mut tx = db.begin_write().await?;
-    let claimed = sqlx::query("INSERT INTO installation (id, created_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    if first_run && claimed.rows_affected() == 0 {
+    // Claiming also deletes the setup tokens: none may create another first organization.
+    if !store::claim_installation(&mut tx, now).await? && first_run {
         return Err(AppError::Conflict("Switchboard is already set up. Log in instead.".into()).into());
     }
-    // The tokens have done their work; none may create another first organization.
-    sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
-        .bind(&org_id)
-        .bind(org_name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    store::insert_organization(&mut tx, &org_id, org_name, now).await?;
     insert_user(&mut tx, &user_id, &org_id, &email, &hash, Role::OrgAdmin, now).await?;
     tx.commit().await?;
     tracing::info!(org_id, user_id, "organization set up");
@@ -135,7 +113,7 @@ async fn new_organization(db: &Db, org_name: &str, email: &str, password: String
 }
 
 async fn insert_user(
-    tx: &mut crate::db::WriteTx,
+    tx: &mut sqlx::AnyConnection,
     user_id: &str,
     org_id: &str,
     email: &str,
@@ -143,36 +121,24 @@ async fn insert_user(
     role: Role,
     now: i64,
 ) -> Result<()> {
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(user_id)
-    .bind(org_id)
-    .bind(email)
-    .bind(hash)
-    .bind(role.as_str())
-    .bind(now)
-    .execute(&mut **tx)
-    .await;
-    match inserted {
-        Err(e) if crate::error::is_unique_violation(&e, "users_email_key", "users.email") => {
+    let user = store::NewUser { id: user_id, org_id, email, password_hash: hash, role };
+    match store::insert_user(tx, user, now).await {
+        Err(e) if store::is_email_taken(&e) => {
             Err(AppError::invalid("email", "A user with this email already exists.").into())
         }
-        other => other.map(|_| ()).map_err(Into::into),
+        other => other.map_err(Into::into),
     }
 }
 
 /// The organization's users, for its admins.
 pub async fn list_users(db: &Db, me: &Me) -> Result<Vec<UserRow>> {
     require_admin(me)?;
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT id, email, role FROM users WHERE org_id = $1 ORDER BY email")
-            .bind(&me.org_id)
-            .fetch_all(&db.pool)
-            .await?;
-    Ok(rows
+    Ok(store::users(&db.pool, &me.org_id)
+        .await?
         .into_iter()
-        .filter_map(|(id, email, role)| Some(UserRow { is_me: id == me.user_id, id, email, role: Role::parse(&role)? }))
+        .filter_map(|u| {
+            Some(UserRow { is_me: u.id == me.user_id, role: Role::parse(&u.role)?, id: u.id, email: u.email })
+        })
         .collect())
 }
 
@@ -196,12 +162,7 @@ pub async fn remove_user(db: &Db, me: &Me, user_id: &str) -> Result<()> {
     if user_id == me.user_id {
         return Err(AppError::Conflict("You cannot remove yourself.".into()).into());
     }
-    let removed = sqlx::query("DELETE FROM users WHERE id = $1 AND org_id = $2")
-        .bind(user_id)
-        .bind(&me.org_id)
-        .execute(&db.pool)
-        .await?;
-    if removed.rows_affected() == 0 {
+    if !store::delete_user(&db.pool, &me.org_id, user_id).await? {
         return Err(AppError::NotFound("User".into()).into());
     }
     tracing::info!(user_id, "user removed");
@@ -228,10 +189,7 @@ pub async fn authenticate(
             message: format!("Too many login attempts. Try again in {}.", crate::in_words(wait)),
             retry_after_secs: wait.as_secs().max(1),
         })?;
-    let row: Option<(String, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row = store::login(&db.pool, &email).await?;
     // Verify against a fixed hash when the user is unknown, so timing does not reveal who exists.
     let (user_id, stored) = row.unwrap_or_else(|| (String::new(), DUMMY_HASH.to_string()));
     let ok = tokio::task::spawn_blocking(move || {
@@ -251,15 +209,7 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xj3mUu9Ar6o0nN3dCxoTtAb6vJx0mXKQXo8yqJm5d3A";
 
 pub async fn user(db: &Db, user_id: &str) -> Result<Option<Me>> {
-    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.org_id, o.name, u.email, u.role FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.id = $1",
-    )
-    .bind(user_id)
-    .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.and_then(|(user_id, org_id, org_name, email, role)| {
-        Some(Me { user_id, org_id, org_name, email, role: Role::parse(&role)? })
-    }))
+    Ok(store::me(&db.pool, user_id).await?)
 }
 
 /// Refuses anyone but an organization admin.

@@ -9,26 +9,22 @@ use app::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 
+use super::store;
 use crate::{accounts, crypto::digest, error::Result, new_id, now_ms, state::AppState};
 
 /// Every token starts so, which makes a leaked one easy to recognize (and to search for).
 pub const PREFIX: &str = "sbt_";
 
 pub async fn list(state: &AppState, me: &Me) -> Result<Vec<ApiTokenRow>> {
-    let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, name, prefix, created_at, last_used_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at",
-    )
-    .bind(&me.user_id)
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(rows
+    Ok(store::tokens(&state.db.pool, &me.user_id)
+        .await?
         .into_iter()
-        .map(|(id, name, prefix, created, used)| ApiTokenRow {
-            id,
-            name,
-            prefix,
-            created: utc_minutes(created),
-            last_used: used.map(utc_minutes),
+        .map(|t| ApiTokenRow {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            created: utc_minutes(t.created_at),
+            last_used: t.last_used_at.map(utc_minutes),
         })
         .collect())
 }
@@ -45,29 +41,16 @@ pub async fn create(state: &AppState, me: &Me, name: &str) -> Result<NewApiToken
     let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let (id, now) = (new_id(), now_ms());
     let prefix: String = token.chars().take(PREFIX.len() + 6).collect();
-    sqlx::query(
-        "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&id)
-    .bind(&me.user_id)
-    .bind(name)
-    .bind(digest(&token))
-    .bind(&prefix)
-    .bind(now)
-    .execute(&state.db.pool)
-    .await?;
+    let hash = digest(&token);
+    let new = store::NewToken { id: &id, user_id: &me.user_id, name, token_hash: &hash, prefix: &prefix };
+    store::insert_token(&state.db.pool, new, now).await?;
     tracing::info!(token_id = %id, user_id = %me.user_id, "API token created");
     let row = ApiTokenRow { id, name: name.to_string(), prefix, created: utc_minutes(now), last_used: None };
     Ok(NewApiToken { token, row })
 }
 
 pub async fn revoke(state: &AppState, me: &Me, id: &str) -> Result<()> {
-    let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(&me.user_id)
-        .execute(&state.db.pool)
-        .await?;
-    if deleted.rows_affected() == 0 {
+    if !store::delete_token(&state.db.pool, &me.user_id, id).await? {
         return Err(AppError::NotFound("Token".into()).into());
     }
     tracing::info!(token_id = id, "API token revoked");
@@ -80,19 +63,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Me>> {
     if !token.starts_with(PREFIX) || token.len() > 200 {
         return Ok(None);
     }
-    let row: Option<(String, String, Option<i64>)> =
-        sqlx::query_as("SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1")
-            .bind(digest(token))
-            .fetch_optional(&state.db.pool)
-            .await?;
-    let Some((id, user_id, last_used)) = row else { return Ok(None) };
+    let Some(bearer) = store::bearer(&state.db.pool, &digest(token)).await? else { return Ok(None) };
     let now = now_ms();
-    if last_used.is_none_or(|t| now - t > 60_000) {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&id)
-            .execute(&state.db.pool)
-            .await?;
+    if bearer.last_used_at.is_none_or(|t| now - t > 60_000) {
+        store::token_used(&state.db.pool, &bearer.id, now).await?;
     }
-    accounts::user(&state.db, &user_id).await
+    accounts::user(&state.db, &bearer.user_id).await
 }
