@@ -1,5 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { faults, open, phoneOf, say, signIn } from "../helpers";
+import { SIMULATOR } from "../playwright.config";
 
 // Runs after 06-sharing.spec.ts: the concierge answers on +14155550100 with open access.
 const FALLBACK = "A colleague will get back to you.";
@@ -119,4 +120,44 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   await expect(page.getByTestId("rejections")).toBeVisible();
 
   expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
+});
+
+test("the inbox pages by place: older and newer pages hold while guests write", async ({ page }) => {
+  // Thirty new guests write (through the simulator, as Twilio would deliver them).
+  for (let i = 0; i < 30; i++) {
+    const from = `whatsapp:+1555010${String(i).padStart(4, "0")}`;
+    const sent = await page.request.post(`${SIMULATOR}/_sim/inbound`, {
+      data: { to: "whatsapp:+14155550100", from, body: `Guest ${i} asks about the zeppelin`, media: [] },
+    });
+    expect(sent.ok()).toBeTruthy();
+  }
+  await signIn(page);
+  await open(page, "/inbox?q=zeppelin");
+  const inbox = page.getByTestId("inbox");
+  await expect(inbox.locator("tbody tr")).toHaveCount(25, { timeout: 20_000 });
+  const firstPage = await inbox.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-conversation")));
+  await expect(page.getByRole("button", { name: "← Newer" })).toHaveCount(0);
+
+  // A guest writes meanwhile; the older page goes on from where this one ended.
+  const sent = await page.request.post(`${SIMULATOR}/_sim/inbound`, {
+    data: { to: "whatsapp:+14155550100", from: "whatsapp:+15550109999", body: "A zeppelin mooring for a van?", media: [] },
+  });
+  expect(sent.ok()).toBeTruthy();
+  await page.getByRole("button", { name: "Older →" }).click();
+  await expect(page).toHaveURL(/[?&]after=/);
+  await expect(page).toHaveURL(/q=zeppelin/);
+  const older = inbox.locator("tbody tr");
+  await expect(older).toHaveCount(5);
+  for (const id of await older.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-conversation")))) {
+    expect(firstPage).not.toContain(id);
+  }
+  await expect(page.getByRole("button", { name: "Older →" })).toHaveCount(0);
+
+  // Back: the page just above, then the newest (with the van).
+  await page.getByRole("button", { name: "← Newer" }).click();
+  await expect(page).toHaveURL(/[?&]before=/);
+  await expect(inbox.locator("tbody tr")).toHaveCount(25);
+  await page.getByRole("button", { name: "« Newest" }).click();
+  await expect(page).not.toHaveURL(/after=|before=/);
+  await expect(inbox.locator("tbody tr").first()).toContainText("+15550109999");
 });

@@ -3,6 +3,7 @@
 
 use app::{accounts::Me, inbox::ConversationView};
 
+use super::store::{self, Place};
 use crate::{
     error::Result,
     pipeline::{
@@ -35,30 +36,15 @@ pub async fn page_for_agent(
     limit: i64,
     cursor: Option<&str>,
 ) -> Result<Page> {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
     crate::agents::require_agent(state, me, agent_id).await?;
     let invalid = || app::AppError::invalid("cursor", "This cursor is not one a page of this list gave.");
-    let after: Option<(i64, String)> = match cursor {
-        None => None,
-        Some(c) => {
-            let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
-            let (at, id) = text.split_once(':').ok_or_else(invalid)?;
-            Some((at.parse().map_err(|_| invalid())?, id.to_string()))
-        }
-    };
+    let after = cursor.map(|c| Place::parse(c).ok_or_else(invalid)).transpose()?;
     let db = &state.db.pool;
-    let rows = super::store::agent_page(
-        db,
-        &me.org_id,
-        agent_id,
-        after.as_ref().map(|(at, id)| (*at, id.as_str())),
-        limit + 1,
-    )
-    .await?;
-    let total = super::store::agent_total(db, &me.org_id, agent_id).await?;
+    let rows = store::agent_page(db, &me.org_id, agent_id, after.as_ref(), limit + 1).await?;
+    let total = store::agent_total(db, &me.org_id, agent_id).await?;
     let more = rows.len() as i64 > limit;
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-    let next = more.then(|| rows.last().map(|r| URL_SAFE_NO_PAD.encode(format!("{}:{}", r.at, r.id)))).flatten();
+    let next = rows.last().filter(|_| more).map(|r| Place { at: r.at, id: r.id.clone() }.cursor());
     let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
     let mut messages = super::load_messages(state, &ids, None).await?;
     let conversations = rows
@@ -121,7 +107,7 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     if template.is_none() && (body.is_empty() || body.chars().count() > 1600) {
         return Err(AppError::invalid("body", "Write a message of 1 to 1,600 characters, or give a template.").into());
     }
-    let channels = super::store::senders(&state.db.pool, agent_id).await?;
+    let channels = store::senders(&state.db.pool, agent_id).await?;
     let chosen = match p.from.as_deref().map(|f| f.trim().trim_start_matches("whatsapp:")) {
         Some(from) => channels
             .into_iter()
@@ -135,7 +121,7 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     let guest = if chosen.address.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to };
     let (message_id, now) = (crate::new_id(), crate::now_ms());
     let mut tx = state.db.begin_write().await?;
-    let opened = super::store::open_conversation(&mut tx, &chosen.number_id, &guest, agent_id, now).await?;
+    let opened = store::open_conversation(&mut tx, &chosen.number_id, &guest, agent_id, now).await?;
     let conversation_id = opened.id;
     if template.is_none() && !window_open(&chosen.address, now, opened.last_inbound_at, opened.window_closed_at) {
         return Err(AppError::OutsideWindow(

@@ -168,7 +168,7 @@ async fn export_list(
         if let Some(agent) = &filter.agent_id {
             crate::agents::require_agent(&state, &me, agent).await?;
         }
-        let list = rows(&state, &me, &filter, EXPORT_LIMIT, 0).await?;
+        let list = rows(&state, &me, &filter, None, store::Way::Older, EXPORT_LIMIT).await?;
         let messages = match format {
             Format::Json => load_messages(&state, &list.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), None).await?,
             Format::Csv => HashMap::new(),

@@ -44,10 +44,21 @@ pub fn shown(me: &Me, address: &str) -> String {
     }
 }
 
-async fn rows(state: &AppState, me: &Me, filter: &InboxFilter, limit: usize, offset: usize) -> Result<Vec<InboxRow>> {
+/// Up to `limit` rows of the list from `place` the `way` given, in the list's order (newest first).
+async fn rows(
+    state: &AppState,
+    me: &Me,
+    filter: &InboxFilter,
+    place: Option<&store::Place>,
+    way: store::Way,
+    limit: usize,
+) -> Result<Vec<InboxRow>> {
     let now = now_ms();
-    Ok(store::list(&state.db.pool, me, filter, limit, offset)
-        .await?
+    let mut rows = store::list(&state.db.pool, me, filter, place, way, limit).await?;
+    if way == store::Way::Newer {
+        rows.reverse();
+    }
+    Ok(rows
         .into_iter()
         .map(|r| InboxRow {
             guest: shown(me, &r.guest_address),
@@ -71,12 +82,53 @@ pub async fn list(state: &AppState, me: &Me, filter: &InboxFilter) -> Result<Inb
     if let Some(agent) = &filter.agent_id {
         crate::agents::require_agent(state, me, agent).await?;
     }
-    let offset = filter.page as usize * PAGE_SIZE;
-    let mut rows = rows(state, me, filter, PAGE_SIZE + 1, offset).await?;
-    let has_more = rows.len() > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE);
+    let invalid = || AppError::invalid("cursor", "This place in the list is not one a page of the inbox gave.");
+    let place =
+        |cursor: &Option<String>| cursor.as_deref().map(|c| store::Place::parse(c).ok_or_else(invalid)).transpose();
+    let (after, before) = (place(&filter.after)?, place(&filter.before)?);
+    let (rows, newer, older) = match (after, before) {
+        (Some(after), _) => {
+            let mut rows = rows(state, me, filter, Some(&after), store::Way::Older, PAGE_SIZE + 1).await?;
+            let more = rows.len() > PAGE_SIZE;
+            rows.truncate(PAGE_SIZE);
+            // Newer ones come before this page (before the place itself, if the page is empty).
+            let newer = rows.first().map(place_of).unwrap_or_else(|| after.cursor());
+            let older = rows.last().filter(|_| more).map(place_of);
+            (rows, Some(newer), older)
+        }
+        (None, Some(before)) => {
+            let mut rows = rows(state, me, filter, Some(&before), store::Way::Newer, PAGE_SIZE + 1).await?;
+            if rows.len() > PAGE_SIZE {
+                rows.remove(0);
+                let (newer, older) = (rows.first().map(place_of), rows.last().map(place_of));
+                (rows, newer, older)
+            } else {
+                // Back at the top: the first page, full.
+                first_page(state, me, filter).await?
+            }
+        }
+        (None, None) => first_page(state, me, filter).await?,
+    };
     let numbers = store::active_numbers(&state.db.pool, &me.org_id).await?;
-    Ok(InboxPage { rows, page: filter.page, has_more, numbers })
+    Ok(InboxPage { rows, newer, older, numbers })
+}
+
+/// Where a row is in the list, as a cursor.
+fn place_of(r: &InboxRow) -> String {
+    store::Place { at: r.last_at_ms, id: r.id.clone() }.cursor()
+}
+
+/// The list's first page, and where the older page starts.
+async fn first_page(
+    state: &AppState,
+    me: &Me,
+    filter: &InboxFilter,
+) -> Result<(Vec<InboxRow>, Option<String>, Option<String>)> {
+    let mut rows = rows(state, me, filter, None, store::Way::Older, PAGE_SIZE + 1).await?;
+    let more = rows.len() > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE);
+    let older = rows.last().filter(|_| more).map(place_of);
+    Ok((rows, None, older))
 }
 
 /// The conversation's agent, number and connector, if `me` may see it.

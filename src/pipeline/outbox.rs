@@ -120,8 +120,8 @@ pub async fn open(state: &AppState, number_id: &str, address: &str, agent_id: Op
         .db
         .write_script(
             vec![Statement::new(
-                "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (number_id, guest_address) \
+                "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (number_id, guest_address) \
                  DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) RETURNING id",
             )
             .bind(crate::new_id())

@@ -64,11 +64,11 @@ async fn the_inbox_filters_searches_and_pages() {
 
     let first = app.state.inbox(&me, InboxFilter::default()).await.unwrap();
     assert_eq!(first.rows.len(), 25);
-    assert!(first.has_more);
+    assert!(first.older.is_some() && first.newer.is_none());
     assert_eq!(first.numbers, vec!["+14155550100", "+14155550101", "+14155550199"]);
-    let second = app.state.inbox(&me, InboxFilter { page: 1, ..Default::default() }).await.unwrap();
+    let second = app.state.inbox(&me, InboxFilter { after: first.older.clone(), ..Default::default() }).await.unwrap();
     assert_eq!(second.rows.len(), 3);
-    assert!(!second.has_more);
+    assert!(second.older.is_none() && second.newer.is_some());
     let mut all: Vec<String> = first.rows.iter().chain(&second.rows).map(|r| r.id.clone()).collect();
     all.sort();
     all.dedup();
@@ -88,7 +88,7 @@ async fn the_inbox_filters_searches_and_pages() {
     assert_eq!(by_number.rows.len(), 1);
     let whatsapp_page =
         app.state.inbox(&me, InboxFilter { provider: Some(Provider::WhatsApp), ..Default::default() }).await.unwrap();
-    assert_eq!((whatsapp_page.rows.len(), whatsapp_page.has_more), (25, true));
+    assert_eq!((whatsapp_page.rows.len(), whatsapp_page.older.is_some()), (25, true));
     let search = |q: &str| {
         let app = &app;
         let me = me.clone();
@@ -424,4 +424,44 @@ async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
     app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
     let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
     assert!(matches!(app.state.dashboard(&owner).await, Err(app::AppError::Forbidden)));
+}
+
+#[tokio::test]
+async fn paging_holds_steady_while_guests_write() {
+    let app = spawn_app().await;
+    let (me, ..) = app.ready_path().await;
+    for i in 0..27 {
+        write(&app, &guest(i), "whatsapp:+14155550100", "When is breakfast?", &format!("Guest {i}")).await;
+    }
+    eventually("every reply", || async {
+        let sent = app.sim.sim.messages().into_iter().filter(|m| m.direction == "outbound-api").count();
+        (sent == 27).then_some(())
+    })
+    .await;
+    let first = app.state.inbox(&me, InboxFilter::default()).await.unwrap();
+    assert_eq!(first.rows.len(), 25);
+
+    // A new guest writes while staff read the first page: their conversation goes to the top,
+    // and the next page goes on from where the first ended.
+    say(&app, "whatsapp:+15557770000", "Hello?", 1).await;
+    let second = app.state.inbox(&me, InboxFilter { after: first.older.clone(), ..Default::default() }).await.unwrap();
+    let seen: Vec<&String> = first.rows.iter().map(|r| &r.id).collect();
+    let again: Vec<&String> = second.rows.iter().map(|r| &r.id).filter(|id| seen.contains(id)).collect();
+    assert!(again.is_empty(), "conversations shown on both pages: {again:?}");
+    assert_eq!(first.rows.len() + second.rows.len(), 27, "every conversation of the first look, once");
+    assert!(second.older.is_none(), "the last page");
+
+    // Back towards the top: the page before the second is the 25 just above it, the first look's
+    // first page; above that is the new conversation, and going there gives the first page.
+    let back = app.state.inbox(&me, InboxFilter { before: second.newer.clone(), ..Default::default() }).await.unwrap();
+    let ids = |rows: &[app::inbox::InboxRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&back.rows), ids(&first.rows));
+    assert_eq!(back.older, first.older, "it ends where the first look's first page ended");
+    let top = app.state.inbox(&me, InboxFilter { before: back.newer.clone(), ..Default::default() }).await.unwrap();
+    assert_eq!((top.rows.len(), top.newer.is_none()), (25, true), "the first page, full");
+    assert_eq!(top.rows[0].guest, "whatsapp:+15557770000");
+
+    // A page further back than the top is the first page; a made-up place is refused.
+    let wrong = app.state.inbox(&me, InboxFilter { after: Some("not-a-place".into()), ..Default::default() }).await;
+    assert!(matches!(wrong, Err(app::AppError::Invalid { field, .. }) if field == "cursor"));
 }

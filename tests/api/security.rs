@@ -614,8 +614,8 @@ async fn live_streams_are_capped_per_user_and_end_at_logout() {
 /// A guest with a verified email, in a conversation with `agent_id` on `number_id`.
 async fn verified_guest(app: &TestApp, org_id: &str, number_id: &str, agent_id: &str, guest: &str) {
     sqlx::query(
-        "INSERT INTO conversations (id, number_id, guest_address, agent_id, last_inbound_at, created_at) \
-         VALUES ($1, $2, $3, $4, 1, 0)",
+        "INSERT INTO conversations (id, number_id, guest_address, agent_id, last_inbound_at, last_activity_at, created_at) \
+         VALUES ($1, $2, $3, $4, 1, 1, 0)",
     )
     .bind(switchboard::new_id())
     .bind(number_id)

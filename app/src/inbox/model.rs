@@ -118,12 +118,14 @@ pub struct InboxFilter {
     pub state: Option<ConversationState>,
     /// Searched in the guest's number and name and in the messages' text.
     pub q: String,
-    /// From 0.
-    pub page: u32,
+    /// The page after this place in the list (a page's `older`); the first page without one.
+    pub after: Option<String>,
+    /// The page before this place in the list (a page's `newer`).
+    pub before: Option<String>,
 }
 
 impl InboxFilter {
-    /// The filter as a query string, for links (export) and the address bar.
+    /// The filter as a query string, for links (export): without the place in the list.
     pub fn query(&self) -> String {
         let mut parts: Vec<(String, String)> = Vec::new();
         if let Some(a) = &self.agent_id {
@@ -144,6 +146,21 @@ impl InboxFilter {
         parts.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect::<Vec<_>>().join("&")
     }
 
+    /// [`Self::query`] with the place in the list, for the address bar.
+    pub fn query_with_place(&self) -> String {
+        let place = match (&self.after, &self.before) {
+            (Some(a), _) => format!("after={}", percent_encode(a)),
+            (None, Some(b)) => format!("before={}", percent_encode(b)),
+            (None, None) => String::new(),
+        };
+        [self.query(), place].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join("&")
+    }
+
+    /// The same filter, at the top of the list.
+    pub fn first_page(&self) -> Self {
+        Self { after: None, before: None, ..self.clone() }
+    }
+
     /// Reads [`Self::query`]'s keys (unknown values are ignored).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut f = Self::default();
@@ -154,7 +171,8 @@ impl InboxFilter {
                 "number" if !v.is_empty() => f.number = Some(v.to_string()),
                 "state" => f.state = ConversationState::parse(v),
                 "q" => f.q = v.to_string(),
-                "page" => f.page = v.parse().unwrap_or(0),
+                "after" if !v.is_empty() => f.after = Some(v.to_string()),
+                "before" if !v.is_empty() => f.before = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -194,8 +212,12 @@ pub struct InboxRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxPage {
     pub rows: Vec<InboxRow>,
-    pub page: u32,
-    pub has_more: bool,
+    /// Where the newer page ends (`before` for it); none on the first page. A place in the list
+    /// holds while messages arrive: a conversation that gets one moves to the first page instead
+    /// of showing twice.
+    pub newer: Option<String>,
+    /// Where the older page starts (`after` for it); none on the last page.
+    pub older: Option<String>,
     /// The numbers there are to filter by.
     pub numbers: Vec<String>,
 }

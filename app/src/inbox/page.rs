@@ -89,7 +89,7 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
     let filter = Memo::new(move |_| {
         let q = query.read();
         let mut f = InboxFilter::from_pairs(
-            ["provider", "number", "state", "q", "page", "agent_id"]
+            ["provider", "number", "state", "q", "after", "before", "agent_id"]
                 .into_iter()
                 .filter_map(|k| q.get(k).map(|v| (k, v)))
                 .collect::<Vec<_>>()
@@ -108,15 +108,11 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
         if agent_id.is_some() {
             f.agent_id = None;
         }
-        let q = f.query();
-        let page =
-            if f.page > 0 { format!("{}page={}", if q.is_empty() { "" } else { "&" }, f.page) } else { String::new() };
-        navigate(&format!("?{q}{page}"), Default::default());
+        navigate(&format!("?{}", f.query_with_place()), Default::default());
     });
     let set = move |change: Box<dyn Fn(&mut InboxFilter)>| {
-        let mut f = filter.get_untracked();
+        let mut f = filter.get_untracked().first_page();
         change(&mut f);
-        f.page = 0;
         go.run(f);
     };
     let export = move |ext: &str| format!("/export/conversations.{ext}?{}", filter.get().query());
@@ -182,17 +178,32 @@ pub fn Inbox(agent_id: Option<String>) -> impl IntoView {
 fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback<InboxFilter>) -> impl IntoView {
     if page.rows.is_empty() {
         // An agent's own tab is filtered by its agent without anyone choosing it.
-        let chosen = InboxFilter { page: 0, agent_id: filter.agent_id.filter(|_| org_wide), ..filter };
+        let chosen = InboxFilter { agent_id: filter.agent_id.clone().filter(|_| org_wide), ..filter.first_page() };
         let unfiltered = chosen == InboxFilter::default();
-        let text = if unfiltered && page.page == 0 {
+        let text = if unfiltered && filter.after.is_none() && filter.before.is_none() {
             "No conversations yet. They appear here when a guest writes to one of the agent's numbers."
         } else {
             "No conversations match."
         };
-        return view! { <p class="empty">{text}</p> }.into_any();
+        // A place in the list past its end (the conversations after it were deleted): a way back.
+        let placed = filter.after.is_some() || filter.before.is_some();
+        let first = filter.first_page();
+        return view! {
+            <p class="empty">{text}</p>
+            {placed.then(|| view! { <p><button class="link" on:click=move |_| go.run(first.clone())>"« Newest"</button></p> })}
+        }
+        .into_any();
     }
-    let at = page.page;
-    let move_to = Callback::new(move |to: u32| go.run(InboxFilter { page: to, ..filter.clone() }));
+    let (newer, older) = (page.newer.clone(), page.older.clone());
+    let to_newer = {
+        let f = filter.clone();
+        move |_| go.run(InboxFilter { before: newer.clone(), ..f.first_page() })
+    };
+    let to_older = {
+        let f = filter.clone();
+        move |_| go.run(InboxFilter { after: older.clone(), ..f.first_page() })
+    };
+    let first = filter.first_page();
     view! {
         <table class="list inbox" data-testid="inbox">
             <thead><tr>
@@ -226,9 +237,11 @@ fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback
             </tbody>
         </table>
         <nav class="pager">
-            {(at > 0).then(|| view! { <button class="link" on:click=move |_| move_to.run(at - 1)>"← Newer"</button> })}
-            <span class="hint">"Page " {at + 1}</span>
-            {page.has_more.then(|| view! { <button class="link" on:click=move |_| move_to.run(at + 1)>"Older →"</button> })}
+            {page.newer.is_some().then(|| view! {
+                <button class="link" on:click=move |_| go.run(first.clone())>"« Newest"</button>
+                <button class="link" on:click=to_newer>"← Newer"</button>
+            })}
+            {page.older.is_some().then(|| view! { <button class="link" on:click=to_older>"Older →"</button> })}
         </nav>
     }
     .into_any()

@@ -4,8 +4,7 @@
 
 use sqlx::{AnyConnection, AnyPool};
 
-/// Most recently active first; a conversation started by a proactive message has no activity yet.
-const KEY: &str = "COALESCE(cv.last_activity_at, cv.created_at)";
+use super::Place;
 
 /// A conversation on an agent's page; `at` is its place in the order.
 #[derive(sqlx::FromRow)]
@@ -17,28 +16,29 @@ pub(in crate::inbox) struct AgentRow {
     pub(in crate::inbox) at: i64,
 }
 
-/// Up to `limit` of the agent's conversations after `after` (a row's `at` and id), from the
-/// most recently active.
+/// Up to `limit` of the agent's conversations after `after`, from the most recently active.
 pub(in crate::inbox) async fn agent_page(
     db: &AnyPool,
     org_id: &str,
     agent_id: &str,
-    after: Option<(i64, &str)>,
+    after: Option<&Place>,
     limit: i64,
 ) -> sqlx::Result<Vec<AgentRow>> {
-    let (at, id) = after.unwrap_or((i64::MAX, ""));
-    sqlx::query_as(&format!(
+    // The first page starts after a place later than any: one query, whose bound the database
+    // can use on the index of the agent's conversations by activity.
+    let top = Place { at: i64::MAX, id: String::new() };
+    let after = after.unwrap_or(&top);
+    sqlx::query_as(
         "SELECT cv.id AS id, cv.guest_address AS guest_address, cv.guest_name AS guest_name, \
-         n.phone_number AS phone_number, {KEY} AS at FROM conversations cv \
+         n.phone_number AS phone_number, cv.last_activity_at AS at FROM conversations cv \
          JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id \
-         WHERE cv.agent_id = $1 AND a.org_id = $2 AND ($3 = 0 OR {KEY} < $4 OR ({KEY} = $4 AND cv.id < $5)) \
-         ORDER BY {KEY} DESC, cv.id DESC LIMIT $6"
-    ))
+         WHERE cv.agent_id = $1 AND a.org_id = $2 AND (cv.last_activity_at, cv.id) < ($3, $4) \
+         ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT $5",
+    )
     .bind(agent_id)
     .bind(org_id)
-    .bind(i64::from(after.is_some()))
-    .bind(at)
-    .bind(id)
+    .bind(after.at)
+    .bind(&after.id)
     .bind(limit)
     .fetch_all(db)
     .await
@@ -92,7 +92,8 @@ pub(in crate::inbox) async fn open_conversation(
     now: i64,
 ) -> sqlx::Result<Opened> {
     sqlx::query_as(
-        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) \
          ON CONFLICT (number_id, guest_address) DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) \
          RETURNING id, last_inbound_at, window_closed_at",
     )

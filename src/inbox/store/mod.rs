@@ -47,6 +47,39 @@ fn scope(me: &Me, filter: &InboxFilter) -> (String, Vec<String>) {
     (sql, args)
 }
 
+/// A place in a list ordered by activity, newest first: a conversation's last activity and id.
+/// Pages start after (or end before) a place, so a page holds while messages arrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::inbox) struct Place {
+    pub(in crate::inbox) at: i64,
+    pub(in crate::inbox) id: String,
+}
+
+impl Place {
+    /// The place as an opaque, URL-safe cursor.
+    pub(in crate::inbox) fn cursor(&self) -> String {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.at, self.id))
+    }
+
+    /// The place a cursor names, if it is one [`Self::cursor`] gave.
+    pub(in crate::inbox) fn parse(cursor: &str) -> Option<Self> {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+        let (at, id) = text.split_once(':')?;
+        Some(Self { at: at.parse().ok()?, id: id.to_string() })
+    }
+}
+
+/// Which way a page goes from its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Way {
+    /// Older than the place (or from the newest, without one).
+    Older,
+    /// Newer than the place, nearest first: the caller turns the rows around.
+    Newer,
+}
+
 const FROM: &str = "FROM conversations cv JOIN numbers n ON n.id = cv.number_id \
                     JOIN connectors c ON c.id = n.connector_id LEFT JOIN agents a ON a.id = cv.agent_id";
 
@@ -62,6 +95,7 @@ pub(super) struct ListRow {
     pub(super) phone_number: String,
     pub(super) state: String,
     pub(super) paused_at: Option<i64>,
+    /// Set when the conversation opens (migration 0018 filled it in for older ones).
     pub(super) last_activity_at: Option<i64>,
     pub(super) last_inbound_at: Option<i64>,
     pub(super) window_closed_at: Option<i64>,
@@ -71,15 +105,26 @@ pub(super) struct ListRow {
     pub(super) last_direction: Option<String>,
 }
 
-/// The conversations `me` may see under `filter`, most recently active first.
+/// Up to `limit` conversations `me` may see under `filter`, from `place` the `way` given:
+/// older ones most recently active first, newer ones nearest first.
 pub(super) async fn list(
     db: &AnyPool,
     me: &Me,
     filter: &InboxFilter,
+    place: Option<&Place>,
+    way: Way,
     limit: usize,
-    offset: usize,
 ) -> sqlx::Result<Vec<ListRow>> {
-    let (clause, args) = scope(me, filter);
+    let (mut clause, args) = scope(me, filter);
+    let n = args.len();
+    let order = match way {
+        Way::Older => "DESC",
+        Way::Newer => "ASC",
+    };
+    if place.is_some() {
+        let than = if way == Way::Older { "<" } else { ">" };
+        clause.push_str(&format!(" AND (cv.last_activity_at, cv.id) {than} (${}, ${})", n + 1, n + 2));
+    }
     let sql = format!(
         "SELECT cv.id AS id, cv.agent_id AS agent_id, a.name AS agent_name, cv.guest_address AS guest_address, \
          cv.guest_name AS guest_name, n.provider AS provider, n.phone_number AS phone_number, cv.state AS state, \
@@ -89,11 +134,14 @@ pub(super) async fn list(
          AS last_body, \
          (SELECT m.direction FROM messages m WHERE m.conversation_id = cv.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1) \
          AS last_direction \
-         {FROM} WHERE {clause} ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT {limit} OFFSET {offset}"
+         {FROM} WHERE {clause} ORDER BY cv.last_activity_at {order}, cv.id {order} LIMIT {limit}"
     );
     let mut query = sqlx::query_as::<_, ListRow>(&sql);
     for a in &args {
         query = query.bind(a);
+    }
+    if let Some(p) = place {
+        query = query.bind(p.at).bind(&p.id);
     }
     query.fetch_all(db).await
 }
