@@ -54,7 +54,7 @@ async fn rows(
     limit: usize,
 ) -> Result<Vec<InboxRow>> {
     let now = now_ms();
-    let mut rows = store::list(&state.db.pool, me, filter, place, way, limit).await?;
+    let mut rows = store::list(&state.db.pool, state.db.backend, me, filter, place, way, limit).await?;
     if way == store::Way::Newer {
         rows.reverse();
     }

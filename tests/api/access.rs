@@ -91,6 +91,16 @@ async fn require_email_verifies_with_a_code_and_commands_never_reach_the_agent()
             .unwrap();
     assert!(bodies.iter().all(|(b, _)| !b.contains(&code)), "{bodies:?}");
     assert!(bodies.iter().any(|(b, o)| b == "/login ••••••" && o.as_deref() == Some("command")));
+    // Nor does the inbox's search index: the code's words left it with the masked body.
+    let found = app.state.inbox(&me, app::inbox::InboxFilter { q: code.clone(), ..Default::default() }).await.unwrap();
+    assert!(found.rows.is_empty(), "the code is found by search");
+    if app.state.db.backend == switchboard::db::Backend::Sqlite {
+        // The index and the messages agree (FTS5 checks every word against the bodies).
+        sqlx::query("INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 1)")
+            .execute(&app.state.db.pool)
+            .await
+            .expect("the search index matches the messages");
+    }
     // Commands and Switchboard's answers are marked, so the brain's history leaves them out.
     let commands = bodies.iter().filter(|(_, o)| o.as_deref() == Some("command")).count();
     assert_eq!(commands, 9);

@@ -465,3 +465,33 @@ async fn paging_holds_steady_while_guests_write() {
     let wrong = app.state.inbox(&me, InboxFilter { after: Some("not-a-place".into()), ..Default::default() }).await;
     assert!(matches!(wrong, Err(app::AppError::Invalid { field, .. }) if field == "cursor"));
 }
+
+#[tokio::test]
+async fn search_finds_words_whatever_their_case_and_accents() {
+    let app = spawn_app().await;
+    let (me, ..) = app.ready_path().await;
+    say(&app, &guest(1), "¿Dónde está el café?", 1).await;
+    say(&app, &guest(2), "Is the SAUNA open on Sundays?", 1).await;
+    say(&app, &guest(3), "Crème brûlée tonight, s'il vous plaît", 1).await;
+    let search = |q: &str| {
+        let app = &app;
+        let me = me.clone();
+        let q = q.to_string();
+        async move {
+            let rows = app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows;
+            rows.into_iter().map(|r| r.guest).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("cafe").await, [guest(1)], "accents fold");
+    assert_eq!(search("CAFÉ").await, [guest(1)], "and case");
+    assert_eq!(search("donde").await, [guest(1)]);
+    assert_eq!(search("sauna").await, [guest(2)]);
+    assert_eq!(search("creme brulee").await, [guest(3)], "every word");
+    assert_eq!(search("brul").await, [guest(3)], "the start of a word");
+    assert!(search("sauna cafe").await.is_empty(), "words of two conversations: none has both");
+    // What a search engine would read as syntax is text here.
+    for q in ["\"sauna", "sauna*", "NEAR(sauna cafe)", "sauna OR cafe", "-sauna", "^", "()"] {
+        let found = search(q).await;
+        assert!(found.is_empty() || found == [guest(2)], "{q:?} gave {found:?}");
+    }
+}

@@ -14,9 +14,40 @@ use app::{
 };
 use sqlx::{AnyConnection, AnyPool};
 
+use crate::db::Backend;
+
+/// The words of a search as the full-text index reads them: letters and digits (anything else
+/// separates words, so nothing typed is read as the index's syntax), lower-cased, at most eight.
+fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(8).map(str::to_lowercase).collect()
+}
+
+/// Conversations with a message holding every word (each as the start of a word, accents and
+/// case aside), through the full-text index: SQLite's FTS5 table, PostgreSQL's GIN index
+/// (migrations 0019). `$n` is the words as [`text_query`] writes them.
+fn text_clause(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "cv.id IN (SELECT sm.conversation_id FROM messages sm WHERE sm.rowid IN \
+             (SELECT rowid FROM message_search WHERE message_search MATCH ${n}))"
+        ),
+        Backend::Postgres => format!(
+            "cv.id IN (SELECT sm.conversation_id FROM messages sm \
+             WHERE to_tsvector('switchboard_search', sm.body) @@ to_tsquery('switchboard_search', ${n}))"
+        ),
+    }
+}
+
+fn text_query(backend: Backend, words: &[String]) -> String {
+    match backend {
+        Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
+        Backend::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+    }
+}
+
 /// The WHERE clause and its arguments for the conversations `me` may see under `filter`.
 /// `$1`…`$3` are the organization, role and user.
-fn scope(me: &Me, filter: &InboxFilter) -> (String, Vec<String>) {
+fn scope(me: &Me, filter: &InboxFilter, backend: Backend) -> (String, Vec<String>) {
     let mut args = vec![me.org_id.clone(), me.role.as_str().to_string(), me.user_id.clone()];
     let mut sql = String::from("c.org_id = $1 AND ($2 = 'org_admin' OR a.owner_id = $3)");
     let mut push = |clause: &str, value: String, args: &mut Vec<String>| {
@@ -37,12 +68,19 @@ fn scope(me: &Me, filter: &InboxFilter) -> (String, Vec<String>) {
     }
     let q = filter.q.trim().to_lowercase();
     if !q.is_empty() {
+        // The guest's number and name, as typed (a part of a number is found too)…
         args.push(format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         let n = args.len();
         sql.push_str(&format!(
-            " AND (LOWER(cv.guest_address) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(cv.guest_name, '')) LIKE ${n} ESCAPE '\\' \
-             OR EXISTS (SELECT 1 FROM messages sm WHERE sm.conversation_id = cv.id AND LOWER(sm.body) LIKE ${n} ESCAPE '\\'))"
+            " AND (LOWER(cv.guest_address) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(cv.guest_name, '')) LIKE ${n} ESCAPE '\\'"
         ));
+        // …or the words in the messages' text.
+        let words = search_words(&q);
+        if !words.is_empty() {
+            args.push(text_query(backend, &words));
+            sql.push_str(&format!(" OR {}", text_clause(backend, args.len())));
+        }
+        sql.push(')');
     }
     (sql, args)
 }
@@ -109,13 +147,14 @@ pub(super) struct ListRow {
 /// older ones most recently active first, newer ones nearest first.
 pub(super) async fn list(
     db: &AnyPool,
+    backend: Backend,
     me: &Me,
     filter: &InboxFilter,
     place: Option<&Place>,
     way: Way,
     limit: usize,
 ) -> sqlx::Result<Vec<ListRow>> {
-    let (mut clause, args) = scope(me, filter);
+    let (mut clause, args) = scope(me, filter, backend);
     let n = args.len();
     let order = match way {
         Way::Older => "DESC",
