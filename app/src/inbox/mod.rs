@@ -5,6 +5,7 @@
 //! ask of the server (implemented there); the rest are pages.
 
 pub mod api;
+mod list;
 mod model;
 pub(crate) mod page;
 #[cfg(feature = "ssr")]
