@@ -2,12 +2,13 @@
 //! proactive messages sent to a guest from there.
 
 use app::{accounts::Me, inbox::ConversationView};
+use sqlx::Row;
 
 use super::store::{self, Place};
 use crate::{
     error::Result,
     pipeline::{
-        outbox::{queue, Outgoing},
+        outbox::{open_statement, queue, Outgoing},
         sender::window_open,
     },
     state::AppState,
@@ -121,9 +122,11 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     let guest = if chosen.address.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to };
     let (message_id, now) = (crate::new_id(), crate::now_ms());
     let mut tx = state.db.begin_write().await?;
-    let opened = store::open_conversation(&mut tx, &chosen.number_id, &guest, agent_id, now).await?;
-    let conversation_id = opened.id;
-    if template.is_none() && !window_open(&chosen.address, now, opened.last_inbound_at, opened.window_closed_at) {
+    let rows = open_statement(&chosen.number_id, &guest, Some(agent_id), now).run(&mut tx).await?;
+    let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+    let (conversation_id, last_inbound, closed): (String, Option<i64>, Option<i64>) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if template.is_none() && !window_open(&chosen.address, now, last_inbound, closed) {
         return Err(AppError::OutsideWindow(
             "Outside WhatsApp's 24-hour window for this guest (they have not written in the last 24 hours): free text \
              cannot be sent. Send an approved template instead."

@@ -114,24 +114,27 @@ pub async fn queue(
     Ok(())
 }
 
+/// Opens the conversation with `address` on the number for the agent, if it is new (its last
+/// activity is now: the inbox orders by it from the start); returns its id, then its guest's last
+/// message and when WhatsApp's window closed, for the window rule.
+pub fn open_statement(number_id: &str, address: &str, agent_id: Option<&str>, now: i64) -> Statement {
+    Statement::new(
+        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (number_id, guest_address) \
+         DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) \
+         RETURNING id, last_inbound_at, window_closed_at",
+    )
+    .bind(crate::new_id())
+    .bind(number_id)
+    .bind(address)
+    .bind(agent_id)
+    .bind(now)
+}
+
 /// The conversation with `address` on the number, created (for the agent) if new; its id.
 pub async fn open(state: &AppState, number_id: &str, address: &str, agent_id: Option<&str>) -> sqlx::Result<String> {
-    let rows = state
-        .db
-        .write_script(
-            vec![Statement::new(
-                "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (number_id, guest_address) \
-                 DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) RETURNING id",
-            )
-            .bind(crate::new_id())
-            .bind(number_id)
-            .bind(address)
-            .bind(agent_id)
-            .bind(crate::now_ms())],
-            false,
-        )
-        .await?;
+    let rows =
+        state.db.write_script(vec![open_statement(number_id, address, agent_id, crate::now_ms())], false).await?;
     let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
     sqlx::Row::try_get(row, 0)
 }

@@ -1,6 +1,6 @@
 //! An agent's side of the inbox: its conversations a page at a time, the numbers a proactive
-//! message may go from and the conversation it opens, and the inactivity after which its
-//! conversations end.
+//! message may go from (the conversation it opens is the outbox's, `outbox::open_statement`), and
+//! the inactivity after which its conversations end.
 
 use sqlx::{AnyConnection, AnyPool};
 
@@ -73,36 +73,6 @@ pub(in crate::inbox) async fn senders(db: &AnyPool, agent_id: &str) -> sqlx::Res
     )
     .bind(agent_id)
     .fetch_all(db)
-    .await
-}
-
-/// The guest's conversation on the number (opened for the agent if new) and its window's times.
-#[derive(sqlx::FromRow)]
-pub(in crate::inbox) struct Opened {
-    pub(in crate::inbox) id: String,
-    pub(in crate::inbox) last_inbound_at: Option<i64>,
-    pub(in crate::inbox) window_closed_at: Option<i64>,
-}
-
-pub(in crate::inbox) async fn open_conversation(
-    tx: &mut AnyConnection,
-    number_id: &str,
-    guest: &str,
-    agent_id: &str,
-    now: i64,
-) -> sqlx::Result<Opened> {
-    sqlx::query_as(
-        "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) \
-         ON CONFLICT (number_id, guest_address) DO UPDATE SET agent_id = COALESCE(conversations.agent_id, excluded.agent_id) \
-         RETURNING id, last_inbound_at, window_closed_at",
-    )
-    .bind(crate::new_id())
-    .bind(number_id)
-    .bind(guest)
-    .bind(agent_id)
-    .bind(now)
-    .fetch_one(tx)
     .await
 }
 
