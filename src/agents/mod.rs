@@ -332,11 +332,14 @@ pub async fn id_by_name(state: &AppState, me: &Me, name: &str) -> Result<String>
 /// of the organization, an agent owner only their own. Anyone else is told it does not exist.
 pub async fn require_agent(state: &AppState, me: &Me, agent_id: &str) -> Result<(String, String)> {
     match store::owner(&state.db.pool, agent_id, &me.org_id).await? {
-        Some(a) if me.role == Role::OrgAdmin || a.owner_id.as_deref() == Some(&me.user_id) => {
-            Ok((a.name, a.fallback_reply))
-        }
+        Some(a) if may_manage(me, &a) => Ok((a.name, a.fallback_reply)),
         _ => Err(AppError::NotFound("Agent".into()).into()),
     }
+}
+
+/// An organization admin manages every agent of the organization, an agent owner their own.
+fn may_manage(me: &Me, agent: &store::Owner) -> bool {
+    me.role == Role::OrgAdmin || agent.owner_id.as_deref() == Some(&me.user_id)
 }
 
 pub async fn faq(state: &AppState, agent_id: &str) -> Result<Vec<FaqEntry>> {
@@ -344,16 +347,18 @@ pub async fn faq(state: &AppState, agent_id: &str) -> Result<Vec<FaqEntry>> {
 }
 
 pub async fn detail(state: &AppState, me: &Me, agent_id: &str) -> Result<AgentDetail> {
-    let (name, _) = require_agent(state, me, agent_id).await?;
-    let row =
-        store::detail(&state.db.pool, agent_id, &me.org_id).await?.ok_or_else(|| AppError::NotFound("Agent".into()))?;
+    let row = store::detail(&state.db.pool, agent_id, &me.org_id)
+        .await?
+        .filter(|r| may_manage(me, &r.owner))
+        .ok_or_else(|| AppError::NotFound("Agent".into()))?;
+    let (api_key_set, hook_secret_set) = (row.api_key_set(), row.hook_secret_set());
     Ok(AgentDetail {
         id: agent_id.to_string(),
-        name,
+        name: row.owner.name,
         brain: BrainView {
             kind: BrainKind::parse(&row.brain).unwrap_or(BrainKind::Faq),
-            api_key_set: row.api_key_set(),
-            hook_secret_set: row.hook_secret_set(),
+            api_key_set,
+            hook_secret_set,
             url: row.brain_url,
             model: row.llm_model,
             timeout_secs: row.brain_timeout_secs.map(|t| t as u64),
@@ -362,7 +367,7 @@ pub async fn detail(state: &AppState, me: &Me, agent_id: &str) -> Result<AgentDe
         instructions: row.instructions,
         welcome_message: row.welcome_message,
         new_hook_secret: None,
-        fallback_reply: row.fallback_reply,
+        fallback_reply: row.owner.fallback_reply,
         faq: faq(state, agent_id).await?,
         template: store::template(&state.db.pool, agent_id).await?,
     })

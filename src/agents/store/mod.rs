@@ -211,10 +211,12 @@ pub(super) async fn owner(db: &AnyPool, id: &str, org_id: &str) -> sqlx::Result<
         .await
 }
 
-/// An agent's settings as the backoffice shows them: whether keys are set, never the keys.
+/// An agent's settings as the backoffice shows them, with who may see them: whether keys are
+/// set, never the keys.
 #[derive(sqlx::FromRow)]
 pub(super) struct DetailRow {
-    pub(super) fallback_reply: String,
+    #[sqlx(flatten)]
+    pub(super) owner: Owner,
     pub(super) description: String,
     pub(super) instructions: String,
     pub(super) welcome_message: Option<String>,
@@ -237,7 +239,7 @@ impl DetailRow {
 
 pub(super) async fn detail(db: &AnyPool, id: &str, org_id: &str) -> sqlx::Result<Option<DetailRow>> {
     sqlx::query_as(
-        "SELECT fallback_reply, description, instructions, welcome_message, brain, brain_url, llm_model, \
+        "SELECT name, fallback_reply, owner_id, description, instructions, welcome_message, brain, brain_url, llm_model, \
          CASE WHEN llm_api_key_enc IS NULL THEN 0 ELSE 1 END AS api_key_set, \
          CASE WHEN hook_secret_enc IS NULL THEN 0 ELSE 1 END AS hook_secret_set, \
          brain_timeout_secs FROM agents WHERE id = $1 AND org_id = $2",
