@@ -126,16 +126,10 @@ fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback
         }
         .into_any();
     }
-    let (newer, older) = (page.newer.clone(), page.older.clone());
-    let to_newer = {
-        let f = filter.clone();
-        move |_| go.run(InboxFilter { before: newer.clone(), ..f.first_page() })
-    };
-    let to_older = {
-        let f = filter.clone();
-        move |_| go.run(InboxFilter { after: older.clone(), ..f.first_page() })
-    };
+    // Where each button goes: the same filter, from the page's places.
     let first = filter.first_page();
+    let newer = page.newer.clone().map(|b| InboxFilter { before: Some(b), ..first.clone() });
+    let older = page.older.clone().map(|a| InboxFilter { after: Some(a), ..first.clone() });
     view! {
         <table class="list inbox" data-testid="inbox">
             <thead><tr>
@@ -169,11 +163,11 @@ fn InboxTable(page: InboxPage, filter: InboxFilter, org_wide: bool, go: Callback
             </tbody>
         </table>
         <nav class="pager">
-            {page.newer.is_some().then(|| view! {
+            {newer.map(|to| view! {
                 <button class="link" on:click=move |_| go.run(first.clone())>"« Newest"</button>
-                <button class="link" on:click=to_newer>"← Newer"</button>
+                <button class="link" on:click=move |_| go.run(to.clone())>"← Newer"</button>
             })}
-            {page.older.is_some().then(|| view! { <button class="link" on:click=to_older>"Older →"</button> })}
+            {older.map(|to| view! { <button class="link" on:click=move |_| go.run(to.clone())>"Older →"</button> })}
         </nav>
     }
     .into_any()
