@@ -289,6 +289,9 @@ pub struct Tuning {
     pub drain_grace: Duration,
     /// How often conversations quiet for their agent's inactivity period are ended.
     pub lifecycle_sweep: Duration,
+    /// How often the messages waiting for the search index are indexed (SQLite; a search
+    /// indexes them first anyway, so this only keeps the queue short).
+    pub search_index: Duration,
 }
 
 impl Default for Tuning {
@@ -307,6 +310,7 @@ impl Default for Tuning {
             health_check: Some(Duration::from_secs(300)),
             drain_grace: Duration::from_secs(2),
             lifecycle_sweep: Duration::from_secs(5),
+            search_index: Duration::from_secs(1),
         }
     }
 }

@@ -178,7 +178,10 @@ impl Application {
         }
         match state.db.backend {
             Backend::Postgres => tasks.spawn(workers.watch(listen_for_other_instances(state.clone()))),
-            Backend::Sqlite => tasks.spawn(workers.watch(state.db.clone().checkpoints())),
+            Backend::Sqlite => {
+                tasks.spawn(workers.watch(crate::inbox::search::indexer(state.clone(), state.tuning.search_index)));
+                tasks.spawn(workers.watch(state.db.clone().checkpoints()))
+            }
         };
         let draining = {
             let (state, workers) = (state.clone(), workers.clone());

@@ -20,6 +20,7 @@ pub mod export;
 pub mod lifecycle;
 mod port;
 pub mod rest;
+pub mod search;
 mod store;
 pub mod takeover;
 
@@ -53,6 +54,10 @@ async fn rows(
     way: store::Way,
     limit: usize,
 ) -> Result<Vec<InboxRow>> {
+    if !filter.q.trim().is_empty() {
+        // A search finds every message stored before it, however far behind the indexer is.
+        search::index_queued(&state.db).await?;
+    }
     let now = now_ms();
     let mut rows = store::list(&state.db.pool, state.db.backend, me, filter, place, way, limit).await?;
     if way == store::Way::Newer {

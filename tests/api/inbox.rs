@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{eventually, spawn_app, TestApp};
+use crate::common::{eventually, spawn_app, spawn_app_tuned, TestApp};
 use app::{
     accounts::Role,
     agents::port::AgentInput,
@@ -464,6 +464,71 @@ async fn paging_holds_steady_while_guests_write() {
     // A page further back than the top is the first page; a made-up place is refused.
     let wrong = app.state.inbox(&me, InboxFilter { after: Some("not-a-place".into()), ..Default::default() }).await;
     assert!(matches!(wrong, Err(app::AppError::Invalid { field, .. }) if field == "cursor"));
+}
+
+/// The text is indexed after the webhook's transaction (SQLite: a queue the indexer empties in
+/// batches, and every search empties first). Whether a message is still queued or already
+/// indexed when its text is rewritten (a /login code masked) or it is deleted, the index follows,
+/// and a search finds every message stored before it.
+#[tokio::test]
+async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
+    // The background indexer is kept out of the way, so which messages are queued is known.
+    let app = spawn_app_tuned(|_| {}, |t| t.search_index = Duration::from_secs(3600)).await;
+    let (me, ..) = app.ready_path().await;
+    let sqlite = app.state.db.backend == switchboard::db::Backend::Sqlite;
+    let queued = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM search_queue").fetch_one(&app.state.db.pool).await.unwrap()
+    };
+    let search = |q: &str| {
+        let (app, me, q) = (&app, me.clone(), q.to_string());
+        async move {
+            let rows = app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows;
+            rows.into_iter().map(|r| r.guest).collect::<Vec<_>>()
+        }
+    };
+    say(&app, &guest(1), "alpha", 1).await;
+    say(&app, &guest(2), "bravo", 1).await;
+    if sqlite {
+        assert!(queued().await >= 2, "the guests' messages wait in the queue");
+    }
+    assert_eq!(search("alpha").await, [guest(1)], "a search finds what is still queued");
+    if sqlite {
+        assert_eq!(queued().await, 0, "the search indexed the queue first");
+    }
+    say(&app, &guest(3), "charlie", 1).await;
+    say(&app, &guest(4), "delta", 1).await;
+    if sqlite {
+        assert!(queued().await >= 2);
+    }
+    // Guests 1 and 2 are indexed, 3 and 4 queued: rewrite one of each, delete one of each.
+    let body = |text: &'static str, new: &'static str| {
+        let app = &app;
+        async move {
+            sqlx::query("UPDATE messages SET body = $1 WHERE body = $2")
+                .bind(new)
+                .bind(text)
+                .execute(&app.state.db.pool)
+                .await
+                .unwrap();
+        }
+    };
+    body("alpha", "echo").await;
+    body("charlie", "foxtrot").await;
+    for text in ["bravo", "delta"] {
+        sqlx::query("DELETE FROM messages WHERE body = $1").bind(text).execute(&app.state.db.pool).await.unwrap();
+    }
+    assert_eq!(search("echo").await, [guest(1)], "an indexed message's new words");
+    assert_eq!(search("foxtrot").await, [guest(3)], "a queued message's new words");
+    for gone in ["alpha", "charlie", "bravo", "delta"] {
+        assert!(search(gone).await.is_empty(), "{gone:?} is still found");
+    }
+    if sqlite {
+        // The index and the messages agree (FTS5 checks every word against the bodies).
+        sqlx::query("INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 1)")
+            .execute(&app.state.db.pool)
+            .await
+            .expect("the search index matches the messages");
+    }
 }
 
 #[tokio::test]

@@ -146,6 +146,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_tuned(adjust, |_| {}).await
+}
+
+/// The same, with the workers' timing adjusted after the tests' own ([`fast_tuning`]).
+pub async fn spawn_app_tuned(adjust: impl FnOnce(&mut Config), tune: impl FnOnce(&mut Tuning)) -> TestApp {
     let _ = tracing_subscriber_init();
     let account = seed_account();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -173,13 +178,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.outbound_allow = switchboard::egress::Egress::parse("127.0.0.1").unwrap();
     adjust(&mut config);
     let asked = config.tuning();
-    let tuning = Tuning {
+    let mut tuning = Tuning {
         send_rate: asked.send_rate,
         health_check: asked.health_check,
         send_give_up: asked.send_give_up,
         lease: asked.lease,
         ..fast_tuning()
     };
+    tune(&mut tuning);
     let app = Application::build_with(config, tuning).await.expect("the application builds");
     let url = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();

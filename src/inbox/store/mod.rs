@@ -4,8 +4,10 @@
 //! messages, the lifecycle's columns), each row decoded once into a named struct.
 
 mod agent;
+mod search;
 
 pub(super) use agent::*;
+pub(super) use search::*;
 
 use app::{
     accounts::Me,
@@ -24,7 +26,8 @@ fn search_words(q: &str) -> Vec<String> {
 
 /// Conversations with a message holding every word (each as the start of a word, accents and
 /// case aside), through the full-text index: SQLite's FTS5 table, PostgreSQL's GIN index
-/// (migrations 0019). `$n` is the words as [`text_query`] writes them.
+/// (migrations 0019; SQLite's queue is indexed first, [`crate::inbox::search`]). `$n` is the
+/// words as [`text_query`] writes them.
 fn text_clause(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => format!(
