@@ -2,9 +2,10 @@
 //!
 //!     cargo bench --bench pipeline        (or scripts/bench.sh)
 //!
-//! Switchboard runs as its own release process on SQLite, against the Twilio simulator in this
-//! process; the load comes from this process too, over loopback. The baseline is a bare axum
-//! server (`switchboard bench-baseline`) answering the same requests with the same TwiML.
+//! Switchboard runs as its own release process on SQLite (on PostgreSQL when `BENCH_DATABASE_URL`
+//! names a fresh database), against the Twilio simulator in this process; the load comes from this
+//! process too, over loopback. The baseline is a bare axum server (`switchboard bench-baseline`)
+//! answering the same requests with the same TwiML.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -50,6 +51,8 @@ struct Bench {
     port: u16,
     key: String,
     webhook_url: String,
+    /// PostgreSQL's URL, or none for SQLite in the data folder.
+    database_url: Option<String>,
 }
 
 /// The Switchboard binary measured: this build's, or with SWITCHBOARD_BENCH_BIN=<path> another
@@ -77,6 +80,9 @@ impl Bench {
         if let Some(path) = std::env::var_os("SWITCHBOARD_BENCH_LOG") {
             let file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("the log file opens");
             cmd.env("RUST_LOG", "warn").stdout(file.try_clone().expect("the log file opens twice")).stderr(file);
+        }
+        if let Some(url) = &self.database_url {
+            cmd.env("DATABASE_URL", url);
         }
         for (k, v) in extra {
             cmd.env(k, v);
@@ -464,6 +470,8 @@ async fn main() {
     config.twilio_messaging_base = sim.url();
     config.twilio_content_base = sim.url();
     config.setup_token = Some(switchboard::crypto::Secret::new(BENCH_SETUP_TOKEN));
+    let database_url = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    config.database_url = database_url.clone();
     let app = Application::build(config).await.unwrap();
     let state = app.state().clone();
     let server = tokio::spawn(app.run_until(std::future::pending()));
@@ -490,20 +498,29 @@ async fn main() {
         .unwrap();
     state.add_channel(&me, &agent.id, &row.id).await.unwrap();
     let webhook_url = state.connector(&me, &c.id).await.unwrap().inbound_webhook_url;
+    // BENCH_AFTER_SETUP_SQL=<statement>: run on the database before the process under test starts,
+    // to measure what a part of the schema costs (`DROP INDEX messages_search`: the search index).
+    if let Some(sql) = std::env::var("BENCH_AFTER_SETUP_SQL").ok().filter(|s| !s.is_empty()) {
+        sqlx::raw_sql(&sql).execute(&state.db.pool).await.expect("BENCH_AFTER_SETUP_SQL runs");
+        println!("After setup: {sql}");
+    }
     server.abort();
     while !server.is_finished() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     drop(state);
     let key = std::fs::read_to_string(data.join("master.key")).unwrap().trim().to_string();
-    let bench = Bench { sim, data: data.clone(), port, key, webhook_url };
+    let bench = Bench { sim, data: data.clone(), port, key, webhook_url, database_url };
 
     // SWITCHBOARD_SQLITE_SYNC=normal (inherited by the process under test) measures what the
     // durable commit costs: the same rounds without a sync per commit.
     let sync = std::env::var("SWITCHBOARD_SQLITE_SYNC").unwrap_or_else(|_| "full".into());
+    let database = match bench.database_url {
+        Some(_) => "PostgreSQL".to_string(),
+        None => format!("SQLite synchronous = {sync}"),
+    };
     println!(
-        "Switchboard pipeline benchmark ({cores} cores, SQLite synchronous = {sync}, release build, load over loopback \
-         from one process)"
+        "Switchboard pipeline benchmark ({cores} cores, {database}, release build, load over loopback from one process)"
     );
     println!("Measured binary: {}\n", measured_binary().display());
 

@@ -3,12 +3,16 @@
 #   scripts/pg.sh start   -> prints the server URL (postgres://postgres@127.0.0.1:PORT/postgres)
 #   scripts/pg.sh stop
 #   scripts/pg.sh halt | resume   stops the server keeping its data, starts it again (outage tests)
+# The tests run without fsync (nothing there must survive a power loss); PG_FSYNC=on starts a server
+# that syncs its commits, as a deployment does, for benchmarks.
 set -euo pipefail
 
 # Below Linux's range of ephemeral ports (32768–60999): a port inside it can be held for a moment
 # by any outgoing connection of the suite itself, and the server then fails to bind (it did once).
 PGPORT=${SWITCHBOARD_TEST_PG_PORT:-25432}
 PGDIR=${SWITCHBOARD_TEST_PG_DIR:-/tmp/switchboard-pg}
+PG_FSYNC=${PG_FSYNC:-off}
+case "$PG_FSYNC" in on|off) ;; *) echo "PG_FSYNC must be on or off" >&2; exit 2 ;; esac
 
 find_bin() {
   local dir
@@ -36,7 +40,7 @@ case "${1:-start}" in
     mkdir -p "$PGDIR"
     [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
     as_postgres "$bin/initdb -D $PGDIR/data -U postgres --auth=trust -E UTF8" >/dev/null
-    as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
+    as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=$PG_FSYNC -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
     echo "postgres://postgres@127.0.0.1:$PGPORT/postgres"
     ;;
   halt)
@@ -45,7 +49,7 @@ case "${1:-start}" in
     ;;
   resume)
     bin=$(find_bin)
-    as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
+    as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=$PG_FSYNC -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
     ;;
   stop)
     bin=$(find_bin)
