@@ -18,4 +18,5 @@ mod operations;
 mod pipeline;
 mod rest;
 mod roles;
+mod routes;
 mod security;
