@@ -1,0 +1,53 @@
+import { expect, test } from "@playwright/test";
+
+// A first visit to the backoffice over a slow connection: the Connectors page, signed in, with an
+// empty cache and Chromium's "Fast 3G" profile (562.5 ms of latency, 1.44 Mbit/s down, 675 kbit/s
+// up). Prints what went over the wire, file by file, and when the page became interactive. The
+// figures are measurements for docs/performance.md, not pass marks; what is checked is that the
+// page arrives whole and interactive on such a connection, and that its program comes compressed.
+
+const FAST_3G = { offline: false, latency: 562.5, downloadThroughput: 180_000, uploadThroughput: 84_375 };
+
+test("the first load of Connectors on a Fast 3G connection", async ({ page }) => {
+  const login = await page.request.post("/ui/login", {
+    headers: { Accept: "application/json" },
+    form: { email: "admin@example.com", password: "correct horse battery" },
+  });
+  expect(login.ok(), await login.text()).toBeTruthy();
+
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+  await cdp.send("Network.emulateNetworkConditions", FAST_3G);
+  const files = new Map<string, { url: string; encoding: string; bytes: number }>();
+  cdp.on("Network.responseReceived", (e) => {
+    const headers = Object.fromEntries(Object.entries(e.response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    files.set(e.requestId, { url: e.response.url, encoding: String(headers["content-encoding"] ?? "none"), bytes: 0 });
+  });
+  cdp.on("Network.loadingFinished", (e) => {
+    const file = files.get(e.requestId);
+    if (file) file.bytes = e.encodedDataLength;
+  });
+
+  const started = Date.now();
+  await page.goto("/connectors");
+  await page.locator('body[data-hydrated="true"]').waitFor({ timeout: 60_000 });
+  const interactive = Date.now() - started;
+  await page.waitForLoadState("networkidle");
+  await expect(page.getByTestId("connectors").getByRole("link").first()).toBeVisible();
+
+  const loaded = [...files.values()].filter((f) => f.bytes > 0);
+  const total = loaded.reduce((sum, f) => sum + f.bytes, 0);
+  const lines = loaded.map((f) => `  ${new URL(f.url).pathname.padEnd(48)} ${(f.bytes / 1000).toFixed(1).padStart(8)} kB  ${f.encoding}`);
+  console.log(
+    [
+      "First load of /connectors on Fast 3G (empty cache, signed in):",
+      ...lines,
+      `  total transferred: ${(total / 1000).toFixed(1)} kB; interactive after ${interactive} ms`,
+    ].join("\n"),
+  );
+
+  const program = loaded.find((f) => f.url.endsWith(".wasm"));
+  expect(program, "the page's program was loaded").toBeTruthy();
+  expect(["br", "gzip"], `the program is compressed (${program!.encoding})`).toContain(program!.encoding);
+});
