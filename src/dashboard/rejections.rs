@@ -27,17 +27,7 @@ impl Rejections {
         let day = utc_minutes(now_ms())[..10].to_string();
         let mut tx = db.begin_write().await?;
         for ((connector_id, reason), count) in counts {
-            sqlx::query(
-                "INSERT INTO webhook_rejections (org_id, day, reason, count) \
-                 SELECT org_id, $1, $2, $3 FROM connectors WHERE id = $4 \
-                 ON CONFLICT (org_id, day, reason) DO UPDATE SET count = webhook_rejections.count + excluded.count",
-            )
-            .bind(&day)
-            .bind(reason)
-            .bind(count)
-            .bind(&connector_id)
-            .execute(&mut *tx)
-            .await?;
+            super::store::add_rejections(&mut tx, &connector_id, &day, reason, count).await?;
         }
         tx.commit().await
     }
