@@ -1,10 +1,12 @@
-//! The inbox with 100,000 messages in the database: prints how long each view of it takes.
+//! The inbox with 100,000 messages in the database (or `BENCH_MESSAGES`): prints how long each
+//! view of it takes.
 //!
-//!     cargo bench --bench inbox           (or scripts/bench.sh)
+//!     cargo bench --bench inbox           (or scripts/bench.sh inbox [messages])
 //!
 //! Sets up a connector, two numbers and an agent through the services (the simulator stands in
-//! for Twilio), then writes 5,000 conversations of 20 messages each straight into the database,
-//! spread over two weeks, and times the inbox's pages, filters and searches, a conversation's
+//! for Twilio), then writes conversations of 20 messages each straight into the database — 5,000
+//! of them spread over the last two weeks by default; with more messages, over proportionally
+//! more days (at most a year), so the last two weeks hold about 100,000 — and times the inbox's pages, filters and searches, a conversation's
 //! page and the dashboard, as the server functions run them. SQLite by default; PostgreSQL when
 //! `BENCH_DATABASE_URL` names a fresh database.
 
@@ -20,8 +22,21 @@ use app::{
 use switchboard::{config::Config, startup::Application, state::AppState};
 use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};
 
-const CONVERSATIONS: usize = 5_000;
 const PER_CONVERSATION: usize = 20;
+const DAY_MS: i64 = 86_400_000;
+
+/// The messages to write: `BENCH_MESSAGES`, 100,000 by default.
+fn messages() -> usize {
+    std::env::var("BENCH_MESSAGES")
+        .ok()
+        .map_or(100_000, |v| v.replace(['_', ','], "").parse().expect("BENCH_MESSAGES is a count"))
+}
+
+/// The days the conversations' activity spreads over: two weeks per 100,000 messages, at least
+/// two weeks and at most a year.
+fn days(messages: usize) -> i64 {
+    (14 * messages as i64 / 100_000).clamp(14, 365)
+}
 
 /// The setup token the benchmark's instance starts with.
 const BENCH_SETUP_TOKEN: &str = "sbsetup_bench-token-0123456789";
@@ -45,19 +60,19 @@ where
     (took[runs / 2], took[runs - 1])
 }
 
-async fn seed(state: &AppState, agent_id: &str, numbers: &[(String, String, bool)]) {
+async fn seed(state: &AppState, agent_id: &str, numbers: &[(String, String, bool)], conversations: usize, days: i64) {
     let now = switchboard::now_ms();
     let words = ["breakfast", "parking", "late checkout", "spa", "taxi", "towels", "wifi", "pool"];
     let mut c = 0;
-    while c < CONVERSATIONS {
+    while c < conversations {
         let mut tx = state.db.begin_write().await.unwrap();
-        for _ in 0..250 {
+        for _ in 0..250.min(conversations - c) {
             let (number_id, connector_id, whatsapp) = &numbers[c % numbers.len()];
             let id = switchboard::new_id();
             let phone = format!("+1555{:07}", c);
             let guest = if *whatsapp { format!("whatsapp:{phone}") } else { phone.clone() };
-            // Activity spread over the last 14 days; a fifth of the conversations ended.
-            let last = now - (c as i64 * 241_903) % (14 * 86_400_000);
+            // Activity spread over the last `days` days; a fifth of the conversations ended.
+            let last = now - (c as i64 * 241_903) % (days * DAY_MS);
             let state_ = if c % 5 == 0 { "ended" } else { "live" };
             sqlx::query(
                 "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, \
@@ -155,8 +170,10 @@ async fn main() {
         numbers.push((r.id.clone(), connector.id.clone(), r.provider == Provider::WhatsApp));
     }
 
+    let (wanted, conversations) = (messages(), messages() / PER_CONVERSATION);
+    let days = days(wanted);
     let seeding = Instant::now();
-    seed(&state, &agent.id, &numbers).await;
+    seed(&state, &agent.id, &numbers, conversations, days).await;
     let written = seeding.elapsed().as_secs_f64();
     // The text goes into the search index after the writes, in batches (SQLite), as the indexer does.
     let indexing = Instant::now();
@@ -167,7 +184,7 @@ async fn main() {
         sqlx::query("ANALYZE").execute(&state.db.pool).await.unwrap();
     }
     println!(
-        "Inbox benchmark ({backend}, {} cores): {messages} messages in {CONVERSATIONS} conversations, \
+        "Inbox benchmark ({backend}, {} cores): {messages} messages in {conversations} conversations over {days} days, \
          written in {written:.1} s, {indexed} indexed for search afterwards in {indexing:.1} s\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
@@ -212,7 +229,7 @@ async fn main() {
     )
     .await;
     row(
-        "search in the text of 100,000 messages (\"guest 4321\")",
+        &format!("search in the text of {messages} messages (\"guest 4321\")"),
         time(runs, inbox(InboxFilter { q: "guest 4321".into(), ..Default::default() })).await,
     )
     .await;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (release build) and prints their tables: the message pipeline, then the
-# inbox with 100,000 messages (`scripts/bench.sh inbox` for that one alone).
+# inbox with 100,000 messages (`scripts/bench.sh inbox` for that one alone; `scripts/bench.sh inbox
+# 1000000` writes a million messages, spread over proportionally more days, at most a year).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -8,6 +9,6 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}
 export PATH="$HOME/.cargo/bin:$PATH"
 case "${1:-all}" in
   pipeline) cargo bench --bench pipeline ;;
-  inbox) cargo bench --bench inbox ;;
+  inbox) BENCH_MESSAGES=${2:-${BENCH_MESSAGES:-100000}} cargo bench --bench inbox ;;
   *) cargo bench --bench pipeline && cargo bench --bench inbox ;;
 esac
