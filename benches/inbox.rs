@@ -170,8 +170,8 @@ async fn main() {
         numbers.push((r.id.clone(), connector.id.clone(), r.provider == Provider::WhatsApp));
     }
 
-    let (wanted, conversations) = (messages(), messages() / PER_CONVERSATION);
-    let days = days(wanted);
+    let wanted = messages();
+    let (conversations, days) = (wanted / PER_CONVERSATION, days(wanted));
     let seeding = Instant::now();
     seed(&state, &agent.id, &numbers, conversations, days).await;
     let written = seeding.elapsed().as_secs_f64();
