@@ -441,6 +441,12 @@ async fn conversations_page_with_a_cursor_and_say_how_many_there_are() {
         };
         assert_eq!(app.sim.sim.guest_message(inbound).await.unwrap().status, 200);
     }
+    // Each reply moves its conversation's last activity: the pages are read once all are answered
+    // (paging while conversations move is `inbox::paging_holds_steady_while_guests_write`).
+    crate::common::eventually("every guest answered", || async {
+        guests.iter().all(|g| !app.replies_to(g).is_empty()).then_some(())
+    })
+    .await;
 
     // Pages of 3: 3, 3 and 1, each naming the next until the last; together every conversation once.
     let mut seen: Vec<String> = Vec::new();
