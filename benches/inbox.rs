@@ -8,7 +8,7 @@
 //! of them spread over the last two weeks by default; with more messages, over proportionally
 //! more days (at most a year), so the last two weeks hold about 100,000 — and times the inbox's pages, filters and searches, a conversation's
 //! page and the dashboard, as the server functions run them. SQLite by default; PostgreSQL when
-//! `BENCH_DATABASE_URL` names a fresh database.
+//! `BENCH_DATABASE_URL` names a fresh database. `BENCH_KEEP=1` keeps the SQLite database afterwards.
 
 use std::time::{Duration, Instant};
 
@@ -261,6 +261,11 @@ async fn main() {
     })
     .await;
     row("the lifecycle sweep (ending idle conversations)", ended).await;
-    let _ = std::fs::remove_dir_all(&data);
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // To read a plan on the same data afterwards (`sqlite3 <folder>/switchboard.db`).
+        println!("\nthe database is kept in {}", data.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&data);
+    }
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
