@@ -2,10 +2,20 @@
 //! webhooks someone re-pointed, deactivating bound numbers, "Set webhook" on every number with
 //! the reason when it does not take, and the WhatsApp sandbox.
 
+//!
+//! Every step a user takes goes through the route the page calls (`TestApp::ui`), signed in as
+//! the organization's admin; the simulator stands in for Twilio and the guests.
+
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
-    connectors::{Cleanup, Provider, WebhookState},
-    ports::*,
+    agents::api::{AddChannel, ListChannels, RemoveChannel},
+    connectors::{
+        api::{
+            AddSandbox, CreateConnector, DeleteConnector, GetConnector, ListNumbers, SaveNumbers, SendTestMessage,
+            SetAllWebhooks, SetWebhook,
+        },
+        Cleanup, Provider, WebhookState,
+    },
     AppError,
 };
 use twilio_sim::{Inbound, SeedService};
@@ -22,15 +32,16 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 #[tokio::test]
 async fn deleting_a_connector_clears_only_the_webhooks_that_still_point_at_it() {
     let app = spawn_app().await;
-    let (me, connector, _, agent) = app.ready_path().await;
-    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let rows = app.ui(&admin, ListNumbers { connector_id: connector.clone() }).await.unwrap();
     let ids: Vec<String> = ["+14155550100", "+14155550101"]
         .iter()
         .map(|p| TestApp::number(&rows, p, true).id.clone())
         .chain([TestApp::number(&rows, "+14155550199", false).id.clone()])
         .collect();
-    app.state.save_numbers(&me, &connector, ids, false).await.unwrap();
-    let all = app.state.set_all_webhooks(&me, &connector).await.unwrap();
+    app.ui(&admin, SaveNumbers { connector_id: connector.clone(), active: ids, unbind: false }).await.unwrap();
+    let all = app.ui(&admin, SetAllWebhooks { connector_id: connector.clone() }).await.unwrap();
     assert!(all.iter().all(|o| o.state == WebhookState::Configured), "{all:?}");
     // Someone points the spa's sender elsewhere in the Twilio Console.
     app.sim.sim.set_sender_webhook("whatsapp:+14155550101", Some("https://elsewhere.example/hook"));
@@ -38,14 +49,14 @@ async fn deleting_a_connector_clears_only_the_webhooks_that_still_point_at_it() 
     app.sim.sim.guest_message(guest("whatsapp:+14155550100", "whatsapp:+15550001111", "Hello")).await.unwrap();
     eventually("the reply", || async { (!app.replies_to("whatsapp:+15550001111").is_empty()).then_some(()) }).await;
 
-    let detail = app.state.connector(&me, &connector).await.unwrap();
+    let detail = app.ui(&admin, GetConnector { id: connector.clone() }).await.unwrap();
     let bound: Vec<(&str, &str)> =
         detail.bound_channels.iter().map(|b| (b.agent.as_str(), b.phone_number.as_str())).collect();
     assert_eq!(bound, vec![("concierge", "+14155550100")]);
     assert_eq!(detail.conversations, 1);
     let old_url = detail.inbound_webhook_url.clone();
 
-    let report = app.state.delete_connector(&me, &connector).await.unwrap();
+    let report = app.ui(&admin, DeleteConnector { id: connector.clone() }).await.unwrap();
     assert_eq!(report.connector, "Front Desk");
     let outcome = |phone: &str, provider: Provider| {
         report
@@ -77,8 +88,8 @@ async fn deleting_a_connector_clears_only_the_webhooks_that_still_point_at_it() 
     for table in ["connectors", "numbers", "channels", "conversations", "messages", "outbox"] {
         assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table} emptied");
     }
-    assert!(app.state.list_channels(&me, &agent).await.unwrap().is_empty());
-    assert!(matches!(app.state.connector(&me, &connector).await, Err(AppError::NotFound(_))));
+    assert!(app.ui(&admin, ListChannels { agent_id: agent.clone() }).await.unwrap().is_empty());
+    assert!(matches!(app.ui(&admin, GetConnector { id: connector.clone() }).await, Err(AppError::NotFound(_))));
     let status = app.http.post(&old_url).form(&[("Body", "x")]).send().await.unwrap().status();
     assert_eq!(status, 404, "the old webhook URL names no connector any more");
 }
@@ -86,29 +97,41 @@ async fn deleting_a_connector_clears_only_the_webhooks_that_still_point_at_it() 
 #[tokio::test]
 async fn deactivating_a_bound_number_asks_first_and_then_unbinds_it() {
     let app = spawn_app().await;
-    let (me, connector, number, agent) = app.ready_path().await;
+    let (_, connector, number, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
 
-    let refused = app.state.save_numbers(&me, &connector, vec![], false).await.unwrap_err();
+    let refused = app
+        .ui(&admin, SaveNumbers { connector_id: connector.clone(), active: vec![], unbind: false })
+        .await
+        .unwrap_err();
     assert!(
         matches!(&refused, AppError::Conflict(m) if m.contains("+14155550100") && m.contains("concierge")),
         "{refused:?}"
     );
-    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let rows = app.ui(&admin, ListNumbers { connector_id: connector.clone() }).await.unwrap();
     let row = rows.iter().find(|r| r.id == number).unwrap();
     assert!(row.active && row.bound_agent.as_deref() == Some("concierge"), "a refused save changes nothing");
 
-    let rows = app.state.save_numbers(&me, &connector, vec![], true).await.unwrap();
+    let rows =
+        app.ui(&admin, SaveNumbers { connector_id: connector.clone(), active: vec![], unbind: true }).await.unwrap();
     let row = rows.iter().find(|r| r.id == number).unwrap();
     assert!(!row.active && row.bound_agent.is_none(), "{row:?}");
-    assert!(app.state.list_channels(&me, &agent).await.unwrap().is_empty());
+    assert!(app.ui(&admin, ListChannels { agent_id: agent.clone() }).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn set_webhook_on_all_active_numbers_gives_each_its_result_and_names_an_override() {
     let app = spawn_app().await;
-    let me = app.admin().await;
-    let c = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
-    let refused = app.state.set_all_webhooks(&me, &c.id).await.unwrap_err();
+    app.admin().await;
+    let admin = app.browser("admin@example.com").await;
+    let create = CreateConnector {
+        name: "Front Desk".into(),
+        account_sid: app.account_sid.clone(),
+        auth_token: crate::common::TOKEN.into(),
+        receive_inbound: Some("on".into()),
+    };
+    let c = app.ui(&admin, create).await.unwrap();
+    let refused = app.ui(&admin, SetAllWebhooks { connector_id: c.id.clone() }).await.unwrap_err();
     assert!(matches!(&refused, AppError::Conflict(m) if m.contains("No active numbers")), "{refused:?}");
 
     // The spa's number sits in a Messaging Service whose own inbound URL wins; another service
@@ -131,11 +154,11 @@ async fn set_webhook_on_all_active_numbers_gives_each_its_result_and_names_an_ov
             numbers: vec!["+14155550100".into(), "+14155550199".into()],
         },
     );
-    let rows = app.state.list_numbers(&me, &c.id).await.unwrap();
+    let rows = app.ui(&admin, ListNumbers { connector_id: c.id.clone() }).await.unwrap();
     let active: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    app.state.save_numbers(&me, &c.id, active, false).await.unwrap();
+    app.ui(&admin, SaveNumbers { connector_id: c.id.clone(), active, unbind: false }).await.unwrap();
 
-    let outcomes = app.state.set_all_webhooks(&me, &c.id).await.unwrap();
+    let outcomes = app.ui(&admin, SetAllWebhooks { connector_id: c.id.clone() }).await.unwrap();
     let got: Vec<(&str, Provider, WebhookState)> =
         outcomes.iter().map(|o| (o.phone_number.as_str(), o.provider, o.state)).collect();
     assert_eq!(
@@ -152,7 +175,7 @@ async fn set_webhook_on_all_active_numbers_gives_each_its_result_and_names_an_ov
         "{spa}"
     );
     // The rows remember each result and its reason.
-    let rows = app.state.list_numbers(&me, &c.id).await.unwrap();
+    let rows = app.ui(&admin, ListNumbers { connector_id: c.id.clone() }).await.unwrap();
     let row = TestApp::number(&rows, "+14155550101", true);
     assert_eq!(row.webhook, WebhookState::NotConfigured);
     assert!(row.webhook_detail.as_deref().unwrap().contains("Marketing"));
@@ -176,28 +199,40 @@ async fn set_webhook_on_all_active_numbers_gives_each_its_result_and_names_an_ov
 #[tokio::test]
 async fn the_whatsapp_sandbox_is_added_by_hand_and_answers_the_testers_who_joined() {
     let app = spawn_app().await;
-    let (me, connector, _, agent) = app.ready_path().await;
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
 
-    let bad = app.state.add_sandbox(&me, &connector, "join !!").await.unwrap_err();
+    let bad = app.ui(&admin, AddSandbox { connector_id: connector.clone(), join: "join !!".into() }).await.unwrap_err();
     assert!(matches!(&bad, AppError::Invalid { field, .. } if field == "join"), "{bad:?}");
-    let rows = app.state.add_sandbox(&me, &connector, " join Amber-Cedar ").await.unwrap();
+    let rows = app
+        .ui(&admin, AddSandbox { connector_id: connector.clone(), join: " join Amber-Cedar ".into() })
+        .await
+        .unwrap();
     let sandbox = rows.iter().find(|r| r.phone_number == "+14155238886").expect("the sandbox is listed").clone();
     assert_eq!(sandbox.sandbox_join.as_deref(), Some("join amber-cedar"));
     assert_eq!(sandbox.webhook, WebhookState::Manual);
     // Listing the numbers again keeps it (it is no sender of the account).
-    assert!(app.state.list_numbers(&me, &connector).await.unwrap().iter().any(|r| r.id == sandbox.id));
+    assert!(app
+        .ui(&admin, ListNumbers { connector_id: connector.clone() })
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.id == sandbox.id));
 
     let mut active: Vec<String> = rows.iter().filter(|r| r.active).map(|r| r.id.clone()).collect();
     active.push(sandbox.id.clone());
-    app.state.save_numbers(&me, &connector, active, false).await.unwrap();
-    let by_hand = app.state.set_webhook(&me, &connector, &sandbox.id).await.unwrap_err();
+    app.ui(&admin, SaveNumbers { connector_id: connector.clone(), active, unbind: false }).await.unwrap();
+    let by_hand = app
+        .ui(&admin, SetWebhook { connector_id: connector.clone(), number_id: sandbox.id.clone() })
+        .await
+        .unwrap_err();
     assert!(matches!(&by_hand, AppError::Conflict(m) if m.contains("Twilio Console")), "{by_hand:?}");
-    let channel = app.state.list_channels(&me, &agent).await.unwrap().pop().unwrap();
-    app.state.remove_channel(&me, &agent, &channel.id).await.unwrap();
-    app.state.add_channel(&me, &agent, &sandbox.id).await.unwrap();
+    let channel = app.ui(&admin, ListChannels { agent_id: agent.clone() }).await.unwrap().pop().unwrap();
+    app.ui(&admin, RemoveChannel { agent_id: agent.clone(), channel_id: channel.id.clone() }).await.unwrap();
+    app.ui(&admin, AddChannel { agent_id: agent.clone(), number_id: sandbox.id.clone() }).await.unwrap();
 
     // The tester joins, then writes; the agent answers from the sandbox number.
-    let url = app.state.connector(&me, &connector).await.unwrap().inbound_webhook_url;
+    let url = app.ui(&admin, GetConnector { id: connector.clone() }).await.unwrap().inbound_webhook_url;
     app.sim.sim.set_sandbox_webhook(&app.account_sid, Some(&url));
     let tester = "whatsapp:+15550002222";
     let not_joined = app.sim.sim.guest_message(guest("whatsapp:+14155238886", tester, "Hi")).await;
@@ -216,10 +251,17 @@ async fn the_whatsapp_sandbox_is_added_by_hand_and_answers_the_testers_who_joine
 #[tokio::test]
 async fn an_empty_number_id_names_no_number() {
     let app = spawn_app().await;
-    let (me, connector, _, _) = app.ready_path().await;
-    let e = app.state.send_test_message(&me, &connector, "", "+14155550123").await.unwrap_err();
+    let (_, connector, _, _) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let e = app
+        .ui(
+            &admin,
+            SendTestMessage { connector_id: connector.clone(), number_id: String::new(), to: "+14155550123".into() },
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(e, AppError::Invalid { ref field, .. } if field == "number_id"), "{e:?}");
-    let e = app.state.set_webhook(&me, &connector, "").await.unwrap_err();
+    let e = app.ui(&admin, SetWebhook { connector_id: connector.clone(), number_id: String::new() }).await.unwrap_err();
     assert!(matches!(e, AppError::NotFound(_)), "{e:?}");
     assert!(app.replies_to("+14155550123").is_empty() && app.replies_to("whatsapp:+14155550123").is_empty());
 }

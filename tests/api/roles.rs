@@ -1,15 +1,24 @@
 //! Who may do what: organization admins manage everything in their organization; agent owners
 //! only their own agents and those agents' channels, and see connectors as names; nobody reaches
 //! another organization's data through any server function. Every port call the pages use is
-//! tried across the line.
+//! tried across the line (and every route, over HTTP, in `routes.rs`); what each role may do is
+//! done through the routes the pages call.
 
 use crate::common::{spawn_app, TestApp};
 use app::{
-    accounts::{Me, Role},
+    accounts::{
+        api::{AddUser, ListUsers, RemoveUser},
+        Me, Role,
+    },
     agents::{
+        api::{
+            AddChannel, ChannelOptions, CreateAgent, DeleteAgent, GetAgent, ListAgents, RemoveChannel, TryAgent,
+            UpdateAgent,
+        },
         port::{AgentInput, TemplateChoice},
         ChatLine,
     },
+    connectors::api::{ConnectorChoices, ListConnectors, ListNumbers, SaveNumbers},
     ports::*,
     AppError,
 };
@@ -110,73 +119,115 @@ async fn agent_owners_manage_their_own_agents_and_see_connectors_as_names() {
 
     // The admin's agent is not theirs: every call on it is refused, and admin-only connector calls too.
     every_call_is_refused(&app, &owner, &connector, &number, &agent, &channel).await;
-    refused("list_connectors", app.state.list_connectors(&owner).await);
-    refused("list_users", app.state.list_users(&owner).await);
-    refused("add_user", app.state.add_user(&owner, "x@example.com", Role::OrgAdmin, PASSWORD.into()).await);
-    refused("remove_user", app.state.remove_user(&owner, &admin.user_id).await);
-    let names: Vec<String> = app.state.connector_choices(&owner).await.unwrap().into_iter().map(|c| c.name).collect();
+
+    // From here on, as each of them uses the backoffice: through the routes the pages call.
+    let (admin_b, owner_b) = (app.browser("admin@example.com").await, app.browser("owner@example.com").await);
+    refused("list_connectors", app.ui(&owner_b, ListConnectors {}).await);
+    refused("list_users", app.ui(&owner_b, ListUsers {}).await);
+    let add = AddUser { email: "x@example.com".into(), role: "org_admin".into(), password: PASSWORD.into() };
+    refused("add_user", app.ui(&owner_b, add).await);
+    refused("remove_user", app.ui(&owner_b, RemoveUser { id: admin.user_id.clone() }).await);
+    let names: Vec<String> = app.ui(&owner_b, ConnectorChoices {}).await.unwrap().into_iter().map(|c| c.name).collect();
     assert_eq!(names, vec!["Front Desk"]);
 
     // Their own agent: create, see, bind a free number, try, edit; the admin sees it too.
-    let mine = app
-        .state
-        .create_agent(&owner, AgentInput { name: "pool".into(), fallback_reply: "Hi".into(), ..AgentInput::default() })
-        .await
-        .unwrap();
-    let listed: Vec<String> = app.state.list_agents(&owner).await.unwrap().into_iter().map(|a| a.name).collect();
+    let mine = app.ui(&owner_b, new_agent("pool", "Hi")).await.unwrap();
+    let listed: Vec<String> = app.ui(&owner_b, ListAgents {}).await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(listed, vec!["pool"], "an owner lists only their own agents");
-    let rows = app.state.list_numbers(&admin, &connector).await.unwrap();
+    let rows = app.ui(&admin_b, ListNumbers { connector_id: connector.clone() }).await.unwrap();
     let spa = TestApp::number(&rows, "+14155550101", true).id.clone();
-    app.state.save_numbers(&admin, &connector, vec![number.clone(), spa.clone()], false).await.unwrap();
-    let options = app.state.channel_options(&owner, &mine.id, &connector).await.unwrap();
+    let active =
+        SaveNumbers { connector_id: connector.clone(), active: vec![number.clone(), spa.clone()], unbind: false };
+    app.ui(&admin_b, active).await.unwrap();
+    let options =
+        app.ui(&owner_b, ChannelOptions { agent_id: mine.id.clone(), connector_id: connector.clone() }).await.unwrap();
     let taken = options.iter().find(|o| o.number_id == number).unwrap();
     assert_eq!(taken.bound_to.as_deref(), Some("concierge"), "Already bound, to the admin's agent");
-    let bound = app.state.add_channel(&owner, &mine.id, &spa).await.unwrap();
-    app.state.try_agent(&owner, &mine.id, vec![ChatLine { from_guest: true, text: "hi".into() }]).await.unwrap();
-    let edit = AgentInput { name: "pool-bar".into(), fallback_reply: "Hello".into(), ..AgentInput::default() };
-    assert_eq!(app.state.update_agent(&owner, &mine.id, edit).await.unwrap().name, "pool-bar");
-    assert_eq!(app.state.agent(&admin, &mine.id).await.unwrap().name, "pool-bar");
-    app.state.remove_channel(&owner, &mine.id, &bound.id).await.unwrap();
+    let bound = app.ui(&owner_b, AddChannel { agent_id: mine.id.clone(), number_id: spa.clone() }).await.unwrap();
+    let chat = vec![ChatLine { from_guest: true, text: "hi".into() }];
+    app.ui(&owner_b, TryAgent { id: mine.id.clone(), chat }).await.unwrap();
+    let edit = UpdateAgent { id: mine.id.clone(), ..agent_edit(new_agent("pool-bar", "Hello")) };
+    assert_eq!(app.ui(&owner_b, edit).await.unwrap().name, "pool-bar");
+    assert_eq!(app.ui(&admin_b, GetAgent { id: mine.id.clone() }).await.unwrap().name, "pool-bar");
+    app.ui(&owner_b, RemoveChannel { agent_id: mine.id.clone(), channel_id: bound.id.clone() }).await.unwrap();
 
     // Another owner sees none of it.
-    let second = agent_owner(&app, &admin, "second@example.com").await;
-    assert!(app.state.list_agents(&second).await.unwrap().is_empty());
-    refused("another owner's agent", app.state.agent(&second, &mine.id).await);
-    refused("another owner's delete", app.state.delete_agent(&second, &mine.id).await);
-    app.state.delete_agent(&owner, &mine.id).await.unwrap();
+    agent_owner(&app, &admin, "second@example.com").await;
+    let second_b = app.browser("second@example.com").await;
+    assert!(app.ui(&second_b, ListAgents {}).await.unwrap().is_empty());
+    refused("another owner's agent", app.ui(&second_b, GetAgent { id: mine.id.clone() }).await);
+    refused("another owner's delete", app.ui(&second_b, DeleteAgent { id: mine.id.clone() }).await);
+    app.ui(&owner_b, DeleteAgent { id: mine.id.clone() }).await.unwrap();
+    refused("a deleted agent", app.ui(&admin_b, GetAgent { id: mine.id.clone() }).await);
+}
+
+/// The agent form as the page posts it, with a name and a fallback reply (an FAQ brain).
+fn new_agent(name: &str, fallback_reply: &str) -> CreateAgent {
+    CreateAgent {
+        name: name.into(),
+        description: String::new(),
+        instructions: String::new(),
+        welcome_message: String::new(),
+        fallback_reply: fallback_reply.into(),
+        faq: String::new(),
+        brain: String::new(),
+        brain_url: String::new(),
+        llm_model: String::new(),
+        llm_api_key: String::new(),
+        timeout_secs: String::new(),
+    }
+}
+
+/// The same fields as the edit form posts them (its id to be set).
+fn agent_edit(f: CreateAgent) -> UpdateAgent {
+    UpdateAgent {
+        id: String::new(),
+        name: f.name,
+        description: f.description,
+        instructions: f.instructions,
+        welcome_message: f.welcome_message,
+        fallback_reply: f.fallback_reply,
+        faq: f.faq,
+        brain: f.brain,
+        brain_url: f.brain_url,
+        llm_model: f.llm_model,
+        llm_api_key: f.llm_api_key,
+        timeout_secs: f.timeout_secs,
+    }
 }
 
 #[tokio::test]
 async fn admins_add_and_remove_users_and_bad_input_saves_nothing() {
     let app = spawn_app().await;
     let admin = app.admin().await;
+    let admin_b = app.browser("admin@example.com").await;
     let field = |e: AppError| match e {
         AppError::Invalid { field, .. } => field,
         other => panic!("expected a field error, got {other:?}"),
     };
-    assert_eq!(
-        field(app.state.add_user(&admin, "not an email", Role::AgentOwner, PASSWORD.into()).await.unwrap_err()),
-        "email"
-    );
-    assert_eq!(
-        field(app.state.add_user(&admin, "a@example.com", Role::AgentOwner, "short".into()).await.unwrap_err()),
-        "password"
-    );
-    assert_eq!(
-        field(app.state.add_user(&admin, "ADMIN@example.com", Role::AgentOwner, PASSWORD.into()).await.unwrap_err()),
-        "email"
-    );
-    assert_eq!(app.state.list_users(&admin).await.unwrap().len(), 1, "refused input adds nobody");
+    let add = |email: &str, role: &str, password: &str| AddUser {
+        email: email.into(),
+        role: role.into(),
+        password: password.into(),
+    };
+    assert_eq!(field(app.ui(&admin_b, add("not an email", "agent_owner", PASSWORD)).await.unwrap_err()), "email");
+    assert_eq!(field(app.ui(&admin_b, add("a@example.com", "agent_owner", "short")).await.unwrap_err()), "password");
+    assert_eq!(field(app.ui(&admin_b, add("ADMIN@example.com", "agent_owner", PASSWORD)).await.unwrap_err()), "email");
+    assert_eq!(field(app.ui(&admin_b, add("b@example.com", "owner", PASSWORD)).await.unwrap_err()), "role");
+    assert_eq!(app.ui(&admin_b, ListUsers {}).await.unwrap().len(), 1, "refused input adds nobody");
 
-    let owner = agent_owner(&app, &admin, "owner@example.com").await;
-    let users = app.state.list_users(&admin).await.unwrap();
+    let added = app.ui(&admin_b, add("owner@example.com", "agent_owner", PASSWORD)).await.unwrap();
+    assert_eq!(added.role, Role::AgentOwner);
+    let owner_b = app.browser("owner@example.com").await;
+    let users = app.ui(&admin_b, ListUsers {}).await.unwrap();
     assert_eq!(
         users.iter().map(|u| (u.email.as_str(), u.role, u.is_me)).collect::<Vec<_>>(),
         vec![("admin@example.com", Role::OrgAdmin, true), ("owner@example.com", Role::AgentOwner, false),]
     );
-    assert!(matches!(app.state.remove_user(&admin, &admin.user_id).await, Err(AppError::Conflict(_))));
-    app.state.remove_user(&admin, &owner.user_id).await.unwrap();
-    assert!(app.state.user(&owner.user_id).await.unwrap().is_none(), "their session ends with them");
+    assert!(matches!(app.ui(&admin_b, RemoveUser { id: admin.user_id.clone() }).await, Err(AppError::Conflict(_))));
+    app.ui(&admin_b, RemoveUser { id: added.id.clone() }).await.unwrap();
+    assert!(app.state.user(&added.id).await.unwrap().is_none(), "their session ends with them");
+    assert_eq!(app.ui(&owner_b, ListAgents {}).await, Err(AppError::Unauthenticated), "their browser is signed out");
     assert!(matches!(
         app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await,
         Err(AppError::Invalid { .. })

@@ -25,6 +25,7 @@ use app::{
     connectors::{port::ConnectorInput, NumberRow},
     ports::*,
 };
+use leptos::server_fn::{ContentType, Http, ServerFn};
 use sqlx::Connection;
 use switchboard::{
     config::Config,
@@ -32,6 +33,17 @@ use switchboard::{
     state::{AppState, Tuning},
 };
 use twilio_sim::{Options, Seed, SeedAccount, SeedNumber};
+
+/// The content type a server function's arguments travel in (its input codec's).
+pub trait InputEncoding {
+    fn content_type() -> &'static str;
+}
+
+impl<I: ContentType, O> InputEncoding for Http<I, O> {
+    fn content_type() -> &'static str {
+        I::CONTENT_TYPE
+    }
+}
 
 pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 /// The setup token every test app starts with (SWITCHBOARD_SETUP_TOKEN).
@@ -267,6 +279,40 @@ impl TestApp {
     /// An HTTP client signed in to the backoffice as this user (password "correct horse battery").
     pub async fn browser(&self, email: &str) -> reqwest::Client {
         signed_in(&self.url, email).await
+    }
+
+    /// Calls a server function as the page does: `POST /ui/<endpoint>` with the function's
+    /// arguments in its own encoding (a form, or JSON where the function takes JSON), from a
+    /// browser's session (`client`, from [`Self::browser`]). The function's own struct names the
+    /// endpoint and the arguments, so a test drives the route the page drives, with no helper per
+    /// endpoint; the answer is decoded as the browser decodes it.
+    pub async fn ui<F>(&self, client: &reqwest::Client, call: F) -> Result<F::Output, app::AppError>
+    where
+        F: ServerFn<Error = app::AppError> + serde::Serialize,
+        F::Protocol: InputEncoding,
+        F::Output: serde::de::DeserializeOwned,
+    {
+        let kind = <F::Protocol as InputEncoding>::content_type();
+        let body = if kind == "application/json" {
+            serde_json::to_string(&call).unwrap()
+        } else {
+            serde_qs::to_string(&call).unwrap()
+        };
+        let response = client
+            .post(format!("{}{}", self.url, F::PATH))
+            .header("Accept", "application/json")
+            .header("Content-Type", kind)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        if status.is_success() {
+            Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} answered {text}: {e}", F::PATH)))
+        } else {
+            Err(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} answered {status} {text}: {e}", F::PATH)))
+        }
     }
 
     /// The admin `admin()` created, signed in again.
