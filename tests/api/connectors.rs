@@ -11,8 +11,8 @@ use app::{
     agents::api::{AddChannel, ListChannels, RemoveChannel},
     connectors::{
         api::{
-            AddSandbox, CreateConnector, DeleteConnector, GetConnector, ListNumbers, SaveNumbers, SendTestMessage,
-            SetAllWebhooks, SetWebhook,
+            AddSandbox, DeleteConnector, GetConnector, ListNumbers, SaveNumbers, SendTestMessage, SetAllWebhooks,
+            SetWebhook,
         },
         Cleanup, Provider, WebhookState,
     },
@@ -124,13 +124,7 @@ async fn set_webhook_on_all_active_numbers_gives_each_its_result_and_names_an_ov
     let app = spawn_app().await;
     app.admin().await;
     let admin = app.browser("admin@example.com").await;
-    let create = CreateConnector {
-        name: "Front Desk".into(),
-        account_sid: app.account_sid.clone(),
-        auth_token: crate::common::TOKEN.into(),
-        receive_inbound: Some("on".into()),
-    };
-    let c = app.ui(&admin, create).await.unwrap();
+    let c = app.ui(&admin, app.connector_form("Front Desk")).await.unwrap();
     let refused = app.ui(&admin, SetAllWebhooks { connector_id: c.id.clone() }).await.unwrap_err();
     assert!(matches!(&refused, AppError::Conflict(m) if m.contains("No active numbers")), "{refused:?}");
 

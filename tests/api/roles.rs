@@ -131,7 +131,7 @@ async fn agent_owners_manage_their_own_agents_and_see_connectors_as_names() {
     assert_eq!(names, vec!["Front Desk"]);
 
     // Their own agent: create, see, bind a free number, try, edit; the admin sees it too.
-    let mine = app.ui(&owner_b, new_agent("pool", "Hi")).await.unwrap();
+    let mine = app.ui(&owner_b, TestApp::agent_form("pool", "Hi")).await.unwrap();
     let listed: Vec<String> = app.ui(&owner_b, ListAgents {}).await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(listed, vec!["pool"], "an owner lists only their own agents");
     let rows = app.ui(&admin_b, ListNumbers { connector_id: connector.clone() }).await.unwrap();
@@ -146,7 +146,7 @@ async fn agent_owners_manage_their_own_agents_and_see_connectors_as_names() {
     let bound = app.ui(&owner_b, AddChannel { agent_id: mine.id.clone(), number_id: spa.clone() }).await.unwrap();
     let chat = vec![ChatLine { from_guest: true, text: "hi".into() }];
     app.ui(&owner_b, TryAgent { id: mine.id.clone(), chat }).await.unwrap();
-    let edit = UpdateAgent { id: mine.id.clone(), ..agent_edit(new_agent("pool-bar", "Hello")) };
+    let edit = UpdateAgent { id: mine.id.clone(), ..agent_edit(TestApp::agent_form("pool-bar", "Hello")) };
     assert_eq!(app.ui(&owner_b, edit).await.unwrap().name, "pool-bar");
     assert_eq!(app.ui(&admin_b, GetAgent { id: mine.id.clone() }).await.unwrap().name, "pool-bar");
     app.ui(&owner_b, RemoveChannel { agent_id: mine.id.clone(), channel_id: bound.id.clone() }).await.unwrap();
@@ -159,23 +159,6 @@ async fn agent_owners_manage_their_own_agents_and_see_connectors_as_names() {
     refused("another owner's delete", app.ui(&second_b, DeleteAgent { id: mine.id.clone() }).await);
     app.ui(&owner_b, DeleteAgent { id: mine.id.clone() }).await.unwrap();
     refused("a deleted agent", app.ui(&admin_b, GetAgent { id: mine.id.clone() }).await);
-}
-
-/// The agent form as the page posts it, with a name and a fallback reply (an FAQ brain).
-fn new_agent(name: &str, fallback_reply: &str) -> CreateAgent {
-    CreateAgent {
-        name: name.into(),
-        description: String::new(),
-        instructions: String::new(),
-        welcome_message: String::new(),
-        fallback_reply: fallback_reply.into(),
-        faq: String::new(),
-        brain: String::new(),
-        brain_url: String::new(),
-        llm_model: String::new(),
-        llm_api_key: String::new(),
-        timeout_secs: String::new(),
-    }
 }
 
 /// The same fields as the edit form posts them (its id to be set).

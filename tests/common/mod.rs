@@ -331,6 +331,33 @@ impl TestApp {
         ConnectorInput::new(name, self.account_sid.clone(), TOKEN)
     }
 
+    /// The connector form as the page posts it, for this app's Twilio account.
+    pub fn connector_form(&self, name: &str) -> app::connectors::api::CreateConnector {
+        app::connectors::api::CreateConnector {
+            name: name.into(),
+            account_sid: self.account_sid.clone(),
+            auth_token: TOKEN.into(),
+            receive_inbound: Some("on".into()),
+        }
+    }
+
+    /// The agent form as the page posts it, with a name and a fallback reply (an FAQ brain).
+    pub fn agent_form(name: &str, fallback_reply: &str) -> app::agents::api::CreateAgent {
+        app::agents::api::CreateAgent {
+            name: name.into(),
+            description: String::new(),
+            instructions: String::new(),
+            welcome_message: String::new(),
+            fallback_reply: fallback_reply.into(),
+            faq: String::new(),
+            brain: String::new(),
+            brain_url: String::new(),
+            llm_model: String::new(),
+            llm_api_key: String::new(),
+            timeout_secs: String::new(),
+        }
+    }
+
     pub fn number<'a>(rows: &'a [NumberRow], phone: &str, whatsapp: bool) -> &'a NumberRow {
         rows.iter()
             .find(|r| r.phone_number == phone && (r.provider == app::connectors::Provider::WhatsApp) == whatsapp)
