@@ -1,27 +1,54 @@
 //! The dashboard's rows: an organization's messages counted per day, its guests' messages with
-//! the first reply after each, its delivery failures by error code, the webhook requests refused
-//! (and their counting, [`add_rejections`]), and its connectors' health.
+//! the first reply after each, its delivery failures by error code, the counts kept for days that
+//! are over, the webhook requests refused (and their counting, [`add_rejections`]), and its
+//! connectors' health.
 
 use sqlx::{AnyConnection, AnyPool};
 
-/// Messages of one day (days since the epoch, UTC) and direction.
-#[derive(sqlx::FromRow)]
-pub(super) struct DayRow {
+/// One count of one day (days since the epoch, UTC): `kind` is `inbound` or `outbound` (messages
+/// created that day), `wait` (guests' messages of that day answered, `item` the wait's bucket,
+/// [`super::bucket`]), `failure` (replies of that day failed or undelivered, `item` Twilio's error
+/// code, 0 for none), or `sealed` (the day is counted in `dashboard_counts`, migration 0022).
+#[derive(sqlx::FromRow, Debug, Clone, PartialEq, Eq)]
+pub(super) struct Count {
     pub(super) day: i64,
-    pub(super) direction: String,
+    pub(super) kind: String,
+    pub(super) item: i64,
     pub(super) count: i64,
 }
 
-pub(super) async fn per_day(pool: &AnyPool, org_id: &str, since: i64) -> sqlx::Result<Vec<DayRow>> {
-    sqlx::query_as(
-        "SELECT m.created_at / 86400000 AS day, m.direction, COUNT(*) AS count FROM messages m \
-         JOIN connectors c ON c.id = m.connector_id WHERE c.org_id = $1 AND m.created_at >= $2 \
-         GROUP BY m.created_at / 86400000, m.direction",
-    )
+/// The organization's messages created in `[$2, $3)`, read through its conversations active since
+/// `$2` (along their index on state and last activity) and each one's messages in the range (along
+/// theirs on conversation and time), so a count reads the range's messages, not every message.
+/// `CROSS JOIN` keeps the conversations SQLite's outer loop.
+const RANGE: &str = "FROM conversations cv CROSS JOIN numbers n CROSS JOIN connectors c CROSS JOIN messages m \
+                     WHERE cv.state IN ('live', 'ended') AND cv.last_activity_at >= $2 \
+                     AND n.id = cv.number_id AND c.id = n.connector_id AND c.org_id = $1 \
+                     AND m.conversation_id = cv.id AND m.created_at >= $2 AND m.created_at < $3";
+
+/// Messages per day and direction, and failed replies per day and error code, in `[from, to)`.
+pub(super) async fn counts(pool: &AnyPool, org_id: &str, from: i64, to: i64) -> sqlx::Result<Vec<Count>> {
+    let mut counts: Vec<Count> = sqlx::query_as(&format!(
+        "SELECT m.created_at / 86400000 AS day, m.direction AS kind, CAST(0 AS BIGINT) AS item, COUNT(*) AS count \
+         {RANGE} GROUP BY m.created_at / 86400000, m.direction"
+    ))
     .bind(org_id)
-    .bind(since)
+    .bind(from)
+    .bind(to)
     .fetch_all(pool)
-    .await
+    .await?;
+    let failures: Vec<Count> = sqlx::query_as(&format!(
+        "SELECT m.created_at / 86400000 AS day, 'failure' AS kind, COALESCE(m.error_code, 0) AS item, \
+         COUNT(*) AS count {RANGE} AND m.direction = 'outbound' AND m.status IN ('failed', 'undelivered') \
+         GROUP BY m.created_at / 86400000, COALESCE(m.error_code, 0)"
+    ))
+    .bind(org_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    counts.extend(failures);
+    Ok(counts)
 }
 
 /// A guest's message and when the agent's first reply after it was queued, if one was.
@@ -31,39 +58,56 @@ pub(super) struct WaitRow {
     pub(super) replied_at: Option<i64>,
 }
 
-/// The latest guest messages (at most 20,000) since `since`, each with its first reply.
-pub(super) async fn waits(pool: &AnyPool, org_id: &str, since: i64) -> sqlx::Result<Vec<WaitRow>> {
-    sqlx::query_as(
+/// The guests' messages created in `[from, to)`, each with its first reply (at any time after).
+pub(super) async fn waits(pool: &AnyPool, org_id: &str, from: i64, to: i64) -> sqlx::Result<Vec<WaitRow>> {
+    sqlx::query_as(&format!(
         "SELECT m.created_at AS asked_at, (SELECT MIN(o.created_at) FROM messages o \
            WHERE o.conversation_id = m.conversation_id AND o.direction = 'outbound' AND o.origin IS NULL \
            AND o.created_at >= m.created_at) AS replied_at \
-         FROM messages m JOIN connectors c ON c.id = m.connector_id \
-         WHERE c.org_id = $1 AND m.direction = 'inbound' AND m.origin IS NULL AND m.created_at >= $2 \
-         ORDER BY m.created_at DESC LIMIT 20000",
-    )
+         {RANGE} AND m.direction = 'inbound' AND m.origin IS NULL"
+    ))
     .bind(org_id)
-    .bind(since)
+    .bind(from)
+    .bind(to)
     .fetch_all(pool)
     .await
 }
 
-/// Replies that failed or went undelivered, by Twilio's error code.
-#[derive(sqlx::FromRow)]
-pub(super) struct FailureRow {
-    pub(super) error_code: Option<i64>,
-    pub(super) count: i64,
+/// The counts kept for the organization's days in `[first, end)` (days since the epoch).
+pub(super) async fn kept(pool: &AnyPool, org_id: &str, first: i64, end: i64) -> sqlx::Result<Vec<Count>> {
+    sqlx::query_as("SELECT day, kind, item, count FROM dashboard_counts WHERE org_id = $1 AND day >= $2 AND day < $3")
+        .bind(org_id)
+        .bind(first)
+        .bind(end)
+        .fetch_all(pool)
+        .await
 }
 
-pub(super) async fn failures(pool: &AnyPool, org_id: &str, since: i64) -> sqlx::Result<Vec<FailureRow>> {
-    sqlx::query_as(
-        "SELECT m.error_code, COUNT(*) AS count FROM messages m JOIN connectors c ON c.id = m.connector_id \
-         WHERE c.org_id = $1 AND m.direction = 'outbound' AND m.status IN ('failed', 'undelivered') \
-         AND m.created_at >= $2 GROUP BY m.error_code ORDER BY COUNT(*) DESC",
+/// Keeps a day's counts, and that the day is counted; a day kept already (by another view at the
+/// same moment) is left as it is.
+pub(super) async fn keep(tx: &mut AnyConnection, org_id: &str, day: i64, counts: &[Count]) -> sqlx::Result<bool> {
+    let sealed = sqlx::query(
+        "INSERT INTO dashboard_counts (org_id, day, kind, item, count) VALUES ($1, $2, 'sealed', 0, 0) \
+         ON CONFLICT (org_id, day, kind, item) DO NOTHING",
     )
     .bind(org_id)
-    .bind(since)
-    .fetch_all(pool)
-    .await
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    if sealed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for c in counts.iter().filter(|c| c.day == day) {
+        sqlx::query("INSERT INTO dashboard_counts (org_id, day, kind, item, count) VALUES ($1, $2, $3, $4, $5)")
+            .bind(org_id)
+            .bind(day)
+            .bind(&c.kind)
+            .bind(c.item)
+            .bind(c.count)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(true)
 }
 
 /// Webhook requests refused for one reason.
