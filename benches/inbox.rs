@@ -189,7 +189,7 @@ async fn main() {
     }
     println!(
         "Inbox benchmark ({backend}, {} cores): {messages} messages in {conversations} conversations over {days} days, \
-         written in {written:.1} s, {indexed} indexed for search afterwards in {indexing:.1} s\n",
+         written in {written:.1} s, {indexed} messages and guests indexed for search afterwards in {indexing:.1} s\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     println!("| view (as the server function runs it) | median | slowest of 20 |");

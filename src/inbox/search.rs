@@ -1,4 +1,5 @@
-//! The full-text index of the messages' text, which the inbox's search reads.
+//! The full-text indexes the inbox's search reads: the messages' text, and the guests' numbers and
+//! names.
 //!
 //! PostgreSQL keeps its GIN index itself (migration 0019; the index's pending list already
 //! batches the work). SQLite's FTS5 index is written here, after the webhook's transaction: the
@@ -18,7 +19,7 @@ use crate::{
 /// turn is given back to the webhooks within milliseconds.
 const BATCH: i64 = 1_000;
 
-/// Indexes every queued message (SQLite); returns how many.
+/// Indexes every queued message and guest (SQLite); returns how many.
 pub async fn index_queued(db: &Db) -> sqlx::Result<u64> {
     if db.backend != Backend::Sqlite || !store::anything_queued(&db.pool).await? {
         return Ok(0);
@@ -29,9 +30,9 @@ pub async fn index_queued(db: &Db) -> sqlx::Result<u64> {
         // connection would empty that connection's page cache, and every webhook after it would
         // read its pages from the file again.
         let rows = db.write_script(store::index_queued(BATCH), false).await?;
-        let moved: i64 = rows.last().map(|r| sqlx::Row::try_get(r, 0)).transpose()?.unwrap_or_default();
-        total += moved as u64;
-        if moved < BATCH {
+        let moved: Vec<i64> = rows.iter().map(|r| sqlx::Row::try_get(r, 0)).collect::<sqlx::Result<_>>()?;
+        total += moved.iter().sum::<i64>() as u64;
+        if moved.iter().all(|&m| m < BATCH) {
             return Ok(total);
         }
     }

@@ -705,3 +705,57 @@ async fn search_finds_words_whatever_their_case_and_accents() {
         assert!(found.is_empty() || found == [guest(2)], "{q:?} gave {found:?}");
     }
 }
+
+/// A guest is found by any part of their number or name, whatever its case and accents; a renamed
+/// guest by their new name only; a deleted conversation by nothing.
+#[tokio::test]
+async fn guests_are_found_by_any_part_of_their_number_or_name() {
+    let app = spawn_app().await;
+    let (me, ..) = app.ready_path().await;
+    write(&app, "whatsapp:+15550001234", "whatsapp:+14155550100", "Hello", "José Álvarez").await;
+    write(&app, "whatsapp:+15550009876", "whatsapp:+14155550100", "Hello", "Zoë").await;
+    write(&app, "whatsapp:+15550005555", "whatsapp:+14155550100", "Hello", "").await;
+    eventually("three conversations", || async {
+        (app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows.len() == 3).then_some(())
+    })
+    .await;
+    let search = |q: &str| {
+        let app = &app;
+        let me = me.clone();
+        let q = q.to_string();
+        async move {
+            let rows = app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows;
+            let mut guests: Vec<String> = rows.into_iter().map(|r| r.guest).collect();
+            guests.sort();
+            guests
+        }
+    };
+    let jose = "whatsapp:+15550001234";
+    let zoe = "whatsapp:+15550009876";
+    assert_eq!(search("jose").await, [jose], "accents and case aside");
+    assert_eq!(search("ÁLVAREZ").await, [jose]);
+    assert_eq!(search("é álv").await, [jose], "a part across the words");
+    assert_eq!(search("zoe").await, [zoe]);
+    assert_eq!(search("1234").await, [jose], "a part of the number");
+    assert_eq!(search("+1555000").await.len(), 3);
+    assert_eq!(search("98").await, [zoe], "two characters");
+    assert!(search("jos%").await.is_empty() && search("_ose").await.is_empty(), "wildcards are text");
+
+    // Renamed (the guest's WhatsApp profile name changed): found by the new name only.
+    write(&app, "whatsapp:+15550001234", "whatsapp:+14155550100", "Hi again", "Pepe").await;
+    eventually("the new name", || async { (search("pepe").await == [jose]).then_some(()) }).await;
+    assert!(search("álvarez").await.is_empty(), "the old name is gone from the index");
+
+    // Its conversations gone with the connector, the guest is found by nothing.
+    let (connector,): (String,) =
+        sqlx::query_as("SELECT id FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
+    app.state.delete_connector(&me, &connector).await.unwrap();
+    assert!(search("pepe").await.is_empty() && search("1234").await.is_empty());
+    if app.state.db.backend == switchboard::db::Backend::Sqlite {
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM guest_search WHERE guest_search MATCH '1234'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "nothing of the guest is left in the index");
+    }
+}

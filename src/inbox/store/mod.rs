@@ -24,20 +24,57 @@ fn search_words(q: &str) -> Vec<String> {
     q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(8).map(str::to_lowercase).collect()
 }
 
-/// Conversations with a message holding every word (each as the start of a word, accents and
+/// The conversations with a message holding every word (each as the start of a word, accents and
 /// case aside), through the full-text index: SQLite's FTS5 table, PostgreSQL's GIN index
 /// (migrations 0019; SQLite's queue is indexed first, [`crate::inbox::search`]). `$n` is the
 /// words as [`text_query`] writes them.
-fn text_clause(backend: Backend, n: usize) -> String {
+fn text_ids(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => format!(
-            "cv.id IN (SELECT sm.conversation_id FROM messages sm WHERE sm.rowid IN \
-             (SELECT rowid FROM message_search WHERE message_search MATCH ${n}))"
+            "SELECT sm.conversation_id FROM messages sm WHERE sm.rowid IN \
+             (SELECT rowid FROM message_search WHERE message_search MATCH ${n})"
         ),
         Backend::Postgres => format!(
-            "cv.id IN (SELECT sm.conversation_id FROM messages sm \
-             WHERE to_tsvector('switchboard_search', sm.body) @@ to_tsquery('switchboard_search', ${n}))"
+            "SELECT sm.conversation_id FROM messages sm \
+             WHERE to_tsvector('switchboard_search', sm.body) @@ to_tsquery('switchboard_search', ${n})"
         ),
+    }
+}
+
+/// The conversations whose guest's number or name holds the text typed, case and accents aside:
+/// through a trigram index (migration 0023: SQLite's FTS5 table of the guests, PostgreSQL's
+/// indexes over the folded number and name, which serve its `LIKE`). SQLite's trigrams need three
+/// characters: a shorter text is found by `LIKE` (case aside, accents as typed). `$n` is
+/// [`guest_query`]'s text.
+fn guest_ids(backend: Backend, q: &str, n: usize) -> String {
+    match backend {
+        Backend::Sqlite if trigrams(q) => format!(
+            "SELECT g.id FROM conversations g WHERE g.rowid IN \
+             (SELECT rowid FROM guest_search WHERE guest_search MATCH ${n})"
+        ),
+        Backend::Sqlite => format!(
+            "SELECT g.id FROM conversations g WHERE LOWER(g.guest_address) LIKE ${n} ESCAPE '\\' \
+             OR LOWER(COALESCE(g.guest_name, '')) LIKE ${n} ESCAPE '\\'"
+        ),
+        Backend::Postgres => format!(
+            "SELECT g.id FROM conversations g WHERE switchboard_fold(g.guest_address) LIKE switchboard_fold(${n}) \
+             OR switchboard_fold(COALESCE(g.guest_name, '')) LIKE switchboard_fold(${n})"
+        ),
+    }
+}
+
+/// Whether SQLite's trigram index can find `q`.
+fn trigrams(q: &str) -> bool {
+    q.chars().count() >= 3
+}
+
+fn guest_query(backend: Backend, q: &str) -> String {
+    if backend == Backend::Sqlite && trigrams(q) {
+        // One phrase: the trigram index finds it anywhere in the number or name.
+        format!("\"{}\"", q.replace('"', "\"\""))
+    } else {
+        // `LIKE`'s wildcards typed are taken literally (`\` is PostgreSQL's escape by default).
+        format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
     }
 }
 
@@ -69,19 +106,16 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend) -> (String, Vec<String
     }
     let q = filter.q.trim().to_lowercase();
     if !q.is_empty() {
-        // The guest's number and name, as typed (a part of a number is found too)…
-        args.push(format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let n = args.len();
-        sql.push_str(&format!(
-            " AND (LOWER(cv.guest_address) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(cv.guest_name, '')) LIKE ${n} ESCAPE '\\'"
-        ));
-        // …or the words in the messages' text.
+        // The guest's number or name (a part of either), or the words in the messages' text: the
+        // few conversations found are looked up by id.
+        args.push(guest_query(backend, &q));
+        let mut found = guest_ids(backend, &q, args.len());
         let words = search_words(&q);
         if !words.is_empty() {
             args.push(text_query(backend, &words));
-            sql.push_str(&format!(" OR {}", text_clause(backend, args.len())));
+            found = format!("{found} UNION {}", text_ids(backend, args.len()));
         }
-        sql.push(')');
+        sql.push_str(&format!(" AND cv.id IN ({found})"));
     }
     (sql, args)
 }
@@ -222,9 +256,8 @@ fn list_sql(
             .collect();
         format!("{} ORDER BY last_activity_at {order}, id {order} LIMIT {limit}", branches.join(" UNION ALL "))
     } else {
-        // A search narrows the list to the conversations it finds (a guest's number, a word):
-        // the database finds them first and sorts those few, which walking every conversation
-        // in order to test each would not beat (a million messages: 25 ms against 72 ms).
+        // A search narrows the list to the conversations it finds (a guest's number, a word),
+        // through its indexes: the database looks those few up and sorts them.
         if let Some(state) = filter.state {
             clause.push_str(&format!(" AND cv.state = '{}'", state.as_str()));
         }

@@ -1,4 +1,5 @@
-//! The queue of messages waiting for SQLite's full-text index (migration 0020).
+//! The queues of messages and guests waiting for SQLite's full-text indexes (migrations 0020 and
+//! 0023).
 
 use crate::db::Statement;
 
@@ -6,10 +7,16 @@ use crate::db::Statement;
 const BATCH_END: &str =
     "(SELECT MAX(message_rowid) FROM (SELECT message_rowid FROM search_queue ORDER BY message_rowid LIMIT $1))";
 
-/// A script that moves up to `batch` queued messages, oldest first, into the index; its last row
-/// is how many it moved. `CROSS JOIN` keeps the queue the outer loop: SQLite's planner otherwise
-/// walks the messages up to the batch's last rowid, every message ever written. A message rewritten while queued is indexed as it is now; one deleted
-/// while queued left the queue with it (the triggers of migration 0020).
+/// The last of the (at most) `$1` oldest queued guests (conversations).
+const GUEST_BATCH_END: &str = "(SELECT MAX(conversation_rowid) FROM (SELECT conversation_rowid FROM guest_queue \
+                               ORDER BY conversation_rowid LIMIT $1))";
+
+/// A script that moves up to `batch` queued messages, oldest first, into the index of their text,
+/// and as many queued guests into the index of guests' numbers and names; its two selected rows
+/// are how many of each it moved. `CROSS JOIN` keeps each queue the outer loop: SQLite's planner
+/// otherwise walks the messages up to the batch's last rowid, every message ever written. A
+/// message or guest rewritten while queued is indexed as it is now; one deleted while queued left
+/// the queue with it (the triggers of migrations 0020 and 0023).
 pub(in crate::inbox) fn index_queued(batch: i64) -> Vec<Statement> {
     vec![
         Statement::new(format!(
@@ -19,12 +26,23 @@ pub(in crate::inbox) fn index_queued(batch: i64) -> Vec<Statement> {
         .bind(batch),
         Statement::new(format!("DELETE FROM search_queue WHERE message_rowid <= {BATCH_END}")).bind(batch),
         Statement::new("SELECT changes()"),
+        Statement::new(format!(
+            "INSERT INTO guest_search (rowid, address, name) SELECT g.rowid, g.guest_address, \
+             COALESCE(g.guest_name, '') FROM guest_queue q CROSS JOIN conversations g \
+             ON g.rowid = q.conversation_rowid WHERE q.conversation_rowid <= {GUEST_BATCH_END}"
+        ))
+        .bind(batch),
+        Statement::new(format!("DELETE FROM guest_queue WHERE conversation_rowid <= {GUEST_BATCH_END}")).bind(batch),
+        Statement::new("SELECT changes()"),
     ]
 }
 
-/// Whether any message waits for the index.
+/// Whether any message or guest waits for an index.
 pub(in crate::inbox) async fn anything_queued(pool: &sqlx::AnyPool) -> sqlx::Result<bool> {
-    let any: i64 = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM search_queue)").fetch_one(pool).await?;
+    let any: i64 =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM search_queue) OR EXISTS (SELECT 1 FROM guest_queue)")
+            .fetch_one(pool)
+            .await?;
     Ok(any != 0)
 }
 
@@ -32,8 +50,8 @@ pub(in crate::inbox) async fn anything_queued(pool: &sqlx::AnyPool) -> sqlx::Res
 mod tests {
     use sqlx::{Connection, Row};
 
-    /// A batch reads the queue and looks each message up by its rowid: it never walks the
-    /// messages table, which holds every message ever written (a plan that did made each batch
+    /// A batch reads the queues and looks each message and guest up by its rowid: it never walks
+    /// the messages table, which holds every message ever written (a plan that did made each batch
     /// slower as the database grew: in the pipeline benchmark it took the database threads' time
     /// per webhook from about 60 µs to about 100 µs).
     #[tokio::test]
@@ -48,8 +66,14 @@ mod tests {
                 .iter()
                 .map(|r| r.get::<String, _>("detail"))
                 .collect();
-            // The messages (`m`) are only ever looked up by one rowid.
-            let walks = |d: &String| d.starts_with("SCAN m") || d.starts_with("SEARCH m ") && !d.ends_with("(rowid=?)");
+            // The messages (`m`) and conversations (`g`) are only ever looked up by one rowid.
+            let walks = |d: &String| {
+                ["m", "g"].iter().any(|t| {
+                    *d == format!("SCAN {t}")
+                        || d.starts_with(&format!("SCAN {t} "))
+                        || d.starts_with(&format!("SEARCH {t} ")) && !d.ends_with("(rowid=?)")
+                })
+            };
             assert!(!plan.iter().any(walks), "{}\n{plan:#?}", statement.sql);
         }
     }
