@@ -399,3 +399,17 @@ impl Db {
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("switchboard.db").display())
 }
+
+/// The plan SQLite chooses for `sql` on `conn` (`EXPLAIN QUERY PLAN`), one step per line, for tests
+/// that hold a query to the indexes it is meant to use.
+#[cfg(test)]
+pub(crate) async fn query_plan(conn: &mut sqlx::SqliteConnection, sql: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .fetch_all(conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>("detail"))
+        .collect()
+}

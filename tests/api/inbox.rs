@@ -379,13 +379,10 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     assert_eq!(get("/export/conversations/nope.json".into()).await.status(), 404);
 }
 
-#[tokio::test]
-async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
-    let app = spawn_app().await;
-    let (me, connector, _, _) = app.ready_path().await;
-    say(&app, &guest(7), "When is breakfast?", 1).await;
+/// The guest writes and Twilio refuses the reply (21610, the guest opted out): one failed reply.
+async fn a_reply_is_refused(app: &TestApp, from: &str) {
     app.sim.sim.set_faults(twilio_sim::Faults { reject_code: Some(21610), ..Default::default() });
-    write(&app, &guest(8), "whatsapp:+14155550100", "When is breakfast?", "Ben").await;
+    write(app, from, "whatsapp:+14155550100", "When is breakfast?", "Ben").await;
     eventually("the refused send is recorded", || async {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE status = 'failed'")
             .fetch_one(&app.state.db.pool)
@@ -394,6 +391,14 @@ async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
         (n == 1).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
+    let app = spawn_app().await;
+    let (me, connector, _, _) = app.ready_path().await;
+    say(&app, &guest(7), "When is breakfast?", 1).await;
+    a_reply_is_refused(&app, &guest(8)).await;
     // A forged webhook for the connector.
     let key = app.webhook_key(&connector).await;
     let forged = reqwest::Client::new()
@@ -487,16 +492,7 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
     for i in 0..4 {
         say(&app, &guest(i), "When is breakfast?", 1).await;
     }
-    app.sim.sim.set_faults(twilio_sim::Faults { reject_code: Some(21610), ..Default::default() });
-    write(&app, &guest(4), "whatsapp:+14155550100", "When is breakfast?", "Ben").await;
-    eventually("the refused send is recorded", || async {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE status = 'failed'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-        (n == 1).then_some(())
-    })
-    .await;
+    a_reply_is_refused(&app, &guest(4)).await;
     // Guests 0, 1, 2 and 4 wrote 3, 5, 10 and 20 days ago (20 is before the dashboard's 14 days).
     for (i, days) in [(0, 3), (1, 5), (2, 10), (4, 20)] {
         let shift = days * DAY;

@@ -48,7 +48,7 @@ pub(in crate::inbox) async fn anything_queued(pool: &sqlx::AnyPool) -> sqlx::Res
 
 #[cfg(test)]
 mod tests {
-    use sqlx::{Connection, Row};
+    use sqlx::Connection;
 
     /// A batch reads the queues and looks each message and guest up by its rowid: it never walks
     /// the messages table, which holds every message ever written (a plan that did made each batch
@@ -59,13 +59,7 @@ mod tests {
         let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
         sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
         for statement in super::index_queued(1_000) {
-            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", statement.sql))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String, _>("detail"))
-                .collect();
+            let plan = crate::db::query_plan(&mut conn, &statement.sql).await;
             // The messages (`m`) and conversations (`g`) are only ever looked up by one rowid.
             let walks = |d: &String| {
                 ["m", "g"].iter().any(|t| {
