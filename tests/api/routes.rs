@@ -158,7 +158,16 @@ async fn first_organization(app: &TestApp) -> Ids {
         })
         .await
         .unwrap();
-    eventually("the reply", || async { (!app.replies_to(guest).is_empty()).then_some(()) }).await;
+    // The reply, and the last of its status callbacks (the simulator's phone reads it): the
+    // comparison before and after the probes must not see a tick move on its own.
+    eventually("the reply, read", || async {
+        let statuses: Vec<(String,)> = sqlx::query_as("SELECT status FROM messages WHERE direction = 'outbound'")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+        (statuses.len() == 1 && statuses[0].0 == "read").then_some(())
+    })
+    .await;
     let conversation = app.state.inbox(&admin, InboxFilter::default()).await.unwrap().rows[0].id.clone();
     let detail = app.state.conversation(&admin, &conversation).await.unwrap();
     let message = detail.messages.iter().find_map(|m| m.execution_id.clone()).expect("the reply's execution record");
