@@ -620,19 +620,12 @@ async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
     let queued = || async {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM search_queue").fetch_one(&app.state.db.pool).await.unwrap()
     };
-    let search = |q: &str| {
-        let (app, me, q) = (&app, me.clone(), q.to_string());
-        async move {
-            let rows = app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows;
-            rows.into_iter().map(|r| r.guest).collect::<Vec<_>>()
-        }
-    };
     say(&app, &guest(1), "alpha", 1).await;
     say(&app, &guest(2), "bravo", 1).await;
     if sqlite {
         assert!(queued().await >= 2, "the guests' messages wait in the queue");
     }
-    assert_eq!(search("alpha").await, [guest(1)], "a search finds what is still queued");
+    assert_eq!(found(&app, &me, "alpha").await, [guest(1)], "a search finds what is still queued");
     if sqlite {
         assert_eq!(queued().await, 0, "the search indexed the queue first");
     }
@@ -658,10 +651,10 @@ async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
     for text in ["bravo", "delta"] {
         sqlx::query("DELETE FROM messages WHERE body = $1").bind(text).execute(&app.state.db.pool).await.unwrap();
     }
-    assert_eq!(search("echo").await, [guest(1)], "an indexed message's new words");
-    assert_eq!(search("foxtrot").await, [guest(3)], "a queued message's new words");
+    assert_eq!(found(&app, &me, "echo").await, [guest(1)], "an indexed message's new words");
+    assert_eq!(found(&app, &me, "foxtrot").await, [guest(3)], "a queued message's new words");
     for gone in ["alpha", "charlie", "bravo", "delta"] {
-        assert!(search(gone).await.is_empty(), "{gone:?} is still found");
+        assert!(found(&app, &me, gone).await.is_empty(), "{gone:?} is still found");
     }
     if sqlite {
         // The index and the messages agree (FTS5 checks every word against the bodies).
@@ -672,6 +665,14 @@ async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
     }
 }
 
+/// The guests whose conversations a search for `q` lists, in order.
+async fn found(app: &TestApp, me: &app::accounts::Me, q: &str) -> Vec<String> {
+    let rows = app.state.inbox(me, InboxFilter { q: q.to_string(), ..Default::default() }).await.unwrap().rows;
+    let mut guests: Vec<String> = rows.into_iter().map(|r| r.guest).collect();
+    guests.sort();
+    guests
+}
+
 #[tokio::test]
 async fn search_finds_words_whatever_their_case_and_accents() {
     let app = spawn_app().await;
@@ -679,26 +680,17 @@ async fn search_finds_words_whatever_their_case_and_accents() {
     say(&app, &guest(1), "¿Dónde está el café?", 1).await;
     say(&app, &guest(2), "Is the SAUNA open on Sundays?", 1).await;
     say(&app, &guest(3), "Crème brûlée tonight, s'il vous plaît", 1).await;
-    let search = |q: &str| {
-        let app = &app;
-        let me = me.clone();
-        let q = q.to_string();
-        async move {
-            let rows = app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows;
-            rows.into_iter().map(|r| r.guest).collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(search("cafe").await, [guest(1)], "accents fold");
-    assert_eq!(search("CAFÉ").await, [guest(1)], "and case");
-    assert_eq!(search("donde").await, [guest(1)]);
-    assert_eq!(search("sauna").await, [guest(2)]);
-    assert_eq!(search("creme brulee").await, [guest(3)], "every word");
-    assert_eq!(search("brul").await, [guest(3)], "the start of a word");
-    assert!(search("sauna cafe").await.is_empty(), "words of two conversations: none has both");
+    assert_eq!(found(&app, &me, "cafe").await, [guest(1)], "accents fold");
+    assert_eq!(found(&app, &me, "CAFÉ").await, [guest(1)], "and case");
+    assert_eq!(found(&app, &me, "donde").await, [guest(1)]);
+    assert_eq!(found(&app, &me, "sauna").await, [guest(2)]);
+    assert_eq!(found(&app, &me, "creme brulee").await, [guest(3)], "every word");
+    assert_eq!(found(&app, &me, "brul").await, [guest(3)], "the start of a word");
+    assert!(found(&app, &me, "sauna cafe").await.is_empty(), "words of two conversations: none has both");
     // What a search engine would read as syntax is text here.
     for q in ["\"sauna", "sauna*", "NEAR(sauna cafe)", "sauna OR cafe", "-sauna", "^", "()"] {
-        let found = search(q).await;
-        assert!(found.is_empty() || found == [guest(2)], "{q:?} gave {found:?}");
+        let guests = found(&app, &me, q).await;
+        assert!(guests.is_empty() || guests == [guest(2)], "{q:?} gave {guests:?}");
     }
 }
 
@@ -715,38 +707,30 @@ async fn guests_are_found_by_any_part_of_their_number_or_name() {
         (app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows.len() == 3).then_some(())
     })
     .await;
-    let search = |q: &str| {
-        let app = &app;
-        let me = me.clone();
-        let q = q.to_string();
-        async move {
-            let rows = app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows;
-            let mut guests: Vec<String> = rows.into_iter().map(|r| r.guest).collect();
-            guests.sort();
-            guests
-        }
-    };
     let jose = "whatsapp:+15550001234";
     let zoe = "whatsapp:+15550009876";
-    assert_eq!(search("jose").await, [jose], "accents and case aside");
-    assert_eq!(search("ÁLVAREZ").await, [jose]);
-    assert_eq!(search("é álv").await, [jose], "a part across the words");
-    assert_eq!(search("zoe").await, [zoe]);
-    assert_eq!(search("1234").await, [jose], "a part of the number");
-    assert_eq!(search("+1555000").await.len(), 3);
-    assert_eq!(search("98").await, [zoe], "two characters");
-    assert!(search("jos%").await.is_empty() && search("_ose").await.is_empty(), "wildcards are text");
+    assert_eq!(found(&app, &me, "jose").await, [jose], "accents and case aside");
+    assert_eq!(found(&app, &me, "ÁLVAREZ").await, [jose]);
+    assert_eq!(found(&app, &me, "é álv").await, [jose], "a part across the words");
+    assert_eq!(found(&app, &me, "zoe").await, [zoe]);
+    assert_eq!(found(&app, &me, "1234").await, [jose], "a part of the number");
+    assert_eq!(found(&app, &me, "+1555000").await.len(), 3);
+    assert_eq!(found(&app, &me, "98").await, [zoe], "two characters");
+    assert!(
+        found(&app, &me, "jos%").await.is_empty() && found(&app, &me, "_ose").await.is_empty(),
+        "wildcards are text"
+    );
 
     // Renamed (the guest's WhatsApp profile name changed): found by the new name only.
     write(&app, "whatsapp:+15550001234", "whatsapp:+14155550100", "Hi again", "Pepe").await;
-    eventually("the new name", || async { (search("pepe").await == [jose]).then_some(()) }).await;
-    assert!(search("álvarez").await.is_empty(), "the old name is gone from the index");
+    eventually("the new name", || async { (found(&app, &me, "pepe").await == [jose]).then_some(()) }).await;
+    assert!(found(&app, &me, "álvarez").await.is_empty(), "the old name is gone from the index");
 
     // Its conversations gone with the connector, the guest is found by nothing.
     let (connector,): (String,) =
         sqlx::query_as("SELECT id FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
     app.state.delete_connector(&me, &connector).await.unwrap();
-    assert!(search("pepe").await.is_empty() && search("1234").await.is_empty());
+    assert!(found(&app, &me, "pepe").await.is_empty() && found(&app, &me, "1234").await.is_empty());
     if app.state.db.backend == switchboard::db::Backend::Sqlite {
         let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM guest_search WHERE guest_search MATCH '1234'")
             .fetch_one(&app.state.db.pool)
