@@ -5,8 +5,12 @@
 
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
-    ports::*,
-    sharing::{AccessPolicy, AccessSettings, RequestKind},
+    agents::api::{ListTemplates, SetAgentTemplate},
+    inbox::api::GetInbox,
+    sharing::{
+        api::{AddSharedEmail, DecideAccess, GetSharing, RemoveSharedEmail, RevokeGuest, SetAccess},
+        AccessPolicy, RequestKind,
+    },
 };
 use twilio_sim::Inbound;
 
@@ -44,16 +48,23 @@ fn code_for(app: &TestApp, email: &str) -> (String, usize) {
     (code, mails.len())
 }
 
-async fn policy(app: &TestApp, me: &app::accounts::Me, agent: &str, policy: AccessPolicy, onboarding: bool) {
-    let settings = AccessSettings { policy, onboarding, onboarding_message: String::new() };
-    app.state.set_access(me, agent, settings).await.unwrap();
+/// The Sharing page's policy form, saved.
+async fn policy(app: &TestApp, admin: &reqwest::Client, agent: &str, policy: AccessPolicy, onboarding: bool) {
+    let form = SetAccess {
+        agent_id: agent.into(),
+        policy: policy.as_str().into(),
+        onboarding: if onboarding { "on".into() } else { String::new() },
+        onboarding_message: String::new(),
+    };
+    app.ui(admin, form).await.unwrap();
 }
 
 #[tokio::test]
 async fn require_email_verifies_with_a_code_and_commands_never_reach_the_agent() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    policy(&app, &me, &agent, AccessPolicy::RequireEmail, false).await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    policy(&app, &admin, &agent, AccessPolicy::RequireEmail, false).await;
 
     let prompt = say(&app, ANA, "When is breakfast?").await;
     assert!(prompt.contains("/login"), "{prompt}");
@@ -92,7 +103,10 @@ async fn require_email_verifies_with_a_code_and_commands_never_reach_the_agent()
     assert!(bodies.iter().all(|(b, _)| !b.contains(&code)), "{bodies:?}");
     assert!(bodies.iter().any(|(b, o)| b == "/login ••••••" && o.as_deref() == Some("command")));
     // Nor does the inbox's search index: the code's words left it with the masked body.
-    let found = app.state.inbox(&me, app::inbox::InboxFilter { q: code.clone(), ..Default::default() }).await.unwrap();
+    let found = app
+        .ui(&admin, GetInbox { filter: app::inbox::InboxFilter { q: code.clone(), ..Default::default() } })
+        .await
+        .unwrap();
     assert!(found.rows.is_empty(), "the code is found by search");
     if app.state.db.backend == switchboard::db::Backend::Sqlite {
         // The index and the messages agree (FTS5 checks every word against the bodies).
@@ -117,8 +131,9 @@ async fn require_email_verifies_with_a_code_and_commands_never_reach_the_agent()
 #[tokio::test]
 async fn codes_expire_allow_five_tries_and_only_the_newest_works() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    policy(&app, &me, &agent, AccessPolicy::RequireEmail, false).await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    policy(&app, &admin, &agent, AccessPolicy::RequireEmail, false).await;
 
     say(&app, ANA, "/login ana@example.com").await;
     let (code, _) = code_for(&app, "ana@example.com");
@@ -157,8 +172,9 @@ async fn codes_expire_allow_five_tries_and_only_the_newest_works() {
 #[tokio::test]
 async fn a_flood_of_login_requests_sends_no_flood_of_emails() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    policy(&app, &me, &agent, AccessPolicy::RequireEmail, false).await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    policy(&app, &admin, &agent, AccessPolicy::RequireEmail, false).await;
 
     // Per number: three codes in 15 minutes.
     for _ in 0..3 {
@@ -204,9 +220,10 @@ async fn a_flood_of_login_requests_sends_no_flood_of_emails() {
 #[tokio::test]
 async fn a_retried_turn_sends_no_second_email() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     // Codes are for agents that ask for a verified email (an open one has nothing to verify).
-    policy(&app, &me, &agent, AccessPolicy::RequireEmail, false).await;
+    policy(&app, &admin, &agent, AccessPolicy::RequireEmail, false).await;
     let conversation = switchboard::new_id();
     let guest = switchboard::access::Guest::load(&app.state, &agent, ANA, None, &conversation).await.unwrap();
     let command = || switchboard::access::parse("/login ana@example.com").unwrap();
@@ -226,12 +243,14 @@ async fn a_retried_turn_sends_no_second_email() {
 #[tokio::test]
 async fn require_approval_asks_for_access_and_approval_shares_the_agent() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    policy(&app, &me, &agent, AccessPolicy::RequireApproval, false).await;
-    app.state.add_shared_email(&me, &agent, "Ben@Example.com").await.unwrap();
-    let duplicate = app.state.add_shared_email(&me, &agent, "ben@example.com").await.unwrap_err();
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    policy(&app, &admin, &agent, AccessPolicy::RequireApproval, false).await;
+    app.ui(&admin, AddSharedEmail { agent_id: agent.clone(), email: "Ben@Example.com".into() }).await.unwrap();
+    let duplicate =
+        app.ui(&admin, AddSharedEmail { agent_id: agent.clone(), email: "ben@example.com".into() }).await.unwrap_err();
     assert!(matches!(duplicate, app::AppError::Invalid { ref field, .. } if field == "email"), "{duplicate:?}");
-    let bad = app.state.add_shared_email(&me, &agent, "ben").await.unwrap_err();
+    let bad = app.ui(&admin, AddSharedEmail { agent_id: agent.clone(), email: "ben".into() }).await.unwrap_err();
     assert!(matches!(bad, app::AppError::Invalid { .. }));
 
     // Ana verifies; she is not on the list, so a request is made for her.
@@ -240,7 +259,7 @@ async fn require_approval_asks_for_access_and_approval_shares_the_agent() {
     let answer = say(&app, ANA, &format!("/login {code}")).await;
     assert!(answer.starts_with("Verified") && answer.contains("waiting for approval"), "{answer}");
     assert!(say(&app, ANA, "When is breakfast?").await.contains("waiting for approval"));
-    let sharing = app.state.sharing(&me, &agent).await.unwrap();
+    let sharing = app.ui(&admin, GetSharing { agent_id: agent.clone() }).await.unwrap();
     assert_eq!(sharing.requests.len(), 1, "one request however often she writes");
     let request = &sharing.requests[0];
     assert_eq!(
@@ -251,15 +270,23 @@ async fn require_approval_asks_for_access_and_approval_shares_the_agent() {
     assert_eq!(sharing.verified.iter().map(|v| v.email.as_str()).collect::<Vec<_>>(), vec!["ana@example.com"]);
 
     // Approval puts her on the list and tells her.
-    let outcome = app.state.decide_access(&me, &agent, &request.id, true).await.unwrap();
+    let outcome = app
+        .ui(&admin, DecideAccess { agent_id: agent.clone(), request_id: request.id.clone(), approve: true })
+        .await
+        .unwrap();
     assert!(outcome.contains("told in their chat"), "{outcome}");
     let told = eventually("Ana is told", || async {
         app.replies_to(ANA).last().filter(|m| m.body.contains("approved")).map(|m| m.body.clone())
     })
     .await;
     assert_eq!(told, "Good news: your request was approved. You can chat with concierge now.");
-    assert!(app.state.decide_access(&me, &agent, &request.id, true).await.is_err(), "decided once");
-    let sharing = app.state.sharing(&me, &agent).await.unwrap();
+    assert!(
+        app.ui(&admin, DecideAccess { agent_id: agent.clone(), request_id: request.id.clone(), approve: true })
+            .await
+            .is_err(),
+        "decided once"
+    );
+    let sharing = app.ui(&admin, GetSharing { agent_id: agent.clone() }).await.unwrap();
     assert_eq!(
         sharing.shared.iter().map(|s| s.email.as_str()).collect::<Vec<_>>(),
         vec!["ana@example.com", "ben@example.com"]
@@ -268,13 +295,18 @@ async fn require_approval_asks_for_access_and_approval_shares_the_agent() {
     assert_eq!(say(&app, ANA, "When is breakfast?").await, "Breakfast is from 7 to 10.");
 
     // Taken off the list, she is asked to wait again (the same request, pending again).
-    app.state.remove_shared_email(&me, &agent, "ana@example.com").await.unwrap();
+    app.ui(&admin, RemoveSharedEmail { agent_id: agent.clone(), email: "ana@example.com".into() }).await.unwrap();
     assert!(say(&app, ANA, "When is breakfast?").await.contains("waiting for approval"));
-    let sharing = app.state.sharing(&me, &agent).await.unwrap();
+    let sharing = app.ui(&admin, GetSharing { agent_id: agent.clone() }).await.unwrap();
     assert_eq!((sharing.requests.len(), sharing.requests[0].state.as_str()), (1, "pending"));
 
     // Denied, she is told, and stays declined.
-    app.state.decide_access(&me, &agent, &sharing.requests[0].id, false).await.unwrap();
+    app.ui(
+        &admin,
+        DecideAccess { agent_id: agent.clone(), request_id: sharing.requests[0].id.clone(), approve: false },
+    )
+    .await
+    .unwrap();
     eventually("Ana hears she was declined", || async {
         app.replies_to(ANA).last().filter(|m| m.body.contains("declined")).map(|_| ())
     })
@@ -282,31 +314,35 @@ async fn require_approval_asks_for_access_and_approval_shares_the_agent() {
     assert_eq!(say(&app, ANA, "Please?").await, "Your request to chat with concierge was declined.");
 
     // Revoking a verified guest: she must /login again.
-    app.state.revoke_guest(&me, &agent, ANA).await.unwrap();
+    app.ui(&admin, RevokeGuest { agent_id: agent.clone(), guest: ANA.into() }).await.unwrap();
     assert!(say(&app, ANA, "/whoami").await.contains("No email address is verified"));
 }
 
 #[tokio::test]
 async fn onboarding_holds_new_senders_until_their_number_is_approved() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    let settings = AccessSettings {
-        policy: AccessPolicy::Open,
-        onboarding: true,
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let form = SetAccess {
+        agent_id: agent.clone(),
+        policy: AccessPolicy::Open.as_str().into(),
+        onboarding: "on".into(),
         onboarding_message: "Welcome! Reception will confirm your booking first.".into(),
     };
-    app.state.set_access(&me, &agent, settings).await.unwrap();
+    app.ui(&admin, form).await.unwrap();
 
     assert_eq!(say(&app, ANA, "When is breakfast?").await, "Welcome! Reception will confirm your booking first.");
     assert!(say(&app, ANA, "Hello?").await.contains("still waiting for approval"));
-    let sharing = app.state.sharing(&me, &agent).await.unwrap();
+    let sharing = app.ui(&admin, GetSharing { agent_id: agent.clone() }).await.unwrap();
     let request = &sharing.requests[0];
     assert_eq!(
         (request.kind, request.email.as_deref(), request.guest_name.as_deref()),
         (RequestKind::Number, None, Some("Ana"))
     );
 
-    app.state.decide_access(&me, &agent, &request.id, true).await.unwrap();
+    app.ui(&admin, DecideAccess { agent_id: agent.clone(), request_id: request.id.clone(), approve: true })
+        .await
+        .unwrap();
     eventually("Ana is told", || async {
         app.replies_to(ANA).last().filter(|m| m.body.contains("approved")).map(|_| ())
     })
@@ -319,8 +355,9 @@ async fn onboarding_holds_new_senders_until_their_number_is_approved() {
 #[tokio::test]
 async fn a_decision_outside_the_window_goes_as_the_template_or_not_at_all() {
     let app = spawn_app().await;
-    let (me, connector, _, agent) = app.ready_path().await;
-    policy(&app, &me, &agent, AccessPolicy::Open, true).await;
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    policy(&app, &admin, &agent, AccessPolicy::Open, true).await;
     say(&app, ANA, "Hello").await;
     say(&app, BEN, "Hello").await;
     sqlx::query("UPDATE conversations SET last_inbound_at = $1")
@@ -328,11 +365,14 @@ async fn a_decision_outside_the_window_goes_as_the_template_or_not_at_all() {
         .execute(&app.state.db.pool)
         .await
         .unwrap();
-    let requests = app.state.sharing(&me, &agent).await.unwrap().requests;
+    let requests = app.ui(&admin, GetSharing { agent_id: agent.clone() }).await.unwrap().requests;
     let id_of = |guest: &str| requests.iter().find(|r| r.guest == guest).unwrap().id.clone();
 
     // No template: approved, but nothing can be sent; the page says so.
-    let outcome = app.state.decide_access(&me, &agent, &id_of(ANA), true).await.unwrap();
+    let outcome = app
+        .ui(&admin, DecideAccess { agent_id: agent.clone(), request_id: id_of(ANA).clone(), approve: true })
+        .await
+        .unwrap();
     assert!(outcome.contains("could not be told") && outcome.contains("24-hour window"), "{outcome}");
     let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE note LIKE 'Access request%'")
         .fetch_one(&app.state.db.pool)
@@ -341,14 +381,18 @@ async fn a_decision_outside_the_window_goes_as_the_template_or_not_at_all() {
     assert_eq!(queued, 0);
 
     // With the agent's approved template, that goes instead.
-    let templates = app.state.list_templates(&me, &connector).await.unwrap();
-    let choice = app::agents::port::TemplateChoice {
+    let templates = app.ui(&admin, ListTemplates { connector_id: connector.clone() }).await.unwrap();
+    let choice = SetAgentTemplate {
+        agent_id: agent.clone(),
         connector_id: connector.clone(),
-        sid: templates[0].sid.clone(),
+        template_sid: templates[0].sid.clone(),
         variables: r#"{"1": "Ben"}"#.into(),
     };
-    app.state.set_agent_template(&me, &agent, Some(choice)).await.unwrap();
-    let outcome = app.state.decide_access(&me, &agent, &id_of(BEN), true).await.unwrap();
+    app.ui(&admin, choice).await.unwrap();
+    let outcome = app
+        .ui(&admin, DecideAccess { agent_id: agent.clone(), request_id: id_of(BEN).clone(), approve: true })
+        .await
+        .unwrap();
     assert!(outcome.contains("template"), "{outcome}");
     let sent =
         eventually("Ben gets the template", || async { app.replies_to(BEN).get(1).map(|m| m.body.clone()) }).await;
@@ -358,10 +402,11 @@ async fn a_decision_outside_the_window_goes_as_the_template_or_not_at_all() {
 #[tokio::test]
 async fn without_smtp_the_guest_and_the_page_are_told_email_is_not_set_up() {
     let app = crate::common::spawn_app_with(|c| c.smtp_host = None).await;
-    let (me, _, _, agent) = app.ready_path().await;
-    policy(&app, &me, &agent, AccessPolicy::RequireEmail, false).await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    policy(&app, &admin, &agent, AccessPolicy::RequireEmail, false).await;
     assert!(say(&app, ANA, "/login ana@example.com").await.contains("not set up"));
-    let sharing = app.state.sharing(&me, &agent).await.unwrap();
+    let sharing = app.ui(&admin, GetSharing { agent_id: agent.clone() }).await.unwrap();
     assert!(sharing.email_warning.unwrap().contains("SMTP"));
     assert!(app.sim.sim.mails().is_empty());
 }

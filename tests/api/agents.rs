@@ -10,10 +10,12 @@ use std::{
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
     agents::{
-        port::{AgentInput, BrainInput},
-        BrainKind, ChatLine, FaqEntry,
+        api::{AddChannel, CreateAgent, DeleteAgent, GetAgent, ListAgents, RegenerateHookSecret, TryAgent},
+        port::BrainInput,
+        BrainKind, ChatLine,
     },
-    ports::*,
+    connectors::api::ListNumbers,
+    inbox::api::ListConversations,
     AppError,
 };
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
@@ -111,15 +113,15 @@ async fn reply_number(app: &TestApp, n: usize) -> String {
         .await
 }
 
-fn input(name: &str, brain: BrainInput) -> AgentInput {
-    AgentInput {
-        name: name.into(),
+/// The agent form as the page posts it: the concierge's instructions, fallback reply and one
+/// FAQ line, with `brain`.
+fn form(name: &str, brain: BrainInput) -> CreateAgent {
+    let form = CreateAgent {
         instructions: "You are the hotel's concierge. Be brief.".into(),
-        fallback_reply: "A colleague will answer soon.".into(),
-        faq: vec![FaqEntry { question: "When is breakfast?".into(), answer: "From 7 to 10.".into() }],
-        brain,
-        ..AgentInput::default()
-    }
+        faq: "When is breakfast? | From 7 to 10.".into(),
+        ..TestApp::agent_form(name, "A colleague will answer soon.")
+    };
+    TestApp::with_brain(form, brain)
 }
 
 fn openai(url: &str, key: Option<&str>, timeout_secs: Option<u64>) -> BrainInput {
@@ -134,9 +136,11 @@ fn openai(url: &str, key: Option<&str>, timeout_secs: Option<u64>) -> BrainInput
 #[tokio::test]
 async fn an_openai_compatible_brain_answers_with_the_instructions_and_the_conversation() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     let (url, seen) = model_server(Model::Echo).await;
-    let detail = app.state.update_agent(&me, &agent, input("concierge", openai(&url, Some(KEY), None))).await.unwrap();
+    let detail =
+        app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&url, Some(KEY), None)))).await.unwrap();
     assert_eq!(detail.brain.kind, BrainKind::OpenAi);
     assert!(detail.brain.api_key_set);
     assert!(!serde_json::to_string(&detail).unwrap().contains(KEY), "the key never goes back to the browser");
@@ -172,35 +176,38 @@ async fn an_openai_compatible_brain_answers_with_the_instructions_and_the_conver
         .await
         .unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains(KEY));
-    app.state.update_agent(&me, &agent, input("concierge", openai(&url, None, None))).await.unwrap();
-    let tried =
-        app.state.try_agent(&me, &agent, vec![ChatLine { from_guest: true, text: "Hello?".into() }]).await.unwrap();
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&url, None, None)))).await.unwrap();
+    let tried = app
+        .ui(&admin, TryAgent { id: agent.clone(), chat: vec![ChatLine { from_guest: true, text: "Hello?".into() }] })
+        .await
+        .unwrap();
     assert_eq!((tried.reply.as_str(), tried.note), ("Echo: Hello? (2 messages)", None));
 }
 
 #[tokio::test]
 async fn a_failing_or_slow_brain_yields_the_fallback_reply_and_says_why() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     let chat = vec![ChatLine { from_guest: true, text: "Hello?".into() }];
 
     let (failing, _) = model_server(Model::Fail).await;
-    app.state.update_agent(&me, &agent, input("concierge", openai(&failing, Some(KEY), None))).await.unwrap();
-    let tried = app.state.try_agent(&me, &agent, chat.clone()).await.unwrap();
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&failing, Some(KEY), None)))).await.unwrap();
+    let tried = app.ui(&admin, TryAgent { id: agent.clone(), chat: chat.clone() }).await.unwrap();
     assert_eq!(tried.reply, "A colleague will answer soon.");
     let note = tried.note.unwrap();
     assert!(note.contains("HTTP 500") && note.contains("the model is overloaded"), "{note}");
     assert!(!note.contains(KEY));
 
     let (slow, _) = model_server(Model::Slow).await;
-    app.state.update_agent(&me, &agent, input("concierge", openai(&slow, Some(KEY), Some(1)))).await.unwrap();
-    let tried = app.state.try_agent(&me, &agent, chat.clone()).await.unwrap();
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&slow, Some(KEY), Some(1))))).await.unwrap();
+    let tried = app.ui(&admin, TryAgent { id: agent.clone(), chat: chat.clone() }).await.unwrap();
     assert_eq!(tried.reply, "A colleague will answer soon.");
     assert!(tried.note.unwrap().contains("took too long"));
     assert!(tried.latency_ms < 3000, "the agent's own timeout (1 s) applies, not the model's pace");
 
     // Through WhatsApp the guest gets the fallback too, and the conversation records why.
-    app.state.update_agent(&me, &agent, input("concierge", openai(&failing, Some(KEY), None))).await.unwrap();
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&failing, Some(KEY), None)))).await.unwrap();
     app.sim.sim.guest_message(guest_says("Is the pool open?")).await.unwrap();
     assert_eq!(reply_number(&app, 0).await, "A colleague will answer soon.");
     let (note,): (Option<String>,) = sqlx::query_as("SELECT note FROM messages WHERE direction = 'outbound'")
@@ -213,16 +220,19 @@ async fn a_failing_or_slow_brain_yields_the_fallback_reply_and_says_why() {
 #[tokio::test]
 async fn the_http_hook_brain_gets_the_turn_signed_and_its_reply_reaches_the_guest() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     let (url, seen) = hook_server().await;
     let detail = app
-        .state
-        .update_agent(&me, &agent, input("concierge", BrainInput::Hook { url: url.clone(), timeout_secs: None }))
+        .ui(
+            &admin,
+            TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url: url.clone(), timeout_secs: None })),
+        )
         .await
         .unwrap();
     let secret = detail.new_hook_secret.expect("the signing secret, shown once");
     assert!(secret.starts_with("sbhs_") && secret.len() > 40);
-    let again = app.state.agent(&me, &agent).await.unwrap();
+    let again = app.ui(&admin, GetAgent { id: agent.clone() }).await.unwrap();
     assert!(again.brain.hook_secret_set && again.new_hook_secret.is_none(), "shown once only");
 
     app.sim.sim.guest_message(guest_says("Hi there")).await.unwrap();
@@ -242,9 +252,11 @@ async fn the_http_hook_brain_gets_the_turn_signed_and_its_reply_reaches_the_gues
 
     // A new secret: the next call is signed with it, not the old one, in "Try the agent" and in
     // the guest's next turn (the brain loaded for earlier turns is not used again).
-    let renewed = app.state.regenerate_hook_secret(&me, &agent).await.unwrap();
+    let renewed = app.ui(&admin, RegenerateHookSecret { id: agent.clone() }).await.unwrap();
     assert_ne!(renewed, secret);
-    app.state.try_agent(&me, &agent, vec![ChatLine { from_guest: true, text: "Ping".into() }]).await.unwrap();
+    app.ui(&admin, TryAgent { id: agent.clone(), chat: vec![ChatLine { from_guest: true, text: "Ping".into() }] })
+        .await
+        .unwrap();
     let (headers, body) = seen.all().pop().unwrap();
     let signature = headers.get("x-switchboard-signature").unwrap().to_str().unwrap();
     assert_eq!(signature, switchboard::brain::hook_signature(&renewed, body.as_bytes()));
@@ -256,7 +268,7 @@ async fn the_http_hook_brain_gets_the_turn_signed_and_its_reply_reaches_the_gues
 
     // Leaving the hook brain drops its secret; the next turn is the FAQ's, which answers at once
     // and shows no typing indicator.
-    let faq = app.state.update_agent(&me, &agent, input("concierge", BrainInput::Faq)).await.unwrap();
+    let faq = app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Faq))).await.unwrap();
     assert!(!faq.brain.hook_secret_set);
     let typed =
         |app: &TestApp| app.sim.sim.requests().iter().filter(|r| r.path == "/v2/Indicators/Typing.json").count();
@@ -265,36 +277,37 @@ async fn the_http_hook_brain_gets_the_turn_signed_and_its_reply_reaches_the_gues
     assert_eq!(reply_number(&app, 2).await, "From 7 to 10.");
     assert_eq!(typed(&app), typed_before, "no typing indicator for the FAQ");
     assert_eq!(seen.all().len(), 3, "the hook was not called again");
-    let refused = app.state.regenerate_hook_secret(&me, &agent).await.unwrap_err();
+    let refused = app.ui(&admin, RegenerateHookSecret { id: agent.clone() }).await.unwrap_err();
     assert!(matches!(refused, AppError::Conflict(_)));
 }
 
 #[tokio::test]
 async fn agents_are_edited_and_deleted_and_bad_input_saves_nothing() {
     let app = spawn_app().await;
-    let (me, connector, number, agent) = app.ready_path().await;
+    let (_, connector, number, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     let field = |e: AppError| match e {
         AppError::Invalid { field, .. } => field,
         other => panic!("expected a field error, got {other:?}"),
     };
     let bad = [
-        (input("has spaces", BrainInput::Faq), "name"),
-        (input("ok", openai("http://127.0.0.1:9", None, None)), "llm_api_key"),
-        (input("ok", openai("not a url", Some(KEY), None)), "brain_url"),
-        (input("ok", BrainInput::Hook { url: "ftp://x".into(), timeout_secs: None }), "brain_url"),
-        (AgentInput { fallback_reply: " ".into(), ..input("ok", BrainInput::Faq) }, "fallback_reply"),
-        (AgentInput { welcome_message: "w".repeat(1601), ..input("ok", BrainInput::Faq) }, "welcome_message"),
+        (form("has spaces", BrainInput::Faq), "name"),
+        (form("ok", openai("http://127.0.0.1:9", None, None)), "llm_api_key"),
+        (form("ok", openai("not a url", Some(KEY), None)), "brain_url"),
+        (form("ok", BrainInput::Hook { url: "ftp://x".into(), timeout_secs: None }), "brain_url"),
+        (CreateAgent { fallback_reply: " ".into(), ..form("ok", BrainInput::Faq) }, "fallback_reply"),
+        (CreateAgent { welcome_message: "w".repeat(1601), ..form("ok", BrainInput::Faq) }, "welcome_message"),
     ];
     for (agent_input, expected) in bad {
-        assert_eq!(field(app.state.create_agent(&me, agent_input.clone()).await.unwrap_err()), expected);
-        assert_eq!(field(app.state.update_agent(&me, &agent, agent_input).await.unwrap_err()), expected);
+        assert_eq!(field(app.ui(&admin, agent_input.clone()).await.unwrap_err()), expected);
+        assert_eq!(field(app.ui(&admin, TestApp::edit_form(&agent, agent_input)).await.unwrap_err()), expected);
     }
-    let spa = app.state.create_agent(&me, input("spa", BrainInput::Faq)).await.unwrap();
+    let spa = app.ui(&admin, form("spa", BrainInput::Faq)).await.unwrap();
     assert_eq!(
-        field(app.state.update_agent(&me, &spa.id, input("concierge", BrainInput::Faq)).await.unwrap_err()),
+        field(app.ui(&admin, TestApp::edit_form(&spa.id, form("concierge", BrainInput::Faq))).await.unwrap_err()),
         "name"
     );
-    let unchanged = app.state.agent(&me, &agent).await.unwrap();
+    let unchanged = app.ui(&admin, GetAgent { id: agent.clone() }).await.unwrap();
     assert_eq!(
         (unchanged.name.as_str(), unchanged.brain.kind),
         ("concierge", BrainKind::Faq),
@@ -302,11 +315,12 @@ async fn agents_are_edited_and_deleted_and_bad_input_saves_nothing() {
     );
 
     let edited = app
-        .state
-        .update_agent(
-            &me,
-            &agent,
-            AgentInput { description: "Front desk questions".into(), ..input("front-desk", BrainInput::Faq) },
+        .ui(
+            &admin,
+            TestApp::edit_form(
+                &agent,
+                CreateAgent { description: "Front desk questions".into(), ..form("front-desk", BrainInput::Faq) },
+            ),
         )
         .await
         .unwrap();
@@ -315,26 +329,27 @@ async fn agents_are_edited_and_deleted_and_bad_input_saves_nothing() {
     // A conversation, then the agent goes: its channel goes, the number and the conversation stay.
     app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
     assert_eq!(reply_number(&app, 0).await, "From 7 to 10.");
-    app.state.delete_agent(&me, &agent).await.unwrap();
-    assert!(matches!(app.state.agent(&me, &agent).await, Err(AppError::NotFound(_))));
-    let names: Vec<String> = app.state.list_agents(&me).await.unwrap().into_iter().map(|a| a.name).collect();
+    app.ui(&admin, DeleteAgent { id: agent.clone() }).await.unwrap();
+    assert!(matches!(app.ui(&admin, GetAgent { id: agent.clone() }).await, Err(AppError::NotFound(_))));
+    let names: Vec<String> = app.ui(&admin, ListAgents {}).await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, vec!["spa"]);
-    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let rows = app.ui(&admin, ListNumbers { connector_id: connector.clone() }).await.unwrap();
     let row = rows.iter().find(|r| r.id == number).unwrap();
     assert!(row.active && row.bound_agent.is_none());
     let (conversations,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM conversations").fetch_one(&app.state.db.pool).await.unwrap();
     assert_eq!(conversations, 1);
     // The freed number can answer for another agent.
-    app.state.add_channel(&me, &spa.id, &number).await.unwrap();
+    app.ui(&admin, AddChannel { agent_id: spa.id.clone(), number_id: number.clone() }).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_new_conversation_hears_the_welcome_message_first_and_only_once() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    let welcome = AgentInput { welcome_message: "Welcome to the hotel!".into(), ..input("concierge", BrainInput::Faq) };
-    app.state.update_agent(&me, &agent, welcome).await.unwrap();
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let welcome = CreateAgent { welcome_message: "Welcome to the hotel!".into(), ..form("concierge", BrainInput::Faq) };
+    app.ui(&admin, TestApp::edit_form(&agent, welcome)).await.unwrap();
     app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
     assert_eq!(reply_number(&app, 0).await, "Welcome to the hotel!");
     assert_eq!(reply_number(&app, 1).await, "From 7 to 10.");
@@ -347,9 +362,10 @@ async fn a_new_conversation_hears_the_welcome_message_first_and_only_once() {
 #[tokio::test]
 async fn a_welcome_that_fails_does_not_hold_back_the_answer_and_the_conversation_says_so() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    let welcome = AgentInput { welcome_message: "Welcome to the hotel!".into(), ..input("concierge", BrainInput::Faq) };
-    app.state.update_agent(&me, &agent, welcome).await.unwrap();
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let welcome = CreateAgent { welcome_message: "Welcome to the hotel!".into(), ..form("concierge", BrainInput::Faq) };
+    app.ui(&admin, TestApp::edit_form(&agent, welcome)).await.unwrap();
     // Twilio refuses the welcome for good (an invalid message), and only it.
     app.sim.sim.set_faults(twilio_sim::Faults {
         reject_code: Some(21617),
@@ -359,7 +375,7 @@ async fn a_welcome_that_fails_does_not_hold_back_the_answer_and_the_conversation
     app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
     assert_eq!(reply_number(&app, 0).await, "From 7 to 10.", "the answer went out");
     let c = eventually("the welcome recorded as failed", || async {
-        let c = app.state.conversations(&me, &agent).await.unwrap().remove(0);
+        let c = app.ui(&admin, ListConversations { agent_id: agent.clone() }).await.unwrap().remove(0);
         c.messages.iter().any(|m| m.status == "failed").then_some(c)
     })
     .await;
@@ -373,16 +389,17 @@ async fn a_welcome_that_fails_does_not_hold_back_the_answer_and_the_conversation
 #[tokio::test]
 async fn try_the_agent_runs_the_faq_brain_without_whatsapp() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     let sends_before = app.sim.sim.send_attempts().len();
     let chat = vec![
         ChatLine { from_guest: true, text: "Hi".into() },
         ChatLine { from_guest: false, text: "A colleague will answer soon.".into() },
         ChatLine { from_guest: true, text: "When is breakfast?".into() },
     ];
-    let tried = app.state.try_agent(&me, &agent, chat).await.unwrap();
+    let tried = app.ui(&admin, TryAgent { id: agent.clone(), chat }).await.unwrap();
     assert_eq!((tried.reply.as_str(), tried.note), ("Breakfast is from 7 to 10.", None));
-    let empty = app.state.try_agent(&me, &agent, vec![]).await.unwrap_err();
+    let empty = app.ui(&admin, TryAgent { id: agent.clone(), chat: vec![] }).await.unwrap_err();
     assert!(matches!(empty, AppError::Invalid { .. }));
     assert_eq!(app.sim.sim.send_attempts().len(), sends_before, "nothing went through Twilio");
     let (messages,): (i64,) =

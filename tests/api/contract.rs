@@ -7,7 +7,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::common::{eventually, spawn_app, TestApp};
-use app::{connectors::WebhookState, ports::*};
+use app::{
+    agents::api::{ListTemplates, SetAgentTemplate},
+    connectors::{
+        api::{CreateConnector, DeleteConnector, ListNumbers, SaveNumbers, SendTestMessage, SetAllWebhooks},
+        WebhookState,
+    },
+};
 use serde_json::Value;
 use twilio_sim::{Faults, Inbound, MediaFile, RecordedRequest, SeedAccount, SeedNumber, SeedService};
 
@@ -347,30 +353,32 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
         },
     );
 
-    let (me, connector, _, agent) = app.ready_path().await;
-    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
-    let all: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    app.state.save_numbers(&me, &connector, all, false).await.unwrap();
-    let outcomes = app.state.set_all_webhooks(&me, &connector).await.unwrap();
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let rows = app.ui(&admin, ListNumbers { connector_id: connector.clone() }).await.unwrap();
+    let active: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    app.ui(&admin, SaveNumbers { connector_id: connector.clone(), active, unbind: false }).await.unwrap();
+    let outcomes = app.ui(&admin, SetAllWebhooks { connector_id: connector.clone() }).await.unwrap();
     assert_eq!(outcomes.iter().filter(|o| o.state == WebhookState::Configured).count(), 2, "{outcomes:?}");
     let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
-    app.state.send_test_message(&me, &connector, &sms, "+15557654321").await.unwrap();
+    let test_message = SendTestMessage { connector_id: connector.clone(), number_id: sms, to: "+15557654321".into() };
+    app.ui(&admin, test_message).await.unwrap();
 
-    let mut big_input = app.connector_input("Big");
-    big_input.account_sid = big.sid.clone();
-    let big_connector = app.state.create_connector(&me, big_input).await.unwrap();
-    let big_rows = app.state.list_numbers(&me, &big_connector.id).await.unwrap();
+    let big_form = CreateConnector { account_sid: big.sid.clone(), ..app.connector_form("Big") };
+    let big_connector = app.ui(&admin, big_form).await.unwrap();
+    let big_rows = app.ui(&admin, ListNumbers { connector_id: big_connector.id }).await.unwrap();
     assert_eq!(big_rows.len(), 130 + 65, "every page of senders and numbers");
 
     // A guest's message with a photo; the reply's first send has an unknown outcome (Twilio
     // created it and answered 500), so Switchboard lists Twilio's messages before trying again.
-    let templates = app.state.list_templates(&me, &connector).await.unwrap();
-    let choice = app::agents::port::TemplateChoice {
+    let templates = app.ui(&admin, ListTemplates { connector_id: connector.clone() }).await.unwrap();
+    let choice = SetAgentTemplate {
+        agent_id: agent.clone(),
         connector_id: connector.clone(),
-        sid: templates[0].sid.clone(),
+        template_sid: templates[0].sid.clone(),
         variables: r#"{"1": "Ana"}"#.into(),
     };
-    app.state.set_agent_template(&me, &agent, Some(choice)).await.unwrap();
+    app.ui(&admin, choice).await.unwrap();
     app.sim.sim.set_faults(Faults { phantom_rate: 1.0, status_delay_ms: 3_000, ..Faults::default() });
     let guest = "whatsapp:+15550003333";
     let photo = MediaFile { content_type: "image/png".into(), data: PNG.to_vec() };
@@ -419,13 +427,9 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
     let answer = axum::Router::new()
         .route("/hook", axum::routing::post(|| async { axum::Json(serde_json::json!({ "reply": "On it." })) }));
     tokio::spawn(async move { axum::serve(hook, answer).await.unwrap() });
-    let input = app::agents::port::AgentInput {
-        name: "concierge".into(),
-        fallback_reply: "A colleague will answer soon.".into(),
-        brain: app::agents::port::BrainInput::Hook { url: hook_url, timeout_secs: None },
-        ..Default::default()
-    };
-    app.state.update_agent(&me, &agent, input).await.unwrap();
+    let form = TestApp::agent_form("concierge", "A colleague will answer soon.");
+    let form = TestApp::with_brain(form, app::agents::port::BrainInput::Hook { url: hook_url, timeout_secs: None });
+    app.ui(&admin, TestApp::edit_form(&agent, form)).await.unwrap();
     let asker = "whatsapp:+15550003344";
     let question = Inbound {
         to: "whatsapp:+14155550100".into(),
@@ -437,7 +441,7 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
     app.sim.sim.guest_message(question).await.unwrap();
     eventually("the hook's reply", || async { (!app.replies_to(asker).is_empty()).then_some(()) }).await;
 
-    app.state.delete_connector(&me, &connector).await.unwrap();
+    app.ui(&admin, DeleteConnector { id: connector }).await.unwrap();
 
     let specs = load_specs();
     let requests = app.sim.sim.requests();

@@ -5,11 +5,20 @@ use std::time::Duration;
 
 use crate::common::{eventually, spawn_app, spawn_app_tuned, TestApp};
 use app::{
-    accounts::Role,
-    agents::port::AgentInput,
-    connectors::Provider,
-    inbox::{ConversationState, Direction, InboxFilter},
-    ports::*,
+    accounts::{api::AddUser, Role},
+    agents::api::{AddChannel, ListTemplates},
+    connectors::{
+        api::{DeleteConnector, ListConnectors, ListNumbers, SaveNumbers, SetWebhook},
+        Provider,
+    },
+    dashboard::api::GetDashboard,
+    inbox::{
+        api::{
+            EndConversation, GetConversation, GetExecution, GetInactivity, GetInbox, SetInactivity, SetPaused,
+            StaffReply,
+        },
+        ConversationState, Direction, InboxFilter,
+    },
 };
 use twilio_sim::Inbound;
 
@@ -37,19 +46,32 @@ async fn say(app: &TestApp, from: &str, body: &str, replies: usize) {
     eventually("the reply", || async { (app.replies_to(from).len() >= replies).then_some(()) }).await;
 }
 
+/// The admin adds owner@example.com as an agent owner, on the Users page.
+async fn add_owner(app: &TestApp, admin: &reqwest::Client) {
+    let form = AddUser {
+        email: "owner@example.com".into(),
+        role: Role::AgentOwner.as_str().into(),
+        password: "correct horse battery".into(),
+    };
+    app.ui(admin, form).await.unwrap();
+}
+
 #[tokio::test]
 async fn the_inbox_filters_searches_and_pages() {
     let app = spawn_app().await;
-    let (me, connector, _, agent) = app.ready_path().await;
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     // The SMS number answers for the same agent.
-    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let rows = app.ui(&admin, ListNumbers { connector_id: connector.clone() }).await.unwrap();
     let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
     let whatsapp = TestApp::number(&rows, "+14155550100", true).id.clone();
     let other = TestApp::number(&rows, "+14155550101", true).id.clone();
-    app.state.save_numbers(&me, &connector, vec![whatsapp, sms.clone(), other.clone()], false).await.unwrap();
-    app.state.set_webhook(&me, &connector, &other).await.unwrap();
-    app.state.set_webhook(&me, &connector, &sms).await.unwrap();
-    app.state.add_channel(&me, &agent, &sms).await.unwrap();
+    let active = vec![whatsapp, sms.clone(), other.clone()];
+    app.ui(&admin, SaveNumbers { connector_id: connector.clone(), active, unbind: false }).await.unwrap();
+    for number_id in [&other, &sms] {
+        app.ui(&admin, SetWebhook { connector_id: connector.clone(), number_id: number_id.clone() }).await.unwrap();
+    }
+    app.ui(&admin, AddChannel { agent_id: agent.clone(), number_id: sms }).await.unwrap();
 
     for i in 0..27 {
         let body = if i == 7 { "Is the sauna open on Sundays?" } else { "When is breakfast?" };
@@ -62,11 +84,14 @@ async fn the_inbox_filters_searches_and_pages() {
     })
     .await;
 
-    let first = app.state.inbox(&me, InboxFilter::default()).await.unwrap();
+    let first = app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap();
     assert_eq!(first.rows.len(), 25);
     assert!(first.older.is_some() && first.newer.is_none());
     assert_eq!(first.numbers, vec!["+14155550100", "+14155550101", "+14155550199"]);
-    let second = app.state.inbox(&me, InboxFilter { after: first.older.clone(), ..Default::default() }).await.unwrap();
+    let second = app
+        .ui(&admin, GetInbox { filter: InboxFilter { after: first.older.clone(), ..Default::default() } })
+        .await
+        .unwrap();
     assert_eq!(second.rows.len(), 3);
     assert!(second.older.is_none() && second.newer.is_some());
     let mut all: Vec<String> = first.rows.iter().chain(&second.rows).map(|r| r.id.clone()).collect();
@@ -79,21 +104,26 @@ async fn the_inbox_filters_searches_and_pages() {
     assert!(!row.last_from_guest && row.window_open && row.state == ConversationState::Live);
     assert_eq!(row.agent_name.as_deref(), Some("concierge"));
 
-    let sms_only =
-        app.state.inbox(&me, InboxFilter { provider: Some(Provider::Sms), ..Default::default() }).await.unwrap();
+    let sms_only = app
+        .ui(&admin, GetInbox { filter: InboxFilter { provider: Some(Provider::Sms), ..Default::default() } })
+        .await
+        .unwrap();
     assert_eq!(sms_only.rows.len(), 1);
     assert_eq!((sms_only.rows[0].guest.as_str(), sms_only.rows[0].number.as_str()), ("+15559990001", "+14155550199"));
-    let by_number =
-        app.state.inbox(&me, InboxFilter { number: Some("+14155550199".into()), ..Default::default() }).await.unwrap();
+    let by_number = app
+        .ui(&admin, GetInbox { filter: InboxFilter { number: Some("+14155550199".into()), ..Default::default() } })
+        .await
+        .unwrap();
     assert_eq!(by_number.rows.len(), 1);
-    let whatsapp_page =
-        app.state.inbox(&me, InboxFilter { provider: Some(Provider::WhatsApp), ..Default::default() }).await.unwrap();
+    let whatsapp_page = app
+        .ui(&admin, GetInbox { filter: InboxFilter { provider: Some(Provider::WhatsApp), ..Default::default() } })
+        .await
+        .unwrap();
     assert_eq!((whatsapp_page.rows.len(), whatsapp_page.older.is_some()), (25, true));
     let search = |q: &str| {
-        let app = &app;
-        let me = me.clone();
+        let (app, admin) = (&app, &admin);
         let q = q.to_string();
-        async move { app.state.inbox(&me, InboxFilter { q, ..Default::default() }).await.unwrap().rows }
+        async move { app.ui(admin, GetInbox { filter: InboxFilter { q, ..Default::default() } }).await.unwrap().rows }
     };
     let sauna = search("SAUNA").await;
     assert_eq!(sauna.len(), 1, "text, case-insensitive");
@@ -102,33 +132,24 @@ async fn the_inbox_filters_searches_and_pages() {
     assert_eq!(search("+15550000013").await.len(), 1, "by number");
     assert!(search("100%_").await.is_empty(), "LIKE wildcards are taken literally");
     let ended = app
-        .state
-        .inbox(&me, InboxFilter { state: Some(ConversationState::Ended), ..Default::default() })
+        .ui(&admin, GetInbox { filter: InboxFilter { state: Some(ConversationState::Ended), ..Default::default() } })
         .await
         .unwrap();
     assert!(ended.rows.is_empty());
 
     // An agent owner sees only their agents' conversations, with guests' numbers masked.
-    app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
-    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
-    assert!(app.state.inbox(&owner, InboxFilter::default()).await.unwrap().rows.is_empty());
+    add_owner(&app, &admin).await;
+    let owner = app.browser("owner@example.com").await;
+    assert!(app.ui(&owner, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows.is_empty());
     assert!(app
-        .state
-        .inbox(&owner, InboxFilter { agent_id: Some(agent.clone()), ..Default::default() })
+        .ui(&owner, GetInbox { filter: InboxFilter { agent_id: Some(agent.clone()), ..Default::default() } })
         .await
         .is_err());
-    let theirs = app
-        .state
-        .create_agent(
-            &owner,
-            AgentInput { name: "owners-bot".into(), fallback_reply: "Soon.".into(), ..Default::default() },
-        )
-        .await
-        .unwrap();
-    app.state.add_channel(&owner, &theirs.id, &other).await.unwrap();
+    let theirs = app.ui(&owner, TestApp::agent_form("owners-bot", "Soon.")).await.unwrap();
+    app.ui(&owner, AddChannel { agent_id: theirs.id, number_id: other }).await.unwrap();
     write(&app, "whatsapp:+15559990002", "whatsapp:+14155550101", "Hello", "").await;
     let mine = eventually("the owner's conversation", || async {
-        let rows = app.state.inbox(&owner, InboxFilter::default()).await.unwrap().rows;
+        let rows = app.ui(&owner, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows;
         (!rows.is_empty()).then_some(rows)
     })
     .await;
@@ -139,11 +160,12 @@ async fn the_inbox_filters_searches_and_pages() {
 #[tokio::test]
 async fn a_conversation_shows_ticks_and_the_execution_record_of_each_reply() {
     let app = spawn_app().await;
-    let (me, _, _, _) = app.ready_path().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     say(&app, &guest(1), "When is breakfast?", 1).await;
-    let id = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
+    let id = app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows[0].id.clone();
     let c = eventually("the reply is read", || async {
-        let c = app.state.conversation(&me, &id).await.unwrap();
+        let c = app.ui(&admin, GetConversation { id: id.clone() }).await.unwrap();
         (c.messages.last().map(|m| m.status.as_str()) == Some("read")).then_some(c)
     })
     .await;
@@ -153,7 +175,8 @@ async fn a_conversation_shows_ticks_and_the_execution_record_of_each_reply() {
     assert_eq!((answer.who(), answer.tick(), answer.body.as_str()), ("Agent", "✓✓", "Breakfast is from 7 to 10."));
     assert!(answer.twilio_sid.as_deref().is_some_and(|s| s.starts_with("SM")));
 
-    let record = app.state.execution(&me, answer.execution_id.as_deref().unwrap()).await.unwrap();
+    let record =
+        app.ui(&admin, GetExecution { id: answer.execution_id.as_deref().unwrap().to_string() }).await.unwrap();
     assert_eq!(record.brain, "Built-in FAQ");
     assert_eq!(record.output.as_deref(), Some("Breakfast is from 7 to 10."));
     assert!(record.error.is_none());
@@ -171,7 +194,7 @@ async fn a_conversation_shows_ticks_and_the_execution_record_of_each_reply() {
     });
     say(&app, &guest(1), "When is breakfast?", 2).await;
     let failed = eventually("the failure arrives", || async {
-        let c = app.state.conversation(&me, &id).await.unwrap();
+        let c = app.ui(&admin, GetConversation { id: id.clone() }).await.unwrap();
         c.messages.last().filter(|m| m.status == "undelivered").cloned()
     })
     .await;
@@ -182,14 +205,21 @@ async fn a_conversation_shows_ticks_and_the_execution_record_of_each_reply() {
 #[tokio::test]
 async fn staff_take_over_reply_under_the_window_rule_and_hand_back() {
     let app = spawn_app().await;
-    let (me, connector, _, _) = app.ready_path().await;
+    let (_, connector, _, _) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let reply = |body: &str| StaffReply {
+        id: String::new(),
+        body: body.into(),
+        template_sid: String::new(),
+        variables: String::new(),
+    };
     let ana = guest(2);
     say(&app, &ana, "When is breakfast?", 1).await;
-    let id = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
+    let id = app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows[0].id.clone();
 
-    let c = app.state.set_paused(&me, &id, true).await.unwrap();
+    let c = app.ui(&admin, SetPaused { id: id.clone(), paused: true }).await.unwrap();
     assert_eq!(c.paused_by.as_deref(), Some("admin@example.com"));
-    assert!(app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].paused);
+    assert!(app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows[0].paused);
     write(&app, &ana, "whatsapp:+14155550100", "Can I talk to a person?", "Ana").await;
     eventually("the turn passes", || async {
         let (answered,): (i64,) =
@@ -203,14 +233,14 @@ async fn staff_take_over_reply_under_the_window_rule_and_hand_back() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.replies_to(&ana).len(), 1, "the agent stays silent while staff have it");
 
-    let empty = app.state.staff_reply(&me, &id, "  ".into(), None).await.unwrap_err();
+    let empty = app.ui(&admin, StaffReply { id: id.clone(), ..reply("  ") }).await.unwrap_err();
     assert!(matches!(empty, app::AppError::Invalid { ref field, .. } if field == "body"));
-    app.state.staff_reply(&me, &id, "Hello Ana, this is Marta from reception.".into(), None).await.unwrap();
+    app.ui(&admin, StaffReply { id: id.clone(), ..reply("Hello Ana, this is Marta from reception.") }).await.unwrap();
     eventually("the staff reply arrives", || async {
         app.replies_to(&ana).last().filter(|m| m.body.starts_with("Hello Ana")).map(|_| ())
     })
     .await;
-    let c = app.state.conversation(&me, &id).await.unwrap();
+    let c = app.ui(&admin, GetConversation { id: id.clone() }).await.unwrap();
     let staff = c.messages.iter().find(|m| m.who() == "Staff").unwrap();
     assert_eq!(staff.note.as_deref(), Some("Sent by admin@example.com."));
 
@@ -220,20 +250,23 @@ async fn staff_take_over_reply_under_the_window_rule_and_hand_back() {
         .execute(&app.state.db.pool)
         .await
         .unwrap();
-    let refused = app.state.staff_reply(&me, &id, "Are you still there?".into(), None).await.unwrap_err();
+    let refused = app.ui(&admin, StaffReply { id: id.clone(), ..reply("Are you still there?") }).await.unwrap_err();
     assert!(matches!(refused, app::AppError::OutsideWindow(_)), "{refused:?}");
-    let templates = app.state.list_templates(&me, &connector).await.unwrap();
-    app.state
-        .staff_reply(&me, &id, String::new(), Some((templates[0].sid.clone(), r#"{"1": "Ana"}"#.into())))
-        .await
-        .unwrap();
+    let templates = app.ui(&admin, ListTemplates { connector_id: connector }).await.unwrap();
+    let template = StaffReply {
+        id: id.clone(),
+        template_sid: templates[0].sid.clone(),
+        variables: r#"{"1": "Ana"}"#.into(),
+        ..reply("")
+    };
+    app.ui(&admin, template).await.unwrap();
     eventually("the template arrives", || async {
         app.replies_to(&ana).last().filter(|m| m.body == "Hello Ana, we have news for you.").map(|_| ())
     })
     .await;
 
     // Handed back: the agent answers again.
-    let c = app.state.set_paused(&me, &id, false).await.unwrap();
+    let c = app.ui(&admin, SetPaused { id: id.clone(), paused: false }).await.unwrap();
     assert!(c.paused_by.is_none());
     say(&app, &ana, "When is breakfast?", 4).await;
     assert_eq!(app.replies_to(&ana).last().unwrap().body, "Breakfast is from 7 to 10.");
@@ -242,31 +275,39 @@ async fn staff_take_over_reply_under_the_window_rule_and_hand_back() {
 #[tokio::test]
 async fn a_quiet_conversation_ends_and_a_new_message_opens_it_again() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    assert_eq!(app.state.inactivity(&me, &agent).await.unwrap(), 600, "ten minutes by default");
-    assert!(matches!(app.state.set_inactivity(&me, &agent, 1).await, Err(app::AppError::Invalid { .. })));
-    assert_eq!(app.state.set_inactivity(&me, &agent, 5).await.unwrap(), 5);
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    // The form takes minutes (a second is 1/60 of one); the conversation ends after seconds.
+    let inactivity = |minutes: &str| SetInactivity { agent_id: agent.clone(), minutes: minutes.into() };
+    assert_eq!(app.ui(&admin, GetInactivity { agent_id: agent.clone() }).await.unwrap(), 600, "ten minutes by default");
+    assert!(matches!(app.ui(&admin, inactivity("0.0167")).await, Err(app::AppError::Invalid { .. })), "one second");
+    assert!(
+        matches!(app.ui(&admin, inactivity("ten")).await, Err(app::AppError::Invalid { field, .. }) if field == "minutes")
+    );
+    assert_eq!(app.ui(&admin, inactivity("0.0833")).await.unwrap(), 5, "five seconds");
     let ana = guest(3);
     say(&app, &ana, "When is breakfast?", 1).await;
-    let id = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
-    assert_eq!(app.state.conversation(&me, &id).await.unwrap().state, ConversationState::Live);
+    let id = app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows[0].id.clone();
+    assert_eq!(app.ui(&admin, GetConversation { id: id.clone() }).await.unwrap().state, ConversationState::Live);
     // Five quiet seconds later (the sweep runs every 200 ms in tests), it has ended.
     let ended = eventually("the conversation ends", || async {
-        let c = app.state.conversation(&me, &id).await.unwrap();
+        let c = app.ui(&admin, GetConversation { id: id.clone() }).await.unwrap();
         (c.state == ConversationState::Ended).then_some(c)
     })
     .await;
     assert!(ended.ended_at_ms.is_some());
-    let list = app.state.inbox(&me, InboxFilter { state: Some(ConversationState::Ended), ..Default::default() }).await;
+    let list = app
+        .ui(&admin, GetInbox { filter: InboxFilter { state: Some(ConversationState::Ended), ..Default::default() } })
+        .await;
     assert_eq!(list.unwrap().rows.len(), 1);
 
     say(&app, &ana, "One more thing", 2).await;
-    assert_eq!(app.state.conversation(&me, &id).await.unwrap().state, ConversationState::Live);
-    app.state.set_inactivity(&me, &agent, 600).await.unwrap();
+    assert_eq!(app.ui(&admin, GetConversation { id: id.clone() }).await.unwrap().state, ConversationState::Live);
+    app.ui(&admin, inactivity("10")).await.unwrap();
     // Ended by hand.
-    let c = app.state.end_conversation(&me, &id).await.unwrap();
+    let c = app.ui(&admin, EndConversation { id: id.clone() }).await.unwrap();
     assert_eq!(c.state, ConversationState::Ended);
-    assert!(matches!(app.state.end_conversation(&me, &id).await, Err(app::AppError::Conflict(_))));
+    assert!(matches!(app.ui(&admin, EndConversation { id: id.clone() }).await, Err(app::AppError::Conflict(_))));
 }
 
 /// Reads server-sent events until one named `changed` carries `id`.
@@ -277,10 +318,10 @@ async fn wait_for_event(response: &mut reqwest::Response, id: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_updates_reach_the_signed_in_users_who_may_see_them() {
     let app = spawn_app().await;
-    let (me, _, _, _) = app.ready_path().await;
+    app.ready_path().await;
     assert_eq!(reqwest::get(format!("{}/events", app.url)).await.unwrap().status(), 401);
     let admin = app.browser("admin@example.com").await;
-    app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
+    add_owner(&app, &admin).await;
     let owner = app.browser("owner@example.com").await;
     let mut admin_events = admin.get(format!("{}/events", app.url)).send().await.unwrap();
     assert_eq!(admin_events.headers()["content-type"], "text/event-stream");
@@ -288,37 +329,29 @@ async fn live_updates_reach_the_signed_in_users_who_may_see_them() {
 
     write(&app, &guest(4), "whatsapp:+14155550100", "When is breakfast?", "Ana").await;
     let id = eventually("the conversation", || async {
-        app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows.first().map(|r| r.id.clone())
+        app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows.first().map(|r| r.id.clone())
     })
     .await;
     assert!(wait_for_event(&mut admin_events, &id).await, "the admin hears of the new message");
     // Later changes come as further events (changes within a quarter of a second come as one).
     eventually("read", || async { app.replies_to(&guest(4)).pop().filter(|m| m.status == "read") }).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    app.state.end_conversation(&me, &id).await.unwrap();
+    app.ui(&admin, EndConversation { id: id.clone() }).await.unwrap();
     assert!(wait_for_event(&mut admin_events, &id).await, "the admin hears the conversation ended");
     // The owner does not own this agent: nothing about it reaches them. Their own agent's
     // conversation does (the positive control), and nothing about the other came before it.
-    let owner_me =
-        app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
-    let spa = app
-        .state
-        .create_agent(
-            &owner_me,
-            AgentInput { name: "spa".into(), fallback_reply: "We will call you.".into(), ..Default::default() },
-        )
-        .await
-        .unwrap();
-    let connector = app.state.list_connectors(&me).await.unwrap().remove(0).id;
-    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let spa = app.ui(&owner, TestApp::agent_form("spa", "We will call you.")).await.unwrap();
+    let connector = app.ui(&admin, ListConnectors {}).await.unwrap().remove(0).id;
+    let rows = app.ui(&admin, ListNumbers { connector_id: connector.clone() }).await.unwrap();
     let numbers: Vec<String> =
         ["+14155550100", "+14155550101"].iter().map(|n| TestApp::number(&rows, n, true).id.clone()).collect();
-    app.state.save_numbers(&me, &connector, numbers.clone(), false).await.unwrap();
-    app.state.set_webhook(&me, &connector, &numbers[1]).await.unwrap();
-    app.state.add_channel(&owner_me, &spa.id, &numbers[1]).await.unwrap();
+    let save = SaveNumbers { connector_id: connector.clone(), active: numbers.clone(), unbind: false };
+    app.ui(&admin, save).await.unwrap();
+    app.ui(&admin, SetWebhook { connector_id: connector, number_id: numbers[1].clone() }).await.unwrap();
+    app.ui(&owner, AddChannel { agent_id: spa.id, number_id: numbers[1].clone() }).await.unwrap();
     write(&app, &guest(7), "whatsapp:+14155550101", "Is the sauna open?", "Bo").await;
     let theirs = eventually("the owner's conversation", || async {
-        let rows = app.state.inbox(&owner_me, InboxFilter::default()).await.unwrap().rows;
+        let rows = app.ui(&owner, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows;
         rows.first().map(|r| r.id.clone())
     })
     .await;
@@ -344,11 +377,11 @@ async fn read_events_until(response: &mut reqwest::Response, id: &str) -> (bool,
 #[tokio::test]
 async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     let app = spawn_app().await;
-    let (me, _, _, _) = app.ready_path().await;
+    app.ready_path().await;
     say(&app, &guest(5), "When is breakfast?", 1).await;
     say(&app, &guest(6), "=cmd|' /C calc'!A0", 1).await;
-    let rows = app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows;
     let browser = app.browser("admin@example.com").await;
+    let rows = app.ui(&browser, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows;
     let get = |path: String| {
         let browser = browser.clone();
         let url = format!("{}{path}", app.url);
@@ -396,7 +429,8 @@ async fn a_reply_is_refused(app: &TestApp, from: &str) {
 #[tokio::test]
 async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
     let app = spawn_app().await;
-    let (me, connector, _, _) = app.ready_path().await;
+    let (_, connector, _, _) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     say(&app, &guest(7), "When is breakfast?", 1).await;
     a_reply_is_refused(&app, &guest(8)).await;
     // A forged webhook for the connector.
@@ -411,7 +445,7 @@ async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
     assert_eq!(forged.status(), 403);
 
     let d = eventually("the refusal is written", || async {
-        let d = app.state.dashboard(&me).await.unwrap();
+        let d = app.ui(&admin, GetDashboard {}).await.unwrap();
         (!d.rejections.is_empty()).then_some(d)
     })
     .await;
@@ -426,9 +460,9 @@ async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
     assert_eq!((d.rejections[0].meaning.as_str(), d.rejections[0].count), ("Signature check failed", 1));
     assert_eq!(d.connectors, vec![("Front Desk".to_string(), "Connected".to_string(), true)]);
 
-    app.state.add_user(&me, "owner@example.com", Role::AgentOwner, "correct horse battery".into()).await.unwrap();
-    let owner = app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
-    assert!(matches!(app.state.dashboard(&owner).await, Err(app::AppError::Forbidden)));
+    add_owner(&app, &admin).await;
+    let owner = app.browser("owner@example.com").await;
+    assert!(matches!(app.ui(&owner, GetDashboard {}).await, Err(app::AppError::Forbidden)));
 }
 
 /// What the dashboard shows, counted again from the messages (one organization).
@@ -488,7 +522,8 @@ async fn recount(app: &TestApp, since: i64) -> Recount {
 async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
     const DAY: i64 = 86_400_000;
     let app = spawn_app().await;
-    let (me, ..) = app.ready_path().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     for i in 0..4 {
         say(&app, &guest(i), "When is breakfast?", 1).await;
     }
@@ -537,7 +572,7 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
         assert!(shown <= exact && shown as f64 >= exact as f64 / 1.05 - 1.0, "median {shown}, exact {exact}");
     };
 
-    let first = app.state.dashboard(&me).await.unwrap();
+    let first = app.ui(&admin, GetDashboard {}).await.unwrap();
     let r = recount(&app, since).await;
     assert_eq!(r.days.len(), 4, "four days with messages: {:?}", r.days);
     assert_eq!(r.failures, vec![], "the refused reply is 20 days old");
@@ -548,7 +583,7 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
         .unwrap();
     let kept: Vec<i64> = kept.into_iter().map(|(d,)| d).collect();
     assert_eq!(kept, ((today - 13)..(today - 2)).collect::<Vec<_>>(), "the days that are over are kept");
-    assert_eq!(app.state.dashboard(&me).await.unwrap(), first, "read again from what is kept");
+    assert_eq!(app.ui(&admin, GetDashboard {}).await.unwrap(), first, "read again from what is kept");
 
     // What is kept stays when messages go (as retention will delete them)…
     sqlx::query(
@@ -558,10 +593,10 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
     .execute(&app.state.db.pool)
     .await
     .unwrap();
-    assert_eq!(app.state.dashboard(&me).await.unwrap().days, first.days);
+    assert_eq!(app.ui(&admin, GetDashboard {}).await.unwrap().days, first.days);
     // …and deleted, the days are counted again from the messages there are.
     sqlx::query("DELETE FROM dashboard_counts").execute(&app.state.db.pool).await.unwrap();
-    let again = app.state.dashboard(&me).await.unwrap();
+    let again = app.ui(&admin, GetDashboard {}).await.unwrap();
     let r = recount(&app, since).await;
     assert_eq!(r.days.len(), 3);
     matches_recount(&again, &r);
@@ -570,7 +605,8 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
 #[tokio::test]
 async fn paging_holds_steady_while_guests_write() {
     let app = spawn_app().await;
-    let (me, ..) = app.ready_path().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     for i in 0..27 {
         write(&app, &guest(i), "whatsapp:+14155550100", "When is breakfast?", &format!("Guest {i}")).await;
     }
@@ -579,13 +615,16 @@ async fn paging_holds_steady_while_guests_write() {
         (sent == 27).then_some(())
     })
     .await;
-    let first = app.state.inbox(&me, InboxFilter::default()).await.unwrap();
+    let first = app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap();
     assert_eq!(first.rows.len(), 25);
 
     // A new guest writes while staff read the first page: their conversation goes to the top,
     // and the next page goes on from where the first ended.
     say(&app, "whatsapp:+15557770000", "Hello?", 1).await;
-    let second = app.state.inbox(&me, InboxFilter { after: first.older.clone(), ..Default::default() }).await.unwrap();
+    let second = app
+        .ui(&admin, GetInbox { filter: InboxFilter { after: first.older.clone(), ..Default::default() } })
+        .await
+        .unwrap();
     let seen: Vec<&String> = first.rows.iter().map(|r| &r.id).collect();
     let again: Vec<&String> = second.rows.iter().map(|r| &r.id).filter(|id| seen.contains(id)).collect();
     assert!(again.is_empty(), "conversations shown on both pages: {again:?}");
@@ -594,16 +633,24 @@ async fn paging_holds_steady_while_guests_write() {
 
     // Back towards the top: the page before the second is the 25 just above it, the first look's
     // first page; above that is the new conversation, and going there gives the first page.
-    let back = app.state.inbox(&me, InboxFilter { before: second.newer.clone(), ..Default::default() }).await.unwrap();
+    let back = app
+        .ui(&admin, GetInbox { filter: InboxFilter { before: second.newer.clone(), ..Default::default() } })
+        .await
+        .unwrap();
     let ids = |rows: &[app::inbox::InboxRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&back.rows), ids(&first.rows));
     assert_eq!(back.older, first.older, "it ends where the first look's first page ended");
-    let top = app.state.inbox(&me, InboxFilter { before: back.newer.clone(), ..Default::default() }).await.unwrap();
+    let top = app
+        .ui(&admin, GetInbox { filter: InboxFilter { before: back.newer.clone(), ..Default::default() } })
+        .await
+        .unwrap();
     assert_eq!((top.rows.len(), top.newer.is_none()), (25, true), "the first page, full");
     assert_eq!(top.rows[0].guest, "whatsapp:+15557770000");
 
     // A page further back than the top is the first page; a made-up place is refused.
-    let wrong = app.state.inbox(&me, InboxFilter { after: Some("not-a-place".into()), ..Default::default() }).await;
+    let wrong = app
+        .ui(&admin, GetInbox { filter: InboxFilter { after: Some("not-a-place".into()), ..Default::default() } })
+        .await;
     assert!(matches!(wrong, Err(app::AppError::Invalid { field, .. }) if field == "cursor"));
 }
 
@@ -615,7 +662,8 @@ async fn paging_holds_steady_while_guests_write() {
 async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
     // The background indexer is kept out of the way, so which messages are queued is known.
     let app = spawn_app_tuned(|_| {}, |t| t.search_index = Duration::from_secs(3600)).await;
-    let (me, ..) = app.ready_path().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     let sqlite = app.state.db.backend == switchboard::db::Backend::Sqlite;
     let queued = || async {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM search_queue").fetch_one(&app.state.db.pool).await.unwrap()
@@ -625,7 +673,7 @@ async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
     if sqlite {
         assert!(queued().await >= 2, "the guests' messages wait in the queue");
     }
-    assert_eq!(found(&app, &me, "alpha").await, [guest(1)], "a search finds what is still queued");
+    assert_eq!(found(&app, &admin, "alpha").await, [guest(1)], "a search finds what is still queued");
     if sqlite {
         assert_eq!(queued().await, 0, "the search indexed the queue first");
     }
@@ -651,10 +699,10 @@ async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
     for text in ["bravo", "delta"] {
         sqlx::query("DELETE FROM messages WHERE body = $1").bind(text).execute(&app.state.db.pool).await.unwrap();
     }
-    assert_eq!(found(&app, &me, "echo").await, [guest(1)], "an indexed message's new words");
-    assert_eq!(found(&app, &me, "foxtrot").await, [guest(3)], "a queued message's new words");
+    assert_eq!(found(&app, &admin, "echo").await, [guest(1)], "an indexed message's new words");
+    assert_eq!(found(&app, &admin, "foxtrot").await, [guest(3)], "a queued message's new words");
     for gone in ["alpha", "charlie", "bravo", "delta"] {
-        assert!(found(&app, &me, gone).await.is_empty(), "{gone:?} is still found");
+        assert!(found(&app, &admin, gone).await.is_empty(), "{gone:?} is still found");
     }
     if sqlite {
         // The index and the messages agree (FTS5 checks every word against the bodies).
@@ -666,8 +714,9 @@ async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
 }
 
 /// The guests whose conversations a search for `q` lists, in order.
-async fn found(app: &TestApp, me: &app::accounts::Me, q: &str) -> Vec<String> {
-    let rows = app.state.inbox(me, InboxFilter { q: q.to_string(), ..Default::default() }).await.unwrap().rows;
+async fn found(app: &TestApp, admin: &reqwest::Client, q: &str) -> Vec<String> {
+    let rows =
+        app.ui(admin, GetInbox { filter: InboxFilter { q: q.to_string(), ..Default::default() } }).await.unwrap().rows;
     let mut guests: Vec<String> = rows.into_iter().map(|r| r.guest).collect();
     guests.sort();
     guests
@@ -676,20 +725,21 @@ async fn found(app: &TestApp, me: &app::accounts::Me, q: &str) -> Vec<String> {
 #[tokio::test]
 async fn search_finds_words_whatever_their_case_and_accents() {
     let app = spawn_app().await;
-    let (me, ..) = app.ready_path().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     say(&app, &guest(1), "¿Dónde está el café?", 1).await;
     say(&app, &guest(2), "Is the SAUNA open on Sundays?", 1).await;
     say(&app, &guest(3), "Crème brûlée tonight, s'il vous plaît", 1).await;
-    assert_eq!(found(&app, &me, "cafe").await, [guest(1)], "accents fold");
-    assert_eq!(found(&app, &me, "CAFÉ").await, [guest(1)], "and case");
-    assert_eq!(found(&app, &me, "donde").await, [guest(1)]);
-    assert_eq!(found(&app, &me, "sauna").await, [guest(2)]);
-    assert_eq!(found(&app, &me, "creme brulee").await, [guest(3)], "every word");
-    assert_eq!(found(&app, &me, "brul").await, [guest(3)], "the start of a word");
-    assert!(found(&app, &me, "sauna cafe").await.is_empty(), "words of two conversations: none has both");
+    assert_eq!(found(&app, &admin, "cafe").await, [guest(1)], "accents fold");
+    assert_eq!(found(&app, &admin, "CAFÉ").await, [guest(1)], "and case");
+    assert_eq!(found(&app, &admin, "donde").await, [guest(1)]);
+    assert_eq!(found(&app, &admin, "sauna").await, [guest(2)]);
+    assert_eq!(found(&app, &admin, "creme brulee").await, [guest(3)], "every word");
+    assert_eq!(found(&app, &admin, "brul").await, [guest(3)], "the start of a word");
+    assert!(found(&app, &admin, "sauna cafe").await.is_empty(), "words of two conversations: none has both");
     // What a search engine would read as syntax is text here.
     for q in ["\"sauna", "sauna*", "NEAR(sauna cafe)", "sauna OR cafe", "-sauna", "^", "()"] {
-        let guests = found(&app, &me, q).await;
+        let guests = found(&app, &admin, q).await;
         assert!(guests.is_empty() || guests == [guest(2)], "{q:?} gave {guests:?}");
     }
 }
@@ -699,38 +749,39 @@ async fn search_finds_words_whatever_their_case_and_accents() {
 #[tokio::test]
 async fn guests_are_found_by_any_part_of_their_number_or_name() {
     let app = spawn_app().await;
-    let (me, ..) = app.ready_path().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     write(&app, "whatsapp:+15550001234", "whatsapp:+14155550100", "Hello", "José Álvarez").await;
     write(&app, "whatsapp:+15550009876", "whatsapp:+14155550100", "Hello", "Zoë").await;
     write(&app, "whatsapp:+15550005555", "whatsapp:+14155550100", "Hello", "").await;
     eventually("three conversations", || async {
-        (app.state.inbox(&me, InboxFilter::default()).await.unwrap().rows.len() == 3).then_some(())
+        (app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows.len() == 3).then_some(())
     })
     .await;
     let jose = "whatsapp:+15550001234";
     let zoe = "whatsapp:+15550009876";
-    assert_eq!(found(&app, &me, "jose").await, [jose], "accents and case aside");
-    assert_eq!(found(&app, &me, "ÁLVAREZ").await, [jose]);
-    assert_eq!(found(&app, &me, "é álv").await, [jose], "a part across the words");
-    assert_eq!(found(&app, &me, "zoe").await, [zoe]);
-    assert_eq!(found(&app, &me, "1234").await, [jose], "a part of the number");
-    assert_eq!(found(&app, &me, "+1555000").await.len(), 3);
-    assert_eq!(found(&app, &me, "98").await, [zoe], "two characters");
+    assert_eq!(found(&app, &admin, "jose").await, [jose], "accents and case aside");
+    assert_eq!(found(&app, &admin, "ÁLVAREZ").await, [jose]);
+    assert_eq!(found(&app, &admin, "é álv").await, [jose], "a part across the words");
+    assert_eq!(found(&app, &admin, "zoe").await, [zoe]);
+    assert_eq!(found(&app, &admin, "1234").await, [jose], "a part of the number");
+    assert_eq!(found(&app, &admin, "+1555000").await.len(), 3);
+    assert_eq!(found(&app, &admin, "98").await, [zoe], "two characters");
     assert!(
-        found(&app, &me, "jos%").await.is_empty() && found(&app, &me, "_ose").await.is_empty(),
+        found(&app, &admin, "jos%").await.is_empty() && found(&app, &admin, "_ose").await.is_empty(),
         "wildcards are text"
     );
 
     // Renamed (the guest's WhatsApp profile name changed): found by the new name only.
     write(&app, "whatsapp:+15550001234", "whatsapp:+14155550100", "Hi again", "Pepe").await;
-    eventually("the new name", || async { (found(&app, &me, "pepe").await == [jose]).then_some(()) }).await;
-    assert!(found(&app, &me, "álvarez").await.is_empty(), "the old name is gone from the index");
+    eventually("the new name", || async { (found(&app, &admin, "pepe").await == [jose]).then_some(()) }).await;
+    assert!(found(&app, &admin, "álvarez").await.is_empty(), "the old name is gone from the index");
 
     // Its conversations gone with the connector, the guest is found by nothing.
     let (connector,): (String,) =
         sqlx::query_as("SELECT id FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
-    app.state.delete_connector(&me, &connector).await.unwrap();
-    assert!(found(&app, &me, "pepe").await.is_empty() && found(&app, &me, "1234").await.is_empty());
+    app.ui(&admin, DeleteConnector { id: connector }).await.unwrap();
+    assert!(found(&app, &admin, "pepe").await.is_empty() && found(&app, &admin, "1234").await.is_empty());
     if app.state.db.backend == switchboard::db::Backend::Sqlite {
         let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM guest_search WHERE guest_search MATCH '1234'")
             .fetch_one(&app.state.db.pool)

@@ -2,7 +2,11 @@
 //! credentials, shown only to the organization; refused when it is not Twilio's or too large.
 
 use crate::common::{eventually, spawn_app, spawn_app_with, TestApp, TOKEN};
-use app::{inbox::MediaView, ports::*};
+use app::{
+    accounts::api::AddUser,
+    connectors::api::{DeleteConnector, ListConnectors},
+    inbox::{api::ListConversations, MediaView},
+};
 use switchboard::media::OutboundFile;
 use twilio_sim::{Inbound, MediaFile};
 
@@ -21,9 +25,10 @@ fn guest_sends(body: &str, media: Vec<MediaFile>) -> Inbound {
 }
 
 /// The guest's media as the backoffice lists it, once every item has left "pending".
-async fn settled_media(app: &TestApp, me: &app::accounts::Me, agent: &str) -> Vec<MediaView> {
+async fn settled_media(app: &TestApp, agent: &str) -> Vec<MediaView> {
+    let admin = app.browser("admin@example.com").await;
     eventually("the media download settles", || async {
-        let conversations = app.state.conversations(me, agent).await.unwrap();
+        let conversations = app.ui(&admin, ListConversations { agent_id: agent.into() }).await.unwrap();
         let media: Vec<MediaView> = conversations
             .iter()
             .filter(|c| c.guest == GUEST)
@@ -37,12 +42,12 @@ async fn settled_media(app: &TestApp, me: &app::accounts::Me, agent: &str) -> Ve
 #[tokio::test]
 async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() {
     let app = spawn_app().await;
-    let (me, _connector, _number, agent) = app.ready_path().await;
+    let (_, _connector, _number, agent) = app.ready_path().await;
     let file = MediaFile { content_type: "image/png".into(), data: PNG.to_vec() };
     let delivery = app.sim.sim.guest_message(guest_sends("Is this the entrance?", vec![file])).await.unwrap();
     assert_eq!(delivery.status, 200);
 
-    let media = settled_media(&app, &me, &agent).await;
+    let media = settled_media(&app, &agent).await;
     assert_eq!(media.len(), 1);
     assert_eq!(media[0].state, "stored", "{:?}", media[0].error);
     assert_eq!(media[0].content_type, "image/png");
@@ -64,11 +69,12 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
     );
 
     // An agent owner of the same organization sees files of their own agents' guests only.
-    use app::ports::*;
-    app.state
-        .add_user(&me, "owner@example.com", app::accounts::Role::AgentOwner, "correct horse battery".into())
-        .await
-        .unwrap();
+    let add = AddUser {
+        email: "owner@example.com".into(),
+        role: app::accounts::Role::AgentOwner.as_str().into(),
+        password: "correct horse battery".into(),
+    };
+    app.ui(&admin, add).await.unwrap();
     let owner = app.browser("owner@example.com").await;
     assert_eq!(owner.get(&url).send().await.unwrap().status(), 404, "not their agent's conversation");
 }
@@ -76,11 +82,11 @@ async fn a_guests_image_is_downloaded_once_and_shown_only_to_the_organization() 
 #[tokio::test]
 async fn a_file_over_25_mb_is_refused_and_the_message_still_answered() {
     let app = spawn_app().await;
-    let (me, _connector, _number, agent) = app.ready_path().await;
+    let (_, _connector, _number, agent) = app.ready_path().await;
     let big = MediaFile { content_type: "video/mp4".into(), data: vec![7u8; 25 * 1024 * 1024 + 1] };
     app.sim.sim.guest_message(guest_sends("When is breakfast?", vec![big])).await.unwrap();
 
-    let media = settled_media(&app, &me, &agent).await;
+    let media = settled_media(&app, &agent).await;
     assert_eq!(media[0].state, "failed");
     assert!(media[0].error.as_deref().unwrap().contains("25 MB"), "{:?}", media[0].error);
     assert_eq!(kept_files(&app).await, 0, "nothing of it kept");
@@ -90,7 +96,7 @@ async fn a_file_over_25_mb_is_refused_and_the_message_still_answered() {
 #[tokio::test]
 async fn a_media_url_that_is_not_twilios_gets_no_credentials() {
     let app = spawn_app().await;
-    let (me, connector, _number, agent) = app.ready_path().await;
+    let (_, connector, _number, agent) = app.ready_path().await;
     // A server that records whether anyone sent it credentials.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let elsewhere = format!("http://{}/2010-04-01/Accounts/x/Media/y", listener.local_addr().unwrap());
@@ -116,7 +122,7 @@ async fn a_media_url_that_is_not_twilios_gets_no_credentials() {
         reqwest::Client::new().post(&url).header("X-Twilio-Signature", signature).form(&params).send().await.unwrap();
     assert_eq!(response.status(), 200);
 
-    let media = settled_media(&app, &me, &agent).await;
+    let media = settled_media(&app, &agent).await;
     assert_eq!(media[0].state, "failed");
     assert!(media[0].error.as_deref().unwrap().contains("not a Twilio media URL"), "{:?}", media[0].error);
     assert!(!asked.load(std::sync::atomic::Ordering::SeqCst), "no request went to a host that is not Twilio's");
@@ -209,10 +215,10 @@ async fn kept_files(app: &TestApp) -> usize {
 #[tokio::test]
 async fn with_media_in_the_database_files_come_and_go_without_the_data_folder() {
     let app = spawn_app_with(|c| c.media_store = Some(switchboard::media::StoreKind::Database)).await;
-    let (me, _connector, _number, agent) = app.ready_path().await;
+    let (_, _connector, _number, agent) = app.ready_path().await;
     let file = MediaFile { content_type: "image/png".into(), data: PNG.to_vec() };
     app.sim.sim.guest_message(guest_sends("Is this the entrance?", vec![file])).await.unwrap();
-    let media = settled_media(&app, &me, &agent).await;
+    let media = settled_media(&app, &agent).await;
     assert_eq!(media[0].state, "stored", "{:?}", media[0].error);
     let admin = app.browser("admin@example.com").await;
     let served = admin.get(format!("{}{}", app.url, media[0].url())).send().await.unwrap();
@@ -234,8 +240,9 @@ async fn with_media_in_the_database_files_come_and_go_without_the_data_folder() 
     assert_eq!(kept_files(&app).await, 2, "both files in the database");
 
     // Deleting the connector takes its files with it.
-    let connector = app.state.list_connectors(&me).await.unwrap().remove(0);
-    app.state.delete_connector(&me, &connector.id).await.unwrap();
+    let admin = app.browser("admin@example.com").await;
+    let connector = app.ui(&admin, ListConnectors {}).await.unwrap().remove(0);
+    app.ui(&admin, DeleteConnector { id: connector.id }).await.unwrap();
     assert_eq!(kept_files(&app).await, 0, "the files went with their connector");
 }
 

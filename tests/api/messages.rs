@@ -1,7 +1,11 @@
 //! A guest's message from the simulator's phone to the agent's reply, through signed webhooks.
 
 use crate::common::{eventually, spawn_app, TOKEN};
-use app::{inbox::Direction, ports::*};
+use app::{
+    agents::api::{ListChannels, RemoveChannel},
+    connectors::api::{GetConnector, UpdateConnector},
+    inbox::{api::ListConversations, Direction},
+};
 use twilio_sim::Inbound;
 
 const GUEST: &str = "whatsapp:+15551230001";
@@ -19,7 +23,8 @@ fn guest_says(body: &str) -> Inbound {
 #[tokio::test]
 async fn guest_message_gets_the_agents_reply_end_to_end() {
     let app = spawn_app().await;
-    let (me, _connector, _number, agent) = app.ready_path().await;
+    let (_, _connector, _number, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
 
     let delivery = app.sim.sim.guest_message(guest_says("Hi! When is breakfast?")).await.unwrap();
     assert_eq!(delivery.status, 200);
@@ -34,7 +39,7 @@ async fn guest_message_gets_the_agents_reply_end_to_end() {
 
     // The status callbacks carry the reply to "read", and the conversation shows both sides.
     let conversation = eventually("the reply is read", || async {
-        let list = app.state.conversations(&me, &agent).await.unwrap();
+        let list = app.ui(&admin, ListConversations { agent_id: agent.clone() }).await.unwrap();
         let c = list.into_iter().next()?;
         (c.messages.len() == 2 && c.messages[1].status == "read").then_some(c)
     })
@@ -145,9 +150,10 @@ async fn webhook_refuses_what_twilio_did_not_sign() {
 #[tokio::test]
 async fn message_to_an_unbound_number_is_stored_but_not_answered() {
     let app = spawn_app().await;
-    let (me, _, _, agent) = app.ready_path().await;
-    let channel = app.state.list_channels(&me, &agent).await.unwrap().remove(0);
-    app.state.remove_channel(&me, &agent, &channel.id).await.unwrap();
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let channel = app.ui(&admin, ListChannels { agent_id: agent.clone() }).await.unwrap().remove(0);
+    app.ui(&admin, RemoveChannel { agent_id: agent, channel_id: channel.id }).await.unwrap();
     let delivery = app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
     assert_eq!(delivery.status, 200);
     eventually("the turn is done without a reply", || async {
@@ -165,14 +171,21 @@ async fn message_to_an_unbound_number_is_stored_but_not_answered() {
 #[tokio::test]
 async fn with_receive_inbound_data_off_messages_are_acknowledged_and_stored_but_not_delivered() {
     let app = spawn_app().await;
-    let (me, connector, _, _) = app.ready_path().await;
-    let off = app::connectors::port::ConnectorInput {
-        auth_token: None,
-        receive_inbound: false,
-        ..app.connector_input("Front Desk")
+    let (_, connector, _, _) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    // The connector's edit form, the token left empty (kept), the box as given.
+    let edit = |receive_inbound: Option<String>| {
+        let form = app.connector_form("Front Desk");
+        UpdateConnector {
+            id: connector.clone(),
+            name: form.name,
+            account_sid: form.account_sid,
+            auth_token: String::new(),
+            receive_inbound,
+        }
     };
-    app.state.update_connector(&me, &connector, off).await.unwrap();
-    assert!(!app.state.connector(&me, &connector).await.unwrap().receive_inbound);
+    app.ui(&admin, edit(None)).await.unwrap();
+    assert!(!app.ui(&admin, GetConnector { id: connector.clone() }).await.unwrap().receive_inbound);
 
     let delivery = app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
     assert_eq!(delivery.status, 200, "Twilio's webhook is still acknowledged");
@@ -183,8 +196,7 @@ async fn with_receive_inbound_data_off_messages_are_acknowledged_and_stored_but_
     assert_eq!(turns, 0, "no agent turn was queued");
 
     // Switched on again, the next message reaches the agent.
-    let on = app::connectors::port::ConnectorInput { auth_token: None, ..app.connector_input("Front Desk") };
-    app.state.update_connector(&me, &connector, on).await.unwrap();
+    app.ui(&admin, edit(Some("on".into()))).await.unwrap();
     app.sim.sim.guest_message(guest_says("When is breakfast?")).await.unwrap();
     let replies = eventually("the agent answers", || async {
         let r = app.replies_to(GUEST);

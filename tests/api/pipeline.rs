@@ -4,7 +4,13 @@
 use std::{collections::HashMap, time::Duration};
 
 use crate::common::{eventually, eventually_within, spawn_app, spawn_app_with, TestApp};
-use app::{agents::port::AgentInput, ports::*};
+use app::{
+    agents::{
+        api::{ListTemplates, SetAgentTemplate},
+        port::AgentInput,
+    },
+    ports::*,
+};
 use twilio_sim::{Faults, Inbound};
 
 fn guest(i: usize) -> String {
@@ -446,26 +452,27 @@ async fn two_instances_on_one_database_never_send_twice() {
 #[tokio::test]
 async fn outside_the_window_the_agents_approved_template_goes_instead() {
     let app = spawn_app().await;
-    let (me, connector, _, agent) = app.ready_path().await;
-    let templates = app.state.list_templates(&me, &connector).await.unwrap();
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let templates = app.ui(&admin, ListTemplates { connector_id: connector.clone() }).await.unwrap();
     assert_eq!(
         templates.iter().map(|t| (t.name.as_str(), t.status.as_str())).collect::<Vec<_>>(),
         vec![("follow_up", "approved"), ("promo", "rejected")]
     );
-    let choice = |sid: &str, variables: &str| {
-        Some(app::agents::port::TemplateChoice {
-            connector_id: connector.clone(),
-            sid: sid.into(),
-            variables: variables.into(),
-        })
+    // The agent's template form; an empty template clears the choice.
+    let choice = |sid: &str, variables: &str| SetAgentTemplate {
+        agent_id: agent.clone(),
+        connector_id: connector.clone(),
+        template_sid: sid.into(),
+        variables: variables.into(),
     };
-    let rejected = app.state.set_agent_template(&me, &agent, choice(&templates[1].sid, "")).await.unwrap_err();
+    let rejected = app.ui(&admin, choice(&templates[1].sid, "")).await.unwrap_err();
     assert!(
         matches!(&rejected, app::AppError::Invalid { field, message } if field == "template_sid" && message.contains("rejected"))
     );
-    let bad_json = app.state.set_agent_template(&me, &agent, choice(&templates[0].sid, "{1: Ana")).await.unwrap_err();
+    let bad_json = app.ui(&admin, choice(&templates[0].sid, "{1: Ana")).await.unwrap_err();
     assert!(matches!(&bad_json, app::AppError::Invalid { field, .. } if field == "variables"));
-    let detail = app.state.set_agent_template(&me, &agent, choice(&templates[0].sid, r#"{"1": "Ana"}"#)).await.unwrap();
+    let detail = app.ui(&admin, choice(&templates[0].sid, r#"{"1": "Ana"}"#)).await.unwrap();
     assert_eq!(detail.template.as_ref().map(|t| t.name.as_str()), Some("follow_up"));
     assert_eq!(detail.template.as_ref().map(|t| t.variables.as_str()), Some(r#"{"1":"Ana"}"#));
 
@@ -494,7 +501,7 @@ async fn outside_the_window_the_agents_approved_template_goes_instead() {
     assert!(note.unwrap().contains("24-hour window"));
 
     // Clearing the choice leaves nothing of it: no template shown, none stored.
-    let cleared = app.state.set_agent_template(&me, &agent, None).await.unwrap();
+    let cleared = app.ui(&admin, choice("", "")).await.unwrap();
     assert!(cleared.template.is_none());
     let stored: (Option<String>, Option<String>, Option<String>, Option<String>) = sqlx::query_as(
         "SELECT template_connector_id, template_sid, template_name, template_variables FROM agents WHERE id = $1",

@@ -3,7 +3,13 @@
 //! messages and the 24-hour window, and the OpenAPI document.
 
 use crate::common::{eventually, spawn_app, TestApp, TOKEN};
-use app::{accounts::Role, ports::*};
+use app::{
+    accounts::{
+        api::{CreateToken, ListTokens, RevokeToken},
+        Role,
+    },
+    ports::*,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use twilio_sim::Inbound;
@@ -41,21 +47,23 @@ async fn token_for(app: &TestApp, me: &app::accounts::Me) -> String {
 #[tokio::test]
 async fn tokens_are_shown_once_stored_hashed_and_revocable() {
     let app = spawn_app().await;
-    let me = app.admin().await;
-    let created = app.state.create_token(&me, "deploy script").await.unwrap();
+    app.admin().await;
+    let admin = app.browser("admin@example.com").await;
+    let create = |name: &str| CreateToken { name: name.into() };
+    let created = app.ui(&admin, create("deploy script")).await.unwrap();
     assert!(created.token.starts_with("sbt_") && created.token.len() > 40);
     assert!(created.token.starts_with(&created.row.prefix));
-    let listed = app.state.list_tokens(&me).await.unwrap();
+    let listed = app.ui(&admin, ListTokens {}).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(!serde_json::to_string(&listed).unwrap().contains(&created.token), "listed without the token");
     let (stored,): (String,) =
         sqlx::query_as("SELECT token_hash FROM api_tokens").fetch_one(&app.state.db.pool).await.unwrap();
     assert_ne!(stored, created.token);
-    assert!(matches!(app.state.create_token(&me, " ").await, Err(app::AppError::Invalid { .. })));
+    assert!(matches!(app.ui(&admin, create(" ")).await, Err(app::AppError::Invalid { .. })));
 
     let api = Api { app: &app, token: created.token.clone() };
     assert_eq!(api.get("/api/agents").await.0, StatusCode::OK);
-    let used = app.state.list_tokens(&me).await.unwrap();
+    let used = app.ui(&admin, ListTokens {}).await.unwrap();
     assert!(used[0].last_used.is_some(), "the token's last use is shown");
 
     // No token, a made-up one, a revoked one: 401 with the same shape.
@@ -63,7 +71,7 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable() {
     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (status, _) = Api { app: &app, token: "sbt_made-up".into() }.get("/api/agents").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    app.state.revoke_token(&me, &created.row.id).await.unwrap();
+    app.ui(&admin, RevokeToken { id: created.row.id.clone() }).await.unwrap();
     let (status, body) = api.get("/api/agents").await;
     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (status, body) = api.get("/api/nothing-here").await;

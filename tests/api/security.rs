@@ -11,11 +11,17 @@ use std::{
 
 use crate::common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN};
 use app::{
+    accounts::api::{CreateToken, Login, SetupOrganization},
     agents::{
-        port::{AgentInput, BrainInput},
+        api::{CreateAgent, DeleteAgent, TryAgent},
+        port::BrainInput,
         ChatLine,
     },
     ports::*,
+    sharing::{
+        api::{GetSharing, RevokeGuest, SetAccess},
+        AccessPolicy,
+    },
     AppError,
 };
 use axum::{response::IntoResponse, routing::any, Router};
@@ -82,8 +88,13 @@ async fn a_fresh_instance_makes_and_logs_its_own_token_when_none_is_set() {
     let (hash,): (String,) =
         sqlx::query_as("SELECT token_hash FROM setup_tokens").fetch_one(&app.state.db.pool).await.unwrap();
     assert_eq!(hash.len(), 64, "only its SHA-256 is stored");
-    let refused =
-        app.state.setup(SETUP_TOKEN.into(), "Org".into(), "a@example.com".into(), PASSWORD.into()).await.unwrap_err();
+    let form = SetupOrganization {
+        setup_token: SETUP_TOKEN.into(),
+        org_name: "Org".into(),
+        email: "a@example.com".into(),
+        password: PASSWORD.into(),
+    };
+    let refused = app.ui(&reqwest::Client::new(), form).await.unwrap_err();
     assert!(matches!(refused, AppError::Invalid { ref field, .. } if field == "setup_token"), "{refused:?}");
 }
 
@@ -153,8 +164,19 @@ async fn internal_and_public() -> (SocketAddr, SocketAddr) {
     (internal, public)
 }
 
-fn agent(name: &str, brain: BrainInput) -> AgentInput {
-    AgentInput { name: name.into(), fallback_reply: "A colleague will answer.".into(), brain, ..Default::default() }
+/// The agent form, as an agent owner or admin posts it, with `brain`.
+fn agent(name: &str, brain: BrainInput) -> CreateAgent {
+    TestApp::with_brain(TestApp::agent_form(name, "A colleague will answer."), brain)
+}
+
+/// An agent owner's browser, signed in (the admin adds them).
+async fn agent_owner(app: &TestApp, admin: &app::accounts::Me) -> reqwest::Client {
+    app.state.add_user(admin, "owner@example.com", app::accounts::Role::AgentOwner, PASSWORD.into()).await.unwrap();
+    app.browser("owner@example.com").await
+}
+
+fn hi() -> Vec<ChatLine> {
+    vec![ChatLine { from_guest: true, text: "Hi".into() }]
 }
 
 fn hook(url: String) -> BrainInput {
@@ -164,7 +186,7 @@ fn hook(url: String) -> BrainInput {
 #[tokio::test]
 async fn an_agent_owner_cannot_read_internal_services_through_a_brain() {
     let app = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.2").unwrap()).await;
-    let me = app.admin().await;
+    let owner = agent_owner(&app, &app.admin().await).await;
     let (internal, public) = internal_and_public().await;
     let port = internal.port();
 
@@ -179,7 +201,7 @@ async fn an_agent_owner_cannot_read_internal_services_through_a_brain() {
         "http://10.0.0.7/".to_string(),
         "http://192.168.1.1/".to_string(),
     ] {
-        let refused = app.state.create_agent(&me, agent("probe", hook(url.clone()))).await.unwrap_err();
+        let refused = app.ui(&owner, agent("probe", hook(url.clone()))).await.unwrap_err();
         assert!(
             matches!(&refused, AppError::Invalid { field, message } if field == "brain_url" && message.contains("internal")),
             "{url}: {refused:?}"
@@ -190,7 +212,7 @@ async fn an_agent_owner_cannot_read_internal_services_through_a_brain() {
             api_key: Some("k".into()),
             timeout_secs: None,
         };
-        let refused = app.state.create_agent(&me, agent("probe", openai)).await.unwrap_err();
+        let refused = app.ui(&owner, agent("probe", openai)).await.unwrap_err();
         assert!(matches!(&refused, AppError::Invalid { field, .. } if field == "brain_url"), "{url}: {refused:?}");
     }
 
@@ -203,51 +225,41 @@ async fn an_agent_owner_cannot_read_internal_services_through_a_brain() {
     ] {
         let to: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
         let url = format!("http://{public}/hook?to={to}");
-        let created = app.state.create_agent(&me, agent("redirected", hook(url))).await.unwrap();
-        let tried = app
-            .state
-            .try_agent(&me, &created.id, vec![ChatLine { from_guest: true, text: "Hi".into() }])
-            .await
-            .unwrap();
+        let created = app.ui(&owner, agent("redirected", hook(url))).await.unwrap();
+        let tried = app.ui(&owner, TryAgent { id: created.id.clone(), chat: hi() }).await.unwrap();
         assert_eq!(tried.reply, "A colleague will answer.", "{target}");
         assert!(!tried.reply.contains(INTERNAL_SECRET));
         let note = tried.note.unwrap_or_default();
         assert!(note.contains("internal"), "{target}: {note}");
-        app.state.delete_agent(&me, &created.id).await.unwrap();
+        app.ui(&owner, DeleteAgent { id: created.id }).await.unwrap();
     }
 
     // Positive control: the same internal service, allowed by the operator, answers.
     let allowed = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.1").unwrap()).await;
-    let me = allowed.admin().await;
-    let created =
-        allowed.state.create_agent(&me, agent("allowed", hook(format!("http://127.0.0.1:{port}/")))).await.unwrap();
-    let tried = allowed
-        .state
-        .try_agent(&me, &created.id, vec![ChatLine { from_guest: true, text: "Hi".into() }])
-        .await
-        .unwrap();
+    let owner = agent_owner(&allowed, &allowed.admin().await).await;
+    let created = allowed.ui(&owner, agent("allowed", hook(format!("http://127.0.0.1:{port}/")))).await.unwrap();
+    let tried = allowed.ui(&owner, TryAgent { id: created.id, chat: hi() }).await.unwrap();
     assert_eq!(tried.reply, INTERNAL_SECRET, "an allowed address is called");
 }
 
 #[tokio::test]
 async fn a_brain_cannot_flood_guests_or_the_server_with_a_huge_answer() {
     let app = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.2").unwrap()).await;
-    let me = app.admin().await;
+    app.admin().await;
+    let admin = app.browser("admin@example.com").await;
     let huge = serve_on("127.0.0.2", Router::new().fallback(any(|| async { "x".repeat(2 * 1024 * 1024) }))).await;
     let long = serve_on(
         "127.0.0.2",
         Router::new().fallback(any(|| async { axum::Json(serde_json::json!({ "reply": "word ".repeat(2000) })) })),
     )
     .await;
-    let chat = || vec![ChatLine { from_guest: true, text: "Hi".into() }];
-
-    let created = app.state.create_agent(&me, agent("huge", hook(format!("http://{huge}/")))).await.unwrap();
-    let tried = app.state.try_agent(&me, &created.id, chat()).await.unwrap();
+    let created = app.ui(&admin, agent("huge", hook(format!("http://{huge}/")))).await.unwrap();
+    let tried = app.ui(&admin, TryAgent { id: created.id, chat: hi() }).await.unwrap();
     assert_eq!(tried.reply, "A colleague will answer.");
     assert!(tried.note.as_deref().unwrap_or_default().contains("larger than 256 kB"), "{:?}", tried.note);
 
-    let created = app.state.create_agent(&me, agent("long", hook(format!("http://{long}/")))).await.unwrap();
-    let tried = app.state.try_agent(&me, &created.id, chat()).await.unwrap();
+    let created = app.ui(&admin, agent("long", hook(format!("http://{long}/")))).await.unwrap();
+    let tried = app.ui(&admin, TryAgent { id: created.id, chat: hi() }).await.unwrap();
     assert!(tried.reply.chars().count() <= switchboard::agents::MAX_REPLY_CHARS, "{}", tried.reply.len());
     assert!(tried.reply.ends_with('…') && tried.reply.starts_with("word word"));
     assert!(tried.note.as_deref().unwrap_or_default().contains("10000 characters"), "{:?}", tried.note);
@@ -256,25 +268,23 @@ async fn a_brain_cannot_flood_guests_or_the_server_with_a_huge_answer() {
 #[tokio::test]
 async fn a_stored_model_key_is_not_sent_to_a_new_host_without_being_typed_again() {
     let app = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.2,127.0.0.3").unwrap()).await;
-    let me = app.admin().await;
+    app.admin().await;
+    let admin = app.browser("admin@example.com").await;
     let openai = |base_url: &str, api_key: Option<&str>| BrainInput::OpenAi {
         base_url: base_url.into(),
         model: "gpt-test".into(),
         api_key: api_key.map(str::to_string),
         timeout_secs: None,
     };
-    let created =
-        app.state.create_agent(&me, agent("llm", openai("http://127.0.0.2:8080/v1", Some("sk-first")))).await.unwrap();
+    let created = app.ui(&admin, agent("llm", openai("http://127.0.0.2:8080/v1", Some("sk-first")))).await.unwrap();
+    let edit = |brain: BrainInput| TestApp::edit_form(&created.id, agent("llm", brain));
     // Same host, another path: the stored key stays.
-    app.state.update_agent(&me, &created.id, agent("llm", openai("http://127.0.0.2:8080/v2", None))).await.unwrap();
+    app.ui(&admin, edit(openai("http://127.0.0.2:8080/v2", None))).await.unwrap();
     for moved in ["http://127.0.0.3:8080/v1", "http://127.0.0.2:9090/v1", "https://127.0.0.2:8080/v1"] {
-        let refused = app.state.update_agent(&me, &created.id, agent("llm", openai(moved, None))).await.unwrap_err();
+        let refused = app.ui(&admin, edit(openai(moved, None))).await.unwrap_err();
         assert!(matches!(&refused, AppError::Invalid { field, .. } if field == "llm_api_key"), "{moved}: {refused:?}");
     }
-    app.state
-        .update_agent(&me, &created.id, agent("llm", openai("http://127.0.0.3:8080/v1", Some("sk-second"))))
-        .await
-        .unwrap();
+    app.ui(&admin, edit(openai("http://127.0.0.3:8080/v1", Some("sk-second")))).await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -432,14 +442,16 @@ async fn password_guessing_is_throttled_per_account_and_per_address() {
 async fn a_success_resets_the_account_count() {
     let app = spawn_app().await;
     app.admin().await;
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let login = |password: &str| Login { email: "admin@example.com".into(), password: password.into() };
     for _ in 0..(switchboard::accounts::logins::PER_ACCOUNT - 1) {
-        let wrong = app.state.authenticate("admin@example.com".into(), "wrong password!!".into(), None).await;
-        assert!(matches!(wrong, Err(AppError::Invalid { .. })));
+        let wrong = app.ui(&browser, login("wrong password!!")).await;
+        assert!(matches!(wrong, Err(AppError::Invalid { .. })), "{wrong:?}");
     }
-    app.state.authenticate("admin@example.com".into(), PASSWORD.into(), None).await.unwrap();
+    app.ui(&browser, login(PASSWORD)).await.unwrap();
     for _ in 0..(switchboard::accounts::logins::PER_ACCOUNT - 1) {
-        let wrong = app.state.authenticate("admin@example.com".into(), "wrong password!!".into(), None).await;
-        assert!(matches!(wrong, Err(AppError::Invalid { .. })), "the count started again");
+        let wrong = app.ui(&browser, login("wrong password!!")).await;
+        assert!(matches!(wrong, Err(AppError::Invalid { .. })), "the count started again: {wrong:?}");
     }
 }
 
@@ -497,19 +509,19 @@ async fn the_ui_bundle_is_sent_compressed_with_validators_and_pages_are_not_stor
 async fn an_agent_owner_cannot_unlink_the_guests_of_another_owners_agent() {
     let app = spawn_app().await;
     let (admin, _, number, concierge) = app.ready_path().await;
-    app.state.add_user(&admin, "owner@example.com", app::accounts::Role::AgentOwner, PASSWORD.into()).await.unwrap();
-    let owner = app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await.unwrap();
-    let own_agent = app.state.create_agent(&owner, agent("owned", BrainInput::Faq)).await.unwrap();
+    let owner = agent_owner(&app, &admin).await;
+    let own_agent = app.ui(&owner, agent("owned", BrainInput::Faq)).await.unwrap();
     // A verified guest who talks only to the admin's concierge.
     let guest = "whatsapp:+15550001234";
     verified_guest(&app, &admin.org_id, &number, &concierge, guest).await;
-    let refused = app.state.revoke_guest(&owner, &own_agent.id, guest).await.unwrap_err();
+    let refused = app.ui(&owner, RevokeGuest { agent_id: own_agent.id, guest: guest.into() }).await.unwrap_err();
     assert!(matches!(refused, AppError::NotFound(_)), "{refused:?}");
     let (kept,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM guest_identities").fetch_one(&app.state.db.pool).await.unwrap();
     assert_eq!(kept, 1, "the other agent's guest keeps their verified email");
     // Positive control: through the agent the guest talks to, it works.
-    app.state.revoke_guest(&admin, &concierge, guest).await.unwrap();
+    let admin = app.browser("admin@example.com").await;
+    app.ui(&admin, RevokeGuest { agent_id: concierge, guest: guest.into() }).await.unwrap();
     let (left,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM guest_identities").fetch_one(&app.state.db.pool).await.unwrap();
     assert_eq!(left, 0);
@@ -634,11 +646,10 @@ async fn verified_guest(app: &TestApp, org_id: &str, number_id: &str, agent_id: 
 }
 
 /// An agent owner with an agent of their own, and a verified guest in a conversation with it.
-async fn owner_with_a_guest(app: &TestApp) -> (app::accounts::Me, String, &'static str) {
+async fn owner_with_a_guest(app: &TestApp) -> (reqwest::Client, String, &'static str) {
     let (admin, _, number, _) = app.ready_path().await;
-    app.state.add_user(&admin, "owner@example.com", app::accounts::Role::AgentOwner, PASSWORD.into()).await.unwrap();
-    let owner = app.state.authenticate("owner@example.com".into(), PASSWORD.into(), None).await.unwrap();
-    let agent_id = app.state.create_agent(&owner, agent("ownbot", BrainInput::Faq)).await.unwrap().id;
+    let owner = agent_owner(app, &admin).await;
+    let agent_id = app.ui(&owner, agent("ownbot", BrainInput::Faq)).await.unwrap().id;
     let guest = "whatsapp:+15550009876";
     verified_guest(app, &admin.org_id, &number, &agent_id, guest).await;
     (owner, agent_id, guest)
@@ -651,7 +662,7 @@ async fn agent_owners_never_receive_a_guests_whole_number() {
     let digits = guest.trim_start_matches("whatsapp:+");
 
     // The REST API's conversations, with the owner's own token.
-    let token = app.state.create_token(&owner, "ci").await.unwrap().token;
+    let token = app.ui(&owner, CreateToken { name: "ci".into() }).await.unwrap().token;
     let listed = reqwest::Client::new()
         .get(format!("{}/api/agents/ownbot/conversations", app.url))
         .bearer_auth(&token)
@@ -664,15 +675,16 @@ async fn agent_owners_never_receive_a_guests_whole_number() {
     assert!(!body.contains(digits), "{body}");
 
     // The Sharing page: the key that names the guest for Revoke is not the number.
-    let sharing = app.state.sharing(&owner, &agent_id).await.unwrap();
+    let sharing = app.ui(&owner, GetSharing { agent_id: agent_id.clone() }).await.unwrap();
     assert_eq!(sharing.verified.len(), 1);
     let verified = &sharing.verified[0];
     assert!(!verified.key.contains(digits) && !verified.guest.contains(digits), "{verified:?}");
     // The key works; the number itself, which an owner should not know, does not.
-    let refused = app.state.revoke_guest(&owner, &agent_id, guest).await.unwrap_err();
+    let revoke = |guest: &str| RevokeGuest { agent_id: agent_id.clone(), guest: guest.into() };
+    let refused = app.ui(&owner, revoke(guest)).await.unwrap_err();
     assert!(matches!(refused, AppError::NotFound(_)), "{refused:?}");
-    app.state.revoke_guest(&owner, &agent_id, &verified.key).await.unwrap();
-    assert!(app.state.sharing(&owner, &agent_id).await.unwrap().verified.is_empty());
+    app.ui(&owner, revoke(&verified.key)).await.unwrap();
+    assert!(app.ui(&owner, GetSharing { agent_id }).await.unwrap().verified.is_empty());
 }
 
 /// A guest writes to the concierge's number and waits for the answer.
@@ -695,17 +707,21 @@ async fn guest_says(app: &TestApp, from: &str, body: &str) -> String {
 
 #[tokio::test]
 async fn login_codes_go_out_only_where_they_mean_something_and_within_an_organization_cap() {
-    use app::sharing::{AccessPolicy, AccessSettings};
     let app = spawn_app().await;
     let (me, _, _, agent_id) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
     // An open agent has nothing to verify: no email goes out.
     let answer = guest_says(&app, "whatsapp:+15550001111", "/login ana@example.com").await;
     assert!(answer.contains("talks with everyone"), "{answer}");
     assert!(app.sim.sim.mails().is_empty(), "no email was sent");
 
-    let settings =
-        AccessSettings { policy: AccessPolicy::RequireEmail, onboarding: false, onboarding_message: String::new() };
-    app.state.set_access(&me, &agent_id, settings).await.unwrap();
+    let form = SetAccess {
+        agent_id,
+        policy: AccessPolicy::RequireEmail.as_str().into(),
+        onboarding: String::new(),
+        onboarding_message: String::new(),
+    };
+    app.ui(&admin, form).await.unwrap();
     let answer = guest_says(&app, "whatsapp:+15550001111", "/login ana@example.com").await;
     assert!(answer.starts_with("We sent"), "positive control: {answer}");
     assert_eq!(app.sim.sim.mails().len(), 1);

@@ -21,7 +21,7 @@ use axum::{
 
 use app::{
     accounts::Me,
-    agents::port::AgentInput,
+    agents::port::{AgentInput, BrainInput},
     connectors::{port::ConnectorInput, NumberRow},
     ports::*,
 };
@@ -355,6 +355,44 @@ impl TestApp {
             llm_model: String::new(),
             llm_api_key: String::new(),
             timeout_secs: String::new(),
+        }
+    }
+
+    /// The agent form `form`, with `brain` chosen and its fields filled in as a person types them
+    /// (no API key typed for `api_key: None`).
+    pub fn with_brain(form: app::agents::api::CreateAgent, brain: BrainInput) -> app::agents::api::CreateAgent {
+        let (kind, brain_url, llm_model, llm_api_key, timeout_secs) = match brain {
+            BrainInput::Faq => ("faq", String::new(), String::new(), None, None),
+            BrainInput::OpenAi { base_url, model, api_key, timeout_secs } => {
+                ("openai", base_url, model, api_key, timeout_secs)
+            }
+            BrainInput::Hook { url, timeout_secs } => ("hook", url, String::new(), None, timeout_secs),
+        };
+        app::agents::api::CreateAgent {
+            brain: kind.into(),
+            brain_url,
+            llm_model,
+            llm_api_key: llm_api_key.unwrap_or_default(),
+            timeout_secs: timeout_secs.map(|t| t.to_string()).unwrap_or_default(),
+            ..form
+        }
+    }
+
+    /// The same form, posted from agent `id`'s edit page.
+    pub fn edit_form(id: &str, f: app::agents::api::CreateAgent) -> app::agents::api::UpdateAgent {
+        app::agents::api::UpdateAgent {
+            id: id.into(),
+            name: f.name,
+            description: f.description,
+            instructions: f.instructions,
+            welcome_message: f.welcome_message,
+            fallback_reply: f.fallback_reply,
+            faq: f.faq,
+            brain: f.brain,
+            brain_url: f.brain_url,
+            llm_model: f.llm_model,
+            llm_api_key: f.llm_api_key,
+            timeout_secs: f.timeout_secs,
         }
     }
 
