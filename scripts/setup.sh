@@ -11,9 +11,9 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# Trunk builds the WASM bundle with `cargo build --offline` (Trunk.toml's `offline = true`, which
-# keeps it from downloading its own tools): the crates must be in the registry before that. `cargo
-# fetch` downloads what Cargo.lock names for every target, and takes a second when they are there.
+# The UI's build (scripts/build-wasm.sh, Trunk's build hook) runs `cargo build --offline`: the
+# crates must be in the registry before that. `cargo fetch` downloads what Cargo.lock names for
+# every target, and takes a second when they are there.
 fetch_crates() {
   log "fetching the crates Cargo.lock names"
   (cd "$here" && cargo fetch --locked)

@@ -29,13 +29,15 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
-step "checking that the offline WASM build needs nothing but what setup fetches (an empty cargo registry)"
+step "checking that the offline UI build needs nothing but what setup fetches (an empty cargo registry)"
 # This machine's registry is warm, so a missing fetch step would pass every other step here and
 # fail only on a new machine: check the UI crate offline against a registry setup.sh filled alone.
 fresh_home=$(mktemp -d)
 CARGO_HOME="$fresh_home" bash scripts/setup.sh --crates-only
 CARGO_HOME="$fresh_home" CARGO_TARGET_DIR="$fresh_home/target" cargo check --offline --locked --quiet \
   -p app --no-default-features --features hydrate --target wasm32-unknown-unknown
+# …and the tool the UI's build cuts the program with (scripts/build-wasm.sh).
+CARGO_HOME="$fresh_home" CARGO_TARGET_DIR="$fresh_home/target" cargo check --offline --locked --quiet -p wasm-split
 rm -rf "$fresh_home"
 
 step "checking formatting and lints (clippy, warnings denied; the UI crate for the browser too)"

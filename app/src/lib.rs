@@ -15,6 +15,7 @@ pub mod error;
 pub mod inbox;
 #[cfg(feature = "ssr")]
 pub mod ports;
+mod routes;
 pub mod sharing;
 pub mod time;
 
@@ -22,7 +23,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 pub use error::AppError;
@@ -65,20 +66,20 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=accounts::login::LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=components::Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=components::Home/>
-                    <Route path=path!("users") view=accounts::users::UsersPage/>
-                    <Route path=path!("tokens") view=accounts::tokens::TokensPage/>
+                    <Route path=path!("users") view={Lazy::<routes::Users>::new()}/>
+                    <Route path=path!("tokens") view={Lazy::<routes::Tokens>::new()}/>
                     <Route path=path!("connectors") view=connectors::page::ConnectorsPage/>
-                    <Route path=path!("connectors/new") view=connectors::page::NewConnectorPage/>
-                    <Route path=path!("connectors/:id") view=connectors::page::ConnectorPage/>
-                    <Route path=path!("agents") view=agents::page::AgentsPage/>
-                    <Route path=path!("agents/new") view=agents::page::NewAgentPage/>
-                    <Route path=path!("agents/:id") view=agents::page::AgentPage/>
-                    <Route path=path!("agents/:id/channels") view=agents::channels::ChannelsPage/>
-                    <Route path=path!("agents/:id/conversations") view=inbox::page::ConversationsPage/>
-                    <Route path=path!("inbox") view=inbox::page::InboxPage/>
-                    <Route path=path!("conversations/:id") view=inbox::page::ConversationPage/>
-                    <Route path=path!("dashboard") view=dashboard::page::DashboardPage/>
-                    <Route path=path!("agents/:id/sharing") view=sharing::page::SharingPage/>
+                    <Route path=path!("connectors/new") view={Lazy::<routes::NewConnector>::new()}/>
+                    <Route path=path!("connectors/:id") view={Lazy::<routes::Connector>::new()}/>
+                    <Route path=path!("agents") view={Lazy::<routes::Agents>::new()}/>
+                    <Route path=path!("agents/new") view={Lazy::<routes::NewAgent>::new()}/>
+                    <Route path=path!("agents/:id") view={Lazy::<routes::Agent>::new()}/>
+                    <Route path=path!("agents/:id/channels") view={Lazy::<routes::Channels>::new()}/>
+                    <Route path=path!("agents/:id/conversations") view={Lazy::<routes::Conversations>::new()}/>
+                    <Route path=path!("inbox") view={Lazy::<routes::Inbox>::new()}/>
+                    <Route path=path!("conversations/:id") view={Lazy::<routes::Conversation>::new()}/>
+                    <Route path=path!("dashboard") view={Lazy::<routes::Dashboard>::new()}/>
+                    <Route path=path!("agents/:id/sharing") view={Lazy::<routes::Sharing>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>
@@ -89,5 +90,6 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // Pages outside the main program are fetched before hydrating them (see `routes`).
+    leptos::mount::hydrate_lazy(App);
 }

@@ -1,6 +1,6 @@
-import { expect, test } from "@playwright/test";
+import { expect, Page, test } from "@playwright/test";
 
-// A first visit to the backoffice over a slow connection: the Connectors page, signed in, with an
+// A first visit to the backoffice over a slow connection: a page, signed in, with an
 // empty cache and Chromium's "Fast 3G" profile (562.5 ms of latency, 1.44 Mbit/s down, 675 kbit/s
 // up). Prints what went over the wire, file by file, and when the page became interactive. The
 // figures are measurements for docs/performance.md, not pass marks; what is checked is that the
@@ -8,7 +8,8 @@ import { expect, test } from "@playwright/test";
 
 const FAST_3G = { offline: false, latency: 562.5, downloadThroughput: 180_000, uploadThroughput: 84_375 };
 
-test("the first load of Connectors on a Fast 3G connection", async ({ page }) => {
+/** Signs in, then opens `path` with an empty cache on Fast 3G; prints and returns what went over the wire. */
+async function firstLoad(page: Page, path: string) {
   const login = await page.request.post("/ui/login", {
     headers: { Accept: "application/json" },
     form: { email: "admin@example.com", password: "correct horse battery" },
@@ -30,24 +31,38 @@ test("the first load of Connectors on a Fast 3G connection", async ({ page }) =>
   });
 
   const started = Date.now();
-  await page.goto("/connectors");
+  await page.goto(path);
   await page.locator('body[data-hydrated="true"]').waitFor({ timeout: 60_000 });
   const interactive = Date.now() - started;
   await page.waitForLoadState("networkidle");
-  await expect(page.getByTestId("connectors").getByRole("link").first()).toBeVisible();
 
   const loaded = [...files.values()].filter((f) => f.bytes > 0);
   const total = loaded.reduce((sum, f) => sum + f.bytes, 0);
   const lines = loaded.map((f) => `  ${new URL(f.url).pathname.padEnd(48)} ${(f.bytes / 1000).toFixed(1).padStart(8)} kB  ${f.encoding}`);
   console.log(
     [
-      "First load of /connectors on Fast 3G (empty cache, signed in):",
+      `First load of ${path} on Fast 3G (empty cache, signed in):`,
       ...lines,
-      `  total transferred: ${(total / 1000).toFixed(1)} kB; interactive after ${interactive} ms`,
+      `  total transferred: ${(total / 1000).toFixed(1)} kB in ${loaded.length} files; interactive after ${interactive} ms`,
     ].join("\n"),
   );
+  return loaded;
+}
 
-  const program = loaded.find((f) => f.url.endsWith(".wasm"));
-  expect(program, "the page's program was loaded").toBeTruthy();
-  expect(["br", "gzip"], `the program is compressed (${program!.encoding})`).toContain(program!.encoding);
+test("the first load of Connectors on a Fast 3G connection", async ({ page }) => {
+  const loaded = await firstLoad(page, "/connectors");
+  await expect(page.getByTestId("connectors").getByRole("link").first()).toBeVisible();
+  const programs = loaded.filter((f) => f.url.endsWith(".wasm"));
+  expect(programs.map((f) => new URL(f.url).pathname), "Connectors needs only the main program").toEqual(["/pkg/app_bg.wasm"]);
+  expect(["br", "gzip"], `the program is compressed (${programs[0].encoding})`).toContain(programs[0].encoding);
+});
+
+// A page outside the main program: the server's preload links fetch its feature's part beside the
+// main program, and the page hydrates with it.
+test("the first load of an agent's page on a Fast 3G connection", async ({ page }) => {
+  const loaded = await firstLoad(page, "/agents");
+  await expect(page.getByRole("heading", { name: "Agents", level: 1 })).toBeVisible();
+  const programs = loaded.filter((f) => f.url.endsWith(".wasm"));
+  expect(programs.some((f) => /\/split_agent_pages_\d+\.wasm$/.test(f.url)), "the agents' part was fetched").toBeTruthy();
+  for (const f of programs) expect(["br", "gzip"], `${f.url} is compressed`).toContain(f.encoding);
 });

@@ -1,0 +1,81 @@
+//! Which part of the browser's program each page is in.
+//!
+//! The pages of a first visit (set up, sign in, the home page, Connectors) are in the main
+//! program every page loads. The others come in one part per feature, fetched the first time a
+//! page of that feature is shown: the server names a page's parts in its `<head>` (preload links,
+//! from `pkg/__wasm_split_manifest.json`), so a browser opening it directly fetches them beside
+//! the main program. scripts/build-wasm.sh cuts the program along the `#[lazy]` functions below;
+//! on the server they are plain calls.
+
+use leptos::prelude::*;
+use leptos_router::LazyRoute;
+
+/// `feature!(load_fn, __preload_load_fn, Page { Route => page::Component, … })`: one `#[lazy]`
+/// function that renders any page of the feature (so they share one part of the program), and
+/// for each page a route type for `Lazy::<Route>`. `#[lazy]` names the function that fetches the
+/// part without calling it `__preload_<load_fn>` (in the browser's build only).
+macro_rules! feature {
+    ($load:ident, $preload:ident, $pages:ident { $($route:ident => $page:path),+ $(,)? }) => {
+        #[derive(Clone, Copy)]
+        #[repr(u8)]
+        pub enum $pages {
+            $($route),+
+        }
+
+        #[lazy]
+        fn $load(page: $pages) -> AnyView {
+            match page {
+                $($pages::$route => {
+                    use $page as Page;
+                    view! { <Page/> }.into_any()
+                })+
+            }
+        }
+
+        $(
+            pub struct $route;
+
+            impl LazyRoute for $route {
+                fn data() -> Self {
+                    $route
+                }
+
+                async fn view(_this: Self) -> AnyView {
+                    $load($pages::$route).await
+                }
+
+                // Fetched before the page hydrates, so the page's part is there when it does
+                // (on the server the function is a plain call).
+                async fn preload() {
+                    #[cfg(target_arch = "wasm32")]
+                    $preload().await;
+                }
+            }
+        )+
+    };
+}
+
+feature!(connector_pages, __preload_connector_pages, ConnectorPage {
+    NewConnector => crate::connectors::page::NewConnectorPage,
+    Connector => crate::connectors::page::ConnectorPage,
+});
+
+feature!(agent_pages, __preload_agent_pages, AgentPage {
+    Agents => crate::agents::page::AgentsPage,
+    NewAgent => crate::agents::page::NewAgentPage,
+    Agent => crate::agents::page::AgentPage,
+    Channels => crate::agents::channels::ChannelsPage,
+    Sharing => crate::sharing::page::SharingPage,
+});
+
+feature!(inbox_pages, __preload_inbox_pages, InboxPage {
+    Inbox => crate::inbox::page::InboxPage,
+    Conversation => crate::inbox::page::ConversationPage,
+    Conversations => crate::inbox::page::ConversationsPage,
+    Dashboard => crate::dashboard::page::DashboardPage,
+});
+
+feature!(account_pages, __preload_account_pages, AccountPage {
+    Users => crate::accounts::users::UsersPage,
+    Tokens => crate::accounts::tokens::TokensPage,
+});
