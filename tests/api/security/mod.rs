@@ -1,8 +1,12 @@
 //! Switchboard on the open internet, probed as an outsider and as an agent owner would: a fresh
 //! instance cannot be claimed without the setup token, other sites cannot make a signed-in
-//! browser change things, brains cannot be pointed at internal services, unknown webhook keys
-//! and slow clients do not exhaust the server, password guessing is throttled, and the UI's
-//! assets go out compressed with cache validators.
+//! browser change things, unknown webhook keys and slow clients do not exhaust the server,
+//! password guessing is throttled, and the UI's assets go out compressed with cache validators.
+//! Brains pointed at internal services are in [`brains`]; what agent owners see of guests and
+//! what guests can set off, in [`guests`].
+
+mod brains;
+mod guests;
 
 use std::{
     net::SocketAddr,
@@ -11,21 +15,12 @@ use std::{
 
 use crate::common::{spawn_app, spawn_app_with, TestApp, SETUP_TOKEN};
 use app::{
-    accounts::api::{CreateToken, Login, SetupOrganization},
-    agents::{
-        api::{CreateAgent, DeleteAgent, TryAgent},
-        port::BrainInput,
-        ChatLine,
-    },
+    accounts::api::{Login, SetupOrganization},
+    agents::{api::CreateAgent, port::BrainInput},
     ports::*,
-    sharing::{
-        api::{GetSharing, RevokeGuest, SetAccess},
-        AccessPolicy,
-    },
     AppError,
 };
-use axum::{response::IntoResponse, routing::any, Router};
-use switchboard::egress::Egress;
+use axum::Router;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "correct horse battery";
@@ -141,150 +136,6 @@ async fn another_site_cannot_make_a_signed_in_browser_change_anything() {
         .unwrap();
     assert_eq!(forged_login.status(), 403);
     assert!(forged_login.headers().get("set-cookie").is_none(), "no session was started");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Brains and internal services
-
-const INTERNAL_SECRET: &str = "internal-only: db password hunter2";
-
-/// An internal service on 127.0.0.1 and a "public" server on 127.0.0.2 that the test's policy
-/// allows; the latter redirects to wherever `?to=` says.
-async fn internal_and_public() -> (SocketAddr, SocketAddr) {
-    let internal = serve_on("127.0.0.1", Router::new().fallback(any(|| async { INTERNAL_SECRET }))).await;
-    let public = serve_on(
-        "127.0.0.2",
-        Router::new().fallback(any(|axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
-            let to = q.and_then(|q| q.strip_prefix("to=").map(str::to_string)).unwrap_or_default();
-            let to = url::form_urlencoded::parse(format!("x={to}").as_bytes()).next().unwrap().1.into_owned();
-            (axum::http::StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, to)]).into_response()
-        })),
-    )
-    .await;
-    (internal, public)
-}
-
-/// The agent form, as an agent owner or admin posts it, with `brain`.
-fn agent(name: &str, brain: BrainInput) -> CreateAgent {
-    TestApp::with_brain(TestApp::agent_form(name, "A colleague will answer."), brain)
-}
-
-/// An agent owner's browser, signed in (the admin adds them).
-async fn agent_owner(app: &TestApp, admin: &app::accounts::Me) -> reqwest::Client {
-    app.state.add_user(admin, "owner@example.com", app::accounts::Role::AgentOwner, PASSWORD.into()).await.unwrap();
-    app.browser("owner@example.com").await
-}
-
-fn hi() -> Vec<ChatLine> {
-    vec![ChatLine { from_guest: true, text: "Hi".into() }]
-}
-
-fn hook(url: String) -> BrainInput {
-    BrainInput::Hook { url, timeout_secs: Some(5) }
-}
-
-#[tokio::test]
-async fn an_agent_owner_cannot_read_internal_services_through_a_brain() {
-    let app = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.2").unwrap()).await;
-    let owner = agent_owner(&app, &app.admin().await).await;
-    let (internal, public) = internal_and_public().await;
-    let port = internal.port();
-
-    // Typed directly: refused when saved, in every spelling.
-    for url in [
-        format!("http://127.0.0.1:{port}/"),
-        format!("http://localhost:{port}/"),
-        format!("http://[::ffff:127.0.0.1]:{port}/"),
-        format!("http://[::1]:{port}/"),
-        format!("http://2130706433:{port}/"),
-        "http://169.254.169.254/latest/meta-data/".to_string(),
-        "http://10.0.0.7/".to_string(),
-        "http://192.168.1.1/".to_string(),
-    ] {
-        let refused = app.ui(&owner, agent("probe", hook(url.clone()))).await.unwrap_err();
-        assert!(
-            matches!(&refused, AppError::Invalid { field, message } if field == "brain_url" && message.contains("internal")),
-            "{url}: {refused:?}"
-        );
-        let openai = BrainInput::OpenAi {
-            base_url: url.clone(),
-            model: "m".into(),
-            api_key: Some("k".into()),
-            timeout_secs: None,
-        };
-        let refused = app.ui(&owner, agent("probe", openai)).await.unwrap_err();
-        assert!(matches!(&refused, AppError::Invalid { field, .. } if field == "brain_url"), "{url}: {refused:?}");
-    }
-
-    // Through a public URL that redirects inside: refused at the redirect, the fallback goes out.
-    for target in [
-        format!("http://127.0.0.1:{port}/secret"),
-        format!("http://localhost:{port}/secret"),
-        format!("http://[::ffff:127.0.0.1]:{port}/secret"),
-        "http://169.254.169.254/latest/meta-data/".to_string(),
-    ] {
-        let to: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
-        let url = format!("http://{public}/hook?to={to}");
-        let created = app.ui(&owner, agent("redirected", hook(url))).await.unwrap();
-        let tried = app.ui(&owner, TryAgent { id: created.id.clone(), chat: hi() }).await.unwrap();
-        assert_eq!(tried.reply, "A colleague will answer.", "{target}");
-        assert!(!tried.reply.contains(INTERNAL_SECRET));
-        let note = tried.note.unwrap_or_default();
-        assert!(note.contains("internal"), "{target}: {note}");
-        app.ui(&owner, DeleteAgent { id: created.id }).await.unwrap();
-    }
-
-    // Positive control: the same internal service, allowed by the operator, answers.
-    let allowed = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.1").unwrap()).await;
-    let owner = agent_owner(&allowed, &allowed.admin().await).await;
-    let created = allowed.ui(&owner, agent("allowed", hook(format!("http://127.0.0.1:{port}/")))).await.unwrap();
-    let tried = allowed.ui(&owner, TryAgent { id: created.id, chat: hi() }).await.unwrap();
-    assert_eq!(tried.reply, INTERNAL_SECRET, "an allowed address is called");
-}
-
-#[tokio::test]
-async fn a_brain_cannot_flood_guests_or_the_server_with_a_huge_answer() {
-    let app = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.2").unwrap()).await;
-    app.admin().await;
-    let admin = app.browser("admin@example.com").await;
-    let huge = serve_on("127.0.0.2", Router::new().fallback(any(|| async { "x".repeat(2 * 1024 * 1024) }))).await;
-    let long = serve_on(
-        "127.0.0.2",
-        Router::new().fallback(any(|| async { axum::Json(serde_json::json!({ "reply": "word ".repeat(2000) })) })),
-    )
-    .await;
-    let created = app.ui(&admin, agent("huge", hook(format!("http://{huge}/")))).await.unwrap();
-    let tried = app.ui(&admin, TryAgent { id: created.id, chat: hi() }).await.unwrap();
-    assert_eq!(tried.reply, "A colleague will answer.");
-    assert!(tried.note.as_deref().unwrap_or_default().contains("larger than 256 kB"), "{:?}", tried.note);
-
-    let created = app.ui(&admin, agent("long", hook(format!("http://{long}/")))).await.unwrap();
-    let tried = app.ui(&admin, TryAgent { id: created.id, chat: hi() }).await.unwrap();
-    assert!(tried.reply.chars().count() <= switchboard::agents::MAX_REPLY_CHARS, "{}", tried.reply.len());
-    assert!(tried.reply.ends_with('…') && tried.reply.starts_with("word word"));
-    assert!(tried.note.as_deref().unwrap_or_default().contains("10000 characters"), "{:?}", tried.note);
-}
-
-#[tokio::test]
-async fn a_stored_model_key_is_not_sent_to_a_new_host_without_being_typed_again() {
-    let app = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.2,127.0.0.3").unwrap()).await;
-    app.admin().await;
-    let admin = app.browser("admin@example.com").await;
-    let openai = |base_url: &str, api_key: Option<&str>| BrainInput::OpenAi {
-        base_url: base_url.into(),
-        model: "gpt-test".into(),
-        api_key: api_key.map(str::to_string),
-        timeout_secs: None,
-    };
-    let created = app.ui(&admin, agent("llm", openai("http://127.0.0.2:8080/v1", Some("sk-first")))).await.unwrap();
-    let edit = |brain: BrainInput| TestApp::edit_form(&created.id, agent("llm", brain));
-    // Same host, another path: the stored key stays.
-    app.ui(&admin, edit(openai("http://127.0.0.2:8080/v2", None))).await.unwrap();
-    for moved in ["http://127.0.0.3:8080/v1", "http://127.0.0.2:9090/v1", "https://127.0.0.2:8080/v1"] {
-        let refused = app.ui(&admin, edit(openai(moved, None))).await.unwrap_err();
-        assert!(matches!(&refused, AppError::Invalid { field, .. } if field == "llm_api_key"), "{moved}: {refused:?}");
-    }
-    app.ui(&admin, edit(openai("http://127.0.0.3:8080/v1", Some("sk-second")))).await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -506,28 +357,6 @@ async fn the_ui_bundle_is_sent_compressed_with_validators_and_pages_are_not_stor
 // Smaller holes
 
 #[tokio::test]
-async fn an_agent_owner_cannot_unlink_the_guests_of_another_owners_agent() {
-    let app = spawn_app().await;
-    let (admin, _, number, concierge) = app.ready_path().await;
-    let owner = agent_owner(&app, &admin).await;
-    let own_agent = app.ui(&owner, agent("owned", BrainInput::Faq)).await.unwrap();
-    // A verified guest who talks only to the admin's concierge.
-    let guest = "whatsapp:+15550001234";
-    verified_guest(&app, &admin.org_id, &number, &concierge, guest).await;
-    let refused = app.ui(&owner, RevokeGuest { agent_id: own_agent.id, guest: guest.into() }).await.unwrap_err();
-    assert!(matches!(refused, AppError::NotFound(_)), "{refused:?}");
-    let (kept,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM guest_identities").fetch_one(&app.state.db.pool).await.unwrap();
-    assert_eq!(kept, 1, "the other agent's guest keeps their verified email");
-    // Positive control: through the agent the guest talks to, it works.
-    let admin = app.browser("admin@example.com").await;
-    app.ui(&admin, RevokeGuest { agent_id: concierge, guest: guest.into() }).await.unwrap();
-    let (left,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM guest_identities").fetch_one(&app.state.db.pool).await.unwrap();
-    assert_eq!(left, 0);
-}
-
-#[tokio::test]
 async fn the_sessions_table_holds_no_usable_session_id() {
     let app = spawn_app().await;
     app.admin().await;
@@ -623,128 +452,13 @@ async fn live_streams_are_capped_per_user_and_end_at_logout() {
     assert!(ended.is_ok(), "the stream ended after logout");
 }
 
-/// A guest with a verified email, in a conversation with `agent_id` on `number_id`.
-async fn verified_guest(app: &TestApp, org_id: &str, number_id: &str, agent_id: &str, guest: &str) {
-    sqlx::query(
-        "INSERT INTO conversations (id, number_id, guest_address, agent_id, last_inbound_at, last_activity_at, created_at) \
-         VALUES ($1, $2, $3, $4, 1, 1, 0)",
-    )
-    .bind(switchboard::new_id())
-    .bind(number_id)
-    .bind(guest)
-    .bind(agent_id)
-    .execute(&app.state.db.pool)
-    .await
-    .unwrap();
-    sqlx::query("INSERT INTO guest_identities (org_id, guest_address, email, verified_at) VALUES ($1, $2, $3, 0)")
-        .bind(org_id)
-        .bind(guest)
-        .bind(format!("{}@example.com", guest.trim_start_matches("whatsapp:+")))
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+/// The agent form, as an agent owner or admin posts it, with `brain`.
+fn agent(name: &str, brain: BrainInput) -> CreateAgent {
+    TestApp::with_brain(TestApp::agent_form(name, "A colleague will answer."), brain)
 }
 
-/// An agent owner with an agent of their own, and a verified guest in a conversation with it.
-async fn owner_with_a_guest(app: &TestApp) -> (reqwest::Client, String, &'static str) {
-    let (admin, _, number, _) = app.ready_path().await;
-    let owner = agent_owner(app, &admin).await;
-    let agent_id = app.ui(&owner, agent("ownbot", BrainInput::Faq)).await.unwrap().id;
-    let guest = "whatsapp:+15550009876";
-    verified_guest(app, &admin.org_id, &number, &agent_id, guest).await;
-    (owner, agent_id, guest)
-}
-
-#[tokio::test]
-async fn agent_owners_never_receive_a_guests_whole_number() {
-    let app = spawn_app().await;
-    let (owner, agent_id, guest) = owner_with_a_guest(&app).await;
-    let digits = guest.trim_start_matches("whatsapp:+");
-
-    // The REST API's conversations, with the owner's own token.
-    let token = app.ui(&owner, CreateToken { name: "ci".into() }).await.unwrap().token;
-    let listed = reqwest::Client::new()
-        .get(format!("{}/api/agents/ownbot/conversations", app.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.status(), 200);
-    let body = listed.text().await.unwrap();
-    assert!(body.contains("…876"), "the conversation is listed, masked: {body}");
-    assert!(!body.contains(digits), "{body}");
-
-    // The Sharing page: the key that names the guest for Revoke is not the number.
-    let sharing = app.ui(&owner, GetSharing { agent_id: agent_id.clone() }).await.unwrap();
-    assert_eq!(sharing.verified.len(), 1);
-    let verified = &sharing.verified[0];
-    assert!(!verified.key.contains(digits) && !verified.guest.contains(digits), "{verified:?}");
-    // The key works; the number itself, which an owner should not know, does not.
-    let revoke = |guest: &str| RevokeGuest { agent_id: agent_id.clone(), guest: guest.into() };
-    let refused = app.ui(&owner, revoke(guest)).await.unwrap_err();
-    assert!(matches!(refused, AppError::NotFound(_)), "{refused:?}");
-    app.ui(&owner, revoke(&verified.key)).await.unwrap();
-    assert!(app.ui(&owner, GetSharing { agent_id }).await.unwrap().verified.is_empty());
-}
-
-/// A guest writes to the concierge's number and waits for the answer.
-async fn guest_says(app: &TestApp, from: &str, body: &str) -> String {
-    let before = app.replies_to(from).len();
-    let message = twilio_sim::Inbound {
-        to: "whatsapp:+14155550100".into(),
-        from: from.into(),
-        body: body.into(),
-        profile_name: None,
-        media: vec![],
-    };
-    app.sim.sim.guest_message(message).await.unwrap();
-    crate::common::eventually(&format!("an answer to {body:?}"), || async {
-        let replies = app.replies_to(from);
-        (replies.len() > before).then(|| replies.last().unwrap().body.clone())
-    })
-    .await
-}
-
-#[tokio::test]
-async fn login_codes_go_out_only_where_they_mean_something_and_within_an_organization_cap() {
-    let app = spawn_app().await;
-    let (me, _, _, agent_id) = app.ready_path().await;
-    let admin = app.browser("admin@example.com").await;
-    // An open agent has nothing to verify: no email goes out.
-    let answer = guest_says(&app, "whatsapp:+15550001111", "/login ana@example.com").await;
-    assert!(answer.contains("talks with everyone"), "{answer}");
-    assert!(app.sim.sim.mails().is_empty(), "no email was sent");
-
-    let form = SetAccess {
-        agent_id,
-        policy: AccessPolicy::RequireEmail.as_str().into(),
-        onboarding: String::new(),
-        onboarding_message: String::new(),
-    };
-    app.ui(&admin, form).await.unwrap();
-    let answer = guest_says(&app, "whatsapp:+15550001111", "/login ana@example.com").await;
-    assert!(answer.starts_with("We sent"), "positive control: {answer}");
-    assert_eq!(app.sim.sim.mails().len(), 1);
-
-    // Codes asked for across many numbers and addresses stop at the organization's cap.
-    let now = switchboard::now_ms();
-    for i in 0..switchboard::access::CODES_PER_ORG.0 {
-        sqlx::query(
-            "INSERT INTO login_codes (id, org_id, guest_address, email, code_hash, message_id, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, '', $5, 'open', $6, $7)",
-        )
-        .bind(switchboard::new_id())
-        .bind(&me.org_id)
-        .bind(format!("whatsapp:+1555100{i:04}"))
-        .bind(format!("guest{i}@example.com"))
-        .bind(switchboard::new_id())
-        .bind(now)
-        .bind(now + 600_000)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
-    }
-    let answer = guest_says(&app, "whatsapp:+15550002222", "/login ben@example.com").await;
-    assert!(answer.contains("Too many codes were asked for here"), "{answer}");
-    assert_eq!(app.sim.sim.mails().len(), 1, "no further email");
+/// An agent owner's browser, signed in (the admin adds them).
+async fn agent_owner(app: &TestApp, admin: &app::accounts::Me) -> reqwest::Client {
+    app.state.add_user(admin, "owner@example.com", app::accounts::Role::AgentOwner, PASSWORD.into()).await.unwrap();
+    app.browser("owner@example.com").await
 }

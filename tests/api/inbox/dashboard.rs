@@ -1,0 +1,196 @@
+//! The dashboard: messages, replies, failures and refused webhooks counted, the days that are over
+//! kept, and what it shows held equal to a recount from the messages.
+
+use super::{add_owner, guest, say, write};
+use crate::common::{eventually, spawn_app, TestApp};
+use app::dashboard::api::GetDashboard;
+
+/// The guest writes and Twilio refuses the reply (21610, the guest opted out): one failed reply.
+async fn a_reply_is_refused(app: &TestApp, from: &str) {
+    app.sim.sim.set_faults(twilio_sim::Faults { reject_code: Some(21610), ..Default::default() });
+    write(app, from, "whatsapp:+14155550100", "When is breakfast?", "Ben").await;
+    eventually("the refused send is recorded", || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE status = 'failed'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_messages_replies_failures_and_refusals() {
+    let app = spawn_app().await;
+    let (_, connector, _, _) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    say(&app, &guest(7), "When is breakfast?", 1).await;
+    a_reply_is_refused(&app, &guest(8)).await;
+    // A forged webhook for the connector.
+    let key = app.webhook_key(&connector).await;
+    let forged = reqwest::Client::new()
+        .post(format!("{}/twilio/inbound/{key}", app.url))
+        .header("X-Twilio-Signature", "forged")
+        .form(&[("MessageSid", "SM0"), ("From", "whatsapp:+15550000009"), ("To", "whatsapp:+14155550100")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    let d = eventually("the refusal is written", || async {
+        let d = app.ui(&admin, GetDashboard {}).await.unwrap();
+        (!d.rejections.is_empty()).then_some(d)
+    })
+    .await;
+    let today = d.days.last().unwrap();
+    assert_eq!(d.days.len(), 14);
+    assert_eq!((today.inbound, today.outbound), (2, 2));
+    assert_eq!(d.replies_measured, 2);
+    assert!(d.median_reply_ms.unwrap() >= 0);
+    assert_eq!(d.failures.len(), 1);
+    assert_eq!((d.failures[0].code, d.failures[0].count), (Some(21610), 1));
+    assert_eq!(d.failures[0].meaning, "The recipient has opted out (STOP)");
+    assert_eq!((d.rejections[0].meaning.as_str(), d.rejections[0].count), ("Signature check failed", 1));
+    assert_eq!(d.connectors, vec![("Front Desk".to_string(), "Connected".to_string(), true)]);
+
+    add_owner(&app, &admin).await;
+    let owner = app.browser("owner@example.com").await;
+    assert!(matches!(app.ui(&owner, GetDashboard {}).await, Err(app::AppError::Forbidden)));
+}
+
+/// What the dashboard shows, counted again from the messages (one organization).
+struct Recount {
+    /// (day, inbound, outbound) for each day with messages since `since`.
+    days: Vec<(i64, i64, i64)>,
+    /// Failed or undelivered replies by error code.
+    failures: Vec<(Option<i64>, i64)>,
+    /// Each answered guest message's wait for the first reply, sorted.
+    waits: Vec<i64>,
+}
+
+async fn recount(app: &TestApp, since: i64) -> Recount {
+    let pool = &app.state.db.pool;
+    let days: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT created_at / 86400000, SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END) FROM messages WHERE created_at >= $1 \
+         GROUP BY created_at / 86400000 ORDER BY 1",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let failures = sqlx::query_as(
+        "SELECT error_code, COUNT(*) FROM messages WHERE direction = 'outbound' \
+         AND status IN ('failed', 'undelivered') AND created_at >= $1 GROUP BY error_code ORDER BY 2 DESC",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let asked: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT conversation_id, created_at FROM messages WHERE direction = 'inbound' AND origin IS NULL \
+         AND created_at >= $1",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let replies: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT conversation_id, created_at FROM messages WHERE direction = 'outbound' AND origin IS NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut waits: Vec<i64> = asked
+        .iter()
+        .filter_map(|(c, at)| replies.iter().filter(|(r, t)| r == c && t >= at).map(|(_, t)| t - at).min())
+        .collect();
+    waits.sort_unstable();
+    Recount { days, failures, waits }
+}
+
+/// The dashboard's days that are over are counted once and kept; what it shows equals a count of
+/// the messages, and deleting what is kept counts the days again.
+#[tokio::test]
+async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
+    const DAY: i64 = 86_400_000;
+    let app = spawn_app().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    for i in 0..4 {
+        say(&app, &guest(i), "When is breakfast?", 1).await;
+    }
+    a_reply_is_refused(&app, &guest(4)).await;
+    // Guests 0, 1, 2 and 4 wrote 3, 5, 10 and 20 days ago (20 is before the dashboard's 14 days).
+    for (i, days) in [(0, 3), (1, 5), (2, 10), (4, 20)] {
+        let shift = days * DAY;
+        let (id,): (String,) = sqlx::query_as("SELECT id FROM conversations WHERE guest_address = $1")
+            .bind(guest(i))
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE messages SET created_at = created_at - $1 WHERE conversation_id = $2")
+            .bind(shift)
+            .bind(&id)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE conversations SET last_activity_at = last_activity_at - $1, \
+             last_inbound_at = last_inbound_at - $1 WHERE id = $2",
+        )
+        .bind(shift)
+        .bind(&id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    }
+    let today = switchboard::now_ms().div_euclid(DAY);
+    let since = (today - 13) * DAY;
+    let matches_recount = |d: &app::dashboard::Dashboard, r: &Recount| {
+        let shown: Vec<(i64, i64, i64)> = d
+            .days
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.inbound + c.outbound > 0)
+            .map(|(i, c)| (today - 13 + i as i64, c.inbound, c.outbound))
+            .collect();
+        assert_eq!(shown, r.days);
+        let failures: Vec<(Option<i64>, i64)> = d.failures.iter().map(|f| (f.code, f.count)).collect();
+        assert_eq!(failures, r.failures);
+        assert_eq!(d.replies_measured, r.waits.len() as i64);
+        // The median is told to within 5 % below.
+        let exact = r.waits[r.waits.len() / 2];
+        let shown = d.median_reply_ms.unwrap();
+        assert!(shown <= exact && shown as f64 >= exact as f64 / 1.05 - 1.0, "median {shown}, exact {exact}");
+    };
+
+    let first = app.ui(&admin, GetDashboard {}).await.unwrap();
+    let r = recount(&app, since).await;
+    assert_eq!(r.days.len(), 4, "four days with messages: {:?}", r.days);
+    assert_eq!(r.failures, vec![], "the refused reply is 20 days old");
+    matches_recount(&first, &r);
+    let kept: Vec<(i64,)> = sqlx::query_as("SELECT day FROM dashboard_counts WHERE kind = 'sealed' ORDER BY day")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    let kept: Vec<i64> = kept.into_iter().map(|(d,)| d).collect();
+    assert_eq!(kept, ((today - 13)..(today - 2)).collect::<Vec<_>>(), "the days that are over are kept");
+    assert_eq!(app.ui(&admin, GetDashboard {}).await.unwrap(), first, "read again from what is kept");
+
+    // What is kept stays when messages go (as retention will delete them)…
+    sqlx::query(
+        "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE guest_address = $1)",
+    )
+    .bind(guest(1))
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(app.ui(&admin, GetDashboard {}).await.unwrap().days, first.days);
+    // …and deleted, the days are counted again from the messages there are.
+    sqlx::query("DELETE FROM dashboard_counts").execute(&app.state.db.pool).await.unwrap();
+    let again = app.ui(&admin, GetDashboard {}).await.unwrap();
+    let r = recount(&app, since).await;
+    assert_eq!(r.days.len(), 3);
+    matches_recount(&again, &r);
+}

@@ -1,0 +1,148 @@
+//! The inbox's search: words in the messages' text, accents and case aside, through an index that
+//! follows rewrites and deletions; guests by any part of their number or name.
+
+use std::time::Duration;
+
+use super::{guest, say, write};
+use crate::common::{eventually, spawn_app, spawn_app_tuned, TestApp};
+use app::{
+    connectors::api::DeleteConnector,
+    inbox::{api::GetInbox, InboxFilter},
+};
+
+/// The text is indexed after the webhook's transaction (SQLite: a queue the indexer empties in
+/// batches, and every search empties first). Whether a message is still queued or already
+/// indexed when its text is rewritten (a /login code masked) or it is deleted, the index follows,
+/// and a search finds every message stored before it.
+#[tokio::test]
+async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
+    // The background indexer is kept out of the way, so which messages are queued is known.
+    let app = spawn_app_tuned(|_| {}, |t| t.search_index = Duration::from_secs(3600)).await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let sqlite = app.state.db.backend == switchboard::db::Backend::Sqlite;
+    let queued = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM search_queue").fetch_one(&app.state.db.pool).await.unwrap()
+    };
+    say(&app, &guest(1), "alpha", 1).await;
+    say(&app, &guest(2), "bravo", 1).await;
+    if sqlite {
+        assert!(queued().await >= 2, "the guests' messages wait in the queue");
+    }
+    assert_eq!(found(&app, &admin, "alpha").await, [guest(1)], "a search finds what is still queued");
+    if sqlite {
+        assert_eq!(queued().await, 0, "the search indexed the queue first");
+    }
+    say(&app, &guest(3), "charlie", 1).await;
+    say(&app, &guest(4), "delta", 1).await;
+    if sqlite {
+        assert!(queued().await >= 2);
+    }
+    // Guests 1 and 2 are indexed, 3 and 4 queued: rewrite one of each, delete one of each.
+    let body = |text: &'static str, new: &'static str| {
+        let app = &app;
+        async move {
+            sqlx::query("UPDATE messages SET body = $1 WHERE body = $2")
+                .bind(new)
+                .bind(text)
+                .execute(&app.state.db.pool)
+                .await
+                .unwrap();
+        }
+    };
+    body("alpha", "echo").await;
+    body("charlie", "foxtrot").await;
+    for text in ["bravo", "delta"] {
+        sqlx::query("DELETE FROM messages WHERE body = $1").bind(text).execute(&app.state.db.pool).await.unwrap();
+    }
+    assert_eq!(found(&app, &admin, "echo").await, [guest(1)], "an indexed message's new words");
+    assert_eq!(found(&app, &admin, "foxtrot").await, [guest(3)], "a queued message's new words");
+    for gone in ["alpha", "charlie", "bravo", "delta"] {
+        assert!(found(&app, &admin, gone).await.is_empty(), "{gone:?} is still found");
+    }
+    if sqlite {
+        // The index and the messages agree (FTS5 checks every word against the bodies).
+        sqlx::query("INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 1)")
+            .execute(&app.state.db.pool)
+            .await
+            .expect("the search index matches the messages");
+    }
+}
+
+/// The guests whose conversations a search for `q` lists, in order.
+async fn found(app: &TestApp, admin: &reqwest::Client, q: &str) -> Vec<String> {
+    let rows =
+        app.ui(admin, GetInbox { filter: InboxFilter { q: q.to_string(), ..Default::default() } }).await.unwrap().rows;
+    let mut guests: Vec<String> = rows.into_iter().map(|r| r.guest).collect();
+    guests.sort();
+    guests
+}
+
+#[tokio::test]
+async fn search_finds_words_whatever_their_case_and_accents() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    say(&app, &guest(1), "¿Dónde está el café?", 1).await;
+    say(&app, &guest(2), "Is the SAUNA open on Sundays?", 1).await;
+    say(&app, &guest(3), "Crème brûlée tonight, s'il vous plaît", 1).await;
+    assert_eq!(found(&app, &admin, "cafe").await, [guest(1)], "accents fold");
+    assert_eq!(found(&app, &admin, "CAFÉ").await, [guest(1)], "and case");
+    assert_eq!(found(&app, &admin, "donde").await, [guest(1)]);
+    assert_eq!(found(&app, &admin, "sauna").await, [guest(2)]);
+    assert_eq!(found(&app, &admin, "creme brulee").await, [guest(3)], "every word");
+    assert_eq!(found(&app, &admin, "brul").await, [guest(3)], "the start of a word");
+    assert!(found(&app, &admin, "sauna cafe").await.is_empty(), "words of two conversations: none has both");
+    // What a search engine would read as syntax is text here.
+    for q in ["\"sauna", "sauna*", "NEAR(sauna cafe)", "sauna OR cafe", "-sauna", "^", "()"] {
+        let guests = found(&app, &admin, q).await;
+        assert!(guests.is_empty() || guests == [guest(2)], "{q:?} gave {guests:?}");
+    }
+}
+
+/// A guest is found by any part of their number or name, whatever its case and accents; a renamed
+/// guest by their new name only; a deleted conversation by nothing.
+#[tokio::test]
+async fn guests_are_found_by_any_part_of_their_number_or_name() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    write(&app, "whatsapp:+15550001234", "whatsapp:+14155550100", "Hello", "José Álvarez").await;
+    write(&app, "whatsapp:+15550009876", "whatsapp:+14155550100", "Hello", "Zoë").await;
+    write(&app, "whatsapp:+15550005555", "whatsapp:+14155550100", "Hello", "").await;
+    eventually("three conversations", || async {
+        (app.ui(&admin, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows.len() == 3).then_some(())
+    })
+    .await;
+    let jose = "whatsapp:+15550001234";
+    let zoe = "whatsapp:+15550009876";
+    assert_eq!(found(&app, &admin, "jose").await, [jose], "accents and case aside");
+    assert_eq!(found(&app, &admin, "ÁLVAREZ").await, [jose]);
+    assert_eq!(found(&app, &admin, "é álv").await, [jose], "a part across the words");
+    assert_eq!(found(&app, &admin, "zoe").await, [zoe]);
+    assert_eq!(found(&app, &admin, "1234").await, [jose], "a part of the number");
+    assert_eq!(found(&app, &admin, "+1555000").await.len(), 3);
+    assert_eq!(found(&app, &admin, "98").await, [zoe], "two characters");
+    assert!(
+        found(&app, &admin, "jos%").await.is_empty() && found(&app, &admin, "_ose").await.is_empty(),
+        "wildcards are text"
+    );
+
+    // Renamed (the guest's WhatsApp profile name changed): found by the new name only.
+    write(&app, "whatsapp:+15550001234", "whatsapp:+14155550100", "Hi again", "Pepe").await;
+    eventually("the new name", || async { (found(&app, &admin, "pepe").await == [jose]).then_some(()) }).await;
+    assert!(found(&app, &admin, "álvarez").await.is_empty(), "the old name is gone from the index");
+
+    // Its conversations gone with the connector, the guest is found by nothing.
+    let (connector,): (String,) =
+        sqlx::query_as("SELECT id FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
+    app.ui(&admin, DeleteConnector { id: connector }).await.unwrap();
+    assert!(found(&app, &admin, "pepe").await.is_empty() && found(&app, &admin, "1234").await.is_empty());
+    if app.state.db.backend == switchboard::db::Backend::Sqlite {
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM guest_search WHERE guest_search MATCH '1234'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "nothing of the guest is left in the index");
+    }
+}
