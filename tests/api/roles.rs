@@ -11,10 +11,7 @@ use app::{
         Me, Role,
     },
     agents::{
-        api::{
-            AddChannel, ChannelOptions, CreateAgent, DeleteAgent, GetAgent, ListAgents, RemoveChannel, TryAgent,
-            UpdateAgent,
-        },
+        api::{AddChannel, ChannelOptions, DeleteAgent, GetAgent, ListAgents, RemoveChannel, TryAgent},
         port::{AgentInput, TemplateChoice},
         ChatLine,
     },
@@ -146,7 +143,7 @@ async fn agent_owners_manage_their_own_agents_and_see_connectors_as_names() {
     let bound = app.ui(&owner_b, AddChannel { agent_id: mine.id.clone(), number_id: spa.clone() }).await.unwrap();
     let chat = vec![ChatLine { from_guest: true, text: "hi".into() }];
     app.ui(&owner_b, TryAgent { id: mine.id.clone(), chat }).await.unwrap();
-    let edit = UpdateAgent { id: mine.id.clone(), ..agent_edit(TestApp::agent_form("pool-bar", "Hello")) };
+    let edit = TestApp::edit_form(&mine.id, TestApp::agent_form("pool-bar", "Hello"));
     assert_eq!(app.ui(&owner_b, edit).await.unwrap().name, "pool-bar");
     assert_eq!(app.ui(&admin_b, GetAgent { id: mine.id.clone() }).await.unwrap().name, "pool-bar");
     app.ui(&owner_b, RemoveChannel { agent_id: mine.id.clone(), channel_id: bound.id.clone() }).await.unwrap();
@@ -159,24 +156,6 @@ async fn agent_owners_manage_their_own_agents_and_see_connectors_as_names() {
     refused("another owner's delete", app.ui(&second_b, DeleteAgent { id: mine.id.clone() }).await);
     app.ui(&owner_b, DeleteAgent { id: mine.id.clone() }).await.unwrap();
     refused("a deleted agent", app.ui(&admin_b, GetAgent { id: mine.id.clone() }).await);
-}
-
-/// The same fields as the edit form posts them (its id to be set).
-fn agent_edit(f: CreateAgent) -> UpdateAgent {
-    UpdateAgent {
-        id: String::new(),
-        name: f.name,
-        description: f.description,
-        instructions: f.instructions,
-        welcome_message: f.welcome_message,
-        fallback_reply: f.fallback_reply,
-        faq: f.faq,
-        brain: f.brain,
-        brain_url: f.brain_url,
-        llm_model: f.llm_model,
-        llm_api_key: f.llm_api_key,
-        timeout_secs: f.timeout_secs,
-    }
 }
 
 #[tokio::test]
