@@ -26,9 +26,9 @@ fi
 
 if [ "$profile" = release ]; then cargo_profile=wasm-release; out=wasm-release; else cargo_profile=dev; out=debug; fi
 cd "$here"
-cargo build --offline --locked --quiet -p app --lib --target wasm32-unknown-unknown \
+cargo build --offline --locked -p app --lib --target wasm32-unknown-unknown \
   --no-default-features --features hydrate --profile "$cargo_profile"
-cargo build --offline --locked --quiet -p wasm-split --release
+cargo build --offline --locked -p wasm-split --release
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
