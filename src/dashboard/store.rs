@@ -26,29 +26,40 @@ const RANGE: &str = "FROM conversations cv CROSS JOIN numbers n CROSS JOIN conne
                      AND n.id = cv.number_id AND c.id = n.connector_id AND c.org_id = $1 \
                      AND m.conversation_id = cv.id AND m.created_at >= $2 AND m.created_at < $3";
 
-/// Messages per day and direction, and failed replies per day and error code, in `[from, to)`.
+/// Messages of one day and direction; `failure` is the error code (0 for none) of failed or
+/// undelivered replies, -1 for every other message.
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    day: i64,
+    direction: String,
+    failure: i64,
+    count: i64,
+}
+
+/// Messages per day and direction, and failed replies per day and error code, in `[from, to)`: one
+/// read of the range.
 pub(super) async fn counts(pool: &AnyPool, org_id: &str, from: i64, to: i64) -> sqlx::Result<Vec<Count>> {
-    let mut counts: Vec<Count> = sqlx::query_as(&format!(
-        "SELECT m.created_at / 86400000 AS day, m.direction AS kind, CAST(0 AS BIGINT) AS item, COUNT(*) AS count \
-         {RANGE} GROUP BY m.created_at / 86400000, m.direction"
+    let rows: Vec<CountRow> = sqlx::query_as(&format!(
+        "SELECT m.created_at / 86400000 AS day, m.direction AS direction, \
+         CASE WHEN m.direction = 'outbound' AND m.status IN ('failed', 'undelivered') \
+         THEN COALESCE(m.error_code, 0) ELSE -1 END AS failure, COUNT(*) AS count \
+         {RANGE} GROUP BY m.created_at / 86400000, m.direction, \
+         CASE WHEN m.direction = 'outbound' AND m.status IN ('failed', 'undelivered') \
+         THEN COALESCE(m.error_code, 0) ELSE -1 END"
     ))
     .bind(org_id)
     .bind(from)
     .bind(to)
     .fetch_all(pool)
     .await?;
-    let failures: Vec<Count> = sqlx::query_as(&format!(
-        "SELECT m.created_at / 86400000 AS day, 'failure' AS kind, COALESCE(m.error_code, 0) AS item, \
-         COUNT(*) AS count {RANGE} AND m.direction = 'outbound' AND m.status IN ('failed', 'undelivered') \
-         GROUP BY m.created_at / 86400000, COALESCE(m.error_code, 0)"
-    ))
-    .bind(org_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    counts.extend(failures);
-    Ok(counts)
+    let mut counts = std::collections::BTreeMap::<(i64, String, i64), i64>::new();
+    for r in rows {
+        *counts.entry((r.day, r.direction, 0)).or_default() += r.count;
+        if r.failure >= 0 {
+            *counts.entry((r.day, "failure".into(), r.failure)).or_default() += r.count;
+        }
+    }
+    Ok(counts.into_iter().map(|((day, kind, item), count)| Count { day, kind, item, count }).collect())
 }
 
 /// A guest's message and when the agent's first reply after it was queued, if one was.
