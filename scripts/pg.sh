@@ -39,7 +39,10 @@ case "${1:-start}" in
     rm -rf "$PGDIR"
     mkdir -p "$PGDIR"
     [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
-    as_postgres "$bin/initdb -D $PGDIR/data -U postgres --auth=trust -E UTF8" >/dev/null
+    # A UTF-8 character type whatever the caller's environment: under the C locale PostgreSQL's
+    # text search takes letters beyond ASCII for separators ("café" is read as "caf"), which
+    # Switchboard's search needs (docs/deployment.md). C.UTF-8 ships with glibc.
+    as_postgres "$bin/initdb -D $PGDIR/data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >/dev/null
     as_postgres "$bin/pg_ctl -D $PGDIR/data -o '-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=$PG_FSYNC -c max_connections=300' -l $PGDIR/log -w start" >/dev/null
     echo "postgres://postgres@127.0.0.1:$PGPORT/postgres"
     ;;
