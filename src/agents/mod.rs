@@ -229,7 +229,13 @@ pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput
 /// without an agent.
 pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
     require_agent(state, me, agent_id).await?;
-    store::delete(&state.db.pool, agent_id, &me.org_id).await?;
+    let (db, org) = (&state.db, &me.org_id);
+    crate::db::retrying(|| async move {
+        let mut tx = db.begin_write().await?;
+        store::delete(&mut tx, agent_id, org).await?;
+        tx.commit().await
+    })
+    .await?;
     state.hooks.clear();
     tracing::info!(agent_id, "agent deleted");
     Ok(())

@@ -274,9 +274,13 @@ pub async fn delete(state: &AppState, me: &Me, id: &str) -> Result<DisconnectRep
         lines.push(CleanupLine { phone_number: target.phone_number, provider: target.provider, outcome });
     }
     let files = store::media_files(&state.db.pool, id).await?;
-    let mut tx = state.db.begin_write().await?;
-    store::delete(&mut tx, id, &me.org_id).await?;
-    tx.commit().await?;
+    let (db, org) = (&state.db, &me.org_id);
+    crate::db::retrying(|| async move {
+        let mut tx = db.begin_write().await?;
+        store::delete(&mut tx, id, org).await?;
+        tx.commit().await
+    })
+    .await?;
     state.hooks.clear();
     state.media.discard(&files).await;
     tracing::info!(connector_id = id, numbers = lines.len(), "connector deleted");

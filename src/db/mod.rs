@@ -400,6 +400,30 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("switchboard.db").display())
 }
 
+/// Runs `work` (a transaction, begun and committed) again when PostgreSQL chose it as a
+/// deadlock's victim or could not serialize it. For the backoffice's deletions, whose cascades
+/// lock conversations and messages in an order the pipeline's transactions cannot always share:
+/// an admin should see their click done, not an error a second try would not have met.
+pub async fn retrying<T, F: Future<Output = sqlx::Result<T>>>(mut work: impl FnMut() -> F) -> sqlx::Result<T> {
+    let mut attempt = 0u64;
+    loop {
+        match work().await {
+            Err(e) if attempt < 4 && is_transient(&e) => {
+                attempt += 1;
+                tracing::info!(error = %e, attempt, "a write met a concurrent one; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// A PostgreSQL deadlock's victim (40P01) or a serialization failure (40001): the same work
+/// succeeds when tried again.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("40P01" | "40001"))
+}
+
 /// The plan SQLite chooses for `sql` on `conn` (`EXPLAIN QUERY PLAN`), one step per line, for tests
 /// that hold a query to the indexes it is meant to use.
 #[cfg(test)]

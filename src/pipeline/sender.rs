@@ -52,7 +52,12 @@ pub async fn run(state: AppState) {
                 state.wake.sends.notify_one();
                 let _held = state.held.hold("outbox", &claim.message_id);
                 if let Err(e) = send(&state, &claim).await {
-                    tracing::error!(message_id = %claim.message_id, error = ?e, "send failed; its lease will run out and it is retried");
+                    if queued(&state, &claim.message_id).await.unwrap_or(true) {
+                        tracing::error!(message_id = %claim.message_id, error = ?e, "send failed; its lease will run out and it is retried");
+                    } else {
+                        // Its conversation was deleted meanwhile (with its connector or number).
+                        tracing::info!(message_id = %claim.message_id, "reply not sent: its conversation was deleted");
+                    }
                 }
                 state.events.changed(&claim.conversation_id);
             }
@@ -60,6 +65,15 @@ pub async fn run(state: AppState) {
             Err(e) => errors.failed(&e, state.tuning.idle_poll).await,
         }
     }
+}
+
+/// Whether the reply is still in the outbox.
+async fn queued(state: &AppState, message_id: &str) -> sqlx::Result<bool> {
+    let found = sqlx::query("SELECT 1 FROM outbox WHERE message_id = $1")
+        .bind(message_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Claims the send due first, if any. With `look_first` (a poll that no news prompted, so most

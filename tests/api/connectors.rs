@@ -8,7 +8,7 @@
 
 use crate::common::{eventually, spawn_app, TestApp};
 use app::{
-    agents::api::{AddChannel, ListChannels, RemoveChannel},
+    agents::api::{AddChannel, DeleteAgent, ListChannels, RemoveChannel},
     connectors::{
         api::{
             AddSandbox, DeleteConnector, GetConnector, ListNumbers, SaveNumbers, SendTestMessage, SetAllWebhooks,
@@ -258,4 +258,33 @@ async fn an_empty_number_id_names_no_number() {
     let e = app.ui(&admin, SetWebhook { connector_id: connector.clone(), number_id: String::new() }).await.unwrap_err();
     assert!(matches!(e, AppError::NotFound(_)), "{e:?}");
     assert!(app.replies_to("+14155550123").is_empty() && app.replies_to("whatsapp:+14155550123").is_empty());
+}
+
+/// An agent, or a connector, deleted while its guests' messages are being answered (the reply's
+/// turn and send hold the conversation's rows): the deletion succeeds, on PostgreSQL too, where
+/// the two can meet in a deadlock and the deletion may be the one PostgreSQL cancels.
+#[tokio::test]
+async fn agents_and_connectors_are_deleted_while_their_guests_are_being_answered() {
+    for round in 0..16u64 {
+        let app = spawn_app().await;
+        let (_, connector, _, agent) = app.ready_path().await;
+        let admin = app.browser("admin@example.com").await;
+        let from = format!("whatsapp:+1555000{round:04}");
+        app.sim.sim.guest_message(guest("whatsapp:+14155550100", &from, "When is breakfast?")).await.unwrap();
+        eventually("the reply", || async { (!app.replies_to(&from).is_empty()).then_some(()) }).await;
+        app.sim.sim.guest_message(guest("whatsapp:+14155550100", &from, "Hi again")).await.unwrap();
+        eventually("stored", || async {
+            (count(&app, "SELECT COUNT(*) FROM messages WHERE body = 'Hi again'").await == 1).then_some(())
+        })
+        .await;
+        if round % 2 == 1 {
+            let deleted = app.ui(&admin, DeleteAgent { id: agent }).await;
+            assert!(deleted.is_ok(), "round {round}, the agent: {deleted:?}");
+            assert_eq!(count(&app, "SELECT COUNT(*) FROM agents").await, 0);
+        }
+        let report = app.ui(&admin, DeleteConnector { id: connector }).await;
+        assert!(report.is_ok(), "round {round}, the connector: {report:?}");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM connectors").await, 0);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM messages").await, 0, "its messages went with it");
+    }
 }

@@ -143,7 +143,7 @@ pub(super) async fn stored_secrets(db: &AnyPool, id: &str) -> sqlx::Result<Store
 }
 
 /// Deletes the agent; its channels and FAQ go with it (foreign keys), its conversations stay.
-pub(super) async fn delete(db: &AnyPool, id: &str, org_id: &str) -> sqlx::Result<()> {
+pub(super) async fn delete(db: &mut AnyConnection, id: &str, org_id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM agents WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).execute(db).await?;
     Ok(())
 }
