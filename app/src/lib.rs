@@ -20,13 +20,17 @@ pub mod sharing;
 pub mod time;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path, Lazy, SsrMode,
 };
 
 pub use error::AppError;
+
+/// The look of every page, in the page itself: a first visit paints as soon as the page arrives
+/// instead of a round trip later (most of a second on a slow mobile link), before the program.
+const STYLE: &str = include_str!("../../style/main.css");
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -37,6 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.ico"/>
+                <style inner_html=STYLE></style>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -58,7 +63,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="switchboard" href="/main.css"/>
         <Title formatter=|t: String| if t.is_empty() { "Switchboard".to_string() } else { format!("{t} · Switchboard") }/>
         <Router>
             <Routes fallback=|| view! { <components::NotFound/> }>

@@ -317,7 +317,7 @@ async fn the_ui_bundle_is_sent_compressed_with_validators_and_pages_are_not_stor
     let raw_size = std::fs::metadata(&wasm).unwrap().len();
     let client = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
     for (encoding, asset) in
-        [("br", "/pkg/app_bg.wasm"), ("gzip", "/pkg/app_bg.wasm"), ("br", "/pkg/app.js"), ("gzip", "/main.css")]
+        [("br", "/pkg/app_bg.wasm"), ("gzip", "/pkg/app_bg.wasm"), ("br", "/pkg/app.js"), ("gzip", "/favicon.ico")]
     {
         let answer =
             client.get(format!("{}{asset}", app.url)).header("Accept-Encoding", encoding).send().await.unwrap();
