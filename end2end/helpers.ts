@@ -11,6 +11,24 @@ export async function signIn(page: Page) {
   await expect(page).toHaveURL(/\/connectors$/);
 }
 
+/// The header's bar: the navigation, who is signed in, Log out. On a phone it is folded behind
+/// "Menu", which this opens first.
+export async function topBar(page: Page) {
+  // A page with the header (after a login, the page it leads to).
+  await page.locator("#top-bar").waitFor({ state: "attached" });
+  const menu = page.getByRole("button", { name: "Menu" });
+  if ((await menu.isVisible()) && (await menu.getAttribute("aria-expanded")) !== "true") {
+    await menu.click();
+    await expect(menu).toHaveAttribute("aria-expanded", "true");
+  }
+  return page.locator("#top-bar");
+}
+
+/// Follows a link of the navigation, on a desktop or a phone.
+export async function go(page: Page, link: string) {
+  await (await topBar(page)).getByRole("link", { name: link }).click();
+}
+
 /// Opens a page of Switchboard and waits until it is interactive.
 export async function open(page: Page, path: string) {
   await page.goto(path);

@@ -4,6 +4,11 @@ import { defineConfig } from "@playwright/test";
 export const SWITCHBOARD = process.env.E2E_SWITCHBOARD_URL ?? "http://127.0.0.1:3100";
 export const SIMULATOR = process.env.E2E_SIMULATOR_URL ?? "http://127.0.0.1:3190";
 
+// The whole suite runs twice (scripts/test.sh), each on a fresh server: at a desktop's size and,
+// with E2E_SIZE=phone, as a phone (390 × 844, touch, a phone's pixel density), as staff who
+// answer guests from their phones use it.
+export const PHONE = process.env.E2E_SIZE === "phone";
+
 export default defineConfig({
   testDir: "./tests",
   timeout: 90_000,
@@ -12,8 +17,12 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [["list"]],
+  outputDir: PHONE ? "test-results/phone" : "test-results/desktop",
   use: {
     baseURL: SWITCHBOARD,
+    ...(PHONE
+      ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }
+      : { viewport: { width: 1280, height: 800 } }),
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
     launchOptions: {

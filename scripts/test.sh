@@ -64,19 +64,26 @@ TEST_DATABASE_URL="$pg_url" cargo test -p switchboard --tests
 bash scripts/pg.sh stop
 trap - EXIT
 
-step "end-to-end tests (Playwright, Chromium)"
+step "end-to-end tests (Playwright, Chromium), at a desktop's size"
 (cd end2end && npm ci --no-audit --no-fund --loglevel=error && npx playwright test)
 
-step "searching the end-to-end run's log and database for the secrets typed in the browser"
+step "end-to-end tests again, as a phone (390 x 844, touch)"
+(cd end2end && E2E_SIZE=phone E2E_DATA_DIR=/tmp/switchboard-e2e-phone-data E2E_LOG=/tmp/switchboard-e2e-phone.log \
+  npx playwright test)
+
+step "searching the end-to-end runs' logs and databases for the secrets typed in the browser"
 # The simulator's demo Auth Token and the model API key of end2end/tests/03-agents.spec.ts.
+places=(/tmp/switchboard-e2e.log /tmp/switchboard-e2e-data /tmp/switchboard-e2e-phone.log /tmp/switchboard-e2e-phone-data)
 for secret in fedcba9876543210fedcba9876543210 sk-demo-7f3a9c2e5b1d4a6f8e0c; do
-  if grep -rq "$secret" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data; then
+  if grep -rq "$secret" "${places[@]}"; then
     echo "a secret appears in clear text:" >&2
-    grep -rl "$secret" /tmp/switchboard-e2e.log /tmp/switchboard-e2e-data >&2
+    grep -rl "$secret" "${places[@]}" >&2
     exit 1
   fi
 done
-test -s /tmp/switchboard-e2e.log && ls /tmp/switchboard-e2e-data/switchboard.db >/dev/null
-echo "not found in $(wc -l < /tmp/switchboard-e2e.log) log lines nor in the database"
+for run in switchboard-e2e switchboard-e2e-phone; do
+  test -s "/tmp/$run.log" && ls "/tmp/$run-data/switchboard.db" >/dev/null
+done
+echo "not found in $(cat /tmp/switchboard-e2e.log /tmp/switchboard-e2e-phone.log | wc -l) log lines nor in the two databases"
 
 step "all tests passed"

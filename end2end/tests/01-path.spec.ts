@@ -1,5 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
+import { go, topBar } from "../helpers";
 
 // The first run on a fresh database: setup, then the whole path. Runs before the other files
 // (they sign in with the admin created here). The simulator's demo account is Seed::demo in
@@ -51,10 +52,10 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await page.getByLabel("Password").fill("correct horse battery");
   await page.getByRole("button", { name: "Create organization" }).click();
   await expect(page).toHaveURL(/\/connectors$/);
-  await expect(page.getByText("admin@example.com")).toBeVisible();
+  await expect((await topBar(page)).getByText("admin@example.com")).toBeVisible();
 
   // Log out and back in.
-  await page.getByRole("button", { name: "Log out" }).click();
+  await (await topBar(page)).getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login$/);
   await hydrated(page);
   await page.getByLabel("Email").fill("admin@example.com");
@@ -139,12 +140,12 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await expect(page.getByTestId("test-result")).toContainText(/Message SID: SM[0-9a-f]{32}/);
 
   // The connectors list shows the badge.
-  await page.getByRole("link", { name: "Connectors" }).click();
+  await go(page, "Connectors");
   await expect(page.getByTestId("connectors")).toContainText("Front Desk");
   await expect(page.getByTestId("connectors").getByTestId("health")).toHaveText("Connected");
 
   // An agent with the built-in FAQ brain, answering on the number.
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await page.getByRole("link", { name: "New agent" }).click();
   await page.getByLabel("Name").fill("concierge");
   await page.getByLabel(/Questions and answers/).fill("When is breakfast? | Breakfast is served from 7 to 10.");
@@ -165,7 +166,7 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   const conciergeUrl = page.url();
 
   // Another agent sees the number as Already bound and cannot pick it.
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await page.getByRole("link", { name: "New agent" }).click();
   await page.getByLabel("Name").fill("spa");
   await page.getByRole("button", { name: "Create agent" }).click();
@@ -208,6 +209,13 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await template.getByRole("button", { name: "Save template" }).click();
   await expect(template.getByTestId("current-template")).toContainText("follow_up");
   await expectNoSecret(page);
+  // Opened again, the form shows the template in use, ready to change or remove.
+  await open(page, conciergeUrl.replace(/\/channels$/, ""));
+  await expect(template.getByLabel("Connector")).toHaveValue(/.+/);
+  await expect(template.getByLabel("Connector").locator("option:checked")).toHaveText("Front Desk");
+  await expect(template.locator('label[data-template="follow_up"]').getByRole("radio")).toBeChecked();
+  await expect(template.getByLabel("Variables (JSON)")).toHaveValue('{"1":"there"}');
+  await expect(template.getByRole("button", { name: "Remove the template" })).toBeVisible();
 
   // Removing the channel only unbinds the number.
   await open(page, conciergeUrl);

@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
-import { faults, signIn } from "../helpers";
+import { faults, go, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created, on the simulator's demo account.
 const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
@@ -91,7 +91,7 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
   await expect(sandbox.getByTestId("webhook-state")).toHaveText("Set by hand in the Twilio Console");
 
   // An agent answers on the spa's number.
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await page.getByRole("link", { name: "New agent" }).click();
   await page.getByLabel("Name").fill("pool");
   await page.getByRole("button", { name: "Create agent" }).click();

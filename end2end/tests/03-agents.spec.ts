@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
-import { signIn } from "../helpers";
+import { go, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created. The simulator stands in for a
 // language model (/_sim/llm/v1) and for a customer's hook (/_sim/hook).
@@ -26,7 +26,7 @@ test("an admin sets up an agent with each brain, tries it, and deletes it", asyn
   await signIn(page);
 
   // A name that cannot go in an API path is refused; the built-in FAQ brain is the default.
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await page.getByRole("link", { name: "New agent" }).click();
   await page.getByLabel("Name").fill("night desk");
   await page.getByLabel("Description").fill("Answers guests at night");

@@ -1,4 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
+import { go, topBar } from "../helpers";
 
 // Runs after 01-path.spec.ts: its admin and its "Front Desk" connector, whose number
 // +14155550100 is active and free again at the end of that test.
@@ -20,7 +21,7 @@ test("an admin adds an agent owner, who manages only their own agent", async ({ 
   await expect(page).toHaveURL(/\/connectors$/);
 
   // Users: a bad password is refused; an agent owner is added.
-  await page.getByRole("link", { name: "Users" }).click();
+  await go(page, "Users");
   await expect(page.getByTestId("users")).toContainText("admin@example.com (you)");
   await page.getByLabel("Email").fill("owner@example.com");
   await page.getByLabel("Role").selectOption({ label: "Agent owner" });
@@ -34,14 +35,14 @@ test("an admin adds an agent owner, who manages only their own agent", async ({ 
   await page.getByLabel(/First password/).fill(PASSWORD);
   await page.getByRole("button", { name: "Add user" }).click();
   await expect(page.getByText("A user with this email already exists.")).toBeVisible();
-  await page.getByRole("button", { name: "Log out" }).click();
+  await (await topBar(page)).getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login$/);
 
   // The owner lands on Agents; Connectors and Users are not theirs.
   await logIn(page, "owner@example.com", "0123456789");
   await expect(page).toHaveURL(/\/agents$/);
-  await expect(page.getByRole("link", { name: "Connectors" })).toHaveCount(0);
-  await expect(page.getByRole("link", { name: "Users" })).toHaveCount(0);
+  await expect((await topBar(page)).getByRole("link", { name: "Connectors" })).toHaveCount(0);
+  await expect((await topBar(page)).getByRole("link", { name: "Users" })).toHaveCount(0);
   await expect(page.getByText("No agents yet.")).toBeVisible();
   await page.goto("/connectors");
   await expect(page.getByText("You do not have access to this.")).toBeVisible();
@@ -75,16 +76,16 @@ test("an admin adds an agent owner, who manages only their own agent", async ({ 
   await page.getByRole("button", { name: "Save routes" }).click();
   await expect(routes).toHaveText("Only from +15550001111 · replies to +15550002222");
 
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await expect(page.getByTestId("agents")).toContainText("owners-bot");
   await expect(page.getByTestId("agents")).not.toContainText("concierge");
-  await page.getByRole("button", { name: "Log out" }).click();
+  await (await topBar(page)).getByRole("button", { name: "Log out" }).click();
 
   // The admin sees the owner's agent and can remove the owner.
   await logIn(page, "admin@example.com", PASSWORD);
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await expect(page.getByTestId("agents")).toContainText("owners-bot");
-  await page.getByRole("link", { name: "Users" }).click();
+  await go(page, "Users");
   await page.getByTestId("users").locator('tr[data-email="owner@example.com"]').getByRole("button", { name: "Remove" }).click();
   await expect(page.getByTestId("users")).not.toContainText("owner@example.com");
 

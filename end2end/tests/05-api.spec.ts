@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { signIn } from "../helpers";
+import { go, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created (whose agent "concierge" exists).
 
@@ -8,7 +8,7 @@ test("an admin creates an API token, scripts the API with it, and revokes it", a
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   await signIn(page);
 
-  await page.getByRole("link", { name: "API tokens" }).click();
+  await go(page, "API tokens");
   await expect(page.getByText("No tokens yet.")).toBeVisible();
   await page.getByRole("button", { name: "Create token" }).click(); // the browser asks for a name first
   await page.getByLabel("Name").fill("deploy script");

@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { open, phoneOf, say, signIn } from "../helpers";
+import { go, open, phoneOf, say, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts (its admin, the "Front Desk" connector and the FAQ agent
 // "concierge") and 04-roles.spec.ts (whose agent "owners-bot" holds the WhatsApp number at its
@@ -49,12 +49,12 @@ test("each access policy, from the guest's phone to the Sharing page and back", 
   await expect(row.getByTestId("webhook-state")).toHaveText("Webhook configured");
 
   // The WhatsApp number goes back to the concierge.
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await page.getByTestId("agents").getByRole("link", { name: "owners-bot" }).click();
   await page.getByRole("link", { name: "Channels" }).click();
   await page.getByTestId("channels").getByRole("button", { name: "Remove" }).click();
   await expect(page.getByText("This agent answers on no number yet.")).toBeVisible();
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await page.getByTestId("agents").getByRole("link", { name: "concierge" }).click();
   await page.getByRole("link", { name: "Channels" }).click();
   await page.getByLabel("Connector").selectOption({ label: "Front Desk" });

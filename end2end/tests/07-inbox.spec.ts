@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { faults, open, phoneOf, say, signIn } from "../helpers";
+import { faults, go, open, phoneOf, say, signIn } from "../helpers";
 import { SIMULATOR } from "../playwright.config";
 
 // Runs after 06-sharing.spec.ts: the concierge answers on +14155550100 with open access.
@@ -8,7 +8,7 @@ const BREAKFAST = "Breakfast is served from 7 to 10.";
 
 /// Sets the concierge's inactivity period, in minutes, on its Conversations tab.
 async function inactivity(page: Page, minutes: string) {
-  await page.getByRole("link", { name: "Agents" }).click();
+  await go(page, "Agents");
   await page.getByTestId("agents").getByRole("link", { name: "concierge" }).click();
   await page.getByRole("link", { name: "Conversations" }).click();
   await page.getByText("Conversation lifecycle").click();
@@ -23,7 +23,7 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   const consoleErrors: string[] = [];
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   await signIn(page);
-  await page.getByRole("link", { name: "Inbox" }).click();
+  await go(page, "Inbox");
   await expect(page).toHaveURL(/\/inbox$/);
   await page.locator('body[data-hydrated="true"]').waitFor();
   const inbox = page.getByTestId("inbox");
@@ -109,7 +109,7 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   await inactivity(page, "10");
 
   // The dashboard, as charts.
-  await page.getByRole("link", { name: "Dashboard" }).click();
+  await go(page, "Dashboard");
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByTestId("per-day").locator("svg g[data-day]")).toHaveCount(14);
   await expect(page.getByTestId("totals")).toContainText(/\d+ in · \d+ out/);

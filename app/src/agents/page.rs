@@ -373,14 +373,19 @@ fn DeleteAgent(agent: String) -> impl IntoView {
 fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoView {
     let save = ServerAction::<SetAgentTemplate>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let current_connector = current.as_ref().map(|t| t.connector_id.clone()).unwrap_or_default();
     let shown = RwSignal::new(current);
+    let chosen = move || shown.with_untracked(|t| t.as_ref().map(|t| t.sid.clone()).unwrap_or_default());
+    let variables = move || shown.with(|t| t.as_ref().map(|t| t.variables.clone()).unwrap_or_default());
     Effect::new(move |_| {
         if let Some(Ok(detail)) = save.value().get() {
             shown.set(detail.template);
         }
     });
     let connectors = Resource::new(|| (), |_| connector_choices());
-    let connector = RwSignal::new(String::new());
+    // The form starts from the template in use, so it shows what is set and changing the
+    // variables alone is one edit.
+    let connector = RwSignal::new(current_connector);
     let templates = Resource::new(
         move || connector.get(),
         |id| async move {
@@ -412,7 +417,7 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
                         <Transition fallback=|| ()>
                             {move || Suspend::new(async move {
                                 connectors.await.unwrap_or_default().into_iter().map(|c| view! {
-                                    <option value=c.id.clone()>{c.name.clone()}</option>
+                                    <option value=c.id.clone() selected=move || connector.get() == c.id>{c.name.clone()}</option>
                                 }).collect_view()
                             })}
                         </Transition>
@@ -425,7 +430,8 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
                                 let approved = t.status == "approved";
                                 view! {
                                     <label class="check" class:disabled=!approved data-template=t.name.clone()>
-                                        <input type="radio" name="template_sid" value=t.sid.clone() disabled=!approved/>
+                                        <input type="radio" name="template_sid" value=t.sid.clone() disabled=!approved
+                                            checked=t.sid == chosen()/>
                                         <strong>{t.name.clone()}</strong>
                                         <span class=if approved { "badge ok" } else { "badge bad" }>{t.status.clone()}</span>
                                         <span class="hint">{t.body.clone().unwrap_or_default()}</span>
@@ -437,18 +443,25 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
                     })}
                 </Transition>
                 <FieldError error field="template_sid"/>
-                <label>"Variables (JSON)" <input name="variables" placeholder="{\"1\": \"there\"}" class="mono"/></label>
+                <label>"Variables (JSON)" <input name="variables" placeholder="{\"1\": \"there\"}" class="mono" prop:value=variables/></label>
                 <FieldError error field="variables"/>
-                <button type="submit" disabled=move || save.pending().get()>"Save template"</button>
+                <div class="actions">
+                    <button type="submit" disabled=move || save.pending().get()>"Save template"</button>
+                    <Show when=move || shown.with(Option::is_some)>
+                        <button type="button" class="link" disabled=move || save.pending().get() on:click={
+                            let agent = agent_for_clear.clone();
+                            move |_| {
+                                save.dispatch(SetAgentTemplate {
+                                    agent_id: agent.clone(),
+                                    connector_id: String::new(),
+                                    template_sid: String::new(),
+                                    variables: String::new(),
+                                });
+                            }
+                        }>"Remove the template"</button>
+                    </Show>
+                </div>
             </ActionForm>
-            <button class="link" on:click=move |_| {
-                save.dispatch(SetAgentTemplate {
-                    agent_id: agent_for_clear.clone(),
-                    connector_id: String::new(),
-                    template_sid: String::new(),
-                    variables: String::new(),
-                });
-            }>"Remove the template"</button>
             <FormError error/>
         </section>
     }
