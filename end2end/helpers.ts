@@ -19,9 +19,10 @@ export async function topBar(page: Page) {
   const menu = page.getByRole("button", { name: "Menu" });
   if ((await menu.isVisible()) && (await menu.getAttribute("aria-expanded")) !== "true") {
     await menu.click();
-    await expect(menu).toHaveAttribute("aria-expanded", "true");
   }
-  return page.locator("#top-bar");
+  const bar = page.locator("#top-bar");
+  await expect(bar).toBeVisible();
+  return bar;
 }
 
 /// Follows a link of the navigation, on a desktop or a phone.

@@ -1,4 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
+import { go, topBar } from "../helpers";
 
 // A first visit to the backoffice over a slow connection: a page, signed in, with an
 // empty cache and Chromium's "Fast 3G" profile (562.5 ms of latency, 1.44 Mbit/s down, 675 kbit/s
@@ -92,5 +93,12 @@ test("Connectors is usable before its program arrives", async ({ page }) => {
   await first.click();
   await expect(page).toHaveURL(/\/connectors\/[0-9a-f]+$/);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(name);
+  // The header too: the navigation (behind Menu on a phone) and Log out.
+  await go(page, "Agents");
+  await expect(page).toHaveURL(/\/agents$/);
+  await expect(page.getByRole("heading", { name: "Agents", level: 1 })).toBeVisible();
+  await (await topBar(page)).getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole("button", { name: "Log in" })).toBeVisible();
   await expect(page.locator("body")).not.toHaveAttribute("data-hydrated", "true");
 });
