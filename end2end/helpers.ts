@@ -46,6 +46,9 @@ export async function faults(page: Page, faults: object) {
 export async function phoneOf(page: Page, guest: string, to = "+14155550100") {
   const phone = await page.context().newPage();
   await phone.goto(`${SIMULATOR}/?from=${encodeURIComponent(guest)}&to=${encodeURIComponent("whatsapp:" + to)}`);
+  // The stand-in for the guest's phone fits a phone's screen too.
+  const [scroll, width] = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  expect(scroll, "the simulator's page fits the screen's width").toBeLessThanOrEqual(width);
   return phone;
 }
 

@@ -77,7 +77,8 @@ pub(crate) async fn phone(State(sim): State<Sim>, Query(q): Query<HashMap<String
 <html lang="en"><head><meta charset="utf-8"><title>Twilio simulator · guest phone</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #1f2933; }}
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; padding: 0 1rem; max-width: 46rem; color: #1f2933; }}
+.accounts {{ overflow-x: auto; }}
 .phone {{ border: 1px solid #cbd2d9; border-radius: 1.5rem; padding: 1rem; background: #efeae2; min-height: 14rem; }}
 .msg {{ max-width: 75%; margin: .4rem 0; padding: .5rem .75rem; border-radius: .75rem; background: #fff; }}
 .msg.guest {{ margin-left: auto; background: #d9fdd3; }}
@@ -106,7 +107,7 @@ The simulator posts the message to the webhook set on that number, signed like T
 <ol id="mailbox" class="mailbox" aria-live="polite"></ol>
 <h2>Simulated Twilio accounts</h2>
 <p>Use these in Switchboard's "New connector" form.</p>
-<table><tr><th>Name</th><th>Account SID</th><th>Auth Token</th><th>WhatsApp sandbox (Console settings)</th></tr>{account_rows}</table>
+<div class="accounts"><table><tr><th>Name</th><th>Account SID</th><th>Auth Token</th><th>WhatsApp sandbox (Console settings)</th></tr>{account_rows}</table></div>
 <script>
 const thread = document.getElementById('thread');
 async function refresh() {{
