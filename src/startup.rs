@@ -131,6 +131,7 @@ impl Application {
             minds: Default::default(),
             logins: Default::default(),
         });
+        crate::dashboard::rebuild_live_if_new(&state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let router = router(state.clone(), &config, addr);
         Ok(Self { listener, router, limits: config.limits(), state, ingest, statuses, relay })
     }

@@ -34,22 +34,35 @@ const SETTLE_DAYS: i64 = 2;
 
 /// Reply waits are kept as a histogram whose buckets are 5 % wide: the median is told to within 5 %.
 const BUCKET_GROWTH: f64 = 1.05;
+/// The last bucket (waits of 156 years and more).
+const BUCKETS: usize = 600;
+
+/// The shortest wait of each bucket from 1: 1.05^(b-1) rounded up, the powers taken by repeated
+/// multiplication in double precision, exactly as migration 0024 fills `wait_buckets` for the
+/// database's triggers, so both put a wait in the same bucket.
+static FLOORS: std::sync::LazyLock<Vec<i64>> = std::sync::LazyLock::new(|| {
+    let mut power = 1.0_f64;
+    (0..BUCKETS)
+        .map(|_| {
+            let floor = power.ceil() as i64;
+            power *= BUCKET_GROWTH;
+            floor
+        })
+        .collect()
+});
 
 /// The bucket of a wait of `ms` milliseconds: 0 for under one, then one per 5 % step.
 fn bucket(ms: i64) -> i64 {
-    if ms < 1 {
-        0
-    } else {
-        ((ms as f64).ln() / BUCKET_GROWTH.ln()).floor() as i64 + 1
-    }
+    FLOORS.partition_point(|&floor| floor <= ms) as i64
 }
 
-/// The shortest wait in a bucket (what the dashboard shows for it).
-fn bucket_floor(bucket: i64) -> i64 {
+/// The shortest wait in a bucket (what the dashboard shows for it; the database's `wait_buckets`
+/// holds the same).
+pub fn bucket_floor(bucket: i64) -> i64 {
     if bucket < 1 {
         0
     } else {
-        BUCKET_GROWTH.powi((bucket - 1) as i32).ceil() as i64
+        FLOORS[(bucket as usize).min(BUCKETS) - 1]
     }
 }
 
@@ -73,21 +86,63 @@ async fn day_counts(state: &AppState, org_id: &str, first: i64, today: i64) -> R
     let mut kept = store::kept(&state.db.pool, org_id, first, settled_end).await?;
     let sealed: std::collections::BTreeSet<i64> = kept.iter().filter(|c| c.kind == "sealed").map(|c| c.day).collect();
     if let Some(oldest) = (first..settled_end).find(|d| !sealed.contains(d)) {
-        let counted = count(state, org_id, oldest * DAY_MS, settled_end * DAY_MS).await?;
+        // Days the database has counted as their messages were written are kept from those
+        // counts; days from before (the first start after migration 0024) from their messages.
+        let live_from = store::live_from(&state.db.pool).await?.unwrap_or(i64::MAX).clamp(oldest, settled_end);
+        let mut counted = count(state, org_id, oldest * DAY_MS, live_from * DAY_MS).await?;
+        counted.extend(store::live(&state.db.pool, org_id, live_from, settled_end).await?);
         let mut tx = state.db.begin_write().await?;
         for day in (oldest..settled_end).filter(|d| !sealed.contains(d)) {
             if store::keep(&mut tx, org_id, day, &counted).await? {
                 kept.extend(counted.iter().filter(|c| c.day == day).cloned());
             }
         }
+        store::prune_live(&mut tx, org_id, settled_end).await?;
         tx.commit().await?;
         // Another view kept some of these days at the same moment: read what is kept.
         if kept.iter().filter(|c| c.kind == "sealed").count() as i64 != settled_end - first {
             kept = store::kept(&state.db.pool, org_id, first, settled_end).await?;
         }
     }
-    kept.extend(count(state, org_id, settled_end.max(first) * DAY_MS, i64::MAX).await?);
+    // The days not over yet: the counts the database keeps as messages are written.
+    kept.extend(store::live(&state.db.pool, org_id, settled_end.max(first), i64::MAX).await?);
     Ok(kept)
+}
+
+/// Counts the days not over yet again from the messages, in place of what the triggers of
+/// migration 0024 kept: on the first start after that migration, and after a change made to
+/// messages behind the triggers' back (a message's time rewritten). Writers wait meanwhile
+/// (PostgreSQL: the counts' table is locked), so no message is counted twice or missed.
+pub async fn rebuild_live(state: &AppState) -> Result<()> {
+    let now = now_ms();
+    let since = (now.div_euclid(DAY_MS) - SETTLE_DAYS) * DAY_MS;
+    let mut tx = state.db.begin_write().await?;
+    if state.db.backend == crate::db::Backend::Postgres {
+        sqlx::query("LOCK TABLE dashboard_live IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    }
+    store::clear_live(&mut tx).await?;
+    store::count_live(&mut tx, since).await?;
+    let mut waits = std::collections::BTreeMap::<(String, i64, i64), i64>::new();
+    for w in store::live_waits(&mut tx, since).await? {
+        *waits
+            .entry((w.connector_id, w.asked_at.div_euclid(DAY_MS), bucket(w.replied_at - w.asked_at)))
+            .or_default() += 1;
+    }
+    for ((connector, day, item), count) in waits {
+        store::add_live(&mut tx, &connector, day, "wait", item, count).await?;
+    }
+    store::set_rebuilt(&mut tx, now, since.div_euclid(DAY_MS)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Rebuilds the live counts once, on the first start after they were introduced.
+pub async fn rebuild_live_if_new(state: &AppState) -> Result<()> {
+    if store::live_from(&state.db.pool).await?.is_none() {
+        rebuild_live(state).await?;
+        tracing::info!("the dashboard's counts of the last days rebuilt from the messages");
+    }
+    Ok(())
 }
 
 pub async fn dashboard(state: &AppState, me: &Me) -> Result<Dashboard> {
@@ -166,4 +221,29 @@ pub async fn dashboard(state: &AppState, me: &Me) -> Result<Dashboard> {
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bucket, bucket_floor};
+
+    #[test]
+    fn a_wait_falls_in_the_bucket_whose_bounds_hold_it_each_5_percent_wide() {
+        for ms in (0..20_000).chain((20_000..10_000_000_000).step_by(9_999_991)) {
+            let b = bucket(ms);
+            assert!(bucket_floor(b) <= ms, "{ms} ms is in bucket {b}, from {}", bucket_floor(b));
+            if b >= 1 {
+                assert!(ms < bucket_floor(b + 1) || bucket_floor(b + 1) == bucket_floor(b), "{ms} ms belongs higher");
+                assert!(bucket_floor(b) as f64 >= ms as f64 / 1.05 - 1.0, "{ms} ms: bucket {b} too wide");
+            }
+            // The logarithm says the same away from a bucket's edge.
+            if ms >= 1 {
+                let exact = (ms as f64).ln() / 1.05_f64.ln();
+                if (exact - exact.round()).abs() > 1e-6 {
+                    assert_eq!(b, exact.floor() as i64 + 1, "{ms} ms");
+                }
+            }
+        }
+        assert_eq!(bucket(0), 0);
+    }
 }

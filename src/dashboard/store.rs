@@ -121,6 +121,125 @@ pub(super) async fn keep(tx: &mut AnyConnection, org_id: &str, day: i64, counts:
     Ok(true)
 }
 
+/// The counts the database keeps as messages are written (migration 0024), for the organization's
+/// days in `[first, end)`, its connectors' shards added up (a wait moved to an earlier reply leaves
+/// a count of 0 behind: left out).
+pub(super) async fn live(pool: &AnyPool, org_id: &str, first: i64, end: i64) -> sqlx::Result<Vec<Count>> {
+    sqlx::query_as(
+        "SELECT l.day AS day, l.kind AS kind, l.item AS item, CAST(SUM(l.count) AS BIGINT) AS count \
+         FROM connectors c JOIN dashboard_live l ON l.connector_id = c.id \
+         WHERE c.org_id = $1 AND l.day >= $2 AND l.day < $3 GROUP BY l.day, l.kind, l.item HAVING SUM(l.count) <> 0",
+    )
+    .bind(org_id)
+    .bind(first)
+    .bind(end)
+    .fetch_all(pool)
+    .await
+}
+
+/// Drops the organization's live counts of days before `end`: those days are kept for good now.
+pub(super) async fn prune_live(tx: &mut AnyConnection, org_id: &str, end: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "DELETE FROM dashboard_live WHERE day < $2 AND connector_id IN (SELECT id FROM connectors WHERE org_id = $1)",
+    )
+    .bind(org_id)
+    .bind(end)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn clear_live(tx: &mut AnyConnection) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM dashboard_live").execute(tx).await?;
+    Ok(())
+}
+
+/// Counts the messages created since `since` into the live counts, in and out and failed (by
+/// error code), per connector and day, as the triggers do.
+pub(super) async fn count_live(tx: &mut AnyConnection, since: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count) \
+         SELECT connector_id, created_at / 86400000, direction, 0, '0', COUNT(*) FROM messages \
+         WHERE created_at >= $1 GROUP BY connector_id, created_at / 86400000, direction",
+    )
+    .bind(since)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count) \
+         SELECT connector_id, created_at / 86400000, 'failure', COALESCE(error_code, 0), '0', COUNT(*) FROM messages \
+         WHERE created_at >= $1 AND direction = 'outbound' AND status IN ('failed', 'undelivered') \
+         GROUP BY connector_id, created_at / 86400000, COALESCE(error_code, 0)",
+    )
+    .bind(since)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A guest's message answered, and when its first reply was queued.
+#[derive(sqlx::FromRow)]
+pub(super) struct LiveWait {
+    pub(super) connector_id: String,
+    pub(super) asked_at: i64,
+    pub(super) replied_at: i64,
+}
+
+/// The guests' messages created since `since` that have a reply, each with its first.
+pub(super) async fn live_waits(tx: &mut AnyConnection, since: i64) -> sqlx::Result<Vec<LiveWait>> {
+    sqlx::query_as(
+        "SELECT connector_id, asked_at, replied_at FROM (SELECT m.connector_id AS connector_id, m.created_at AS asked_at, \
+           (SELECT MIN(o.created_at) FROM messages o WHERE o.conversation_id = m.conversation_id \
+            AND o.direction = 'outbound' AND o.origin IS NULL AND o.created_at >= m.created_at) AS replied_at \
+         FROM messages m WHERE m.created_at >= $1 AND m.direction = 'inbound' AND m.origin IS NULL) w \
+         WHERE replied_at IS NOT NULL",
+    )
+    .bind(since)
+    .fetch_all(tx)
+    .await
+}
+
+pub(super) async fn add_live(
+    tx: &mut AnyConnection,
+    connector_id: &str,
+    day: i64,
+    kind: &str,
+    item: i64,
+    count: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count) VALUES ($1, $2, $3, $4, '0', $5)",
+    )
+    .bind(connector_id)
+    .bind(day)
+    .bind(kind)
+    .bind(item)
+    .bind(count)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The first day the live counts hold whole (the last rebuild's first day; every message written
+/// since is counted as it is written), or none before the first rebuild.
+pub(super) async fn live_from(pool: &AnyPool) -> sqlx::Result<Option<i64>> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT from_day FROM dashboard_live_state WHERE id = 1").fetch_optional(pool).await?;
+    Ok(row.map(|(day,)| day))
+}
+
+pub(super) async fn set_rebuilt(tx: &mut AnyConnection, at: i64, from_day: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO dashboard_live_state (id, rebuilt_at, from_day) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET rebuilt_at = excluded.rebuilt_at, from_day = excluded.from_day",
+    )
+    .bind(at)
+    .bind(from_day)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// Webhook requests refused for one reason.
 #[derive(sqlx::FromRow)]
 pub(super) struct RejectionRow {

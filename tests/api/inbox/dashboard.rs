@@ -145,6 +145,8 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
         .await
         .unwrap();
     }
+    // Times rewritten behind the triggers' back: the live counts are counted again.
+    switchboard::dashboard::rebuild_live(&app.state).await.unwrap();
     let today = switchboard::now_ms().div_euclid(DAY);
     let since = (today - 13) * DAY;
     let matches_recount = |d: &app::dashboard::Dashboard, r: &Recount| {
@@ -193,4 +195,142 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
     let r = recount(&app, since).await;
     assert_eq!(r.days.len(), 3);
     matches_recount(&again, &r);
+}
+
+/// A message written directly, at a chosen time.
+async fn put(pool: &sqlx::AnyPool, conversation: &str, connector: &str, id: &str, direction: &str, at: i64) {
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+         VALUES ($1, $2, $3, $4, 'x', $5, $6)",
+    )
+    .bind(id)
+    .bind(conversation)
+    .bind(connector)
+    .bind(direction)
+    .bind(if direction == "inbound" { "received" } else { "sent" })
+    .bind(at)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn set_status(pool: &sqlx::AnyPool, id: &str, status: &str, code: Option<i64>) {
+    sqlx::query("UPDATE messages SET status = $1, error_code = $2 WHERE id = $3")
+        .bind(status)
+        .bind(code)
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// The live counts, every connector's shards added up: (day, kind, item, count), sorted.
+async fn live_counts(app: &TestApp) -> Vec<(i64, String, i64, i64)> {
+    sqlx::query_as(
+        "SELECT day, kind, item, CAST(SUM(count) AS BIGINT) FROM dashboard_live GROUP BY day, kind, item \
+         HAVING SUM(count) <> 0 ORDER BY day, kind, item",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap()
+}
+
+/// The days not over yet are counted by the database as messages and statuses are written
+/// (migration 0024's triggers). Whatever order they come in — replies, a refused reply, a guest's
+/// message stored after the reply that answers it, a reply stored before one already there (the
+/// clocks of two instances), a failure that changes code and one taken back — the counts equal a
+/// recount of the messages (`rebuild_live`), and the dashboard shows them.
+#[tokio::test]
+async fn the_live_counts_equal_a_recount_whatever_order_messages_and_statuses_come_in() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    for i in 0..3 {
+        say(&app, &guest(i), "When is breakfast?", 1).await;
+    }
+    a_reply_is_refused(&app, &guest(3)).await;
+    app.sim.sim.set_faults(twilio_sim::Faults::default());
+    say(&app, &guest(0), "And dinner?", 2).await;
+
+    // Guest 4's conversation, written directly with chosen times.
+    say(&app, &guest(4), "Hello", 1).await;
+    let pool = &app.state.db.pool;
+    let (conversation, connector): (String, String) =
+        sqlx::query_as("SELECT conversation_id, connector_id FROM messages WHERE body = 'Hello'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let t = switchboard::now_ms() - 3_600_000;
+    // A reply at t + 100 s, then the guest's message it answers, stored after it (t)…
+    let insert = |id, direction, at| put(pool, &conversation, &connector, id, direction, at);
+    insert("0000000000000000000000000000000a", "outbound", t + 100_000).await;
+    insert("0000000000000000000000000000000b", "inbound", t).await;
+    // …then a reply to it stored later but made earlier (t + 50 s): the wait moves to it.
+    insert("0000000000000000000000000000000c", "outbound", t + 50_000).await;
+    // A reply failing with one code, then another, another failing, then delivered after all.
+    set_status(pool, "0000000000000000000000000000000a", "undelivered", Some(30003)).await;
+    set_status(pool, "0000000000000000000000000000000a", "failed", Some(30008)).await;
+    set_status(pool, "0000000000000000000000000000000c", "failed", None).await;
+    set_status(pool, "0000000000000000000000000000000c", "delivered", None).await;
+
+    let kept = live_counts(&app).await;
+    let kinds = |kind: &str| kept.iter().filter(|c| c.1 == kind).map(|c| c.3).sum::<i64>();
+    let (inbound, outbound): (i64, i64) = sqlx::query_as(
+        "SELECT SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END) FROM messages",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!((kinds("inbound"), kinds("outbound")), (inbound, outbound));
+    assert_eq!(kinds("wait"), inbound, "every guest message has a reply");
+    let failures: Vec<(i64, i64)> = kept.iter().filter(|c| c.1 == "failure").map(|c| (c.2, c.3)).collect();
+    assert_eq!(failures, [(21610, 1), (30008, 1)], "the refused reply and the last code of the other");
+    switchboard::dashboard::rebuild_live(&app.state).await.unwrap();
+    assert_eq!(live_counts(&app).await, kept, "kept as written = counted again from the messages");
+
+    // A day that is over is kept from these counts, once the counts hold it whole: here a day
+    // five days back, written as the triggers see it, with the counts said to hold days from ten
+    // days back. The dashboard's first view keeps it and shows it with today's.
+    const DAY: i64 = 86_400_000;
+    let five = switchboard::now_ms() - 5 * DAY;
+    put(pool, &conversation, &connector, "0000000000000000000000000000000d", "inbound", five).await;
+    put(pool, &conversation, &connector, "0000000000000000000000000000000e", "outbound", five + 2_000).await;
+    put(pool, &conversation, &connector, "0000000000000000000000000000000f", "outbound", five + 3_000).await;
+    set_status(pool, "0000000000000000000000000000000f", "failed", Some(63016)).await;
+    sqlx::query("UPDATE dashboard_live_state SET from_day = from_day - 10").execute(pool).await.unwrap();
+    let day = five.div_euclid(DAY);
+    let before: Vec<(i64, String, i64, i64)> = live_counts(&app).await.into_iter().filter(|c| c.0 == day).collect();
+    assert_eq!(before.len(), 4, "in, out, a wait, a failure: {before:?}");
+    let d = app.ui(&admin, GetDashboard {}).await.unwrap();
+    let today = d.days.last().unwrap();
+    assert_eq!((today.inbound, today.outbound), (inbound, outbound));
+    assert_eq!(d.replies_measured, inbound + 1);
+    let shown: Vec<(Option<i64>, i64)> = d.failures.iter().map(|f| (f.code, f.count)).collect();
+    assert_eq!(shown, [(Some(21610), 1), (Some(30008), 1), (Some(63016), 1)]);
+    let shown = &d.days[d.days.len() - 6];
+    assert_eq!((shown.inbound, shown.outbound), (1, 2), "{:?}", d.days);
+    let kept: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT day, kind, item, count FROM dashboard_counts WHERE day = $1 AND kind <> 'sealed' ORDER BY kind, item",
+    )
+    .bind(day)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, before, "kept as counted");
+    assert!(live_counts(&app).await.iter().all(|c| c.0 != day), "the day's live counts are dropped once it is kept");
+}
+
+/// The database's buckets (for its triggers) and the server's (for its recounts) are the same.
+#[tokio::test]
+async fn the_databases_wait_buckets_are_the_servers() {
+    let app = spawn_app().await;
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT bucket, floor_ms FROM wait_buckets ORDER BY bucket")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 601);
+    for (bucket, floor) in rows {
+        assert_eq!(floor, switchboard::dashboard::bucket_floor(bucket), "bucket {bucket}");
+    }
 }
