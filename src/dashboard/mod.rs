@@ -131,7 +131,9 @@ pub async fn rebuild_live(state: &AppState) -> Result<()> {
     for ((connector, day, item), count) in waits {
         store::add_live(&mut tx, &connector, day, "wait", item, count).await?;
     }
-    store::set_rebuilt(&mut tx, now, since.div_euclid(DAY_MS)).await?;
+    // Without older messages (a new installation) the counts hold every day whole.
+    let from_day = if store::any_before(&mut tx, since).await? { since.div_euclid(DAY_MS) } else { 0 };
+    store::set_rebuilt(&mut tx, now, from_day).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -199,6 +199,11 @@ pub(super) async fn live_waits(tx: &mut AnyConnection, since: i64) -> sqlx::Resu
     .await
 }
 
+/// Whether any message was created before `at`.
+pub(super) async fn any_before(tx: &mut AnyConnection, at: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("SELECT 1 FROM messages WHERE created_at < $1 LIMIT 1").bind(at).fetch_optional(tx).await?.is_some())
+}
+
 pub(super) async fn add_live(
     tx: &mut AnyConnection,
     connector_id: &str,

@@ -149,6 +149,9 @@ async fn the_dashboard_keeps_the_days_that_are_over_and_equals_a_recount() {
     switchboard::dashboard::rebuild_live(&app.state).await.unwrap();
     let today = switchboard::now_ms().div_euclid(DAY);
     let since = (today - 13) * DAY;
+    let (from_day,): (i64,) =
+        sqlx::query_as("SELECT from_day FROM dashboard_live_state").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(from_day, today - 2, "older days are counted from their messages");
     let matches_recount = |d: &app::dashboard::Dashboard, r: &Recount| {
         let shown: Vec<(i64, i64, i64)> = d
             .days
@@ -289,16 +292,17 @@ async fn the_live_counts_equal_a_recount_whatever_order_messages_and_statuses_co
     switchboard::dashboard::rebuild_live(&app.state).await.unwrap();
     assert_eq!(live_counts(&app).await, kept, "kept as written = counted again from the messages");
 
-    // A day that is over is kept from these counts, once the counts hold it whole: here a day
-    // five days back, written as the triggers see it, with the counts said to hold days from ten
-    // days back. The dashboard's first view keeps it and shows it with today's.
+    // A day that is over is kept from these counts when they hold it whole: here a day five days
+    // back, written as the triggers see it. The dashboard's first view keeps it and shows it.
     const DAY: i64 = 86_400_000;
     let five = switchboard::now_ms() - 5 * DAY;
     put(pool, &conversation, &connector, "0000000000000000000000000000000d", "inbound", five).await;
     put(pool, &conversation, &connector, "0000000000000000000000000000000e", "outbound", five + 2_000).await;
     put(pool, &conversation, &connector, "0000000000000000000000000000000f", "outbound", five + 3_000).await;
     set_status(pool, "0000000000000000000000000000000f", "failed", Some(63016)).await;
-    sqlx::query("UPDATE dashboard_live_state SET from_day = from_day - 10").execute(pool).await.unwrap();
+    let (from_day,): (i64,) =
+        sqlx::query_as("SELECT from_day FROM dashboard_live_state").fetch_one(pool).await.unwrap();
+    assert_eq!(from_day, 0, "rebuilt without older messages, the counts hold every day whole");
     let day = five.div_euclid(DAY);
     let before: Vec<(i64, String, i64, i64)> = live_counts(&app).await.into_iter().filter(|c| c.0 == day).collect();
     assert_eq!(before.len(), 4, "in, out, a wait, a failure: {before:?}");
