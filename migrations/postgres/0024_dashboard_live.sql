@@ -43,64 +43,60 @@ CREATE TABLE dashboard_live_state (
     from_day    BIGINT NOT NULL
 );
 
-CREATE FUNCTION switchboard_wait_bucket(ms BIGINT) RETURNS BIGINT
-    LANGUAGE sql STABLE
-    AS $$ SELECT bucket FROM wait_buckets WHERE floor_ms <= ms ORDER BY floor_ms DESC, bucket DESC LIMIT 1 $$;
-
-CREATE FUNCTION switchboard_dashboard_add(connector TEXT, day BIGINT, kind TEXT, item BIGINT, shard TEXT, n BIGINT)
-    RETURNS void LANGUAGE sql
-    AS $$
-        INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count)
-        VALUES (connector, day, kind, item, shard, n)
-        ON CONFLICT (connector_id, day, kind, item, shard) DO UPDATE SET count = dashboard_live.count + excluded.count
-    $$;
-
 -- A message in or out, on the day it was written; a failed reply by error code (0 for none); the
 -- agent's reply gives the guest's messages since the previous reply their wait (on the day of the
 -- guest's message; were a later reply stored already, by the clocks of two instances, their wait
 -- moves from that one to this); a guest's message stored after a reply that answers it, its wait.
+-- Plain statements, whose plans PL/pgSQL keeps from one call to the next.
 CREATE FUNCTION switchboard_dashboard_message() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    day BIGINT := NEW.created_at / 86400000;
-    shard TEXT := right(NEW.id, 1);
+    this_day BIGINT := NEW.created_at / 86400000;
+    this_shard TEXT := right(NEW.id, 1);
     previous BIGINT;
     later BIGINT;
-    asked RECORD;
 BEGIN
-    PERFORM switchboard_dashboard_add(NEW.connector_id, day, NEW.direction, 0, shard, 1);
+    INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count)
+    VALUES (NEW.connector_id, this_day, NEW.direction, 0, this_shard, 1)
+    ON CONFLICT (connector_id, day, kind, item, shard) DO UPDATE SET count = dashboard_live.count + 1;
     IF NEW.direction = 'outbound' AND NEW.status IN ('failed', 'undelivered') THEN
-        PERFORM switchboard_dashboard_add(NEW.connector_id, day, 'failure', COALESCE(NEW.error_code, 0), shard, 1);
+        INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count)
+        VALUES (NEW.connector_id, this_day, 'failure', COALESCE(NEW.error_code, 0), this_shard, 1)
+        ON CONFLICT (connector_id, day, kind, item, shard) DO UPDATE SET count = dashboard_live.count + 1;
     END IF;
     IF NEW.origin IS NOT NULL THEN
         RETURN NULL;
     END IF;
     IF NEW.direction = 'outbound' THEN
         SELECT o.created_at INTO previous FROM messages o
-        WHERE o.conversation_id = NEW.conversation_id AND o.direction = 'outbound' AND o.origin IS NULL
-        AND o.id <> NEW.id AND o.created_at <= NEW.created_at
+        WHERE o.conversation_id = NEW.conversation_id AND o.created_at <= NEW.created_at
+        AND o.direction = 'outbound' AND o.origin IS NULL AND o.id <> NEW.id
         ORDER BY o.created_at DESC LIMIT 1;
-        SELECT MIN(o.created_at) INTO later FROM messages o
-        WHERE o.conversation_id = NEW.conversation_id AND o.direction = 'outbound' AND o.origin IS NULL
-        AND o.id <> NEW.id AND o.created_at > NEW.created_at;
-        FOR asked IN
-            SELECT m.connector_id, m.created_at FROM messages m
-            WHERE m.conversation_id = NEW.conversation_id AND m.direction = 'inbound' AND m.origin IS NULL
-            AND m.created_at <= NEW.created_at AND m.created_at > COALESCE(previous, -1)
-        LOOP
-            PERFORM switchboard_dashboard_add(asked.connector_id, asked.created_at / 86400000, 'wait',
-                switchboard_wait_bucket(NEW.created_at - asked.created_at), shard, 1);
-            IF later IS NOT NULL THEN
-                PERFORM switchboard_dashboard_add(asked.connector_id, asked.created_at / 86400000, 'wait',
-                    switchboard_wait_bucket(later - asked.created_at), shard, -1);
-            END IF;
-        END LOOP;
+        SELECT o.created_at INTO later FROM messages o
+        WHERE o.conversation_id = NEW.conversation_id AND o.created_at > NEW.created_at
+        AND o.direction = 'outbound' AND o.origin IS NULL AND o.id <> NEW.id
+        ORDER BY o.created_at LIMIT 1;
+        INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count)
+        SELECT m.connector_id, m.created_at / 86400000, 'wait',
+               (SELECT b.bucket FROM wait_buckets b WHERE b.floor_ms <= w.replied_at - m.created_at
+                ORDER BY b.floor_ms DESC, b.bucket DESC LIMIT 1),
+               this_shard, SUM(w.sign)
+        FROM messages m
+        CROSS JOIN (VALUES (1, NEW.created_at), (-1, later)) AS w (sign, replied_at)
+        WHERE m.conversation_id = NEW.conversation_id AND m.created_at <= NEW.created_at
+        AND m.created_at > COALESCE(previous, -1)
+        AND m.direction = 'inbound' AND m.origin IS NULL AND w.replied_at IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (connector_id, day, kind, item, shard) DO UPDATE SET count = dashboard_live.count + excluded.count;
     ELSE
-        SELECT MIN(o.created_at) INTO later FROM messages o
-        WHERE o.conversation_id = NEW.conversation_id AND o.direction = 'outbound' AND o.origin IS NULL
-        AND o.created_at >= NEW.created_at;
+        SELECT o.created_at INTO later FROM messages o
+        WHERE o.conversation_id = NEW.conversation_id AND o.created_at >= NEW.created_at
+        AND o.direction = 'outbound' AND o.origin IS NULL
+        ORDER BY o.created_at LIMIT 1;
         IF later IS NOT NULL THEN
-            PERFORM switchboard_dashboard_add(NEW.connector_id, day, 'wait',
-                switchboard_wait_bucket(later - NEW.created_at), shard, 1);
+            INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count)
+            SELECT NEW.connector_id, this_day, 'wait', b.bucket, this_shard, 1 FROM wait_buckets b
+            WHERE b.floor_ms <= later - NEW.created_at ORDER BY b.floor_ms DESC, b.bucket DESC LIMIT 1
+            ON CONFLICT (connector_id, day, kind, item, shard) DO UPDATE SET count = dashboard_live.count + 1;
         END IF;
     END IF;
     RETURN NULL;
@@ -113,12 +109,14 @@ CREATE TRIGGER dashboard_live_message AFTER INSERT ON messages
 CREATE FUNCTION switchboard_dashboard_status() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.status IN ('failed', 'undelivered') THEN
-        PERFORM switchboard_dashboard_add(OLD.connector_id, OLD.created_at / 86400000, 'failure',
-            COALESCE(OLD.error_code, 0), right(OLD.id, 1), -1);
+        INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count)
+        VALUES (OLD.connector_id, OLD.created_at / 86400000, 'failure', COALESCE(OLD.error_code, 0), right(OLD.id, 1), -1)
+        ON CONFLICT (connector_id, day, kind, item, shard) DO UPDATE SET count = dashboard_live.count - 1;
     END IF;
     IF NEW.status IN ('failed', 'undelivered') THEN
-        PERFORM switchboard_dashboard_add(NEW.connector_id, NEW.created_at / 86400000, 'failure',
-            COALESCE(NEW.error_code, 0), right(NEW.id, 1), 1);
+        INSERT INTO dashboard_live (connector_id, day, kind, item, shard, count)
+        VALUES (NEW.connector_id, NEW.created_at / 86400000, 'failure', COALESCE(NEW.error_code, 0), right(NEW.id, 1), 1)
+        ON CONFLICT (connector_id, day, kind, item, shard) DO UPDATE SET count = dashboard_live.count + 1;
     END IF;
     RETURN NULL;
 END $$;

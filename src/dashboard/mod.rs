@@ -138,6 +138,18 @@ pub async fn rebuild_live(state: &AppState) -> Result<()> {
     Ok(())
 }
 
+/// Drops the live counts of days before the dashboard's window, which no view reads (the days in
+/// it are dropped as they are kept, when the dashboard is viewed), so they stay a few days' worth
+/// even where no one looks. The lifecycle sweep calls it; with nothing to drop it reads one index
+/// entry.
+pub async fn prune_live(state: &AppState) -> Result<()> {
+    let first = now_ms().div_euclid(DAY_MS) - DAYS + 1;
+    let mut tx = state.db.begin_write().await?;
+    store::prune_before(&mut tx, first).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Rebuilds the live counts once, on the first start after they were introduced.
 pub async fn rebuild_live_if_new(state: &AppState) -> Result<()> {
     if store::live_from(&state.db.pool).await?.is_none() {

@@ -149,6 +149,12 @@ pub(super) async fn prune_live(tx: &mut AnyConnection, org_id: &str, end: i64) -
     Ok(())
 }
 
+/// Drops every live count of the days before `day`.
+pub(super) async fn prune_before(tx: &mut AnyConnection, day: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM dashboard_live WHERE day < $1").bind(day).execute(tx).await?;
+    Ok(())
+}
+
 pub(super) async fn clear_live(tx: &mut AnyConnection) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM dashboard_live").execute(tx).await?;
     Ok(())

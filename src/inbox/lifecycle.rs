@@ -50,6 +50,9 @@ pub async fn lifecycle(state: AppState, interval: std::time::Duration) {
         if let Err(e) = state.rejections.flush(&state.db).await {
             tracing::warn!(error = %e, "cannot record webhook rejections");
         }
+        if let Err(e) = crate::dashboard::prune_live(&state).await {
+            tracing::warn!(error = %e, "cannot drop the dashboard's old live counts");
+        }
         match end_idle(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, "conversations ended after inactivity"),

@@ -323,6 +323,15 @@ async fn the_live_counts_equal_a_recount_whatever_order_messages_and_statuses_co
     .unwrap();
     assert_eq!(kept, before, "kept as counted");
     assert!(live_counts(&app).await.iter().all(|c| c.0 != day), "the day's live counts are dropped once it is kept");
+
+    // Counts of a day before the dashboard's window are dropped by the lifecycle sweep.
+    let old = switchboard::now_ms() - 20 * DAY;
+    put(pool, &conversation, &connector, "00000000000000000000000000000010", "inbound", old).await;
+    let old_day = old.div_euclid(DAY);
+    eventually("the old day's counts dropped", || async {
+        live_counts(&app).await.iter().all(|c| c.0 != old_day).then_some(())
+    })
+    .await;
 }
 
 /// The database's buckets (for its triggers) and the server's (for its recounts) are the same.
