@@ -102,3 +102,25 @@ test("Connectors is usable before its program arrives", async ({ page }) => {
   await expect(page.getByRole("button", { name: "Log in" })).toBeVisible();
   await expect(page.locator("body")).not.toHaveAttribute("data-hydrated", "true");
 });
+
+// On a slow link a person may choose before the page's program has taken it over: the choice is
+// kept and acted on once it has. Here the agents' part of the program is held back 3 s while the
+// connector is chosen on an agent's Channels page.
+test("a connector chosen before the program takes over still shows its numbers", async ({ page }) => {
+  const login = await page.request.post("/ui/login", {
+    headers: { Accept: "application/json" },
+    form: { email: "admin@example.com", password: "correct horse battery" },
+  });
+  expect(login.ok(), await login.text()).toBeTruthy();
+  const agents = await (await page.request.get("/agents")).text();
+  const agent = agents.match(/href="(\/agents\/[0-9a-f]+)"[^>]*>concierge</)?.[1];
+  expect(agent, "the concierge agent is listed").toBeTruthy();
+  await page.route(/split_agent_pages_\d+\.wasm$/, async (route) => {
+    await new Promise((done) => setTimeout(done, 3000));
+    await route.continue();
+  });
+  await page.goto(`${agent}/channels`);
+  const form = page.getByTestId("add-channel");
+  await form.getByLabel("Connector").selectOption({ label: "Front Desk" });
+  await expect(form.locator("label[data-number]").first()).toBeVisible({ timeout: 20_000 });
+});

@@ -115,12 +115,24 @@ fn AddChannelForm(agent_id: Signal<String>, add: ServerAction<AddChannel>) -> im
             number.set(String::new());
         }
     });
+    // A connector chosen before the page's program had taken it over (on a slow link) is read
+    // from the page once it has, so its numbers show.
+    let picker = NodeRef::<leptos::html::Select>::new();
+    Effect::new(move |_| {
+        if let Some(select) = picker.get() {
+            let chosen = select.value();
+            if !chosen.is_empty() && connector.get_untracked() != chosen {
+                connector.set(chosen);
+            }
+        }
+    });
 
     view! {
         <section class="card" data-testid="add-channel">
             <h2>"Add channel"</h2>
             <label>"Connector"
-                <select name="connector" on:change=move |ev| { connector.set(event_target_value(&ev)); number.set(String::new()); }>
+                <select name="connector" node_ref=picker
+                    on:change=move |ev| { connector.set(event_target_value(&ev)); number.set(String::new()); }>
                     <option value="">"Pick a connector…"</option>
                     <Transition fallback=|| ()>
                         {move || Suspend::new(async move {

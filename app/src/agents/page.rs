@@ -386,6 +386,17 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
     // The form starts from the template in use, so it shows what is set and changing the
     // variables alone is one edit.
     let connector = RwSignal::new(current_connector);
+    // A connector chosen before the page's program had taken it over is read from the page once
+    // it has, so its templates show.
+    let picker = NodeRef::<leptos::html::Select>::new();
+    Effect::new(move |_| {
+        if let Some(select) = picker.get() {
+            let chosen = select.value();
+            if !chosen.is_empty() && connector.get_untracked() != chosen {
+                connector.set(chosen);
+            }
+        }
+    });
     let templates = Resource::new(
         move || connector.get(),
         |id| async move {
@@ -412,7 +423,7 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
             <ActionForm action=save attr:class="form">
                 <input type="hidden" name="agent_id" value=agent.clone()/>
                 <label>"Connector"
-                    <select name="connector_id" on:change=move |ev| connector.set(event_target_value(&ev))>
+                    <select name="connector_id" node_ref=picker on:change=move |ev| connector.set(event_target_value(&ev))>
                         <option value="">"Pick a connector…"</option>
                         <Transition fallback=|| ()>
                             {move || Suspend::new(async move {
