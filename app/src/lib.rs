@@ -55,10 +55,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // A marker for browser tests: set once the page has hydrated and handlers are live.
+    // A marker for browser tests: set once the page has hydrated and its handlers are live. A page
+    // outside the main program (`routes`) hydrates after its part arrives and sets it itself.
     Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
+        if !routes::is_lazy(&window().location().pathname().unwrap_or_default()) {
+            routes::mark_hydrated();
         }
     });
 

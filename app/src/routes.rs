@@ -14,6 +14,23 @@ use leptos_router::LazyRoute;
 /// function that renders any page of the feature (so they share one part of the program), and
 /// for each page a route type for `Lazy::<Route>`. `#[lazy]` names the function that fetches the
 /// part without calling it `__preload_<load_fn>` (in the browser's build only).
+/// Sets the marker browser tests wait for: the page has hydrated and its handlers are live.
+pub fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
+/// Whether `path` is a page outside the main program (the `Lazy` routes of `lib.rs`).
+pub fn is_lazy(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    ["/users", "/tokens", "/agents", "/inbox", "/dashboard"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+        || path.starts_with("/connectors/")
+        || path.starts_with("/conversations/")
+}
+
 macro_rules! feature {
     ($load:ident, $preload:ident, $pages:ident { $($route:ident => $page:path),+ $(,)? }) => {
         #[derive(Clone, Copy)]
@@ -27,6 +44,7 @@ macro_rules! feature {
             match page {
                 $($pages::$route => {
                     use $page as Page;
+                    Effect::new(move |_| mark_hydrated());
                     view! { <Page/> }.into_any()
                 })+
             }
