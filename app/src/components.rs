@@ -17,6 +17,22 @@ use crate::{
 };
 
 /// The layout of every signed-in page: navigation, who is signed in, and the page below.
+/// A select whose choice drives `choice`, also when the choice was made before the page's program
+/// had taken the page over (on a slow link): once it has, the select's value is read into
+/// `choice`. Give the returned reference to the select (`node_ref=`).
+pub fn early_choice(choice: RwSignal<String>) -> NodeRef<leptos::html::Select> {
+    let select = NodeRef::<leptos::html::Select>::new();
+    Effect::new(move |_| {
+        if let Some(select) = select.get() {
+            let chosen = select.value();
+            if !chosen.is_empty() && choice.get_untracked() != chosen {
+                choice.set(chosen);
+            }
+        }
+    });
+    select
+}
+
 #[component]
 pub fn Shell() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_user());

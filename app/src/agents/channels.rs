@@ -115,17 +115,8 @@ fn AddChannelForm(agent_id: Signal<String>, add: ServerAction<AddChannel>) -> im
             number.set(String::new());
         }
     });
-    // A connector chosen before the page's program had taken it over (on a slow link) is read
-    // from the page once it has, so its numbers show.
-    let picker = NodeRef::<leptos::html::Select>::new();
-    Effect::new(move |_| {
-        if let Some(select) = picker.get() {
-            let chosen = select.value();
-            if !chosen.is_empty() && connector.get_untracked() != chosen {
-                connector.set(chosen);
-            }
-        }
-    });
+    // A connector chosen before the page's program took it over still shows its numbers.
+    let picker = crate::components::early_choice(connector);
 
     view! {
         <section class="card" data-testid="add-channel">

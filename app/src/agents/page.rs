@@ -386,17 +386,8 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
     // The form starts from the template in use, so it shows what is set and changing the
     // variables alone is one edit.
     let connector = RwSignal::new(current_connector);
-    // A connector chosen before the page's program had taken it over is read from the page once
-    // it has, so its templates show.
-    let picker = NodeRef::<leptos::html::Select>::new();
-    Effect::new(move |_| {
-        if let Some(select) = picker.get() {
-            let chosen = select.value();
-            if !chosen.is_empty() && connector.get_untracked() != chosen {
-                connector.set(chosen);
-            }
-        }
-    });
+    // A connector chosen before the page's program took it over still shows its templates.
+    let picker = crate::components::early_choice(connector);
     let templates = Resource::new(
         move || connector.get(),
         |id| async move {
