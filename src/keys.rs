@@ -67,6 +67,12 @@ pub async fn reseal_all(db: &crate::db::Db, old: &SecretBox, new: &SecretBox) ->
             count += 1;
         }
     }
+    let orgs: Vec<(String,)> = sqlx::query_as("SELECT id FROM organizations").fetch_all(&mut *tx).await?;
+    let detail = format!("Stored secrets sealed again under a new master key: {count}.");
+    for (org,) in orgs {
+        let actor = "The operator (switchboard rotate-key)";
+        crate::audit::record(&mut tx, &org, actor, crate::audit::Action::KeyRotated, "Master key", &detail).await?;
+    }
     tx.commit().await?;
     Ok(count)
 }

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod accounts;
 pub mod agents;
+pub mod audit;
 pub mod brain;
 pub mod config;
 pub mod connectors;
@@ -24,6 +25,7 @@ pub mod media;
 pub mod metrics;
 pub mod pipeline;
 pub mod preflight;
+pub mod privacy;
 
 pub mod serve;
 pub mod startup;

@@ -347,6 +347,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
             provide_context::<Arc<dyn InboxPort>>(Arc::new(state.clone()));
             provide_context::<Arc<dyn SharingPort>>(Arc::new(state.clone()));
             provide_context::<Arc<dyn DashboardPort>>(Arc::new(state.clone()));
+            provide_context::<Arc<dyn PrivacyPort>>(Arc::new(state.clone()));
         }
     };
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))

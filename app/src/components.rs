@@ -63,6 +63,7 @@ pub fn Shell() -> impl IntoView {
                                 <A href="/inbox">"Inbox"</A>
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/dashboard">"Dashboard"</A> })}
                                 {(me.role == Role::OrgAdmin).then(|| view! { <A href="/users">"Users"</A> })}
+                                {(me.role == Role::OrgAdmin).then(|| view! { <A href="/privacy">"Privacy"</A> })}
                                 <A href="/tokens">"API tokens"</A>
                             </nav>
                             <span class="who">{me.email} " · " {me.org_name}</span>

@@ -15,6 +15,7 @@ pub mod error;
 pub mod inbox;
 #[cfg(feature = "ssr")]
 pub mod ports;
+pub mod privacy;
 mod routes;
 pub mod sharing;
 pub mod time;
@@ -73,6 +74,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=components::Home/>
                     <Route path=path!("users") view={Lazy::<routes::Users>::new()}/>
                     <Route path=path!("tokens") view={Lazy::<routes::Tokens>::new()}/>
+                    <Route path=path!("privacy") view={Lazy::<routes::Privacy>::new()}/>
+                    <Route path=path!("audit") view={Lazy::<routes::Audit>::new()}/>
                     <Route path=path!("connectors") view=connectors::page::ConnectorsPage/>
                     <Route path=path!("connectors/new") view={Lazy::<routes::NewConnector>::new()}/>
                     <Route path=path!("connectors/:id") view={Lazy::<routes::Connector>::new()}/>

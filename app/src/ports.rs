@@ -3,5 +3,5 @@
 
 pub use crate::{
     accounts::port::AccountsPort, agents::port::AgentsPort, connectors::port::ConnectorsPort,
-    dashboard::port::DashboardPort, inbox::port::InboxPort, sharing::port::SharingPort,
+    dashboard::port::DashboardPort, inbox::port::InboxPort, privacy::port::PrivacyPort, sharing::port::SharingPort,
 };

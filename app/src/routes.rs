@@ -24,7 +24,7 @@ pub fn mark_hydrated() {
 /// Whether `path` is a page outside the main program (the `Lazy` routes of `lib.rs`).
 pub fn is_lazy(path: &str) -> bool {
     let path = path.trim_end_matches('/');
-    ["/users", "/tokens", "/agents", "/inbox", "/dashboard"]
+    ["/users", "/tokens", "/privacy", "/audit", "/agents", "/inbox", "/dashboard"]
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")))
         || path.starts_with("/connectors/")
@@ -96,4 +96,6 @@ feature!(inbox_pages, __preload_inbox_pages, InboxPage {
 feature!(account_pages, __preload_account_pages, AccountPage {
     Users => crate::accounts::users::UsersPage,
     Tokens => crate::accounts::tokens::TokensPage,
+    Privacy => crate::privacy::page::PrivacyPage,
+    Audit => crate::privacy::page::AuditLogPage,
 });

@@ -36,6 +36,8 @@ async function pages(page: Page): Promise<string[]> {
     "/dashboard",
     "/users",
     "/tokens",
+    "/privacy",
+    "/audit",
     "/no-such-page",
   ];
 }

@@ -1,6 +1,6 @@
 //! The guest commands, answered here and never by the brain: `/login` with an email address
 //! (a 6-digit code sent by email, limited per number, address and organization) and with the code,
-//! `/logout`, `/whoami`, `/help`.
+//! `/logout`, `/whoami`, `/forget` (privacy), `/help`.
 
 use super::*;
 
@@ -18,6 +18,7 @@ pub async fn command(state: &AppState, guest: &Guest, message_id: &str, command:
             Some(email) => format!("This number is verified as {email}."),
             None => "No email address is verified on this number. Send /login you@example.com to verify one.".into(),
         }),
+        Command::Forget => crate::privacy::requested(state, &guest.org_id, &guest.org_name, &guest.address).await,
         Command::Logout => {
             let email = identity(state, guest).await?;
             let mut tx = state.db.begin_write().await?;

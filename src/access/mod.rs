@@ -35,6 +35,7 @@ pub const HELP: &str = "Commands:\n\
 /login 123456: confirm that code\n\
 /logout: unlink your email address from this number\n\
 /whoami: the email address verified on this number\n\
+/forget: ask for your messages and details to be deleted\n\
 /help: this list";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub enum Command {
     LoginUsage,
     Logout,
     Whoami,
+    /// The guest asks to be forgotten.
+    Forget,
     Help,
 }
 
@@ -61,6 +64,7 @@ pub fn parse(body: &str) -> Option<Command> {
         },
         "/logout" => Command::Logout,
         "/whoami" => Command::Whoami,
+        "/forget" => Command::Forget,
         "/help" => Command::Help,
         _ => return None,
     })

@@ -109,7 +109,7 @@ async fn new_organization(db: &Db, org_name: &str, email: &str, password: String
     insert_user(&mut tx, &user_id, &org_id, &email, &hash, Role::OrgAdmin, now).await?;
     tx.commit().await?;
     tracing::info!(org_id, user_id, "organization set up");
-    Ok(Me { user_id, org_id, org_name: org_name.to_string(), email, role: Role::OrgAdmin })
+    Ok(Me { user_id, org_id, org_name: org_name.to_string(), email, role: Role::OrgAdmin, token: None })
 }
 
 async fn insert_user(

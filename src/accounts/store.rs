@@ -137,6 +137,7 @@ pub(super) async fn me(db: &AnyPool, user_id: &str) -> sqlx::Result<Option<Me>> 
             org_id: r.org_id,
             org_name: r.org_name,
             email: r.email,
+            token: None,
         })
     }))
 }
@@ -198,11 +199,12 @@ pub(super) async fn delete_token(db: &AnyPool, user_id: &str, id: &str) -> sqlx:
 pub(super) struct Bearer {
     pub(super) id: String,
     pub(super) user_id: String,
+    pub(super) name: String,
     pub(super) last_used_at: Option<i64>,
 }
 
 pub(super) async fn bearer(db: &AnyPool, token_hash: &str) -> sqlx::Result<Option<Bearer>> {
-    sqlx::query_as("SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1")
+    sqlx::query_as("SELECT id, user_id, name, last_used_at FROM api_tokens WHERE token_hash = $1")
         .bind(token_hash)
         .fetch_optional(db)
         .await

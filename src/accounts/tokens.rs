@@ -68,5 +68,5 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Me>> {
     if bearer.last_used_at.is_none_or(|t| now - t > 60_000) {
         store::token_used(&state.db.pool, &bearer.id, now).await?;
     }
-    accounts::user(&state.db, &bearer.user_id).await
+    Ok(accounts::user(&state.db, &bearer.user_id).await?.map(|me| Me { token: Some(bearer.name), ..me }))
 }

@@ -61,7 +61,7 @@ pub async fn channel_options(
 /// Binds a number to the agent. The database's unique constraint decides between two admins
 /// binding one number at the same moment.
 pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &str) -> Result<ChannelRow> {
-    require_agent(state, me, agent_id).await?;
+    let (agent_name, _) = require_agent(state, me, agent_id).await?;
     let db = &state.db.pool;
     let Some(number) = store::bindable(db, &me.org_id, number_id).await? else {
         return Err(AppError::NotFound("Number".into()).into());
@@ -82,6 +82,13 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
         other => other?,
     }
     tracing::info!(agent_id, number_id, "channel added");
+    let detail = format!(
+        "{} ({}) on {}.",
+        number.phone_number,
+        Provider::stored(&number.provider).label(),
+        number.connector_name
+    );
+    crate::audit::record_now(state, me, crate::audit::Action::ChannelBound, &agent_name, &detail).await?;
     state.hooks.clear();
     Ok(ChannelRow {
         id,
@@ -95,9 +102,13 @@ pub async fn add_channel(state: &AppState, me: &Me, agent_id: &str, number_id: &
 
 /// Unbinds the number; the connector and the number stay as they are.
 pub async fn remove_channel(state: &AppState, me: &Me, agent_id: &str, channel_id: &str) -> Result<()> {
-    require_agent(state, me, agent_id).await?;
+    let (agent_name, _) = require_agent(state, me, agent_id).await?;
+    let number = channels(state, me, agent_id).await?.into_iter().find(|c| c.id == channel_id);
     if !store::delete_channel(&state.db.pool, agent_id, channel_id).await? {
         return Err(AppError::NotFound("Channel".into()).into());
     }
+    let detail = number.map(|c| format!("{} ({}) on {}.", c.phone_number, c.provider.label(), c.connector_name));
+    let detail = detail.unwrap_or_default();
+    crate::audit::record_now(state, me, crate::audit::Action::ChannelUnbound, &agent_name, &detail).await?;
     Ok(())
 }

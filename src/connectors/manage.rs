@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     accounts::require_admin,
+    audit::{self, Action},
     error::Result,
     new_id, now_ms,
     state::AppState,
@@ -90,6 +91,8 @@ pub async fn create(state: &AppState, me: &Me, input: ConnectorInput) -> Result<
         other => other?,
     };
     tracing::info!(connector_id = %id, state = state_str(outcome.state), "connector created");
+    let detail = format!("Account {}.", masked_sid(creds.account_sid.as_str()));
+    audit::record_now(state, me, Action::ConnectorAdded, &v.name, &detail).await?;
     summary_of(state, me, &id).await
 }
 
@@ -98,10 +101,9 @@ pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) 
     require_admin(me)?;
     summary_of(state, me, id).await?;
     let v = validate(&input)?;
-    let auth_token = match v.auth_token {
-        Some(t) => t,
-        None => credentials(state, id).await?.auth_token,
-    };
+    let old = credentials(state, id).await?;
+    let token_typed = v.auth_token.is_some();
+    let auth_token = v.auth_token.unwrap_or_else(|| old.auth_token.clone());
     let creds = Credentials { account_sid: v.account_sid, auth_token };
     let outcome = check(state, &creds).await;
     let fields = fields(state, id, &v.name, &creds, input.receive_inbound, &outcome);
@@ -110,7 +112,22 @@ pub async fn update(state: &AppState, me: &Me, id: &str, input: ConnectorInput) 
         other => other?,
     };
     state.hooks.clear();
+    let account_changed = old.account_sid != creds.account_sid;
+    if token_typed || account_changed {
+        let detail = match (account_changed, token_typed) {
+            (true, true) => format!("Account {}, with a new Auth Token.", masked_sid(creds.account_sid.as_str())),
+            (true, false) => format!("Account {}.", masked_sid(creds.account_sid.as_str())),
+            _ => "A new Auth Token.".to_string(),
+        };
+        audit::record_now(state, me, Action::ConnectorCredentials, &v.name, &detail).await?;
+    }
     summary_of(state, me, id).await
+}
+
+/// An Account SID as the audit log shows it: its start and its last four characters.
+fn masked_sid(sid: &str) -> String {
+    let tail: String = sid.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{}…{tail}", sid.chars().take(2).collect::<String>())
 }
 
 /// "Verify": checks the stored credentials with Twilio again (fetching the Account; nothing is
@@ -194,8 +211,11 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDeta
 pub async fn regenerate_webhook_url(state: &AppState, me: &Me, id: &str) -> Result<ConnectorDetail> {
     require_admin(me)?;
     summary_of(state, me, id).await?;
+    let name = summary_of(state, me, id).await?.name;
     let mut tx = state.db.begin_write().await?;
     store::replace_webhook_key(&mut tx, id, &new_webhook_key(), now_ms()).await?;
+    let what = "The old webhook URL no longer answers; set the webhook again on every number.";
+    audit::record(&mut tx, &me.org_id, &audit::actor(me), Action::WebhookRegenerated, &name, what).await?;
     tx.commit().await?;
     state.hooks.clear();
     detail(state, me, id).await
@@ -275,9 +295,12 @@ pub async fn delete(state: &AppState, me: &Me, id: &str) -> Result<DisconnectRep
     }
     let files = store::media_files(&state.db.pool, id).await?;
     let (db, org) = (&state.db, &me.org_id);
+    let (actor, name) = (&audit::actor(me), &summary.name);
+    let detail = &format!("{} numbers' webhooks cleared where they still pointed here.", lines.len());
     crate::db::retrying(|| async move {
         let mut tx = db.begin_write().await?;
         store::delete(&mut tx, id, org).await?;
+        audit::record(&mut tx, org, actor, Action::ConnectorDeleted, name, detail).await?;
         tx.commit().await
     })
     .await?;

@@ -8,11 +8,12 @@ use app::{
 };
 
 use super::{
-    account::{provider_error, require_active},
+    account::{provider_error, require_active, summary_of},
     store,
 };
 use crate::{
     accounts::require_admin,
+    audit::{self, Action},
     error::Result,
     state::AppState,
     twilio::{Credentials, TwilioError, WebhookUpdate},
@@ -70,7 +71,32 @@ pub async fn set_webhook(state: &AppState, me: &Me, connector_id: &str, number_i
     let key = store::webhook_key(&state.db.pool, connector_id).await?;
     let services = overriding_services(state, &creds).await;
     let verdict = configure(state, &creds, &key, &target, &services).await.map_err(provider_error)?;
-    record_webhook(state, connector_id, target, verdict).await
+    let outcome = record_webhook(state, connector_id, target, verdict).await?;
+    audit_webhooks(state, me, connector_id, std::slice::from_ref(&outcome), false).await?;
+    Ok(outcome)
+}
+
+/// The audit line of a "Set webhook": the number and what the read-back found, or how many of
+/// the active numbers were configured.
+async fn audit_webhooks(
+    state: &AppState,
+    me: &Me,
+    connector_id: &str,
+    outcomes: &[WebhookOutcome],
+    every: bool,
+) -> Result<()> {
+    let name = summary_of(state, me, connector_id).await?.name;
+    let configured = outcomes.iter().filter(|o| o.state == WebhookState::Configured).count();
+    let detail = match outcomes {
+        [one] if !every => format!(
+            "{} ({}): {}.",
+            one.phone_number,
+            one.provider.label(),
+            if configured == 1 { "configured" } else { "not configured" }
+        ),
+        all => format!("Every active number: {configured} of {} configured.", all.len()),
+    };
+    audit::record_now(state, me, Action::WebhookSet, &name, &detail).await
 }
 
 /// "Set webhook on all active numbers": every active number at once (a few at a time towards
@@ -106,7 +132,9 @@ pub async fn set_all_webhooks(state: &AppState, me: &Me, connector_id: &str) -> 
         outcomes.push((position, outcome?));
     }
     outcomes.sort_by_key(|(position, _)| *position);
-    Ok(outcomes.into_iter().map(|(_, o)| o).collect())
+    let outcomes: Vec<WebhookOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    audit_webhooks(state, me, connector_id, &outcomes, true).await?;
+    Ok(outcomes)
 }
 
 /// What the read-back found.

@@ -1,6 +1,6 @@
 //! The REST API under `/api`: everything the backoffice does, scriptable with a personal API
 //! token (`Authorization: Bearer sbt_…`). Each feature serves its own routes (`rest.rs` in
-//! `agents/`, `connectors/`, `inbox/`), calling the same services as the pages, so roles and
+//! `agents/`, `connectors/`, `inbox/`, `privacy/`), calling the same services as the pages, so roles and
 //! organizations are checked the same way. Errors are JSON with a stable code:
 //! `{"error": {"code": "not_found", "message": "Agent not found."}}`. The OpenAPI document is
 //! generated from the routes' annotations and served at `/api/openapi.json`.
@@ -14,7 +14,8 @@ use axum::{
 use utoipa::OpenApi;
 
 use crate::{
-    agents::rest as agents, connectors::rest as connectors, error::ApiError, inbox::rest as inbox, state::AppState,
+    agents::rest as agents, connectors::rest as connectors, error::ApiError, inbox::rest as inbox,
+    privacy::rest as privacy, state::AppState,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::routes())
         .merge(connectors::routes())
         .merge(inbox::routes())
+        .merge(privacy::routes())
         .route(
             "/api/{*rest}",
             any(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route.") }),
@@ -58,11 +60,13 @@ impl utoipa::Modify for BearerAuth {
         agents::whatsapp_status, agents::whatsapp_configure, agents::whatsapp_remove, agents::whatsapp_test,
         connectors::list_connectors, connectors::create_connector, connectors::get_connector,
         connectors::update_connector, connectors::delete_connector, connectors::list_numbers,
+        privacy::forget_guest, privacy::list_audit,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "agents"), (name = "channels"), (name = "conversations"),
         (name = "whatsapp", description = "The routes Trinity's users know"), (name = "connectors", description = "Organization admins only"),
+        (name = "privacy", description = "Organization admins only: guests forgotten, the audit log"),
     )
 )]
 pub struct ApiDoc;

@@ -16,6 +16,7 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) ->
     Router::new()
         .route("/events", get(crate::events::stream::stream))
         .route("/export/conversations/{file}", get(export_one))
+        .route("/export/audit.csv", get(crate::audit::export))
         .route("/export/{file}", get(export_list))
         .with_state(state)
         .layer(sessions)
@@ -45,7 +46,7 @@ fn csv_field(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
-fn csv_line(fields: &[String]) -> String {
+pub(crate) fn csv_line(fields: &[String]) -> String {
     let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line
@@ -145,6 +146,10 @@ async fn export_one(State(state): State<AppState>, session: Session, Path(file):
         }
     };
     tracing::info!(conversation_id = id, "conversation exported");
+    let (subject, detail) = (format!("Conversation {id}"), format!("{} messages.", messages.len()));
+    if let Err(e) = crate::audit::record_now(&state, &me, crate::audit::Action::Exported, &subject, &detail).await {
+        return problem(e);
+    }
     download(format, &format!("conversation-{id}"), body)
 }
 
@@ -222,6 +227,12 @@ async fn export_list(
         }
     };
     tracing::info!(conversations = list.len(), "conversations exported");
+    let detail = format!("{} conversations.", list.len());
+    if let Err(e) =
+        crate::audit::record_now(&state, &me, crate::audit::Action::Exported, "The inbox's list", &detail).await
+    {
+        return problem(e);
+    }
     download(format, "conversations", body)
 }
 

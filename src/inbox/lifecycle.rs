@@ -53,6 +53,11 @@ pub async fn lifecycle(state: AppState, interval: std::time::Duration) {
         if let Err(e) = crate::dashboard::prune_live(&state).await {
             tracing::warn!(error = %e, "cannot drop the dashboard's old live counts");
         }
+        match crate::privacy::carry_out(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(guests = n, "guests forgotten at their request"),
+            Err(e) => tracing::warn!(error = %e, "cannot carry out requests to be forgotten"),
+        }
         match end_idle(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, "conversations ended after inactivity"),

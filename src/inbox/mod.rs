@@ -201,6 +201,7 @@ pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConversationD
         window_open: crate::pipeline::sender::window_open(&a.address, now_ms(), a.last_inbound_at, a.window_closed_at),
         messages,
         earlier_messages: count > HISTORY,
+        can_forget: me.role == Role::OrgAdmin,
     })
 }
 

@@ -8,6 +8,9 @@ pub async fn set_paused(state: &AppState, me: &Me, id: &str, paused: bool) -> Re
     access(state, me, id).await?;
     let mut tx = state.db.begin_write().await?;
     store::set_paused(&mut tx, id, paused.then_some(me.user_id.as_str()), now_ms()).await?;
+    let action = if paused { crate::audit::Action::TakenOver } else { crate::audit::Action::HandedBack };
+    let subject = format!("Conversation {id}");
+    crate::audit::record(&mut tx, &me.org_id, &crate::audit::actor(me), action, &subject, "").await?;
     tx.commit().await?;
     tracing::info!(conversation_id = id, paused, "conversation taken over by staff or handed back");
     state.events.changed(id);

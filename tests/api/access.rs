@@ -18,7 +18,7 @@ const ANA: &str = "whatsapp:+15550001111";
 const BEN: &str = "whatsapp:+15550002222";
 
 /// The guest writes and waits for the answer to it; returns that answer.
-async fn say(app: &TestApp, from: &str, body: &str) -> String {
+pub(crate) async fn say(app: &TestApp, from: &str, body: &str) -> String {
     let before = app.replies_to(from).len();
     app.sim
         .sim
@@ -39,7 +39,7 @@ async fn say(app: &TestApp, from: &str, body: &str) -> String {
 }
 
 /// The code in the newest email to `email`, and how many emails it has received.
-fn code_for(app: &TestApp, email: &str) -> (String, usize) {
+pub(crate) fn code_for(app: &TestApp, email: &str) -> (String, usize) {
     let mails: Vec<_> = app.sim.sim.mails().into_iter().filter(|m| m.to.iter().any(|t| t == email)).collect();
     let last = mails.last().expect("an email arrived");
     let code =
@@ -49,7 +49,13 @@ fn code_for(app: &TestApp, email: &str) -> (String, usize) {
 }
 
 /// The Sharing page's policy form, saved.
-async fn policy(app: &TestApp, admin: &reqwest::Client, agent: &str, policy: AccessPolicy, onboarding: bool) {
+pub(crate) async fn policy(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    agent: &str,
+    policy: AccessPolicy,
+    onboarding: bool,
+) {
     let form = SetAccess {
         agent_id: agent.into(),
         policy: policy.as_str().into(),

@@ -16,6 +16,7 @@ mod media;
 mod messages;
 mod operations;
 mod pipeline;
+mod privacy;
 mod rest;
 mod roles;
 mod routes;

@@ -111,6 +111,20 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
     let sealed_after: Vec<u8> =
         sqlx::query_scalar("SELECT auth_token_enc FROM connectors").fetch_one(&app.state.db.pool).await.unwrap();
     assert_ne!(sealed_after, sealed_before);
+    // The organization's audit log says so, without the key.
+    let line: (String, String, String) =
+        sqlx::query_as("SELECT actor, action, detail FROM audit_log WHERE action = 'key.rotated'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        line,
+        (
+            "The operator (switchboard rotate-key)".into(),
+            "key.rotated".into(),
+            "Stored secrets sealed again under a new master key: 1.".into()
+        )
+    );
 
     // The new key file opens the token; the old key is refused with a clear message.
     assert_eq!(

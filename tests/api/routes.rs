@@ -101,6 +101,11 @@ const ROUTES: &[(&str, Kind, &str)] = &[
     ("remove_shared_email", Scoped, "agent_id={agent}&email=guest%40example.com"),
     ("decide_access", Scoped, "agent_id={agent}&request_id=nothing&approve=true"),
     ("revoke_guest", Scoped, "agent_id={agent}&guest={guest}"),
+    ("privacy", Own, ""),
+    ("set_forget_mode", Own, "mode=Automatic"),
+    ("forget_guest", Scoped, "conversation_id={conversation}"),
+    ("decide_forget", Scoped, "id=nothing&approve=true"),
+    ("audit", Own, ""),
 ];
 
 /// The first organization's ids, as the table's placeholders name them.
@@ -203,6 +208,7 @@ async fn what_the_admin_sees(app: &TestApp, ids: &Ids) -> String {
         ("inactivity", "agent_id={agent}"),
         ("conversation", "id={conversation}"),
         ("inbox", INBOX),
+        ("privacy", ""),
     ] {
         let (status, body) = call(app, &admin, endpoint, &ids.fill(fields)).await;
         assert_eq!(status, 200, "{endpoint}: {body}");

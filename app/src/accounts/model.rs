@@ -33,6 +33,9 @@ pub struct Me {
     pub org_name: String,
     pub email: String,
     pub role: Role,
+    /// The API token's name when the call came through the REST API (for the audit log).
+    #[serde(skip)]
+    pub token: Option<String>,
 }
 
 impl Role {

@@ -240,6 +240,8 @@ pub struct ConversationDetail {
     /// The latest messages, oldest first (at most 500; the export has them all).
     pub messages: Vec<MessageView>,
     pub earlier_messages: bool,
+    /// Whether the viewer may forget this guest (the organization's admins).
+    pub can_forget: bool,
 }
 
 /// What an agent's brain did on one turn.

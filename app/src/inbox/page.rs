@@ -13,6 +13,7 @@ use crate::{
         api::{get_conversation, get_execution, get_inactivity, EndConversation, SetInactivity, SetPaused, StaffReply},
         ConversationDetail, ConversationState, Direction, MessageView,
     },
+    privacy::api::ForgetGuest,
     time::utc_minutes,
 };
 
@@ -85,20 +86,29 @@ pub fn ConversationPage() -> impl IntoView {
     let pause = ServerAction::<SetPaused>::new();
     let end = ServerAction::<EndConversation>::new();
     let reply = ServerAction::<StaffReply>::new();
+    let forget = ServerAction::<ForgetGuest>::new();
     let conversation = Resource::new(
         move || (id(), live.get(), pause.version().get(), end.version().get(), reply.version().get()),
         |(id, ..)| get_conversation(id),
     );
+    let forgotten = move || forget.value().get().and_then(Result::ok);
     view! {
         <Title text="Conversation"/>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match conversation.await {
-                    Ok(c) => view! { <Conversation c pause end reply/> }.into_any(),
-                    Err(error) => view! { <ErrorNote error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Show when=move || forgotten().is_none() fallback=move || view! {
+            <h1>"Guest forgotten"</h1>
+            <p class="ok" role="status" data-testid="forgotten">"Deleted across the organization: "
+                {forgotten().map(|f| f.summary())} "."</p>
+            <p><a href="/inbox">"Back to the inbox"</a></p>
+        }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match conversation.await {
+                        Ok(c) => view! { <Conversation c pause end reply forget/> }.into_any(),
+                        Err(error) => view! { <ErrorNote error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Show>
     }
 }
 
@@ -108,8 +118,11 @@ fn Conversation(
     pause: ServerAction<SetPaused>,
     end: ServerAction<EndConversation>,
     reply: ServerAction<StaffReply>,
+    forget: ServerAction<ForgetGuest>,
 ) -> impl IntoView {
     let id = c.id.clone();
+    let forget_id = c.id.clone();
+    let can_forget = c.can_forget;
     let paused = c.paused_by.is_some();
     let live = c.state == ConversationState::Live;
     let pause_error = Signal::derive(move || pause.value().get().and_then(Result::err));
@@ -153,6 +166,7 @@ fn Conversation(
         </div>
         <FormError error=pause_error/>
         <FormError error=end_error/>
+        {can_forget.then(|| view! { <ForgetSection id=forget_id forget/> })}
         {c.earlier_messages.then(|| view! { <p class="hint">"Earlier messages are in the export."</p> })}
         <ol class="messages" data-testid="history">
             {c.messages.into_iter().map(|m| view! { <Message m/> }).collect_view()}
@@ -328,5 +342,29 @@ fn ReplyForm(id: String, window_open: bool, connector_id: String, reply: ServerA
             </ActionForm>
             <FormError error/>
         </section>
+    }
+}
+
+/// "Forget this guest…", for the organization's admins: every conversation of theirs on every
+/// number goes, with what belongs to them; a confirmation first.
+#[component]
+fn ForgetSection(id: String, forget: ServerAction<ForgetGuest>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let error = Signal::derive(move || forget.value().get().and_then(Result::err));
+    let id = StoredValue::new(id);
+    view! {
+        <div class="forget">
+            <Show when=move || confirming.get() fallback=move || view! {
+                <button class="link danger" on:click=move |_| confirming.set(true)>"Forget this guest…"</button>
+            }>
+                <p class="warning" role="alert">"Every conversation with this guest on every number of the organization \
+                    is deleted, with its messages, media and execution records, and so are their verified email, access \
+                    requests and login codes. This cannot be undone."</p>
+                <button class="danger" disabled=move || forget.pending().get()
+                    on:click=move |_| { forget.dispatch(ForgetGuest { conversation_id: id.get_value() }); }>"Yes, forget this guest"</button>
+                <button class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </Show>
+            <FormError error/>
+        </div>
     }
 }

@@ -280,6 +280,7 @@ mod tests {
             org_name: "O".into(),
             email: "a@example.com".into(),
             role: Role::OrgAdmin,
+            token: None,
         };
         let filters = [
             InboxFilter::default(),

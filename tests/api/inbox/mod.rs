@@ -50,7 +50,7 @@ async fn say(app: &TestApp, from: &str, body: &str, replies: usize) {
 }
 
 /// The admin adds owner@example.com as an agent owner, on the Users page.
-async fn add_owner(app: &TestApp, admin: &reqwest::Client) {
+pub(crate) async fn add_owner(app: &TestApp, admin: &reqwest::Client) {
     let form = AddUser {
         email: "owner@example.com".into(),
         role: Role::AgentOwner.as_str().into(),

@@ -1,0 +1,258 @@
+//! The organization's audit log: who changed what, in the backoffice or through the REST API.
+//! A line is written in the transaction of the change it records, so a change that fails leaves
+//! none and one that commits always has its line. Lines never hold a secret, nor a guest's number,
+//! name, email or words: the callers give names of connectors and agents, ids and counts.
+
+use app::{
+    accounts::{Me, Role},
+    privacy::{AuditEntry, AuditPage},
+    AppError,
+};
+use sqlx::{AnyConnection, AnyPool};
+
+use crate::{error::Result, new_id, now_ms, state::AppState};
+
+/// What was done. The database stores [`Action::key`]; the page shows [`Action::label`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ConnectorAdded,
+    ConnectorCredentials,
+    ConnectorDeleted,
+    WebhookSet,
+    WebhookRegenerated,
+    KeyRotated,
+    ChannelBound,
+    ChannelUnbound,
+    TakenOver,
+    HandedBack,
+    Exported,
+    GuestForgotten,
+    ForgetDeclined,
+    ForgetModeChanged,
+}
+
+const ACTIONS: [Action; 14] = [
+    Action::ConnectorAdded,
+    Action::ConnectorCredentials,
+    Action::ConnectorDeleted,
+    Action::WebhookSet,
+    Action::WebhookRegenerated,
+    Action::KeyRotated,
+    Action::ChannelBound,
+    Action::ChannelUnbound,
+    Action::TakenOver,
+    Action::HandedBack,
+    Action::Exported,
+    Action::GuestForgotten,
+    Action::ForgetDeclined,
+    Action::ForgetModeChanged,
+];
+
+impl Action {
+    pub fn key(self) -> &'static str {
+        match self {
+            Action::ConnectorAdded => "connector.added",
+            Action::ConnectorCredentials => "connector.credentials",
+            Action::ConnectorDeleted => "connector.deleted",
+            Action::WebhookSet => "webhook.set",
+            Action::WebhookRegenerated => "webhook.regenerated",
+            Action::KeyRotated => "key.rotated",
+            Action::ChannelBound => "channel.bound",
+            Action::ChannelUnbound => "channel.unbound",
+            Action::TakenOver => "conversation.taken_over",
+            Action::HandedBack => "conversation.handed_back",
+            Action::Exported => "export",
+            Action::GuestForgotten => "guest.forgotten",
+            Action::ForgetDeclined => "guest.forget_declined",
+            Action::ForgetModeChanged => "privacy.forget_mode",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::ConnectorAdded => "Connector added",
+            Action::ConnectorCredentials => "Connector credentials changed",
+            Action::ConnectorDeleted => "Connector deleted",
+            Action::WebhookSet => "Webhook set",
+            Action::WebhookRegenerated => "Webhook URL regenerated",
+            Action::KeyRotated => "Encryption key rotated",
+            Action::ChannelBound => "Channel added",
+            Action::ChannelUnbound => "Channel removed",
+            Action::TakenOver => "Conversation taken over",
+            Action::HandedBack => "Conversation handed back",
+            Action::Exported => "Export downloaded",
+            Action::GuestForgotten => "Guest forgotten",
+            Action::ForgetDeclined => "Request to be forgotten declined",
+            Action::ForgetModeChanged => "Handling of /forget changed",
+        }
+    }
+
+    fn of(key: &str) -> Option<Self> {
+        ACTIONS.into_iter().find(|a| a.key() == key)
+    }
+}
+
+/// Who did it: the user's email, and the token's name when the call came through the REST API.
+pub fn actor(me: &Me) -> String {
+    match &me.token {
+        Some(token) => format!("{} (API token \u{201c}{token}\u{201d})", me.email),
+        None => me.email.clone(),
+    }
+}
+
+/// Writes a line in the caller's transaction.
+pub async fn record(
+    tx: &mut AnyConnection,
+    org_id: &str,
+    actor: &str,
+    action: Action,
+    subject: &str,
+    detail: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, org_id, at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id())
+    .bind(org_id)
+    .bind(now_ms())
+    .bind(actor)
+    .bind(action.key())
+    .bind(subject)
+    .bind(detail)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes a line on its own, for a change that had no transaction of its own (an export, a
+/// webhook set in Twilio).
+pub async fn record_now(state: &AppState, me: &Me, action: Action, subject: &str, detail: &str) -> Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    record(&mut tx, &me.org_id, &actor(me), action, subject, detail).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Entries of an audit page.
+pub const PAGE: i64 = 50;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    at: i64,
+    actor: String,
+    action: String,
+    subject: String,
+    detail: String,
+}
+
+impl From<Row> for AuditEntry {
+    fn from(r: Row) -> Self {
+        AuditEntry {
+            action: Action::of(&r.action).map_or(r.action, |a| a.label().to_string()),
+            id: r.id,
+            at_ms: r.at,
+            actor: r.actor,
+            subject: r.subject,
+            detail: r.detail,
+        }
+    }
+}
+
+/// Up to `limit` entries older than `older` (an entry's id), newest first.
+pub(crate) async fn entries(
+    db: &AnyPool,
+    org_id: &str,
+    older: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditEntry>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE org_id = $1 AND id < $2 \
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(org_id)
+    .bind(older.unwrap_or("~"))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
+}
+
+/// A page of the organization's audit log, for its admins.
+pub async fn page(state: &AppState, me: &Me, older: Option<String>) -> Result<AuditPage> {
+    if me.role != Role::OrgAdmin {
+        return Err(AppError::Forbidden.into());
+    }
+    if older.as_deref().is_some_and(|o| o.len() != 32 || !o.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(AppError::invalid("older", "This place in the log is not one a page of it gave.").into());
+    }
+    let mut entries = entries(&state.db.pool, &me.org_id, older.as_deref(), PAGE + 1).await?;
+    let older = (entries.len() as i64 > PAGE).then(|| {
+        entries.truncate(PAGE as usize);
+        entries.last().map(|e| e.id.clone()).unwrap_or_default()
+    });
+    Ok(AuditPage { entries, older })
+}
+
+/// Lines of the audit log read and sent at a time by its export.
+const EXPORT_CHUNK: i64 = 500;
+
+/// `GET /export/audit.csv`: the organization's whole log, newest first, for its admins. Read
+/// and sent a chunk at a time, so it takes the same memory however long the log is; a failure
+/// midway ends the download with an error instead of a file that looks whole.
+pub async fn export(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    session: tower_sessions::Session,
+) -> axum::response::Response {
+    use axum::{
+        http::{header, StatusCode},
+        response::IntoResponse,
+    };
+    let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let refused = |e: crate::error::Error| crate::error::ApiError::from(e).into_response();
+    if me.role != Role::OrgAdmin {
+        return refused(AppError::Forbidden.into());
+    }
+    if let Err(e) = record_now(&state, &me, Action::Exported, "Audit log", "CSV.").await {
+        return refused(e);
+    }
+    let header_line =
+        crate::inbox::export::csv_line(&["at_utc", "actor", "action", "subject", "detail"].map(str::to_string));
+    let start = (state, me.org_id, None::<String>, Some(header_line));
+    let chunks = futures_util::stream::unfold(Some(start), |next| async move {
+        let (state, org_id, older, header) = next?;
+        match entries(&state.db.pool, &org_id, older.as_deref(), EXPORT_CHUNK).await {
+            Err(e) => {
+                tracing::warn!(error = %e, "audit log export stopped");
+                Some((Err(std::io::Error::other("the audit log could not be read")), None))
+            }
+            Ok(rows) if rows.is_empty() => header.map(|h| (Ok(h), None)),
+            Ok(rows) => {
+                let mut out = header.unwrap_or_default();
+                for e in &rows {
+                    out.push_str(&crate::inbox::export::csv_line(&[
+                        app::time::utc_minutes(e.at_ms),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        e.subject.clone(),
+                        e.detail.clone(),
+                    ]));
+                }
+                let older = rows.last().map(|e| e.id.clone());
+                let more = rows.len() as i64 == EXPORT_CHUNK;
+                Some((Ok(out), more.then_some((state, org_id, older, None))))
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit-log.csv\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response()
+}

@@ -1,0 +1,193 @@
+//! Privacy: forgetting a guest (an admin on a conversation's page or through the REST API, or the
+//! guest's own `/forget`, approved by an admin or carried out at once as the organization
+//! chooses), and the Privacy page's data. What was forgotten is said in the audit log by counts,
+//! never by whom.
+
+use app::{
+    accounts::{Me, Role},
+    privacy::{ForgetMode, ForgetRequest, Forgotten, Privacy},
+    AppError,
+};
+
+mod port;
+pub mod rest;
+mod store;
+
+use crate::{
+    audit::{self, Action},
+    error::Result,
+    state::AppState,
+};
+
+/// A guest's addresses: the same number on SMS and on WhatsApp is the same person.
+fn addresses(address: &str) -> [String; 2] {
+    let bare = address.strip_prefix("whatsapp:").unwrap_or(address);
+    [bare.to_string(), format!("whatsapp:{bare}")]
+}
+
+fn require_admin(me: &Me) -> Result<()> {
+    if me.role != Role::OrgAdmin {
+        return Err(AppError::Forbidden.into());
+    }
+    Ok(())
+}
+
+/// Deletes what the organization holds of the guest at `address` (either channel), writes the
+/// audit line (counts, never the guest) in the same transaction, then removes their media files
+/// and tells open pages.
+async fn forget_address(state: &AppState, org_id: &str, address: &str, actor: &str, how: &str) -> Result<Forgotten> {
+    let addresses = addresses(address);
+    let (db, addresses_ref) = (&state.db, &addresses);
+    let (forgotten, conversations, media) = crate::db::retrying(|| async move {
+        let mut tx = db.begin_write().await?;
+        // SQLite overwrites what the deletion frees, not only what it reads back as free.
+        let sqlite = db.backend == crate::db::Backend::Sqlite;
+        if sqlite {
+            sqlx::query("PRAGMA secure_delete = ON").execute(&mut *tx).await?;
+        }
+        let (forgotten, conversations, media) = store::forget(&mut tx, org_id, addresses_ref).await?;
+        if sqlite {
+            sqlx::query("PRAGMA secure_delete = FAST").execute(&mut *tx).await?;
+        }
+        let detail = format!("{}. {how}", forgotten.summary());
+        audit::record(&mut tx, org_id, actor, Action::GuestForgotten, "a guest", &detail).await?;
+        tx.commit().await?;
+        Ok((forgotten, conversations, media))
+    })
+    .await?;
+    state.media.discard(&media).await;
+    state.db.overwrite_log().await;
+    for id in &conversations {
+        state.events.changed(id);
+    }
+    tracing::info!(org_id, conversations = forgotten.conversations, messages = forgotten.messages, "guest forgotten");
+    Ok(forgotten)
+}
+
+/// Forgets the guest of a conversation, across the organization (its admins only).
+pub async fn forget_guest(state: &AppState, me: &Me, conversation_id: &str) -> Result<Forgotten> {
+    require_admin(me)?;
+    let Some((org_id, address)) = store::guest_of(&state.db.pool, conversation_id).await? else {
+        return Err(AppError::NotFound("Conversation".into()).into());
+    };
+    if org_id != me.org_id {
+        return Err(AppError::NotFound("Conversation".into()).into());
+    }
+    forget_address(state, &me.org_id, &address, &audit::actor(me), "From a conversation's page.").await
+}
+
+/// Forgets the guest with this number (E.164, or `whatsapp:` and E.164), across the organization;
+/// an organization that holds nothing of them answers with zeros.
+pub async fn forget_number(state: &AppState, me: &Me, number: &str) -> Result<Forgotten> {
+    require_admin(me)?;
+    let number = number.trim();
+    if !crate::is_e164(number.strip_prefix("whatsapp:").unwrap_or(number)) {
+        return Err(AppError::invalid("number", "Give the guest's number in E.164 form, e.g. +15551234567.").into());
+    }
+    forget_address(state, &me.org_id, number, &audit::actor(me), "Through the REST API.").await
+}
+
+/// A guest's `/forget`: recorded, and carried out at once (after this reply has gone out) or when
+/// an admin approves it, as the organization chose. Returns the reply.
+pub async fn requested(state: &AppState, org_id: &str, org_name: &str, address: &str) -> Result<String> {
+    let mode = ForgetMode::parse(&store::mode(&state.db.pool, org_id).await?).unwrap_or_default();
+    let target = match mode {
+        ForgetMode::Approval => "pending",
+        ForgetMode::Automatic => "approved",
+    };
+    let mut tx = state.db.begin_write().await?;
+    let new = store::add_request(&mut tx, org_id, address, target).await?;
+    tx.commit().await?;
+    if new {
+        tracing::info!(org_id, mode = mode.as_str(), "a guest asked to be forgotten");
+    }
+    Ok(match (mode, new) {
+        (ForgetMode::Automatic, _) => format!(
+            "Done: {org_name} will delete everything it holds about this number (messages, media, a verified \
+             email) in a moment, this conversation included. Write again any time to start afresh."
+        ),
+        (ForgetMode::Approval, true) => format!(
+            "Your request to be forgotten was sent to {org_name}. Once approved, everything held about this number \
+             (messages, media, a verified email) is deleted."
+        ),
+        (ForgetMode::Approval, false) => {
+            format!("Your request to be forgotten is with {org_name} already, waiting for approval.")
+        }
+    })
+}
+
+/// Carries out the approved requests whose guests have been answered since and have no reply
+/// still to go out (the reply that says they will be forgotten goes first), or that have waited
+/// an hour. Run by the lifecycle worker. Returns how many guests were forgotten.
+pub async fn carry_out(state: &AppState) -> Result<usize> {
+    const PATIENCE_MS: i64 = 3_600_000;
+    let mut done = 0;
+    for (_, org_id, address, since) in store::approved(&state.db.pool).await? {
+        let waited = crate::now_ms() - since;
+        let (db, addresses) = (&state.db.pool, addresses(&address));
+        let told = store::answered_since(db, &org_id, &addresses, since).await?
+            && !store::replies_waiting(db, &org_id, &addresses).await?;
+        if waited < PATIENCE_MS && !told {
+            continue;
+        }
+        let actor = "The guest (/forget)";
+        forget_address(state, &org_id, &address, actor, "At the guest's request.").await?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+pub async fn privacy(state: &AppState, me: &Me) -> Result<Privacy> {
+    require_admin(me)?;
+    let mode = ForgetMode::parse(&store::mode(&state.db.pool, &me.org_id).await?).unwrap_or_default();
+    let mut requests = Vec::new();
+    for r in store::requests(&state.db.pool, &me.org_id, "pending").await? {
+        let (conversations, messages) = store::held(&state.db.pool, &me.org_id, &addresses(&r.guest_address)).await?;
+        requests.push(ForgetRequest { id: r.id, guest: r.guest_address, at_ms: r.created_at, conversations, messages });
+    }
+    Ok(Privacy { mode, requests })
+}
+
+pub async fn set_forget_mode(state: &AppState, me: &Me, mode: ForgetMode) -> Result<ForgetMode> {
+    require_admin(me)?;
+    let mut tx = state.db.begin_write().await?;
+    store::set_mode(&mut tx, &me.org_id, mode.as_str()).await?;
+    let detail = match mode {
+        ForgetMode::Approval => "A guest's /forget waits for an admin's approval.",
+        ForgetMode::Automatic => "A guest's /forget is carried out at once.",
+    };
+    audit::record(&mut tx, &me.org_id, &audit::actor(me), Action::ForgetModeChanged, &me.org_name, detail).await?;
+    tx.commit().await?;
+    Ok(mode)
+}
+
+/// Approves (the guest is forgotten now) or declines a guest's `/forget`.
+pub async fn decide(state: &AppState, me: &Me, id: &str, approve: bool) -> Result<String> {
+    require_admin(me)?;
+    let Some((address, current)) = store::request(&state.db.pool, &me.org_id, id).await? else {
+        return Err(AppError::NotFound("Request".into()).into());
+    };
+    if current != "pending" {
+        return Err(AppError::Conflict("This request was decided already.".into()).into());
+    }
+    let actor = audit::actor(me);
+    if approve {
+        let mut tx = state.db.begin_write().await?;
+        if !store::decide(&mut tx, id, true, &me.email).await? {
+            return Err(AppError::Conflict("This request was decided already.".into()).into());
+        }
+        tx.commit().await?;
+        let how = "At the guest's request (/forget), approved.";
+        let forgotten = forget_address(state, &me.org_id, &address, &actor, how).await?;
+        Ok(format!("Forgotten: {}.", forgotten.summary()))
+    } else {
+        let mut tx = state.db.begin_write().await?;
+        if !store::decide(&mut tx, id, false, &me.email).await? {
+            return Err(AppError::Conflict("This request was decided already.".into()).into());
+        }
+        audit::record(&mut tx, &me.org_id, &actor, Action::ForgetDeclined, "a guest", "The guest's data is kept.")
+            .await?;
+        tx.commit().await?;
+        Ok("Declined: the guest's data is kept. They are not told.".into())
+    }
+}

@@ -1,0 +1,420 @@
+//! Privacy: a guest forgotten (from a conversation's page, through the REST API, at their own
+//! `/forget` with an admin's approval or at once) leaves nothing of them in any table nor in the
+//! data folder, touches no other guest, and leaves an audit line without them; who may do it.
+
+use crate::{
+    access::{code_for, policy, say},
+    common::{eventually, spawn_app, TestApp, TOKEN},
+};
+use app::{
+    ports::*,
+    privacy::{
+        api::{DecideForget, ForgetGuest, GetAudit, GetPrivacy, SetForgetMode},
+        ForgetMode, Forgotten,
+    },
+    sharing::{
+        api::{DecideAccess, GetSharing},
+        AccessPolicy,
+    },
+};
+use twilio_sim::{Inbound, MediaFile};
+
+const ANA: &str = "whatsapp:+15550001111";
+const BEN: &str = "whatsapp:+15550002222";
+const CAROL: &str = "whatsapp:+15550003333";
+const PNG: &[u8] = &[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4];
+
+/// Where each of `needles` is found in the database: every column of every table (text as text,
+/// anything else as its text or its bytes), as "table.column".
+async fn found_in_database(app: &TestApp, needles: &[&str]) -> Vec<String> {
+    let pool = &app.state.db.pool;
+    let postgres = app.state.db.backend == switchboard::db::Backend::Postgres;
+    let columns: Vec<(String, String, String)> = if postgres {
+        sqlx::query_as(
+            "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = 'public'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    } else {
+        sqlx::query_as(
+            "SELECT m.name, p.name, p.type FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    };
+    assert!(columns.len() > 100, "every table's columns listed: {}", columns.len());
+    let mut found = Vec::new();
+    for (table, column, kind) in &columns {
+        for needle in needles {
+            let test = match (postgres, kind.to_lowercase().as_str()) {
+                (true, "bytea") => format!("position(convert_to($1, 'UTF8') in \"{column}\") > 0"),
+                (true, _) => format!("\"{column}\"::text LIKE '%' || $1 || '%'"),
+                (false, _) => format!("(instr(CAST(\"{column}\" AS BLOB), CAST($1 AS BLOB)) > 0)"),
+            };
+            let sql = format!("SELECT COUNT(*) FROM \"{table}\" WHERE {test}");
+            let (n,): (i64,) = sqlx::query_as(&sql).bind(*needle).fetch_one(pool).await.unwrap();
+            if n > 0 {
+                found.push(format!("{table}.{column} ({needle})"));
+            }
+        }
+    }
+    found
+}
+
+/// A guest's conversation ids, as the database has them.
+async fn conversations_of(app: &TestApp, address: &str) -> Vec<String> {
+    sqlx::query_as::<_, (String,)>("SELECT id FROM conversations WHERE guest_address = $1")
+        .bind(address)
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id,)| id)
+        .collect()
+}
+
+/// Ana, as much of her as the organization can hold: messages with her name, her number and her
+/// email in them and an image, a verified email, login codes, an approved access request (which
+/// put her email on the agent's shared list), execution records. Ben writes too.
+async fn ana_everywhere(app: &TestApp, agent: &str) -> Vec<String> {
+    let admin = app.browser("admin@example.com").await;
+    let first = Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: ANA.into(),
+        body: "Hello, Anastasia Quill here: +15550001111, ana.quill@example.com".into(),
+        profile_name: Some("Anastasia Quill".into()),
+        media: vec![MediaFile { content_type: "image/png".into(), data: PNG.to_vec() }],
+    };
+    app.sim.sim.guest_message(first).await.unwrap();
+    eventually("Ana's first message answered and her image stored", || async {
+        let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'stored'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        (stored == 1 && !app.replies_to(ANA).is_empty()).then_some(())
+    })
+    .await;
+    say(app, BEN, "When is breakfast?").await;
+    policy(app, &admin, agent, AccessPolicy::RequireApproval, false).await;
+    say(app, ANA, "/login ana.quill@example.com").await;
+    let (code, _) = code_for(app, "ana.quill@example.com");
+    say(app, ANA, &format!("/login {code}")).await;
+    let sharing = app.ui(&admin, GetSharing { agent_id: agent.into() }).await.unwrap();
+    let request = sharing.requests.iter().find(|r| r.guest == ANA).expect("Ana's access request");
+    app.ui(&admin, DecideAccess { agent_id: agent.into(), request_id: request.id.clone(), approve: true })
+        .await
+        .unwrap();
+    say(app, ANA, "When is breakfast?").await;
+    let media: Vec<(String,)> = sqlx::query_as("SELECT id FROM media").fetch_all(&app.state.db.pool).await.unwrap();
+    media.into_iter().map(|(id,)| id).collect()
+}
+
+// (Lower-cased too: the text index keeps its words so.)
+const ANA_NEEDLES: [&str; 6] = ["5550001111", "ana.quill@example.com", "Anastasia", "Quill", "anastasia", "quill"];
+
+#[tokio::test]
+async fn a_forgotten_guest_leaves_nothing_in_any_table_nor_on_disk_and_no_one_else_is_touched() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let media = ana_everywhere(&app, &agent).await;
+    // Her words are in the text index (a search indexes what is queued first).
+    let search =
+        |q: &str| app::inbox::api::GetInbox { filter: app::inbox::InboxFilter { q: q.into(), ..Default::default() } };
+    assert_eq!(app.ui(&admin, search("Quill")).await.unwrap().rows.len(), 1);
+    assert_eq!(app.ui(&admin, search("5550001111")).await.unwrap().rows.len(), 1);
+    let before = found_in_database(&app, &ANA_NEEDLES).await;
+    for table in [
+        "messages.body",
+        "conversations.guest_address",
+        "guest_identities.email",
+        "login_codes.guest_address",
+        "access_requests.subject",
+        "shared_emails.email",
+        "executions.input",
+    ] {
+        assert!(before.iter().any(|f| f.starts_with(table)), "{table} holds Ana before: {before:?}");
+    }
+    let ben_before = conversations_of(&app, BEN).await;
+    let (ben_messages,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE guest_address = $1)",
+    )
+    .bind(BEN)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+
+    let conversation = conversations_of(&app, ANA).await.pop().unwrap();
+    let f = app.ui(&admin, ForgetGuest { conversation_id: conversation.clone() }).await.unwrap();
+    assert_eq!((f.conversations, f.media, f.emails, f.access_requests), (1, 1, 1, 1), "{f:?}");
+    assert!(f.messages >= 8 && f.login_codes >= 1, "{f:?}");
+
+    let after = found_in_database(&app, &ANA_NEEDLES).await;
+    assert!(after.is_empty(), "Ana is still in {after:?}");
+    for id in &media {
+        assert_eq!(app.state.media.load(&app.state.db, id).await, None, "her image's file is gone");
+    }
+    if app.state.db.backend == switchboard::db::Backend::Sqlite {
+        // Nor in the database's file or its log: what was deleted is overwritten, the log emptied.
+        let mut bytes = std::fs::read(app.data_dir.join("switchboard.db")).unwrap();
+        bytes.extend(std::fs::read(app.data_dir.join("switchboard.db-wal")).unwrap_or_default());
+        for needle in ANA_NEEDLES {
+            let at = bytes.windows(needle.len()).position(|w| w == needle.as_bytes());
+            assert_eq!(at, None, "{needle} is still in the database's file");
+        }
+    }
+    // The text index no longer finds her words.
+    for q in ["Quill", "5550001111", "Anastasia"] {
+        let inbox = app.ui(&admin, search(q)).await.unwrap();
+        assert!(inbox.rows.is_empty(), "{q}: {:?}", inbox.rows);
+    }
+    // Ben is untouched.
+    assert_eq!(conversations_of(&app, BEN).await, ben_before);
+    let (ben_after,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE guest_address = $1)",
+    )
+    .bind(BEN)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(ben_after, ben_messages);
+    // The conversation's page is gone; the audit log says how much went and who did it, not whose.
+    let gone = app.ui(&admin, app::inbox::api::GetConversation { id: conversation }).await.unwrap_err();
+    assert!(matches!(gone, app::AppError::NotFound(_)), "{gone:?}");
+    let audit = app.ui(&admin, GetAudit { older: None }).await.unwrap();
+    let line = &audit.entries[0];
+    assert_eq!((line.action.as_str(), line.actor.as_str()), ("Guest forgotten", "admin@example.com"));
+    assert!(line.detail.starts_with(&f.summary()), "{}", line.detail);
+
+    // She writes again: a new conversation, nothing of the old one.
+    say(&app, ANA, "Hello again").await;
+    assert_eq!(conversations_of(&app, ANA).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_guests_forget_waits_for_an_admin_or_is_carried_out_after_its_reply() {
+    let app = spawn_app().await;
+    let (_, _, _, _agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    for guest in [ANA, BEN, CAROL] {
+        say(&app, guest, "When is breakfast?").await;
+    }
+    assert!(say(&app, ANA, "/help").await.contains("/forget"));
+
+    // Approval (the default): the request waits on the Privacy page.
+    let answer = say(&app, ANA, "/forget").await;
+    assert!(answer.contains("was sent to Example Hotels") || answer.contains("was sent to"), "{answer}");
+    assert!(say(&app, ANA, "/forget").await.contains("already"), "one request at a time");
+    say(&app, CAROL, "/forget").await;
+    let privacy = app.ui(&admin, GetPrivacy {}).await.unwrap();
+    assert_eq!(privacy.mode, ForgetMode::Approval);
+    let guests: Vec<&str> = privacy.requests.iter().map(|r| r.guest.as_str()).collect();
+    assert_eq!(guests, [ANA, CAROL]);
+    assert_eq!(
+        (privacy.requests[0].conversations, privacy.requests[0].messages),
+        (1, 8),
+        "four messages and their answers"
+    );
+    assert_eq!(conversations_of(&app, ANA).await.len(), 1, "nothing goes before approval");
+
+    let approved = app.ui(&admin, DecideForget { id: privacy.requests[0].id.clone(), approve: true }).await.unwrap();
+    assert!(approved.starts_with("Forgotten: 1 conversation, 8 messages"), "{approved}");
+    assert!(conversations_of(&app, ANA).await.is_empty());
+    let declined = app.ui(&admin, DecideForget { id: privacy.requests[1].id.clone(), approve: false }).await.unwrap();
+    assert!(declined.starts_with("Declined"), "{declined}");
+    assert_eq!(conversations_of(&app, CAROL).await.len(), 1, "a declined request keeps the guest");
+    let again = app.ui(&admin, DecideForget { id: privacy.requests[1].id.clone(), approve: true }).await.unwrap_err();
+    assert!(matches!(again, app::AppError::Conflict(_)), "{again:?}");
+    assert!(app.ui(&admin, GetPrivacy {}).await.unwrap().requests.is_empty());
+    let kept: Vec<(String, String)> = sqlx::query_as("SELECT state, guest_address FROM forget_requests ORDER BY id")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, [("done".into(), String::new()), ("declined".into(), String::new())], "no number kept");
+
+    // At once: the guest is told, then forgotten.
+    app.ui(&admin, SetForgetMode { mode: ForgetMode::Automatic }).await.unwrap();
+    let told = say(&app, BEN, "/forget").await;
+    assert!(told.starts_with("Done:"), "{told}");
+    eventually("Ben forgotten", || async { conversations_of(&app, BEN).await.is_empty().then_some(()) }).await;
+    assert!(found_in_database(&app, &["5550002222"]).await.is_empty());
+    let audit = app.ui(&admin, GetAudit { older: None }).await.unwrap();
+    let actions: Vec<(&str, &str)> =
+        audit.entries.iter().take(4).map(|e| (e.action.as_str(), e.actor.as_str())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("Guest forgotten", "The guest (/forget)"),
+            ("Handling of /forget changed", "admin@example.com"),
+            ("Request to be forgotten declined", "admin@example.com"),
+            ("Guest forgotten", "admin@example.com"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn only_the_organizations_admins_forget_and_read_the_audit_log_and_the_api_says_which_token() {
+    let app = spawn_app().await;
+    let (admin_me, _, _, _) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    say(&app, ANA, "When is breakfast?").await;
+    let conversation = conversations_of(&app, ANA).await.pop().unwrap();
+
+    // An agent owner, and another organization's admin.
+    crate::inbox::add_owner(&app, &admin).await;
+    let owner = app.browser("owner@example.com").await;
+    let refused = |e: app::AppError| assert!(matches!(e, app::AppError::Forbidden), "{e:?}");
+    refused(app.ui(&owner, ForgetGuest { conversation_id: conversation.clone() }).await.unwrap_err());
+    refused(app.ui(&owner, GetPrivacy {}).await.unwrap_err());
+    refused(app.ui(&owner, GetAudit { older: None }).await.unwrap_err());
+    refused(app.ui(&owner, SetForgetMode { mode: ForgetMode::Automatic }).await.unwrap_err());
+    let other = switchboard::accounts::create_organization(
+        &app.state.db,
+        "Other Hotels",
+        "other@example.com",
+        "correct horse battery".into(),
+    )
+    .await
+    .unwrap();
+    let outsider = app.browser(&other.email).await;
+    let e = app.ui(&outsider, ForgetGuest { conversation_id: conversation.clone() }).await.unwrap_err();
+    assert!(matches!(e, app::AppError::NotFound(_)), "{e:?}");
+    assert_eq!(conversations_of(&app, ANA).await.len(), 1, "nothing went");
+    let bad = app.ui(&admin, GetAudit { older: Some("' OR 1=1".into()) }).await.unwrap_err();
+    assert!(matches!(bad, app::AppError::Invalid { .. }), "{bad:?}");
+
+    // The REST API: by number, admins only; the audit line names the token.
+    let token = app.state.create_token(&admin_me, "crm sync").await.unwrap().token;
+    let post = |token: String, body: serde_json::Value| {
+        let request = app.http.post(format!("{}/api/guests/forget", app.url)).bearer_auth(token).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = post(token.clone(), serde_json::json!({"number": "15550001111"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid")), "{body}");
+    let owner_me =
+        app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap();
+    let owner_token = app.state.create_token(&owner_me, "mine").await.unwrap().token;
+    let (status, _) = post(owner_token, serde_json::json!({"number": "+15550001111"})).await;
+    assert_eq!(status, 403);
+    let (status, body) = post(token.clone(), serde_json::json!({"number": "+15550001111"})).await;
+    assert_eq!(status, 200, "{body}");
+    let f: Forgotten = Forgotten {
+        conversations: body["conversations"].as_i64().unwrap(),
+        messages: body["messages"].as_i64().unwrap(),
+        media: body["media"].as_i64().unwrap(),
+        emails: body["emails"].as_i64().unwrap(),
+        access_requests: body["access_requests"].as_i64().unwrap(),
+        login_codes: body["login_codes"].as_i64().unwrap(),
+    };
+    assert_eq!((f.conversations, f.messages), (1, 2));
+    assert!(conversations_of(&app, ANA).await.is_empty());
+    let (status, body) = post(token.clone(), serde_json::json!({"number": "+15550001111"})).await;
+    assert_eq!((status, body["conversations"].as_i64()), (200, Some(0)), "nothing left: zeros");
+
+    let audit: serde_json::Value =
+        app.http.get(format!("{}/api/audit", app.url)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(audit[0]["actor"], "admin@example.com (API token \u{201c}crm sync\u{201d})", "{audit}");
+    assert_eq!(audit[0]["action"], "Guest forgotten");
+    assert!(!audit.to_string().contains("5550001111") && !audit.to_string().contains(TOKEN), "{audit}");
+}
+
+/// Each audited change, made as the pages make it, leaves one line naming who did it and to what;
+/// an edit that changes no credentials leaves none; no line, nor the CSV export, holds a secret.
+#[tokio::test]
+async fn the_audit_log_records_each_change_and_never_a_secret() {
+    use app::{
+        agents::api::RemoveChannel,
+        connectors::api::{RegenerateWebhookUrl, SetAllWebhooks, UpdateConnector},
+        inbox::api::SetPaused,
+    };
+    let app = spawn_app().await;
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    say(&app, ANA, "When is breakfast?").await;
+    let conversation = conversations_of(&app, ANA).await.pop().unwrap();
+    let edit = |auth_token: &str| UpdateConnector {
+        id: connector.clone(),
+        name: "Front Desk".into(),
+        account_sid: app.account_sid.clone(),
+        auth_token: auth_token.into(),
+        receive_inbound: Some("on".into()),
+    };
+    app.ui(&admin, edit("")).await.unwrap();
+    app.ui(&admin, edit(TOKEN)).await.unwrap();
+    app.ui(&admin, SetPaused { id: conversation.clone(), paused: true }).await.unwrap();
+    app.ui(&admin, SetPaused { id: conversation.clone(), paused: false }).await.unwrap();
+    let download = |path: String| {
+        let request = admin.get(format!("{}{path}", app.url));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+    download(format!("/export/conversations/{conversation}.csv")).await;
+    download("/export/conversations.json".into()).await;
+    app.ui(&admin, RegenerateWebhookUrl { id: connector.clone() }).await.unwrap();
+    app.ui(&admin, SetAllWebhooks { connector_id: connector.clone() }).await.unwrap();
+    let channel = app.state.list_channels(&app.admin_me().await, &agent).await.unwrap().pop().unwrap().id;
+    app.ui(&admin, RemoveChannel { agent_id: agent.clone(), channel_id: channel }).await.unwrap();
+
+    let audit = app.ui(&admin, GetAudit { older: None }).await.unwrap();
+    let lines: Vec<(&str, &str, &str)> =
+        audit.entries.iter().rev().map(|e| (e.action.as_str(), e.subject.as_str(), e.detail.as_str())).collect();
+    let conversation_subject = format!("Conversation {conversation}");
+    let expected: Vec<(&str, &str)> = vec![
+        ("Connector added", "Front Desk"),
+        ("Webhook set", "Front Desk"),
+        ("Channel added", "concierge"),
+        ("Connector credentials changed", "Front Desk"),
+        ("Conversation taken over", &conversation_subject),
+        ("Conversation handed back", &conversation_subject),
+        ("Export downloaded", &conversation_subject),
+        ("Export downloaded", "The inbox's list"),
+        ("Webhook URL regenerated", "Front Desk"),
+        ("Webhook set", "Front Desk"),
+        ("Channel removed", "concierge"),
+    ];
+    assert_eq!(lines.iter().map(|l| (l.0, l.1)).collect::<Vec<_>>(), expected, "{lines:#?}");
+    assert_eq!(lines[1].2, "+14155550100 (WhatsApp): configured.");
+    assert_eq!(lines[2].2, "+14155550100 (WhatsApp) on Front Desk.");
+    assert_eq!(lines[3].2, "A new Auth Token.");
+    assert_eq!(lines[9].2, "Every active number: 1 of 1 configured.");
+    assert!(audit.entries.iter().all(|e| e.actor == "admin@example.com"));
+
+    // The export: every line, and itself last written (first, newest first).
+    let csv = download("/export/audit.csv".into()).await;
+    let rows: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(rows[0], "\"at_utc\",\"actor\",\"action\",\"subject\",\"detail\"");
+    assert_eq!(rows.len(), 1 + lines.len() + 1, "{csv}");
+    assert!(rows[1].contains("\"Export downloaded\",\"Audit log\""), "{}", rows[1]);
+
+    // No secret: not the Auth Token, not the webhook keys (old or new).
+    let key = app.webhook_key(&connector).await;
+    for secret in [TOKEN, key.as_str()] {
+        assert!(!csv.contains(secret));
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM audit_log WHERE actor LIKE '%' || $1 || '%' OR subject LIKE '%' || $1 || '%' \
+             OR detail LIKE '%' || $1 || '%'",
+        )
+        .bind(secret)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(n, 0);
+    }
+    // The agent owner's token cannot download it.
+    crate::inbox::add_owner(&app, &admin).await;
+    let owner = app.browser("owner@example.com").await;
+    let refused = owner.get(format!("{}/export/audit.csv", app.url)).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let outsider = reqwest::get(format!("{}/export/audit.csv", app.url)).await.unwrap();
+    assert_eq!(outsider.status(), 401);
+}
