@@ -292,6 +292,8 @@ pub struct Tuning {
     /// How often the messages waiting for the search index are indexed (SQLite; a search
     /// indexes them first anyway, so this only keeps the queue short).
     pub search_index: Duration,
+    /// How often messages past their retention period are looked for.
+    pub retention_sweep: Duration,
 }
 
 impl Default for Tuning {
@@ -311,6 +313,7 @@ impl Default for Tuning {
             drain_grace: Duration::from_secs(2),
             lifecycle_sweep: Duration::from_secs(5),
             search_index: Duration::from_secs(1),
+            retention_sweep: Duration::from_secs(60),
         }
     }
 }

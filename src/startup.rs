@@ -174,6 +174,7 @@ impl Application {
         tasks.spawn(workers.watch(sweep_sessions(state.clone())));
         tasks.spawn(workers.watch(crate::instances::keep_alive(state.clone())));
         tasks.spawn(workers.watch(crate::inbox::lifecycle::lifecycle(state.clone(), state.tuning.lifecycle_sweep)));
+        tasks.spawn(workers.watch(crate::privacy::retention::worker(state.clone(), state.tuning.retention_sweep)));
         if let Some(changes) = self.relay {
             tasks.spawn(workers.watch(state.events.clone().relay(state.db.clone(), changes)));
         }

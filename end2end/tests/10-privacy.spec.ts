@@ -39,10 +39,22 @@ test("privacy: a guest's /forget approved, a guest forgotten from their conversa
   await open(page, "/inbox");
   await expect(page.getByTestId("inbox")).not.toContainText("+15550018881");
 
+  // How long messages are kept: a bad period is refused, a good one saved and on the dashboard.
+  await open(page, "/privacy");
+  const retention = page.getByTestId("retention");
+  await retention.getByLabel("Days (empty: until deleted)").fill("3");
+  await retention.getByRole("button", { name: "Save period" }).click();
+  await expect(retention.getByRole("alert")).toContainText("from 7 to 3650");
+  await retention.getByLabel("Days (empty: until deleted)").fill("365");
+  await retention.getByRole("button", { name: "Save period" }).click();
+  await expect(retention.getByRole("status")).toHaveText("Saved.");
+  await open(page, "/dashboard");
+  await expect(page.getByTestId("retention")).toContainText("kept for 365 days");
+
   // The audit log says it twice, without the guests; its CSV too.
   await open(page, "/audit");
   const audit = page.getByTestId("audit");
-  await expect(audit.locator("tbody tr").first()).toContainText("Guest forgotten");
+  await expect(audit.locator("tbody tr").first()).toContainText("Retention period changed");
   await expect(audit.locator("tr", { hasText: "Guest forgotten" })).toHaveCount(2);
   await expect(audit).not.toContainText("5550017771");
   const csv = await (await page.request.get("/export/audit.csv")).text();

@@ -29,9 +29,10 @@ pub enum Action {
     GuestForgotten,
     ForgetDeclined,
     ForgetModeChanged,
+    RetentionChanged,
 }
 
-const ACTIONS: [Action; 14] = [
+const ACTIONS: [Action; 15] = [
     Action::ConnectorAdded,
     Action::ConnectorCredentials,
     Action::ConnectorDeleted,
@@ -46,6 +47,7 @@ const ACTIONS: [Action; 14] = [
     Action::GuestForgotten,
     Action::ForgetDeclined,
     Action::ForgetModeChanged,
+    Action::RetentionChanged,
 ];
 
 impl Action {
@@ -65,6 +67,7 @@ impl Action {
             Action::GuestForgotten => "guest.forgotten",
             Action::ForgetDeclined => "guest.forget_declined",
             Action::ForgetModeChanged => "privacy.forget_mode",
+            Action::RetentionChanged => "privacy.retention",
         }
     }
 
@@ -84,6 +87,7 @@ impl Action {
             Action::GuestForgotten => "Guest forgotten",
             Action::ForgetDeclined => "Request to be forgotten declined",
             Action::ForgetModeChanged => "Handling of /forget changed",
+            Action::RetentionChanged => "Retention period changed",
         }
     }
 

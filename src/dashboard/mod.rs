@@ -202,7 +202,10 @@ pub async fn dashboard(state: &AppState, me: &Me) -> Result<Dashboard> {
     let first_day = app::time::utc_minutes(since)[..10].to_string();
     let rejections = store::rejections(&state.db.pool, &me.org_id, &first_day).await?;
     let connectors = store::health(&state.db.pool, &me.org_id).await?;
+    let (retention_days, own) = crate::privacy::retention::periods_of(&state.db.pool, &me.org_id).await?;
     Ok(Dashboard {
+        retention_days,
+        agents_with_own_period: own.len() as i64,
         days,
         median_reply_ms,
         replies_measured: replies,

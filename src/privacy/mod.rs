@@ -11,6 +11,7 @@ use app::{
 
 mod port;
 pub mod rest;
+pub mod retention;
 mod store;
 
 use crate::{
@@ -145,7 +146,16 @@ pub async fn privacy(state: &AppState, me: &Me) -> Result<Privacy> {
         let (conversations, messages) = store::held(&state.db.pool, &me.org_id, &addresses(&r.guest_address)).await?;
         requests.push(ForgetRequest { id: r.id, guest: r.guest_address, at_ms: r.created_at, conversations, messages });
     }
-    Ok(Privacy { mode, requests })
+    let (retention_days, periods) = retention::periods_of(&state.db.pool, &me.org_id).await?;
+    let agent_periods = periods
+        .into_iter()
+        .map(|(agent_id, agent_name, days)| app::privacy::AgentPeriod { agent_id, agent_name, days })
+        .collect();
+    let agents = sqlx::query_as("SELECT id, name FROM agents WHERE org_id = $1 ORDER BY name")
+        .bind(&me.org_id)
+        .fetch_all(&state.db.pool)
+        .await?;
+    Ok(Privacy { mode, requests, retention_days, agent_periods, agents })
 }
 
 pub async fn set_forget_mode(state: &AppState, me: &Me, mode: ForgetMode) -> Result<ForgetMode> {

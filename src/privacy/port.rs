@@ -32,4 +32,10 @@ impl PrivacyPort for AppState {
     async fn audit(&self, me: &Me, older: Option<String>) -> Result<AuditPage> {
         Ok(audit::page(self, me, older).await?)
     }
+
+    async fn set_retention(&self, me: &Me, agent_id: &str, days: &str) -> Result<()> {
+        let days = privacy::retention::parse_days(days)?;
+        let agent = (!agent_id.is_empty()).then_some(agent_id);
+        Ok(privacy::retention::set(self, me, agent, days).await?)
+    }
 }

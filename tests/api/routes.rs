@@ -106,6 +106,7 @@ const ROUTES: &[(&str, Kind, &str)] = &[
     ("forget_guest", Scoped, "conversation_id={conversation}"),
     ("decide_forget", Scoped, "id=nothing&approve=true"),
     ("audit", Own, ""),
+    ("set_retention", Scoped, "agent_id={agent}&days=30"),
 ];
 
 /// The first organization's ids, as the table's placeholders name them.
@@ -208,7 +209,6 @@ async fn what_the_admin_sees(app: &TestApp, ids: &Ids) -> String {
         ("inactivity", "agent_id={agent}"),
         ("conversation", "id={conversation}"),
         ("inbox", INBOX),
-        ("privacy", ""),
     ] {
         let (status, body) = call(app, &admin, endpoint, &ids.fill(fields)).await;
         assert_eq!(status, 200, "{endpoint}: {body}");
@@ -280,6 +280,19 @@ async fn every_server_function_refuses_callers_who_may_not_use_it() {
         }
     }
 
-    // Nothing the probes sent changed the first organization.
+    // Nothing the probes sent changed the first organization (its privacy settings included:
+    // the other organization's admin changed only their own).
     assert_eq!(what_the_admin_sees(&app, &ids).await, before);
+    let settings: Vec<(String, String, Option<i64>)> =
+        sqlx::query_as("SELECT name, forget_requests, retention_days FROM organizations ORDER BY name")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(settings[1].0, "Test Org");
+    assert_eq!((settings[1].1.as_str(), settings[1].2), ("approval", None), "{settings:?}");
+    let (agent_periods,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM agents WHERE retention_days IS NOT NULL")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(agent_periods, 0);
 }

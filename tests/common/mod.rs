@@ -139,6 +139,7 @@ pub fn fast_tuning() -> Tuning {
         idle_poll: Duration::from_millis(200),
         retry_base: Duration::from_millis(50),
         lifecycle_sweep: Duration::from_millis(200),
+        retention_sweep: Duration::from_millis(200),
         ..Tuning::default()
     }
 }

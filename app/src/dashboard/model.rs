@@ -28,4 +28,8 @@ pub struct Dashboard {
     pub rejections: Vec<CodeCount>,
     /// Connector name and health label, and whether it is healthy.
     pub connectors: Vec<(String, String, bool)>,
+    /// How long messages are kept, in days (`None`: until deleted), and how many agents keep
+    /// theirs for a period of their own.
+    pub retention_days: Option<i64>,
+    pub agents_with_own_period: i64,
 }

@@ -40,7 +40,18 @@ fn duration(ms: i64) -> String {
 fn Charts(d: Dashboard) -> impl IntoView {
     let total_in: i64 = d.days.iter().map(|x| x.inbound).sum();
     let total_out: i64 = d.days.iter().map(|x| x.outbound).sum();
+    let kept = match d.retention_days {
+        Some(days) => format!("Messages, execution records and media are kept for {days} days"),
+        None => "Messages, execution records and media are kept until deleted".to_string(),
+    };
+    let own = match d.agents_with_own_period {
+        0 => String::new(),
+        1 => " (one agent has a period of its own)".to_string(),
+        n => format!(" ({n} agents have a period of their own)"),
+    };
     view! {
+        <p class="hint" data-testid="retention">{kept} {own} "; the counts of past days stay. "
+            <a href="/privacy">"Privacy"</a></p>
         <div class="tiles">
             <section class="card tile" data-testid="totals">
                 <h2>"Last 14 days"</h2>

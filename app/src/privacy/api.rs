@@ -69,3 +69,17 @@ pub async fn get_audit(older: Option<String>) -> Result<AuditPage, AppError> {
         .await,
     )
 }
+
+#[server(prefix = "/ui", endpoint = "set_retention")]
+pub async fn set_retention(
+    #[server(default)] agent_id: String,
+    #[server(default)] days: String,
+) -> Result<(), AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = signed_in().await?;
+            svc.set_retention(&me, &agent_id, &days).await
+        }
+        .await,
+    )
+}

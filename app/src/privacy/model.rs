@@ -75,10 +75,23 @@ pub struct ForgetRequest {
     pub messages: i64,
 }
 
+/// An agent whose conversations follow a retention period of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPeriod {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub days: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Privacy {
     pub mode: ForgetMode,
     pub requests: Vec<ForgetRequest>,
+    /// How long messages, execution records and media are kept, in days; `None`: until deleted.
+    pub retention_days: Option<i64>,
+    pub agent_periods: Vec<AgentPeriod>,
+    /// Every agent of the organization (id, name), to give one a period of its own.
+    pub agents: Vec<(String, String)>,
 }
 
 /// One line of the audit log.

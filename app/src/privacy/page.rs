@@ -6,9 +6,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    components::{live_updates, ErrorNote, FormError},
+    components::{live_updates, ErrorNote, FieldError, FormError},
     privacy::{
-        api::{get_audit, get_privacy, DecideForget, SetForgetMode},
+        api::{get_audit, get_privacy, DecideForget, SetForgetMode, SetRetention},
         AuditPage, ForgetMode, Privacy,
     },
     time::utc_minutes,
@@ -19,7 +19,11 @@ pub fn PrivacyPage() -> impl IntoView {
     let live = live_updates();
     let mode = ServerAction::<SetForgetMode>::new();
     let decide = ServerAction::<DecideForget>::new();
-    let privacy = Resource::new(move || (live.get(), mode.version().get(), decide.version().get()), |_| get_privacy());
+    let retention = ServerAction::<SetRetention>::new();
+    let privacy = Resource::new(
+        move || (live.get(), mode.version().get(), decide.version().get(), retention.version().get()),
+        |_| get_privacy(),
+    );
     view! {
         <Title text="Privacy"/>
         <div class="page-head">
@@ -33,7 +37,7 @@ pub fn PrivacyPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match privacy.await {
-                    Ok(p) => view! { <Sections p mode decide/> }.into_any(),
+                    Ok(p) => view! { <Sections p mode decide retention/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
@@ -42,11 +46,61 @@ pub fn PrivacyPage() -> impl IntoView {
 }
 
 #[component]
-fn Sections(p: Privacy, mode: ServerAction<SetForgetMode>, decide: ServerAction<DecideForget>) -> impl IntoView {
+fn Sections(
+    p: Privacy,
+    mode: ServerAction<SetForgetMode>,
+    decide: ServerAction<DecideForget>,
+    retention: ServerAction<SetRetention>,
+) -> impl IntoView {
     let mode_error = Signal::derive(move || mode.value().get().and_then(Result::err));
     let decide_error = Signal::derive(move || decide.value().get().and_then(Result::err));
     let current = p.mode;
+    let retention_error = Signal::derive(move || retention.value().get().and_then(Result::err));
+    let kept = p.retention_days.map(|d| d.to_string()).unwrap_or_default();
     view! {
+        <section class="card" data-testid="retention">
+            <h2>"How long messages are kept"</h2>
+            <p class="hint">"Messages, their media and execution records older than this are deleted, a few hundred at a \
+                time; a conversation left without messages goes with them. The dashboard's counts of past days stay."</p>
+            <ActionForm action=retention>
+                <input type="hidden" name="agent_id" value=""/>
+                <label for="retention-days">"Days (empty: until deleted)"</label>
+                <input id="retention-days" name="days" inputmode="numeric" value=kept/>
+                <button type="submit" disabled=move || retention.pending().get()>"Save period"</button>
+            </ActionForm>
+            {move || retention.value().get().and_then(Result::ok).map(|_| view! { <p class="ok" role="status">"Saved."</p> })}
+            <FieldError error=retention_error field="days"/>
+            <FormError error=retention_error/>
+            <h3>"Agents with a period of their own"</h3>
+            {if p.agent_periods.is_empty() {
+                view! { <p class="empty">"None: every agent follows the organization's period."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="periods">
+                        {p.agent_periods.into_iter().map(|a| {
+                            let id = a.agent_id.clone();
+                            view! {
+                                <li>{a.agent_name} ": " {a.days} " days "
+                                    <button class="link" on:click=move |_| { retention.dispatch(SetRetention { agent_id: id.clone(), days: String::new() }); }>
+                                        "Follow the organization"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {(!p.agents.is_empty()).then(|| view! {
+                <ActionForm action=retention>
+                    <label for="retention-agent">"Agent"</label>
+                    <select id="retention-agent" name="agent_id">
+                        {p.agents.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                    </select>
+                    <label for="retention-agent-days">"Its days"</label>
+                    <input id="retention-agent-days" name="days" inputmode="numeric"/>
+                    <button type="submit" disabled=move || retention.pending().get()>"Give it its own period"</button>
+                </ActionForm>
+            })}
+        </section>
         <section class="card" data-testid="forget-mode">
             <h2>"When a guest sends /forget"</h2>
             <ActionForm action=mode>

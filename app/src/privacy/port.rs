@@ -17,4 +17,7 @@ pub trait PrivacyPort: Send + Sync + 'static {
     /// Approves (forgets the guest) or declines a guest's `/forget`.
     async fn decide_forget(&self, me: &Me, request_id: &str, approve: bool) -> Result<String>;
     async fn audit(&self, me: &Me, older: Option<String>) -> Result<AuditPage>;
+    /// Sets the organization's retention period (`agent_id` empty) or an agent's; `days` empty:
+    /// keep until deleted (for an agent: follow the organization).
+    async fn set_retention(&self, me: &Me, agent_id: &str, days: &str) -> Result<()>;
 }

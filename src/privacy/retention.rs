@@ -1,0 +1,280 @@
+//! Retention: the organization's (or an agent's) period, and the job that deletes what is older:
+//! messages with their media and execution records, and the conversations left without messages.
+//! It works a few hundred messages per transaction and lets webhooks' writes go between two (on
+//! SQLite they go first anyway), so a day's worth of history goes without holding them back.
+
+use app::{
+    accounts::{Me, Role},
+    AppError,
+};
+use sqlx::AnyPool;
+
+use crate::{
+    audit::{self, Action},
+    error::Result,
+    now_ms,
+    state::AppState,
+};
+
+const DAY_MS: i64 = 86_400_000;
+/// Messages deleted per transaction.
+const BATCH: usize = 500;
+/// Conversations looked at per batch.
+const CONVERSATIONS: i64 = 50;
+/// The shortest period: the dashboard keeps a day's counts two days after it ends, from its
+/// messages; a week leaves room.
+pub const MIN_DAYS: i64 = 7;
+pub const MAX_DAYS: i64 = 3650;
+
+/// Whose conversations a period applies to.
+#[derive(Debug, Clone)]
+enum Scope {
+    /// The organization's, but those of agents with a period of their own.
+    Organization(String),
+    Agent(String),
+}
+
+impl Scope {
+    /// The condition on `cv` (a conversation joined to its number `n` and connector `c`), binding `$1`.
+    fn condition(&self) -> &'static str {
+        match self {
+            Scope::Organization(_) => {
+                "c.org_id = $1 AND (cv.agent_id IS NULL OR cv.agent_id NOT IN \
+                 (SELECT id FROM agents WHERE retention_days IS NOT NULL))"
+            }
+            Scope::Agent(_) => "cv.agent_id = $1",
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Scope::Organization(id) | Scope::Agent(id) => id,
+        }
+    }
+}
+
+/// Every period set: the organizations' and the agents'.
+async fn periods(db: &AnyPool) -> sqlx::Result<Vec<(Scope, i64)>> {
+    let orgs: Vec<(String, i64)> =
+        sqlx::query_as("SELECT id, retention_days FROM organizations WHERE retention_days IS NOT NULL")
+            .fetch_all(db)
+            .await?;
+    let agents: Vec<(String, i64)> =
+        sqlx::query_as("SELECT id, retention_days FROM agents WHERE retention_days IS NOT NULL").fetch_all(db).await?;
+    Ok(orgs
+        .into_iter()
+        .map(|(id, days)| (Scope::Organization(id), days))
+        .chain(agents.into_iter().map(|(id, days)| (Scope::Agent(id), days)))
+        .collect())
+}
+
+/// Conversations of the scope holding messages older than `cutoff`: first those quiet since
+/// (wholly older), then those active since that began before it.
+async fn candidates(db: &AnyPool, scope: &Scope, cutoff: i64) -> sqlx::Result<Vec<String>> {
+    let from = "FROM conversations cv JOIN numbers n ON n.id = cv.number_id JOIN connectors c ON c.id = n.connector_id";
+    let quiet: Vec<(String,)> = sqlx::query_as(&format!(
+        "SELECT cv.id {from} WHERE cv.state IN ('live', 'ended') AND cv.last_activity_at < $2 AND {} LIMIT $3",
+        scope.condition()
+    ))
+    .bind(scope.id())
+    .bind(cutoff)
+    .bind(CONVERSATIONS)
+    .fetch_all(db)
+    .await?;
+    if !quiet.is_empty() {
+        return Ok(quiet.into_iter().map(|(id,)| id).collect());
+    }
+    let active: Vec<(String,)> = sqlx::query_as(&format!(
+        "SELECT cv.id {from} WHERE cv.state IN ('live', 'ended') AND cv.last_activity_at >= $2 \
+         AND cv.created_at < $2 AND {} \
+         AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = cv.id AND m.created_at < $2) LIMIT $3",
+        scope.condition()
+    ))
+    .bind(scope.id())
+    .bind(cutoff)
+    .bind(CONVERSATIONS)
+    .fetch_all(db)
+    .await?;
+    Ok(active.into_iter().map(|(id,)| id).collect())
+}
+
+/// `$first, $first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Deletes up to [`BATCH`] messages older than `cutoff` from these conversations (with their
+/// media and the execution records as old), and the conversations quiet since that have none
+/// left. Returns the messages deleted and the media files to remove.
+async fn delete_batch(state: &AppState, conversations: &[String], cutoff: i64) -> sqlx::Result<(usize, Vec<String>)> {
+    let db = &state.db;
+    crate::db::retrying(|| async move {
+        let mut tx = db.begin_write().await?;
+        let list = placeholders(2, conversations.len());
+        let sql = format!(
+            "SELECT id FROM messages WHERE conversation_id IN ({list}) AND created_at < $1 \
+             ORDER BY conversation_id, created_at LIMIT {BATCH}"
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(cutoff);
+        for id in conversations {
+            q = q.bind(id);
+        }
+        let messages: Vec<String> = q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
+        let mut media = Vec::new();
+        if !messages.is_empty() {
+            let ids = placeholders(1, messages.len());
+            let sql = format!("SELECT id FROM media WHERE message_id IN ({ids})");
+            let mut q = sqlx::query_as::<_, (String,)>(&sql);
+            for id in &messages {
+                q = q.bind(id);
+            }
+            media = q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
+            let sql = format!("DELETE FROM messages WHERE id IN ({ids})");
+            let mut q = sqlx::query(&sql);
+            for id in &messages {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let sql = format!("DELETE FROM executions WHERE conversation_id IN ({list}) AND created_at < $1");
+        let mut q = sqlx::query(&sql).bind(cutoff);
+        for id in conversations {
+            q = q.bind(id);
+        }
+        q.execute(&mut *tx).await?;
+        let sql = format!(
+            "DELETE FROM conversations WHERE id IN ({list}) AND last_activity_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id)"
+        );
+        let mut q = sqlx::query(&sql).bind(cutoff);
+        for id in conversations {
+            q = q.bind(id);
+        }
+        q.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok((messages.len(), media))
+    })
+    .await
+}
+
+/// One pass: for every period set, deletes what is older, batch after batch. Returns the
+/// messages deleted.
+pub async fn sweep(state: &AppState) -> Result<usize> {
+    let mut deleted = 0;
+    for (scope, days) in periods(&state.db.pool).await? {
+        let cutoff = now_ms() - days * DAY_MS;
+        loop {
+            if state.workers.stopping() {
+                return Ok(deleted);
+            }
+            let conversations = candidates(&state.db.pool, &scope, cutoff).await?;
+            if conversations.is_empty() {
+                break;
+            }
+            let mut progress = false;
+            for chunk in conversations.chunks(10) {
+                let (n, media) = delete_batch(state, chunk, cutoff).await?;
+                state.media.discard(&media).await;
+                deleted += n;
+                progress |= n > 0;
+                for id in chunk {
+                    state.events.changed(id);
+                }
+                // The webhooks' writes between two batches.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            if !progress {
+                // Quiet conversations with no old message left (gone meanwhile): nothing more to do.
+                break;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// The retention worker: a pass every `interval`.
+pub async fn worker(state: AppState, interval: std::time::Duration) {
+    while !state.workers.stopping() {
+        match sweep(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "messages past their retention period deleted"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete messages past their retention period"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// A period as typed: empty keeps everything; otherwise whole days from [`MIN_DAYS`] to [`MAX_DAYS`].
+pub fn parse_days(text: &str) -> Result<Option<i64>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<i64>() {
+        Ok(days) if (MIN_DAYS..=MAX_DAYS).contains(&days) => Ok(Some(days)),
+        _ => Err(AppError::invalid(
+            "days",
+            format!("Give a number of days from {MIN_DAYS} to {MAX_DAYS}, or leave it empty to keep everything."),
+        )
+        .into()),
+    }
+}
+
+fn words(days: Option<i64>) -> String {
+    match days {
+        Some(d) => format!("Kept for {d} days."),
+        None => "Kept until deleted.".to_string(),
+    }
+}
+
+/// Sets the organization's period, or an agent's (`agent_id`; `None` days: the organization's).
+pub async fn set(state: &AppState, me: &Me, agent_id: Option<&str>, days: Option<i64>) -> Result<()> {
+    if me.role != Role::OrgAdmin {
+        return Err(AppError::Forbidden.into());
+    }
+    let mut tx = state.db.begin_write().await?;
+    let subject = match agent_id {
+        None => {
+            sqlx::query("UPDATE organizations SET retention_days = $1 WHERE id = $2")
+                .bind(days)
+                .bind(&me.org_id)
+                .execute(&mut *tx)
+                .await?;
+            me.org_name.clone()
+        }
+        Some(agent) => {
+            let name: Option<(String,)> = sqlx::query_as("SELECT name FROM agents WHERE id = $1 AND org_id = $2")
+                .bind(agent)
+                .bind(&me.org_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((name,)) = name else { return Err(AppError::NotFound("Agent".into()).into()) };
+            sqlx::query("UPDATE agents SET retention_days = $1 WHERE id = $2")
+                .bind(days)
+                .bind(agent)
+                .execute(&mut *tx)
+                .await?;
+            format!("Agent {name}")
+        }
+    };
+    let detail = match (agent_id, days) {
+        (Some(_), None) => "Follows the organization's period.".to_string(),
+        _ => words(days),
+    };
+    audit::record(&mut tx, &me.org_id, &audit::actor(me), Action::RetentionChanged, &subject, &detail).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The organization's period and the agents with their own: (agent id, name, days).
+pub async fn periods_of(db: &AnyPool, org_id: &str) -> sqlx::Result<(Option<i64>, Vec<(String, String, i64)>)> {
+    let (org,): (Option<i64>,) =
+        sqlx::query_as("SELECT retention_days FROM organizations WHERE id = $1").bind(org_id).fetch_one(db).await?;
+    let agents = sqlx::query_as(
+        "SELECT id, name, retention_days FROM agents WHERE org_id = $1 AND retention_days IS NOT NULL ORDER BY name",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await?;
+    Ok((org, agents))
+}
