@@ -120,6 +120,16 @@ async fn seed(state: &AppState, agent_id: &str, numbers: &[(String, String, bool
     }
 }
 
+/// The process's resident memory, in kB (Linux).
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 async fn row(label: &str, figures: (f64, f64)) {
     println!("| {label} | {:.1} ms | {:.1} ms |", figures.0, figures.1);
 }
@@ -267,6 +277,55 @@ async fn main() {
     })
     .await;
     row("the lifecycle sweep (ending idle conversations)", ended).await;
+
+    // An export of every conversation with every message (JSON), streamed over HTTP as a browser
+    // downloads it: how much the process's memory grows while it streams.
+    let port = app.port();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let login = client
+        .post(format!("{url}/ui/login"))
+        .header("Accept", "application/json")
+        .form(&[("email", "bench@example.com"), ("password", "bench password")])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let before = rss_kb();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kb(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut response = client.get(format!("{url}/export/conversations.json")).send().await.unwrap();
+    assert!(response.status().is_success());
+    let (mut bytes, mut marks) = (0usize, Vec::new());
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        bytes += chunk.len();
+        // The memory as the download goes: flat once the caches are warm, if nothing grows with it.
+        if bytes / 25_000_000 > marks.len() {
+            marks.push(format!("{:.0} MB at {} MB", rss_kb() as f64 / 1024.0, bytes / 1_000_000));
+        }
+    }
+    let took = started.elapsed().as_secs_f64();
+    sampler.abort();
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "\nexport of every conversation as JSON ({messages} messages, {:.1} MB) streamed in {took:.1} s; the \
+         process's memory {:.1} MB before, {:.1} MB at its highest while streaming (+{:.1} MB)",
+        bytes as f64 / 1e6,
+        before as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        (peak.saturating_sub(before)) as f64 / 1024.0,
+    );
+    println!("the process's memory as the download went: {}", marks.join(", "));
     if std::env::var_os("BENCH_KEEP").is_some() {
         // To read a plan on the same data afterwards (`sqlite3 <folder>/switchboard.db`).
         println!("\nthe database is kept in {}", data.display());

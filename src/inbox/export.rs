@@ -52,23 +52,6 @@ pub(crate) fn csv_line(fields: &[String]) -> String {
     line
 }
 
-fn download(format: Format, name: &str, body: String) -> Response {
-    let content_type = match format {
-        Format::Json => "application/json",
-        Format::Csv => "text/csv; charset=utf-8",
-    };
-    let extension = if format == Format::Json { "json" } else { "csv" };
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{extension}\"")),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// An export's failure, answered as the REST API answers its errors.
 fn problem(e: crate::error::Error) -> Response {
     crate::error::ApiError::from(e).into_response()
@@ -109,54 +92,145 @@ fn message_csv(conversation_id: &str, m: &MessageView) -> String {
     ])
 }
 
-/// `GET /export/conversations/{id}.json|.csv`: one conversation with every message.
+/// A chunk of a download, or the error that ends it.
+type Chunk = Result<String, std::io::Error>;
+
+/// Where a streamed download's writer puts its chunks. The channel holds a few chunks at most, so
+/// a slow reader holds the writer back instead of the process's memory growing.
+struct Writer(tokio::sync::mpsc::Sender<Chunk>);
+
+impl Writer {
+    /// Sends a chunk; false when the reader has gone (the writer stops).
+    async fn send(&self, chunk: String) -> bool {
+        self.0.send(Ok(chunk)).await.is_ok()
+    }
+}
+
+/// Messages and conversations read at a time by an export.
+const PAGE: i64 = 500;
+const CONVERSATIONS_PAGE: usize = 100;
+
+/// A download whose body `write` produces a chunk at a time, in a task of its own. A failure
+/// midway ends the body with an error, so the browser reports the download as failed instead of
+/// keeping a file that looks whole.
+fn streamed<F, Fut>(format: Format, name: &str, write: F) -> Response
+where
+    F: FnOnce(Writer) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::error::Result<()>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let errors = tx.clone();
+    tokio::spawn(async move {
+        if let Err(e) = write(Writer(tx)).await {
+            tracing::warn!(error = %e, "export stopped");
+            let _ = errors.send(Err(std::io::Error::other("the export could not be read to its end"))).await;
+        }
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    let content_type = match format {
+        Format::Json => "application/json",
+        Format::Csv => "text/csv; charset=utf-8",
+    };
+    let extension = if format == Format::Json { "json" } else { "csv" };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{extension}\"")),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response()
+}
+
+/// A JSON object's text without its closing brace, to append a streamed `"messages"` array to.
+fn open_object(value: serde_json::Value) -> String {
+    let mut text = value.to_string();
+    text.pop();
+    text
+}
+
+/// Writes one conversation's messages, a page at a time: JSON objects separated by commas (the
+/// caller writes the brackets), or CSV lines. False when the reader has gone.
+async fn write_messages(
+    state: &AppState,
+    w: &Writer,
+    conversation_id: &str,
+    format: Format,
+) -> crate::error::Result<bool> {
+    let mut after: Option<(i64, String)> = None;
+    let mut first = true;
+    loop {
+        let page = messages_page(state, conversation_id, after.as_ref(), PAGE).await?;
+        let Some(last) = page.last() else { return Ok(true) };
+        after = Some((last.at_ms, last.id.clone()));
+        let mut out = String::new();
+        for m in &page {
+            match format {
+                Format::Json => {
+                    if !first {
+                        out.push(',');
+                    }
+                    out.push_str(&message_json(m).to_string());
+                }
+                Format::Csv => out.push_str(&message_csv(conversation_id, m)),
+            }
+            first = false;
+        }
+        if !w.send(out).await {
+            return Ok(false);
+        }
+        if (page.len() as i64) < PAGE {
+            return Ok(true);
+        }
+    }
+}
+
+/// `GET /export/conversations/{id}.json|.csv`: one conversation with every message, streamed.
 async fn export_one(State(state): State<AppState>, session: Session, Path(file): Path<String>) -> Response {
     let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let Some((id, format)) = format_of(&file) else { return StatusCode::NOT_FOUND.into_response() };
-    let result = async {
-        let d = detail(&state, &me, id).await?;
-        let messages = load_messages(&state, &[id.to_string()], None).await?.remove(id).unwrap_or_default();
-        Ok::<_, crate::error::Error>((d, messages))
-    }
-    .await;
-    let (d, messages) = match result {
-        Ok(x) => x,
+    let d = match detail(&state, &me, id).await {
+        Ok(d) => d,
         Err(e) => return problem(e),
     };
-    let body = match format {
-        Format::Json => serde_json::to_string_pretty(&serde_json::json!({
-            "id": d.id,
-            "agent": d.agent_name,
-            "guest": d.guest,
-            "guest_name": d.guest_name,
-            "provider": d.provider.label(),
-            "number": d.number,
-            "state": d.state.as_str(),
-            "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
-        }))
-        .unwrap_or_default(),
-        Format::Csv => {
-            let mut out = csv_line(&MESSAGE_HEADER.map(str::to_string));
-            for m in &messages {
-                out.push_str(&message_csv(&d.id, m));
-            }
-            out
-        }
-    };
-    tracing::info!(conversation_id = id, "conversation exported");
-    let (subject, detail) = (format!("Conversation {id}"), format!("{} messages.", messages.len()));
-    if let Err(e) = crate::audit::record_now(&state, &me, crate::audit::Action::Exported, &subject, &detail).await {
+    let subject = format!("Conversation {id}");
+    let what = if format == Format::Json { "JSON." } else { "CSV." };
+    if let Err(e) = crate::audit::record_now(&state, &me, crate::audit::Action::Exported, &subject, what).await {
         return problem(e);
     }
-    download(format, &format!("conversation-{id}"), body)
+    tracing::info!(conversation_id = id, "conversation exported");
+    let name = format!("conversation-{id}");
+    streamed(format, &name, move |w| async move {
+        match format {
+            Format::Json => {
+                let head = open_object(serde_json::json!({
+                    "id": d.id,
+                    "agent": d.agent_name,
+                    "guest": d.guest,
+                    "guest_name": d.guest_name,
+                    "provider": d.provider.label(),
+                    "number": d.number,
+                    "state": d.state.as_str(),
+                }));
+                if w.send(format!("{head},\"messages\":[")).await && write_messages(&state, &w, &d.id, format).await? {
+                    w.send("]}".into()).await;
+                }
+            }
+            Format::Csv => {
+                if w.send(csv_line(&MESSAGE_HEADER.map(str::to_string))).await {
+                    write_messages(&state, &w, &d.id, format).await?;
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
-/// The most conversations one list export holds.
-const EXPORT_LIMIT: usize = 10_000;
-
-/// `GET /export/conversations.json|.csv?<inbox filter>`: the filtered list, every page. JSON
+/// `GET /export/conversations.json|.csv?<inbox filter>`: the filtered list, every page, streamed
+/// a page of conversations at a time (and each conversation's messages a page at a time). JSON
 /// carries each conversation's messages; CSV has a line per conversation.
 async fn export_list(
     State(state): State<AppState>,
@@ -169,71 +243,93 @@ async fn export_list(
     };
     let Some(("conversations", format)) = format_of(&file) else { return StatusCode::NOT_FOUND.into_response() };
     let filter = InboxFilter::from_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let result = async {
-        if let Some(agent) = &filter.agent_id {
-            crate::agents::require_agent(&state, &me, agent).await?;
+    if let Some(agent) = &filter.agent_id {
+        if let Err(e) = crate::agents::require_agent(&state, &me, agent).await {
+            return problem(e);
         }
-        let list = rows(&state, &me, &filter, None, store::Way::Older, EXPORT_LIMIT).await?;
-        let messages = match format {
-            Format::Json => load_messages(&state, &list.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), None).await?,
-            Format::Csv => HashMap::new(),
-        };
-        Ok::<_, crate::error::Error>((list, messages))
     }
-    .await;
-    let (list, mut messages) = match result {
-        Ok(x) => x,
-        Err(e) => return problem(e),
-    };
-    let body = match format {
-        Format::Json => serde_json::to_string_pretty(
-            &list
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.id,
-                        "agent": r.agent_name,
-                        "guest": r.guest,
-                        "guest_name": r.guest_name,
-                        "provider": r.provider.label(),
-                        "number": r.number,
-                        "state": r.state.as_str(),
-                        "last_activity": app::time::utc_minutes(r.last_at_ms),
-                        "messages": messages.remove(&r.id).unwrap_or_default().iter().map(message_json).collect::<Vec<_>>(),
-                    })
-                })
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_default(),
-        Format::Csv => {
-            let mut out = csv_line(
-                &["conversation_id", "agent", "guest", "guest_name", "provider", "number", "state", "last_activity", "last_message"]
-                    .map(str::to_string),
-            );
-            for r in &list {
-                out.push_str(&csv_line(&[
-                    r.id.clone(),
-                    r.agent_name.clone().unwrap_or_default(),
-                    r.guest.clone(),
-                    r.guest_name.clone().unwrap_or_default(),
-                    r.provider.label().to_string(),
-                    r.number.clone(),
-                    r.state.as_str().to_string(),
-                    app::time::utc_minutes(r.last_at_ms),
-                    r.last_body.clone(),
-                ]));
-            }
-            out
-        }
-    };
-    tracing::info!(conversations = list.len(), "conversations exported");
-    let detail = format!("{} conversations.", list.len());
+    let what = if format == Format::Json { "JSON." } else { "CSV." };
     if let Err(e) =
-        crate::audit::record_now(&state, &me, crate::audit::Action::Exported, "The inbox's list", &detail).await
+        crate::audit::record_now(&state, &me, crate::audit::Action::Exported, "The inbox's list", what).await
     {
         return problem(e);
     }
-    download(format, "conversations", body)
+    streamed(format, "conversations", move |w| async move {
+        let head = match format {
+            Format::Json => "[".to_string(),
+            Format::Csv => csv_line(
+                &[
+                    "conversation_id",
+                    "agent",
+                    "guest",
+                    "guest_name",
+                    "provider",
+                    "number",
+                    "state",
+                    "last_activity",
+                    "last_message",
+                ]
+                .map(str::to_string),
+            ),
+        };
+        if !w.send(head).await {
+            return Ok(());
+        }
+        let mut place: Option<store::Place> = None;
+        let mut count = 0;
+        loop {
+            let page = rows(&state, &me, &filter, place.as_ref(), store::Way::Older, CONVERSATIONS_PAGE).await?;
+            for r in &page {
+                let more = match format {
+                    Format::Json => {
+                        let head = open_object(serde_json::json!({
+                            "id": r.id,
+                            "agent": r.agent_name,
+                            "guest": r.guest,
+                            "guest_name": r.guest_name,
+                            "provider": r.provider.label(),
+                            "number": r.number,
+                            "state": r.state.as_str(),
+                            "last_activity": app::time::utc_minutes(r.last_at_ms),
+                        }));
+                        let comma = if count > 0 { "," } else { "" };
+                        w.send(format!("{comma}{head},\"messages\":[")).await
+                            && write_messages(&state, &w, &r.id, format).await?
+                            && w.send("]}".into()).await
+                    }
+                    Format::Csv => {
+                        w.send(csv_line(&[
+                            r.id.clone(),
+                            r.agent_name.clone().unwrap_or_default(),
+                            r.guest.clone(),
+                            r.guest_name.clone().unwrap_or_default(),
+                            r.provider.label().to_string(),
+                            r.number.clone(),
+                            r.state.as_str().to_string(),
+                            app::time::utc_minutes(r.last_at_ms),
+                            r.last_body.clone(),
+                        ]))
+                        .await
+                    }
+                };
+                if !more {
+                    return Ok(());
+                }
+                count += 1;
+            }
+            match page.last() {
+                Some(last) if page.len() == CONVERSATIONS_PAGE => {
+                    place = Some(store::Place { at: last.last_at_ms, id: last.id.clone() });
+                }
+                _ => break,
+            }
+        }
+        if format == Format::Json {
+            w.send("]".into()).await;
+        }
+        tracing::info!(conversations = count, "conversations exported");
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -155,31 +155,60 @@ pub async fn load_messages(
             media.entry(message_id).or_default().push(item);
         }
         for m in rows {
-            let code = m.error_code;
-            let meaning = code.and_then(crate::twilio::errors::describe);
-            let error = match (code, m.error_message) {
-                (Some(c), Some(text)) => Some(format!("{text} (error {c})")),
-                (Some(c), None) => Some(meaning.map_or(format!("error {c}"), |text| format!("{text} (error {c})"))),
-                (None, text) => text,
-            };
-            out.entry(m.conversation_id).or_default().push(MessageView {
-                media: media.remove(&m.id).unwrap_or_default(),
-                id: m.id,
-                direction: if m.direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
-                body: m.body,
-                status: m.status,
-                error,
-                note: m.note,
-                at_ms: m.created_at,
-                origin: m.origin,
-                template_sid: m.template_sid,
-                execution_id: m.execution_id,
-                twilio_sid: m.twilio_sid,
-                error_code: code,
-            });
+            let item = media.remove(&m.id).unwrap_or_default();
+            out.entry(m.conversation_id.clone()).or_default().push(view_of(m, item));
         }
     }
     Ok(out)
+}
+
+/// A message as the pages and exports show it.
+fn view_of(m: store::MessageRow, media: Vec<MediaView>) -> MessageView {
+    let code = m.error_code;
+    let meaning = code.and_then(crate::twilio::errors::describe);
+    let error = match (code, m.error_message) {
+        (Some(c), Some(text)) => Some(format!("{text} (error {c})")),
+        (Some(c), None) => Some(meaning.map_or(format!("error {c}"), |text| format!("{text} (error {c})"))),
+        (None, text) => text,
+    };
+    MessageView {
+        media,
+        id: m.id,
+        direction: if m.direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
+        body: m.body,
+        status: m.status,
+        error,
+        note: m.note,
+        at_ms: m.created_at,
+        origin: m.origin,
+        template_sid: m.template_sid,
+        execution_id: m.execution_id,
+        twilio_sid: m.twilio_sid,
+        error_code: code,
+    }
+}
+
+/// One conversation's messages after `after` (the last one a page gave: its time and id), oldest
+/// first, at most `limit`, with their media.
+pub async fn messages_page(
+    state: &AppState,
+    conversation_id: &str,
+    after: Option<&(i64, String)>,
+    limit: i64,
+) -> Result<Vec<MessageView>> {
+    let rows = store::messages_page(&state.db.pool, conversation_id, after, limit).await?;
+    let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
+    let mut media: HashMap<String, Vec<MediaView>> = HashMap::new();
+    for (message_id, item) in store::media_of_messages(&state.db.pool, &ids).await? {
+        media.entry(message_id).or_default().push(item);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let item = media.remove(&m.id).unwrap_or_default();
+            view_of(m, item)
+        })
+        .collect())
 }
 
 pub async fn detail(state: &AppState, me: &Me, id: &str) -> Result<ConversationDetail> {

@@ -126,6 +126,60 @@ pub(super) async fn messages(
 }
 
 /// The media of the given conversations' messages, each message's in order, keyed by message.
+/// One conversation's messages after `after` (a message's time and id), oldest first, at most
+/// `limit`: an export reads a long history a page at a time along the conversation's index.
+pub(super) async fn messages_page(
+    db: &AnyPool,
+    conversation_id: &str,
+    after: Option<&(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<MessageRow>> {
+    let (at, id) = after.map_or((i64::MIN, String::new()), |(at, id)| (*at, id.clone()));
+    sqlx::query_as(
+        "SELECT m.conversation_id AS conversation_id, m.id AS id, m.direction AS direction, m.body AS body, \
+         m.status AS status, m.error_code AS error_code, m.error_message AS error_message, m.note AS note, \
+         m.created_at AS created_at, m.origin AS origin, m.template_sid AS template_sid, \
+         m.execution_id AS execution_id, m.twilio_sid AS twilio_sid FROM messages m \
+         WHERE m.conversation_id = $1 AND (m.created_at > $2 OR (m.created_at = $2 AND m.id > $3)) \
+         ORDER BY m.created_at, m.id LIMIT $4",
+    )
+    .bind(conversation_id)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The media of these messages, in order.
+pub(super) async fn media_of_messages(db: &AnyPool, message_ids: &[String]) -> sqlx::Result<Vec<(String, MediaView)>> {
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        message_id: String,
+        id: String,
+        content_type: String,
+        state: String,
+        error: Option<String>,
+    }
+    let sql = format!(
+        "SELECT message_id, id, content_type, state, error FROM media WHERE message_id IN ({}) \
+         ORDER BY message_id, position",
+        placeholders(message_ids.len())
+    );
+    let mut q = sqlx::query_as::<_, Row>(&sql);
+    for id in message_ids {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.message_id, MediaView { id: r.id, content_type: r.content_type, state: r.state, error: r.error }))
+        .collect())
+}
+
 pub(super) async fn media(db: &AnyPool, conversation_ids: &[String]) -> sqlx::Result<Vec<(String, MediaView)>> {
     #[derive(sqlx::FromRow)]
     struct Row {

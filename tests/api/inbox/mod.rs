@@ -415,6 +415,71 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     assert_eq!(get("/export/conversations/nope.json".into()).await.status(), 404);
 }
 
+/// Exports are read and sent a page at a time: a list of 230 conversations (past its 100-row
+/// pages) and one of them with 1,234 messages (past its 500-message pages) come whole, each
+/// message once and in order, the list newest first.
+#[tokio::test]
+async fn exports_longer_than_their_pages_come_whole_and_in_order() {
+    let app = spawn_app().await;
+    let (_, connector, number, agent) = app.ready_path().await;
+    let pool = &app.state.db.pool;
+    let now = switchboard::now_ms() - 3_600_000;
+    let mut tx = pool.begin().await.unwrap();
+    for c in 0..230i64 {
+        let id = format!("{:032x}", c + 1);
+        sqlx::query(
+            "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&id)
+        .bind(&number)
+        .bind(format!("whatsapp:+1555{c:07}"))
+        .bind(&agent)
+        .bind(now + c * 1000)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let messages = if c == 7 { 1234 } else { 2 };
+        for m in 0..messages {
+            sqlx::query(
+                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+                 VALUES ($1, $2, $3, 'inbound', $4, 'received', $5)",
+            )
+            .bind(format!("{:016x}{:016x}", c + 1, m))
+            .bind(&id)
+            .bind(&connector)
+            .bind(format!("message {m}"))
+            .bind(now + c * 1000 - 1000 + m / 2)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let browser = app.browser("admin@example.com").await;
+    let get = |path: &str| browser.get(format!("{}{path}", app.url)).send();
+
+    let list: serde_json::Value = get("/export/conversations.json").await.unwrap().json().await.unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 230);
+    let ids: Vec<&str> = list.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..230).rev().map(|c| format!("{:032x}", c + 1)).collect();
+    assert_eq!(ids, expected, "newest first, each once");
+    let long = &list[230 - 8]["messages"];
+    let bodies: Vec<&str> = long.as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, (0..1234).map(|m| format!("message {m}")).collect::<Vec<_>>());
+    assert!(list.iter().enumerate().all(|(i, c)| i == 222 || c["messages"].as_array().unwrap().len() == 2));
+
+    let csv = get("/export/conversations.csv").await.unwrap().text().await.unwrap();
+    assert_eq!(csv.lines().count(), 231);
+    let one = get(&format!("/export/conversations/{:032x}.csv", 8)).await.unwrap().text().await.unwrap();
+    assert_eq!(one.lines().count(), 1235);
+    let json: serde_json::Value =
+        get(&format!("/export/conversations/{:032x}.json", 8)).await.unwrap().json().await.unwrap();
+    assert_eq!(json["messages"].as_array().unwrap().len(), 1234);
+    assert_eq!(json["messages"][1233]["body"], "message 1233");
+}
+
 #[tokio::test]
 async fn paging_holds_steady_while_guests_write() {
     let app = spawn_app().await;
