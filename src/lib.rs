@@ -8,6 +8,7 @@ pub mod brain;
 pub mod config;
 pub mod connectors;
 pub mod crypto;
+pub mod csv;
 pub mod dashboard;
 pub mod db;
 pub mod edge;

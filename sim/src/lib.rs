@@ -415,6 +415,9 @@ pub struct Faults {
     /// Twilio is down: every REST call has its connection cut before an answer.
     #[serde(default)]
     pub outage: bool,
+    /// Delay before the CDN answers a media file, in milliseconds (a slow download).
+    #[serde(default)]
+    pub media_delay_ms: u64,
 }
 
 /// One call to Create Message and how the simulator answered it.

@@ -700,6 +700,10 @@ pub(crate) async fn fetch_media(
 }
 
 pub(crate) async fn cdn_media(State(sim): State<Sim>, Path(media): Path<String>) -> Response {
+    let delay = sim.world.lock().unwrap().faults.media_delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let mut world = sim.world.lock().unwrap();
     let Some((_, file)) = world.media.get(&media).cloned() else {
         return StatusCode::NOT_FOUND.into_response();

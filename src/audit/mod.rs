@@ -1,6 +1,8 @@
 //! The organization's audit log: who changed what, in the backoffice or through the REST API.
-//! A line is written in the transaction of the change it records, so a change that fails leaves
-//! none and one that commits always has its line. Lines never hold a secret, nor a guest's number,
+//! Where a change is one transaction, its line is written in it, so a change that fails leaves
+//! none and one that commits always has its line; a change made in Twilio or by code that commits
+//! on its own (a connector saved, a webhook set, a channel bound, an export) gets its line right
+//! after it succeeds. Lines never hold a secret, nor a guest's number,
 //! name, email or words: the callers give names of connectors and agents, ids and counts.
 
 use app::{
@@ -170,15 +172,25 @@ pub(crate) async fn entries(
     older: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<AuditEntry>> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE org_id = $1 AND id < $2 \
-         ORDER BY id DESC LIMIT $3",
-    )
-    .bind(org_id)
-    .bind(older.unwrap_or("~"))
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
+    // No stand-in for "from the newest" (a `~` sorts before digits under many collations).
+    const COLUMNS: &str = "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE org_id = $1";
+    let rows: Vec<Row> = match older {
+        Some(older) => {
+            sqlx::query_as(&format!("{COLUMNS} AND id < $2 ORDER BY id DESC LIMIT $3"))
+                .bind(org_id)
+                .bind(older)
+                .bind(limit)
+                .fetch_all(db)
+                .await?
+        }
+        None => {
+            sqlx::query_as(&format!("{COLUMNS} ORDER BY id DESC LIMIT $2"))
+                .bind(org_id)
+                .bind(limit)
+                .fetch_all(db)
+                .await?
+        }
+    };
     Ok(rows.into_iter().map(AuditEntry::from).collect())
 }
 
@@ -222,8 +234,7 @@ pub async fn export(
     if let Err(e) = record_now(&state, &me, Action::Exported, "Audit log", "CSV.").await {
         return refused(e);
     }
-    let header_line =
-        crate::inbox::export::csv_line(&["at_utc", "actor", "action", "subject", "detail"].map(str::to_string));
+    let header_line = crate::csv::line(&["at_utc", "actor", "action", "subject", "detail"].map(str::to_string));
     let start = (state, me.org_id, None::<String>, Some(header_line));
     let chunks = futures_util::stream::unfold(Some(start), |next| async move {
         let (state, org_id, older, header) = next?;
@@ -236,7 +247,7 @@ pub async fn export(
             Ok(rows) => {
                 let mut out = header.unwrap_or_default();
                 for e in &rows {
-                    out.push_str(&crate::inbox::export::csv_line(&[
+                    out.push_str(&crate::csv::line(&[
                         app::time::utc_minutes(e.at_ms),
                         e.actor.clone(),
                         e.action.clone(),

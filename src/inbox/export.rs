@@ -11,6 +11,7 @@ use axum::{
 use tower_sessions::{Session, SessionManagerLayer};
 
 use super::*;
+use crate::csv::line as csv_line;
 
 pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) -> Router {
     Router::new()
@@ -34,22 +35,6 @@ fn format_of(file: &str) -> Option<(&str, Format)> {
     } else {
         file.strip_suffix(".csv").map(|stem| (stem, Format::Csv))
     }
-}
-
-/// One CSV field: quoted when it must be, and never read as a formula by a spreadsheet.
-/// A CSV field, always quoted: a spreadsheet that splits on `;` (or tabs) would otherwise split an
-/// unquoted field and let a formula start the second part. A leading formula character is
-/// defused with an apostrophe.
-fn csv_field(value: &str) -> String {
-    let value =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
-    format!("\"{}\"", value.replace('"', "\"\""))
-}
-
-pub(crate) fn csv_line(fields: &[String]) -> String {
-    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
-    line.push_str("\r\n");
-    line
 }
 
 /// An export's failure, answered as the REST API answers its errors.
@@ -330,20 +315,4 @@ async fn export_list(
         tracing::info!(conversations = count, "conversations exported");
         Ok(())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("plain"), "\"plain\"");
-        assert_eq!(csv_field("a, b"), "\"a, b\"");
-        assert_eq!(csv_field("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("+1555"), "\"'+1555\"");
-        // In a locale whose spreadsheets split on `;`, the quotes keep this one field.
-        assert_eq!(csv_field("x;=cmd|' /C calc'!A0"), "\"x;=cmd|' /C calc'!A0\"");
-    }
 }

@@ -101,17 +101,27 @@ async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
     let mut tx = state.db.begin_write().await?;
     match outcome {
         Ok(media) => {
-            state.media.insert(&mut tx, &claim.id, &media.bytes).await?;
-            sqlx::query(
+            let stored = sqlx::query(
                 "UPDATE media SET state = 'stored', size = $1, content_type = COALESCE($2, content_type), error = NULL, \
                  lease_until = NULL WHERE id = $3 AND attempts = $4",
             )
             .bind(media.bytes.len() as i64)
-            .bind(media.content_type)
+            .bind(&media.content_type)
             .bind(&claim.id)
             .bind(claim.attempts)
             .execute(&mut *tx)
             .await?;
+            if stored.rows_affected() == 0 {
+                // Its message went meanwhile (a guest forgotten, a retention period, a connector
+                // deleted), or another worker took the item over: the file written is nobody's.
+                tx.rollback().await?;
+                if !still_claimed_elsewhere(state, &claim.id).await? {
+                    state.media.discard(std::slice::from_ref(&claim.id)).await;
+                }
+                tracing::info!(media_id = %claim.id, "media downloaded for a message that is gone; file removed");
+                return Ok(());
+            }
+            state.media.insert(&mut tx, &claim.id, &media.bytes).await?;
             tracing::info!(media_id = %claim.id, size = media.bytes.len(), "media stored");
         }
         Err((error, retry)) if retry && claim.attempts < MAX_ATTEMPTS => {
@@ -139,6 +149,13 @@ async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether the media item still exists (another worker's later claim of it writes the same file).
+async fn still_claimed_elsewhere(state: &AppState, id: &str) -> sqlx::Result<bool> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM media WHERE id = $1").bind(id).fetch_one(&state.db.pool).await?;
+    Ok(n > 0)
 }
 
 /// A file for Twilio to fetch and send: its signed link, valid for a while.

@@ -35,12 +35,25 @@ fn require_admin(me: &Me) -> Result<()> {
 
 /// Deletes what the organization holds of the guest at `address` (either channel), writes the
 /// audit line (counts, never the guest) in the same transaction, then removes their media files
-/// and tells open pages.
-async fn forget_address(state: &AppState, org_id: &str, address: &str, actor: &str, how: &str) -> Result<Forgotten> {
+/// and tells open pages. With `request`, the approved request it carries out is claimed in that
+/// transaction: `None` when another worker took it first (and did it).
+async fn forget_address(
+    state: &AppState,
+    org_id: &str,
+    address: &str,
+    actor: &str,
+    how: &str,
+    request: Option<&str>,
+) -> Result<Option<Forgotten>> {
     let addresses = addresses(address);
     let (db, addresses_ref) = (&state.db, &addresses);
-    let (forgotten, conversations, media) = crate::db::retrying(|| async move {
+    let done = crate::db::retrying(|| async move {
         let mut tx = db.begin_write().await?;
+        if let Some(id) = request {
+            if !store::claim(&mut tx, id).await? {
+                return Ok(None);
+            }
+        }
         // SQLite overwrites what the deletion frees, not only what it reads back as free.
         let sqlite = db.backend == crate::db::Backend::Sqlite;
         if sqlite {
@@ -53,16 +66,17 @@ async fn forget_address(state: &AppState, org_id: &str, address: &str, actor: &s
         let detail = format!("{}. {how}", forgotten.summary());
         audit::record(&mut tx, org_id, actor, Action::GuestForgotten, "a guest", &detail).await?;
         tx.commit().await?;
-        Ok((forgotten, conversations, media))
+        Ok(Some((forgotten, conversations, media)))
     })
     .await?;
+    let Some((forgotten, conversations, media)) = done else { return Ok(None) };
     state.media.discard(&media).await;
     state.db.overwrite_log().await;
     for id in &conversations {
         state.events.changed(id);
     }
     tracing::info!(org_id, conversations = forgotten.conversations, messages = forgotten.messages, "guest forgotten");
-    Ok(forgotten)
+    Ok(Some(forgotten))
 }
 
 /// Forgets the guest of a conversation, across the organization (its admins only).
@@ -74,7 +88,8 @@ pub async fn forget_guest(state: &AppState, me: &Me, conversation_id: &str) -> R
     if org_id != me.org_id {
         return Err(AppError::NotFound("Conversation".into()).into());
     }
-    forget_address(state, &me.org_id, &address, &audit::actor(me), "From a conversation's page.").await
+    let how = "From a conversation's page.";
+    Ok(forget_address(state, &me.org_id, &address, &audit::actor(me), how, None).await?.unwrap_or_default())
 }
 
 /// Forgets the guest with this number (E.164, or `whatsapp:` and E.164), across the organization;
@@ -85,7 +100,8 @@ pub async fn forget_number(state: &AppState, me: &Me, number: &str) -> Result<Fo
     if !crate::is_e164(number.strip_prefix("whatsapp:").unwrap_or(number)) {
         return Err(AppError::invalid("number", "Give the guest's number in E.164 form, e.g. +15551234567.").into());
     }
-    forget_address(state, &me.org_id, number, &audit::actor(me), "Through the REST API.").await
+    let how = "Through the REST API.";
+    Ok(forget_address(state, &me.org_id, number, &audit::actor(me), how, None).await?.unwrap_or_default())
 }
 
 /// A guest's `/forget`: recorded, and carried out at once (after this reply has gone out) or when
@@ -123,7 +139,7 @@ pub async fn requested(state: &AppState, org_id: &str, org_name: &str, address: 
 pub async fn carry_out(state: &AppState) -> Result<usize> {
     const PATIENCE_MS: i64 = 3_600_000;
     let mut done = 0;
-    for (_, org_id, address, since) in store::approved(&state.db.pool).await? {
+    for (id, org_id, address, since) in store::approved(&state.db.pool).await? {
         let waited = crate::now_ms() - since;
         let (db, addresses) = (&state.db.pool, addresses(&address));
         let told = store::answered_since(db, &org_id, &addresses, since).await?
@@ -132,8 +148,12 @@ pub async fn carry_out(state: &AppState) -> Result<usize> {
             continue;
         }
         let actor = "The guest (/forget)";
-        forget_address(state, &org_id, &address, actor, "At the guest's request.").await?;
-        done += 1;
+        match forget_address(state, &org_id, &address, actor, "At the guest's request.", Some(&id)).await {
+            Ok(Some(_)) => done += 1,
+            Ok(None) => {}
+            // One request failing does not hold back the others.
+            Err(e) => tracing::warn!(error = %e, request_id = %id, "cannot carry out a request to be forgotten"),
+        }
     }
     Ok(done)
 }
@@ -188,8 +208,10 @@ pub async fn decide(state: &AppState, me: &Me, id: &str, approve: bool) -> Resul
         }
         tx.commit().await?;
         let how = "At the guest's request (/forget), approved.";
-        let forgotten = forget_address(state, &me.org_id, &address, &actor, how).await?;
-        Ok(format!("Forgotten: {}.", forgotten.summary()))
+        Ok(match forget_address(state, &me.org_id, &address, &actor, how, Some(id)).await? {
+            Some(forgotten) => format!("Forgotten: {}.", forgotten.summary()),
+            None => "Forgotten (the request was being carried out already).".to_string(),
+        })
     } else {
         let mut tx = state.db.begin_write().await?;
         if !store::decide(&mut tx, id, false, &me.email).await? {

@@ -215,8 +215,21 @@ pub(super) async fn decide(tx: &mut AnyConnection, id: &str, approve: bool, by: 
     Ok(changed.rows_affected() > 0)
 }
 
-/// Whether the organization has written to the guest since `since` (the reply to their `/forget`
-/// is queued in the turn after the request is recorded).
+/// Takes an approved request for carrying out (in the erasure's transaction): false when another
+/// worker or instance took it first.
+pub(super) async fn claim(tx: &mut AnyConnection, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE forget_requests SET state = 'done', guest_address = '', done_at = $1 WHERE id = $2 AND state = 'approved'",
+    )
+    .bind(crate::now_ms())
+    .bind(id)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether Switchboard has answered the guest since `since` (the reply to their `/forget` is
+/// queued in the turn after the request is recorded; a staff reply meanwhile does not count).
 pub(super) async fn answered_since(
     db: &AnyPool,
     org_id: &str,
@@ -224,7 +237,7 @@ pub(super) async fn answered_since(
     since: i64,
 ) -> sqlx::Result<bool> {
     let (n,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND created_at >= $4 \
+        "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND origin = 'switchboard' AND created_at >= $4 \
          AND conversation_id IN ({CONVERSATIONS})"
     ))
     .bind(org_id)

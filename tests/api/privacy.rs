@@ -77,20 +77,17 @@ async fn conversations_of(app: &TestApp, address: &str) -> Vec<String> {
         .collect()
 }
 
-/// Ana, as much of her as the organization can hold: messages with her name, her number and her
-/// email in them and an image, a verified email, login codes, an approved access request (which
-/// put her email on the agent's shared list), execution records. Ben writes too.
-async fn ana_everywhere(app: &TestApp, agent: &str) -> Vec<String> {
-    let admin = app.browser("admin@example.com").await;
-    let first = Inbound {
+/// Ana sends an image with `body`; waits until it is stored and she has an answer.
+async fn ana_sends_an_image(app: &TestApp, body: &str, profile_name: Option<&str>) {
+    let message = Inbound {
         to: "whatsapp:+14155550100".into(),
         from: ANA.into(),
-        body: "Hello, Anastasia Quill here: +15550001111, ana.quill@example.com".into(),
-        profile_name: Some("Anastasia Quill".into()),
+        body: body.into(),
+        profile_name: profile_name.map(str::to_string),
         media: vec![MediaFile { content_type: "image/png".into(), data: PNG.to_vec() }],
     };
-    app.sim.sim.guest_message(first).await.unwrap();
-    eventually("Ana's first message answered and her image stored", || async {
+    app.sim.sim.guest_message(message).await.unwrap();
+    eventually("Ana answered, her image stored", || async {
         let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'stored'")
             .fetch_one(&app.state.db.pool)
             .await
@@ -98,6 +95,15 @@ async fn ana_everywhere(app: &TestApp, agent: &str) -> Vec<String> {
         (stored == 1 && !app.replies_to(ANA).is_empty()).then_some(())
     })
     .await;
+}
+
+/// Ana, as much of her as the organization can hold: messages with her name, her number and her
+/// email in them and an image, a verified email, login codes, an approved access request (which
+/// put her email on the agent's shared list), execution records. Ben writes too.
+async fn ana_everywhere(app: &TestApp, agent: &str) -> Vec<String> {
+    let admin = app.browser("admin@example.com").await;
+    let introduction = "Hello, Anastasia Quill here: +15550001111, ana.quill@example.com";
+    ana_sends_an_image(app, introduction, Some("Anastasia Quill")).await;
     say(app, BEN, "When is breakfast?").await;
     policy(app, &admin, agent, AccessPolicy::RequireApproval, false).await;
     say(app, ANA, "/login ana.quill@example.com").await;
@@ -457,22 +463,7 @@ async fn retention_deletes_what_is_older_with_its_media_and_nothing_newer() {
     let admin = app.browser("admin@example.com").await;
     // Ana wrote 40 days ago, with an image; Ben 40 days ago and again 29 days ago and today
     // (one conversation); Carol today.
-    let photo = Inbound {
-        to: "whatsapp:+14155550100".into(),
-        from: ANA.into(),
-        body: "The view from my room".into(),
-        profile_name: None,
-        media: vec![MediaFile { content_type: "image/png".into(), data: PNG.to_vec() }],
-    };
-    app.sim.sim.guest_message(photo).await.unwrap();
-    eventually("Ana answered, her image stored", || async {
-        let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM media WHERE state = 'stored'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-        (stored == 1 && !app.replies_to(ANA).is_empty()).then_some(())
-    })
-    .await;
+    ana_sends_an_image(&app, "The view from my room", None).await;
     let media: Vec<(String,)> = sqlx::query_as("SELECT id FROM media").fetch_all(&app.state.db.pool).await.unwrap();
     say(&app, BEN, "When is breakfast?").await;
     age(&app, BEN, 11).await;
@@ -540,4 +531,43 @@ async fn retention_deletes_what_is_older_with_its_media_and_nothing_newer() {
             ("Retention period changed", "Agent concierge", "Kept for 60 days."),
         ]
     );
+}
+
+/// A guest forgotten while their image is still downloading: the file the download writes
+/// afterwards belongs to no message, and is removed.
+#[tokio::test]
+async fn an_image_still_downloading_when_its_guest_is_forgotten_leaves_no_file() {
+    let app = spawn_app().await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    app.sim.sim.set_faults(twilio_sim::Faults { media_delay_ms: 1500, ..Default::default() });
+    let message = Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: ANA.into(),
+        body: "Is this the entrance?".into(),
+        profile_name: None,
+        media: vec![MediaFile { content_type: "image/png".into(), data: PNG.to_vec() }],
+    };
+    app.sim.sim.guest_message(message).await.unwrap();
+    let media = eventually("the image's row, downloading", || async {
+        sqlx::query_as::<_, (String,)>("SELECT id FROM media WHERE state = 'pending' AND lease_until IS NOT NULL")
+            .fetch_optional(&app.state.db.pool)
+            .await
+            .unwrap()
+            .map(|(id,)| id)
+    })
+    .await;
+    let conversation = conversations_of(&app, ANA).await.pop().unwrap();
+    let f = app.ui(&admin, ForgetGuest { conversation_id: conversation }).await.unwrap();
+    assert_eq!(f.media, 1);
+    eventually("the download done", || async {
+        (app.sim.sim.media_fetches().values().sum::<usize>() == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.state.media.load(&app.state.db, &media).await, None, "no file left behind");
+    let left: Vec<String> = std::fs::read_dir(app.data_dir.join("media"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(left.iter().all(|f| !f.starts_with(&media)), "{left:?}");
 }

@@ -156,31 +156,16 @@ pub(super) async fn media_of_messages(db: &AnyPool, message_ids: &[String]) -> s
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        message_id: String,
-        id: String,
-        content_type: String,
-        state: String,
-        error: Option<String>,
-    }
-    let sql = format!(
-        "SELECT message_id, id, content_type, state, error FROM media WHERE message_id IN ({}) \
-         ORDER BY message_id, position",
-        placeholders(message_ids.len())
-    );
-    let mut q = sqlx::query_as::<_, Row>(&sql);
-    for id in message_ids {
-        q = q.bind(id);
-    }
-    Ok(q.fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.message_id, MediaView { id: r.id, content_type: r.content_type, state: r.state, error: r.error }))
-        .collect())
+    media_where(db, "md.message_id", message_ids).await
 }
 
+/// The media of these conversations' messages, in order.
 pub(super) async fn media(db: &AnyPool, conversation_ids: &[String]) -> sqlx::Result<Vec<(String, MediaView)>> {
+    media_where(db, "m.conversation_id", conversation_ids).await
+}
+
+/// Media whose `column` (of the media `md` or their message `m`) is one of `ids`, by message and position.
+async fn media_where(db: &AnyPool, column: &str, ids: &[String]) -> sqlx::Result<Vec<(String, MediaView)>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         message_id: String,
@@ -192,11 +177,11 @@ pub(super) async fn media(db: &AnyPool, conversation_ids: &[String]) -> sqlx::Re
     let sql = format!(
         "SELECT md.message_id AS message_id, md.id AS id, md.content_type AS content_type, md.state AS state, \
          md.error AS error FROM media md \
-         JOIN messages m ON m.id = md.message_id WHERE m.conversation_id IN ({}) ORDER BY md.message_id, md.position",
-        placeholders(conversation_ids.len())
+         JOIN messages m ON m.id = md.message_id WHERE {column} IN ({}) ORDER BY md.message_id, md.position",
+        placeholders(ids.len())
     );
     let mut q = sqlx::query_as::<_, Row>(&sql);
-    for id in conversation_ids {
+    for id in ids {
         q = q.bind(id);
     }
     Ok(q.fetch_all(db)
