@@ -135,10 +135,22 @@ fn open_object(value: serde_json::Value) -> String {
     text
 }
 
+/// A read-only transaction whose reads all see the database as it was when it began (its first
+/// read, on SQLite): an export read a page at a time neither misses a conversation that moves up
+/// the list meanwhile nor shows one twice.
+async fn snapshot(state: &AppState) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+    match state.db.backend {
+        crate::db::Backend::Sqlite => state.db.pool.begin_with("BEGIN").await,
+        crate::db::Backend::Postgres => {
+            state.db.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
+        }
+    }
+}
+
 /// Writes one conversation's messages, a page at a time: JSON objects separated by commas (the
 /// caller writes the brackets), or CSV lines. False when the reader has gone.
 async fn write_messages(
-    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
     w: &Writer,
     conversation_id: &str,
     format: Format,
@@ -146,7 +158,7 @@ async fn write_messages(
     let mut after: Option<(i64, String)> = None;
     let mut first = true;
     loop {
-        let page = messages_page(state, conversation_id, after.as_ref(), PAGE).await?;
+        let page = messages_page(&mut *conn, conversation_id, after.as_ref(), PAGE).await?;
         let Some(last) = page.last() else { return Ok(true) };
         after = Some((last.at_ms, last.id.clone()));
         let mut out = String::new();
@@ -189,6 +201,7 @@ async fn export_one(State(state): State<AppState>, session: Session, Path(file):
     tracing::info!(conversation_id = id, "conversation exported");
     let name = format!("conversation-{id}");
     streamed(format, &name, move |w| async move {
+        let mut tx = snapshot(&state).await?;
         match format {
             Format::Json => {
                 let head = open_object(serde_json::json!({
@@ -200,16 +213,17 @@ async fn export_one(State(state): State<AppState>, session: Session, Path(file):
                     "number": d.number,
                     "state": d.state.as_str(),
                 }));
-                if w.send(format!("{head},\"messages\":[")).await && write_messages(&state, &w, &d.id, format).await? {
+                if w.send(format!("{head},\"messages\":[")).await && write_messages(&mut tx, &w, &d.id, format).await? {
                     w.send("]}".into()).await;
                 }
             }
             Format::Csv => {
                 if w.send(csv_line(&MESSAGE_HEADER.map(str::to_string))).await {
-                    write_messages(&state, &w, &d.id, format).await?;
+                    write_messages(&mut tx, &w, &d.id, format).await?;
                 }
             }
         }
+        tx.rollback().await?;
         Ok(())
     })
 }
@@ -240,6 +254,11 @@ async fn export_list(
         return problem(e);
     }
     streamed(format, "conversations", move |w| async move {
+        if !filter.q.trim().is_empty() {
+            // A search finds every message stored before it, however far behind the indexer is.
+            super::search::index_queued(&state.db).await?;
+        }
+        let mut tx = snapshot(&state).await?;
         let head = match format {
             Format::Json => "[".to_string(),
             Format::Csv => csv_line(
@@ -263,7 +282,7 @@ async fn export_list(
         let mut place: Option<store::Place> = None;
         let mut count = 0;
         loop {
-            let page = rows(&state, &me, &filter, place.as_ref(), store::Way::Older, CONVERSATIONS_PAGE).await?;
+            let page = rows_on(&state, &mut tx, &me, &filter, place.as_ref(), CONVERSATIONS_PAGE).await?;
             for r in &page {
                 let more = match format {
                     Format::Json => {
@@ -279,7 +298,7 @@ async fn export_list(
                         }));
                         let comma = if count > 0 { "," } else { "" };
                         w.send(format!("{comma}{head},\"messages\":[")).await
-                            && write_messages(&state, &w, &r.id, format).await?
+                            && write_messages(&mut tx, &w, &r.id, format).await?
                             && w.send("]}".into()).await
                     }
                     Format::Csv => {
@@ -309,6 +328,7 @@ async fn export_list(
                 _ => break,
             }
         }
+        tx.rollback().await?;
         if format == Format::Json {
             w.send("]".into()).await;
         }

@@ -58,13 +58,30 @@ async fn rows(
         // A search finds every message stored before it, however far behind the indexer is.
         search::index_queued(&state.db).await?;
     }
+    let rows = store::list(&state.db.pool, state.db.backend, me, filter, place, way, limit).await?;
+    Ok(shown_rows(me, rows, way))
+}
+
+/// The same, read on `conn` (an export's snapshot); a search's queue is indexed by the caller first.
+async fn rows_on(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    me: &Me,
+    filter: &InboxFilter,
+    place: Option<&store::Place>,
+    limit: usize,
+) -> Result<Vec<InboxRow>> {
+    let rows = store::list(&mut *conn, state.db.backend, me, filter, place, store::Way::Older, limit).await?;
+    Ok(shown_rows(me, rows, store::Way::Older))
+}
+
+/// The list's rows as `me` sees them, newest first.
+fn shown_rows(me: &Me, mut rows: Vec<store::ListRow>, way: store::Way) -> Vec<InboxRow> {
     let now = now_ms();
-    let mut rows = store::list(&state.db.pool, state.db.backend, me, filter, place, way, limit).await?;
     if way == store::Way::Newer {
         rows.reverse();
     }
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| InboxRow {
             guest: shown(me, &r.guest_address),
             provider: Provider::stored(&r.provider),
@@ -80,7 +97,7 @@ async fn rows(
             guest_name: r.guest_name,
             number: r.phone_number,
         })
-        .collect())
+        .collect()
 }
 
 pub async fn list(state: &AppState, me: &Me, filter: &InboxFilter) -> Result<InboxPage> {
@@ -191,15 +208,15 @@ fn view_of(m: store::MessageRow, media: Vec<MediaView>) -> MessageView {
 /// One conversation's messages after `after` (the last one a page gave: its time and id), oldest
 /// first, at most `limit`, with their media.
 pub async fn messages_page(
-    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
     conversation_id: &str,
     after: Option<&(i64, String)>,
     limit: i64,
 ) -> Result<Vec<MessageView>> {
-    let rows = store::messages_page(&state.db.pool, conversation_id, after, limit).await?;
+    let rows = store::messages_page(&mut *conn, conversation_id, after, limit).await?;
     let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
     let mut media: HashMap<String, Vec<MediaView>> = HashMap::new();
-    for (message_id, item) in store::media_of_messages(&state.db.pool, &ids).await? {
+    for (message_id, item) in store::media_of_messages(&mut *conn, &ids).await? {
         media.entry(message_id).or_default().push(item);
     }
     Ok(rows

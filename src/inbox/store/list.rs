@@ -3,7 +3,6 @@
 //! finds its conversations through the indexes of guests and of the messages' text first.
 
 use app::{accounts::Me, connectors::Provider, inbox::InboxFilter};
-use sqlx::AnyPool;
 
 use super::FROM;
 use crate::db::Backend;
@@ -178,8 +177,8 @@ pub(in crate::inbox) struct ListRow {
 /// Without a search, each state is read on its own, along the index on (state, last activity, id)
 /// (migration 0021), and the two ordered reads are merged: one read ordered by activity across
 /// both states would sort every conversation of the organization for each page.
-pub(in crate::inbox) async fn list(
-    db: &AnyPool,
+pub(in crate::inbox) async fn list<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    db: E,
     backend: Backend,
     me: &Me,
     filter: &InboxFilter,

@@ -128,8 +128,8 @@ pub(super) async fn messages(
 /// The media of the given conversations' messages, each message's in order, keyed by message.
 /// One conversation's messages after `after` (a message's time and id), oldest first, at most
 /// `limit`: an export reads a long history a page at a time along the conversation's index.
-pub(super) async fn messages_page(
-    db: &AnyPool,
+pub(super) async fn messages_page<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    db: E,
     conversation_id: &str,
     after: Option<&(i64, String)>,
     limit: i64,
@@ -152,7 +152,10 @@ pub(super) async fn messages_page(
 }
 
 /// The media of these messages, in order.
-pub(super) async fn media_of_messages(db: &AnyPool, message_ids: &[String]) -> sqlx::Result<Vec<(String, MediaView)>> {
+pub(super) async fn media_of_messages<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    db: E,
+    message_ids: &[String],
+) -> sqlx::Result<Vec<(String, MediaView)>> {
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -165,7 +168,11 @@ pub(super) async fn media(db: &AnyPool, conversation_ids: &[String]) -> sqlx::Re
 }
 
 /// Media whose `column` (of the media `md` or their message `m`) is one of `ids`, by message and position.
-async fn media_where(db: &AnyPool, column: &str, ids: &[String]) -> sqlx::Result<Vec<(String, MediaView)>> {
+async fn media_where<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    db: E,
+    column: &str,
+    ids: &[String],
+) -> sqlx::Result<Vec<(String, MediaView)>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         message_id: String,

@@ -480,6 +480,73 @@ async fn exports_longer_than_their_pages_come_whole_and_in_order() {
     assert_eq!(json["messages"][1233]["body"], "message 1233");
 }
 
+/// A list export is read from one snapshot of the database: a conversation that moves up the list
+/// while the download is under way (its guest writes) is in the file once, not lost because it
+/// jumped over the place the export had reached.
+#[tokio::test]
+async fn a_conversation_moving_up_during_an_export_is_in_it_once() {
+    let app = spawn_app().await;
+    let (_, connector, number, agent) = app.ready_path().await;
+    let pool = &app.state.db.pool;
+    let now = switchboard::now_ms() - 3_600_000;
+    // 1,000 conversations of two 10 kB messages: 20 MB, more than the connection's buffers hold,
+    // so the export is still reading pages when the oldest conversation moves.
+    let body = "x".repeat(10_000);
+    let mut tx = pool.begin().await.unwrap();
+    for c in 0..1000i64 {
+        let id = format!("{:032x}", c + 1);
+        sqlx::query(
+            "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&id)
+        .bind(&number)
+        .bind(format!("whatsapp:+1555{c:07}"))
+        .bind(&agent)
+        .bind(now + c * 1000)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for m in 0..2i64 {
+            sqlx::query(
+                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+                 VALUES ($1, $2, $3, 'inbound', $4, 'received', $5)",
+            )
+            .bind(format!("{:016x}{:016x}", c + 1, m))
+            .bind(&id)
+            .bind(&connector)
+            .bind(&body)
+            .bind(now + c * 1000 - 1000 + m)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let browser = app.browser("admin@example.com").await;
+    let mut response = browser.get(format!("{}/export/conversations.json", app.url)).send().await.unwrap();
+    let mut file = Vec::new();
+    while file.len() < 1_000_000 {
+        file.extend_from_slice(&response.chunk().await.unwrap().expect("more of the file"));
+    }
+    // The oldest conversation, far below where the export is, gets a message now.
+    sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
+        .bind(switchboard::now_ms())
+        .bind(format!("{:032x}", 1))
+        .execute(pool)
+        .await
+        .unwrap();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        file.extend_from_slice(&chunk);
+    }
+    let list: serde_json::Value = serde_json::from_slice(&file).unwrap();
+    let mut ids: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1000, "every conversation once");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1000, "none twice");
+}
+
 #[tokio::test]
 async fn paging_holds_steady_while_guests_write() {
     let app = spawn_app().await;
