@@ -403,6 +403,112 @@ fn only_throughput() -> bool {
     std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "throughput")
 }
 
+/// Whether SWITCHBOARD_BENCH_ONLY=retention asks for the retention phase alone: a day's worth of
+/// old messages deleted while webhooks arrive at 2,000 a second.
+fn only_retention() -> bool {
+    std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "retention")
+}
+
+/// Messages written 40 days back, all on one day: `conversations` of 20 messages each.
+const OLD_CONVERSATIONS: usize = 5_000;
+
+async fn seed_old_day(db: &switchboard::db::Db, number_id: &str, connector_id: &str, agent_id: &str) {
+    let day = switchboard::now_ms() - 40 * 86_400_000;
+    for chunk in 0..OLD_CONVERSATIONS / 100 {
+        let mut tx = db.pool.begin().await.unwrap();
+        let mut conversations = Vec::new();
+        let mut messages = Vec::new();
+        for c in chunk * 100..(chunk + 1) * 100 {
+            let at = day + c as i64 * 10_000;
+            let id = format!("{:012x}{:020x}", at as u64, c);
+            conversations.push(format!(
+                "('{id}', '{number_id}', 'whatsapp:+1555{c:07}', '{agent_id}', {at}, {last}, 'ended')",
+                last = at + 19_000
+            ));
+            for m in 0..20 {
+                let direction = if m % 2 == 0 { "inbound" } else { "outbound" };
+                messages.push(format!(
+                    "('{:012x}{:010x}{m:010x}', '{id}', '{connector_id}', '{direction}', 'an old message {m}', 'delivered', {})",
+                    (at + m * 1000) as u64,
+                    c,
+                    at + m * 1000
+                ));
+            }
+        }
+        sqlx::query(&format!(
+            "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at, state) VALUES {}",
+            conversations.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for part in messages.chunks(500) {
+            sqlx::query(&format!(
+                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) VALUES {}",
+                part.join(", ")
+            ))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+/// The retention phase: webhooks at 2,000 a second for 5 s with nothing to delete, then again
+/// while a day's worth of messages (100,000, 40 days old) goes under a 30-day period.
+async fn retention_phase(bench: &Bench) {
+    let mut child = bench.start(&[("SWITCHBOARD_SEND_RATE", "0"), ("SWITCHBOARD_RETENTION_SWEEP_MS", "200")]);
+    wait_up(bench.port).await;
+    let url = match &bench.database_url {
+        Some(url) => url.clone(),
+        None => switchboard::db::sqlite_url(&bench.data),
+    };
+    let db = switchboard::db::Db::connect(&url).await.unwrap();
+    let old = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE body LIKE 'an old message%'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        n
+    };
+    let before = old().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let quiet = fixed_rate(&bench.webhook_url, 2000, 5, 50_000_000, "whatsapp:+14155550111").await;
+    sqlx::query("UPDATE organizations SET retention_days = 30").execute(&db.pool).await.unwrap();
+    let started = Instant::now();
+    let load = {
+        let url = bench.webhook_url.clone();
+        tokio::spawn(async move { fixed_rate(&url, 2000, 20, 60_000_000, "whatsapp:+14155550111").await })
+    };
+    let mut took = None;
+    while took.is_none() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if old().await == 0 {
+            took = Some(started.elapsed());
+        }
+    }
+    let during = load.await.unwrap();
+    let over = |l: &Latencies| l.sorted.iter().filter(|&&us| us > 50_000).count();
+    println!("| retention: old messages | {before}, all from one day 40 days back, under a 30-day period |");
+    println!(
+        "| retention: all deleted within | {} |",
+        took.map_or("not within 20 s".to_string(), |t| format!("{:.1} s", t.as_secs_f64()))
+    );
+    println!(
+        "| ack latency at 2,000 req/s, nothing to delete (5 s) | {}; over 50 ms: {} |",
+        quiet.summary(),
+        over(&quiet)
+    );
+    println!(
+        "| ack latency at 2,000 req/s while the day is deleted (20 s) | {}; over 50 ms: {} |",
+        during.summary(),
+        over(&during)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Progress on standard error while the benchmark runs: which phase ended, and the process's
 /// memory then.
 fn progress(started: Instant, phase: &str, child: &Child) {
@@ -500,6 +606,11 @@ async fn main() {
     let webhook_url = state.connector(&me, &c.id).await.unwrap().inbound_webhook_url;
     // BENCH_AFTER_SETUP_SQL=<statement>: run on the database before the process under test starts,
     // to measure what a part of the schema costs (`DROP INDEX messages_search`: the search index).
+    if only_retention() {
+        seed_old_day(&state.db, &row.id, &c.id, &agent.id).await;
+        // Forty days on, their words have long been in the search index.
+        switchboard::inbox::search::index_queued(&state.db).await.unwrap();
+    }
     if let Some(sql) = std::env::var("BENCH_AFTER_SETUP_SQL").ok().filter(|s| !s.is_empty()) {
         sqlx::raw_sql(&sql).execute(&state.db.pool).await.expect("BENCH_AFTER_SETUP_SQL runs");
         println!("After setup: {sql}");
@@ -523,6 +634,11 @@ async fn main() {
         "Switchboard pipeline benchmark ({cores} cores, {database}, release build, load over loopback from one process)"
     );
     println!("Measured binary: {}\n", measured_binary().display());
+    if only_retention() {
+        retention_phase(&bench).await;
+        let _ = std::fs::remove_dir_all(&bench.data);
+        return;
+    }
 
     // 1. Throughput: the real webhook against a bare axum handler, in turns (five rounds of
     // each, 3 s at a time), so that the machine drifting (a shared VM) moves both alike. Before

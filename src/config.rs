@@ -103,6 +103,9 @@ pub struct Config {
     /// How often, in milliseconds, conversations quiet for their agent's inactivity period are ended.
     #[arg(long, env = "SWITCHBOARD_LIFECYCLE_SWEEP_MS", default_value_t = 5000)]
     pub lifecycle_sweep_ms: u64,
+    /// How often, in milliseconds, messages past their retention period are looked for.
+    #[arg(long, env = "SWITCHBOARD_RETENTION_SWEEP_MS", default_value_t = 60000)]
+    pub retention_sweep_ms: u64,
     /// SMTP server that sends the codes guests ask for with /login; without it, agents that
     /// require an email address cannot verify anyone.
     #[arg(long, env = "SWITCHBOARD_SMTP_HOST")]
@@ -216,6 +219,7 @@ impl Config {
             health_check: (self.health_check_secs > 0).then(|| Duration::from_secs(self.health_check_secs)),
             drain_grace: Duration::from_millis(self.drain_ms),
             lifecycle_sweep: Duration::from_millis(self.lifecycle_sweep_ms.max(100)),
+            retention_sweep: Duration::from_millis(self.retention_sweep_ms.max(100)),
             turn_workers: usize::from(self.turn_workers),
             send_workers: usize::from(self.send_workers),
             send_give_up: Duration::from_secs(self.send_give_up_secs),

@@ -17,8 +17,12 @@ use crate::{
 };
 
 const DAY_MS: i64 = 86_400_000;
-/// Messages deleted per transaction.
-const BATCH: usize = 500;
+/// Messages deleted per transaction: the size adapts so that a transaction takes about
+/// [`BATCH_TIME`], between these bounds (a deletion writes each message's row, its index entries
+/// and its words out of the text index; on SQLite the webhooks wait meanwhile).
+const MIN_BATCH: usize = 20;
+const MAX_BATCH: usize = 500;
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(8);
 /// Conversations looked at per batch.
 const CONVERSATIONS: i64 = 50;
 /// The shortest period: the dashboard keeps a day's counts two days after it ends, from its
@@ -103,17 +107,22 @@ fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Deletes up to [`BATCH`] messages older than `cutoff` from these conversations (with their
+/// Deletes up to `limit` messages older than `cutoff` from these conversations (with their
 /// media and the execution records as old), and the conversations quiet since that have none
 /// left. Returns the messages deleted and the media files to remove.
-async fn delete_batch(state: &AppState, conversations: &[String], cutoff: i64) -> sqlx::Result<(usize, Vec<String>)> {
+async fn delete_batch(
+    state: &AppState,
+    conversations: &[String],
+    cutoff: i64,
+    limit: usize,
+) -> sqlx::Result<(usize, Vec<String>)> {
     let db = &state.db;
     crate::db::retrying(|| async move {
         let mut tx = db.begin_write().await?;
         let list = placeholders(2, conversations.len());
         let sql = format!(
             "SELECT id FROM messages WHERE conversation_id IN ({list}) AND created_at < $1 \
-             ORDER BY conversation_id, created_at LIMIT {BATCH}"
+             ORDER BY conversation_id, created_at LIMIT {limit}"
         );
         let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(cutoff);
         for id in conversations {
@@ -161,6 +170,7 @@ async fn delete_batch(state: &AppState, conversations: &[String], cutoff: i64) -
 /// messages deleted.
 pub async fn sweep(state: &AppState) -> Result<usize> {
     let mut deleted = 0;
+    let mut batch = 100;
     for (scope, days) in periods(&state.db.pool).await? {
         let cutoff = now_ms() - days * DAY_MS;
         loop {
@@ -172,16 +182,21 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 break;
             }
             let mut progress = false;
-            for chunk in conversations.chunks(10) {
-                let (n, media) = delete_batch(state, chunk, cutoff).await?;
+            // About as many conversations as the batch has messages for (20 each, in the usual case).
+            for chunk in conversations.chunks((batch / 20).clamp(1, CONVERSATIONS as usize)) {
+                let started = std::time::Instant::now();
+                let (n, media) = delete_batch(state, chunk, cutoff, batch).await?;
+                let took = started.elapsed();
                 state.media.discard(&media).await;
                 deleted += n;
                 progress |= n > 0;
                 for id in chunk {
                     state.events.changed(id);
                 }
-                // The webhooks' writes between two batches.
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                // The next batch as large as fits in the time; then as long a pause for the
+                // webhooks' writes as the batch took (at most half the write turn is this job's).
+                batch = if took > BATCH_TIME { batch * 2 / 3 } else { batch * 5 / 4 }.clamp(MIN_BATCH, MAX_BATCH);
+                tokio::time::sleep(took.max(std::time::Duration::from_millis(2))).await;
             }
             if !progress {
                 // Quiet conversations with no old message left (gone meanwhile): nothing more to do.
