@@ -150,6 +150,8 @@ pub async fn add_user(db: &Db, me: &Me, email: &str, role: Role, password: Strin
     let id = new_id();
     let mut tx = db.begin_write().await?;
     insert_user(&mut tx, &id, &me.org_id, &email, &hash, role, now_ms()).await?;
+    let actor = crate::audit::actor(me);
+    crate::audit::record(&mut tx, &me.org_id, &actor, crate::audit::Action::UserAdded, &email, role.label()).await?;
     tx.commit().await?;
     tracing::info!(user_id = %id, role = role.as_str(), "user added");
     Ok(UserRow { id, email, role, is_me: false })
@@ -162,10 +164,17 @@ pub async fn remove_user(db: &Db, me: &Me, user_id: &str) -> Result<()> {
     if user_id == me.user_id {
         return Err(AppError::Conflict("You cannot remove yourself.".into()).into());
     }
+    let email: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1 AND org_id = $2")
+        .bind(user_id)
+        .bind(&me.org_id)
+        .fetch_optional(&db.pool)
+        .await?;
     if !store::delete_user(&db.pool, &me.org_id, user_id).await? {
         return Err(AppError::NotFound("User".into()).into());
     }
     tracing::info!(user_id, "user removed");
+    let email = email.map(|(e,)| e).unwrap_or_default();
+    crate::audit::record_on(db, me, crate::audit::Action::UserRemoved, &email, "").await?;
     Ok(())
 }
 

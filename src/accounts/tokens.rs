@@ -45,15 +45,23 @@ pub async fn create(state: &AppState, me: &Me, name: &str) -> Result<NewApiToken
     let new = store::NewToken { id: &id, user_id: &me.user_id, name, token_hash: &hash, prefix: &prefix };
     store::insert_token(&state.db.pool, new, now).await?;
     tracing::info!(token_id = %id, user_id = %me.user_id, "API token created");
+    crate::audit::record_now(state, me, crate::audit::Action::TokenCreated, name, "").await?;
     let row = ApiTokenRow { id, name: name.to_string(), prefix, created: utc_minutes(now), last_used: None };
     Ok(NewApiToken { token, row })
 }
 
 pub async fn revoke(state: &AppState, me: &Me, id: &str) -> Result<()> {
+    let name: Option<(String,)> = sqlx::query_as("SELECT name FROM api_tokens WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(&me.user_id)
+        .fetch_optional(&state.db.pool)
+        .await?;
     if !store::delete_token(&state.db.pool, &me.user_id, id).await? {
         return Err(AppError::NotFound("Token".into()).into());
     }
     tracing::info!(token_id = id, "API token revoked");
+    let name = name.map(|(n,)| n).unwrap_or_default();
+    crate::audit::record_now(state, me, crate::audit::Action::TokenRevoked, &name, "").await?;
     Ok(())
 }
 

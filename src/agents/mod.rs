@@ -188,6 +188,9 @@ pub async fn create(state: &AppState, me: &Me, input: AgentInput) -> Result<Agen
         other => other?,
     };
     store::write_faq(&mut tx, &id, &v.faq).await?;
+    let (actor, action) = (crate::audit::actor(me), crate::audit::Action::AgentCreated);
+    let brain = format!("Brain: {}.", v.brain.as_str());
+    crate::audit::record(&mut tx, &me.org_id, &actor, action, &v.name, &brain).await?;
     tx.commit().await?;
     tracing::info!(agent_id = %id, brain = v.brain.as_str(), "agent created");
     Ok(AgentDetail { new_hook_secret: hook_secret, ..detail(state, me, &id).await? })
@@ -228,11 +231,12 @@ pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput
 /// Deletes the agent and its channels; the numbers stay active and its conversations stay,
 /// without an agent.
 pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
-    require_agent(state, me, agent_id).await?;
-    let (db, org) = (&state.db, &me.org_id);
+    let (name, _) = require_agent(state, me, agent_id).await?;
+    let (db, org, actor, name) = (&state.db, &me.org_id, &crate::audit::actor(me), &name);
     crate::db::retrying(|| async move {
         let mut tx = db.begin_write().await?;
         store::delete(&mut tx, agent_id, org).await?;
+        crate::audit::record(&mut tx, org, actor, crate::audit::Action::AgentDeleted, name, "").await?;
         tx.commit().await
     })
     .await?;
@@ -243,11 +247,13 @@ pub async fn delete(state: &AppState, me: &Me, agent_id: &str) -> Result<()> {
 
 /// A new signing secret for the HTTP hook brain; the old one stops being used at once.
 pub async fn regenerate_hook_secret(state: &AppState, me: &Me, agent_id: &str) -> Result<String> {
-    require_agent(state, me, agent_id).await?;
+    let (name, _) = require_agent(state, me, agent_id).await?;
     let secret = new_hook_secret();
     if !store::set_hook_secret(&state.db.pool, agent_id, state.secrets.seal(&secret, agent_id)).await? {
         return Err(AppError::Conflict("Only an agent with the HTTP hook brain has a signing secret.".into()).into());
     }
+    let detail = "The old secret no longer signs the hook's requests.";
+    crate::audit::record_now(state, me, crate::audit::Action::HookSecretRegenerated, &name, detail).await?;
     Ok(secret)
 }
 

@@ -12,6 +12,8 @@ use app::{
 };
 use sqlx::{AnyConnection, AnyPool};
 
+pub mod export;
+
 use crate::{error::Result, new_id, now_ms, state::AppState};
 
 /// What was done. The database stores [`Action::key`]; the page shows [`Action::label`].
@@ -32,9 +34,16 @@ pub enum Action {
     ForgetDeclined,
     ForgetModeChanged,
     RetentionChanged,
+    UserAdded,
+    UserRemoved,
+    TokenCreated,
+    TokenRevoked,
+    AgentCreated,
+    AgentDeleted,
+    HookSecretRegenerated,
 }
 
-const ACTIONS: [Action; 15] = [
+const ACTIONS: [Action; 22] = [
     Action::ConnectorAdded,
     Action::ConnectorCredentials,
     Action::ConnectorDeleted,
@@ -50,6 +59,13 @@ const ACTIONS: [Action; 15] = [
     Action::ForgetDeclined,
     Action::ForgetModeChanged,
     Action::RetentionChanged,
+    Action::UserAdded,
+    Action::UserRemoved,
+    Action::TokenCreated,
+    Action::TokenRevoked,
+    Action::AgentCreated,
+    Action::AgentDeleted,
+    Action::HookSecretRegenerated,
 ];
 
 impl Action {
@@ -70,6 +86,13 @@ impl Action {
             Action::ForgetDeclined => "guest.forget_declined",
             Action::ForgetModeChanged => "privacy.forget_mode",
             Action::RetentionChanged => "privacy.retention",
+            Action::UserAdded => "user.added",
+            Action::UserRemoved => "user.removed",
+            Action::TokenCreated => "token.created",
+            Action::TokenRevoked => "token.revoked",
+            Action::AgentCreated => "agent.created",
+            Action::AgentDeleted => "agent.deleted",
+            Action::HookSecretRegenerated => "agent.hook_secret",
         }
     }
 
@@ -90,6 +113,13 @@ impl Action {
             Action::ForgetDeclined => "Request to be forgotten declined",
             Action::ForgetModeChanged => "Handling of /forget changed",
             Action::RetentionChanged => "Retention period changed",
+            Action::UserAdded => "User added",
+            Action::UserRemoved => "User removed",
+            Action::TokenCreated => "API token created",
+            Action::TokenRevoked => "API token revoked",
+            Action::AgentCreated => "Agent created",
+            Action::AgentDeleted => "Agent deleted",
+            Action::HookSecretRegenerated => "Hook signing secret regenerated",
         }
     }
 
@@ -133,7 +163,12 @@ pub async fn record(
 /// Writes a line on its own, for a change that had no transaction of its own (an export, a
 /// webhook set in Twilio).
 pub async fn record_now(state: &AppState, me: &Me, action: Action, subject: &str, detail: &str) -> Result<()> {
-    let mut tx = state.db.begin_write().await?;
+    record_on(&state.db, me, action, subject, detail).await
+}
+
+/// The same, given the database alone.
+pub async fn record_on(db: &crate::db::Db, me: &Me, action: Action, subject: &str, detail: &str) -> Result<()> {
+    let mut tx = db.begin_write().await?;
     record(&mut tx, &me.org_id, &actor(me), action, subject, detail).await?;
     tx.commit().await?;
     Ok(())
@@ -208,66 +243,4 @@ pub async fn page(state: &AppState, me: &Me, older: Option<String>) -> Result<Au
         entries.last().map(|e| e.id.clone()).unwrap_or_default()
     });
     Ok(AuditPage { entries, older })
-}
-
-/// Lines of the audit log read and sent at a time by its export.
-const EXPORT_CHUNK: i64 = 500;
-
-/// `GET /export/audit.csv`: the organization's whole log, newest first, for its admins. Read
-/// and sent a chunk at a time, so it takes the same memory however long the log is; a failure
-/// midway ends the download with an error instead of a file that looks whole.
-pub async fn export(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    session: tower_sessions::Session,
-) -> axum::response::Response {
-    use axum::{
-        http::{header, StatusCode},
-        response::IntoResponse,
-    };
-    let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let refused = |e: crate::error::Error| crate::error::ApiError::from(e).into_response();
-    if me.role != Role::OrgAdmin {
-        return refused(AppError::Forbidden.into());
-    }
-    if let Err(e) = record_now(&state, &me, Action::Exported, "Audit log", "CSV.").await {
-        return refused(e);
-    }
-    let header_line = crate::csv::line(&["at_utc", "actor", "action", "subject", "detail"].map(str::to_string));
-    let start = (state, me.org_id, None::<String>, Some(header_line));
-    let chunks = futures_util::stream::unfold(Some(start), |next| async move {
-        let (state, org_id, older, header) = next?;
-        match entries(&state.db.pool, &org_id, older.as_deref(), EXPORT_CHUNK).await {
-            Err(e) => {
-                tracing::warn!(error = %e, "audit log export stopped");
-                Some((Err(std::io::Error::other("the audit log could not be read")), None))
-            }
-            Ok(rows) if rows.is_empty() => header.map(|h| (Ok(h), None)),
-            Ok(rows) => {
-                let mut out = header.unwrap_or_default();
-                for e in &rows {
-                    out.push_str(&crate::csv::line(&[
-                        app::time::utc_minutes(e.at_ms),
-                        e.actor.clone(),
-                        e.action.clone(),
-                        e.subject.clone(),
-                        e.detail.clone(),
-                    ]));
-                }
-                let older = rows.last().map(|e| e.id.clone());
-                let more = rows.len() as i64 == EXPORT_CHUNK;
-                Some((Ok(out), more.then_some((state, org_id, older, None))))
-            }
-        }
-    });
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit-log.csv\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        axum::body::Body::from_stream(chunks),
-    )
-        .into_response()
 }

@@ -17,7 +17,7 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) ->
     Router::new()
         .route("/events", get(crate::events::stream::stream))
         .route("/export/conversations/{file}", get(export_one))
-        .route("/export/audit.csv", get(crate::audit::export))
+        .route("/export/audit.csv", get(crate::audit::export::export))
         .route("/export/{file}", get(export_list))
         .with_state(state)
         .layer(sessions)

@@ -370,6 +370,8 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
     app.ui(&admin, SetAllWebhooks { connector_id: connector.clone() }).await.unwrap();
     let channel = app.state.list_channels(&app.admin_me().await, &agent).await.unwrap().pop().unwrap().id;
     app.ui(&admin, RemoveChannel { agent_id: agent.clone(), channel_id: channel }).await.unwrap();
+    let token = app.ui(&admin, app::accounts::api::CreateToken { name: "nightly report".into() }).await.unwrap();
+    app.ui(&admin, app::accounts::api::RevokeToken { id: token.row.id.clone() }).await.unwrap();
 
     let audit = app.ui(&admin, GetAudit { older: None }).await.unwrap();
     let lines: Vec<(&str, &str, &str)> =
@@ -378,6 +380,7 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
     let expected: Vec<(&str, &str)> = vec![
         ("Connector added", "Front Desk"),
         ("Webhook set", "Front Desk"),
+        ("Agent created", "concierge"),
         ("Channel added", "concierge"),
         ("Connector credentials changed", "Front Desk"),
         ("Conversation taken over", &conversation_subject),
@@ -387,12 +390,15 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
         ("Webhook URL regenerated", "Front Desk"),
         ("Webhook set", "Front Desk"),
         ("Channel removed", "concierge"),
+        ("API token created", "nightly report"),
+        ("API token revoked", "nightly report"),
     ];
     assert_eq!(lines.iter().map(|l| (l.0, l.1)).collect::<Vec<_>>(), expected, "{lines:#?}");
     assert_eq!(lines[1].2, "+14155550100 (WhatsApp): configured.");
-    assert_eq!(lines[2].2, "+14155550100 (WhatsApp) on Front Desk.");
-    assert_eq!(lines[3].2, "A new Auth Token.");
-    assert_eq!(lines[9].2, "Every active number: 1 of 1 configured.");
+    assert_eq!(lines[3].2, "+14155550100 (WhatsApp) on Front Desk.");
+    assert_eq!(lines[4].2, "A new Auth Token.");
+    assert_eq!(lines[10].2, "Every active number: 1 of 1 configured.");
+    assert!(!lines.iter().any(|l| l.2.contains(&token.token) || l.2.contains(&token.row.prefix)), "no token");
     assert!(audit.entries.iter().all(|e| e.actor == "admin@example.com"));
 
     // The export: every line, and itself last written (first, newest first).
@@ -416,8 +422,13 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
         .unwrap();
         assert_eq!(n, 0);
     }
-    // The agent owner's token cannot download it.
+    // Users added and removed leave lines too; the agent owner cannot download the log.
     crate::inbox::add_owner(&app, &admin).await;
+    let newest = app.ui(&admin, GetAudit { older: None }).await.unwrap().entries[0].clone();
+    assert_eq!(
+        (newest.action.as_str(), newest.subject.as_str(), newest.detail.as_str()),
+        ("User added", "owner@example.com", "Agent owner")
+    );
     let owner = app.browser("owner@example.com").await;
     let refused = owner.get(format!("{}/export/audit.csv", app.url)).send().await.unwrap();
     assert_eq!(refused.status(), 403);
