@@ -415,40 +415,42 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     assert_eq!(get("/export/conversations/nope.json".into()).await.status(), 404);
 }
 
-/// Exports are read and sent a page at a time: a list of 230 conversations (past its 100-row
-/// pages) and one of them with 1,234 messages (past its 500-message pages) come whole, each
-/// message once and in order, the list newest first.
-#[tokio::test]
-async fn exports_longer_than_their_pages_come_whole_and_in_order() {
-    let app = spawn_app().await;
-    let (_, connector, number, agent) = app.ready_path().await;
-    let pool = &app.state.db.pool;
+/// Writes `count` conversations straight into the database (ids `{:032x}` of 1 to `count`, an hour
+/// back and a second apart, the last one newest) on the given connector, number and agent:
+/// conversation `c` (from 0) with `messages(c)` guest messages whose text is `body(m)`, two at
+/// each time, so that ties are broken by id.
+async fn write_conversations(
+    app: &TestApp,
+    (connector, number, agent): (&str, &str, &str),
+    count: i64,
+    messages: impl Fn(i64) -> i64,
+    body: impl Fn(i64) -> String,
+) {
     let now = switchboard::now_ms() - 3_600_000;
-    let mut tx = pool.begin().await.unwrap();
-    for c in 0..230i64 {
+    let mut tx = app.state.db.pool.begin().await.unwrap();
+    for c in 0..count {
         let id = format!("{:032x}", c + 1);
         sqlx::query(
             "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
              VALUES ($1, $2, $3, $4, $5, $5)",
         )
         .bind(&id)
-        .bind(&number)
+        .bind(number)
         .bind(format!("whatsapp:+1555{c:07}"))
-        .bind(&agent)
+        .bind(agent)
         .bind(now + c * 1000)
         .execute(&mut *tx)
         .await
         .unwrap();
-        let messages = if c == 7 { 1234 } else { 2 };
-        for m in 0..messages {
+        for m in 0..messages(c) {
             sqlx::query(
                 "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
                  VALUES ($1, $2, $3, 'inbound', $4, 'received', $5)",
             )
             .bind(format!("{:016x}{:016x}", c + 1, m))
             .bind(&id)
-            .bind(&connector)
-            .bind(format!("message {m}"))
+            .bind(connector)
+            .bind(body(m))
             .bind(now + c * 1000 - 1000 + m / 2)
             .execute(&mut *tx)
             .await
@@ -456,6 +458,17 @@ async fn exports_longer_than_their_pages_come_whole_and_in_order() {
         }
     }
     tx.commit().await.unwrap();
+}
+
+/// Exports are read and sent a page at a time: a list of 230 conversations (past its 100-row
+/// pages) and one of them with 1,234 messages (past its 500-message pages) come whole, each
+/// message once and in order, the list newest first.
+#[tokio::test]
+async fn exports_longer_than_their_pages_come_whole_and_in_order() {
+    let app = spawn_app().await;
+    let (_, connector, number, agent) = app.ready_path().await;
+    let ids = (connector.as_str(), number.as_str(), agent.as_str());
+    write_conversations(&app, ids, 230, |c| if c == 7 { 1234 } else { 2 }, |m| format!("message {m}")).await;
     let browser = app.browser("admin@example.com").await;
     let get = |path: &str| browser.get(format!("{}{path}", app.url)).send();
 
@@ -488,41 +501,11 @@ async fn a_conversation_moving_up_during_an_export_is_in_it_once() {
     let app = spawn_app().await;
     let (_, connector, number, agent) = app.ready_path().await;
     let pool = &app.state.db.pool;
-    let now = switchboard::now_ms() - 3_600_000;
     // 1,000 conversations of two 10 kB messages: 20 MB, more than the connection's buffers hold,
     // so the export is still reading pages when the oldest conversation moves.
     let body = "x".repeat(10_000);
-    let mut tx = pool.begin().await.unwrap();
-    for c in 0..1000i64 {
-        let id = format!("{:032x}", c + 1);
-        sqlx::query(
-            "INSERT INTO conversations (id, number_id, guest_address, agent_id, created_at, last_activity_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(&id)
-        .bind(&number)
-        .bind(format!("whatsapp:+1555{c:07}"))
-        .bind(&agent)
-        .bind(now + c * 1000)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        for m in 0..2i64 {
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
-                 VALUES ($1, $2, $3, 'inbound', $4, 'received', $5)",
-            )
-            .bind(format!("{:016x}{:016x}", c + 1, m))
-            .bind(&id)
-            .bind(&connector)
-            .bind(&body)
-            .bind(now + c * 1000 - 1000 + m)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
-    }
-    tx.commit().await.unwrap();
+    let ids = (connector.as_str(), number.as_str(), agent.as_str());
+    write_conversations(&app, ids, 1000, |_| 2, |_| body.clone()).await;
     let browser = app.browser("admin@example.com").await;
     let mut response = browser.get(format!("{}/export/conversations.json", app.url)).send().await.unwrap();
     let mut file = Vec::new();
