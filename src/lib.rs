@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod csv;
 pub mod dashboard;
 pub mod db;
+pub mod download;
 pub mod edge;
 pub mod egress;
 pub mod error;

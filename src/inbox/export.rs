@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{Path, Query, State},
-    http::{header, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -11,7 +11,10 @@ use axum::{
 use tower_sessions::{Session, SessionManagerLayer};
 
 use super::*;
-use crate::csv::line as csv_line;
+use crate::{
+    csv::line as csv_line,
+    download::{problem, streamed, Format, Writer},
+};
 
 pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) -> Router {
     Router::new()
@@ -23,23 +26,12 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) ->
         .layer(sessions)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Csv,
-}
-
 fn format_of(file: &str) -> Option<(&str, Format)> {
     if let Some(stem) = file.strip_suffix(".json") {
         Some((stem, Format::Json))
     } else {
         file.strip_suffix(".csv").map(|stem| (stem, Format::Csv))
     }
-}
-
-/// An export's failure, answered as the REST API answers its errors.
-fn problem(e: crate::error::Error) -> Response {
-    crate::error::ApiError::from(e).into_response()
 }
 
 fn message_json(m: &MessageView) -> serde_json::Value {
@@ -77,56 +69,9 @@ fn message_csv(conversation_id: &str, m: &MessageView) -> String {
     ])
 }
 
-/// A chunk of a download, or the error that ends it.
-type Chunk = Result<String, std::io::Error>;
-
-/// Where a streamed download's writer puts its chunks. The channel holds a few chunks at most, so
-/// a slow reader holds the writer back instead of the process's memory growing.
-struct Writer(tokio::sync::mpsc::Sender<Chunk>);
-
-impl Writer {
-    /// Sends a chunk; false when the reader has gone (the writer stops).
-    async fn send(&self, chunk: String) -> bool {
-        self.0.send(Ok(chunk)).await.is_ok()
-    }
-}
-
 /// Messages and conversations read at a time by an export.
 const PAGE: i64 = 500;
 const CONVERSATIONS_PAGE: usize = 100;
-
-/// A download whose body `write` produces a chunk at a time, in a task of its own. A failure
-/// midway ends the body with an error, so the browser reports the download as failed instead of
-/// keeping a file that looks whole.
-fn streamed<F, Fut>(format: Format, name: &str, write: F) -> Response
-where
-    F: FnOnce(Writer) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = crate::error::Result<()>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
-    let errors = tx.clone();
-    tokio::spawn(async move {
-        if let Err(e) = write(Writer(tx)).await {
-            tracing::warn!(error = %e, "export stopped");
-            let _ = errors.send(Err(std::io::Error::other("the export could not be read to its end"))).await;
-        }
-    });
-    let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
-    let content_type = match format {
-        Format::Json => "application/json",
-        Format::Csv => "text/csv; charset=utf-8",
-    };
-    let extension = if format == Format::Json { "json" } else { "csv" };
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{extension}\"")),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        axum::body::Body::from_stream(chunks),
-    )
-        .into_response()
-}
 
 /// A JSON object's text without its closing brace, to append a streamed `"messages"` array to.
 fn open_object(value: serde_json::Value) -> String {

@@ -115,7 +115,7 @@ async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
                 // Its message went meanwhile (a guest forgotten, a retention period, a connector
                 // deleted), or another worker took the item over: the file written is nobody's.
                 tx.rollback().await?;
-                if !still_claimed_elsewhere(state, &claim.id).await? {
+                if !media_row_exists(state, &claim.id).await? {
                     state.media.discard(std::slice::from_ref(&claim.id)).await;
                 }
                 tracing::info!(media_id = %claim.id, "media downloaded for a message that is gone; file removed");
@@ -151,8 +151,8 @@ async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the media item still exists (another worker's later claim of it writes the same file).
-async fn still_claimed_elsewhere(state: &AppState, id: &str) -> sqlx::Result<bool> {
+/// Whether the media item's row still exists (then another worker's later claim of it owns the file).
+async fn media_row_exists(state: &AppState, id: &str) -> sqlx::Result<bool> {
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM media WHERE id = $1").bind(id).fetch_one(&state.db.pool).await?;
     Ok(n > 0)

@@ -4,7 +4,7 @@
 //! never by whom.
 
 use app::{
-    accounts::{Me, Role},
+    accounts::Me,
     privacy::{ForgetMode, ForgetRequest, Forgotten, Privacy},
     AppError,
 };
@@ -15,6 +15,7 @@ pub mod retention;
 mod store;
 
 use crate::{
+    accounts::require_admin,
     audit::{self, Action},
     error::Result,
     state::AppState,
@@ -24,13 +25,6 @@ use crate::{
 fn addresses(address: &str) -> [String; 2] {
     let bare = address.strip_prefix("whatsapp:").unwrap_or(address);
     [bare.to_string(), format!("whatsapp:{bare}")]
-}
-
-fn require_admin(me: &Me) -> Result<()> {
-    if me.role != Role::OrgAdmin {
-        return Err(AppError::Forbidden.into());
-    }
-    Ok(())
 }
 
 /// Deletes what the organization holds of the guest at `address` (either channel), writes the
@@ -59,10 +53,12 @@ async fn forget_address(
         if sqlite {
             sqlx::query("PRAGMA secure_delete = ON").execute(&mut *tx).await?;
         }
-        let (forgotten, conversations, media) = store::forget(&mut tx, org_id, addresses_ref).await?;
+        let deleted = store::forget(&mut tx, org_id, addresses_ref).await;
         if sqlite {
+            // Back to every connection's setting, whether or not the deletion went through.
             sqlx::query("PRAGMA secure_delete = FAST").execute(&mut *tx).await?;
         }
+        let (forgotten, conversations, media) = deleted?;
         let detail = format!("{}. {how}", forgotten.summary());
         audit::record(&mut tx, org_id, actor, Action::GuestForgotten, "a guest", &detail).await?;
         tx.commit().await?;

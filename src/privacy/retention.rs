@@ -3,10 +3,7 @@
 //! It works a few hundred messages per transaction and lets webhooks' writes go between two (on
 //! SQLite they go first anyway), so a day's worth of history goes without holding them back.
 
-use app::{
-    accounts::{Me, Role},
-    AppError,
-};
+use app::{accounts::Me, AppError};
 use sqlx::AnyPool;
 
 use crate::{
@@ -244,9 +241,7 @@ fn words(days: Option<i64>) -> String {
 
 /// Sets the organization's period, or an agent's (`agent_id`; `None` days: the organization's).
 pub async fn set(state: &AppState, me: &Me, agent_id: Option<&str>, days: Option<i64>) -> Result<()> {
-    if me.role != Role::OrgAdmin {
-        return Err(AppError::Forbidden.into());
-    }
+    crate::accounts::require_admin(me)?;
     let mut tx = state.db.begin_write().await?;
     let subject = match agent_id {
         None => {
