@@ -610,6 +610,7 @@ async fn main() {
         seed_old_day(&state.db, &row.id, &c.id, &agent.id).await;
         // Forty days on, their words have long been in the search index.
         switchboard::inbox::search::index_queued(&state.db).await.unwrap();
+        switchboard::inbox::search::merge(&state.db, Duration::MAX).await.unwrap();
     }
     if let Some(sql) = std::env::var("BENCH_AFTER_SETUP_SQL").ok().filter(|s| !s.is_empty()) {
         sqlx::raw_sql(&sql).execute(&state.db.pool).await.expect("BENCH_AFTER_SETUP_SQL runs");

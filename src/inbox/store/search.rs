@@ -37,6 +37,20 @@ pub(in crate::inbox) fn index_queued(batch: i64) -> Vec<Statement> {
     ]
 }
 
+/// A script that merges up to `pages` pages of each index's segments, on the levels that hold
+/// enough segments to be worth it (FTS5's `usermerge`, 4), continuing a merge an earlier step left
+/// half done; its three selected rows are the connection's count of changes before, between and
+/// after the two merges: a merge that found work to do adds two or more (FTS5's documentation).
+pub(in crate::inbox) fn merge_step(pages: i64) -> Vec<Statement> {
+    vec![
+        Statement::new("SELECT total_changes()"),
+        Statement::new(format!("INSERT INTO message_search (message_search, rank) VALUES ('merge', {pages})")),
+        Statement::new("SELECT total_changes()"),
+        Statement::new(format!("INSERT INTO guest_search (guest_search, rank) VALUES ('merge', {pages})")),
+        Statement::new("SELECT total_changes()"),
+    ]
+}
+
 /// Whether any message or guest waits for an index.
 pub(in crate::inbox) async fn anything_queued(pool: &sqlx::AnyPool) -> sqlx::Result<bool> {
     let any: i64 =

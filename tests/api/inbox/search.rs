@@ -69,6 +69,51 @@ async fn the_search_index_follows_rewrites_and_deletions_queued_or_indexed() {
     }
 }
 
+/// Each indexing batch adds a segment to the text index and no write merges them (FTS5's own
+/// merging would run inside whichever transaction crossed its threshold, holding the webhooks
+/// back): the indexer merges them in steps of its own, after which nothing is left to merge and
+/// every message is still found.
+#[tokio::test]
+async fn the_index_segments_are_merged_by_the_indexer_in_steps_of_its_own() {
+    let app = spawn_app_tuned(|_| {}, |t| t.search_index = Duration::from_secs(3600)).await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let db = &app.state.db;
+    if db.backend != switchboard::db::Backend::Sqlite {
+        // PostgreSQL's GIN index merges its pending list itself.
+        assert_eq!(switchboard::inbox::search::merge(db, Duration::MAX).await.unwrap(), 0);
+        return;
+    }
+    let pages = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM message_search_data").fetch_one(&db.pool).await.unwrap()
+    };
+    let before = pages().await;
+    // Twelve batches, each indexed by the search that follows it.
+    for n in 1..=12 {
+        say(&app, &guest(n), &format!("batch{n} towels please"), 1).await;
+        assert_eq!(found(&app, &admin, &format!("batch{n}")).await, [guest(n)]);
+    }
+    let unmerged = pages().await;
+    assert!(unmerged >= before + 12, "a segment per batch: {before} → {unmerged}");
+    for index in ["message_search", "guest_search"] {
+        let automerge: i64 = sqlx::query_scalar(&format!("SELECT v FROM {index}_config WHERE k = 'automerge'"))
+            .fetch_one(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{index}: FTS5 merges inside the writes ({e})"));
+        assert_eq!(automerge, 0, "{index}: FTS5 merges inside the writes");
+    }
+    let steps = switchboard::inbox::search::merge(db, Duration::MAX).await.unwrap();
+    assert!(steps > 0, "the indexer found segments to merge");
+    let merged = pages().await;
+    assert!(merged < unmerged, "merging left {merged} of {unmerged} rows");
+    assert_eq!(switchboard::inbox::search::merge(db, Duration::MAX).await.unwrap(), 0, "nothing left to merge");
+    assert_eq!(found(&app, &admin, "towels").await.len(), 12, "every message is still found");
+    sqlx::query("INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 1)")
+        .execute(&db.pool)
+        .await
+        .expect("the merged index matches the messages");
+}
+
 /// The guests whose conversations a search for `q` lists, in order.
 async fn found(app: &TestApp, admin: &reqwest::Client, q: &str) -> Vec<String> {
     let rows =
