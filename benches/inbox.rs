@@ -254,6 +254,11 @@ async fn main() {
         time(runs, inbox(InboxFilter { q: "guest 4321".into(), ..Default::default() })).await,
     )
     .await;
+    row(
+        "search for a word one message in eight holds (\"towels\")",
+        time(runs, inbox(InboxFilter { q: "towels".into(), ..Default::default() })).await,
+    )
+    .await;
     let first = state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
     row(
         "one conversation's page (20 messages)",
@@ -283,11 +288,37 @@ async fn main() {
     .await;
     row("the lifecycle sweep (ending idle conversations)", ended).await;
 
-    // An export of every conversation with every message (JSON), streamed over HTTP as a browser
-    // downloads it: how much the process's memory grows while it streams.
     let port = app.port();
     tokio::spawn(app.run_until(std::future::pending()));
     let url = format!("http://127.0.0.1:{port}");
+    // The REST API's list of the agent's conversations (50 a page, with their messages, as JSON),
+    // its first page and its hundredth (reached by following the `Link` header), over HTTP.
+    let token = state.create_token(&me, "bench").await.unwrap().token;
+    let api = reqwest::Client::new();
+    let get = |url: String| {
+        let (api, token) = (api.clone(), token.clone());
+        async move {
+            let response = api.get(url).bearer_auth(token).send().await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            let next = response.headers().get("link").map(|l| l.to_str().unwrap().to_string());
+            response.bytes().await.unwrap();
+            next
+        }
+    };
+    let first = format!("{url}/api/agents/bench/conversations?limit=50");
+    row(
+        "REST: the agent's conversations, first page (50, with their messages)",
+        time(runs, || get(first.clone())).await,
+    )
+    .await;
+    let mut page = first;
+    for _ in 1..100 {
+        let link = get(page.clone()).await.expect("a next page");
+        let path = link.trim_start_matches('<').split('>').next().unwrap().to_string();
+        page = format!("{url}{path}");
+    }
+    row("REST: the same, page 100 (by its cursor)", time(runs, || get(page.clone())).await).await;
+
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let login = client
         .post(format!("{url}/ui/login"))
@@ -297,6 +328,8 @@ async fn main() {
         .await
         .unwrap();
     assert!(login.status().is_success());
+    // An export of every conversation with every message (JSON), streamed over HTTP as a browser
+    // downloads it: how much the process's memory grows while it streams.
     let before = rss_kb();
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
     let sampler = {
@@ -314,8 +347,9 @@ async fn main() {
     let (mut bytes, mut marks) = (0usize, Vec::new());
     while let Some(chunk) = response.chunk().await.unwrap() {
         bytes += chunk.len();
-        // The memory as the download goes: flat once the caches are warm, if nothing grows with it.
-        if bytes / 25_000_000 > marks.len() {
+        // The memory as the download goes (at 25 MB, 50, 100, 200 and so on): flat once the caches
+        // are warm, if nothing grows with it.
+        if bytes >= 25_000_000 << marks.len() {
             marks.push(format!("{:.0} MB at {} MB", rss_kb() as f64 / 1024.0, bytes / 1_000_000));
         }
     }

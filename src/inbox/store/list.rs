@@ -13,8 +13,8 @@ fn search_words(q: &str) -> Vec<String> {
     q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(8).map(str::to_lowercase).collect()
 }
 
-/// The conversations with a message holding every word (each as the start of a word, accents and
-/// case aside), through the full-text index: SQLite's FTS5 table, PostgreSQL's GIN index
+/// The conversations with a message holding every word (the last one as the start of a word too,
+/// accents and case aside), through the full-text index: SQLite's FTS5 table, PostgreSQL's GIN index
 /// (migrations 0019; SQLite's queue is indexed first, [`crate::inbox::search`]). `$n` is the
 /// words as [`text_query`] writes them.
 fn text_ids(backend: Backend, n: usize) -> String {
@@ -67,11 +67,21 @@ fn guest_query(backend: Backend, q: &str) -> String {
     }
 }
 
+/// The words typed as the full-text index's query: each a whole word but the last, which may be
+/// the start of one (it may be still being typed). A word matched as a start makes the index
+/// gather every entry of every word it starts, before any other word narrows them down: "guest"
+/// typed first among ten million messages that hold "guest" in half of them took 160 ms, against
+/// under a millisecond as a whole word.
 fn text_query(backend: Backend, words: &[String]) -> String {
-    match backend {
-        Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
-        Backend::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
-    }
+    let last = words.len().saturating_sub(1);
+    let word = |(i, w): (usize, &String)| match (backend, i == last) {
+        (Backend::Sqlite, false) => format!("\"{w}\""),
+        (Backend::Sqlite, true) => format!("\"{w}\"*"),
+        (Backend::Postgres, false) => w.clone(),
+        (Backend::Postgres, true) => format!("{w}:*"),
+    };
+    let words = words.iter().enumerate().map(word).collect::<Vec<_>>();
+    words.join(if backend == Backend::Sqlite { " " } else { " & " })
 }
 
 /// The WHERE clause and its arguments for the conversations `me` may see under `filter`, its

@@ -137,6 +137,8 @@ async fn search_finds_words_whatever_their_case_and_accents() {
     assert_eq!(found(&app, &admin, "sauna").await, [guest(2)]);
     assert_eq!(found(&app, &admin, "creme brulee").await, [guest(3)], "every word");
     assert_eq!(found(&app, &admin, "brul").await, [guest(3)], "the start of a word");
+    assert_eq!(found(&app, &admin, "creme brul").await, [guest(3)], "the last word may be still being typed");
+    assert!(found(&app, &admin, "cre brulee").await.is_empty(), "the words before it are whole words");
     assert!(found(&app, &admin, "sauna cafe").await.is_empty(), "words of two conversations: none has both");
     // What a search engine would read as syntax is text here.
     for q in ["\"sauna", "sauna*", "NEAR(sauna cafe)", "sauna OR cafe", "-sauna", "^", "()"] {
