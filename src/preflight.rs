@@ -40,7 +40,7 @@ fn verdict(level: Level, what: &'static str, detail: impl Into<String>) -> Verdi
 
 pub async fn run(config: &Config) -> Vec<Verdict> {
     let mut verdicts = vec![public_url(config), master_key(config)];
-    verdicts.push(database(config).await);
+    verdicts.extend(database(config).await);
     for (what, base) in [
         ("Twilio API", &config.twilio_api_base),
         ("Twilio Messaging API", &config.twilio_messaging_base),
@@ -108,20 +108,21 @@ fn master_key(config: &Config) -> Verdict {
     }
 }
 
-async fn database(config: &Config) -> Verdict {
+/// The database: reachable and migrated; on PostgreSQL, its character type too.
+async fn database(config: &Config) -> Vec<Verdict> {
     const WHAT: &str = "database";
     let url = config.database_url();
     let (expected, shown) = if url.starts_with("sqlite:") {
         let options = match sqlx::sqlite::SqliteConnectOptions::from_str(&url) {
             Ok(o) => o,
-            Err(e) => return verdict(Level::Fail, WHAT, format!("DATABASE_URL does not parse: {e}")),
+            Err(e) => return vec![verdict(Level::Fail, WHAT, format!("DATABASE_URL does not parse: {e}"))],
         };
         if !options.get_filename().exists() {
-            return verdict(
+            return vec![verdict(
                 Level::Warn,
                 WHAT,
                 format!("{} does not exist yet: the first start creates it", options.get_filename().display()),
-            );
+            )];
         }
         (sqlx::migrate!("./migrations/sqlite").iter().count(), options.get_filename().display().to_string())
     } else {
@@ -142,11 +143,11 @@ async fn database(config: &Config) -> Verdict {
     let pool = AnyPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(5)).connect(&url).await;
     let pool = match pool {
         Ok(p) => p,
-        Err(e) => return verdict(Level::Fail, WHAT, format!("{shown} is not reachable: {e}")),
+        Err(e) => return vec![verdict(Level::Fail, WHAT, format!("{shown} is not reachable: {e}"))],
     };
     let applied: Result<(i64,), _> =
         sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE").fetch_one(&pool).await;
-    match applied {
+    let mut verdicts = vec![match applied {
         Ok((n,)) if n as usize == expected => verdict(Level::Pass, WHAT, format!("{shown}, {n} migrations applied")),
         Ok((n,)) => verdict(
             Level::Warn,
@@ -154,8 +155,18 @@ async fn database(config: &Config) -> Verdict {
             format!("{shown}: {n} of {expected} migrations applied; the next start applies the rest"),
         ),
         Err(_) => verdict(Level::Warn, WHAT, format!("{shown} is reachable but empty: the first start migrates it")),
+    }];
+    if !url.starts_with("sqlite:") {
+        verdicts.push(match crate::db::character_type(&pool).await {
+            Ok((ctype, true)) => verdict(Level::Pass, CTYPE, ctype),
+            Ok((ctype, false)) => verdict(Level::Warn, CTYPE, crate::db::NOT_UTF8.replace("{ctype}", &ctype)),
+            Err(e) => verdict(Level::Warn, CTYPE, format!("cannot be read: {e}")),
+        });
     }
+    verdicts
 }
+
+const CTYPE: &str = "database character type";
 
 async fn reachable(what: &'static str, base: &str) -> Verdict {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("static client settings");

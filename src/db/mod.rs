@@ -66,6 +66,23 @@ pub struct WriteTx {
     _turn: Turn,
 }
 
+/// What a PostgreSQL database whose character type is not UTF-8 does to the inbox's search
+/// (`{ctype}` is the type).
+pub const NOT_UTF8: &str = "the database's character type (LC_CTYPE) is {ctype}, not UTF-8: the inbox's search \
+                        reads letters beyond ASCII as separators (\"CAFÉ\" does not find \"café\"); create \
+                        the database with a UTF-8 character type such as C.UTF-8 (docs/deployment.md)";
+
+/// A PostgreSQL database's character type, and whether it is UTF-8.
+pub async fn character_type(pool: &AnyPool) -> sqlx::Result<(String, bool)> {
+    let (ctype,): (String,) =
+        sqlx::query_as("SELECT datctype::text FROM pg_database WHERE datname = current_database()")
+            .fetch_one(pool)
+            .await?;
+    let lower = ctype.to_lowercase();
+    let utf8 = lower.contains("utf-8") || lower.contains("utf8");
+    Ok((ctype, utf8))
+}
+
 /// The write turn a transaction or script holds (SQLite), and where it was taken: one that keeps
 /// the webhooks' writes waiting for long is logged with the code that began it.
 struct Turn {
@@ -206,7 +223,15 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
         }
-        .context("applying database migrations")
+        .context("applying database migrations")?;
+        if self.backend == Backend::Postgres {
+            match character_type(&self.pool).await {
+                Ok((_, true)) => {}
+                Ok((ctype, false)) => tracing::warn!("{}", NOT_UTF8.replace("{ctype}", &ctype)),
+                Err(e) => tracing::warn!(error = %e, "cannot read the database's character type"),
+            }
+        }
+        Ok(())
     }
 
     /// Copies the SQLite write-ahead log back into the database file every 100 ms. Left to

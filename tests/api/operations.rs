@@ -285,6 +285,49 @@ async fn check_gives_a_verdict_on_each_precondition_and_changes_nothing() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// On PostgreSQL, `check` names the database's character type and warns when it is not UTF-8
+/// (the search would no longer fold accents: "CAFÉ" would not find "café"); SQLite has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_warns_of_a_postgres_database_whose_character_type_is_not_utf8() {
+    let dir = std::env::temp_dir().join(format!("switchboard-ctype-{}", random_hex(12)));
+    let check = |database_url: Option<String>| {
+        let mut cmd = switchboard(&dir);
+        cmd.arg("check");
+        for base in ["TWILIO_API_BASE", "TWILIO_MESSAGING_BASE", "TWILIO_CONTENT_BASE"] {
+            cmd.env(base, "http://127.0.0.1:9");
+        }
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        run_cli(cmd)
+    };
+    let Some(server) = std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.is_empty()) else {
+        let out = check(None).await;
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.contains("database:") && !out.contains("character type"), "{out}");
+        return;
+    };
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    for (ctype, expected) in [
+        ("C", "warn  database character type: the database's character type (LC_CTYPE) is C, not UTF-8"),
+        ("C.UTF-8", "ok    database character type: C.UTF-8"),
+    ] {
+        let name = format!("sb_test_{}", random_hex(16));
+        sqlx::query(&format!(
+            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE '{ctype}' LC_CTYPE '{ctype}'"
+        ))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        let out = check(Some(format!("{base}/{name}"))).await;
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.contains(expected), "{ctype}: {out}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_copies_the_sqlite_database_online() {
     let dir = std::env::temp_dir().join(format!("switchboard-backup-{}", random_hex(12)));
