@@ -55,6 +55,12 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
             None => guests.push((&m.number_id, &m.from, m.profile_name.as_deref())),
         }
     }
+    // Every row this transaction locks, it locks in one order that every batch follows (guests by
+    // number and address, the dashboard's counters by connector and shard, turns by conversation):
+    // on PostgreSQL two instances' batches that share a guest or a counter would otherwise each
+    // hold what the other waits for, and one of them is cancelled a second later as a deadlock
+    // (two instances behind one proxy stored 221 webhooks a second instead of thousands).
+    guests.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
     let mut conversations = Statement::new(format!(
         "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, \
@@ -73,7 +79,13 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     }
 
     // Message ids are made here, so the turns statement can find the rows this batch inserted.
-    let ids: Vec<String> = fresh.iter().map(|_| new_id()).collect();
+    // The messages go in by connector and by the id's last character: the dashboard's counter
+    // each one adds to (migration 0024's shard).
+    let mut rows: Vec<(usize, String)> = fresh.iter().map(|&i| (i, new_id())).collect();
+    rows.sort_unstable_by(|a, b| {
+        (&items[a.0].connector_id, a.1.chars().last()).cmp(&(&items[b.0].connector_id, b.1.chars().last()))
+    });
+    let (fresh, ids): (Vec<usize>, Vec<String>) = rows.into_iter().unzip();
     let mut messages = Statement::new(format!(
         "INSERT INTO messages (id, conversation_id, connector_id, direction, body, twilio_sid, status, params, answered, \
          created_at) VALUES {} ON CONFLICT (connector_id, twilio_sid) DO NOTHING",
@@ -122,7 +134,7 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
         let mut turns = Statement::new(format!(
             "INSERT INTO turns (conversation_id, state, generation, run_at, updated_at) \
              SELECT DISTINCT conversation_id, 'pending', 1, $1, $1 FROM messages WHERE id IN ({}) \
-             ON CONFLICT (conversation_id) DO UPDATE SET state = 'pending', generation = turns.generation + 1, \
+             ORDER BY conversation_id ON CONFLICT (conversation_id) DO UPDATE SET state = 'pending', generation = turns.generation + 1, \
              run_at = CASE WHEN turns.state = 'idle' THEN excluded.run_at ELSE turns.run_at END, \
              updated_at = excluded.updated_at",
             values(owed.len(), 1, 1, |n| format!("${}", n[0]))

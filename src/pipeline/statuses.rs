@@ -22,7 +22,12 @@ impl GroupWrite for StatusWriter {
 
     async fn write(&self, jobs: &[&StatusUpdate]) -> sqlx::Result<Vec<bool>> {
         let now = now_ms();
-        let script = jobs.iter().flat_map(|job| status_statements(job, now)).collect();
+        // The messages' rows are locked in one order every batch follows (by message id, else
+        // SID): on PostgreSQL two instances' batches holding callbacks for the same replies would
+        // otherwise each wait for the other, until one is cancelled as a deadlock.
+        let mut ordered: Vec<&StatusUpdate> = jobs.to_vec();
+        ordered.sort_by(|a, b| (a.message_id.as_deref(), &a.sid).cmp(&(b.message_id.as_deref(), &b.sid)));
+        let script = ordered.iter().flat_map(|job| status_statements(job, now)).collect();
         let rows = self.state.db.write_script(script, true).await?;
         let mut moved = Vec::with_capacity(rows.len());
         for row in rows {
