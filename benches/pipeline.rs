@@ -53,6 +53,8 @@ struct Bench {
     webhook_url: String,
     /// PostgreSQL's URL, or none for SQLite in the data folder.
     database_url: Option<String>,
+    /// The address Twilio is given: the instance's own, or a proxy's in front of several.
+    public_url: String,
 }
 
 /// The Switchboard binary measured: this build's, or with SWITCHBOARD_BENCH_BIN=<path> another
@@ -64,9 +66,14 @@ fn measured_binary() -> std::path::PathBuf {
 
 impl Bench {
     fn start(&self, extra: &[(&str, &str)]) -> Child {
+        self.start_on(self.port, extra)
+    }
+
+    /// An instance listening on `port` (several may share the database behind a proxy).
+    fn start_on(&self, port: u16, extra: &[(&str, &str)]) -> Child {
         let mut cmd = Command::new(measured_binary());
-        cmd.env("SWITCHBOARD_BIND", format!("127.0.0.1:{}", self.port))
-            .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{}", self.port))
+        cmd.env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_PUBLIC_URL", &self.public_url)
             .env("SWITCHBOARD_DATA_DIR", &self.data)
             .env_remove("DATABASE_URL")
             .env("SWITCHBOARD_MASTER_KEY", &self.key)
@@ -409,6 +416,187 @@ fn only_retention() -> bool {
     std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "retention")
 }
 
+/// Whether SWITCHBOARD_BENCH_ONLY=compare asks for SQLite, PostgreSQL with one instance and
+/// PostgreSQL with two side by side ([`compare`]).
+fn only_compare() -> bool {
+    std::env::var("SWITCHBOARD_BENCH_ONLY").is_ok_and(|v| v == "compare")
+}
+
+/// A loopback proxy: each connection accepted on `listener` goes to the next of `backends` in
+/// turn, bytes copied both ways, as a load balancer in front of several instances does.
+async fn proxy(listener: tokio::net::TcpListener, backends: Vec<u16>) {
+    let mut next = 0;
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else { continue };
+        let port = backends[next % backends.len()];
+        next += 1;
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+/// One way of running Switchboard in [`compare`]: its store, its instances and the proxy in front.
+struct Deployment {
+    name: &'static str,
+    bench: Bench,
+    ports: Vec<u16>,
+    instances: Vec<Child>,
+}
+
+/// A fresh database on the PostgreSQL server at `server` (its URL ends in `/postgres`).
+async fn fresh_database(server: &str, name: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(server).await.expect("BENCH_POSTGRES_URL connects");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    format!("{}/{name}", server.rsplit_once('/').expect("a server URL ends in /postgres").0)
+}
+
+/// SWITCHBOARD_BENCH_ONLY=compare (`scripts/bench.sh compare`, which starts a PostgreSQL server
+/// that syncs its commits): what moving to PostgreSQL buys and costs on this machine. Three
+/// deployments run at once, each behind its own loopback proxy with its own simulator: SQLite,
+/// PostgreSQL with one instance, PostgreSQL with two instances sharing the database (the proxy
+/// takes turns between them, a connection each). Throughput rounds take turns between the three,
+/// so the machine drifting moves them alike; then each one's acknowledgement latency at a fixed
+/// rate, its inbound → reply latency and its sender under a rate cap.
+async fn compare(cores: usize) {
+    const COMPARE_ROUNDS: u64 = 3;
+    const ACK_RATE: u64 = 1_000;
+    const REPLIES: u64 = 200;
+    let server = std::env::var("BENCH_POSTGRES_URL").expect(
+        "BENCH_POSTGRES_URL names a PostgreSQL server (postgres://…/postgres); scripts/bench.sh compare starts one",
+    );
+    let mut deployments = Vec::new();
+    let plans: [(&'static str, Option<&str>, usize); 3] = [
+        ("SQLite", None, 1),
+        ("PostgreSQL, one instance", Some("switchboard_bench_one"), 1),
+        ("PostgreSQL, two instances", Some("switchboard_bench_two"), 2),
+    ];
+    for (name, database, count) in plans {
+        let database_url = match database {
+            Some(db) => Some(fresh_database(&server, db).await),
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = listener.local_addr().unwrap().port();
+        let bench = prepare(start_sim().await, database_url, Some(public)).await;
+        let ports: Vec<u16> = std::iter::once(bench.port).chain((1..count).map(|_| free_port())).collect();
+        let instances: Vec<Child> =
+            ports.iter().map(|&port| bench.start_on(port, &[("SWITCHBOARD_SEND_RATE", "0")])).collect();
+        for &port in &ports {
+            wait_up(port).await;
+        }
+        tokio::spawn(proxy(listener, ports.clone()));
+        deployments.push(Deployment { name, bench, ports, instances });
+    }
+    println!(
+        "Switchboard on SQLite and on PostgreSQL side by side ({cores} cores, release build, SQLite synchronous = full, \
+         PostgreSQL as BENCH_POSTGRES_URL's server runs; each deployment behind a loopback proxy, load from one process)\n"
+    );
+    // 1. Webhooks stored and acknowledged (to the number with no agent: no turns behind them).
+    let mut stored = vec![Vec::new(); deployments.len()];
+    let mut failed = vec![0; deployments.len()];
+    for round in 0..COMPARE_ROUNDS {
+        for (i, d) in deployments.iter().enumerate() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let offset = 60_000_000 + (round * 10 + i as u64) * 1_000_000;
+            let (rate, failures) = throughput_to(
+                &d.bench.webhook_url,
+                32,
+                ROUND_SECS,
+                offset,
+                "whatsapp:+14155550111",
+                Connections::KeptAlive,
+            )
+            .await;
+            stored[i].push(rate);
+            failed[i] += failures;
+        }
+    }
+    // 2. Acknowledgement latency at a fixed rate, then 3. inbound → reply, one deployment at a time.
+    let mut acks = Vec::new();
+    let mut answers = Vec::new();
+    for (i, d) in deployments.iter().enumerate() {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let offset = 90_000_000 + i as u64 * 1_000_000;
+        acks.push(fixed_rate(&d.bench.webhook_url, ACK_RATE, LATENCY_SECS, offset, "whatsapp:+14155550111").await);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        answers.push(replies(&d.bench.sim.sim, REPLIES, "whatsapp:+1777").await);
+    }
+    // 4. The rate cap: each deployment's instances started again with a cap of 50 a second, then
+    // 400 guests write at once and their replies leave the one number.
+    let rss: Vec<Vec<f64>> = deployments.iter().map(|d| d.instances.iter().map(peak_rss_mb).collect()).collect();
+    let mut capped = Vec::new();
+    for d in deployments.iter_mut() {
+        let ports = d.ports.clone();
+        for (child, &port) in d.instances.iter_mut().zip(&ports) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            *child = d.bench.start_on(port, &[("SWITCHBOARD_SEND_RATE", "50")]);
+        }
+        for &port in &ports {
+            wait_up(port).await;
+        }
+        capped.push(capped_sends(&d.bench.sim.sim, 400, "whatsapp:+1666").await);
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    let header: Vec<&str> = deployments.iter().map(|d| d.name).collect();
+    println!("| measure | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(deployments.len()));
+    let cells = |f: &dyn Fn(usize) -> String| (0..deployments.len()).map(f).collect::<Vec<_>>().join(" | ");
+    println!(
+        "| webhooks stored and acknowledged a second, no turns (32 connections; {COMPARE_ROUNDS} rounds of {ROUND_SECS} s, taking turns) | {} |",
+        cells(&|i| {
+            let mean = stored[i].iter().sum::<f64>() / stored[i].len() as f64;
+            let each: Vec<String> = stored[i].iter().map(|r| format!("{r:.0}")).collect();
+            format!("{mean:.0} ({}; {} failed)", each.join(", "), failed[i])
+        })
+    );
+    println!(
+        "| ack latency at {ACK_RATE} req/s for {LATENCY_SECS} s, no turns: p50 / p99 (max) | {} |",
+        cells(&|i| {
+            let l = &acks[i];
+            format!(
+                "{:.2} / {:.2} ms ({:.1}; {} failed)",
+                ms(pct(&l.sorted, 0.5)),
+                ms(pct(&l.sorted, 0.99)),
+                ms(l.sorted.last().copied().unwrap_or(0)),
+                l.failed
+            )
+        })
+    );
+    println!(
+        "| inbound → reply at the simulator, FAQ brain ({REPLIES} messages, 20 ms apart): p50 / p99 | {} |",
+        cells(&|i| {
+            let (e2e, unanswered) = &answers[i];
+            format!("{:.2} / {:.2} ms ({unanswered} unanswered)", ms(pct(e2e, 0.5)), ms(pct(e2e, 0.99)))
+        })
+    );
+    println!(
+        "| sender rate cap 50/s, 400 replies from one number: overall, most in any second | {} |",
+        cells(&|i| {
+            let (rate, most, sends) = capped[i];
+            format!("{rate:.1}/s ({:+.1} %), {most} ({sends} sent)", (rate - 50.0) / 50.0 * 100.0)
+        })
+    );
+    println!(
+        "| peak RSS of each instance (before the rate run) | {} |",
+        cells(&|i| rss[i].iter().map(|mb| format!("{mb:.0} MB")).collect::<Vec<_>>().join(", "))
+    );
+    for mut d in deployments {
+        for child in &mut d.instances {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&d.bench.data);
+    }
+}
+
 /// Messages written 40 days back, all on one day: `conversations` of 20 messages each.
 const OLD_CONVERSATIONS: usize = 5_000;
 
@@ -534,9 +722,8 @@ async fn wait_quiet(sim: &twilio_sim::Sim, start: usize, to: &str, expected: usi
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+/// The simulator, with one account of two WhatsApp numbers.
+async fn start_sim() -> twilio_sim::Handle {
     let account = SeedAccount {
         sid: ACCOUNT.into(),
         auth_token: TOKEN.into(),
@@ -565,8 +752,14 @@ async fn main() {
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let options = Options { sender_update_delay: Duration::from_millis(20), status_delay: Duration::from_millis(200) };
-    let sim = twilio_sim::start(listener, Seed { accounts: vec![account] }, options, None).await.unwrap();
+    twilio_sim::start(listener, Seed { accounts: vec![account] }, options, None).await.unwrap()
+}
 
+/// Sets up the path in-process (a connector, its first number's webhook, an agent with an FAQ on
+/// it), then hands the database to the release process(es) [`Bench`] starts: SQLite in a data
+/// folder of its own, or PostgreSQL at `database_url`. Twilio is given `public_port`'s address,
+/// or the instance's own without one.
+async fn prepare(sim: twilio_sim::Handle, database_url: Option<String>, public_port: Option<u16>) -> Bench {
     // Set up the path in-process, then hand the database to a release process.
     let data = std::env::temp_dir().join(format!("switchboard-bench-{}", switchboard::new_id()));
     let port = free_port();
@@ -576,7 +769,8 @@ async fn main() {
     config.twilio_messaging_base = sim.url();
     config.twilio_content_base = sim.url();
     config.setup_token = Some(switchboard::crypto::Secret::new(BENCH_SETUP_TOKEN));
-    let database_url = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let public_url = format!("http://127.0.0.1:{}", public_port.unwrap_or(port));
+    config.public_url = Some(public_url.clone());
     config.database_url = database_url.clone();
     let app = Application::build(config).await.unwrap();
     let state = app.state().clone();
@@ -622,7 +816,19 @@ async fn main() {
     }
     drop(state);
     let key = std::fs::read_to_string(data.join("master.key")).unwrap().trim().to_string();
-    let bench = Bench { sim, data: data.clone(), port, key, webhook_url, database_url };
+    Bench { sim, data, port, key, webhook_url, database_url, public_url }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if only_compare() {
+        compare(cores).await;
+        return;
+    }
+    let database_url = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let bench = prepare(start_sim().await, database_url, None).await;
+    let data = bench.data.clone();
 
     // SWITCHBOARD_SQLITE_SYNC=normal (inherited by the process under test) measures what the
     // durable commit costs: the same rounds without a sync per commit.
@@ -741,39 +947,7 @@ async fn main() {
     }
     let drained = drain.elapsed().as_secs_f64() - 1.0;
     progress(started, &format!("backlog answered ({last} sends in all)"), &child);
-    let mut e2e = Vec::new();
-    // A reply that never comes is no sample left out: it counts as the whole wait, and is counted.
-    let mut unanswered = 0;
-    for i in 0..300u64 {
-        let guest = format!("whatsapp:+1888{i:07}");
-        let t0 = now_us();
-        let inbound = Inbound {
-            to: SENDER.into(),
-            from: guest.clone(),
-            body: "When is breakfast?".into(),
-            profile_name: None,
-            media: vec![],
-        };
-        // Only the attempts after this point are read while polling: copying the whole history
-        // (tens of thousands by now) under the simulator's lock would delay the very send timed.
-        let seen = bench.sim.sim.send_attempt_count();
-        bench.sim.sim.guest_message(inbound).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(a) = bench.sim.sim.send_attempts_since(seen).iter().find(|a| a.to == guest && a.status == 201) {
-                e2e.push((a.at_us - t0).max(0) as u64);
-                break;
-            }
-            if Instant::now() > deadline {
-                unanswered += 1;
-                e2e.push((now_us() - t0).max(0) as u64);
-                break;
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    e2e.sort_unstable();
+    let (e2e, unanswered) = replies(&bench.sim.sim, 300, "whatsapp:+1888").await;
     progress(started, "reply latency", &child);
     let rss_load = peak_rss_mb(&child);
 
@@ -804,34 +978,7 @@ async fn main() {
     let cap = 50.0;
     let mut capped = bench.start(&[("SWITCHBOARD_SEND_RATE", "50")]);
     wait_up(bench.port).await;
-    let start = bench.sim.sim.send_attempt_count();
-    for i in 0..400u64 {
-        let inbound = Inbound {
-            to: SENDER.into(),
-            from: format!("whatsapp:+1999{i:07}"),
-            body: "When is breakfast?".into(),
-            profile_name: None,
-            media: vec![],
-        };
-        bench.sim.sim.guest_message(inbound).await.unwrap();
-    }
-    wait_quiet(&bench.sim.sim, start, "whatsapp:+1999", 400).await;
-    let mut times: Vec<i64> = bench
-        .sim
-        .sim
-        .send_attempts()
-        .iter()
-        .filter(|a| a.status == 201 && a.to.starts_with("whatsapp:+1999"))
-        .map(|a| a.at_us)
-        .collect();
-    times.sort_unstable();
-    let rate = (times.len() as f64 - 1.0) / ((times[times.len() - 1] - times[0]) as f64 / 1e6);
-    let max_in_second = times
-        .iter()
-        .enumerate()
-        .map(|(i, t)| times[i..].iter().take_while(|u| **u < t + 1_000_000).count())
-        .max()
-        .unwrap_or(0);
+    let (rate, max_in_second, sends) = capped_sends(&bench.sim.sim, 400, "whatsapp:+1999").await;
     let rss_cap = peak_rss_mb(&capped);
     capped.kill().unwrap();
     capped.wait().unwrap();
@@ -873,8 +1020,7 @@ async fn main() {
         pct(&e2e, 0.99) as f64 / 1000.0
     );
     println!(
-        "| sender rate cap {cap:.0}/s, {} sends | {rate:.1}/s overall ({:+.1} %), at most {max_in_second} in any second | within 5 %, never above |",
-        times.len(),
+        "| sender rate cap {cap:.0}/s, {sends} sends | {rate:.1}/s overall ({:+.1} %), at most {max_in_second} in any second | within 5 %, never above |",
         (rate - cap) / cap * 100.0
     );
     println!(
@@ -888,6 +1034,75 @@ async fn main() {
         lat_pause.summary()
     );
     let _ = std::fs::remove_dir_all(data);
+}
+
+/// Inbound → reply at the simulator: `count` guests (`prefix` and a number each) ask the FAQ's
+/// question one after another, 20 ms apart, each timed until its reply reaches the simulator.
+/// Returns the times sorted, in µs, and how many got no reply within 10 s (each counted as its
+/// whole wait: a reply that never comes is no sample left out).
+async fn replies(sim: &twilio_sim::Sim, count: u64, prefix: &str) -> (Vec<u64>, usize) {
+    let mut e2e = Vec::new();
+    let mut unanswered = 0;
+    for i in 0..count {
+        let guest = format!("{prefix}{i:07}");
+        let t0 = now_us();
+        let inbound = Inbound {
+            to: SENDER.into(),
+            from: guest.clone(),
+            body: "When is breakfast?".into(),
+            profile_name: None,
+            media: vec![],
+        };
+        // Only the attempts after this point are read while polling: copying the whole history
+        // (tens of thousands by now) under the simulator's lock would delay the very send timed.
+        let seen = sim.send_attempt_count();
+        sim.guest_message(inbound).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(a) = sim.send_attempts_since(seen).iter().find(|a| a.to == guest && a.status == 201) {
+                e2e.push((a.at_us - t0).max(0) as u64);
+                break;
+            }
+            if Instant::now() > deadline {
+                unanswered += 1;
+                e2e.push((now_us() - t0).max(0) as u64);
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    e2e.sort_unstable();
+    (e2e, unanswered)
+}
+
+/// The rate cap at work: `count` guests (`prefix` and a number each) write at once, and their
+/// replies leave one number under its cap. Returns the rate over all the sends (the first to the
+/// last), the most that left in any one second, and how many left.
+async fn capped_sends(sim: &twilio_sim::Sim, count: u64, prefix: &str) -> (f64, usize, usize) {
+    let start = sim.send_attempt_count();
+    for i in 0..count {
+        let inbound = Inbound {
+            to: SENDER.into(),
+            from: format!("{prefix}{i:07}"),
+            body: "When is breakfast?".into(),
+            profile_name: None,
+            media: vec![],
+        };
+        sim.guest_message(inbound).await.unwrap();
+    }
+    wait_quiet(sim, start, prefix, count as usize).await;
+    let mut times: Vec<i64> =
+        sim.send_attempts().iter().filter(|a| a.status == 201 && a.to.starts_with(prefix)).map(|a| a.at_us).collect();
+    times.sort_unstable();
+    let rate = (times.len() as f64 - 1.0) / ((times[times.len() - 1] - times[0]) as f64 / 1e6);
+    let max_in_second = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| times[i..].iter().take_while(|u| **u < t + 1_000_000).count())
+        .max()
+        .unwrap_or(0);
+    (rate, max_in_second, times.len())
 }
 
 async fn wait_up_baseline(port: u16) {

@@ -270,10 +270,8 @@ async fn two_instances_writing_for_the_same_guests_at_once_never_deadlock() {
         done.unwrap();
     }
     let db = app.state.db.pool.clone();
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE direction = 'inbound'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE direction = 'inbound'").fetch_one(&db).await.unwrap();
     assert_eq!(stored, (WRITERS * EACH) as i64, "every message stored once");
     // The replies go out and their status callbacks come back through either instance.
     eventually("every guest answered and the replies' callbacks in", || async {
