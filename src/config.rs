@@ -296,6 +296,13 @@ pub struct Tuning {
     /// How often the messages waiting for the search index are indexed (SQLite; a search
     /// indexes them first anyway, so this only keeps the queue short).
     pub search_index: Duration,
+    /// A search whose words at least this many messages hold walks the list in its order and asks
+    /// each conversation whether it holds them, instead of gathering every conversation that does
+    /// ([`crate::inbox`]'s list).
+    pub search_walk_from: i64,
+    /// An agent with at least this many conversations has its pages (the REST API's) read by
+    /// walking each state's conversations in order instead of gathering its own and sorting them.
+    pub agent_walk_from: i64,
     /// How often messages past their retention period are looked for.
     pub retention_sweep: Duration,
 }
@@ -317,6 +324,8 @@ impl Default for Tuning {
             drain_grace: Duration::from_secs(2),
             lifecycle_sweep: Duration::from_secs(5),
             search_index: Duration::from_secs(1),
+            search_walk_from: 10_000,
+            agent_walk_from: 5_000,
             retention_sweep: Duration::from_secs(60),
         }
     }

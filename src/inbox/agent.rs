@@ -41,8 +41,9 @@ pub async fn page_for_agent(
     let invalid = || app::AppError::invalid("cursor", "This cursor is not one a page of this list gave.");
     let after = cursor.map(|c| Place::parse(c).ok_or_else(invalid)).transpose()?;
     let db = &state.db.pool;
-    let rows = store::agent_page(db, &me.org_id, agent_id, after.as_ref(), limit + 1).await?;
     let total = store::agent_total(db, &me.org_id, agent_id).await?;
+    let walk = total >= state.tuning.agent_walk_from;
+    let rows = store::agent_page(db, state.db.backend, &me.org_id, agent_id, walk, after.as_ref(), limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
     let next = rows.last().filter(|_| more).map(|r| Place { at: r.at, id: r.id.clone() }.cursor());

@@ -224,10 +224,11 @@ async fn export_list(
         if !w.send(head).await {
             return Ok(());
         }
+        let plan = store::plan(&mut tx, state.db.backend, &filter, state.tuning.search_walk_from).await?;
         let mut place: Option<store::Place> = None;
         let mut count = 0;
         loop {
-            let page = rows_on(&state, &mut tx, &me, &filter, place.as_ref(), CONVERSATIONS_PAGE).await?;
+            let page = rows_on(&state, &mut tx, &me, &filter, &plan, place.as_ref(), CONVERSATIONS_PAGE).await?;
             for r in &page {
                 let more = match format {
                     Format::Json => {

@@ -58,20 +58,24 @@ async fn rows(
         // A search finds every message stored before it, however far behind the indexer is.
         search::index_queued(&state.db).await?;
     }
-    let rows = store::list(&state.db.pool, state.db.backend, me, filter, place, way, limit).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let plan = store::plan(&mut conn, state.db.backend, filter, state.tuning.search_walk_from).await?;
+    let rows = store::list(&mut *conn, state.db.backend, me, filter, &plan, place, way, limit).await?;
     Ok(shown_rows(me, rows, way))
 }
 
-/// The same, read on `conn` (an export's snapshot); a search's queue is indexed by the caller first.
+/// The same, read on `conn` (an export's snapshot) with the search's `plan` ([`store::plan`]); a
+/// search's queue is indexed by the caller first.
 async fn rows_on(
     state: &AppState,
     conn: &mut sqlx::AnyConnection,
     me: &Me,
     filter: &InboxFilter,
+    plan: &store::Plan,
     place: Option<&store::Place>,
     limit: usize,
 ) -> Result<Vec<InboxRow>> {
-    let rows = store::list(&mut *conn, state.db.backend, me, filter, place, store::Way::Older, limit).await?;
+    let rows = store::list(&mut *conn, state.db.backend, me, filter, plan, place, store::Way::Older, limit).await?;
     Ok(shown_rows(me, rows, store::Way::Older))
 }
 

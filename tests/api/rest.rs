@@ -437,7 +437,17 @@ async fn channel_routes_filter_senders_and_send_replies_to_a_fixed_number() {
 
 #[tokio::test]
 async fn conversations_page_with_a_cursor_and_say_how_many_there_are() {
-    let app = spawn_app().await;
+    conversations_page(spawn_app().await).await;
+}
+
+/// The same pages when the agent's conversations are walked in each state's order (as for an agent
+/// with many) instead of gathered and sorted, one conversation ended.
+#[tokio::test]
+async fn an_agent_with_many_conversations_pages_the_same_through_each_states_order() {
+    conversations_page(crate::common::spawn_app_tuned(|_| {}, |t| t.agent_walk_from = 0).await).await;
+}
+
+async fn conversations_page(app: TestApp) {
     let (me, _, _, _) = app.ready_path().await;
     let api = Api { app: &app, token: token_for(&app, &me).await };
     let guests: Vec<String> = (0..7).map(|i| format!("whatsapp:+1555000{i:04}")).collect();
@@ -457,6 +467,11 @@ async fn conversations_page_with_a_cursor_and_say_how_many_there_are() {
         guests.iter().all(|g| !app.replies_to(g).is_empty()).then_some(())
     })
     .await;
+    // One conversation ended: the pages hold both states.
+    let admin = app.browser("admin@example.com").await;
+    let filter = app::inbox::InboxFilter::default();
+    let rows = app.ui(&admin, app::inbox::api::GetInbox { filter }).await.unwrap().rows;
+    app.ui(&admin, app::inbox::api::EndConversation { id: rows[3].id.clone() }).await.unwrap();
 
     // Pages of 3: 3, 3 and 1, each naming the next until the last; together every conversation once.
     let mut seen: Vec<String> = Vec::new();
