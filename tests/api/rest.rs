@@ -490,6 +490,11 @@ async fn conversations_page(app: TestApp) {
         path = link.trim_start_matches('<').split('>').next().unwrap().to_string();
     }
     assert_eq!(sizes, vec![3, 3, 1]);
+    // In the inbox's order (the most recently active first), across the pages and both states.
+    let filter = app::inbox::InboxFilter::default();
+    let listed: Vec<String> =
+        app.ui(&admin, app::inbox::api::GetInbox { filter }).await.unwrap().rows.into_iter().map(|r| r.guest).collect();
+    assert_eq!(seen, listed);
     let mut expected: Vec<String> = guests.iter().map(|g| g.trim_start_matches("whatsapp:").to_string()).collect();
     let mut got: Vec<String> = seen.iter().map(|g| g.trim_start_matches("whatsapp:").to_string()).collect();
     expected.sort();
