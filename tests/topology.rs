@@ -10,6 +10,36 @@ use common::{command, eventually, free_port, handed_over_at, wait_until_up, Prox
 use switchboard::media::{OutboundFile, StoreKind};
 use twilio_sim::{Inbound, MediaFile};
 
+/// Two instances on `app`'s database, each with a data folder of its own and `env`, up and behind
+/// a proxy on `listener` whose address is `public_url`; their own addresses.
+async fn two_instances(
+    app: &common::TestApp,
+    key: &str,
+    listener: tokio::net::TcpListener,
+    public_url: &str,
+    env: &[(&str, &str)],
+) -> (Vec<std::process::Child>, Vec<String>, Proxy) {
+    let ports = [free_port(), free_port()];
+    let instances = ports
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| {
+            command(app, port, key)
+                .env("SWITCHBOARD_PUBLIC_URL", public_url)
+                .env("SWITCHBOARD_DATA_DIR", app.data_dir.join(format!("instance-{i}")))
+                .envs(env.iter().copied())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for port in ports {
+        wait_until_up(port).await;
+    }
+    let urls: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let proxy = Proxy::serve(listener, urls.clone());
+    (instances, urls, proxy)
+}
+
 /// A guest's photo (any bytes do: nothing decodes them).
 const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n a guest's photo of the entrance";
 
@@ -21,24 +51,8 @@ async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losi
     // Files in the database (PostgreSQL's default; SQLite's must be asked for), each instance
     // with its own data folder: any instance serves any file.
     let (app, key) = handed_over_at(None, &public_url, Some(StoreKind::Database)).await;
-    let ports = [free_port(), free_port()];
-    let mut instances: Vec<std::process::Child> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, &port)| {
-            command(&app, port, &key)
-                .env("SWITCHBOARD_PUBLIC_URL", &public_url)
-                .env("SWITCHBOARD_DATA_DIR", app.data_dir.join(format!("instance-{i}")))
-                .env("SWITCHBOARD_MEDIA_STORE", "database")
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for port in ports {
-        wait_until_up(port).await;
-    }
-    let urls: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
-    let proxy = Proxy::serve(proxy_listener, urls.clone());
+    let (mut instances, urls, proxy) =
+        two_instances(&app, &key, proxy_listener, &public_url, &[("SWITCHBOARD_MEDIA_STORE", "database")]).await;
 
     let guests: Vec<String> = (0..20).map(|i| format!("whatsapp:+1555111{i:04}")).collect();
     let sim = app.sim.sim.clone();
@@ -217,22 +231,7 @@ async fn two_instances_writing_for_the_same_guests_at_once_never_deadlock() {
     let proxy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public_url = format!("http://{}", proxy_listener.local_addr().unwrap());
     let (app, key) = handed_over_at(None, &public_url, None).await;
-    let ports = [free_port(), free_port()];
-    let mut instances: Vec<std::process::Child> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, &port)| {
-            command(&app, port, &key)
-                .env("SWITCHBOARD_PUBLIC_URL", &public_url)
-                .env("SWITCHBOARD_DATA_DIR", app.data_dir.join(format!("instance-{i}")))
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for port in ports {
-        wait_until_up(port).await;
-    }
-    Proxy::serve(proxy_listener, ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect());
+    let (mut instances, _, _proxy) = two_instances(&app, &key, proxy_listener, &public_url, &[]).await;
     let deadlocks = || async {
         if app.state.db.backend != switchboard::db::Backend::Postgres {
             return 0;
