@@ -472,6 +472,16 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
     matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("40P01" | "40001"))
 }
 
+/// A new in-memory SQLite database with every migration run, for tests that read plans on the
+/// schema ([`query_plan`]).
+#[cfg(test)]
+pub(crate) async fn migrated_in_memory() -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+    sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+    conn
+}
+
 /// The plan SQLite chooses for `sql` on `conn` (`EXPLAIN QUERY PLAN`), one step per line, for tests
 /// that hold a query to the indexes it is meant to use.
 #[cfg(test)]

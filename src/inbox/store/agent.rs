@@ -54,14 +54,14 @@ pub(in crate::inbox) fn agent_page_sql(backend: crate::db::Backend, walk: bool, 
     let clause = "cv.agent_id = $1 AND a.org_id = $2 AND (cv.last_activity_at, cv.id) < ($3, $4)";
     let joined = "JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id";
     if walk {
-        let branch = |state: &str| {
+        let read = |state: &str| {
             format!(
-                "SELECT * FROM (SELECT {columns} FROM conversations cv CROSS JOIN numbers n CROSS JOIN agents a \
+                "SELECT {columns} FROM conversations cv CROSS JOIN numbers n CROSS JOIN agents a \
                  WHERE cv.state = '{state}' AND n.id = cv.number_id AND a.id = cv.agent_id AND {clause} \
-                 ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT {limit}) AS {state}"
+                 ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT {limit}"
             )
         };
-        format!("{} UNION ALL {} ORDER BY at DESC, id DESC LIMIT {limit}", branch("live"), branch("ended"))
+        super::each_state_merged(&["live", "ended"], read, "at DESC, id DESC", limit as usize)
     } else {
         // SQLite is told which index: with the statistics of an agent that has every
         // conversation, it would read them all in the order of activity.
@@ -150,8 +150,6 @@ pub(in crate::inbox) async fn end_if_idle(tx: &mut AnyConnection, id: &str, now:
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Connection;
-
     use super::agent_page_sql;
     use crate::db::Backend;
 
@@ -159,8 +157,7 @@ mod tests {
     /// along the index by activity and sorts only the two pages (many): never every conversation.
     #[tokio::test]
     async fn an_agents_page_reads_along_an_index_and_sorts_at_most_its_pages() {
-        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+        let mut conn = crate::db::migrated_in_memory().await;
         let plan = crate::db::query_plan(&mut conn, &agent_page_sql(Backend::Sqlite, false, 51)).await;
         assert!(
             plan.iter().any(|d| d.starts_with("SEARCH cv USING INDEX conversations_agent (agent_id=?)")),

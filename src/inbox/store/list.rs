@@ -110,12 +110,12 @@ pub(in crate::inbox) async fn plan(
             let count = format!(
                 "SELECT COUNT(*) FROM (SELECT rowid FROM message_search WHERE message_search MATCH $1 LIMIT {walk_from}) AS held"
             );
-            let whole = words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" ");
+            let whole = text_query(backend, &words, Last::Whole);
             let held = sqlx::query_scalar::<_, i64>(&count).bind(whole).fetch_one(&mut *conn).await?;
             if held >= walk_from {
                 held
             } else {
-                let query = text_query(backend, &words);
+                let query = text_query(backend, &words, Last::Begun);
                 sqlx::query_scalar::<_, i64>(&count).bind(query).fetch_one(&mut *conn).await?
             }
         }
@@ -124,7 +124,7 @@ pub(in crate::inbox) async fn plan(
             // word is, but give any word read as a start the same default share (20,000 of a
             // million messages), which would walk for a guest's number. A common word's start
             // alone ("tow") therefore gathers.
-            let held = estimated(conn, &words.join(" & ")).await?;
+            let held = estimated(conn, &text_query(backend, &words, Last::Whole)).await?;
             // A word the statistics do not know gets a default share of the messages, which grows
             // with them (50,000 of ten million): only words estimated above that walk.
             let unknown = estimated(conn, "switchboardnosuchword").await?;
@@ -229,9 +229,9 @@ fn guest_query(backend: Backend, q: &str) -> String {
 /// gather every entry of every word it starts, before any other word narrows them down: "guest"
 /// typed first among ten million messages that hold "guest" in half of them took 160 ms, against
 /// under a millisecond as a whole word.
-fn text_query(backend: Backend, words: &[String]) -> String {
-    let last = words.len().saturating_sub(1);
-    let word = |(i, w): (usize, &String)| match (backend, i == last) {
+fn text_query(backend: Backend, words: &[String], last: Last) -> String {
+    let end = words.len().saturating_sub(1);
+    let word = |(i, w): (usize, &String)| match (backend, i == end && last == Last::Begun) {
         (Backend::Sqlite, false) => format!("\"{w}\""),
         (Backend::Sqlite, true) => format!("\"{w}\"*"),
         (Backend::Postgres, false) => w.clone(),
@@ -239,6 +239,15 @@ fn text_query(backend: Backend, words: &[String]) -> String {
     };
     let words = words.iter().enumerate().map(word).collect::<Vec<_>>();
     words.join(if backend == Backend::Sqlite { " " } else { " & " })
+}
+
+/// How [`text_query`] reads the last word typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// Also as the start of a word (it may be still being typed): what a search finds.
+    Begun,
+    /// As a whole word: what [`plan`] counts first, cheaply.
+    Whole,
 }
 
 /// The WHERE clause and its arguments for the conversations `me` may see under `filter`, its
@@ -272,7 +281,7 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
         } else {
             args.push(match plan {
                 Plan::Walk(Walk::Asked(query)) => query.clone(),
-                _ => text_query(backend, &words),
+                _ => text_query(backend, &words, Last::Begun),
             });
             let n = args.len();
             match plan {
@@ -417,17 +426,13 @@ fn list_sql(
             Some(state) => vec![state.as_str()],
             None => vec!["live", "ended"],
         };
-        let branches: Vec<String> = states
-            .iter()
-            .map(|state| {
-                format!(
-                    "SELECT * FROM (SELECT {columns} {FROM_CONVERSATIONS_FIRST} \
-                     WHERE cv.state = '{state}' AND {JOINED} AND {clause} \
-                     ORDER BY cv.last_activity_at {order}, cv.id {order} LIMIT {limit}) AS {state}"
-                )
-            })
-            .collect();
-        format!("{} ORDER BY last_activity_at {order}, id {order} LIMIT {limit}", branches.join(" UNION ALL "))
+        let read = |state: &str| {
+            format!(
+                "SELECT {columns} {FROM_CONVERSATIONS_FIRST} WHERE cv.state = '{state}' AND {JOINED} AND {clause} \
+                 ORDER BY cv.last_activity_at {order}, cv.id {order} LIMIT {limit}"
+            )
+        };
+        super::each_state_merged(&states, read, &format!("last_activity_at {order}, id {order}"), limit)
     } else {
         // A search narrows the list to the conversations it finds (a guest's number, a word),
         // through its indexes: the database looks those few up and sorts them.
@@ -491,7 +496,10 @@ mod tests {
         for (q, walk_from) in [("Fresh towel", 1), ("towel", 5), ("towels", 4), ("more t", 1), ("ⓟ fresh towel", 1)] {
             let Plan::Walk(Walk::Asked(spelled)) = planned(&mut conn, q, walk_from).await else { panic!("{q}") };
             let mut found = vec![];
-            for query in [spelled, super::text_query(Backend::Sqlite, &super::search_words(&q.to_lowercase()))] {
+            for query in [
+                spelled,
+                super::text_query(Backend::Sqlite, &super::search_words(&q.to_lowercase()), super::Last::Begun),
+            ] {
                 let ids: Vec<i64> =
                     sqlx::query_scalar("SELECT rowid FROM message_search WHERE message_search MATCH $1 ORDER BY rowid")
                         .bind(query)
@@ -523,8 +531,7 @@ mod tests {
     /// 11 s at ten million messages in the inbox benchmark.
     #[tokio::test]
     async fn a_page_walks_the_conversations_index_and_sorts_only_the_page() {
-        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+        let mut conn = crate::db::migrated_in_memory().await;
         let me = Me {
             user_id: "u".into(),
             org_id: "o".into(),

@@ -93,6 +93,15 @@ pub(super) struct MessageRow {
     pub(super) twilio_sid: Option<String>,
 }
 
+/// Conversations of each of `states` read on their own, `read(state)` ordered along the index on
+/// (state, last activity, id) (migration 0021) and limited, and the reads merged in `order` (of
+/// the rows' names): one read ordered by activity across the states would sort every conversation
+/// it finds. The inbox's list and an agent's REST pages read this way.
+fn each_state_merged(states: &[&str], read: impl Fn(&str) -> String, order: &str, limit: usize) -> String {
+    let reads: Vec<String> = states.iter().map(|state| format!("SELECT * FROM ({}) AS {state}", read(state))).collect();
+    format!("{} ORDER BY {order} LIMIT {limit}", reads.join(" UNION ALL "))
+}
+
 /// `$1, $2, …` for `n` values.
 fn placeholders(n: usize) -> String {
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")

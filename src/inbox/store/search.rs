@@ -62,16 +62,13 @@ pub(in crate::inbox) async fn anything_queued(pool: &sqlx::AnyPool) -> sqlx::Res
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Connection;
-
     /// A batch reads the queues and looks each message and guest up by its rowid: it never walks
     /// the messages table, which holds every message ever written (a plan that did made each batch
     /// slower as the database grew: in the pipeline benchmark it took the database threads' time
     /// per webhook from about 60 µs to about 100 µs).
     #[tokio::test]
     async fn a_batch_reads_only_the_queued_messages() {
-        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+        let mut conn = crate::db::migrated_in_memory().await;
         for statement in super::index_queued(1_000) {
             let plan = crate::db::query_plan(&mut conn, &statement.sql).await;
             // The messages (`m`) and conversations (`g`) are only ever looked up by one rowid.
