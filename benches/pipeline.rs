@@ -1052,6 +1052,7 @@ async fn replies(sim: &twilio_sim::Sim, count: u64, prefix: &str) -> (Vec<u64>, 
             body: "When is breakfast?".into(),
             profile_name: None,
             media: vec![],
+            ..Default::default()
         };
         // Only the attempts after this point are read while polling: copying the whole history
         // (tens of thousands by now) under the simulator's lock would delay the very send timed.
@@ -1088,6 +1089,7 @@ async fn capped_sends(sim: &twilio_sim::Sim, count: u64, prefix: &str) -> (f64, 
             body: "When is breakfast?".into(),
             profile_name: None,
             media: vec![],
+            ..Default::default()
         };
         sim.guest_message(inbound).await.unwrap();
     }

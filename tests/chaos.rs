@@ -161,6 +161,7 @@ async fn deliver(sim: &Sim, guest: &Guest, body: String, photo: bool) -> String 
             body: body.clone(),
             profile_name: None,
             media: media.clone(),
+            ..Default::default()
         };
         if let Ok(d) = sim.guest_message(inbound).await {
             if d.status == 200 {

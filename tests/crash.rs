@@ -17,6 +17,7 @@ fn breakfast_question(from: String) -> Inbound {
         body: "When is breakfast?".into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     }
 }
 
@@ -234,6 +235,7 @@ async fn json_logs_carry_request_and_message_ids_and_no_secret_or_full_number() 
         body: "When is breakfast?".into(),
         profile_name: Some("Ana".into()),
         media: vec![],
+        ..Default::default()
     };
     app.sim.sim.guest_message(inbound).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(15);

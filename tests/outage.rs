@@ -24,6 +24,7 @@ fn question(from: &str) -> Inbound {
         body: "When is breakfast?".into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     }
 }
 

@@ -74,6 +74,7 @@ async fn two_instances_behind_a_proxy_answer_every_message_once_and_survive_losi
                         body: format!("When is breakfast? ({round})"),
                         profile_name: None,
                         media,
+                        ..Default::default()
                     })
                     .await
                     .unwrap();
@@ -258,6 +259,7 @@ async fn two_instances_writing_for_the_same_guests_at_once_never_deadlock() {
                         body: format!("Is the pool open? ({w}/{k})"),
                         profile_name: None,
                         media: vec![],
+                        ..Default::default()
                     })
                     .await
                     .unwrap();

@@ -601,7 +601,7 @@ impl Sim {
     }
 }
 
-pub use webhooks::{sign, Delivery, Inbound, MediaFile};
+pub use webhooks::{sign, Delivery, Inbound, MediaFile, Place, Tap};
 
 /// A running simulator.
 pub struct Handle {

@@ -173,6 +173,7 @@ pub(crate) async fn send(State(sim): State<Sim>, Form(f): Form<SendForm>) -> Red
         body: f.body.clone(),
         profile_name: Some("Guest".into()),
         media: vec![],
+        ..Default::default()
     };
     match sim.guest_message(inbound).await {
         Ok(d) if (200..300).contains(&d.status) => back(None),

@@ -24,7 +24,7 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
 }
 
 /// A guest's message to one of the simulated numbers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Inbound {
     /// The simulated number written to: `whatsapp:+E164` for a WhatsApp sender, `+E164` for SMS.
     pub to: String,
@@ -36,6 +36,35 @@ pub struct Inbound {
     /// Files attached to the message (a WhatsApp message carries at most one).
     #[serde(default)]
     pub media: Vec<MediaFile>,
+    /// A place the guest shares (WhatsApp): the message is a location, its body empty.
+    #[serde(default)]
+    pub location: Option<Place>,
+    /// A reply button or list item the guest taps (WhatsApp): its text is the body.
+    #[serde(default)]
+    pub tap: Option<Tap>,
+}
+
+/// A shared location, as WhatsApp sends it: coordinates in decimal degrees, and for a named
+/// place its name and address.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Place {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// A tapped quick-reply button (`ButtonText`, `ButtonPayload`) or list item (`ListTitle`,
+/// `ListId`): the text the guest saw and the id the sender gave it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Tap {
+    pub text: String,
+    pub id: String,
+    /// A list-picker item rather than a button.
+    #[serde(default)]
+    pub list: bool,
 }
 
 /// A file a guest sends: its type and bytes (base64 in JSON).
@@ -182,6 +211,18 @@ async fn post_inbound(sim: &Sim, account: Account, url: String, inbound: Inbound
         params.push((format!("MediaContentType{i}"), file.content_type.clone()));
         sim.world.lock().unwrap().media.insert(media_sid, (account.sid.clone(), file.clone()));
     }
+    if let (true, Some(place)) = (whatsapp, &inbound.location) {
+        params.extend([
+            ("Latitude".to_string(), place.latitude.to_string()),
+            ("Longitude".into(), place.longitude.to_string()),
+        ]);
+        params.extend(place.label.clone().map(|l| ("Label".to_string(), l)));
+        params.extend(place.address.clone().map(|a| ("Address".to_string(), a)));
+    }
+    if let (true, Some(tap)) = (whatsapp, &inbound.tap) {
+        let (text, id) = if tap.list { ("ListTitle", "ListId") } else { ("ButtonText", "ButtonPayload") };
+        params.extend([(text.to_string(), tap.text.clone()), (id.to_string(), tap.id.clone())]);
+    }
     if whatsapp {
         let wa_id = inbound.from.trim_start_matches("whatsapp:").trim_start_matches('+').to_string();
         params.extend([
@@ -318,6 +359,12 @@ pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message
 
 /// WhatsApp's `MessageType` for what the guest sent.
 fn message_type(inbound: &Inbound) -> &'static str {
+    if inbound.location.is_some() {
+        return "location";
+    }
+    if let Some(tap) = &inbound.tap {
+        return if tap.list { "interactive" } else { "button" };
+    }
     match inbound.media.first().map(|m| m.content_type.as_str()) {
         None => "text",
         Some(t) if t.starts_with("image/") => "image",

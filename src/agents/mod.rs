@@ -23,7 +23,7 @@ pub mod whatsapp;
 pub use crate::brain::MAX_REPLY_CHARS;
 
 use crate::{
-    brain::{Brain, Faq, Hook, Mind, OpenAi, TurnInput},
+    brain::{Brain, Faq, GuestMessage, Hook, Mind, OpenAi, TurnInput},
     connectors,
     egress::Egress,
     error::Result,
@@ -313,8 +313,8 @@ pub async fn try_agent(state: &AppState, me: &Me, agent_id: &str, chat: Vec<Chat
         return Err(AppError::invalid("chat", "Keep the chat to 60 lines of at most 1,600 characters.").into());
     }
     let split = chat.iter().rposition(|l| !l.from_guest).map_or(0, |i| i + 1);
-    let messages: Vec<String> =
-        chat[split..].iter().map(|l| l.text.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    let messages: Vec<GuestMessage> =
+        chat[split..].iter().map(|l| l.text.trim()).filter(|t| !t.is_empty()).map(GuestMessage::text).collect();
     if messages.is_empty() {
         return Err(AppError::invalid("chat", "Write a message to the agent first.").into());
     }

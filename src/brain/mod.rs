@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use app::agents::{ChatLine, FaqEntry};
+use app::{
+    agents::{ChatLine, FaqEntry},
+    inbox::{Choice, SharedLocation},
+};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
@@ -29,7 +32,81 @@ pub struct TurnInput {
     pub guest_name: Option<String>,
     /// Earlier messages of the conversation, oldest first.
     pub history: Vec<ChatLine>,
-    pub messages: Vec<String>,
+    pub messages: Vec<GuestMessage>,
+}
+
+/// One of the guest's messages on a turn: what they wrote, and what else the message holds (a
+/// shared place, a tapped button or list item, files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GuestMessage {
+    /// The text the guest wrote (a tapped button's or list item's text, as WhatsApp sends it).
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<SharedLocation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choice: Option<Choice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<Attachment>,
+    /// WhatsApp's kind of message (`text`, `image`, `location`, `button`, `interactive`,
+    /// `sticker`, …), as Twilio's `MessageType` gives it; none on SMS.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// A file attached to a guest's message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Attachment {
+    pub content_type: String,
+}
+
+impl GuestMessage {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self { text: text.into(), ..Self::default() }
+    }
+
+    /// What the guest said in words: the text, or the tapped choice's when the text is empty.
+    pub fn said(&self) -> &str {
+        match &self.choice {
+            Some(choice) if self.text.trim().is_empty() => &choice.text,
+            _ => &self.text,
+        }
+    }
+
+    /// The message as a brain that reads only text sees it: the text, with the rest described in
+    /// brackets (`[Tapped "Late checkout"]`, `[Shared a location: …]`, `[Sent an image]`).
+    pub fn as_text(&self) -> String {
+        let mut lines = Vec::new();
+        if let Some(choice) = &self.choice {
+            lines.push(format!("[Tapped \"{}\"]", choice.text));
+        }
+        if let Some(place) = &self.location {
+            lines.push(format!("[Shared a location: {}]", place.describe()));
+        }
+        for file in &self.media {
+            lines.push(format!("[{}]", describe_file(&file.content_type)));
+        }
+        let text = self.text.trim();
+        let repeats_choice = self.choice.as_ref().is_some_and(|c| c.text.trim() == text);
+        if !text.is_empty() && !repeats_choice {
+            lines.push(text.to_string());
+        }
+        // A kind of message Switchboard does not read (a sticker, a contact card, a reaction).
+        if let Some(kind) = self.kind.as_deref().filter(|k| lines.is_empty() && !k.is_empty() && *k != "text") {
+            lines.push(format!("[Sent a message of type \"{kind}\" with no text]"));
+        }
+        lines.join("\n")
+    }
+}
+
+/// A file in words, for a brain that reads text.
+fn describe_file(content_type: &str) -> String {
+    let kind = content_type.split('/').next().unwrap_or_default();
+    match kind {
+        "audio" => "Voice note, not transcribed".to_string(),
+        "image" => format!("Sent an image ({content_type})"),
+        "video" => format!("Sent a video ({content_type})"),
+        _ => format!("Sent a file ({content_type})"),
+    }
 }
 
 #[async_trait]
@@ -66,8 +143,8 @@ impl Brain for OpenAi {
             let role = if line.from_guest { "user" } else { "assistant" };
             messages.push(json!({ "role": role, "content": line.text }));
         }
-        for text in &turn.messages {
-            messages.push(json!({ "role": "user", "content": text }));
+        for message in &turn.messages {
+            messages.push(json!({ "role": "user", "content": message.as_text() }));
         }
         let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
         let response = self
@@ -125,7 +202,8 @@ impl Brain for Hook {
                 "role": if l.from_guest { "guest" } else { "agent" },
                 "text": l.text,
             })).collect::<Vec<_>>(),
-            "messages": turn.messages,
+            "messages": turn.messages.iter().map(GuestMessage::as_text).collect::<Vec<_>>(),
+            "inbound": turn.messages,
             "timestamp": crate::now_ms() / 1000,
         }))?;
         let response = self
@@ -184,7 +262,8 @@ pub struct Faq {
 #[async_trait]
 impl Brain for Faq {
     async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String> {
-        Ok(faq_answer(&self.entries, &self.fallback, &turn.messages.join("\n")))
+        let said: Vec<&str> = turn.messages.iter().map(GuestMessage::said).collect();
+        Ok(faq_answer(&self.entries, &self.fallback, &said.join("\n")))
     }
 }
 

@@ -48,6 +48,8 @@ fn message_json(m: &MessageView) -> serde_json::Value {
         "twilio_sid": m.twilio_sid,
         "note": m.note,
         "media": m.media.iter().map(|md| md.content_type.clone()).collect::<Vec<_>>(),
+        "location": m.location,
+        "choice": m.choice,
     })
 }
 

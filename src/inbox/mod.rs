@@ -192,7 +192,10 @@ fn view_of(m: store::MessageRow, media: Vec<MediaView>) -> MessageView {
         (Some(c), None) => Some(meaning.map_or(format!("error {c}"), |text| format!("{text} (error {c})"))),
         (None, text) => text,
     };
+    let params = crate::twilio::inbound::stored(m.params.as_deref());
     MessageView {
+        location: crate::twilio::inbound::location(&params),
+        choice: crate::twilio::inbound::choice(&params),
         media,
         id: m.id,
         direction: if m.direction == "inbound" { Direction::Inbound } else { Direction::Outbound },

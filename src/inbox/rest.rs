@@ -46,6 +46,15 @@ pub struct Message {
     note: Option<String>,
     /// Unix milliseconds.
     at_ms: i64,
+    /// The place a guest shared: `latitude` and `longitude` (decimal degrees, as text), `label`
+    /// and `address` when WhatsApp gave them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    location: Option<app::inbox::SharedLocation>,
+    /// The reply button or list item a guest tapped: its `text` and `id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    choice: Option<app::inbox::Choice>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -139,6 +148,8 @@ async fn list_conversations(
                     error: m.error,
                     note: m.note,
                     at_ms: m.at_ms,
+                    location: m.location,
+                    choice: m.choice,
                 })
                 .collect(),
         })

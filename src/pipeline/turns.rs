@@ -14,7 +14,7 @@ use app::agents::ChatLine;
 use super::outbox::{self, Outgoing};
 use crate::{
     access,
-    brain::{split_body, TurnInput},
+    brain::{split_body, Attachment, GuestMessage, TurnInput},
     connectors,
     db::{Condition, Statement},
     mask_address, new_id, now_ms,
@@ -175,9 +175,9 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         .map(|fixed| if number_address.starts_with("whatsapp:") { format!("whatsapp:{fixed}") } else { fixed })
         .filter(|fixed| *fixed != guest);
     let ctx = Context { agent_id, connector_id, guest, guest_name, number_address, number_id, reply_to };
-    let inbound: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, body, twilio_sid FROM messages WHERE conversation_id = $1 AND direction = 'inbound' AND answered = 0 \
-         ORDER BY created_at, id",
+    let inbound: Vec<Received> = sqlx::query_as(
+        "SELECT id, body, twilio_sid, params FROM messages WHERE conversation_id = $1 AND direction = 'inbound' \
+         AND answered = 0 ORDER BY created_at, id",
     )
     .bind(&claim.conversation_id)
     .fetch_all(&state.db.pool)
@@ -217,14 +217,14 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         };
         let mut done = Handled::default();
         let mut for_agent = Vec::new();
-        for (id, body, _) in &inbound {
-            match access::parse(body) {
+        for m in &inbound {
+            match access::parse(&m.body) {
                 Some(command) => {
-                    done.commands.push((id.clone(), command.stored_text()));
-                    let answer = access::commands::command(state, &guest, id, command).await?;
+                    done.commands.push((m.id.clone(), command.stored_text()));
+                    let answer = access::commands::command(state, &guest, &m.id, command).await?;
                     done.replies.push(switchboard_says(answer));
                 }
-                None => for_agent.push(body.clone()),
+                None => for_agent.push(m),
             }
         }
         if !for_agent.is_empty() {
@@ -232,8 +232,8 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
                 access::Gate::Reply(text) => done.replies.push(switchboard_says(text)),
                 access::Gate::Allow => {
                     let revision = mind_revision.unwrap_or_default();
-                    let (parts, execution) =
-                        think(state, claim, &ctx, &agent_id, revision, &inbound, for_agent).await?;
+                    let messages = guest_messages(state, &for_agent).await?;
+                    let (parts, execution) = think(state, claim, &ctx, &agent_id, revision, &inbound, messages).await?;
                     done.replies.extend(parts.into_iter().map(|body| Outgoing {
                         note: execution.error.clone(),
                         execution_id: Some(execution.id.clone()),
@@ -248,6 +248,51 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     }
     .instrument(span)
     .await
+}
+
+/// A guest's message not answered yet.
+#[derive(sqlx::FromRow)]
+struct Received {
+    id: String,
+    body: String,
+    twilio_sid: Option<String>,
+    /// Twilio's webhook parameters, as JSON.
+    params: Option<String>,
+}
+
+/// A guest's message as its brain is told it: the text, and what Twilio's parameters say the
+/// message also holds.
+fn guest_message(body: &str, params: Option<&str>, media: Vec<Attachment>) -> GuestMessage {
+    let params = crate::twilio::inbound::stored(params);
+    GuestMessage {
+        text: body.to_string(),
+        location: crate::twilio::inbound::location(&params),
+        choice: crate::twilio::inbound::choice(&params),
+        media,
+        kind: crate::twilio::inbound::param(&params, "MessageType").map(str::to_string),
+    }
+}
+
+/// The guest's messages of a turn with their files, in order.
+async fn guest_messages(state: &AppState, received: &[&Received]) -> crate::error::Result<Vec<GuestMessage>> {
+    let mut media = std::collections::HashMap::<String, Vec<Attachment>>::new();
+    if !received.is_empty() {
+        let ids = crate::pipeline::batch::values(received.len(), 1, 0, |n| format!("${}", n[0]));
+        let sql = format!(
+            "SELECT message_id, content_type FROM media WHERE message_id IN ({ids}) ORDER BY message_id, position"
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for m in received {
+            query = query.bind(m.id.as_str());
+        }
+        for (message_id, content_type) in query.fetch_all(&state.db.pool).await? {
+            media.entry(message_id).or_default().push(Attachment { content_type });
+        }
+    }
+    Ok(received
+        .iter()
+        .map(|m| guest_message(&m.body, m.params.as_deref(), media.remove(&m.id).unwrap_or_default()))
+        .collect())
 }
 
 fn switchboard_says(text: String) -> Outgoing {
@@ -284,20 +329,20 @@ async fn think(
     ctx: &Context,
     agent_id: &str,
     revision: i64,
-    inbound: &[(String, String, Option<String>)],
-    messages: Vec<String>,
+    inbound: &[Received],
+    messages: Vec<GuestMessage>,
 ) -> crate::error::Result<(Vec<String>, Execution)> {
     let mind = state.minds.get(agent_id, revision, || crate::agents::mind_at(state, agent_id)).await?;
     // The conversation so far (the last 20 messages before this turn), oldest first; commands
     // and Switchboard's own answers are not part of it.
-    let earlier: Vec<(String, String)> = sqlx::query_as(
-        "SELECT direction, body FROM messages WHERE conversation_id = $1 AND (direction = 'outbound' OR answered = 1) \
-         AND origin IS NULL ORDER BY created_at DESC, id DESC LIMIT 20",
+    let earlier: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT direction, body, params FROM messages WHERE conversation_id = $1 \
+         AND (direction = 'outbound' OR answered = 1) AND origin IS NULL ORDER BY created_at DESC, id DESC LIMIT 20",
     )
     .bind(&claim.conversation_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let greeted = earlier.iter().any(|(direction, _)| direction == "outbound");
+    let greeted = earlier.iter().any(|(direction, ..)| direction == "outbound");
     let input = TurnInput {
         agent: mind.name.clone(),
         instructions: mind.instructions.clone(),
@@ -307,7 +352,12 @@ async fn think(
         history: earlier
             .into_iter()
             .rev()
-            .map(|(direction, text)| ChatLine { from_guest: direction == "inbound", text })
+            .map(|(direction, body, params)| match direction.as_str() {
+                "inbound" => {
+                    ChatLine { from_guest: true, text: guest_message(&body, params.as_deref(), vec![]).as_text() }
+                }
+                _ => ChatLine { from_guest: false, text: body },
+            })
             .collect(),
         messages,
     };
@@ -321,12 +371,12 @@ async fn think(
             "from": if l.from_guest { "guest" } else { "agent" },
             "text": l.text,
         })).collect::<Vec<_>>(),
-        "messages": input.messages,
+        "messages": input.messages.iter().map(GuestMessage::as_text).collect::<Vec<_>>(),
     });
     // "Typing…" while a brain that calls out thinks (one that answers at once needs none), sent
     // beside the call and done before the reply is queued, so it can never land after the reply.
     let typing = async {
-        if let Some(sid) = inbound.last().and_then(|m| m.2.as_deref()).filter(|_| mind.calls_out) {
+        if let Some(sid) = inbound.last().and_then(|m| m.twilio_sid.as_deref()).filter(|_| mind.calls_out) {
             typing_indicator(state, ctx, sid).await;
         }
     };
@@ -365,7 +415,7 @@ async fn finish(
     state: &AppState,
     claim: &Claim,
     ctx: &Context,
-    inbound: &[(String, String, Option<String>)],
+    inbound: &[Received],
     done: Handled,
 ) -> crate::error::Result<()> {
     let now = now_ms();
@@ -398,8 +448,8 @@ async fn finish(
     if !inbound.is_empty() {
         let ids = crate::pipeline::batch::values(inbound.len(), 1, k - 1, |n| format!("${}", n[0]));
         let mut answered = lease.statement(format!("UPDATE messages SET answered = 1 WHERE id IN ({ids}) AND {held}"));
-        for (id, ..) in inbound {
-            answered = answered.bind(id.as_str());
+        for m in inbound {
+            answered = answered.bind(m.id.as_str());
         }
         script.push(answered);
     }

@@ -21,7 +21,10 @@ use super::{
 use crate::{
     mask_address,
     state::AppState,
-    twilio::signature::{self, Algorithm},
+    twilio::{
+        inbound::{param, Params},
+        signature::{self, Algorithm},
+    },
 };
 
 /// Twilio answers bodies over 64 kB with its own error; nothing legitimate is larger.
@@ -35,12 +38,6 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/status/{key}", post(status))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
-}
-
-type Params = Vec<(String, String)>;
-
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
 fn reject(status: StatusCode, message: &'static str) -> Response {

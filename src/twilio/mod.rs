@@ -3,6 +3,7 @@
 
 mod client;
 pub mod errors;
+pub mod inbound;
 pub mod signature;
 pub mod status;
 

@@ -28,6 +28,7 @@ pub(crate) async fn say(app: &TestApp, from: &str, body: &str) -> String {
             body: body.into(),
             profile_name: Some("Ana".into()),
             media: vec![],
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -210,6 +211,7 @@ async fn a_flood_of_login_requests_sends_no_flood_of_emails() {
                 body: "/login target@example.com".into(),
                 profile_name: None,
                 media: vec![],
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -22,21 +22,21 @@ use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use serde_json::{json, Value};
 use twilio_sim::Inbound;
 
-const KEY: &str = "sk-test-0123456789abcdefghijklmnop";
+pub(crate) const KEY: &str = "sk-test-0123456789abcdefghijklmnop";
 
 /// What a test server received: headers of interest and the body.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(HeaderMap, String)>>>);
+pub(crate) struct Seen(Arc<Mutex<Vec<(HeaderMap, String)>>>);
 
 impl Seen {
-    fn all(&self) -> Vec<(HeaderMap, String)> {
+    pub(crate) fn all(&self) -> Vec<(HeaderMap, String)> {
         self.0.lock().unwrap().clone()
     }
 }
 
 /// How the test model server behaves.
 #[derive(Clone, Copy)]
-enum Model {
+pub(crate) enum Model {
     Echo,
     Fail,
     Slow,
@@ -44,7 +44,7 @@ enum Model {
 
 /// An OpenAI-compatible server on a free port: checks the bearer key, answers with the last
 /// user message and how many messages it was given.
-async fn model_server(mode: Model) -> (String, Seen) {
+pub(crate) async fn model_server(mode: Model) -> (String, Seen) {
     let seen = Seen::default();
     async fn completions(
         State((seen, mode)): State<(Seen, Model)>,
@@ -79,7 +79,7 @@ async fn model_server(mode: Model) -> (String, Seen) {
 }
 
 /// The customer's hook: answers JSON `{"reply": …}` naming the guest and the messages.
-async fn hook_server() -> (String, Seen) {
+pub(crate) async fn hook_server() -> (String, Seen) {
     let seen = Seen::default();
     async fn hook(State(seen): State<Seen>, headers: HeaderMap, body: String) -> Json<Value> {
         seen.0.lock().unwrap().push((headers, body.clone()));
@@ -105,6 +105,7 @@ fn guest_says(body: &str) -> Inbound {
         body: body.into(),
         profile_name: Some("Ana".into()),
         media: vec![],
+        ..Default::default()
     }
 }
 
@@ -115,7 +116,7 @@ async fn reply_number(app: &TestApp, n: usize) -> String {
 
 /// The agent form as the page posts it: the concierge's instructions, fallback reply and one
 /// FAQ line, with `brain`.
-fn form(name: &str, brain: BrainInput) -> CreateAgent {
+pub(crate) fn form(name: &str, brain: BrainInput) -> CreateAgent {
     let form = CreateAgent {
         instructions: "You are the hotel's concierge. Be brief.".into(),
         faq: "When is breakfast? | From 7 to 10.".into(),
@@ -124,7 +125,7 @@ fn form(name: &str, brain: BrainInput) -> CreateAgent {
     TestApp::with_brain(form, brain)
 }
 
-fn openai(url: &str, key: Option<&str>, timeout_secs: Option<u64>) -> BrainInput {
+pub(crate) fn openai(url: &str, key: Option<&str>, timeout_secs: Option<u64>) -> BrainInput {
     BrainInput::OpenAi {
         base_url: format!("{url}/v1"),
         model: "test-model".into(),

@@ -21,7 +21,14 @@ use app::{
 use twilio_sim::{Inbound, SeedService};
 
 fn guest(to: &str, from: &str, body: &str) -> Inbound {
-    Inbound { to: to.into(), from: from.into(), body: body.into(), profile_name: Some("Ana".into()), media: vec![] }
+    Inbound {
+        to: to.into(),
+        from: from.into(),
+        body: body.into(),
+        profile_name: Some("Ana".into()),
+        media: vec![],
+        ..Default::default()
+    }
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {

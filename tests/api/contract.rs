@@ -388,6 +388,7 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
         body: "When is breakfast?".into(),
         profile_name: Some("Ana".into()),
         media: vec![photo],
+        ..Default::default()
     };
     app.sim.sim.guest_message(inbound).await.unwrap();
     eventually("Switchboard asks Twilio what became of the send", || async {
@@ -437,6 +438,7 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
         body: "Are you there?".into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     };
     app.sim.sim.guest_message(question).await.unwrap();
     eventually("the hook's reply", || async { (!app.replies_to(asker).is_empty()).then_some(()) }).await;

@@ -18,6 +18,7 @@ mod operations;
 mod pipeline;
 mod privacy;
 mod rest;
+mod rich;
 mod roles;
 mod routes;
 mod security;

@@ -21,7 +21,14 @@ const PNG: &[u8] = &[
 ];
 
 fn guest_sends(body: &str, media: Vec<MediaFile>) -> Inbound {
-    Inbound { to: "whatsapp:+14155550100".into(), from: GUEST.into(), body: body.into(), profile_name: None, media }
+    Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: GUEST.into(),
+        body: body.into(),
+        profile_name: None,
+        media,
+        ..Default::default()
+    }
 }
 
 /// The guest's media as the backoffice lists it, once every item has left "pending".

@@ -17,6 +17,7 @@ fn guest_says(body: &str) -> Inbound {
         body: body.into(),
         profile_name: Some("Ana".into()),
         media: vec![],
+        ..Default::default()
     }
 }
 

@@ -398,6 +398,7 @@ async fn metrics_count_webhooks_sends_callbacks_and_turns_in_prometheus_format()
         body: "When is breakfast?".into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     };
     app.sim.sim.guest_message(inbound).await.unwrap();
     crate::common::eventually("the reply read", || async {

@@ -24,6 +24,7 @@ async fn write(app: &TestApp, i: usize, body: &str) {
         body: body.into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     };
     let d = app.sim.sim.guest_message(inbound).await.unwrap();
     assert_eq!(d.status, 200, "{}", d.body);
@@ -322,6 +323,7 @@ async fn long_replies_are_split_and_sent_in_order() {
         body: "Tell me everything".into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     };
     app.sim.sim.guest_message(inbound).await.unwrap();
     let parts = eventually("all parts arrive", || async {

@@ -85,6 +85,7 @@ async fn ana_sends_an_image(app: &TestApp, body: &str, profile_name: Option<&str
         body: body.into(),
         profile_name: profile_name.map(str::to_string),
         media: vec![MediaFile { content_type: "image/png".into(), data: PNG.to_vec() }],
+        ..Default::default()
     };
     app.sim.sim.guest_message(message).await.unwrap();
     eventually("Ana answered, her image stored", || async {
@@ -558,6 +559,7 @@ async fn an_image_still_downloading_when_its_guest_is_forgotten_leaves_no_file()
         body: "Is this the entrance?".into(),
         profile_name: None,
         media: vec![MediaFile { content_type: "image/png".into(), data: PNG.to_vec() }],
+        ..Default::default()
     };
     app.sim.sim.guest_message(message).await.unwrap();
     let media = eventually("the image's row, downloading", || async {

@@ -320,6 +320,7 @@ async fn proactive_messages_respect_the_24_hour_window_unless_a_template_is_give
             body: "Thanks!".into(),
             profile_name: None,
             media: vec![],
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -389,6 +390,7 @@ async fn channel_routes_filter_senders_and_send_replies_to_a_fixed_number() {
             body: body.into(),
             profile_name: None,
             media: vec![],
+            ..Default::default()
         };
         app.sim.sim.guest_message(inbound)
     };
@@ -458,6 +460,7 @@ async fn conversations_page(app: TestApp) {
             body: "Hello".into(),
             profile_name: None,
             media: vec![],
+            ..Default::default()
         };
         assert_eq!(app.sim.sim.guest_message(inbound).await.unwrap().status, 200);
     }
@@ -510,6 +513,7 @@ async fn conversations_page(app: TestApp) {
         body: "And dinner?".into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     };
     app.sim.sim.guest_message(again).await.unwrap();
     eventually("the second question answered", || async { (app.replies_to(&guests[2]).len() == 2).then_some(()) })

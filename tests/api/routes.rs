@@ -161,6 +161,7 @@ async fn first_organization(app: &TestApp) -> Ids {
             body: "When is breakfast?".into(),
             profile_name: Some("Guest".into()),
             media: vec![],
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -30,6 +30,10 @@ pub struct MessageView {
     pub execution_id: Option<String>,
     pub twilio_sid: Option<String>,
     pub error_code: Option<i64>,
+    /// The place the guest shared, if the message is a location.
+    pub location: Option<SharedLocation>,
+    /// The button or list item the guest tapped, if the message is one.
+    pub choice: Option<Choice>,
 }
 
 impl MessageView {
@@ -54,6 +58,40 @@ impl MessageView {
             (Direction::Outbound, _) => "Agent",
         }
     }
+}
+
+/// A place a guest shared on WhatsApp: its coordinates as Twilio gave them (decimal degrees, checked
+/// to be on the globe), and the name and address WhatsApp adds for a named place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedLocation {
+    pub latitude: String,
+    pub longitude: String,
+    pub label: Option<String>,
+    pub address: Option<String>,
+}
+
+impl SharedLocation {
+    /// The place on OpenStreetMap.
+    pub fn map_url(&self) -> String {
+        format!("https://www.openstreetmap.org/?mlat={0}&mlon={1}#map=17/{0}/{1}", self.latitude, self.longitude)
+    }
+
+    /// The place in words: its name and address when WhatsApp gave them, else its coordinates.
+    pub fn describe(&self) -> String {
+        let named: Vec<&str> = [self.label.as_deref(), self.address.as_deref()].into_iter().flatten().collect();
+        if named.is_empty() {
+            format!("{}, {}", self.latitude, self.longitude)
+        } else {
+            format!("{} ({}, {})", named.join(", "), self.latitude, self.longitude)
+        }
+    }
+}
+
+/// A reply button or list item a guest tapped: the text they saw and the id the agent gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub text: String,
+    pub id: Option<String>,
 }
 
 /// A file attached to a message; `url` serves it once it is downloaded.

@@ -191,7 +191,15 @@ fn Message(m: MessageView) -> impl IntoView {
         <li class=class data-status=m.status.clone() data-origin=m.origin.clone().unwrap_or_default()>
             <span class="who">{m.who()}</span>
             {m.template_sid.clone().map(|sid| view! { <span class="badge" title=sid>"Template"</span> })}
-            <p>{m.body.clone()}</p>
+            {m.choice.clone().map(|c| view! {
+                <span class="badge choice" data-testid="choice" title=c.id.clone().unwrap_or_default()>"Tapped"</span>
+            })}
+            <p>{if m.body.trim().is_empty() { m.choice.clone().map(|c| c.text).unwrap_or_default() } else { m.body.clone() }}</p>
+            {m.location.clone().map(|place| view! {
+                <a class="location" data-testid="location" href=place.map_url() target="_blank" rel="noopener noreferrer">
+                    <span aria-hidden="true">"📍 "</span>"Location: " {place.describe()}
+                </a>
+            })}
             {m.media.into_iter().map(|md| {
                 let label = md.content_type.clone();
                 match md.state.as_str() {

@@ -38,6 +38,7 @@ async fn write(app: &TestApp, from: &str, to: &str, body: &str, name: &str) {
             body: body.into(),
             profile_name: Some(name.into()),
             media: vec![],
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -109,6 +109,7 @@ async fn guest_says(app: &TestApp, from: &str, body: &str) -> String {
         body: body.into(),
         profile_name: None,
         media: vec![],
+        ..Default::default()
     };
     app.sim.sim.guest_message(message).await.unwrap();
     crate::common::eventually(&format!("an answer to {body:?}"), || async {

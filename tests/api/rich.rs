@@ -1,0 +1,184 @@
+//! What WhatsApp guests send besides text reaches the agent: a shared location as a place, a
+//! tapped reply button or list item as the choice made, a voice note or a photo said in words to
+//! a brain that reads text; the inbox and the REST API show them.
+
+use serde_json::Value;
+use twilio_sim::{Inbound, MediaFile, Place, Tap};
+
+use crate::{
+    agents::{form, hook_server, model_server, openai, Model, KEY},
+    common::{eventually, spawn_app, TestApp},
+};
+use app::{
+    agents::port::BrainInput,
+    inbox::{api::ListConversations, Choice, MessageView, SharedLocation},
+    ports::AccountsPort,
+};
+
+const GUEST: &str = "whatsapp:+15550007777";
+
+fn from_guest(body: &str) -> Inbound {
+    Inbound {
+        to: "whatsapp:+14155550100".into(),
+        from: GUEST.into(),
+        body: body.into(),
+        profile_name: Some("Ana".into()),
+        ..Default::default()
+    }
+}
+
+fn eiffel_tower() -> Inbound {
+    Inbound {
+        location: Some(Place {
+            latitude: 48.8584,
+            longitude: 2.2945,
+            label: Some("Tour Eiffel".into()),
+            address: Some("Champ de Mars, 75007 Paris".into()),
+        }),
+        ..from_guest("")
+    }
+}
+
+fn taps(text: &str, id: &str, list: bool) -> Inbound {
+    Inbound { tap: Some(Tap { text: text.into(), id: id.into(), list }), ..from_guest(text) }
+}
+
+async fn reply(app: &TestApp, n: usize) -> String {
+    eventually("the agent's reply", || async { app.replies_to(GUEST).get(n).map(|m| m.body.clone()) }).await
+}
+
+/// The guest's messages as the backoffice's inbox shows them.
+async fn inbox_messages(app: &TestApp, agent: &str) -> Vec<MessageView> {
+    let admin = app.browser("admin@example.com").await;
+    let conversations = app.ui(&admin, ListConversations { agent_id: agent.into() }).await.unwrap();
+    let conversation = conversations.into_iter().find(|c| c.guest == GUEST).expect("the guest's conversation");
+    conversation.messages.into_iter().filter(|m| m.direction == app::inbox::Direction::Inbound).collect()
+}
+
+#[tokio::test]
+async fn a_shared_location_reaches_the_hook_as_a_place_and_the_inbox_as_a_map_link() {
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (url, seen) = hook_server().await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
+        .await
+        .unwrap();
+
+    let delivery = app.sim.sim.guest_message(eiffel_tower()).await.unwrap();
+    assert_eq!(delivery.status, 200);
+    let answer = reply(&app, 0).await;
+    assert!(
+        answer.starts_with("Hook heard [Shared a location: Tour Eiffel, Champ de Mars, 75007 Paris (48.8584, 2.2945)]"),
+        "{answer}"
+    );
+    let (_, body) = seen.all().pop().unwrap();
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    let sent = &turn["inbound"][0];
+    assert_eq!(sent["type"], "location");
+    assert_eq!(sent["text"], "");
+    assert_eq!(
+        sent["location"],
+        serde_json::json!({
+            "latitude": "48.8584", "longitude": "2.2945", "label": "Tour Eiffel", "address": "Champ de Mars, 75007 Paris"
+        })
+    );
+    assert!(sent.get("choice").is_none() && sent.get("media").is_none(), "{sent}");
+
+    let place = SharedLocation {
+        latitude: "48.8584".into(),
+        longitude: "2.2945".into(),
+        label: Some("Tour Eiffel".into()),
+        address: Some("Champ de Mars, 75007 Paris".into()),
+    };
+    let shown = inbox_messages(&app, &agent).await;
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].location.as_ref(), Some(&place));
+    assert_eq!(
+        shown[0].location.as_ref().unwrap().map_url(),
+        "https://www.openstreetmap.org/?mlat=48.8584&mlon=2.2945#map=17/48.8584/2.2945"
+    );
+
+    // The REST API gives the place with the message, and leaves it out of messages without one.
+    let token = app.state.create_token(&me, "rich").await.unwrap().token;
+    let page: Value = reqwest::Client::new()
+        .get(format!("{}/api/agents/concierge/conversations", app.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = page[0]["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["location"]["label"], "Tour Eiffel");
+    assert!(messages[1].get("location").is_none() && messages[1]["direction"] == "outbound", "{messages:?}");
+}
+
+#[tokio::test]
+async fn a_tapped_button_or_list_item_reaches_the_brain_as_the_choice_made() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+
+    // The FAQ brain reads the tapped text as the guest's words.
+    app.sim.sim.guest_message(taps("When is breakfast?", "faq-breakfast", false)).await.unwrap();
+    assert_eq!(reply(&app, 0).await, "Breakfast is from 7 to 10.");
+
+    // A model reads the tap in words.
+    let (url, seen) = model_server(Model::Echo).await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&url, Some(KEY), None)))).await.unwrap();
+    app.sim.sim.guest_message(taps("Late checkout", "late", false)).await.unwrap();
+    assert!(reply(&app, 1).await.starts_with("Echo: [Tapped \"Late checkout\"] ("), "{:?}", app.replies_to(GUEST));
+    let (_, body) = seen.all().pop().unwrap();
+    let request: Value = serde_json::from_str(&body).unwrap();
+    let history: Vec<&str> =
+        request["messages"].as_array().unwrap().iter().filter_map(|m| m["content"].as_str()).collect();
+    assert!(history.contains(&"[Tapped \"When is breakfast?\"]"), "the earlier tap in the history: {history:?}");
+
+    // The hook gets the choice with the id the agent gave it.
+    let (url, seen) = hook_server().await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
+        .await
+        .unwrap();
+    app.sim.sim.guest_message(taps("Spa", "spa-1", true)).await.unwrap();
+    reply(&app, 2).await;
+    let (_, body) = seen.all().pop().unwrap();
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(turn["inbound"][0]["choice"], serde_json::json!({ "text": "Spa", "id": "spa-1" }));
+    assert_eq!(turn["inbound"][0]["type"], "interactive");
+    assert_eq!(turn["messages"][0], "[Tapped \"Spa\"]");
+
+    let shown = inbox_messages(&app, &agent).await;
+    let choices: Vec<Option<Choice>> = shown.iter().map(|m| m.choice.clone()).collect();
+    assert_eq!(
+        choices,
+        vec![
+            Some(Choice { text: "When is breakfast?".into(), id: Some("faq-breakfast".into()) }),
+            Some(Choice { text: "Late checkout".into(), id: Some("late".into()) }),
+            Some(Choice { text: "Spa".into(), id: Some("spa-1".into()) }),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_voice_note_or_photo_is_said_in_words_to_a_model_and_the_guest_gets_an_answer() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (url, seen) = model_server(Model::Echo).await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&url, Some(KEY), None)))).await.unwrap();
+
+    let voice = MediaFile { content_type: "audio/ogg".into(), data: b"OggS voice".to_vec() };
+    app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
+    assert!(reply(&app, 0).await.starts_with("Echo: [Voice note, not transcribed] ("), "{:?}", app.replies_to(GUEST));
+
+    let photo = MediaFile { content_type: "image/jpeg".into(), data: b"\xff\xd8\xff photo".to_vec() };
+    app.sim.sim.guest_message(Inbound { media: vec![photo], ..from_guest("Is this broken?") }).await.unwrap();
+    assert!(
+        reply(&app, 1).await.starts_with("Echo: [Sent an image (image/jpeg)]\nIs this broken? ("),
+        "{:?}",
+        app.replies_to(GUEST)
+    );
+    assert_eq!(seen.all().len(), 2);
+}
