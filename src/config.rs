@@ -305,6 +305,9 @@ pub struct Tuning {
     pub agent_walk_from: i64,
     /// How often messages past their retention period are looked for.
     pub retention_sweep: Duration,
+    /// How long a turn waits for the files of the guest's new messages to be downloaded (so the
+    /// brain gets them) before it answers with what it has.
+    pub media_wait: Duration,
 }
 
 impl Default for Tuning {
@@ -327,6 +330,7 @@ impl Default for Tuning {
             search_walk_from: 10_000,
             agent_walk_from: 5_000,
             retention_sweep: Duration::from_secs(60),
+            media_wait: Duration::from_secs(20),
         }
     }
 }

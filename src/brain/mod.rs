@@ -57,6 +57,10 @@ pub struct GuestMessage {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Attachment {
     pub content_type: String,
+    /// A signed link that serves the file for two hours; none when it could not be downloaded
+    /// from Twilio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl GuestMessage {

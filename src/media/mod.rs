@@ -147,7 +147,20 @@ async fn download(state: &AppState, claim: &Claim) -> anyhow::Result<()> {
             tracing::warn!(media_id = %claim.id, %error, "media not downloaded");
         }
     }
+    // A turn waiting for this file (to give it to the brain) goes now that it is settled.
+    let settled = sqlx::query(
+        "UPDATE turns SET run_at = $1 WHERE state = 'pending' AND run_at > $1 AND conversation_id = \
+         (SELECT m.conversation_id FROM media md JOIN messages m ON m.id = md.message_id \
+          WHERE md.id = $2 AND md.state <> 'pending')",
+    )
+    .bind(now_ms())
+    .bind(&claim.id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
+    if settled.rows_affected() > 0 {
+        state.wake_turns().await;
+    }
     Ok(())
 }
 
@@ -163,6 +176,14 @@ pub fn outbound_link(state: &AppState, media_id: &str) -> String {
     let expires = now_ms() / 1000 + LINK_TTL_SECS;
     let signature = state.secrets.sign_link(&format!("{media_id}.{expires}"));
     format!("{}/media/out/{media_id}?expires={expires}&signature={signature}", state.public_url)
+}
+
+/// A file a guest sent, for the agent's brain to fetch (the customer's hook, a model): its
+/// signed link, valid for a while. Signed apart from outbound links, so neither opens the other.
+pub fn inbound_link(state: &AppState, media_id: &str) -> String {
+    let expires = now_ms() / 1000 + LINK_TTL_SECS;
+    let signature = state.secrets.sign_link(&format!("in.{media_id}.{expires}"));
+    format!("{}/media/in/{media_id}?expires={expires}&signature={signature}", state.public_url)
 }
 
 /// A file to send with a message.
@@ -267,7 +288,11 @@ pub async fn queue_outbound(
 
 pub fn router(state: AppState, sessions: SessionManagerLayer<DbSessionStore>) -> Router {
     let signed_in = Router::new().route("/media/{id}", get(file)).with_state(state.clone()).layer(sessions);
-    Router::new().route("/media/out/{id}", get(outbound_file)).with_state(state).merge(signed_in)
+    Router::new()
+        .route("/media/out/{id}", get(outbound_file))
+        .route("/media/in/{id}", get(inbound_file))
+        .with_state(state)
+        .merge(signed_in)
 }
 
 #[derive(serde::Deserialize)]
@@ -301,10 +326,53 @@ async fn outbound_file(
     }
 }
 
+/// A guest's file, to whoever holds an unexpired signed link (the agent's brain, during a turn).
+async fn inbound_file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(link): axum::extract::Query<Link>,
+) -> Response {
+    if link.expires < now_ms() / 1000
+        || !state.secrets.verify_link(&format!("in.{id}.{}", link.expires), &link.signature)
+    {
+        return (StatusCode::FORBIDDEN, "this link is not valid (or no longer)").into_response();
+    }
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT md.content_type FROM media md JOIN messages m ON m.id = md.message_id \
+         WHERE md.id = $1 AND m.direction = 'inbound' AND md.state = 'stored'",
+    )
+    .bind(&id)
+    .fetch_optional(&state.db.pool)
+    .await
+    .unwrap_or(None);
+    let Some((content_type,)) = row else { return StatusCode::NOT_FOUND.into_response() };
+    match state.media.load(&state.db, &id).await {
+        Some(bytes) => served(content_type, bytes),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A guest's file as Switchboard serves it: guests choose what they send, so nothing is served as
+/// active content: images, audio and video inline under a sandboxing policy, anything else as a
+/// download.
+fn served(content_type: String, bytes: Vec<u8>) -> Response {
+    let inline = ["image/", "audio/", "video/"].iter().any(|p| content_type.starts_with(p));
+    let disposition = if inline { "inline" } else { "attachment" };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition.to_string()),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 /// A stored file, to a signed-in user of the organization whose connector received it (an
-/// agent owner: only in their agents' conversations). Guests
-/// choose what they send, so nothing is served as active content: images, audio and video are
-/// shown inline under a sandboxing policy, anything else is a download.
+/// agent owner: only in their agents' conversations), as [`served`].
 async fn file(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
     let Some(me) = crate::accounts::sessions::signed_in(&state, &session).await else {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -330,17 +398,5 @@ async fn file(State(state): State<AppState>, session: Session, Path(id): Path<St
     let Some(bytes) = state.media.load(&state.db, &id).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let inline = ["image/", "audio/", "video/"].iter().any(|p| content_type.starts_with(p));
-    let disposition = if inline { "inline" } else { "attachment" };
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_DISPOSITION, disposition.to_string()),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
+    served(content_type, bytes)
 }

@@ -4,7 +4,7 @@
 //! that arrived since the last one, and if more arrived while the agent was thinking, the row
 //! stays pending for the next turn.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use sqlx::Row;
 use tracing::Instrument;
@@ -176,8 +176,8 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         .filter(|fixed| *fixed != guest);
     let ctx = Context { agent_id, connector_id, guest, guest_name, number_address, number_id, reply_to };
     let inbound: Vec<Received> = sqlx::query_as(
-        "SELECT id, body, twilio_sid, params FROM messages WHERE conversation_id = $1 AND direction = 'inbound' \
-         AND answered = 0 ORDER BY created_at, id",
+        "SELECT id, body, twilio_sid, params, created_at FROM messages WHERE conversation_id = $1 \
+         AND direction = 'inbound' AND answered = 0 ORDER BY created_at, id",
     )
     .bind(&claim.conversation_id)
     .fetch_all(&state.db.pool)
@@ -197,6 +197,17 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         if paused_at.is_some() {
             let done = Handled { note: Some("Staff have taken this conversation over.".into()), ..Handled::default() };
             finish(state, claim, &ctx, &inbound, done).await?;
+            return Ok(());
+        }
+        // The brain gets the guest's files: while one is still being downloaded, the turn waits
+        // for it (the media worker brings the turn forward when it is done), for a while.
+        let files = files_of(state, &inbound).await?;
+        let waited_since = crate::now_ms() - state.tuning.media_wait.as_millis() as i64;
+        let on_the_way = inbound.iter().any(|m| {
+            m.created_at > waited_since && files.get(&m.id).is_some_and(|f| f.iter().any(|f| f.state == "pending"))
+        });
+        if on_the_way {
+            wait_for_files(state, claim).await?;
             return Ok(());
         }
         // Guest commands are Switchboard's to answer; the rest is the agent's, if the guest may
@@ -232,7 +243,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
                 access::Gate::Reply(text) => done.replies.push(switchboard_says(text)),
                 access::Gate::Allow => {
                     let revision = mind_revision.unwrap_or_default();
-                    let messages = guest_messages(state, &for_agent).await?;
+                    let messages = guest_messages(state, &for_agent, files);
                     let (parts, execution) = think(state, claim, &ctx, &agent_id, revision, &inbound, messages).await?;
                     done.replies.extend(parts.into_iter().map(|body| Outgoing {
                         note: execution.error.clone(),
@@ -258,6 +269,51 @@ struct Received {
     twilio_sid: Option<String>,
     /// Twilio's webhook parameters, as JSON.
     params: Option<String>,
+    created_at: i64,
+}
+
+/// A file of a guest's message.
+#[derive(sqlx::FromRow)]
+struct File {
+    message_id: String,
+    id: String,
+    content_type: String,
+    /// pending, stored or failed
+    state: String,
+}
+
+/// The files of the guest's messages, by message, in order.
+async fn files_of(state: &AppState, received: &[Received]) -> sqlx::Result<HashMap<String, Vec<File>>> {
+    let mut files = HashMap::<String, Vec<File>>::new();
+    if received.is_empty() {
+        return Ok(files);
+    }
+    let ids = crate::pipeline::batch::values(received.len(), 1, 0, |n| format!("${}", n[0]));
+    let sql = format!(
+        "SELECT message_id, id, content_type, state FROM media WHERE message_id IN ({ids}) ORDER BY message_id, position"
+    );
+    let mut query = sqlx::query_as::<_, File>(&sql);
+    for m in received {
+        query = query.bind(m.id.as_str());
+    }
+    for file in query.fetch_all(&state.db.pool).await? {
+        files.entry(file.message_id.clone()).or_default().push(file);
+    }
+    Ok(files)
+}
+
+/// Gives the turn back, to be taken again in a moment (or as soon as a file is settled).
+async fn wait_for_files(state: &AppState, claim: &Claim) -> sqlx::Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query("UPDATE turns SET lease_until = NULL, run_at = $1 WHERE conversation_id = $2 AND attempts = $3")
+        .bind(now_ms() + 1000)
+        .bind(&claim.conversation_id)
+        .bind(claim.attempts)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::debug!("the turn waits for the guest's files");
+    Ok(())
 }
 
 /// A guest's message as its brain is told it: the text, and what Twilio's parameters say the
@@ -273,26 +329,23 @@ fn guest_message(body: &str, params: Option<&str>, media: Vec<Attachment>) -> Gu
     }
 }
 
-/// The guest's messages of a turn with their files, in order.
-async fn guest_messages(state: &AppState, received: &[&Received]) -> crate::error::Result<Vec<GuestMessage>> {
-    let mut media = std::collections::HashMap::<String, Vec<Attachment>>::new();
-    if !received.is_empty() {
-        let ids = crate::pipeline::batch::values(received.len(), 1, 0, |n| format!("${}", n[0]));
-        let sql = format!(
-            "SELECT message_id, content_type FROM media WHERE message_id IN ({ids}) ORDER BY message_id, position"
-        );
-        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
-        for m in received {
-            query = query.bind(m.id.as_str());
-        }
-        for (message_id, content_type) in query.fetch_all(&state.db.pool).await? {
-            media.entry(message_id).or_default().push(Attachment { content_type });
-        }
-    }
-    Ok(received
+/// The guest's messages of a turn with their files (a stored one with a link the brain can
+/// fetch it by), in order.
+fn guest_messages(
+    state: &AppState,
+    received: &[&Received],
+    mut files: HashMap<String, Vec<File>>,
+) -> Vec<GuestMessage> {
+    received
         .iter()
-        .map(|m| guest_message(&m.body, m.params.as_deref(), media.remove(&m.id).unwrap_or_default()))
-        .collect())
+        .map(|m| {
+            let attached = files.remove(&m.id).unwrap_or_default().into_iter().map(|f| Attachment {
+                url: (f.state == "stored").then(|| crate::media::inbound_link(state, &f.id)),
+                content_type: f.content_type,
+            });
+            guest_message(&m.body, m.params.as_deref(), attached.collect())
+        })
+        .collect()
 }
 
 fn switchboard_says(text: String) -> Outgoing {

@@ -3,11 +3,11 @@
 //! a brain that reads text; the inbox and the REST API show them.
 
 use serde_json::Value;
-use twilio_sim::{Inbound, MediaFile, Place, Tap};
+use twilio_sim::{Faults, Inbound, MediaFile, Place, Tap};
 
 use crate::{
     agents::{form, hook_server, model_server, openai, Model, KEY},
-    common::{eventually, spawn_app, TestApp},
+    common::{eventually, spawn_app, spawn_app_tuned, TestApp},
 };
 use app::{
     agents::port::BrainInput,
@@ -181,4 +181,60 @@ async fn a_voice_note_or_photo_is_said_in_words_to_a_model_and_the_guest_gets_an
         app.replies_to(GUEST)
     );
     assert_eq!(seen.all().len(), 2);
+}
+
+#[tokio::test]
+async fn a_guests_photo_reaches_the_hook_as_a_signed_link_once_it_is_downloaded() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (url, seen) = hook_server().await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
+        .await
+        .unwrap();
+    // Twilio's file takes a while to download: the turn waits for it.
+    app.sim.sim.set_faults(Faults { media_delay_ms: 1500, ..Default::default() });
+    let photo = MediaFile { content_type: "image/jpeg".into(), data: b"\xff\xd8\xff a broken lamp".to_vec() };
+    app.sim.sim.guest_message(Inbound { media: vec![photo.clone()], ..from_guest("Is this broken?") }).await.unwrap();
+    assert_eq!(reply(&app, 0).await, "Hook heard [Sent an image (image/jpeg)]\nIs this broken? from \"Ana\"");
+
+    let (_, body) = seen.all().pop().unwrap();
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    let file = &turn["inbound"][0]["media"][0];
+    assert_eq!(file["content_type"], "image/jpeg");
+    let link = file["url"].as_str().expect("a link to the downloaded file");
+    assert!(link.starts_with(&format!("{}/media/in/", app.url)), "{link}");
+    let fetched = reqwest::get(link).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["content-type"], "image/jpeg");
+    assert_eq!(fetched.headers()["content-security-policy"], "default-src 'none'; sandbox");
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), photo.data.as_slice());
+
+    // A link altered, or taken to the outbound files' route, opens nothing.
+    let forged = format!("{}0", &link[..link.len() - 1]);
+    assert_eq!(reqwest::get(&forged).await.unwrap().status(), 403);
+    let elsewhere = link.replace("/media/in/", "/media/out/");
+    assert_eq!(reqwest::get(&elsewhere).await.unwrap().status(), 403);
+}
+
+#[tokio::test]
+async fn a_file_that_does_not_download_in_time_does_not_hold_the_answer_back() {
+    let app = spawn_app_tuned(|_| {}, |t| t.media_wait = std::time::Duration::from_millis(800)).await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (url, seen) = hook_server().await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
+        .await
+        .unwrap();
+    app.sim.sim.set_faults(Faults { media_delay_ms: 30_000, ..Default::default() });
+    let voice = MediaFile { content_type: "audio/ogg".into(), data: b"OggS".to_vec() };
+    app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
+    assert_eq!(reply(&app, 0).await, "Hook heard [Voice note, not transcribed] from \"Ana\"");
+    let (_, body) = seen.all().pop().unwrap();
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        turn["inbound"][0]["media"],
+        serde_json::json!([{ "content_type": "audio/ogg" }]),
+        "no link: not downloaded"
+    );
 }

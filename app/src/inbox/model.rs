@@ -112,6 +112,11 @@ impl MediaView {
     pub fn is_image(&self) -> bool {
         self.content_type.starts_with("image/")
     }
+
+    /// A voice note or another sound.
+    pub fn is_audio(&self) -> bool {
+        self.content_type.starts_with("audio/")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -204,6 +204,12 @@ fn Message(m: MessageView) -> impl IntoView {
                 let label = md.content_type.clone();
                 match md.state.as_str() {
                     "stored" if md.is_image() => view! { <a class="media" href=md.url()><img src=md.url() alt=label/></a> }.into_any(),
+                    "stored" if md.is_audio() => view! {
+                        <span class="media">
+                            <audio controls preload="none" src=md.url() aria-label="Voice note"></audio>
+                            <a href=md.url()>"Voice note (" {label} ")"</a>
+                        </span>
+                    }.into_any(),
                     "stored" => view! { <a class="media" href=md.url()>"Attachment (" {label} ")"</a> }.into_any(),
                     "failed" => view! { <span class="media error">{label} " not downloaded: " {md.error.unwrap_or_default()}</span> }.into_any(),
                     _ => view! { <span class="media hint">{label} " downloading…"</span> }.into_any(),
