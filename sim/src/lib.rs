@@ -674,6 +674,7 @@ fn router(sim: Sim) -> Router {
         .route("/_sim/sandbox", post(pages::api_sandbox))
         .route("/phone/sandbox", post(pages::sandbox_form))
         .route("/_sim/llm/v1/chat/completions", post(pages::llm_completions))
+        .route("/_sim/llm/v1/audio/transcriptions", post(pages::transcriptions))
         .route("/_sim/hook", post(pages::demo_hook))
         .route("/_sim/cdn/{media}", get(rest::cdn_media))
         .merge(api)

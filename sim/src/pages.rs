@@ -245,10 +245,26 @@ pub(crate) async fn llm_completions(
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
-    let last = messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| m["content"].as_str()).unwrap_or("");
+    let last_message = messages.iter().rev().find(|m| m["role"] == "user").map(|m| m["content"].clone());
+    // A message with photos comes as parts: its text, and each image as a link or inline data.
+    let (last, images) = match &last_message {
+        Some(serde_json::Value::Array(parts)) => {
+            let text = parts.iter().find(|p| p["type"] == "text").and_then(|p| p["text"].as_str()).unwrap_or("");
+            let images: Vec<String> = parts
+                .iter()
+                .filter(|p| p["type"] == "image_url")
+                .filter_map(|p| p["image_url"]["url"].as_str())
+                .map(describe_image)
+                .collect();
+            (text.to_string(), images)
+        }
+        Some(content) => (content.as_str().unwrap_or("").to_string(), Vec::new()),
+        None => (String::new(), Vec::new()),
+    };
     let system = messages.iter().any(|m| m["role"] == "system");
+    let seen = if images.is_empty() { String::new() } else { format!(" I looked at {}.", images.join(", ")) };
     let content = format!(
-        "(simulated model {}) You said: {last}. I saw {} messages{}.",
+        "(simulated model {}) You said: {last}. I saw {} messages{}.{seen}",
         request["model"].as_str().unwrap_or("?"),
         messages.len(),
         if system { " and your instructions" } else { "" }
@@ -259,6 +275,72 @@ pub(crate) async fn llm_completions(
         "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": content } }],
     }))
     .into_response()
+}
+
+/// An image part as the stand-in model understood it: inline data it decoded, or a link.
+fn describe_image(url: &str) -> String {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    match url.strip_prefix("data:").and_then(|d| d.split_once(";base64,")) {
+        Some((kind, data)) => match STANDARD.decode(data) {
+            Ok(bytes) => format!("an inline {kind} image of {} bytes", bytes.len()),
+            Err(_) => "an inline image I could not decode".to_string(),
+        },
+        None if url.starts_with("https://") || url.starts_with("http://") => "an image by link".to_string(),
+        None => "something that is not an image".to_string(),
+    }
+}
+
+/// A stand-in speech-to-text API with OpenAI's `/audio/transcriptions` shape (multipart form data:
+/// `model`, `file`). Its words are deterministic: a file that is UTF-8 text is "heard" as that
+/// text (a test's voice note carries what it says), any other as its size.
+pub(crate) async fn transcriptions(headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer "));
+    if !bearer {
+        let body = serde_json::json!({ "error": { "message": "missing API key" } });
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
+    let boundary = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("multipart/form-data; boundary="))
+        .map(str::to_string);
+    let parts = boundary.map(|b| form_parts(&body, &b)).unwrap_or_default();
+    let model = parts.iter().find(|(name, _)| name == "model").map(|(_, v)| String::from_utf8_lossy(v).to_string());
+    let (Some(model), Some((_, file))) = (model, parts.iter().find(|(name, _)| name == "file")) else {
+        let body = serde_json::json!({ "error": { "message": "multipart form data with model and file expected" } });
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    let text = match std::str::from_utf8(file) {
+        Ok(words) if !words.trim().is_empty() => words.trim().to_string(),
+        _ => format!("(simulated transcription by {model}) A voice note of {} bytes.", file.len()),
+    };
+    Json(serde_json::json!({ "text": text })).into_response()
+}
+
+/// The named parts of a `multipart/form-data` body.
+fn form_parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
+    let delimiter = format!("--{boundary}");
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(start) = find(rest, delimiter.as_bytes()) {
+        rest = &rest[start + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let Some(head_end) = find(rest, b"\r\n\r\n") else { break };
+        let head = String::from_utf8_lossy(&rest[..head_end]).to_string();
+        let content = &rest[head_end + 4..];
+        let end = find(content, format!("\r\n{delimiter}").as_bytes()).unwrap_or(content.len());
+        if let Some(name) = head.split("name=\"").nth(1).and_then(|n| n.split('"').next()) {
+            parts.push((name.to_string(), content[..end].to_vec()));
+        }
+        rest = &content[end..];
+    }
+    parts
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A stand-in for a customer's HTTP hook: answers each turn it is sent.

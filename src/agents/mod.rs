@@ -6,8 +6,8 @@ use app::{
     accounts::{Me, Role},
     agents::{
         port::{AgentInput, BrainInput, TemplateChoice},
-        AgentDetail, AgentSummary, BrainKind, BrainView, ChannelOption, ChannelRow, ChatLine, FaqEntry, TemplateOption,
-        TryReply,
+        AgentDetail, AgentSummary, BrainKind, BrainView, ChannelOption, ChannelRow, ChatLine, FaqEntry, ImageInput,
+        TemplateOption, TryReply,
     },
     connectors::Provider,
     AppError,
@@ -16,6 +16,7 @@ use app::{
 pub mod channels;
 mod port;
 pub mod rest;
+pub mod senses;
 mod store;
 pub mod templates;
 pub mod whatsapp;
@@ -275,7 +276,12 @@ pub(crate) async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mi
         hook_secret_enc: hook_secret,
         brain_timeout_secs: timeout,
         mind_revision: revision,
+        transcribe_url,
+        transcribe_model,
+        transcribe_key_enc,
+        image_input,
     } = store::mind(&state.db.pool, agent_id).await?;
+    let images = ImageInput::parse(&image_input).unwrap_or_default();
     let timeout = timeout.map_or(state.tuning.brain_timeout, |s| Duration::from_secs(s.clamp(1, 120) as u64));
     let which = BrainKind::parse(&brain).unwrap_or(BrainKind::Faq);
     let kind = match which {
@@ -292,6 +298,7 @@ pub(crate) async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mi
             model: model.unwrap_or_default(),
             api_key: state.secrets.open(&api_key.unwrap_or_default(), agent_id)?,
             timeout,
+            images: images != ImageInput::Off,
         }),
         BrainKind::Hook => Box::new(Hook {
             http: state.outbound.clone(),
@@ -302,7 +309,21 @@ pub(crate) async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mi
         BrainKind::Faq => Box::new(Faq { entries: faq(state, agent_id).await?, fallback: fallback.clone() }),
     };
     let calls_out = which != BrainKind::Faq;
-    Ok((revision, Mind { brain, kind, name, instructions, fallback, welcome, timeout, calls_out }))
+    let hearing = match (transcribe_url, transcribe_model, transcribe_key_enc) {
+        (Some(base_url), Some(model), Some(key)) => Some(crate::brain::hearing::Transcriber {
+            http: state.outbound.clone(),
+            base_url,
+            model,
+            api_key: state.secrets.open(&key, agent_id)?,
+            timeout: state.tuning.brain_timeout,
+        }),
+        _ => None,
+    };
+    let images_inline = which == BrainKind::OpenAi && images == ImageInput::Inline;
+    Ok((
+        revision,
+        Mind { brain, kind, name, instructions, fallback, welcome, timeout, calls_out, hearing, images_inline },
+    ))
 }
 
 /// "Try the agent": the chat so far, typed in the backoffice; the guest's lines since the
@@ -382,5 +403,6 @@ pub async fn detail(state: &AppState, me: &Me, agent_id: &str) -> Result<AgentDe
         fallback_reply: row.owner.fallback_reply,
         faq: faq(state, agent_id).await?,
         template: store::template(&state.db.pool, agent_id).await?,
+        senses: senses::of(state, agent_id).await?,
     })
 }

@@ -3,7 +3,7 @@
 use app::{
     accounts::Me,
     agents::{
-        port::{AgentInput, AgentsPort, Result, TemplateChoice},
+        port::{AgentInput, AgentsPort, Result, SensesInput, TemplateChoice},
         *,
     },
 };
@@ -69,5 +69,8 @@ impl AgentsPort for AppState {
     }
     async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail> {
         Ok(agents::templates::set_template(self, me, agent_id, choice).await?)
+    }
+    async fn set_agent_senses(&self, me: &Me, agent_id: &str, input: SensesInput) -> Result<AgentDetail> {
+        Ok(agents::senses::set_senses(self, me, agent_id, input).await?)
     }
 }

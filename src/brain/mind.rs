@@ -32,6 +32,10 @@ pub struct Mind {
     /// Whether the brain calls out over the network (and so takes a while): WhatsApp's typing
     /// indicator is shown for those.
     pub calls_out: bool,
+    /// Transcribes guests' voice notes, when the agent has a transcription API.
+    pub hearing: Option<super::hearing::Transcriber>,
+    /// Whether guests' photos are given to the brain inline (their bytes), not only by link.
+    pub images_inline: bool,
 }
 
 /// The minds loaded for turns, by agent, with the revision each was loaded at.

@@ -10,6 +10,7 @@ use app::{
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+pub mod hearing;
 pub mod mind;
 
 pub use mind::{Mind, Minds, MAX_REPLY_CHARS};
@@ -54,13 +55,35 @@ pub struct GuestMessage {
 }
 
 /// A file attached to a guest's message.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Attachment {
     pub content_type: String,
     /// A signed link that serves the file for two hours; none when it could not be downloaded
     /// from Twilio.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// A voice note's words, when the agent transcribes voice notes and the API heard them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// The file itself, for a model shown photos inline.
+    #[serde(skip)]
+    pub data: Option<Vec<u8>>,
+}
+
+impl Attachment {
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
+
+    /// The image as a model fetches it: inline as a `data:` URL when the file is at hand, else
+    /// its link.
+    pub fn image_url(&self) -> Option<String> {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        match &self.data {
+            Some(bytes) => Some(format!("data:{};base64,{}", self.content_type, STANDARD.encode(bytes))),
+            None => self.url.clone(),
+        }
+    }
 }
 
 impl GuestMessage {
@@ -87,7 +110,10 @@ impl GuestMessage {
             lines.push(format!("[Shared a location: {}]", place.describe()));
         }
         for file in &self.media {
-            lines.push(format!("[{}]", describe_file(&file.content_type)));
+            match &file.transcript {
+                Some(words) => lines.push(format!("[Voice note] {words}")),
+                None => lines.push(format!("[{}]", describe_file(&file.content_type))),
+            }
         }
         let text = self.text.trim();
         let repeats_choice = self.choice.as_ref().is_some_and(|c| c.text.trim() == text);
@@ -134,6 +160,8 @@ pub struct OpenAi {
     pub model: String,
     pub api_key: Secret,
     pub timeout: Duration,
+    /// Whether guests' photos go to the model as image parts (else they are said in words).
+    pub images: bool,
 }
 
 #[async_trait]
@@ -148,7 +176,18 @@ impl Brain for OpenAi {
             messages.push(json!({ "role": role, "content": line.text }));
         }
         for message in &turn.messages {
-            messages.push(json!({ "role": "user", "content": message.as_text() }));
+            let images: Vec<String> = if self.images {
+                message.media.iter().filter(|f| f.is_image()).filter_map(Attachment::image_url).collect()
+            } else {
+                Vec::new()
+            };
+            if images.is_empty() {
+                messages.push(json!({ "role": "user", "content": message.as_text() }));
+            } else {
+                let mut parts = vec![json!({ "type": "text", "text": message.as_text() })];
+                parts.extend(images.into_iter().map(|url| json!({ "type": "image_url", "image_url": { "url": url } })));
+                messages.push(json!({ "role": "user", "content": parts }));
+            }
         }
         let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
         let response = self
@@ -166,7 +205,8 @@ impl Brain for OpenAi {
             read_capped(response, MAX_ANSWER_BYTES).await.map_err(|e| anyhow::anyhow!("the model API: {e:#}"))?;
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if !status.is_success() {
-            let message = body["error"]["message"].as_str().unwrap_or("no message");
+            // An API that echoes the key it was given does not get it into the execution record.
+            let message = redacted(body["error"]["message"].as_str().unwrap_or("no message"), &self.api_key);
             anyhow::bail!("the model API answered HTTP {}: {message}", status.as_u16());
         }
         body["choices"][0]["message"]["content"]
@@ -240,6 +280,15 @@ impl Brain for Hook {
                 .ok_or_else(|| anyhow::anyhow!("the hook's JSON answer has no \"reply\" text"));
         }
         Ok(text)
+    }
+}
+
+/// An API's error message without the key it was called with (an API that echoes it would put
+/// it in an execution record or the inbox).
+fn redacted(message: &str, key: &Secret) -> String {
+    match key.expose() {
+        "" => message.to_string(),
+        key => message.replace(key, "…"),
     }
 }
 
@@ -326,6 +375,13 @@ mod tests {
             FaqEntry { question: "When is breakfast served?".into(), answer: "From 7 to 10.".into() },
             FaqEntry { question: "What time is check-out?".into(), answer: "Noon.".into() },
         ]
+    }
+
+    #[test]
+    fn an_api_error_that_echoes_the_key_is_kept_without_it() {
+        let key = Secret::new("sk-live-0123456789");
+        assert_eq!(redacted("Incorrect API key provided: sk-live-0123456789.", &key), "Incorrect API key provided: ….");
+        assert_eq!(redacted("overloaded", &Secret::new("")), "overloaded");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use app::agents::ChatLine;
 use super::outbox::{self, Outgoing};
 use crate::{
     access,
-    brain::{split_body, Attachment, GuestMessage, TurnInput},
+    brain::{split_body, Attachment, GuestMessage, Mind, TurnInput},
     connectors,
     db::{Condition, Statement},
     mask_address, new_id, now_ms,
@@ -201,7 +201,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         }
         // The brain gets the guest's files: while one is still being downloaded, the turn waits
         // for it (the media worker brings the turn forward when it is done), for a while.
-        let files = files_of(state, &inbound).await?;
+        let files = files_of(state, inbound.iter().map(|m| m.id.as_str())).await?;
         let waited_since = crate::now_ms() - state.tuning.media_wait.as_millis() as i64;
         let on_the_way = inbound.iter().any(|m| {
             m.created_at > waited_since && files.get(&m.id).is_some_and(|f| f.iter().any(|f| f.state == "pending"))
@@ -243,8 +243,15 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
                 access::Gate::Reply(text) => done.replies.push(switchboard_says(text)),
                 access::Gate::Allow => {
                     let revision = mind_revision.unwrap_or_default();
-                    let messages = guest_messages(state, &for_agent, files);
-                    let (parts, execution) = think(state, claim, &ctx, &agent_id, revision, &inbound, messages).await?;
+                    let (parts, execution) = think(
+                        state,
+                        claim,
+                        &ctx,
+                        (&agent_id, revision),
+                        &inbound,
+                        Asked { messages: &for_agent, files },
+                    )
+                    .await?;
                     done.replies.extend(parts.into_iter().map(|body| Outgoing {
                         note: execution.error.clone(),
                         execution_id: Some(execution.id.clone()),
@@ -280,21 +287,27 @@ struct File {
     content_type: String,
     /// pending, stored or failed
     state: String,
+    transcript: Option<String>,
+    transcript_error: Option<String>,
 }
 
 /// The files of the guest's messages, by message, in order.
-async fn files_of(state: &AppState, received: &[Received]) -> sqlx::Result<HashMap<String, Vec<File>>> {
+async fn files_of<'a>(
+    state: &AppState,
+    messages: impl ExactSizeIterator<Item = &'a str> + Clone,
+) -> sqlx::Result<HashMap<String, Vec<File>>> {
     let mut files = HashMap::<String, Vec<File>>::new();
-    if received.is_empty() {
+    if messages.len() == 0 {
         return Ok(files);
     }
-    let ids = crate::pipeline::batch::values(received.len(), 1, 0, |n| format!("${}", n[0]));
+    let ids = crate::pipeline::batch::values(messages.len(), 1, 0, |n| format!("${}", n[0]));
     let sql = format!(
-        "SELECT message_id, id, content_type, state FROM media WHERE message_id IN ({ids}) ORDER BY message_id, position"
+        "SELECT message_id, id, content_type, state, transcript, transcript_error FROM media \
+         WHERE message_id IN ({ids}) ORDER BY message_id, position"
     );
     let mut query = sqlx::query_as::<_, File>(&sql);
-    for m in received {
-        query = query.bind(m.id.as_str());
+    for id in messages {
+        query = query.bind(id);
     }
     for file in query.fetch_all(&state.db.pool).await? {
         files.entry(file.message_id.clone()).or_default().push(file);
@@ -329,23 +342,69 @@ fn guest_message(body: &str, params: Option<&str>, media: Vec<Attachment>) -> Gu
     }
 }
 
+/// The largest photo given to a model inline (WhatsApp's own limit for images is 5 MB).
+const MAX_INLINE_IMAGE_BYTES: usize = 10 * 1024 * 1024;
+
 /// The guest's messages of a turn with their files (a stored one with a link the brain can
-/// fetch it by), in order.
-fn guest_messages(
+/// fetch it by, a voice note with its words, a photo's bytes when the brain takes them inline),
+/// in order.
+async fn guest_messages(
     state: &AppState,
+    mind: &Mind,
     received: &[&Received],
     mut files: HashMap<String, Vec<File>>,
 ) -> Vec<GuestMessage> {
-    received
-        .iter()
-        .map(|m| {
-            let attached = files.remove(&m.id).unwrap_or_default().into_iter().map(|f| Attachment {
-                url: (f.state == "stored").then(|| crate::media::inbound_link(state, &f.id)),
+    let mut messages = Vec::with_capacity(received.len());
+    for m in received {
+        let mut attached = Vec::new();
+        for f in files.remove(&m.id).unwrap_or_default() {
+            let stored = f.state == "stored";
+            let mut file = Attachment {
+                url: stored.then(|| crate::media::inbound_link(state, &f.id)),
+                transcript: f.transcript,
                 content_type: f.content_type,
-            });
-            guest_message(&m.body, m.params.as_deref(), attached.collect())
-        })
-        .collect()
+                data: None,
+            };
+            if stored && mind.images_inline && file.is_image() {
+                file.data = state.media.load(&state.db, &f.id).await.filter(|b| b.len() <= MAX_INLINE_IMAGE_BYTES);
+            }
+            attached.push(file);
+        }
+        messages.push(guest_message(&m.body, m.params.as_deref(), attached));
+    }
+    messages
+}
+
+/// Transcribes the turn's voice notes not transcribed yet, when the agent transcribes them; the
+/// words (or why there are none) are kept with the file, for the inbox and the turns after.
+async fn hear(state: &AppState, mind: &Mind, files: &mut HashMap<String, Vec<File>>) -> crate::error::Result<()> {
+    let Some(hearing) = &mind.hearing else { return Ok(()) };
+    for file in files.values_mut().flatten() {
+        let untouched = file.transcript.is_none() && file.transcript_error.is_none();
+        if !(file.state == "stored" && file.content_type.starts_with("audio/") && untouched) {
+            continue;
+        }
+        let heard = match state.media.load(&state.db, &file.id).await {
+            Some(audio) => hearing.transcribe(&audio, &file.content_type).await.map_err(|e| format!("{e:#}")),
+            None => Err("the file is no longer stored".to_string()),
+        };
+        match heard {
+            Ok(words) => file.transcript = Some(words),
+            Err(error) => {
+                tracing::warn!(media_id = %file.id, %error, "voice note not transcribed");
+                file.transcript_error = Some(error);
+            }
+        }
+        let mut tx = state.db.begin_write().await?;
+        sqlx::query("UPDATE media SET transcript = $1, transcript_error = $2 WHERE id = $3")
+            .bind(file.transcript.as_deref())
+            .bind(file.transcript_error.as_deref())
+            .bind(&file.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 fn switchboard_says(text: String) -> Outgoing {
@@ -374,28 +433,38 @@ struct Execution {
     latency_ms: i64,
 }
 
+/// The guest's messages for the agent on a turn (not commands), and the files of the turn's messages.
+struct Asked<'a> {
+    messages: &'a [&'a Received],
+    files: HashMap<String, Vec<File>>,
+}
+
 /// The agent's brain on the guest's new messages: the reply's parts (the welcome message first
 /// in a new conversation) and the execution record (with a note when the fallback reply stood in).
 async fn think(
     state: &AppState,
     claim: &Claim,
     ctx: &Context,
-    agent_id: &str,
-    revision: i64,
+    (agent_id, revision): (&str, i64),
     inbound: &[Received],
-    messages: Vec<GuestMessage>,
+    asked: Asked<'_>,
 ) -> crate::error::Result<(Vec<String>, Execution)> {
+    let Asked { messages, mut files } = asked;
     let mind = state.minds.get(agent_id, revision, || crate::agents::mind_at(state, agent_id)).await?;
+    hear(state, &mind, &mut files).await?;
+    let messages = guest_messages(state, &mind, messages, files).await;
     // The conversation so far (the last 20 messages before this turn), oldest first; commands
     // and Switchboard's own answers are not part of it.
-    let earlier: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT direction, body, params FROM messages WHERE conversation_id = $1 \
+    let earlier: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, direction, body, params FROM messages WHERE conversation_id = $1 \
          AND (direction = 'outbound' OR answered = 1) AND origin IS NULL ORDER BY created_at DESC, id DESC LIMIT 20",
     )
     .bind(&claim.conversation_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let greeted = earlier.iter().any(|(direction, ..)| direction == "outbound");
+    let greeted = earlier.iter().any(|(_, direction, ..)| direction == "outbound");
+    let guests = earlier.iter().filter(|m| m.1 == "inbound").map(|m| m.0.as_str());
+    let mut earlier_files = files_of(state, guests.collect::<Vec<_>>().into_iter()).await?;
     let input = TurnInput {
         agent: mind.name.clone(),
         instructions: mind.instructions.clone(),
@@ -405,9 +474,18 @@ async fn think(
         history: earlier
             .into_iter()
             .rev()
-            .map(|(direction, body, params)| match direction.as_str() {
+            .map(|(id, direction, body, params)| match direction.as_str() {
                 "inbound" => {
-                    ChatLine { from_guest: true, text: guest_message(&body, params.as_deref(), vec![]).as_text() }
+                    // Its files as words: a voice note's transcript, a photo's type.
+                    let said = earlier_files.remove(&id).unwrap_or_default().into_iter().map(|f| Attachment {
+                        content_type: f.content_type,
+                        transcript: f.transcript,
+                        ..Attachment::default()
+                    });
+                    ChatLine {
+                        from_guest: true,
+                        text: guest_message(&body, params.as_deref(), said.collect()).as_text(),
+                    }
                 }
                 _ => ChatLine { from_guest: false, text: body },
             })

@@ -10,9 +10,14 @@ use crate::{
     common::{eventually, spawn_app, spawn_app_tuned, TestApp},
 };
 use app::{
-    agents::port::BrainInput,
+    agents::{
+        api::{GetAgent, SetAgentSenses},
+        port::BrainInput,
+        Senses,
+    },
     inbox::{api::ListConversations, Choice, MessageView, SharedLocation},
     ports::AccountsPort,
+    AppError,
 };
 
 const GUEST: &str = "whatsapp:+15550007777";
@@ -237,4 +242,137 @@ async fn a_file_that_does_not_download_in_time_does_not_hold_the_answer_back() {
         serde_json::json!([{ "content_type": "audio/ogg" }]),
         "no link: not downloaded"
     );
+}
+
+/// The agent's senses as its page saves them.
+fn senses(agent: &str, url: &str, model: &str, key: &str, images: &str) -> SetAgentSenses {
+    SetAgentSenses {
+        agent_id: agent.into(),
+        transcription_url: url.into(),
+        transcription_model: model.into(),
+        transcription_key: key.into(),
+        images: images.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_words() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (url, seen) = model_server(Model::Echo).await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&url, Some(KEY), None)))).await.unwrap();
+    // The simulator's stand-in transcription API hears a text file as its words.
+    let transcriber = format!("{}/_sim/llm/v1", app.sim.url());
+    let saved =
+        app.ui(&admin, senses(&agent, &transcriber, "whisper-1", "sk-transcribe-secret-0123456789", "")).await.unwrap();
+    assert_eq!(saved.senses.transcription_url.as_deref(), Some(transcriber.as_str()));
+    assert!(saved.senses.transcription_key_set);
+    assert!(!serde_json::to_string(&saved).unwrap().contains("sk-transcribe-secret"), "the key never goes back");
+
+    let voice = MediaFile { content_type: "audio/ogg".into(), data: b"Is the spa open tonight?".to_vec() };
+    app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
+    assert!(
+        reply(&app, 0).await.starts_with("Echo: [Voice note] Is the spa open tonight? ("),
+        "{:?}",
+        app.replies_to(GUEST)
+    );
+    let shown = inbox_messages(&app, &agent).await;
+    assert_eq!(shown[0].media[0].transcript.as_deref(), Some("Is the spa open tonight?"));
+    assert_eq!(shown[0].media[0].transcript_error, None);
+    // Once: the next turn reads the words kept with the file, in the history.
+    app.sim.sim.guest_message(from_guest("And the pool?")).await.unwrap();
+    reply(&app, 1).await;
+    let (_, body) = seen.all().pop().unwrap();
+    let request: Value = serde_json::from_str(&body).unwrap();
+    let history: Vec<&str> =
+        request["messages"].as_array().unwrap().iter().filter_map(|m| m["content"].as_str()).collect();
+    assert!(history.contains(&"[Voice note] Is the spa open tonight?"), "{history:?}");
+    let calls = app.sim.sim.requests().iter().filter(|r| r.path.ends_with("/audio/transcriptions")).count();
+    assert_eq!(calls, 0, "the stand-in transcriber is not one of Twilio's recorded calls");
+
+    // Saved with an empty key, the stored one stays; turned off, it goes.
+    let kept = app.ui(&admin, senses(&agent, &transcriber, "whisper-1", "", "")).await.unwrap();
+    assert!(kept.senses.transcription_key_set);
+    let off = app.ui(&admin, senses(&agent, "", "", "", "")).await.unwrap();
+    assert_eq!((off.senses.transcription_url, off.senses.transcription_key_set), (None, false));
+    let (sealed,): (Option<Vec<u8>>,) = sqlx::query_as("SELECT transcribe_key_enc FROM agents WHERE id = $1")
+        .bind(&agent)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sealed, None);
+}
+
+#[tokio::test]
+async fn a_transcription_that_fails_tells_the_brain_and_the_guest_still_gets_an_answer() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (url, _) = hook_server().await;
+    app.ui(
+        &admin,
+        TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url: url.clone(), timeout_secs: None })),
+    )
+    .await
+    .unwrap();
+    // A server with no transcription route: it answers 404.
+    app.ui(&admin, senses(&agent, &format!("{url}/v1"), "whisper-1", "sk-x", "")).await.unwrap();
+    let voice = MediaFile { content_type: "audio/ogg".into(), data: b"Hello?".to_vec() };
+    app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
+    assert_eq!(reply(&app, 0).await, "Hook heard [Voice note, not transcribed] from \"Ana\"");
+    let shown = inbox_messages(&app, &agent).await;
+    assert_eq!(shown[0].media[0].transcript, None);
+    let why = shown[0].media[0].transcript_error.clone().unwrap();
+    assert!(why.contains("HTTP 404"), "{why}");
+}
+
+#[tokio::test]
+async fn photos_reach_an_openai_compatible_model_inline_or_by_link_as_the_agent_chooses() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    // The simulator's stand-in model says what image parts it was given.
+    let model = format!("{}/_sim/llm", app.sim.url());
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&model, Some(KEY), None)))).await.unwrap();
+    let photo = || MediaFile { content_type: "image/jpeg".into(), data: b"\xff\xd8\xff twelve".to_vec() };
+
+    app.sim.sim.guest_message(Inbound { media: vec![photo()], ..from_guest("Look") }).await.unwrap();
+    let words = reply(&app, 0).await;
+    assert!(
+        words.contains("You said: [Sent an image (image/jpeg)]\nLook.") && !words.contains("I looked at"),
+        "{words}"
+    );
+
+    app.ui(&admin, senses(&agent, "", "", "", "inline")).await.unwrap();
+    app.sim.sim.guest_message(Inbound { media: vec![photo()], ..from_guest("And now?") }).await.unwrap();
+    let words = reply(&app, 1).await;
+    assert!(words.ends_with("I looked at an inline image/jpeg image of 10 bytes."), "{words}");
+
+    app.ui(&admin, senses(&agent, "", "", "", "link")).await.unwrap();
+    app.sim.sim.guest_message(Inbound { media: vec![photo()], ..from_guest("And by link?") }).await.unwrap();
+    let words = reply(&app, 2).await;
+    assert!(words.ends_with("I looked at an image by link."), "{words}");
+}
+
+#[tokio::test]
+async fn senses_with_bad_input_are_refused_field_by_field_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let api = format!("{}/_sim/llm/v1", app.sim.url());
+    for (form, field) in [
+        (senses(&agent, "ftp://example.com", "whisper-1", "k", ""), "transcription_url"),
+        (senses(&agent, &api, "", "k", ""), "transcription_model"),
+        (senses(&agent, &api, "whisper\r\n-1", "k", ""), "transcription_model"),
+        (senses(&agent, &api, "whisper-1", "", ""), "transcription_key"),
+        (senses(&agent, "", "", "", "sometimes"), "images"),
+    ] {
+        match app.ui(&admin, form).await {
+            Err(AppError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let detail = app.ui(&admin, GetAgent { id: agent.clone() }).await.unwrap();
+    assert_eq!(detail.senses, Senses::default());
 }

@@ -67,6 +67,7 @@ const ROUTES: &[(&str, Kind, &str)] = &[
         Scoped,
         "agent_id={agent}&connector_id={connector}&template_sid=HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&variables=",
     ),
+    ("set_agent_senses", Scoped, "agent_id={agent}&images=inline"),
     ("connector_choices", Own, ""),
     ("list_connectors", Own, ""),
     ("create_connector", Own, "name=Probe&account_sid=ACnothing&auth_token=nothing"),

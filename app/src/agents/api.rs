@@ -285,3 +285,33 @@ pub async fn set_agent_template(
         .await,
     )
 }
+
+/// An empty `transcription_url` turns transcription off; an empty key keeps the stored one;
+/// `images` is `off`, `link` or `inline`.
+#[server(prefix = "/ui", endpoint = "set_agent_senses")]
+pub async fn set_agent_senses(
+    agent_id: String,
+    #[server(default)] transcription_url: String,
+    #[server(default)] transcription_model: String,
+    #[server(default)] transcription_key: String,
+    #[server(default)] images: String,
+) -> Result<AgentDetail, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = signed_in().await?;
+            let images = match images.trim() {
+                "" => ImageInput::Off,
+                other => ImageInput::parse(other)
+                    .ok_or_else(|| AppError::invalid("images", "Choose how photos reach the model."))?,
+            };
+            let input = super::port::SensesInput {
+                transcription_url,
+                transcription_model,
+                transcription_key: Some(transcription_key).filter(|k| !k.trim().is_empty()),
+                images,
+            };
+            svc.set_agent_senses(&me, &agent_id, input).await
+        }
+        .await,
+    )
+}

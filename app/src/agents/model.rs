@@ -92,6 +92,51 @@ pub struct AgentDetail {
     pub faq: Vec<FaqEntry>,
     /// What the agent sends instead of free text once a guest's 24-hour window has closed.
     pub template: Option<AgentTemplate>,
+    /// What the agent perceives of the files guests send.
+    pub senses: Senses,
+}
+
+/// What an agent perceives of guests' files: voice notes transcribed through an OpenAI-compatible
+/// `/audio/transcriptions` API, photos shown to an OpenAI-compatible model. Keys only as "set".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Senses {
+    /// The transcription API's base URL (`https://api.openai.com/v1`); none: voice notes are not
+    /// transcribed.
+    pub transcription_url: Option<String>,
+    pub transcription_model: Option<String>,
+    pub transcription_key_set: bool,
+    pub images: ImageInput,
+}
+
+/// How an OpenAI-compatible brain is shown a guest's photos.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageInput {
+    /// Said in words ("[Sent an image]"): for models that take no images.
+    #[default]
+    Off,
+    /// As a signed link the model's provider fetches (valid for two hours).
+    Link,
+    /// The file itself, inline as a `data:` URL (for a model that cannot reach Switchboard).
+    Inline,
+}
+
+impl ImageInput {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageInput::Off => "off",
+            ImageInput::Link => "link",
+            ImageInput::Inline => "inline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(ImageInput::Off),
+            "link" => Some(ImageInput::Link),
+            "inline" => Some(ImageInput::Inline),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,9 +9,9 @@ use crate::{
     agents::{
         api::{
             get_agent, list_agents, list_templates, CreateAgent, DeleteAgent as DeleteAgentFn, RegenerateHookSecret,
-            SetAgentTemplate, TryAgent as TryAgentFn, UpdateAgent,
+            SetAgentSenses, SetAgentTemplate, TryAgent as TryAgentFn, UpdateAgent,
         },
-        AgentDetail, AgentTemplate, BrainKind, ChatLine,
+        AgentDetail, AgentTemplate, BrainKind, ChatLine, ImageInput, Senses,
     },
     components::{ErrorNote, FieldError, FormError},
     connectors::api::connector_choices,
@@ -277,6 +277,7 @@ fn AgentOverview(agent: AgentDetail, update: ServerAction<UpdateAgent>) -> impl 
             </Show>
         </section>
         <TemplateSection agent=agent.id.clone() current=agent.template.clone()/>
+        <SensesSection agent=agent.id.clone() current=agent.senses.clone()/>
         <DeleteAgent agent=agent.id.clone()/>
     }
 }
@@ -462,6 +463,70 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
                             }
                         }>"Remove the template"</button>
                     </Show>
+                </div>
+            </ActionForm>
+            <FormError error/>
+        </section>
+    }
+}
+
+/// What the agent perceives of guests' files: voice notes transcribed, photos shown to a model.
+#[component]
+fn SensesSection(agent: String, current: Senses) -> impl IntoView {
+    let save = ServerAction::<SetAgentSenses>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let shown = RwSignal::new(current);
+    Effect::new(move |_| {
+        if let Some(Ok(detail)) = save.value().get() {
+            shown.set(detail.senses);
+        }
+    });
+    let url = move || shown.with(|s| s.transcription_url.clone().unwrap_or_default());
+    let model = move || shown.with(|s| s.transcription_model.clone().unwrap_or_default());
+    let key_hint = move || {
+        if shown.with(|s| s.transcription_key_set) {
+            "Set; leave empty to keep it"
+        } else {
+            "sk-…"
+        }
+    };
+    let images = move || shown.with(|s| s.images);
+    let image_choice = move |choice: ImageInput, label: &'static str, hint: &'static str| {
+        view! {
+            <label class="check">
+                <input type="radio" name="images" value=choice.as_str() prop:checked=move || images() == choice/>
+                {label} <span class="hint">{hint}</span>
+            </label>
+        }
+    };
+    view! {
+        <section class="card" data-testid="senses">
+            <h2>"Voice notes and photos"</h2>
+            <p class="hint">"Guests send voice notes and photos. Voice notes are transcribed before the agent answers, through any OpenAI-compatible transcription API (OpenAI's, or a server you run); the inbox shows the words under the player. Without one, the agent is told a voice note came and could not be heard."</p>
+            {move || match shown.get().transcription_url {
+                Some(url) => view! { <p data-testid="current-transcription">"Transcribes with " <strong>{shown.get().transcription_model.unwrap_or_default()}</strong> " at " <code>{url}</code></p> }.into_any(),
+                None => view! { <p class="empty" data-testid="current-transcription">"Voice notes are not transcribed."</p> }.into_any(),
+            }}
+            <ActionForm action=save attr:class="form">
+                <input type="hidden" name="agent_id" value=agent.clone()/>
+                <label>"Transcription API base URL"
+                    <input name="transcription_url" type="url" inputmode="url" placeholder="https://api.openai.com/v1" prop:value=url/>
+                    <span class="hint">"Empty: voice notes are not transcribed."</span>
+                </label>
+                <FieldError error field="transcription_url"/>
+                <label>"Model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>
+                <FieldError error field="transcription_model"/>
+                <label>"API key" <input name="transcription_key" type="password" autocomplete="off" placeholder=key_hint/></label>
+                <FieldError error field="transcription_key"/>
+                <fieldset>
+                    <legend>"Photos, for an OpenAI-compatible brain"</legend>
+                    {image_choice(ImageInput::Off, "Described in words", "for models that take no images")}
+                    {image_choice(ImageInput::Link, "As a link", "the model's provider fetches it from Switchboard's public URL (valid two hours)")}
+                    {image_choice(ImageInput::Inline, "Inline", "the photo itself goes with the request")}
+                </fieldset>
+                <FieldError error field="images"/>
+                <div class="actions">
+                    <button type="submit" disabled=move || save.pending().get()>"Save"</button>
                 </div>
             </ActionForm>
             <FormError error/>

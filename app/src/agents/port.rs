@@ -15,6 +15,27 @@ pub struct TemplateChoice {
     pub variables: String,
 }
 
+/// An agent's senses as the form gives them: an empty URL turns transcription off; an empty key
+/// keeps the stored one.
+#[derive(Clone, Default)]
+pub struct SensesInput {
+    pub transcription_url: String,
+    pub transcription_model: String,
+    pub transcription_key: Option<String>,
+    pub images: ImageInput,
+}
+
+impl std::fmt::Debug for SensesInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SensesInput")
+            .field("transcription_url", &self.transcription_url)
+            .field("transcription_model", &self.transcription_model)
+            .field("transcription_key", &self.transcription_key.as_ref().map(|_| "[redacted]"))
+            .field("images", &self.images)
+            .finish()
+    }
+}
+
 /// "New agent" and an agent's edit. Empty texts mean none.
 #[derive(Debug, Clone, Default)]
 pub struct AgentInput {
@@ -91,4 +112,6 @@ pub trait AgentsPort: Send + Sync + 'static {
     async fn list_templates(&self, me: &Me, connector_id: &str) -> Result<Vec<TemplateOption>>;
     /// Chooses (or, with `None`, clears) the approved template sent outside the 24-hour window.
     async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail>;
+    /// Saves what the agent perceives of guests' files (voice notes, photos).
+    async fn set_agent_senses(&self, me: &Me, agent_id: &str, input: SensesInput) -> Result<AgentDetail>;
 }

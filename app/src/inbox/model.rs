@@ -102,6 +102,10 @@ pub struct MediaView {
     /// pending, stored or failed
     pub state: String,
     pub error: Option<String>,
+    /// A voice note's words, when the agent transcribes voice notes.
+    pub transcript: Option<String>,
+    /// Why a voice note has no transcript.
+    pub transcript_error: Option<String>,
 }
 
 impl MediaView {

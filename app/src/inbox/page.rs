@@ -208,6 +208,12 @@ fn Message(m: MessageView) -> impl IntoView {
                         <span class="media">
                             <audio controls preload="none" src=md.url() aria-label="Voice note"></audio>
                             <a href=md.url()>"Voice note (" {label} ")"</a>
+                            {md.transcript.clone().map(|words| view! {
+                                <q class="transcript" data-testid="transcript">{words}</q>
+                            })}
+                            {md.transcript_error.clone().map(|why| view! {
+                                <span class="hint">"Not transcribed: " {why}</span>
+                            })}
                         </span>
                     }.into_any(),
                     "stored" => view! { <a class="media" href=md.url()>"Attachment (" {label} ")"</a> }.into_any(),

@@ -174,16 +174,71 @@ pub(super) struct MindRow {
     pub(super) hook_secret_enc: Option<Vec<u8>>,
     pub(super) brain_timeout_secs: Option<i64>,
     pub(super) mind_revision: i64,
+    pub(super) transcribe_url: Option<String>,
+    pub(super) transcribe_model: Option<String>,
+    pub(super) transcribe_key_enc: Option<Vec<u8>>,
+    pub(super) image_input: String,
 }
 
 pub(super) async fn mind(db: &AnyPool, id: &str) -> sqlx::Result<MindRow> {
     sqlx::query_as(
         "SELECT name, instructions, fallback_reply, welcome_message, brain, brain_url, llm_model, llm_api_key_enc, \
-         hook_secret_enc, brain_timeout_secs, mind_revision FROM agents WHERE id = $1",
+         hook_secret_enc, brain_timeout_secs, mind_revision, transcribe_url, transcribe_model, transcribe_key_enc, \
+         image_input FROM agents WHERE id = $1",
     )
     .bind(id)
     .fetch_one(db)
     .await
+}
+
+/// What an agent perceives of guests' files, the key only as "set".
+#[derive(sqlx::FromRow)]
+pub(super) struct SensesRow {
+    pub(super) transcribe_url: Option<String>,
+    pub(super) transcribe_model: Option<String>,
+    transcribe_key_set: i64,
+    pub(super) image_input: String,
+}
+
+impl SensesRow {
+    pub(super) fn transcribe_key_set(&self) -> bool {
+        self.transcribe_key_set != 0
+    }
+}
+
+pub(super) async fn senses(db: &AnyPool, id: &str) -> sqlx::Result<SensesRow> {
+    sqlx::query_as(
+        "SELECT transcribe_url, transcribe_model, CASE WHEN transcribe_key_enc IS NULL THEN 0 ELSE 1 END AS \
+         transcribe_key_set, image_input FROM agents WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Saves the agent's senses: no URL turns transcription off and drops its key; a `None` key keeps
+/// the stored one. The mind's revision moves on, so the next turn reads them.
+pub(super) async fn set_senses(
+    db: &AnyPool,
+    id: &str,
+    url: Option<&str>,
+    model: Option<&str>,
+    key: Option<Vec<u8>>,
+    images: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE agents SET transcribe_url = $1, transcribe_model = $2, \
+         transcribe_key_enc = CASE WHEN $1 IS NULL THEN NULL WHEN $3 IS NOT NULL THEN $3 ELSE transcribe_key_enc END, \
+         image_input = $4, mind_revision = mind_revision + 1 WHERE id = $5",
+    )
+    .bind(url)
+    .bind(model)
+    .bind(key)
+    .bind(images)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn id_by_name(db: &AnyPool, org_id: &str, name: &str) -> sqlx::Result<Option<String>> {

@@ -191,10 +191,12 @@ async fn media_where<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
         content_type: String,
         state: String,
         error: Option<String>,
+        transcript: Option<String>,
+        transcript_error: Option<String>,
     }
     let sql = format!(
         "SELECT md.message_id AS message_id, md.id AS id, md.content_type AS content_type, md.state AS state, \
-         md.error AS error FROM media md \
+         md.error AS error, md.transcript AS transcript, md.transcript_error AS transcript_error FROM media md \
          JOIN messages m ON m.id = md.message_id WHERE {column} IN ({}) ORDER BY md.message_id, md.position",
         placeholders(ids.len())
     );
@@ -205,7 +207,17 @@ async fn media_where<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     Ok(q.fetch_all(db)
         .await?
         .into_iter()
-        .map(|r| (r.message_id, MediaView { id: r.id, content_type: r.content_type, state: r.state, error: r.error }))
+        .map(|r| {
+            let view = MediaView {
+                id: r.id,
+                content_type: r.content_type,
+                state: r.state,
+                error: r.error,
+                transcript: r.transcript,
+                transcript_error: r.transcript_error,
+            };
+            (r.message_id, view)
+        })
         .collect())
 }
 
