@@ -54,6 +54,18 @@ pub fn is_e164(number: &str) -> bool {
     number.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether `id` is a WhatsApp business-scoped user id (a guest with a username may show no phone
+/// number): a two-letter prefix (a country code, or `ID`), a dot, and up to 64 letters or digits,
+/// e.g. `US.13491208655302741918`.
+pub fn is_whatsapp_user_id(id: &str) -> bool {
+    id.split_once('.').is_some_and(|(prefix, rest)| {
+        prefix.len() == 2
+            && prefix.bytes().all(|b| b.is_ascii_uppercase())
+            && (1..=64).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
 /// A template's variables as typed (a JSON object of texts), normalized; empty means none.
 pub fn template_variables(text: &str) -> Result<Option<String>, app::AppError> {
     let text = text.trim();
@@ -90,6 +102,18 @@ pub fn in_words(wait: std::time::Duration) -> String {
 mod tests {
     use super::{in_words, new_id};
     use std::time::Duration;
+
+    #[test]
+    fn whatsapp_user_ids_are_told_from_numbers_and_garbage() {
+        for id in ["US.13491208655302741918", "ID.4566546130240823", "BR.abc123"] {
+            assert!(super::is_whatsapp_user_id(id), "{id}");
+        }
+        for id in
+            ["+15551234567", "US.", "us.123", "USA.123", ".123", "US.12-3", "US.1 2", &format!("US.{}", "1".repeat(65))]
+        {
+            assert!(!super::is_whatsapp_user_id(id), "{id}");
+        }
+    }
 
     #[test]
     fn durations_read_as_words() {

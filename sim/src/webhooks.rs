@@ -28,8 +28,13 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
 pub struct Inbound {
     /// The simulated number written to: `whatsapp:+E164` for a WhatsApp sender, `+E164` for SMS.
     pub to: String,
-    /// The guest: `whatsapp:+E164` or `+E164`.
+    /// The guest: `whatsapp:+E164` or `+E164`, or `whatsapp:<BSUID>` for a WhatsApp user with a
+    /// username whose phone number does not show.
     pub from: String,
+    /// The guest's WhatsApp business-scoped user id (`ExternalUserId`, e.g. `whatsapp:US.1349…`),
+    /// sent beside `From` as Twilio does since 2026.
+    #[serde(default)]
+    pub external_user_id: Option<String>,
     pub body: String,
     #[serde(default)]
     pub profile_name: Option<String>,
@@ -224,13 +229,18 @@ async fn post_inbound(sim: &Sim, account: Account, url: String, inbound: Inbound
         params.extend([(text.to_string(), tap.text.clone()), (id.to_string(), tap.id.clone())]);
     }
     if whatsapp {
-        let wa_id = inbound.from.trim_start_matches("whatsapp:").trim_start_matches('+').to_string();
         params.extend([
             ("ProfileName".to_string(), inbound.profile_name.clone().unwrap_or_else(|| "Guest".into())),
             ("MessageType".to_string(), message_type(&inbound).to_string()),
-            ("WaId".to_string(), wa_id),
             ("ReferralNumMedia".to_string(), "0".to_string()),
         ]);
+        // The phone number's digits, when the guest shows one.
+        if let Some(phone) = inbound.from.strip_prefix("whatsapp:+") {
+            params.push(("WaId".to_string(), phone.to_string()));
+        }
+        if let Some(user) = &inbound.external_user_id {
+            params.push(("ExternalUserId".to_string(), user.clone()));
+        }
     }
     let signature = sign(&account.auth_token, &url, &params);
     let body = serde_urlencoded::to_string(&params).expect("string pairs encode");

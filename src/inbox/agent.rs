@@ -83,11 +83,14 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
     use app::AppError;
     crate::agents::require_agent(state, me, agent_id).await?;
     let to = p.to.trim().trim_start_matches("whatsapp:").to_string();
-    let e164 = crate::is_e164(&to);
-    if !e164 {
-        return Err(
-            AppError::invalid("to", "Give the guest's number in international format, e.g. +14155550123.").into()
-        );
+    let user_id = crate::is_whatsapp_user_id(&to);
+    if !crate::is_e164(&to) && !user_id {
+        return Err(AppError::invalid(
+            "to",
+            "Give the guest's number in international format, e.g. +14155550123, or their WhatsApp user id \
+             (e.g. US.13491208655302741918).",
+        )
+        .into());
     }
     let template = match p.template {
         None => None,
@@ -120,7 +123,18 @@ pub async fn send_proactive(state: &AppState, me: &Me, agent_id: &str, p: Proact
             .next()
             .ok_or_else(|| AppError::Conflict("This agent answers on no number yet: add a channel first.".into()))?,
     };
+    if user_id && !chosen.address.starts_with("whatsapp:") {
+        return Err(
+            AppError::invalid("to", "A WhatsApp user id is written to from a WhatsApp number, not by SMS.").into()
+        );
+    }
     let guest = if chosen.address.starts_with("whatsapp:") { format!("whatsapp:{to}") } else { to };
+    // A guest known by their user id is written to in the conversation that knows it, at the
+    // address it last had from Twilio.
+    let guest = match user_id {
+        true => store::address_of_user(&state.db.pool, &chosen.number_id, &guest).await?.unwrap_or(guest),
+        false => guest,
+    };
     let (message_id, now) = (crate::new_id(), crate::now_ms());
     let mut tx = state.db.begin_write().await?;
     let rows = open_statement(&chosen.number_id, &guest, Some(agent_id), now).run(&mut tx).await?;

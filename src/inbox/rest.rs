@@ -59,7 +59,7 @@ pub struct Message {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageBody {
-    /// The guest's number, E.164.
+    /// The guest's number, E.164; on WhatsApp also their user id (`US.13491208655302741918`).
     to: String,
     /// Free text: only within the guest's 24-hour window on WhatsApp.
     #[serde(default)]

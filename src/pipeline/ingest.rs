@@ -47,12 +47,15 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     let fresh: Vec<usize> =
         (0..items.len()).filter(|&i| seen.insert((&items[i].connector_id, &items[i].message_sid))).collect();
     // One conversation row per guest and number, named by the last message that has a profile name.
-    let mut guests: Vec<(&str, &str, Option<&str>)> = Vec::new();
+    let mut guests: Vec<(&str, &str, Option<&str>, Option<&str>)> = Vec::new();
     for &i in &fresh {
         let m = items[i];
         match guests.iter_mut().find(|g| g.0 == m.number_id && g.1 == m.from) {
-            Some(g) => g.2 = m.profile_name.as_deref().or(g.2),
-            None => guests.push((&m.number_id, &m.from, m.profile_name.as_deref())),
+            Some(g) => {
+                g.2 = m.profile_name.as_deref().or(g.2);
+                g.3 = m.external_user_id.as_deref().or(g.3);
+            }
+            None => guests.push((&m.number_id, &m.from, m.profile_name.as_deref(), m.external_user_id.as_deref())),
         }
     }
     // Every row this transaction locks, it locks in one order that every batch follows (guests by
@@ -62,20 +65,51 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     // (two instances behind one proxy stored 221 webhooks a second instead of thousands).
     guests.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
+    // A guest WhatsApp knows by a user id (a username) is one conversation whatever address Twilio
+    // gives: the conversation that has seen the id takes the new address (their phone number hidden,
+    // or shown again), unless another conversation holds it; else the conversation at this address
+    // learns the id, unless another holds it. Replies go to exactly the address Twilio gave.
+    let mut readdress = Vec::new();
+    for (number_id, guest, _, user) in &guests {
+        let Some(user) = user else { continue };
+        readdress.push(
+            Statement::new(
+                "UPDATE conversations SET guest_address = $1 WHERE number_id = $2 AND guest_user_id = $3 \
+                 AND guest_address <> $1 AND NOT EXISTS \
+                 (SELECT 1 FROM conversations c WHERE c.number_id = $2 AND c.guest_address = $1)",
+            )
+            .bind(*guest)
+            .bind(*number_id)
+            .bind(*user),
+        );
+        readdress.push(
+            Statement::new(
+                "UPDATE conversations SET guest_user_id = $3 WHERE number_id = $2 AND guest_address = $1 \
+                 AND guest_user_id IS NULL AND NOT EXISTS \
+                 (SELECT 1 FROM conversations c WHERE c.number_id = $2 AND c.guest_user_id = $3)",
+            )
+            .bind(*guest)
+            .bind(*number_id)
+            .bind(*user),
+        );
+    }
+
     let mut conversations = Statement::new(format!(
-        "INSERT INTO conversations (id, number_id, guest_address, guest_name, agent_id, last_inbound_at, \
+        "INSERT INTO conversations (id, number_id, guest_address, guest_name, guest_user_id, agent_id, last_inbound_at, \
          last_activity_at, created_at) VALUES {} ON CONFLICT (number_id, guest_address) DO UPDATE SET \
            guest_name = COALESCE(excluded.guest_name, conversations.guest_name), \
            agent_id = excluded.agent_id, last_inbound_at = excluded.last_inbound_at, \
            last_activity_at = excluded.last_inbound_at, state = 'live', ended_at = NULL",
-        values(guests.len(), 4, 1, |n| format!(
-            "(${}, ${}, ${}, ${}, (SELECT agent_id FROM channels WHERE number_id = ${}), $1, $1, $1)",
-            n[0], n[1], n[2], n[3], n[1]
+        values(guests.len(), 5, 1, |n| format!(
+            "(${}, ${}, ${}, ${}, (SELECT ${} WHERE NOT EXISTS (SELECT 1 FROM conversations u \
+             WHERE u.number_id = ${} AND u.guest_user_id = ${})), \
+             (SELECT agent_id FROM channels WHERE number_id = ${}), $1, $1, $1)",
+            n[0], n[1], n[2], n[3], n[4], n[1], n[4], n[1]
         ))
     ))
     .bind(now);
-    for (number_id, guest, name) in &guests {
-        conversations = conversations.bind(new_id()).bind(*number_id).bind(*guest).bind(*name);
+    for (number_id, guest, name, user) in &guests {
+        conversations = conversations.bind(new_id()).bind(*number_id).bind(*guest).bind(*name).bind(*user);
     }
 
     // Message ids are made here, so the turns statement can find the rows this batch inserted.
@@ -109,7 +143,8 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
             .bind(i64::from(!m.turn));
     }
 
-    let mut script = vec![conversations, messages];
+    let mut script = readdress;
+    script.extend([conversations, messages]);
     for (&i, id) in fresh.iter().zip(&ids) {
         for (position, (url, content_type)) in items[i].media.iter().enumerate() {
             // Only for a message this batch inserted (not a duplicate delivery).

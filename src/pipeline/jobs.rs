@@ -12,6 +12,9 @@ pub struct Inbound {
     pub turn: bool,
     pub message_sid: String,
     pub from: String,
+    /// WhatsApp's business-scoped user id (`ExternalUserId`): the guest whether or not their
+    /// phone number shows.
+    pub external_user_id: Option<String>,
     pub profile_name: Option<String>,
     pub body: String,
     /// Every parameter Twilio sent, as JSON.

@@ -167,6 +167,7 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
             turn: connector.receive_inbound && number.active && routed,
             message_sid: sid.to_string(),
             from: from.to_string(),
+            external_user_id: param(&params, "ExternalUserId").map(|id| id.trim().chars().take(200).collect()),
             profile_name: param(&params, "ProfileName").map(str::to_string),
             body: param(&params, "Body").unwrap_or("").to_string(),
             params: serde_json::to_string(&params).unwrap_or_default(),

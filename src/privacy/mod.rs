@@ -53,7 +53,24 @@ async fn forget_address(
         if sqlite {
             sqlx::query("PRAGMA secure_delete = ON").execute(&mut *tx).await?;
         }
-        let deleted = store::forget(&mut tx, org_id, addresses_ref).await;
+        // The guest under each identity a conversation ties to them (a phone number and a
+        // WhatsApp user id), all in this transaction.
+        let deleted = async {
+            let mut all = (Forgotten::default(), Vec::new(), Vec::new());
+            for identity in store::identities(&mut tx, org_id, addresses_ref).await? {
+                let (f, conversations, media) = store::forget(&mut tx, org_id, &identity).await?;
+                all.0.conversations += f.conversations;
+                all.0.messages += f.messages;
+                all.0.media += f.media;
+                all.0.emails += f.emails;
+                all.0.access_requests += f.access_requests;
+                all.0.login_codes += f.login_codes;
+                all.1.extend(conversations);
+                all.2.extend(media);
+            }
+            Ok::<_, sqlx::Error>(all)
+        }
+        .await;
         if sqlite {
             // Back to every connection's setting, whether or not the deletion went through.
             sqlx::query("PRAGMA secure_delete = FAST").execute(&mut *tx).await?;
@@ -93,8 +110,14 @@ pub async fn forget_guest(state: &AppState, me: &Me, conversation_id: &str) -> R
 pub async fn forget_number(state: &AppState, me: &Me, number: &str) -> Result<Forgotten> {
     require_admin(me)?;
     let number = number.trim();
-    if !crate::is_e164(number.strip_prefix("whatsapp:").unwrap_or(number)) {
-        return Err(AppError::invalid("number", "Give the guest's number in E.164 form, e.g. +15551234567.").into());
+    let bare = number.strip_prefix("whatsapp:").unwrap_or(number);
+    if !crate::is_e164(bare) && !crate::is_whatsapp_user_id(bare) {
+        return Err(AppError::invalid(
+            "number",
+            "Give the guest's number in E.164 form, e.g. +15551234567, or their WhatsApp user id, e.g. \
+             US.13491208655302741918.",
+        )
+        .into());
     }
     let how = "Through the REST API.";
     Ok(forget_address(state, &me.org_id, number, &audit::actor(me), how, None).await?.unwrap_or_default())

@@ -32,6 +32,34 @@ pub(super) async fn guest_of(db: &AnyPool, conversation_id: &str) -> sqlx::Resul
     .await
 }
 
+/// Every identity the organization's conversations tie to the guest at `addresses`: a guest
+/// WhatsApp knows by a user id may have written from a phone number and as the user id, in one
+/// conversation. Each as its two spellings (with and without `whatsapp:`), the given one first.
+pub(super) async fn identities(
+    tx: &mut AnyConnection,
+    org_id: &str,
+    addresses: &[String; 2],
+) -> sqlx::Result<Vec<[String; 2]>> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT cv.guest_address, cv.guest_user_id FROM conversations cv JOIN numbers n ON n.id = cv.number_id \
+         JOIN connectors c ON c.id = n.connector_id WHERE c.org_id = $1 \
+         AND (cv.guest_address IN ($2, $3) OR cv.guest_user_id IN ($2, $3))",
+    )
+    .bind(org_id)
+    .bind(&addresses[0])
+    .bind(&addresses[1])
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut found = vec![addresses.clone()];
+    for address in rows.into_iter().flat_map(|(address, user)| std::iter::once(address).chain(user)) {
+        let spelled = super::addresses(&address);
+        if !found.contains(&spelled) {
+            found.push(spelled);
+        }
+    }
+    Ok(found)
+}
+
 /// `q` with the organization as `$1` and the guest's two addresses as `$2` and `$3`.
 fn bound<'q>(
     q: &'q str,

@@ -376,3 +376,118 @@ async fn senses_with_bad_input_are_refused_field_by_field_and_nothing_is_saved()
     let detail = app.ui(&admin, GetAgent { id: agent.clone() }).await.unwrap();
     assert_eq!(detail.senses, Senses::default());
 }
+
+#[tokio::test]
+async fn a_guest_known_by_phone_then_by_username_stays_one_conversation_and_replies_go_where_twilio_said() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    const PHONE: &str = "whatsapp:+15550008888";
+    const USER: &str = "whatsapp:US.13491208655302741918";
+    let writes = |from: &str, user: Option<&str>| Inbound {
+        from: from.into(),
+        external_user_id: user.map(str::to_string),
+        ..from_guest("When is breakfast?")
+    };
+    let replies = |to: &'static str, n: usize| {
+        let app = &app;
+        async move {
+            eventually("the reply", || async { (app.replies_to(to).len() == n).then_some(()) }).await;
+        }
+    };
+    // First by phone alone, then by phone with the user id, then by the user id alone (the phone
+    // number hidden): one conversation, each reply to exactly the address of the message.
+    app.sim.sim.guest_message(writes(PHONE, None)).await.unwrap();
+    replies(PHONE, 1).await;
+    app.sim.sim.guest_message(writes(PHONE, Some(USER))).await.unwrap();
+    replies(PHONE, 2).await;
+    app.sim.sim.guest_message(writes(USER, Some(USER))).await.unwrap();
+    replies(USER, 1).await;
+    assert_eq!(app.replies_to(PHONE).len(), 2, "nothing more to the hidden phone number");
+
+    let admin = app.browser("admin@example.com").await;
+    let conversations = app.ui(&admin, ListConversations { agent_id: agent.clone() }).await.unwrap();
+    assert_eq!(conversations.len(), 1, "{:?}", conversations.iter().map(|c| &c.guest).collect::<Vec<_>>());
+    assert_eq!(conversations[0].guest, USER);
+    let inbound = conversations[0].messages.iter().filter(|m| m.direction == app::inbox::Direction::Inbound).count();
+    assert_eq!(inbound, 3);
+
+    // The phone number shows again: still the same conversation, replies to the phone again.
+    app.sim.sim.guest_message(writes(PHONE, Some(USER))).await.unwrap();
+    replies(PHONE, 3).await;
+    let conversations = app.ui(&admin, ListConversations { agent_id: agent.clone() }).await.unwrap();
+    assert_eq!((conversations.len(), conversations[0].guest.as_str()), (1, PHONE));
+
+    // A guest known only by a username (Meta's ids may also read `ID.…`) is a conversation of their own.
+    const ONLY: &str = "whatsapp:ID.4566546130240823";
+    app.sim.sim.guest_message(writes(ONLY, Some(ONLY))).await.unwrap();
+    replies(ONLY, 1).await;
+    assert_eq!(app.replies_to(ONLY)[0].body, "Breakfast is from 7 to 10.");
+    let conversations = app.ui(&admin, ListConversations { agent_id: agent }).await.unwrap();
+    let mut guests: Vec<&str> = conversations.iter().map(|c| c.guest.as_str()).collect();
+    guests.sort();
+    assert_eq!(guests, vec![PHONE, ONLY]);
+}
+
+#[tokio::test]
+async fn a_guest_with_a_username_is_written_to_and_forgotten_under_either_identity() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    const PHONE: &str = "whatsapp:+15550009999";
+    const USER: &str = "whatsapp:US.777000111222";
+    let writes = |from: &str| Inbound { from: from.into(), external_user_id: Some(USER.into()), ..from_guest("Hi") };
+    app.sim.sim.guest_message(writes(USER)).await.unwrap();
+    eventually("the reply", || async { (app.replies_to(USER).len() == 1).then_some(()) }).await;
+    app.sim.sim.guest_message(writes(PHONE)).await.unwrap();
+    eventually("the reply", || async { (app.replies_to(PHONE).len() == 1).then_some(()) }).await;
+
+    // Written to first by the user id: the message goes to the conversation that knows it, at the
+    // address Twilio last gave (the phone number, shown again).
+    let token = app.state.create_token(&me, "rich").await.unwrap().token;
+    let api = reqwest::Client::new();
+    let sent = api
+        .post(format!("{}/api/agents/concierge/messages", app.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "to": "US.777000111222", "body": "Your room is ready." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202, "{:?}", sent.text().await);
+    eventually("the message", || async {
+        app.replies_to(PHONE).iter().any(|m| m.body == "Your room is ready.").then_some(())
+    })
+    .await;
+    let bad = api
+        .post(format!("{}/api/agents/concierge/messages", app.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "to": "US.777-000", "body": "Hi" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+
+    // Forgotten by the user id: the conversation (addressed by the phone number now) goes.
+    let forgotten: Value = api
+        .post(format!("{}/api/guests/forget", app.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "number": "US.777000111222" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (forgotten["conversations"].as_i64(), forgotten["messages"].as_i64()),
+        (Some(1), Some(5)),
+        "{forgotten}"
+    );
+    for address in [PHONE, USER, "+15550009999", "US.777000111222"] {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM conversations WHERE guest_address = $1 OR guest_user_id = $1")
+                .bind(address)
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(n, 0, "{address}");
+    }
+}

@@ -105,6 +105,22 @@ pub(in crate::inbox) async fn senders(db: &AnyPool, agent_id: &str) -> sqlx::Res
     .await
 }
 
+/// Where the conversation on the number that knows WhatsApp user id `user` last heard from its
+/// guest (a phone number, or the user id itself), if one knows it.
+pub(in crate::inbox) async fn address_of_user(
+    db: &AnyPool,
+    number_id: &str,
+    user: &str,
+) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT guest_address FROM conversations WHERE number_id = $1 AND guest_user_id = $2")
+            .bind(number_id)
+            .bind(user)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(address,)| address))
+}
+
 // ---- the lifecycle ----
 
 /// The agent's inactivity period, in seconds.
