@@ -250,11 +250,22 @@ pub(crate) struct Sandbox {
     pub members: Vec<String>,
 }
 
+/// Content created through the Content API (`POST /v1/Content`): session content such as quick
+/// replies and list pickers, sent inside a guest's 24-hour window without approval.
+#[derive(Debug, Clone)]
+pub(crate) struct Content {
+    pub sid: String,
+    pub friendly_name: String,
+    pub language: String,
+    pub types: serde_json::Value,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Account {
     pub services: Vec<Service>,
     pub sandbox: Sandbox,
     pub templates: Vec<SeedTemplate>,
+    pub contents: Vec<Content>,
     pub sid: String,
     pub auth_token: String,
     pub friendly_name: String,
@@ -284,6 +295,9 @@ pub struct Message {
     /// For outbound messages with `MediaUrl`: what fetching it gave, as Twilio fetches it
     /// before sending: (HTTP status, content type, bytes).
     pub media: Option<(u16, String, usize)>,
+    /// For outbound messages sent as created content (`ContentSid`): its `types`, e.g. a
+    /// `twilio/quick-reply` with its buttons.
+    pub content: Option<serde_json::Value>,
 }
 
 #[derive(Default)]
@@ -475,6 +489,7 @@ impl Sim {
             services,
             sandbox: Sandbox { keyword, ..Sandbox::default() },
             templates,
+            contents: Vec::new(),
             sid: seed.sid.clone(),
             auth_token: seed.auth_token.clone(),
             friendly_name: seed.friendly_name.clone(),
@@ -659,6 +674,7 @@ fn router(sim: Sim) -> Router {
         .route("/v2/Channels/Senders/{sid}", get(rest::fetch_sender).post(rest::update_sender))
         .route("/v2/Indicators/Typing.json", post(rest::typing))
         .route("/v1/ContentAndApprovals", get(rest::content_and_approvals))
+        .route("/v1/Content", post(rest::create_content))
         .route("/v1/Services", get(rest::list_services))
         .route("/v1/Services/{service}/PhoneNumbers/{sid}", get(rest::service_member))
         .route("/v1/Services/{service}/ChannelSenders/{sid}", get(rest::service_member))

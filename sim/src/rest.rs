@@ -454,7 +454,12 @@ pub(crate) async fn create_message(
         return error(StatusCode::BAD_REQUEST, 21603, "A 'From' phone number is required.");
     };
     let mut text = field(&form, "Body").unwrap_or("").to_string();
-    if let Some(content_sid) = field(&form, "ContentSid") {
+    let created = field(&form, "ContentSid").and_then(|sid| account.contents.iter().find(|c| c.sid == sid)).cloned();
+    if let Some(content) = &created {
+        // Session content: its text is the body of its one type.
+        let body = content.types.as_object().and_then(|o| o.values().next()).and_then(|t| t["body"].as_str());
+        text = body.unwrap_or_default().to_string();
+    } else if let Some(content_sid) = field(&form, "ContentSid") {
         let Some(template) = account.templates.iter().find(|t| t.sid.as_deref() == Some(content_sid)) else {
             return error(StatusCode::BAD_REQUEST, 21655, "The ContentSid is Invalid");
         };
@@ -573,6 +578,7 @@ pub(crate) async fn create_message(
         error: None,
         created_ms: now_ms(),
         media,
+        content: created.map(|c| c.types),
     };
     let response = message_json(&message);
     sim.world.lock().unwrap().messages.push(message.clone());
@@ -624,6 +630,73 @@ pub(crate) async fn list_messages(
 }
 
 /// `GET /v1/ContentAndApprovals` of the Content API: templates with their WhatsApp approval.
+/// `POST /v1/Content`: creates session content. The simulator knows the kinds Switchboard creates
+/// (`twilio/text`, `twilio/quick-reply`, `twilio/list-picker`) and refuses what WhatsApp could
+/// not show: more than 3 buttons or 10 items, titles over 20 (buttons) or 24 (items) characters.
+pub(crate) async fn create_content(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Response {
+    let account = match authenticate(&sim, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, 20001, "The request body is not JSON");
+    };
+    let (Some(language), Some(types)) = (request["language"].as_str(), request["types"].as_object()) else {
+        return error(StatusCode::BAD_REQUEST, 20001, "Missing required parameter language or types");
+    };
+    let chars = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+    let fine =
+        |t: &Value, max_body: usize| t["body"].as_str().is_some_and(|b| !b.is_empty()) && chars(&t["body"]) <= max_body;
+    for (kind, t) in types {
+        let valid = match kind.as_str() {
+            "twilio/text" => fine(t, 1600),
+            "twilio/quick-reply" => {
+                let actions = t["actions"].as_array().cloned().unwrap_or_default();
+                fine(t, 1024)
+                    && (1..=3).contains(&actions.len())
+                    && actions.iter().all(|a| (1..=20).contains(&chars(&a["title"])) && chars(&a["id"]) <= 200)
+            }
+            "twilio/list-picker" => {
+                let items = t["items"].as_array().cloned().unwrap_or_default();
+                fine(t, 1024)
+                    && (1..=20).contains(&chars(&t["button"]))
+                    && (1..=10).contains(&items.len())
+                    && items.iter().all(|i| {
+                        (1..=24).contains(&chars(&i["item"]))
+                            && (1..=200).contains(&chars(&i["id"]))
+                            && chars(&i["description"]) <= 72
+                    })
+            }
+            _ => false,
+        };
+        if !valid {
+            return error(StatusCode::BAD_REQUEST, 20001, &format!("Invalid content for type {kind}"));
+        }
+    }
+    let content = crate::Content {
+        sid: sid("HX"),
+        friendly_name: request["friendly_name"].as_str().unwrap_or_default().to_string(),
+        language: language.to_string(),
+        types: Value::Object(types.clone()),
+    };
+    let answer = json!({
+        "sid": content.sid,
+        "account_sid": account.sid,
+        "friendly_name": content.friendly_name,
+        "language": content.language,
+        "variables": {},
+        "types": content.types,
+        "url": format!("{}/v1/Content/{}", sim.base_url, content.sid),
+        "date_created": "2026-01-01T00:00:00Z",
+        "date_updated": "2026-01-01T00:00:00Z",
+        "links": {},
+    });
+    if let Some(a) = sim.world.lock().unwrap().accounts.get_mut(&account.sid) {
+        a.contents.push(content);
+    }
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
 pub(crate) async fn content_and_approvals(
     State(sim): State<Sim>,
     Query(q): Query<HashMap<String, String>>,

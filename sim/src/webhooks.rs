@@ -151,6 +151,7 @@ async fn sandbox_inbound(sim: &Sim, inbound: Inbound) -> Result<Delivery, String
             error: None,
             created_ms: now_ms(),
             media: None,
+            content: None,
         });
     };
     let (joined, member) = {
@@ -289,6 +290,7 @@ async fn post_inbound(sim: &Sim, account: Account, url: String, inbound: Inbound
         error,
         created_ms: now_ms(),
         media: None,
+        content: None,
     });
     Ok(Delivery { message_sid, webhook_url: url, status, body: text, content_type })
 }

@@ -349,7 +349,7 @@ pub async fn try_agent(state: &AppState, me: &Me, agent_id: &str, chat: Vec<Chat
     };
     let started = std::time::Instant::now();
     let (reply, note) = mind.answer(&input).await;
-    Ok(TryReply { reply, note, latency_ms: started.elapsed().as_millis() as u64 })
+    Ok(TryReply { reply: reply.shown(), note, latency_ms: started.elapsed().as_millis() as u64 })
 }
 
 /// The id of the agent called `name`, if `me` may manage it (the API names agents).

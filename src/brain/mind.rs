@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Brain, TurnInput};
+use super::{Answer, Brain, TurnInput};
 
 /// The longest reply a brain that calls out may give, five messages. A longer one is cut (and
 /// the execution record says so) rather than sent as hundreds of messages. The FAQ's answers
@@ -66,28 +66,35 @@ impl Minds {
 impl Mind {
     /// Runs the brain within its timeout; a failure, an empty reply or the timeout yields the
     /// fallback reply, with a note saying why.
-    pub async fn answer(&self, input: &TurnInput) -> (String, Option<String>) {
-        match tokio::time::timeout(self.timeout, self.brain.reply(input)).await {
-            Ok(Ok(reply)) if self.calls_out && reply.chars().count() > MAX_REPLY_CHARS => {
-                let total = reply.chars().count();
-                (
-                    cut_reply(&reply),
-                    Some(format!(
-                        "The brain's reply had {total} characters; it was cut to {MAX_REPLY_CHARS} (about five messages)."
-                    )),
-                )
-            }
-            Ok(Ok(reply)) if !reply.trim().is_empty() => (reply, None),
-            Ok(Ok(_)) => {
-                (self.fallback.clone(), Some("The brain gave an empty reply; the fallback reply was sent.".to_string()))
-            }
-            Ok(Err(e)) => {
-                (self.fallback.clone(), Some(format!("The brain failed ({e:#}); the fallback reply was sent.")))
-            }
-            Err(_) => {
-                (self.fallback.clone(), Some("The brain took too long; the fallback reply was sent.".to_string()))
-            }
+    pub async fn answer(&self, input: &TurnInput) -> (Answer, Option<String>) {
+        let fallback = |why: String| (Answer::from(self.fallback.clone()), Some(why));
+        let answer = match tokio::time::timeout(self.timeout, self.brain.reply(input)).await {
+            Ok(Ok(answer)) if !answer.text.trim().is_empty() => answer,
+            Ok(Ok(_)) => return fallback("The brain gave an empty reply; the fallback reply was sent.".into()),
+            Ok(Err(e)) => return fallback(format!("The brain failed ({e:#}); the fallback reply was sent.")),
+            Err(_) => return fallback("The brain took too long; the fallback reply was sent.".into()),
+        };
+        let mut notes = Vec::new();
+        let Answer { mut text, mut choices, left_out } = answer;
+        if let Some(why) = left_out {
+            notes.push(format!("The brain's choices were left out ({why}); the reply went without them."));
         }
+        if self.calls_out && text.chars().count() > MAX_REPLY_CHARS {
+            let total = text.chars().count();
+            text = cut_reply(&text);
+            notes.push(format!(
+                "The brain's reply had {total} characters; it was cut to {MAX_REPLY_CHARS} (about five messages)."
+            ));
+        }
+        if choices.is_some() && text.chars().count() > super::choices::MAX_BODY_CHARS {
+            choices = None;
+            notes.push(format!(
+                "The brain's choices were left out: a reply with choices is at most {} characters.",
+                super::choices::MAX_BODY_CHARS
+            ));
+        }
+        let note = (!notes.is_empty()).then(|| notes.join(" "));
+        (Answer { text, choices, left_out: None }, note)
     }
 }
 

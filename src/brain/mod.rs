@@ -10,6 +10,7 @@ use app::{
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+pub mod choices;
 pub mod hearing;
 pub mod mind;
 
@@ -139,9 +140,50 @@ fn describe_file(content_type: &str) -> String {
     }
 }
 
+/// A brain's answer: the reply's text, and the choices it offers with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub text: String,
+    pub choices: Option<choices::Choices>,
+    /// Why choices the brain gave were left out (the reply goes without them).
+    pub left_out: Option<String>,
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Self {
+        Self { text, ..Self::default() }
+    }
+}
+
+impl Answer {
+    /// The answer as the execution record and "Try the agent" show it: the text, and the choices
+    /// offered in brackets.
+    pub fn shown(&self) -> String {
+        match &self.choices {
+            None => self.text.clone(),
+            Some(c) => {
+                let titles: Vec<&str> = c.options.iter().map(|o| o.title.as_str()).collect();
+                match &c.button {
+                    None => format!("{}\n[Buttons: {}]", self.text, titles.join(" | ")),
+                    Some(button) => format!("{}\n[List \"{button}\": {}]", self.text, titles.join(" | ")),
+                }
+            }
+        }
+    }
+
+    /// A JSON answer (`{"reply": …}` with `buttons` or a `list`); none without a `reply` text.
+    fn from_json(value: &Value) -> Option<Self> {
+        let text = value["reply"].as_str()?.to_string();
+        Some(match choices::from_answer(value) {
+            Ok(choices) => Self { text, choices, left_out: None },
+            Err(why) => Self { text, choices: None, left_out: Some(why) },
+        })
+    }
+}
+
 #[async_trait]
 pub trait Brain: Send + Sync {
-    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String>;
+    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<Answer>;
 }
 
 /// The brain's own timeout is applied around the whole turn (and says "took too long"); the
@@ -166,7 +208,7 @@ pub struct OpenAi {
 
 #[async_trait]
 impl Brain for OpenAi {
-    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String> {
+    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<Answer> {
         let mut messages = Vec::new();
         if !turn.instructions.trim().is_empty() {
             messages.push(json!({ "role": "system", "content": turn.instructions }));
@@ -209,10 +251,13 @@ impl Brain for OpenAi {
             let message = redacted(body["error"]["message"].as_str().unwrap_or("no message"), &self.api_key);
             anyhow::bail!("the model API answered HTTP {}: {message}", status.as_u16());
         }
-        body["choices"][0]["message"]["content"]
+        let content = body["choices"][0]["message"]["content"]
             .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow::anyhow!("the model API's answer has no choices[0].message.content"))
+            .ok_or_else(|| anyhow::anyhow!("the model API's answer has no choices[0].message.content"))?;
+        // A model told to offer choices answers with the hook's JSON (docs/hooks.md).
+        let json =
+            content.trim().starts_with('{').then(|| serde_json::from_str::<Value>(content.trim()).ok()).flatten();
+        Ok(json.as_ref().and_then(Answer::from_json).unwrap_or_else(|| Answer::from(content.to_string())))
     }
 }
 
@@ -236,7 +281,7 @@ pub fn hook_signature(secret: &str, body: &[u8]) -> String {
 
 #[async_trait]
 impl Brain for Hook {
-    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String> {
+    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<Answer> {
         let body = serde_json::to_vec(&json!({
             "type": "turn",
             "agent": turn.agent,
@@ -274,12 +319,10 @@ impl Brain for Hook {
         }
         if is_json {
             let value: Value = serde_json::from_str(&text)?;
-            return value["reply"]
-                .as_str()
-                .map(str::to_string)
+            return Answer::from_json(&value)
                 .ok_or_else(|| anyhow::anyhow!("the hook's JSON answer has no \"reply\" text"));
         }
-        Ok(text)
+        Ok(Answer::from(text))
     }
 }
 
@@ -314,9 +357,9 @@ pub struct Faq {
 
 #[async_trait]
 impl Brain for Faq {
-    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<String> {
+    async fn reply(&self, turn: &TurnInput) -> anyhow::Result<Answer> {
         let said: Vec<&str> = turn.messages.iter().map(GuestMessage::said).collect();
-        Ok(faq_answer(&self.entries, &self.fallback, &said.join("\n")))
+        Ok(Answer::from(faq_answer(&self.entries, &self.fallback, &said.join("\n"))))
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Outgoing {
     pub template: Option<(String, Option<String>)>,
     /// The brain's execution record behind an agent's reply.
     pub execution_id: Option<String>,
+    /// The choices offered with it (buttons or a list), as JSON.
+    pub choices: Option<String>,
 }
 
 impl Outgoing {
@@ -56,8 +58,8 @@ pub fn queue_statements(
             condition
                 .statement(format!(
                     "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, note, origin, \
-                     template_sid, template_variables, execution_id, created_at) \
-                     SELECT ${k}, ${}, ${}, 'outbound', ${}, 'pending', ${}, ${}, ${}, ${}, ${}, ${} WHERE {c}",
+                     template_sid, template_variables, execution_id, choices, created_at) \
+                     SELECT ${k}, ${}, ${}, 'outbound', ${}, 'pending', ${}, ${}, ${}, ${}, ${}, ${}, ${} WHERE {c}",
                     k + 1,
                     k + 2,
                     k + 3,
@@ -66,7 +68,8 @@ pub fn queue_statements(
                     k + 6,
                     k + 7,
                     k + 8,
-                    k + 9
+                    k + 9,
+                    k + 10
                 ))
                 .bind(m.id.as_str())
                 .bind(conversation_id)
@@ -77,6 +80,7 @@ pub fn queue_statements(
                 .bind(m.template.as_ref().map(|t| t.0.clone()))
                 .bind(m.template.as_ref().and_then(|t| t.1.clone()))
                 .bind(m.execution_id.as_deref())
+                .bind(m.choices.as_deref())
                 .bind(now),
         );
         statements.push(

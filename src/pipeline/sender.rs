@@ -162,6 +162,8 @@ struct Outgoing {
     webhook_key: String,
     /// The file sent with the message, if any.
     media_id: Option<String>,
+    /// The choices offered with it (buttons or a list), if any.
+    choices: Option<crate::brain::choices::Choices>,
 }
 
 async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
@@ -180,12 +182,13 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
-    let (twilio_sid, status, body, connector_id, conversation_id, guest, last_inbound_at, window_closed_at, number_id, from, webhook_key, media_id, queued_template, queued_variables): Row =
+    let (twilio_sid, status, body, connector_id, conversation_id, guest, last_inbound_at, window_closed_at, number_id, from, webhook_key, media_id, queued_template, queued_variables, choices): Row =
         sqlx::query_as(
             "SELECT m.twilio_sid, m.status, m.body, m.connector_id, cv.id, cv.guest_address, cv.last_inbound_at, cv.window_closed_at, n.id, n.address, \
              c.webhook_key, (SELECT md.id FROM media md WHERE md.message_id = m.id AND md.state = 'stored' ORDER BY md.position LIMIT 1), \
-             CASE WHEN m.twilio_sid IS NULL THEN m.template_sid END, m.template_variables \
+             CASE WHEN m.twilio_sid IS NULL THEN m.template_sid END, m.template_variables, m.choices \
              FROM messages m JOIN conversations cv ON cv.id = m.conversation_id \
              JOIN numbers n ON n.id = cv.number_id JOIN connectors c ON c.id = m.connector_id WHERE m.id = $1",
         )
@@ -202,6 +205,7 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
     .await?;
     Ok(Outgoing {
         media_id,
+        choices: choices.and_then(|c| serde_json::from_str(&c).ok()),
         template: template.map(|(sid, name, variables)| FallbackTemplate { sid, name, variables, explicit: false }),
         explicit: queued_template.map(|sid| FallbackTemplate {
             name: sid.clone(),
@@ -221,6 +225,18 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
         from,
         webhook_key,
     })
+}
+
+/// Notes on a reply that its choices went as numbered text, and why.
+async fn note_text_choices(state: &AppState, message_id: &str, why: &str) -> sqlx::Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query("UPDATE messages SET note = $1 WHERE id = $2")
+        .bind(format!("The choices went as numbered text: Twilio did not create their buttons ({why})."))
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Whether free text may go to this guest now: within 24 hours of the guest's last message,
@@ -276,11 +292,29 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             tx.commit().await?;
             return Ok(());
         }
+        // Choices on WhatsApp, inside the window: the reply goes as Content with buttons or a list
+        // (created in the account once). Should Twilio refuse to create it, the reply goes as text
+        // with numbered choices, and the conversation says why.
+        let mut body = out.body.clone();
+        let mut interactive = None;
+        if let Some(choices) = out.choices.as_ref().filter(|_| as_template.is_none() && out.from.starts_with("whatsapp:")) {
+            match crate::twilio::contents::sid_for(state, &creds, &out.connector_id, choices, &out.body).await {
+                Ok(sid) => interactive = Some(sid),
+                Err(crate::twilio::contents::ContentError::Database(e)) => return Err(e.into()),
+                Err(crate::twilio::contents::ContentError::Twilio(e)) => {
+                    tracing::warn!(error = %e, "choices sent as numbered text: Twilio did not create their content");
+                    body = format!("{body}\n\n{}", choices.numbered());
+                    note_text_choices(state, &claim.message_id, &e.to_string()).await?;
+                }
+            }
+        }
         let message = NewMessage {
             to: out.guest.clone(),
             from: out.from.clone(),
-            body: as_template.is_none().then(|| out.body.clone()).filter(|b| !b.is_empty() || out.media_id.is_none()),
-            content_sid: as_template.map(|t| t.sid.clone()),
+            body: (as_template.is_none() && interactive.is_none())
+                .then_some(body)
+                .filter(|b| !b.is_empty() || out.media_id.is_none()),
+            content_sid: as_template.map(|t| t.sid.clone()).or(interactive),
             content_variables: as_template.and_then(|t| t.variables.clone()),
             status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
             // A template carries its own content; the file goes with free text only.

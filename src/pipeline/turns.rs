@@ -14,7 +14,7 @@ use app::agents::ChatLine;
 use super::outbox::{self, Outgoing};
 use crate::{
     access,
-    brain::{split_body, Attachment, GuestMessage, Mind, TurnInput},
+    brain::{choices::Choices, split_body, Attachment, GuestMessage, Mind, TurnInput},
     connectors,
     db::{Condition, Statement},
     mask_address, new_id, now_ms,
@@ -243,7 +243,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
                 access::Gate::Reply(text) => done.replies.push(switchboard_says(text)),
                 access::Gate::Allow => {
                     let revision = mind_revision.unwrap_or_default();
-                    let (parts, execution) = think(
+                    let (replies, execution) = think(
                         state,
                         claim,
                         &ctx,
@@ -252,11 +252,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
                         Asked { messages: &for_agent, files },
                     )
                     .await?;
-                    done.replies.extend(parts.into_iter().map(|body| Outgoing {
-                        note: execution.error.clone(),
-                        execution_id: Some(execution.id.clone()),
-                        ..Outgoing::text(body)
-                    }));
+                    done.replies.extend(replies);
                     done.note = execution.error.clone();
                     done.execution = Some(execution);
                 }
@@ -448,11 +444,25 @@ async fn think(
     (agent_id, revision): (&str, i64),
     inbound: &[Received],
     asked: Asked<'_>,
-) -> crate::error::Result<(Vec<String>, Execution)> {
+) -> crate::error::Result<(Vec<Outgoing>, Execution)> {
     let Asked { messages, mut files } = asked;
     let mind = state.minds.get(agent_id, revision, || crate::agents::mind_at(state, agent_id)).await?;
     hear(state, &mind, &mut files).await?;
-    let messages = guest_messages(state, &mind, messages, files).await;
+    let mut messages = guest_messages(state, &mind, messages, files).await;
+    // A guest who answers the agent's last choices by their number (SMS) chose that option.
+    let offered: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT choices FROM messages WHERE conversation_id = $1 AND direction = 'outbound' AND origin IS NULL \
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(&claim.conversation_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    let offered: Option<Choices> = offered.and_then(|(c,)| serde_json::from_str(c.as_deref()?).ok());
+    for message in messages.iter_mut().filter(|m| m.choice.is_none()) {
+        if let Some(option) = offered.as_ref().and_then(|c| c.picked(&message.text)) {
+            message.choice = Some(app::inbox::Choice { text: option.title.clone(), id: Some(option.id.clone()) });
+        }
+    }
     // The conversation so far (the last 20 messages before this turn), oldest first; commands
     // and Switchboard's own answers are not part of it.
     let earlier: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
@@ -516,7 +526,7 @@ async fn think(
         let answer = mind.answer(&input).await;
         (answer, started.elapsed())
     };
-    let (((reply, note), latency), ()) = tokio::join!(thinking, typing);
+    let (((answer, note), latency), ()) = tokio::join!(thinking, typing);
     state.metrics.turn(latency);
     if let Some(note) = &note {
         tracing::warn!(%note, "turn used the fallback reply");
@@ -526,17 +536,35 @@ async fn think(
         Some(welcome) => split_body(welcome),
         None => Vec::new(),
     };
-    parts.extend(split_body(&reply));
     let execution = Execution {
         id: new_id(),
         agent_id: agent_id.to_string(),
         brain: mind.kind.clone(),
         input: record.to_string(),
-        output: reply,
+        output: answer.shown(),
         error: note,
         latency_ms: latency.as_millis() as i64,
     };
-    Ok((parts, execution))
+    // Choices go with the reply's last message: on WhatsApp as buttons or a list, on SMS as
+    // numbered lines the guest answers with a number.
+    let mut text = answer.text;
+    if let (Some(choices), false) = (&answer.choices, ctx.number_address.starts_with("whatsapp:")) {
+        text = format!("{text}\n\n{}", choices.numbered());
+    }
+    parts.extend(split_body(&text));
+    let last = parts.len() - 1;
+    let choices = answer.choices.as_ref().and_then(|c| serde_json::to_string(c).ok());
+    let replies = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| Outgoing {
+            note: execution.error.clone(),
+            execution_id: Some(execution.id.clone()),
+            choices: choices.clone().filter(|_| i == last),
+            ..Outgoing::text(body)
+        })
+        .collect();
+    Ok((replies, execution))
 }
 
 /// Closes the turn: marks the messages answered and queues the replies, in one transaction

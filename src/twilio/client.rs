@@ -291,6 +291,24 @@ impl TwilioClient {
         Ok(())
     }
 
+    /// `POST https://content.twilio.com/v1/Content`: creates a content resource (`types` as the
+    /// Content API defines them, e.g. `twilio/quick-reply`) and gives its `HX…` SID.
+    pub async fn create_content(
+        &self,
+        creds: &Credentials,
+        friendly_name: &str,
+        types: &serde_json::Value,
+    ) -> Result<String, TwilioError> {
+        #[derive(serde::Deserialize)]
+        struct Created {
+            sid: String,
+        }
+        let url = format!("{}/v1/Content", self.content_base);
+        let body = serde_json::json!({ "friendly_name": friendly_name, "language": "en", "types": types });
+        let created: Created = self.send(self.request(reqwest::Method::POST, &url, creds).json(&body)).await?;
+        Ok(created.sid)
+    }
+
     /// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
     pub async fn create_message(
         &self,

@@ -2,6 +2,7 @@
 //! Twilio in production and at the simulator in demos and tests.
 
 mod client;
+pub mod contents;
 pub mod errors;
 pub mod inbound;
 pub mod signature;

@@ -26,7 +26,7 @@ pub(crate) const KEY: &str = "sk-test-0123456789abcdefghijklmnop";
 
 /// What a test server received: headers of interest and the body.
 #[derive(Clone, Default)]
-pub(crate) struct Seen(Arc<Mutex<Vec<(HeaderMap, String)>>>);
+pub(crate) struct Seen(pub(crate) Arc<Mutex<Vec<(HeaderMap, String)>>>);
 
 impl Seen {
     pub(crate) fn all(&self) -> Vec<(HeaderMap, String)> {

@@ -422,11 +422,17 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
     .await;
 
     // An agent whose brain calls out (the customer's HTTP hook): WhatsApp's typing indicator
-    // goes out while it thinks.
+    // goes out while it thinks; its reply offers buttons (content created, then sent).
     let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_url = format!("http://{}/hook", hook.local_addr().unwrap());
-    let answer = axum::Router::new()
-        .route("/hook", axum::routing::post(|| async { axum::Json(serde_json::json!({ "reply": "On it." })) }));
+    let answer = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async {
+            axum::Json(
+                serde_json::json!({ "reply": "On it.", "buttons": ["Thanks", { "title": "Cancel", "id": "cancel" }] }),
+            )
+        }),
+    );
     tokio::spawn(async move { axum::serve(hook, answer).await.unwrap() });
     let form = TestApp::agent_form("concierge", "A colleague will answer soon.");
     let form = TestApp::with_brain(form, app::agents::port::BrainInput::Hook { url: hook_url, timeout_secs: None });
@@ -471,6 +477,7 @@ async fn every_request_switchboard_sends_is_valid_against_twilios_specs() {
         "UpdateChannelsSender",
         "CreateTypingIndicator",
         "ListContentAndApprovals",
+        "CreateContent",
         "ListService",
         "FetchPhoneNumber",
         "FetchChannelSender",

@@ -16,7 +16,7 @@ use app::{
         Senses,
     },
     inbox::{api::ListConversations, Choice, MessageView, SharedLocation},
-    ports::AccountsPort,
+    ports::{AccountsPort, AgentsPort, ConnectorsPort},
     AppError,
 };
 
@@ -490,4 +490,179 @@ async fn a_guest_with_a_username_is_written_to_and_forgotten_under_either_identi
                 .unwrap();
         assert_eq!(n, 0, "{address}");
     }
+}
+
+/// A customer's hook that answers every turn with `answer`, and keeps what it was sent.
+async fn hook_answering(answer: Value) -> (String, crate::agents::Seen) {
+    let seen = crate::agents::Seen::default();
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let (kept, answer) = (kept.clone(), answer.clone());
+            async move {
+                kept.0.lock().unwrap().push((axum::http::HeaderMap::new(), body));
+                axum::Json(answer)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+async fn use_hook(app: &TestApp, agent: &str, url: String) {
+    let admin = app.browser("admin@example.com").await;
+    app.ui(&admin, TestApp::edit_form(agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
+        .await
+        .unwrap();
+}
+
+fn content_creations(app: &TestApp) -> usize {
+    app.sim.sim.requests().iter().filter(|r| r.method == "POST" && r.path == "/v1/Content").count()
+}
+
+#[tokio::test]
+async fn an_agents_buttons_go_out_as_quick_replies_created_once_and_a_tap_comes_back_as_the_choice() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let answer = serde_json::json!({ "reply": "When would you like breakfast?", "buttons": ["7:00", { "title": "8:00", "id": "t8" }] });
+    let (url, seen) = hook_answering(answer).await;
+    use_hook(&app, &agent, url).await;
+
+    app.sim.sim.guest_message(from_guest("Breakfast please")).await.unwrap();
+    reply(&app, 0).await;
+    let sent = &app.replies_to(GUEST)[0];
+    assert_eq!(sent.body, "When would you like breakfast?");
+    assert_eq!(
+        sent.content,
+        Some(serde_json::json!({ "twilio/quick-reply": { "body": "When would you like breakfast?", "actions": [
+            { "type": "QUICK_REPLY", "title": "7:00", "id": "7:00" }, { "type": "QUICK_REPLY", "title": "8:00", "id": "t8" }
+        ] } }))
+    );
+    assert_eq!(content_creations(&app), 1);
+
+    // The guest taps "8:00": the hook hears the choice and its id; the same buttons again reuse
+    // the content created before.
+    app.sim.sim.guest_message(taps("8:00", "t8", false)).await.unwrap();
+    reply(&app, 1).await;
+    let (_, body) = seen.all().pop().unwrap();
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(turn["inbound"][0]["choice"], serde_json::json!({ "text": "8:00", "id": "t8" }));
+    assert!(app.replies_to(GUEST)[1].content.is_some());
+    assert_eq!(content_creations(&app), 1, "created once, reused");
+}
+
+#[tokio::test]
+async fn a_list_goes_out_as_a_list_picker_and_bad_choices_leave_the_reply_plain_with_a_note() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let answer = serde_json::json!({ "reply": "Which treatment?", "list": { "button": "Treatments", "items": [
+        { "title": "Massage", "id": "m", "description": "50 minutes" }, { "title": "Facial", "id": "f" }
+    ] } });
+    let (url, _) = hook_answering(answer).await;
+    use_hook(&app, &agent, url).await;
+    app.sim.sim.guest_message(from_guest("Spa?")).await.unwrap();
+    reply(&app, 0).await;
+    let picker = app.replies_to(GUEST)[0].content.clone().unwrap();
+    assert_eq!(picker["twilio/list-picker"]["button"], "Treatments");
+    assert_eq!(
+        picker["twilio/list-picker"]["items"][0],
+        serde_json::json!({ "item": "Massage", "id": "m", "description": "50 minutes" })
+    );
+
+    // Four buttons: WhatsApp shows three at most. The text goes alone, and staff see why.
+    let too_many = serde_json::json!({ "reply": "Pick one", "buttons": ["a", "b", "c", "d"] });
+    let (url, _) = hook_answering(too_many).await;
+    use_hook(&app, &agent, url).await;
+    app.sim.sim.guest_message(from_guest("Options?")).await.unwrap();
+    reply(&app, 1).await;
+    let plain = &app.replies_to(GUEST)[1];
+    assert_eq!((plain.body.as_str(), plain.content.is_none()), ("Pick one", true));
+    let shown = {
+        let admin = app.browser("admin@example.com").await;
+        let conversations = app.ui(&admin, ListConversations { agent_id: agent.clone() }).await.unwrap();
+        conversations.into_iter().find(|c| c.guest == GUEST).unwrap().messages
+    };
+    let note = shown.iter().rev().find(|m| m.body == "Pick one").and_then(|m| m.note.clone()).unwrap_or_default();
+    assert!(note.contains("choices were left out (4 buttons: 1 to 3 may be offered)"), "{note}");
+}
+
+#[tokio::test]
+async fn outside_the_window_the_approved_template_goes_instead_of_the_buttons() {
+    let app = spawn_app().await;
+    let (_, connector, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let templates = app.ui(&admin, app::agents::api::ListTemplates { connector_id: connector.clone() }).await.unwrap();
+    let approved = templates.iter().find(|t| t.status == "approved").unwrap().sid.clone();
+    let choice = app::agents::api::SetAgentTemplate {
+        agent_id: agent.clone(),
+        connector_id: connector.clone(),
+        template_sid: approved.clone(),
+        variables: r#"{"1": "Ana"}"#.into(),
+    };
+    app.ui(&admin, choice).await.unwrap();
+    let (url, _) = hook_answering(serde_json::json!({ "reply": "Which day?", "buttons": ["Today", "Tomorrow"] })).await;
+    use_hook(&app, &agent, url).await;
+    // Twilio turns the reply away for now (429); meanwhile the guest's window closes.
+    app.sim.sim.set_faults(Faults { throttle_rate: 1.0, retry_after_secs: 1, ..Default::default() });
+    app.sim.sim.guest_message(from_guest("Can I book?")).await.unwrap();
+    eventually("a send turned away", || async {
+        app.sim.sim.requests().iter().any(|r| r.method == "POST" && r.path.ends_with("/Messages.json")).then_some(())
+    })
+    .await;
+    sqlx::query("UPDATE conversations SET last_inbound_at = $1")
+        .bind(switchboard::now_ms() - 25 * 3600 * 1000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    app.sim.sim.set_faults(Faults::default());
+    reply(&app, 0).await;
+    let sent = app
+        .sim
+        .sim
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "POST" && r.path.ends_with("/Messages.json"))
+        .unwrap();
+    assert!(sent.body.contains(&format!("ContentSid={approved}")), "{}", sent.body);
+    // The attempt turned away went as the buttons' content, inside the window.
+    let first =
+        app.sim.sim.requests().into_iter().find(|r| r.method == "POST" && r.path.ends_with("/Messages.json")).unwrap();
+    assert!(first.body.contains("ContentSid=HX") && !first.body.contains(&approved), "{}", first.body);
+    assert_eq!(app.replies_to(GUEST)[0].content, None, "a template, not the buttons");
+}
+
+#[tokio::test]
+async fn on_sms_choices_are_numbered_and_the_guests_number_picks_one() {
+    let app = spawn_app().await;
+    let (me, connector, whatsapp, agent) = app.ready_path().await;
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
+    app.state.save_numbers(&me, &connector, vec![whatsapp, sms.clone()], false).await.unwrap();
+    app.state.set_webhook(&me, &connector, &sms).await.unwrap();
+    app.state.add_channel(&me, &agent, &sms).await.unwrap();
+    let (url, seen) = hook_answering(serde_json::json!({ "reply": "Pick one", "buttons": ["Spa", "Pool"] })).await;
+    use_hook(&app, &agent, url).await;
+
+    const TEXTER: &str = "+15550006666";
+    let texts = |body: &str| Inbound {
+        to: "+14155550199".into(),
+        from: TEXTER.into(),
+        body: body.into(),
+        ..Default::default()
+    };
+    app.sim.sim.guest_message(texts("Options?")).await.unwrap();
+    let first = eventually("the reply", || async { app.replies_to(TEXTER).first().cloned() }).await;
+    assert_eq!(first.body, "Pick one\n\n1. Spa\n2. Pool\nReply with a number.");
+    assert_eq!((first.content, content_creations(&app)), (None, 0), "no WhatsApp content on SMS");
+
+    app.sim.sim.guest_message(texts("2")).await.unwrap();
+    eventually("the second reply", || async { (app.replies_to(TEXTER).len() == 2).then_some(()) }).await;
+    let (_, body) = seen.all().pop().unwrap();
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(turn["inbound"][0]["choice"], serde_json::json!({ "text": "Pool", "id": "Pool" }));
+    assert_eq!(turn["inbound"][0]["text"], "2");
 }

@@ -1,0 +1,208 @@
+//! Choices an agent offers with a reply: up to three reply buttons, or a list of up to ten items.
+//! On WhatsApp they go out as Twilio Content (`twilio/quick-reply`, `twilio/list-picker`) inside the
+//! guest's 24-hour window; on SMS as numbered lines the guest answers with a number.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Reply buttons WhatsApp shows at most, and the longest title of one.
+pub const MAX_BUTTONS: usize = 3;
+const BUTTON_TITLE_CHARS: usize = 20;
+/// List items WhatsApp shows at most, the longest title and description of one, and of the
+/// button that opens the list.
+pub const MAX_ITEMS: usize = 10;
+const ITEM_TITLE_CHARS: usize = 24;
+const DESCRIPTION_CHARS: usize = 72;
+const LIST_BUTTON_CHARS: usize = 20;
+/// The longest id an option may carry back, and the longest text that goes with choices.
+const ID_CHARS: usize = 200;
+pub const MAX_BODY_CHARS: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choices {
+    /// The button that opens a list ("See times"); none for reply buttons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<String>,
+    pub options: Vec<Offer>,
+}
+
+/// One option: what the guest sees, and the id that comes back when they tap it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn text_field(v: &Value, name: &str) -> Option<String> {
+    v[name].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// An option as a brain wrote it: a text, or `{"title": …, "id": …, "description": …}`.
+fn offer(v: &Value, max_title: usize, what: &str) -> Result<Offer, String> {
+    let (title, id, description) = match v {
+        Value::String(s) => (Some(s.trim().to_string()).filter(|s| !s.is_empty()), None, None),
+        Value::Object(_) => (text_field(v, "title"), text_field(v, "id"), text_field(v, "description")),
+        _ => (None, None, None),
+    };
+    let Some(title) = title else { return Err(format!("{what} without a title")) };
+    if title.chars().count() > max_title {
+        return Err(format!("{what} \"{title}\" is longer than {max_title} characters"));
+    }
+    let id = id.unwrap_or_else(|| title.clone());
+    if id.chars().count() > ID_CHARS {
+        return Err(format!("{what} \"{title}\" has an id longer than {ID_CHARS} characters"));
+    }
+    if description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_CHARS) {
+        return Err(format!("{what} \"{title}\" has a description longer than {DESCRIPTION_CHARS} characters"));
+    }
+    Ok(Offer { id, title, description })
+}
+
+/// The choices of a brain's JSON answer: `"buttons": [...]` (texts, or objects with `title` and
+/// `id`) or `"list": {"button": …, "items": [...]}` (items may have a `description`). `Ok(None)`
+/// without either; an `Err` says why they cannot be sent as given.
+pub fn from_answer(answer: &Value) -> Result<Option<Choices>, String> {
+    let choices = match (&answer["buttons"], &answer["list"]) {
+        (Value::Null, Value::Null) => return Ok(None),
+        (Value::Array(buttons), Value::Null) => {
+            if buttons.is_empty() || buttons.len() > MAX_BUTTONS {
+                return Err(format!("{} buttons: 1 to {MAX_BUTTONS} may be offered", buttons.len()));
+            }
+            let options = buttons.iter().map(|b| offer(b, BUTTON_TITLE_CHARS, "a button")).collect::<Result<_, _>>()?;
+            Choices { button: None, options }
+        }
+        (Value::Null, list @ Value::Object(_)) => {
+            let Some(button) = text_field(list, "button") else {
+                return Err("a list without the text of its button".into());
+            };
+            if button.chars().count() > LIST_BUTTON_CHARS {
+                return Err(format!("the list's button is longer than {LIST_BUTTON_CHARS} characters"));
+            }
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() || items.len() > MAX_ITEMS {
+                return Err(format!("{} list items: 1 to {MAX_ITEMS} may be offered", items.len()));
+            }
+            let options = items.iter().map(|i| offer(i, ITEM_TITLE_CHARS, "a list item")).collect::<Result<_, _>>()?;
+            Choices { button: Some(button), options }
+        }
+        _ => return Err("\"buttons\" is a list of up to 3 and \"list\" an object, not both".into()),
+    };
+    let mut ids: Vec<&str> = choices.options.iter().map(|o| o.id.as_str()).collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return Err("two options share an id (or a title)".into());
+    }
+    Ok(Some(choices))
+}
+
+impl Choices {
+    /// The Content API's `types` for the reply `body` with these choices.
+    pub fn content_types(&self, body: &str) -> Value {
+        match &self.button {
+            None => json!({ "twilio/quick-reply": {
+                "body": body,
+                "actions": self.options.iter().map(|o| json!({ "type": "QUICK_REPLY", "title": o.title, "id": o.id })).collect::<Vec<_>>(),
+            }}),
+            Some(button) => json!({ "twilio/list-picker": {
+                "body": body,
+                "button": button,
+                "items": self.options.iter().map(|o| {
+                    let mut item = json!({ "item": o.title, "id": o.id });
+                    if let Some(d) = &o.description {
+                        item["description"] = json!(d);
+                    }
+                    item
+                }).collect::<Vec<_>>(),
+            }}),
+        }
+    }
+
+    /// The choices as numbered lines under a text, for SMS.
+    pub fn numbered(&self) -> String {
+        let lines: Vec<String> =
+            self.options.iter().enumerate().map(|(i, o)| format!("{}. {}", i + 1, o.title)).collect();
+        format!("{}\nReply with a number.", lines.join("\n"))
+    }
+
+    /// The option a guest's answer picks by its number ("2", " 2. "), if it is one.
+    pub fn picked(&self, answer: &str) -> Option<&Offer> {
+        let n: usize = answer.trim().trim_end_matches('.').parse().ok()?;
+        n.checked_sub(1).and_then(|i| self.options.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buttons_and_lists_are_read_as_brains_write_them() {
+        let answer = json!({ "reply": "When?", "buttons": ["Now", { "title": "Later", "id": "later" }] });
+        let choices = from_answer(&answer).unwrap().unwrap();
+        assert_eq!(choices.button, None);
+        let ids: Vec<&str> = choices.options.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["Now", "later"]);
+        let list = json!({ "list": { "button": "See times", "items": [
+            { "title": "7:00", "id": "t7", "description": "Early" }, { "title": "8:00", "id": "t8" }
+        ] } });
+        let choices = from_answer(&list).unwrap().unwrap();
+        assert_eq!(choices.button.as_deref(), Some("See times"));
+        assert_eq!(choices.options[0].description.as_deref(), Some("Early"));
+        assert_eq!(from_answer(&json!({ "reply": "hi" })).unwrap(), None);
+    }
+
+    #[test]
+    fn choices_whatsapp_cannot_show_are_refused_with_the_reason() {
+        for (answer, why) in [
+            (json!({ "buttons": ["a", "b", "c", "d"] }), "4 buttons"),
+            (json!({ "buttons": [] }), "0 buttons"),
+            (json!({ "buttons": ["A title over twenty characters"] }), "longer than 20"),
+            (json!({ "buttons": [{ "id": "x" }] }), "without a title"),
+            (json!({ "buttons": ["Same", "Same"] }), "share an id"),
+            (json!({ "list": { "items": [{ "title": "a" }] } }), "without the text of its button"),
+            (json!({ "list": { "button": "Go", "items": [] } }), "0 list items"),
+            (json!({ "buttons": ["a"], "list": { "button": "b", "items": ["c"] } }), "not both"),
+            (json!({ "buttons": "yes" }), "not both"),
+        ] {
+            let error = from_answer(&answer).unwrap_err();
+            assert!(error.contains(why), "{answer}: {error}");
+        }
+        let eleven: Vec<Value> = (0..11).map(|i| json!(format!("item {i}"))).collect();
+        assert!(from_answer(&json!({ "list": { "button": "Go", "items": eleven } }))
+            .unwrap_err()
+            .contains("11 list items"));
+    }
+
+    #[test]
+    fn content_types_follow_twilios_quick_reply_and_list_picker() {
+        let buttons = from_answer(&json!({ "buttons": ["Yes", { "title": "No", "id": "no" }] })).unwrap().unwrap();
+        assert_eq!(
+            buttons.content_types("Book it?"),
+            json!({ "twilio/quick-reply": { "body": "Book it?", "actions": [
+                { "type": "QUICK_REPLY", "title": "Yes", "id": "Yes" }, { "type": "QUICK_REPLY", "title": "No", "id": "no" }
+            ] } })
+        );
+        let list = from_answer(&json!({ "list": { "button": "Times", "items": [{ "title": "7:00", "id": "t7", "description": "Early" }] } }))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            list.content_types("When?"),
+            json!({ "twilio/list-picker": { "body": "When?", "button": "Times", "items": [
+                { "item": "7:00", "id": "t7", "description": "Early" }
+            ] } })
+        );
+    }
+
+    #[test]
+    fn sms_choices_are_numbered_and_a_number_picks_one() {
+        let choices = from_answer(&json!({ "buttons": ["Spa", "Pool"] })).unwrap().unwrap();
+        assert_eq!(choices.numbered(), "1. Spa\n2. Pool\nReply with a number.");
+        assert_eq!(choices.picked(" 2 ").map(|o| o.title.as_str()), Some("Pool"));
+        assert_eq!(choices.picked("1.").map(|o| o.title.as_str()), Some("Spa"));
+        assert_eq!(choices.picked("3"), None);
+        assert_eq!(choices.picked("0"), None);
+        assert_eq!(choices.picked("spa"), None);
+    }
+}

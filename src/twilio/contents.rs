@@ -1,0 +1,55 @@
+//! Twilio Content that Switchboard creates to send an agent's choices on WhatsApp (a
+//! `twilio/quick-reply` or `twilio/list-picker` with the reply's text): created once per
+//! connector account and definition, found again by the SHA-256 of the definition.
+
+use sha2::{Digest, Sha256};
+
+use super::{Credentials, TwilioError};
+use crate::{brain::choices::Choices, state::AppState};
+
+/// The Content SID for the reply `body` with `choices` in the connector's account: the one
+/// created before for the same definition, else a new one (kept for next time).
+pub async fn sid_for(
+    state: &AppState,
+    creds: &Credentials,
+    connector_id: &str,
+    choices: &Choices,
+    body: &str,
+) -> Result<String, ContentError> {
+    let types = choices.content_types(body);
+    let hash: String = Sha256::digest(types.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let known: Option<(String,)> =
+        sqlx::query_as("SELECT sid FROM twilio_contents WHERE connector_id = $1 AND hash = $2")
+            .bind(connector_id)
+            .bind(&hash)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    if let Some((sid,)) = known {
+        return Ok(sid);
+    }
+    let name = format!("switchboard_choices_{}", &hash[..16]);
+    let sid = state.twilio.create_content(creds, &name, &types).await?;
+    // Two senders that created the same definition at once: the first kept stands, both work.
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO twilio_contents (connector_id, hash, sid, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (connector_id, hash) DO NOTHING",
+    )
+    .bind(connector_id)
+    .bind(&hash)
+    .bind(&sid)
+    .bind(crate::now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(content_sid = %sid, "content for an agent's choices created in Twilio");
+    Ok(sid)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
