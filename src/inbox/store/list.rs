@@ -276,8 +276,16 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
         args.push(guest_query(backend, &q));
         let guests = guest_ids(backend, &q, args.len());
         let words = search_words(&q);
+        // The conversations found, looked up by id. PostgreSQL is given them as an array, which it
+        // reads once and looks each up by its key: as an `IN` list its planner took the found to be
+        // as many as it guesses a word begun matches (2 % of the messages, 200,000 at ten million),
+        // and read every conversation to join them (110 ms of 140 for one guest's number).
+        let found = |ids: String| match backend {
+            Backend::Sqlite => format!(" AND cv.id IN ({ids})"),
+            Backend::Postgres => format!(" AND cv.id = ANY(ARRAY({ids}))"),
+        };
         if words.is_empty() {
-            sql.push_str(&format!(" AND cv.id IN ({guests})"));
+            sql.push_str(&found(guests));
         } else {
             args.push(match plan {
                 Plan::Walk(Walk::Asked(query)) => query.clone(),
@@ -285,7 +293,7 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
             });
             let n = args.len();
             match plan {
-                Plan::Gather => sql.push_str(&format!(" AND cv.id IN ({guests} UNION {})", text_ids(backend, n))),
+                Plan::Gather => sql.push_str(&found(format!("{guests} UNION {}", text_ids(backend, n)))),
                 Plan::Walk(walk) => {
                     // The last, never true, alternative names the connector and the agent: SQLite
                     // tests a condition in the loop of the last table it names, so the messages
