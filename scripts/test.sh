@@ -72,9 +72,10 @@ step "end-to-end tests again, as a phone (390 x 844, touch)"
   npx playwright test)
 
 step "searching the end-to-end runs' logs and databases for the secrets typed in the browser"
-# The simulator's demo Auth Token and the model API key of end2end/tests/03-agents.spec.ts.
+# The simulator's demo Auth Token, the model API key of end2end/tests/03-agents.spec.ts and the
+# transcription API key of 11-rich.spec.ts.
 places=(/tmp/switchboard-e2e.log /tmp/switchboard-e2e-data /tmp/switchboard-e2e-phone.log /tmp/switchboard-e2e-phone-data)
-for secret in fedcba9876543210fedcba9876543210 sk-demo-7f3a9c2e5b1d4a6f8e0c; do
+for secret in fedcba9876543210fedcba9876543210 sk-demo-7f3a9c2e5b1d4a6f8e0c sk-demo-transcribe-0123456789; do
   if grep -rq "$secret" "${places[@]}"; then
     echo "a secret appears in clear text:" >&2
     grep -rl "$secret" "${places[@]}" >&2

@@ -88,6 +88,9 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; padding: 0 1rem; 
 form {{ display: flex; gap: .5rem; margin-top: 1rem; flex-wrap: wrap; }}
 input[name=body] {{ flex: 1; }}
 .mailbox pre {{ white-space: pre-wrap; background: #f5f7fa; padding: .5rem; }}
+.msg p {{ white-space: pre-wrap; margin: 0 0 .25rem; }}
+.choices {{ display: flex; flex-wrap: wrap; gap: .4rem; margin: .25rem 0; }}
+.choices button {{ border: 1px solid #1a5fa3; color: #1a5fa3; background: #fff; border-radius: 1rem; padding: .3rem .8rem; }}
 table {{ border-collapse: collapse; font-size: .85rem; }} td {{ padding: .2rem .6rem; border-bottom: 1px solid #e4e7eb; }}
 </style></head>
 <body>
@@ -98,10 +101,23 @@ The simulator posts the message to the webhook set on that number, signed like T
 <form method="post" action="/phone/send" id="send">
   <label>From (you) <input name="from" value="{guest}" size="24"></label>
   <label>To <select name="to">{options}</select></label>
+  <label>WhatsApp user id <input name="external_user_id" id="user-id" value="{user}" size="24" placeholder="US.1349… (a username)"></label>
   <input name="body" placeholder="Type a message" aria-label="Message" required autocomplete="off">
   <button type="submit">Send</button>
 </form>
+<p id="notice" class="error" role="alert"></p>
 <div class="phone" id="thread" data-guest="{guest}" data-to="{to}" aria-live="polite"></div>
+<form id="attach">
+  <label>Voice note, photo or file <input type="file" id="file" accept="audio/*,image/*,video/*,application/pdf" required></label>
+  <input id="caption" placeholder="Caption" aria-label="Caption" autocomplete="off">
+  <button type="submit">Upload file</button>
+</form>
+<form id="place">
+  <label>Latitude <input id="latitude" value="48.8584" size="9" inputmode="decimal"></label>
+  <label>Longitude <input id="longitude" value="2.2945" size="9" inputmode="decimal"></label>
+  <label>Place <input id="label" value="Tour Eiffel" size="14"></label>
+  <button type="submit">Share location</button>
+</form>
 <h2>Mailbox</h2>
 <p>Emails sent to the simulator's SMTP server, newest first (the codes of <code>/login</code> arrive here).</p>
 <ol id="mailbox" class="mailbox" aria-live="polite"></ol>
@@ -110,17 +126,71 @@ The simulator posts the message to the webhook set on that number, signed like T
 <div class="accounts"><table><tr><th>Name</th><th>Account SID</th><th>Auth Token</th><th>WhatsApp sandbox (Console settings)</th></tr>{account_rows}</table></div>
 <script>
 const thread = document.getElementById('thread');
+const notice = document.getElementById('notice');
+// What a guest sends besides text goes through the simulator's JSON API, as Twilio would post it.
+async function post(extra) {{
+  const userId = document.getElementById('user-id').value.trim();
+  const message = Object.assign({{ to: thread.dataset.to, from: thread.dataset.guest, body: '', profile_name: 'Guest',
+    external_user_id: userId || null }}, extra);
+  const r = await fetch('/_sim/inbound', {{ method: 'POST', headers: {{ 'content-type': 'application/json' }}, body: JSON.stringify(message) }});
+  const answer = await r.json().catch(() => ({{}}));
+  notice.textContent = !r.ok ? (answer.error || 'not sent')
+    : (answer.status < 200 || answer.status >= 300) ? `Switchboard answered the webhook with HTTP ${{answer.status}} — ${{answer.body}}` : '';
+  refresh();
+}}
+function tap(text, id, list) {{ post({{ body: text, tap: {{ text, id, list }} }}); }}
+document.getElementById('attach').addEventListener('submit', ev => {{
+  ev.preventDefault();
+  const file = document.getElementById('file').files[0];
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => {{
+    const data = String(reader.result).split(',')[1] || '';
+    post({{ body: document.getElementById('caption').value, media: [{{ content_type: file.type || 'application/octet-stream', data }}] }});
+    ev.target.reset();
+  }};
+  reader.readAsDataURL(file);
+}});
+document.getElementById('place').addEventListener('submit', ev => {{
+  ev.preventDefault();
+  const value = id => document.getElementById(id).value.trim();
+  post({{ location: {{ latitude: parseFloat(value('latitude')), longitude: parseFloat(value('longitude')), label: value('label') || null }} }});
+}});
+// The buttons or list a reply offers, to tap as a guest would.
+function choices(content) {{
+  const buttons = content && content['twilio/quick-reply'];
+  const list = content && content['twilio/list-picker'];
+  const row = document.createElement('div'); row.className = 'choices';
+  const option = (title, id, isList) => {{
+    const b = document.createElement('button'); b.type = 'button'; b.textContent = title;
+    b.addEventListener('click', () => tap(title, id || title, isList)); return b;
+  }};
+  if (buttons) buttons.actions.forEach(a => row.appendChild(option(a.title, a.id, false)));
+  if (list) {{
+    const box = document.createElement('details'); const summary = document.createElement('summary');
+    summary.textContent = list.button; box.appendChild(summary);
+    list.items.forEach(i => box.appendChild(option(i.item, i.id, true))); row.appendChild(box);
+  }}
+  return (buttons || list) ? row : null;
+}}
+let shown = '';
 async function refresh() {{
   const guest = thread.dataset.guest, to = thread.dataset.to;
-  const wa = s => s.replace(/^whatsapp:/, '');
   const r = await fetch('/_sim/messages');
   const all = await r.json();
-  const mine = all.filter(m => (m.from === guest && m.to === to) || (m.from === to && m.to === guest));
+  const userId = document.getElementById('user-id').value.trim();
+  const me = [guest, userId && 'whatsapp:' + userId.replace(/^whatsapp:/, '')].filter(Boolean);
+  const mine = all.filter(m => (me.includes(m.from) && m.to === to) || (m.from === to && me.includes(m.to)));
+  // Drawn anew only when something changed, so a button stays put while it is tapped.
+  const now = JSON.stringify(mine);
+  if (now === shown) return;
+  shown = now;
   thread.replaceChildren(...mine.map(m => {{
     const div = document.createElement('div');
     div.className = 'msg' + (m.direction === 'inbound' ? ' guest' : m.direction === 'outbound-reply' ? ' system' : ' reply');
     div.dataset.status = m.status;
     const p = document.createElement('p'); p.textContent = m.body; div.appendChild(p);
+    const offered = choices(m.content); if (offered) div.appendChild(offered);
     const meta = document.createElement('span'); meta.className = 'meta';
     const ticks = {{ queued: '🕓', accepted: '🕓', sending: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!', undelivered: '!' }};
     meta.textContent = m.direction === 'inbound'
@@ -149,6 +219,7 @@ refresh(); refreshMail(); setInterval(() => {{ refresh(); refreshMail(); }}, 700
 </body></html>"#,
         guest = esc(&guest),
         to = esc(&to),
+        user = esc(q.get("user").map(String::as_str).unwrap_or_default()),
     ))
 }
 
@@ -157,6 +228,9 @@ pub(crate) struct SendForm {
     from: String,
     to: String,
     body: String,
+    /// The guest's WhatsApp user id (`ExternalUserId`), for a guest with a username.
+    #[serde(default)]
+    external_user_id: String,
 }
 
 pub(crate) async fn send(State(sim): State<Sim>, Form(f): Form<SendForm>) -> Redirect {
@@ -172,7 +246,7 @@ pub(crate) async fn send(State(sim): State<Sim>, Form(f): Form<SendForm>) -> Red
         from: f.from.clone(),
         body: f.body.clone(),
         profile_name: Some("Guest".into()),
-        media: vec![],
+        external_user_id: Some(f.external_user_id.trim().to_string()).filter(|u| !u.is_empty()),
         ..Default::default()
     };
     match sim.guest_message(inbound).await {
@@ -343,8 +417,19 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// A stand-in for a customer's HTTP hook: answers each turn it is sent.
+/// A stand-in for a customer's HTTP hook: answers each turn it is sent, with two reply buttons
+/// when the guest asks for "options" (and a list when they ask for a "list").
 pub(crate) async fn demo_hook(Json(turn): Json<serde_json::Value>) -> Response {
     let said: Vec<&str> = turn["messages"].as_array().into_iter().flatten().filter_map(|m| m.as_str()).collect();
-    Json(serde_json::json!({ "reply": format!("(demo hook) Got: {}", said.join(" / ")) })).into_response()
+    let mut answer = serde_json::json!({ "reply": format!("(demo hook) Got: {}", said.join(" / ")) });
+    let asked = said.join(" ").to_lowercase();
+    if asked.contains("options") {
+        answer["buttons"] = serde_json::json!(["Yes", { "title": "No, thanks", "id": "no" }]);
+    } else if asked.contains("list") {
+        answer["list"] = serde_json::json!({ "button": "Choose", "items": [
+            { "title": "Breakfast", "id": "breakfast", "description": "7 to 10" },
+            { "title": "Late checkout", "id": "late" }
+        ] });
+    }
+    Json(answer).into_response()
 }

@@ -280,9 +280,9 @@ async fn post_inbound(sim: &Sim, account: Account, url: String, inbound: Inbound
         sid: message_sid.clone(),
         account_sid: account.sid.clone(),
         direction: "inbound".into(),
+        body: shown(&inbound),
         from: inbound.from,
         to: inbound.to,
-        body: inbound.body,
         status: "received".into(),
         status_callback: None,
         webhook_url: Some(url.clone()),
@@ -370,6 +370,20 @@ pub(crate) async fn progress_status(sim: Sim, account: Account, message: Message
 }
 
 /// WhatsApp's `MessageType` for what the guest sent.
+/// The guest's message as the phone page shows it: its text, or what it carries.
+fn shown(inbound: &Inbound) -> String {
+    let mut parts = Vec::new();
+    if let Some(place) = &inbound.location {
+        let name = place.label.clone().unwrap_or_else(|| "Location".into());
+        parts.push(format!("📍 {name} ({}, {})", place.latitude, place.longitude));
+    }
+    parts.extend(inbound.media.iter().map(|m| format!("📎 {} ({} bytes)", m.content_type, m.data.len())));
+    if !inbound.body.is_empty() {
+        parts.push(inbound.body.clone());
+    }
+    parts.join("\n")
+}
+
 fn message_type(inbound: &Inbound) -> &'static str {
     if inbound.location.is_some() {
         return "location";

@@ -104,6 +104,11 @@ fn validate(input: AgentInput, egress: &Egress) -> std::result::Result<Valid, Ap
     if input.faq.len() > 500 {
         return Err(AppError::invalid("faq", "An agent holds at most 500 questions and answers."));
     }
+    // An answer may end with its options in brackets ("[Spa; Pool]"): checked as WhatsApp shows them.
+    for (i, entry) in input.faq.iter().enumerate() {
+        crate::brain::choices::from_faq_answer(&entry.answer)
+            .map_err(|why| AppError::invalid("faq", format!("Line {}: the options in brackets: {why}.", i + 1)))?;
+    }
     let welcome = text_within("welcome_message", &input.welcome_message, 1600, "The welcome message")?;
     let mut v = Valid {
         name,

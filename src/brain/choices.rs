@@ -97,6 +97,33 @@ pub fn from_answer(answer: &Value) -> Result<Option<Choices>, String> {
     Ok(Some(choices))
 }
 
+/// An FAQ answer's options, written at its end in brackets and separated by semicolons: "Pick
+/// one: [Spa; Pool; Gym]". Up to three are buttons, more (up to ten) a list opened by "Options".
+/// Gives the answer without them, and the choices; an answer without brackets at its end is
+/// all text.
+pub fn from_faq_answer(answer: &str) -> Result<(String, Option<Choices>), String> {
+    let trimmed = answer.trim_end();
+    let Some(open) = trimmed.strip_suffix(']').and_then(|rest| rest.rfind('[')) else {
+        return Ok((answer.to_string(), None));
+    };
+    let titles: Vec<Value> = trimmed[open + 1..trimmed.len() - 1]
+        .split(';')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Value::from)
+        .collect();
+    let text = trimmed[..open].trim_end().to_string();
+    if titles.is_empty() {
+        return Ok((answer.to_string(), None));
+    }
+    let written = if titles.len() <= MAX_BUTTONS {
+        json!({ "buttons": titles })
+    } else {
+        json!({ "list": { "button": "Options", "items": titles } })
+    };
+    Ok((text, from_answer(&written)?))
+}
+
 impl Choices {
     /// The Content API's `types` for the reply `body` with these choices.
     pub fn content_types(&self, body: &str) -> Value {
@@ -193,6 +220,23 @@ mod tests {
                 { "item": "7:00", "id": "t7", "description": "Early" }
             ] } })
         );
+    }
+
+    #[test]
+    fn an_faq_answer_ends_with_its_options_in_brackets() {
+        let (text, choices) = from_faq_answer("Pick one: [Spa; Pool ; Gym]").unwrap();
+        assert_eq!(text, "Pick one:");
+        let choices = choices.unwrap();
+        assert_eq!((choices.button, choices.options.len()), (None, 3));
+        let many = (1..=5).map(|i| format!("Room {i}")).collect::<Vec<_>>().join("; ");
+        let (_, list) = from_faq_answer(&format!("Which room? [{many}]")).unwrap();
+        assert_eq!(list.unwrap().button.as_deref(), Some("Options"));
+        for plain in ["Noon.", "See [the map] online", "Empty []"] {
+            assert_eq!(from_faq_answer(plain).unwrap(), (plain.to_string(), None), "{plain}");
+        }
+        assert!(from_faq_answer("Too long: [An option far longer than twenty]")
+            .unwrap_err()
+            .contains("longer than 20"));
     }
 
     #[test]

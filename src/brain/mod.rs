@@ -359,7 +359,12 @@ pub struct Faq {
 impl Brain for Faq {
     async fn reply(&self, turn: &TurnInput) -> anyhow::Result<Answer> {
         let said: Vec<&str> = turn.messages.iter().map(GuestMessage::said).collect();
-        Ok(Answer::from(faq_answer(&self.entries, &self.fallback, &said.join("\n"))))
+        let answer = faq_answer(&self.entries, &self.fallback, &said.join("\n"));
+        // Options were checked when the agent was saved; one that no longer passes goes as text.
+        Ok(match choices::from_faq_answer(&answer) {
+            Ok((text, choices)) => Answer { text, choices, left_out: None },
+            Err(why) => Answer { text: answer, choices: None, left_out: Some(why) },
+        })
     }
 }
 

@@ -193,7 +193,10 @@ fn view_of(m: store::MessageRow, media: Vec<MediaView>) -> MessageView {
         (None, text) => text,
     };
     let params = crate::twilio::inbound::stored(m.params.as_deref());
+    let offered: Option<crate::brain::choices::Choices> =
+        m.choices.as_deref().and_then(|c| serde_json::from_str(c).ok());
     MessageView {
+        offered: offered.map(|c| c.options.into_iter().map(|o| o.title).collect()).unwrap_or_default(),
         location: crate::twilio::inbound::location(&params),
         choice: crate::twilio::inbound::choice(&params),
         media,

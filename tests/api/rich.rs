@@ -666,3 +666,36 @@ async fn on_sms_choices_are_numbered_and_the_guests_number_picks_one() {
     assert_eq!(turn["inbound"][0]["choice"], serde_json::json!({ "text": "Pool", "id": "Pool" }));
     assert_eq!(turn["inbound"][0]["text"], "2");
 }
+
+#[tokio::test]
+async fn an_faq_answer_offers_the_options_written_in_its_brackets() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let faq = |answer: &str| app::agents::api::CreateAgent {
+        faq: format!("What can I book? | {answer}"),
+        ..TestApp::agent_form("concierge", "A colleague will answer soon.")
+    };
+    match app.ui(&admin, TestApp::edit_form(&agent, faq("Pick one: [Spa; A treatment far too long to show]"))).await {
+        Err(AppError::Invalid { field, message }) => {
+            assert_eq!(field, "faq");
+            assert!(message.contains("Line 1: the options in brackets"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    app.ui(&admin, TestApp::edit_form(&agent, faq("Pick one: [Spa; Pool; Gym]"))).await.unwrap();
+    app.sim.sim.guest_message(from_guest("What can I book?")).await.unwrap();
+    reply(&app, 0).await;
+    let sent = &app.replies_to(GUEST)[0];
+    assert_eq!(sent.body, "Pick one:");
+    let actions = &sent.content.as_ref().unwrap()["twilio/quick-reply"]["actions"];
+    let titles: Vec<&str> = actions.as_array().unwrap().iter().filter_map(|a| a["title"].as_str()).collect();
+    assert_eq!(titles, ["Spa", "Pool", "Gym"]);
+    let shown = inbox_messages(&app, &agent).await;
+    assert_eq!(shown.len(), 1);
+    let admin = app.browser("admin@example.com").await;
+    let conversation = app.ui(&admin, ListConversations { agent_id: agent }).await.unwrap().remove(0);
+    let offered: Vec<Vec<String>> =
+        conversation.messages.iter().map(|m| m.offered.clone()).filter(|o| !o.is_empty()).collect();
+    assert_eq!(offered, vec![vec!["Spa".to_string(), "Pool".into(), "Gym".into()]]);
+}

@@ -174,6 +174,7 @@ fn AgentFields(
         <FieldError error field="welcome_message"/>
         <label>"Questions and answers (one per line: question | answer)"
             <textarea name="faq" rows="5" placeholder="When is breakfast? | Breakfast is served from 7 to 10.">{faq_text}</textarea>
+            <span class="hint">"An answer may end with options in brackets, tapped as buttons on WhatsApp: What can I book? | Pick one: [Spa; Pool; Gym]"</span>
         </label>
         <FieldError error field="faq"/>
         <label>"Fallback reply (when the brain has no answer, fails or is too slow)"
@@ -485,7 +486,7 @@ fn SensesSection(agent: String, current: Senses) -> impl IntoView {
     let model = move || shown.with(|s| s.transcription_model.clone().unwrap_or_default());
     let key_hint = move || {
         if shown.with(|s| s.transcription_key_set) {
-            "Set; leave empty to keep it"
+            "Set · leave empty to keep it"
         } else {
             "sk-…"
         }
@@ -509,14 +510,14 @@ fn SensesSection(agent: String, current: Senses) -> impl IntoView {
             }}
             <ActionForm action=save attr:class="form">
                 <input type="hidden" name="agent_id" value=agent.clone()/>
-                <label>"Transcription API base URL"
+                <label>"Transcription API (URL)"
                     <input name="transcription_url" type="url" inputmode="url" placeholder="https://api.openai.com/v1" prop:value=url/>
                     <span class="hint">"Empty: voice notes are not transcribed."</span>
                 </label>
                 <FieldError error field="transcription_url"/>
-                <label>"Model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>
+                <label>"Transcription model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>
                 <FieldError error field="transcription_model"/>
-                <label>"API key" <input name="transcription_key" type="password" autocomplete="off" placeholder=key_hint/></label>
+                <label>"Transcription key" <input name="transcription_key" type="password" autocomplete="off" placeholder=key_hint/></label>
                 <FieldError error field="transcription_key"/>
                 <fieldset>
                     <legend>"Photos, for an OpenAI-compatible brain"</legend>
@@ -526,7 +527,7 @@ fn SensesSection(agent: String, current: Senses) -> impl IntoView {
                 </fieldset>
                 <FieldError error field="images"/>
                 <div class="actions">
-                    <button type="submit" disabled=move || save.pending().get()>"Save"</button>
+                    <button type="submit" disabled=move || save.pending().get()>"Save voice notes and photos"</button>
                 </div>
             </ActionForm>
             <FormError error/>

@@ -34,6 +34,8 @@ pub struct MessageView {
     pub location: Option<SharedLocation>,
     /// The button or list item the guest tapped, if the message is one.
     pub choice: Option<Choice>,
+    /// The buttons or list items an agent's reply offered (their titles).
+    pub offered: Vec<String>,
 }
 
 impl MessageView {

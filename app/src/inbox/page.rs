@@ -195,6 +195,9 @@ fn Message(m: MessageView) -> impl IntoView {
                 <span class="badge choice" data-testid="choice" title=c.id.clone().unwrap_or_default()>"Tapped"</span>
             })}
             <p>{if m.body.trim().is_empty() { m.choice.clone().map(|c| c.text).unwrap_or_default() } else { m.body.clone() }}</p>
+            {(!m.offered.is_empty()).then(|| view! {
+                <span class="hint offered" data-testid="offered">"Offered: " {m.offered.join(" · ")}</span>
+            })}
             {m.location.clone().map(|place| view! {
                 <a class="location" data-testid="location" href=place.map_url() target="_blank" rel="noopener noreferrer">
                     <span aria-hidden="true">"📍 "</span>"Location: " {place.describe()}

@@ -93,6 +93,8 @@ pub(super) struct MessageRow {
     pub(super) twilio_sid: Option<String>,
     /// Twilio's webhook parameters of an inbound message, as JSON.
     pub(super) params: Option<String>,
+    /// The choices an agent's reply offered, as JSON.
+    pub(super) choices: Option<String>,
 }
 
 /// Conversations of each of `states` read on their own, `read(state)` ordered along the index on
@@ -125,7 +127,7 @@ pub(super) async fn messages(
         "SELECT m.conversation_id AS conversation_id, m.id AS id, m.direction AS direction, m.body AS body, \
          m.status AS status, m.error_code AS error_code, m.error_message AS error_message, m.note AS note, \
          m.created_at AS created_at, m.origin AS origin, m.template_sid AS template_sid, \
-         m.execution_id AS execution_id, m.twilio_sid AS twilio_sid, m.params AS params FROM messages m \
+         m.execution_id AS execution_id, m.twilio_sid AS twilio_sid, m.params AS params, m.choices AS choices FROM messages m \
          WHERE m.conversation_id IN ({}){limit_clause} ORDER BY m.created_at, m.id",
         placeholders(conversation_ids.len())
     );
@@ -150,7 +152,7 @@ pub(super) async fn messages_page<'c, E: sqlx::Executor<'c, Database = sqlx::Any
         "SELECT m.conversation_id AS conversation_id, m.id AS id, m.direction AS direction, m.body AS body, \
          m.status AS status, m.error_code AS error_code, m.error_message AS error_message, m.note AS note, \
          m.created_at AS created_at, m.origin AS origin, m.template_sid AS template_sid, \
-         m.execution_id AS execution_id, m.twilio_sid AS twilio_sid, m.params AS params FROM messages m \
+         m.execution_id AS execution_id, m.twilio_sid AS twilio_sid, m.params AS params, m.choices AS choices FROM messages m \
          WHERE m.conversation_id = $1 AND (m.created_at > $2 OR (m.created_at = $2 AND m.id > $3)) \
          ORDER BY m.created_at, m.id LIMIT $4",
     )

@@ -1,0 +1,68 @@
+import { expect, test } from "@playwright/test";
+import { SIMULATOR } from "../playwright.config";
+import { go, phoneOf, say, signIn } from "../helpers";
+
+// Runs after 10-privacy.spec.ts: the concierge answers on +14155550100 with open access. The
+// simulator stands in for the customer's hook (/_sim/hook, which offers two buttons when a guest
+// asks for "options") and for a transcription API (/_sim/llm/v1, which hears a text file as its
+// words).
+const GUEST = "+15550007777";
+
+test("a guest sends a voice note and taps a button; the inbox shows the words, the player and the choice", async ({
+  page,
+}) => {
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  await signIn(page);
+  await go(page, "Agents");
+  await page.getByTestId("agents").getByRole("link", { name: "concierge" }).click();
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  // Opened on its channels: the overview holds the brain and the senses.
+  if (/\/channels$/.test(page.url())) {
+    await page.goto(page.url().replace(/\/channels$/, ""));
+    await page.locator('body[data-hydrated="true"]').waitFor();
+  }
+
+  await page.locator('select[name="brain"]').selectOption({ label: "HTTP hook" });
+  await page.getByLabel("Hook URL").fill(`${SIMULATOR}/_sim/hook`);
+  await page.getByRole("button", { name: "Save agent" }).click();
+  await expect(page.getByTestId("brain")).toHaveText("HTTP hook");
+
+  const senses = page.getByTestId("senses");
+  await expect(senses.getByTestId("current-transcription")).toHaveText("Voice notes are not transcribed.");
+  await senses.getByLabel("Transcription API (URL)").fill(`${SIMULATOR}/_sim/llm/v1`);
+  await senses.getByLabel("Transcription model").fill("whisper-1");
+  await senses.getByLabel("Transcription key").fill("sk-demo-transcribe-0123456789");
+  await senses.getByRole("button", { name: "Save voice notes and photos" }).click();
+  await expect(senses.getByTestId("current-transcription")).toContainText("whisper-1");
+  await expect(senses.getByLabel("Transcription key")).toHaveAttribute("placeholder", "Set · leave empty to keep it");
+
+  // From the guest's phone: a voice note (the stand-in hears the file's text), then a tap.
+  const phone = await phoneOf(page, `whatsapp:${GUEST}`);
+  const replies = phone.locator("#thread .msg.reply");
+  await phone.getByLabel("Voice note, photo or file").setInputFiles({
+    name: "note.ogg",
+    mimeType: "audio/ogg",
+    buffer: Buffer.from("Is the spa open tonight?"),
+  });
+  await phone.getByRole("button", { name: "Upload file" }).click();
+  await expect(replies.last()).toContainText("(demo hook) Got: [Voice note] Is the spa open tonight?");
+  await say(phone, "Any options for dinner?", "(demo hook) Got: Any options for dinner?");
+  await replies.last().getByRole("button", { name: "No, thanks" }).click();
+  await expect(replies.last()).toContainText('(demo hook) Got: [Tapped "No, thanks"]');
+
+  // The inbox: the player and the words under it, the buttons offered, the choice made.
+  await go(page, "Inbox");
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  await page.getByTestId("inbox").locator("tr", { hasText: GUEST }).getByRole("link").first().click();
+  await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  const history = page.getByTestId("history");
+  await expect(history.locator("audio")).toHaveCount(1);
+  await expect(history.getByTestId("transcript")).toHaveText("Is the spa open tonight?");
+  await expect(history.getByTestId("offered")).toContainText("Offered: Yes · No, thanks");
+  const tapped = history.locator(".msg.in", { has: page.getByTestId("choice") });
+  await expect(tapped).toContainText("No, thanks");
+  await expect(tapped.getByTestId("choice")).toHaveAttribute("title", "no");
+  expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
+});
