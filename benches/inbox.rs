@@ -271,16 +271,17 @@ async fn main() {
         .await,
     )
     .await;
-    row(
-        "the dashboard (14 days)",
-        time(runs, || {
-            let state = state.clone();
-            let me = me.clone();
-            async move { state.dashboard(&me).await.unwrap() }
-        })
-        .await,
-    )
-    .await;
+    // A running instance's lifecycle sweep drops, every minute, the live counts of the days before
+    // the dashboard's window; the seed wrote a year of them at once.
+    switchboard::dashboard::prune_live(&state).await.unwrap();
+    let dashboard = || {
+        let state = state.clone();
+        let me = me.clone();
+        async move { state.dashboard(&me).await.unwrap() }
+    };
+    // The first view keeps the days that are over (all twelve of them: no one has looked yet).
+    row("the dashboard's first view (keeps the 12 days that are over)", time(1, dashboard).await).await;
+    row("the dashboard (14 days)", time(runs, dashboard).await).await;
     let ended = time(3, || {
         let state = state.clone();
         async move { switchboard::inbox::lifecycle::end_idle(&state).await.unwrap() }

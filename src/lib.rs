@@ -55,15 +55,17 @@ pub fn is_e164(number: &str) -> bool {
 }
 
 /// Whether `id` is a WhatsApp business-scoped user id (a guest with a username may show no phone
-/// number): a two-letter prefix (a country code, or `ID`), a dot, and up to 64 letters or digits,
-/// e.g. `US.13491208655302741918`.
+/// number): a two-letter prefix (a country code, or `ID`), then dot-separated parts of letters and
+/// digits, 150 characters at most: `US.13491208655302741918`, a parent id `US.ENT.1349…`.
 pub fn is_whatsapp_user_id(id: &str) -> bool {
-    id.split_once('.').is_some_and(|(prefix, rest)| {
-        prefix.len() == 2
-            && prefix.bytes().all(|b| b.is_ascii_uppercase())
-            && (1..=64).contains(&rest.len())
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
+    let mut parts = id.split('.');
+    let prefix = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    id.len() <= 150
+        && prefix.len() == 2
+        && prefix.bytes().all(|b| b.is_ascii_uppercase())
+        && !rest.is_empty()
+        && rest.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// A template's variables as typed (a JSON object of texts), normalized; empty means none.
@@ -105,11 +107,13 @@ mod tests {
 
     #[test]
     fn whatsapp_user_ids_are_told_from_numbers_and_garbage() {
-        for id in ["US.13491208655302741918", "ID.4566546130240823", "BR.abc123"] {
+        let long = format!("US.{}", "7".repeat(128));
+        for id in ["US.13491208655302741918", "ID.4566546130240823", "BR.abc123", "US.ENT.13491208655302741918", &long]
+        {
             assert!(super::is_whatsapp_user_id(id), "{id}");
         }
-        for id in
-            ["+15551234567", "US.", "us.123", "USA.123", ".123", "US.12-3", "US.1 2", &format!("US.{}", "1".repeat(65))]
+        let too_long = format!("US.{}", "1".repeat(148));
+        for id in ["+15551234567", "US.", "us.123", "USA.123", ".123", "US.12-3", "US.1 2", "US..1", "US.1.", &too_long]
         {
             assert!(!super::is_whatsapp_user_id(id), "{id}");
         }

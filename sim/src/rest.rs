@@ -454,9 +454,22 @@ pub(crate) async fn create_message(
         return error(StatusCode::BAD_REQUEST, 21603, "A 'From' phone number is required.");
     };
     let mut text = field(&form, "Body").unwrap_or("").to_string();
-    let created = field(&form, "ContentSid").and_then(|sid| account.contents.iter().find(|c| c.sid == sid)).cloned();
-    if let Some(content) = &created {
-        // Session content: its text is the body of its one type.
+    let mut created =
+        field(&form, "ContentSid").and_then(|sid| account.contents.iter().find(|c| c.sid == sid)).cloned();
+    if let Some(content) = &mut created {
+        // Session content: its text is the body of its one type, its variables filled in.
+        let variables: HashMap<String, String> = match field(&form, "ContentVariables") {
+            Some(v) => match serde_json::from_str(v) {
+                Ok(vars) => vars,
+                Err(_) => return error(StatusCode::BAD_REQUEST, 21656, "The ContentVariables Parameter is invalid"),
+            },
+            None => HashMap::new(),
+        };
+        let filled = variables.iter().fold(content.types.to_string(), |types, (k, v)| {
+            let value = serde_json::to_string(v).unwrap_or_default();
+            types.replace(&format!("{{{{{k}}}}}"), value.trim_matches('"'))
+        });
+        content.types = serde_json::from_str(&filled).unwrap_or_else(|_| content.types.clone());
         let body = content.types.as_object().and_then(|o| o.values().next()).and_then(|t| t["body"].as_str());
         text = body.unwrap_or_default().to_string();
     } else if let Some(content_sid) = field(&form, "ContentSid") {

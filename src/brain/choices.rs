@@ -125,8 +125,15 @@ pub fn from_faq_answer(answer: &str) -> Result<(String, Option<Choices>), String
 }
 
 impl Choices {
-    /// The Content API's `types` for the reply `body` with these choices.
-    pub fn content_types(&self, body: &str) -> Value {
+    /// The Content API's `types` for these choices, the reply's text its variable `{{1}}`: one
+    /// content a set of choices, whatever text goes with them (and no guest's words kept in the
+    /// account).
+    pub fn content_types(&self) -> Value {
+        self.types_with("{{1}}")
+    }
+
+    /// The same with `body` in place of the variable (what WhatsApp shows).
+    pub fn types_with(&self, body: &str) -> Value {
         match &self.button {
             None => json!({ "twilio/quick-reply": {
                 "body": body,
@@ -206,7 +213,7 @@ mod tests {
     fn content_types_follow_twilios_quick_reply_and_list_picker() {
         let buttons = from_answer(&json!({ "buttons": ["Yes", { "title": "No", "id": "no" }] })).unwrap().unwrap();
         assert_eq!(
-            buttons.content_types("Book it?"),
+            buttons.types_with("Book it?"),
             json!({ "twilio/quick-reply": { "body": "Book it?", "actions": [
                 { "type": "QUICK_REPLY", "title": "Yes", "id": "Yes" }, { "type": "QUICK_REPLY", "title": "No", "id": "no" }
             ] } })
@@ -215,7 +222,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            list.content_types("When?"),
+            list.types_with("When?"),
             json!({ "twilio/list-picker": { "body": "When?", "button": "Times", "items": [
                 { "item": "7:00", "id": "t7", "description": "Early" }
             ] } })

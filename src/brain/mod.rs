@@ -92,12 +92,17 @@ impl GuestMessage {
         Self { text: text.into(), ..Self::default() }
     }
 
-    /// What the guest said in words: the text, or the tapped choice's when the text is empty.
-    pub fn said(&self) -> &str {
-        match &self.choice {
-            Some(choice) if self.text.trim().is_empty() => &choice.text,
-            _ => &self.text,
-        }
+    /// What the guest said in words, for a brain that matches words (the FAQ): the choice they
+    /// made (tapped, or picked by its number on SMS) or else their text, and their voice notes'
+    /// transcripts.
+    pub fn said(&self) -> String {
+        let mut words: Vec<&str> = match &self.choice {
+            Some(choice) => vec![&choice.text],
+            None => vec![&self.text],
+        };
+        words.extend(self.media.iter().filter_map(|f| f.transcript.as_deref()));
+        words.retain(|w| !w.trim().is_empty());
+        words.join("\n")
     }
 
     /// The message as a brain that reads only text sees it: the text, with the rest described in
@@ -358,7 +363,7 @@ pub struct Faq {
 #[async_trait]
 impl Brain for Faq {
     async fn reply(&self, turn: &TurnInput) -> anyhow::Result<Answer> {
-        let said: Vec<&str> = turn.messages.iter().map(GuestMessage::said).collect();
+        let said: Vec<String> = turn.messages.iter().map(GuestMessage::said).collect();
         let answer = faq_answer(&self.entries, &self.fallback, &said.join("\n"));
         // Options were checked when the agent was saved; one that no longer passes goes as text.
         Ok(match choices::from_faq_answer(&answer) {

@@ -227,14 +227,19 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
     })
 }
 
-/// Notes on a reply that its choices went as numbered text, and why.
-async fn note_text_choices(state: &AppState, message_id: &str, why: &str) -> sqlx::Result<()> {
+/// Keeps a reply's text with its choices numbered, as it now goes (a later attempt sends the same
+/// and recognizes it among Twilio's messages), and notes why.
+async fn keep_text_choices(state: &AppState, message_id: &str, body: &str, why: &str) -> sqlx::Result<()> {
+    let note = format!("The choices went as numbered text: Twilio did not create their buttons ({why}).");
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE messages SET note = $1 WHERE id = $2")
-        .bind(format!("The choices went as numbered text: Twilio did not create their buttons ({why})."))
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE messages SET body = $1, note = CASE WHEN note IS NULL THEN $2 ELSE note || ' ' || $2 END WHERE id = $3",
+    )
+    .bind(body)
+    .bind(note)
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -297,14 +302,19 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
         // with numbered choices, and the conversation says why.
         let mut body = out.body.clone();
         let mut interactive = None;
-        if let Some(choices) = out.choices.as_ref().filter(|_| as_template.is_none() && out.from.starts_with("whatsapp:")) {
-            match crate::twilio::contents::sid_for(state, &creds, &out.connector_id, choices, &out.body).await {
+        let buttons = out
+            .choices
+            .as_ref()
+            // Once gone as numbered text (an earlier attempt), it stays text.
+            .filter(|c| as_template.is_none() && out.from.starts_with("whatsapp:") && !out.body.ends_with(&c.numbered()));
+        if let Some(choices) = buttons {
+            match crate::twilio::contents::sid_for(state, &creds, &out.connector_id, choices).await {
                 Ok(sid) => interactive = Some(sid),
                 Err(crate::twilio::contents::ContentError::Database(e)) => return Err(e.into()),
                 Err(crate::twilio::contents::ContentError::Twilio(e)) => {
                     tracing::warn!(error = %e, "choices sent as numbered text: Twilio did not create their content");
                     body = format!("{body}\n\n{}", choices.numbered());
-                    note_text_choices(state, &claim.message_id, &e.to_string()).await?;
+                    keep_text_choices(state, &claim.message_id, &body, &e.to_string()).await?;
                 }
             }
         }
@@ -314,8 +324,12 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             body: (as_template.is_none() && interactive.is_none())
                 .then_some(body)
                 .filter(|b| !b.is_empty() || out.media_id.is_none()),
+            // The buttons' content holds the reply's text as its variable.
+            content_variables: match &interactive {
+                Some(_) => Some(serde_json::json!({ "1": out.body }).to_string()),
+                None => as_template.and_then(|t| t.variables.clone()),
+            },
             content_sid: as_template.map(|t| t.sid.clone()).or(interactive),
-            content_variables: as_template.and_then(|t| t.variables.clone()),
             status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
             // A template carries its own content; the file goes with free text only.
             media_url: out

@@ -450,9 +450,11 @@ async fn think(
     hear(state, &mind, &mut files).await?;
     let mut messages = guest_messages(state, &mind, messages, files).await;
     // A guest who answers the agent's last choices by their number (SMS) chose that option.
+    // The agent's last reply is the parts queued together (one time): the choices are on one of them.
     let offered: Option<(Option<String>,)> = sqlx::query_as(
         "SELECT choices FROM messages WHERE conversation_id = $1 AND direction = 'outbound' AND origin IS NULL \
-         ORDER BY created_at DESC, id DESC LIMIT 1",
+         AND choices IS NOT NULL AND created_at = (SELECT MAX(l.created_at) FROM messages l \
+         WHERE l.conversation_id = $1 AND l.direction = 'outbound' AND l.origin IS NULL) LIMIT 1",
     )
     .bind(&claim.conversation_id)
     .fetch_optional(&state.db.pool)

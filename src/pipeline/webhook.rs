@@ -167,7 +167,7 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
             turn: connector.receive_inbound && number.active && routed,
             message_sid: sid.to_string(),
             from: from.to_string(),
-            external_user_id: param(&params, "ExternalUserId").map(|id| id.trim().chars().take(200).collect()),
+            external_user_id: param(&params, "ExternalUserId").map(|id| user_id(id, from)),
             profile_name: param(&params, "ProfileName").map(str::to_string),
             body: param(&params, "Body").unwrap_or("").to_string(),
             params: serde_json::to_string(&params).unwrap_or_default(),
@@ -200,6 +200,16 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
     }
     .instrument(span)
     .await
+}
+
+/// A guest's WhatsApp user id as conversations keep it: with the channel's prefix, as Twilio writes
+/// it (`whatsapp:US.1349…`), whether or not this request carried the prefix.
+fn user_id(id: &str, from: &str) -> String {
+    let id: String = id.trim().chars().take(200).collect();
+    match from.split_once(':') {
+        Some((channel, _)) if !id.contains(':') => format!("{channel}:{id}"),
+        _ => id,
+    }
 }
 
 /// The files of an inbound message: `NumMedia` items of `MediaUrl{N}` and `MediaContentType{N}`

@@ -304,7 +304,10 @@ impl TwilioClient {
             sid: String,
         }
         let url = format!("{}/v1/Content", self.content_base);
-        let body = serde_json::json!({ "friendly_name": friendly_name, "language": "en", "types": types });
+        // `{{1}}` is the reply's text, given with each message; this is its sample value.
+        let body = serde_json::json!({
+            "friendly_name": friendly_name, "language": "en", "variables": { "1": "Your answer" }, "types": types,
+        });
         let created: Created = self.send(self.request(reqwest::Method::POST, &url, creds).json(&body)).await?;
         Ok(created.sid)
     }

@@ -1,23 +1,25 @@
 //! Twilio Content that Switchboard creates to send an agent's choices on WhatsApp (a
-//! `twilio/quick-reply` or `twilio/list-picker` with the reply's text): created once per
-//! connector account and definition, found again by the SHA-256 of the definition.
+//! `twilio/quick-reply` or `twilio/list-picker` whose text is its variable `{{1}}`, given with
+//! each message): created once per Twilio account and set of choices, found again by the SHA-256
+//! of the account and the definition.
 
 use sha2::{Digest, Sha256};
 
 use super::{Credentials, TwilioError};
 use crate::{brain::choices::Choices, state::AppState};
 
-/// The Content SID for the reply `body` with `choices` in the connector's account: the one
-/// created before for the same definition, else a new one (kept for next time).
+/// The Content SID for `choices` in the connector's Twilio account: the one created before for
+/// the same account and definition, else a new one (kept for next time).
 pub async fn sid_for(
     state: &AppState,
     creds: &Credentials,
     connector_id: &str,
     choices: &Choices,
-    body: &str,
 ) -> Result<String, ContentError> {
-    let types = choices.content_types(body);
-    let hash: String = Sha256::digest(types.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let types = choices.content_types();
+    // The account is part of the key: a connector's credentials may move to another account.
+    let definition = format!("{}\n{types}", creds.account_sid.as_str());
+    let hash: String = Sha256::digest(definition.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     let known: Option<(String,)> =
         sqlx::query_as("SELECT sid FROM twilio_contents WHERE connector_id = $1 AND hash = $2")
             .bind(connector_id)

@@ -216,7 +216,8 @@ async fn a_guests_photo_reaches_the_hook_as_a_signed_link_once_it_is_downloaded(
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), photo.data.as_slice());
 
     // A link altered, or taken to the outbound files' route, opens nothing.
-    let forged = format!("{}0", &link[..link.len() - 1]);
+    let other = if link.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{other}", &link[..link.len() - 1]);
     assert_eq!(reqwest::get(&forged).await.unwrap().status(), 403);
     let elsewhere = link.replace("/media/in/", "/media/out/");
     assert_eq!(reqwest::get(&elsewhere).await.unwrap().status(), 403);
@@ -244,6 +245,31 @@ async fn a_file_that_does_not_download_in_time_does_not_hold_the_answer_back() {
     );
 }
 
+/// An OpenAI-compatible transcription API on a free port: a file that is text is heard as that
+/// text; it counts the voice notes it was sent.
+async fn counting_transcriber() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let heard = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = heard.clone();
+    let app = axum::Router::new().route(
+        "/v1/audio/transcriptions",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // The file part's bytes: after its headers, up to the closing boundary.
+                let text = String::from_utf8_lossy(&body).to_string();
+                let file = text.split("Content-Type: audio/ogg\r\n\r\n").nth(1).unwrap_or_default();
+                let words = file.split("\r\n--").next().unwrap_or_default().to_string();
+                axum::Json(serde_json::json!({ "text": words }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, heard)
+}
+
 /// The agent's senses as its page saves them.
 fn senses(agent: &str, url: &str, model: &str, key: &str, images: &str) -> SetAgentSenses {
     SetAgentSenses {
@@ -262,13 +288,17 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
     let admin = app.browser("admin@example.com").await;
     let (url, seen) = model_server(Model::Echo).await;
     app.ui(&admin, TestApp::edit_form(&agent, form("concierge", openai(&url, Some(KEY), None)))).await.unwrap();
-    // The simulator's stand-in transcription API hears a text file as its words.
-    let transcriber = format!("{}/_sim/llm/v1", app.sim.url());
+    // A transcription API that hears a text file as its words, and counts its calls.
+    let (transcriber, heard) = counting_transcriber().await;
     let saved =
         app.ui(&admin, senses(&agent, &transcriber, "whisper-1", "sk-transcribe-secret-0123456789", "")).await.unwrap();
     assert_eq!(saved.senses.transcription_url.as_deref(), Some(transcriber.as_str()));
     assert!(saved.senses.transcription_key_set);
     assert!(!serde_json::to_string(&saved).unwrap().contains("sk-transcribe-secret"), "the key never goes back");
+    let again = app.ui(&admin, GetAgent { id: agent.clone() }).await.unwrap();
+    assert!(
+        again.senses.transcription_key_set && !serde_json::to_string(&again).unwrap().contains("sk-transcribe-secret")
+    );
 
     let voice = MediaFile { content_type: "audio/ogg".into(), data: b"Is the spa open tonight?".to_vec() };
     app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
@@ -288,8 +318,7 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
     let history: Vec<&str> =
         request["messages"].as_array().unwrap().iter().filter_map(|m| m["content"].as_str()).collect();
     assert!(history.contains(&"[Voice note] Is the spa open tonight?"), "{history:?}");
-    let calls = app.sim.sim.requests().iter().filter(|r| r.path.ends_with("/audio/transcriptions")).count();
-    assert_eq!(calls, 0, "the stand-in transcriber is not one of Twilio's recorded calls");
+    assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), 1, "transcribed once, its words kept");
 
     // Saved with an empty key, the stored one stays; turned off, it goes.
     let kept = app.ui(&admin, senses(&agent, &transcriber, "whisper-1", "", "")).await.unwrap();
@@ -305,7 +334,7 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
 }
 
 #[tokio::test]
-async fn a_transcription_that_fails_tells_the_brain_and_the_guest_still_gets_an_answer() {
+async fn a_transcription_that_fails_is_said_as_not_transcribed_shown_in_the_inbox_and_answered() {
     let app = spawn_app().await;
     let (_, _, _, agent) = app.ready_path().await;
     let admin = app.browser("admin@example.com").await;
@@ -542,6 +571,9 @@ async fn an_agents_buttons_go_out_as_quick_replies_created_once_and_a_tap_comes_
         ] } }))
     );
     assert_eq!(content_creations(&app), 1);
+    // The content's text is its variable, given with each message: the account keeps no reply.
+    let created = app.sim.sim.requests().into_iter().find(|r| r.path == "/v1/Content").unwrap();
+    assert!(created.body.contains("{{1}}") && !created.body.contains("breakfast"), "{}", created.body);
 
     // The guest taps "8:00": the hook hears the choice and its id; the same buttons again reuse
     // the content created before.
@@ -645,7 +677,11 @@ async fn on_sms_choices_are_numbered_and_the_guests_number_picks_one() {
     app.state.set_webhook(&me, &connector, &sms).await.unwrap();
     app.state.add_channel(&me, &agent, &sms).await.unwrap();
     let (url, seen) = hook_answering(serde_json::json!({ "reply": "Pick one", "buttons": ["Spa", "Pool"] })).await;
-    use_hook(&app, &agent, url).await;
+    // A welcome message first: the reply is two messages, the choices on the second.
+    let admin = app.browser("admin@example.com").await;
+    let hook = form("concierge", BrainInput::Hook { url, timeout_secs: None });
+    let welcoming = app::agents::api::CreateAgent { welcome_message: "Welcome to the hotel.".into(), ..hook };
+    app.ui(&admin, TestApp::edit_form(&agent, welcoming)).await.unwrap();
 
     const TEXTER: &str = "+15550006666";
     let texts = |body: &str| Inbound {
@@ -655,12 +691,13 @@ async fn on_sms_choices_are_numbered_and_the_guests_number_picks_one() {
         ..Default::default()
     };
     app.sim.sim.guest_message(texts("Options?")).await.unwrap();
-    let first = eventually("the reply", || async { app.replies_to(TEXTER).first().cloned() }).await;
+    eventually("the reply", || async { (app.replies_to(TEXTER).len() == 2).then_some(()) }).await;
+    let first = app.replies_to(TEXTER).remove(1);
     assert_eq!(first.body, "Pick one\n\n1. Spa\n2. Pool\nReply with a number.");
     assert_eq!((first.content, content_creations(&app)), (None, 0), "no WhatsApp content on SMS");
 
     app.sim.sim.guest_message(texts("2")).await.unwrap();
-    eventually("the second reply", || async { (app.replies_to(TEXTER).len() == 2).then_some(()) }).await;
+    eventually("the second reply", || async { (app.replies_to(TEXTER).len() == 3).then_some(()) }).await;
     let (_, body) = seen.all().pop().unwrap();
     let turn: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(turn["inbound"][0]["choice"], serde_json::json!({ "text": "Pool", "id": "Pool" }));
@@ -698,4 +735,34 @@ async fn an_faq_answer_offers_the_options_written_in_its_brackets() {
     let offered: Vec<Vec<String>> =
         conversation.messages.iter().map(|m| m.offered.clone()).filter(|o| !o.is_empty()).collect();
     assert_eq!(offered, vec![vec!["Spa".to_string(), "Pool".into(), "Gym".into()]]);
+}
+
+#[tokio::test]
+async fn the_faq_brain_reads_a_number_picked_on_sms_as_the_option_it_names() {
+    let app = spawn_app().await;
+    let (me, connector, whatsapp, agent) = app.ready_path().await;
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
+    app.state.save_numbers(&me, &connector, vec![whatsapp, sms.clone()], false).await.unwrap();
+    app.state.set_webhook(&me, &connector, &sms).await.unwrap();
+    app.state.add_channel(&me, &agent, &sms).await.unwrap();
+    let admin = app.browser("admin@example.com").await;
+    let faq = app::agents::api::CreateAgent {
+        faq: "What can I book? | Pick one: [Spa; Pool]\nSpa | The spa opens at 9.".into(),
+        ..TestApp::agent_form("concierge", "A colleague will answer soon.")
+    };
+    app.ui(&admin, TestApp::edit_form(&agent, faq)).await.unwrap();
+    const TEXTER: &str = "+15550006677";
+    let texts = |body: &str| Inbound {
+        to: "+14155550199".into(),
+        from: TEXTER.into(),
+        body: body.into(),
+        ..Default::default()
+    };
+    app.sim.sim.guest_message(texts("What can I book?")).await.unwrap();
+    let first = eventually("the reply", || async { app.replies_to(TEXTER).first().cloned() }).await;
+    assert_eq!(first.body, "Pick one:\n\n1. Spa\n2. Pool\nReply with a number.");
+    app.sim.sim.guest_message(texts("1")).await.unwrap();
+    let second = eventually("the answer", || async { app.replies_to(TEXTER).get(1).cloned() }).await;
+    assert_eq!(second.body, "The spa opens at 9.");
 }
