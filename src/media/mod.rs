@@ -307,22 +307,9 @@ async fn outbound_file(
     Path(id): Path<String>,
     axum::extract::Query(link): axum::extract::Query<Link>,
 ) -> Response {
-    if link.expires < now_ms() / 1000 || !state.secrets.verify_link(&format!("{id}.{}", link.expires), &link.signature)
-    {
-        return (StatusCode::FORBIDDEN, "this link is not valid (or no longer)").into_response();
-    }
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT md.content_type FROM media md JOIN messages m ON m.id = md.message_id \
-         WHERE md.id = $1 AND m.direction = 'outbound' AND md.state = 'stored'",
-    )
-    .bind(&id)
-    .fetch_optional(&state.db.pool)
-    .await
-    .unwrap_or(None);
-    let Some((content_type,)) = row else { return StatusCode::NOT_FOUND.into_response() };
-    match state.media.load(&state.db, &id).await {
-        Some(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+    match linked(&state, &id, &link, "outbound", &format!("{id}.{}", link.expires)).await {
+        Ok((content_type, bytes)) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(refused) => refused,
     }
 }
 
@@ -332,23 +319,37 @@ async fn inbound_file(
     Path(id): Path<String>,
     axum::extract::Query(link): axum::extract::Query<Link>,
 ) -> Response {
-    if link.expires < now_ms() / 1000
-        || !state.secrets.verify_link(&format!("in.{id}.{}", link.expires), &link.signature)
-    {
-        return (StatusCode::FORBIDDEN, "this link is not valid (or no longer)").into_response();
+    match linked(&state, &id, &link, "inbound", &format!("in.{id}.{}", link.expires)).await {
+        Ok((content_type, bytes)) => served(content_type, bytes),
+        Err(refused) => refused,
+    }
+}
+
+/// The stored file of a message going `direction` that an unexpired `link` signed as `signed`
+/// opens: its type and bytes, or the answer that refuses it.
+async fn linked(
+    state: &AppState,
+    id: &str,
+    link: &Link,
+    direction: &str,
+    signed: &str,
+) -> Result<(String, Vec<u8>), Response> {
+    if link.expires < now_ms() / 1000 || !state.secrets.verify_link(signed, &link.signature) {
+        return Err((StatusCode::FORBIDDEN, "this link is not valid (or no longer)").into_response());
     }
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT md.content_type FROM media md JOIN messages m ON m.id = md.message_id \
-         WHERE md.id = $1 AND m.direction = 'inbound' AND md.state = 'stored'",
+         WHERE md.id = $1 AND m.direction = $2 AND md.state = 'stored'",
     )
-    .bind(&id)
+    .bind(id)
+    .bind(direction)
     .fetch_optional(&state.db.pool)
     .await
     .unwrap_or(None);
-    let Some((content_type,)) = row else { return StatusCode::NOT_FOUND.into_response() };
-    match state.media.load(&state.db, &id).await {
-        Some(bytes) => served(content_type, bytes),
-        None => StatusCode::NOT_FOUND.into_response(),
+    let Some((content_type,)) = row else { return Err(StatusCode::NOT_FOUND.into_response()) };
+    match state.media.load(&state.db, id).await {
+        Some(bytes) => Ok((content_type, bytes)),
+        None => Err(StatusCode::NOT_FOUND.into_response()),
     }
 }
 

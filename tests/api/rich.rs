@@ -667,15 +667,21 @@ async fn outside_the_window_the_approved_template_goes_instead_of_the_buttons() 
     assert_eq!(app.replies_to(GUEST)[0].content, None, "a template, not the buttons");
 }
 
-#[tokio::test]
-async fn on_sms_choices_are_numbered_and_the_guests_number_picks_one() {
-    let app = spawn_app().await;
+/// The ready path's agent, answering on the SMS number +14155550199 too; its id.
+async fn with_sms(app: &TestApp) -> String {
     let (me, connector, whatsapp, agent) = app.ready_path().await;
     let rows = app.state.list_numbers(&me, &connector).await.unwrap();
     let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
     app.state.save_numbers(&me, &connector, vec![whatsapp, sms.clone()], false).await.unwrap();
     app.state.set_webhook(&me, &connector, &sms).await.unwrap();
     app.state.add_channel(&me, &agent, &sms).await.unwrap();
+    agent
+}
+
+#[tokio::test]
+async fn on_sms_choices_are_numbered_and_the_guests_number_picks_one() {
+    let app = spawn_app().await;
+    let agent = with_sms(&app).await;
     let (url, seen) = hook_answering(serde_json::json!({ "reply": "Pick one", "buttons": ["Spa", "Pool"] })).await;
     // A welcome message first: the reply is two messages, the choices on the second.
     let admin = app.browser("admin@example.com").await;
@@ -740,12 +746,7 @@ async fn an_faq_answer_offers_the_options_written_in_its_brackets() {
 #[tokio::test]
 async fn the_faq_brain_reads_a_number_picked_on_sms_as_the_option_it_names() {
     let app = spawn_app().await;
-    let (me, connector, whatsapp, agent) = app.ready_path().await;
-    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
-    let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
-    app.state.save_numbers(&me, &connector, vec![whatsapp, sms.clone()], false).await.unwrap();
-    app.state.set_webhook(&me, &connector, &sms).await.unwrap();
-    app.state.add_channel(&me, &agent, &sms).await.unwrap();
+    let agent = with_sms(&app).await;
     let admin = app.browser("admin@example.com").await;
     let faq = app::agents::api::CreateAgent {
         faq: "What can I book? | Pick one: [Spa; Pool]\nSpa | The spa opens at 9.".into(),

@@ -174,8 +174,8 @@ fn AgentFields(
         <FieldError error field="welcome_message"/>
         <label>"Questions and answers (one per line: question | answer)"
             <textarea name="faq" rows="5" placeholder="When is breakfast? | Breakfast is served from 7 to 10.">{faq_text}</textarea>
-            <span class="hint">"An answer may end with options in brackets, tapped as buttons on WhatsApp: What can I book? | Pick one: [Spa; Pool; Gym]"</span>
         </label>
+        <p class="hint">"An answer may end with options in brackets, tapped as buttons on WhatsApp: What can I book? | Pick one: [Spa; Pool; Gym]"</p>
         <FieldError error field="faq"/>
         <label>"Fallback reply (when the brain has no answer, fails or is too slow)"
             <input name="fallback_reply" required
