@@ -329,7 +329,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
                 Some(_) => Some(serde_json::json!({ "1": out.body }).to_string()),
                 None => as_template.and_then(|t| t.variables.clone()),
             },
-            content_sid: as_template.map(|t| t.sid.clone()).or(interactive),
+            content_sid: as_template.map(|t| t.sid.clone()).or(interactive.clone()),
             status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),
             // A template carries its own content; the file goes with free text only.
             media_url: out
@@ -387,6 +387,24 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
                 Ok(())
             }
             Err(e) => {
+                // Twilio refused the buttons' content (deleted from the account since, say): it is
+                // forgotten, and the reply goes again at once as text with its choices numbered.
+                if let Some((sid, choices)) = interactive.as_deref().zip(buttons).filter(|_| e.code() != Some(63016)) {
+                    tracing::warn!(error = %e, content_sid = sid, "the choices' content was refused; sending them as text");
+                    crate::twilio::contents::forget(state, &out.connector_id, sid).await?;
+                    let text = format!("{}\n\n{}", out.body, choices.numbered());
+                    keep_text_choices(state, &claim.message_id, &text, &e.to_string()).await?;
+                    let mut tx = state.db.begin_write().await?;
+                    sqlx::query("UPDATE outbox SET lease_until = NULL, run_at = $1 WHERE message_id = $2 AND claims = $3")
+                        .bind(now_ms())
+                        .bind(&claim.message_id)
+                        .bind(claim.claim)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    state.wake_sends().await;
+                    return Ok(());
+                }
                 let code = e.code();
                 state.metrics.send("failed", code);
                 let meaning = match (&e, code.and_then(errors::describe)) {

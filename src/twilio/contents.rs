@@ -48,6 +48,19 @@ pub async fn sid_for(
     Ok(sid)
 }
 
+/// Forgets a content Twilio no longer takes (deleted from the account): the next reply with
+/// those choices creates it again.
+pub async fn forget(state: &AppState, connector_id: &str, sid: &str) -> sqlx::Result<()> {
+    let mut tx = state.db.begin_write().await?;
+    sqlx::query("DELETE FROM twilio_contents WHERE connector_id = $1 AND sid = $2")
+        .bind(connector_id)
+        .bind(sid)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ContentError {
     #[error(transparent)]

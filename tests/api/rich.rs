@@ -587,6 +587,31 @@ async fn an_agents_buttons_go_out_as_quick_replies_created_once_and_a_tap_comes_
 }
 
 #[tokio::test]
+async fn buttons_whose_content_twilio_no_longer_has_go_as_numbered_text_and_are_created_anew() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let (url, _) = hook_answering(serde_json::json!({ "reply": "Which day?", "buttons": ["Today", "Tomorrow"] })).await;
+    use_hook(&app, &agent, url).await;
+    app.sim.sim.guest_message(from_guest("Can I book?")).await.unwrap();
+    reply(&app, 0).await;
+    assert_eq!(content_creations(&app), 1);
+    // The content is deleted from the account (here: the one kept points at nothing Twilio has).
+    sqlx::query("UPDATE twilio_contents SET sid = 'HX00000000000000000000000000000000'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    app.sim.sim.guest_message(from_guest("And another?")).await.unwrap();
+    let second = reply(&app, 1).await;
+    assert_eq!(second, "Which day?\n\n1. Today\n2. Tomorrow\nReply with a number.");
+    assert_eq!(app.replies_to(GUEST).len(), 2, "sent once");
+    // Forgotten: the next reply's buttons are created again.
+    app.sim.sim.guest_message(from_guest("One more?")).await.unwrap();
+    reply(&app, 2).await;
+    assert!(app.replies_to(GUEST)[2].content.is_some());
+    assert_eq!(content_creations(&app), 2);
+}
+
+#[tokio::test]
 async fn a_list_goes_out_as_a_list_picker_and_bad_choices_leave_the_reply_plain_with_a_note() {
     let app = spawn_app().await;
     let (_, _, _, agent) = app.ready_path().await;
