@@ -372,18 +372,30 @@ async fn guest_messages(
 }
 
 /// Transcribes the turn's voice notes not transcribed yet, when the agent transcribes them; the
-/// words (or why there are none) are kept with the file, for the inbox and the turns after.
-async fn hear(state: &AppState, mind: &Mind, files: &mut HashMap<String, Vec<File>>) -> crate::error::Result<()> {
-    let Some(hearing) = &mind.hearing else { return Ok(()) };
+/// words (or why there are none) are kept with the file, for the inbox and the turns after. Gives
+/// each transcription for the execution record: its type, how long it took, and what became of it.
+async fn hear(
+    state: &AppState,
+    mind: &Mind,
+    files: &mut HashMap<String, Vec<File>>,
+) -> crate::error::Result<Vec<serde_json::Value>> {
+    let mut done = Vec::new();
+    let Some(hearing) = &mind.hearing else { return Ok(done) };
     for file in files.values_mut().flatten() {
         let untouched = file.transcript.is_none() && file.transcript_error.is_none();
         if !(file.state == "stored" && file.content_type.starts_with("audio/") && untouched) {
             continue;
         }
+        let started = std::time::Instant::now();
         let heard = match state.media.load(&state.db, &file.id).await {
             Some(audio) => hearing.transcribe(&audio, &file.content_type).await.map_err(|e| format!("{e:#}")),
             None => Err("the file is no longer stored".to_string()),
         };
+        done.push(serde_json::json!({
+            "content_type": file.content_type,
+            "latency_ms": started.elapsed().as_millis() as u64,
+            "error": heard.as_ref().err(),
+        }));
         match heard {
             Ok(words) => file.transcript = Some(words),
             Err(error) => {
@@ -400,7 +412,7 @@ async fn hear(state: &AppState, mind: &Mind, files: &mut HashMap<String, Vec<Fil
             .await?;
         tx.commit().await?;
     }
-    Ok(())
+    Ok(done)
 }
 
 fn switchboard_says(text: String) -> Outgoing {
@@ -447,7 +459,7 @@ async fn think(
 ) -> crate::error::Result<(Vec<Outgoing>, Execution)> {
     let Asked { messages, mut files } = asked;
     let mind = state.minds.get(agent_id, revision, || crate::agents::mind_at(state, agent_id)).await?;
-    hear(state, &mind, &mut files).await?;
+    let transcriptions = hear(state, &mind, &mut files).await?;
     let mut messages = guest_messages(state, &mind, messages, files).await;
     // A guest who answers the agent's last choices by their number (SMS) chose that option.
     // The agent's last reply is the parts queued together (one time): the choices are on one of them.
@@ -515,6 +527,7 @@ async fn think(
             "text": l.text,
         })).collect::<Vec<_>>(),
         "messages": input.messages.iter().map(GuestMessage::as_text).collect::<Vec<_>>(),
+        "transcriptions": transcriptions,
     });
     // "Typing…" while a brain that calls out thinks (one that answers at once needs none), sent
     // beside the call and done before the reply is queued, so it can never land after the reply.

@@ -309,6 +309,17 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
     );
     let shown = inbox_messages(&app, &agent).await;
     assert_eq!(shown[0].media[0].transcript.as_deref(), Some("Is the spa open tonight?"));
+    // The execution record says how long the transcription took.
+    let (input,): (String,) =
+        sqlx::query_as("SELECT input FROM executions").fetch_one(&app.state.db.pool).await.unwrap();
+    let input: Value = serde_json::from_str(&input).unwrap();
+    let transcribed = &input["transcriptions"][0];
+    assert_eq!(
+        (transcribed["content_type"].as_str(), transcribed["error"].is_null()),
+        (Some("audio/ogg"), true),
+        "{input}"
+    );
+    assert!(transcribed["latency_ms"].as_u64().is_some(), "{input}");
     assert_eq!(shown[0].media[0].transcript_error, None);
     // Once: the next turn reads the words kept with the file, in the history.
     app.sim.sim.guest_message(from_guest("And the pool?")).await.unwrap();
@@ -624,6 +635,11 @@ async fn a_list_goes_out_as_a_list_picker_and_bad_choices_leave_the_reply_plain_
     reply(&app, 0).await;
     let picker = app.replies_to(GUEST)[0].content.clone().unwrap();
     assert_eq!(picker["twilio/list-picker"]["button"], "Treatments");
+    // The same list on the next turn: the content created before goes again.
+    app.sim.sim.guest_message(from_guest("And tomorrow?")).await.unwrap();
+    reply(&app, 1).await;
+    assert_eq!(app.replies_to(GUEST)[1].content, Some(picker.clone()));
+    assert_eq!(content_creations(&app), 1, "created once, reused");
     assert_eq!(
         picker["twilio/list-picker"]["items"][0],
         serde_json::json!({ "item": "Massage", "id": "m", "description": "50 minutes" })
@@ -634,8 +650,8 @@ async fn a_list_goes_out_as_a_list_picker_and_bad_choices_leave_the_reply_plain_
     let (url, _) = hook_answering(too_many).await;
     use_hook(&app, &agent, url).await;
     app.sim.sim.guest_message(from_guest("Options?")).await.unwrap();
-    reply(&app, 1).await;
-    let plain = &app.replies_to(GUEST)[1];
+    reply(&app, 2).await;
+    let plain = &app.replies_to(GUEST)[2];
     assert_eq!((plain.body.as_str(), plain.content.is_none()), ("Pick one", true));
     let shown = {
         let admin = app.browser("admin@example.com").await;
