@@ -101,10 +101,8 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
            agent_id = excluded.agent_id, last_inbound_at = excluded.last_inbound_at, \
            last_activity_at = excluded.last_inbound_at, state = 'live', ended_at = NULL",
         values(guests.len(), 5, 1, |n| format!(
-            "(${}, ${}, ${}, ${}, (SELECT ${} WHERE NOT EXISTS (SELECT 1 FROM conversations u \
-             WHERE u.number_id = ${} AND u.guest_user_id = ${})), \
-             (SELECT agent_id FROM channels WHERE number_id = ${}), $1, $1, $1)",
-            n[0], n[1], n[2], n[3], n[4], n[1], n[4], n[1]
+            "(${}, ${}, ${}, ${}, ${}, (SELECT agent_id FROM channels WHERE number_id = ${}), $1, $1, $1)",
+            n[0], n[1], n[2], n[3], n[4], n[1]
         ))
     ))
     .bind(now);

@@ -201,7 +201,7 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
         }
         // The brain gets the guest's files: while one is still being downloaded, the turn waits
         // for it (the media worker brings the turn forward when it is done), for a while.
-        let files = files_of(state, inbound.iter().map(|m| m.id.as_str())).await?;
+        let files = files_of(state, &with_files(inbound.iter().map(|m| (m.id.as_str(), m.params.as_deref())))).await?;
         let waited_since = crate::now_ms() - state.tuning.media_wait.as_millis() as i64;
         let on_the_way = inbound.iter().any(|m| {
             m.created_at > waited_since && files.get(&m.id).is_some_and(|f| f.iter().any(|f| f.state == "pending"))
@@ -287,23 +287,32 @@ struct File {
     transcript_error: Option<String>,
 }
 
-/// The files of the guest's messages, by message, in order.
-async fn files_of<'a>(
-    state: &AppState,
-    messages: impl ExactSizeIterator<Item = &'a str> + Clone,
-) -> sqlx::Result<HashMap<String, Vec<File>>> {
+/// Of guests' messages (id, Twilio's parameters), those that came with files (`NumMedia`): the
+/// only ones [`files_of`] needs to ask about, so a turn of text asks nothing.
+fn with_files<'a>(messages: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> Vec<&'a str> {
+    messages
+        .filter(|(_, params)| {
+            let params = crate::twilio::inbound::stored(*params);
+            crate::twilio::inbound::param(&params, "NumMedia").is_some_and(|n| n != "0")
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The files of the guest's messages `ids`, by message, in order.
+async fn files_of(state: &AppState, ids: &[&str]) -> sqlx::Result<HashMap<String, Vec<File>>> {
     let mut files = HashMap::<String, Vec<File>>::new();
-    if messages.len() == 0 {
+    if ids.is_empty() {
         return Ok(files);
     }
-    let ids = crate::pipeline::batch::values(messages.len(), 1, 0, |n| format!("${}", n[0]));
+    let placeholders = crate::pipeline::batch::values(ids.len(), 1, 0, |n| format!("${}", n[0]));
     let sql = format!(
         "SELECT message_id, id, content_type, state, transcript, transcript_error FROM media \
-         WHERE message_id IN ({ids}) ORDER BY message_id, position"
+         WHERE message_id IN ({placeholders}) ORDER BY message_id, position"
     );
     let mut query = sqlx::query_as::<_, File>(&sql);
-    for id in messages {
-        query = query.bind(id);
+    for id in ids {
+        query = query.bind(*id);
     }
     for file in query.fetch_all(&state.db.pool).await? {
         files.entry(file.message_id.clone()).or_default().push(file);
@@ -415,6 +424,33 @@ async fn hear(
     Ok(done)
 }
 
+/// A guest who answers by a number (SMS) picks that option of the agent's last reply's choices.
+/// Asked only when a message is a bare number.
+async fn pick_by_number(state: &AppState, conversation_id: &str, messages: &mut [GuestMessage]) -> sqlx::Result<()> {
+    let numbers = |m: &GuestMessage| m.choice.is_none() && m.text.trim().trim_end_matches('.').parse::<usize>().is_ok();
+    if !messages.iter().any(numbers) {
+        return Ok(());
+    }
+    // The agent's last reply is the parts queued together (one time): the choices are on one of them.
+    let offered: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT choices FROM messages WHERE conversation_id = $1 AND direction = 'outbound' AND origin IS NULL \
+         AND choices IS NOT NULL AND created_at = (SELECT MAX(l.created_at) FROM messages l \
+         WHERE l.conversation_id = $1 AND l.direction = 'outbound' AND l.origin IS NULL) LIMIT 1",
+    )
+    .bind(conversation_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    let Some(offered) = offered.and_then(|(c,)| serde_json::from_str::<Choices>(c.as_deref()?).ok()) else {
+        return Ok(());
+    };
+    for message in messages.iter_mut().filter(|m| numbers(m)) {
+        if let Some(option) = offered.picked(&message.text) {
+            message.choice = Some(app::inbox::Choice { text: option.title.clone(), id: Some(option.id.clone()) });
+        }
+    }
+    Ok(())
+}
+
 fn switchboard_says(text: String) -> Outgoing {
     Outgoing { origin: Some("switchboard"), ..Outgoing::text(text) }
 }
@@ -461,22 +497,7 @@ async fn think(
     let mind = state.minds.get(agent_id, revision, || crate::agents::mind_at(state, agent_id)).await?;
     let transcriptions = hear(state, &mind, &mut files).await?;
     let mut messages = guest_messages(state, &mind, messages, files).await;
-    // A guest who answers the agent's last choices by their number (SMS) chose that option.
-    // The agent's last reply is the parts queued together (one time): the choices are on one of them.
-    let offered: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT choices FROM messages WHERE conversation_id = $1 AND direction = 'outbound' AND origin IS NULL \
-         AND choices IS NOT NULL AND created_at = (SELECT MAX(l.created_at) FROM messages l \
-         WHERE l.conversation_id = $1 AND l.direction = 'outbound' AND l.origin IS NULL) LIMIT 1",
-    )
-    .bind(&claim.conversation_id)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    let offered: Option<Choices> = offered.and_then(|(c,)| serde_json::from_str(c.as_deref()?).ok());
-    for message in messages.iter_mut().filter(|m| m.choice.is_none()) {
-        if let Some(option) = offered.as_ref().and_then(|c| c.picked(&message.text)) {
-            message.choice = Some(app::inbox::Choice { text: option.title.clone(), id: Some(option.id.clone()) });
-        }
-    }
+    pick_by_number(state, &claim.conversation_id, &mut messages).await?;
     // The conversation so far (the last 20 messages before this turn), oldest first; commands
     // and Switchboard's own answers are not part of it.
     let earlier: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
@@ -487,8 +508,8 @@ async fn think(
     .fetch_all(&state.db.pool)
     .await?;
     let greeted = earlier.iter().any(|(_, direction, ..)| direction == "outbound");
-    let guests = earlier.iter().filter(|m| m.1 == "inbound").map(|m| m.0.as_str());
-    let mut earlier_files = files_of(state, guests.collect::<Vec<_>>().into_iter()).await?;
+    let guests = earlier.iter().filter(|m| m.1 == "inbound").map(|m| (m.0.as_str(), m.3.as_deref()));
+    let mut earlier_files = files_of(state, &with_files(guests)).await?;
     let input = TurnInput {
         agent: mind.name.clone(),
         instructions: mind.instructions.clone(),
