@@ -29,31 +29,52 @@ impl Outgoing {
     }
 }
 
-/// The statements that queue messages for the sender at the end of the conversation's send
-/// order, each only when `condition` holds: the first reserves the places (and, a message on
-/// its way out being activity, makes the conversation live again if it had ended); each
-/// message's row and outbox entry follow, its place read back from the conversation. Locks the
-/// conversation's row first: callers that also lock its turn do so after these, as the webhook
-/// does.
+/// The statements that queue messages for the sender at the end of their conversations' send
+/// orders, each only when `condition` holds. Each conversation's places are reserved first, in
+/// the order given (which, a message on its way out being activity, also makes it live again if
+/// it had ended); every message's row and outbox entry follow, its place read back from its
+/// conversation. Callers that also lock the turn do so after these, as the webhook does.
+///
+/// The messages go in by the last character of their id: each adds to the dashboard's counter of
+/// that shard (migration 0024) in the same transaction, and on PostgreSQL two transactions taking
+/// two shards in opposite orders would each wait for the other until one was cancelled as a
+/// deadlock. The webhook's batches take them in this order too.
 pub fn queue_statements(
-    conversation_id: &str,
+    queues: &[(&str, &[Outgoing])],
     connector_id: &str,
-    messages: &[Outgoing],
     now: i64,
     condition: &Condition,
 ) -> Vec<Statement> {
     let (c, k) = (&condition.sql, condition.next());
-    let mut statements = vec![condition
-        .statement(format!(
-            "UPDATE conversations SET out_seq = out_seq + ${k}, last_activity_at = ${}, state = 'live', ended_at = NULL \
-             WHERE id = ${} AND {c}",
-            k + 1,
-            k + 2
-        ))
-        .bind(messages.len() as i64)
-        .bind(now)
-        .bind(conversation_id)];
-    for (i, m) in messages.iter().enumerate() {
+    // Each conversation once, with all its messages in the order given.
+    let mut conversations: Vec<(&str, Vec<&Outgoing>)> = Vec::new();
+    for (conversation_id, messages) in queues {
+        match conversations.iter_mut().find(|(id, _)| id == conversation_id) {
+            Some((_, all)) => all.extend(messages.iter()),
+            None => conversations.push((conversation_id, messages.iter().collect())),
+        }
+    }
+    conversations.retain(|(_, messages)| !messages.is_empty());
+    let mut statements = Vec::new();
+    // (the message, its conversation, how many of that conversation's messages come after it)
+    let mut rows: Vec<(&Outgoing, &str, usize)> = Vec::new();
+    for (conversation_id, messages) in &conversations {
+        statements.push(
+            condition
+                .statement(format!(
+                    "UPDATE conversations SET out_seq = out_seq + ${k}, last_activity_at = ${}, state = 'live', \
+                     ended_at = NULL WHERE id = ${} AND {c}",
+                    k + 1,
+                    k + 2
+                ))
+                .bind(messages.len() as i64)
+                .bind(now)
+                .bind(*conversation_id),
+        );
+        rows.extend(messages.iter().enumerate().map(|(i, m)| (*m, *conversation_id, messages.len() - 1 - i)));
+    }
+    rows.sort_by(|a, b| (a.0.id.chars().last(), &a.0.id).cmp(&(b.0.id.chars().last(), &b.0.id)));
+    for (m, conversation_id, after) in rows {
         statements.push(
             condition
                 .statement(format!(
@@ -97,7 +118,7 @@ pub fn queue_statements(
                 ))
                 .bind(m.id.as_str())
                 .bind(conversation_id)
-                .bind((messages.len() - 1 - i) as i64)
+                .bind(after as i64)
                 .bind(now),
         );
     }
@@ -112,7 +133,7 @@ pub async fn queue(
     messages: &[Outgoing],
     now: i64,
 ) -> sqlx::Result<()> {
-    for statement in queue_statements(conversation_id, connector_id, messages, now, &Condition::always()) {
+    for statement in queue_statements(&[(conversation_id, messages)], connector_id, now, &Condition::always()) {
         statement.run(tx).await?;
     }
     Ok(())

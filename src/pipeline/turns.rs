@@ -632,12 +632,12 @@ async fn finish(
     let (own, agents): (Vec<Outgoing>, Vec<Outgoing>) = parts.into_iter().partition(|p| p.origin.is_some());
     // Rows are locked in the order the webhook locks them (conversation, then turn), so the two
     // can never deadlock on PostgreSQL.
-    let mut script = Vec::new();
-    let mut touched = Vec::new();
-    for (conversation, messages) in [(claim.conversation_id.clone(), own), (target, agents)] {
-        if !messages.is_empty() {
-            script.extend(outbox::queue_statements(&conversation, &ctx.connector_id, &messages, now, &lease));
-            touched.push(conversation);
+    let queues = [(claim.conversation_id.as_str(), own.as_slice()), (target.as_str(), agents.as_slice())];
+    let mut script = outbox::queue_statements(&queues, &ctx.connector_id, now, &lease);
+    let mut touched: Vec<String> = Vec::new();
+    for (conversation, messages) in queues {
+        if !messages.is_empty() && !touched.iter().any(|t| t == conversation) {
+            touched.push(conversation.to_string());
         }
     }
     if !inbound.is_empty() {

@@ -514,3 +514,81 @@ async fn outside_the_window_the_agents_approved_template_goes_instead() {
     .unwrap();
     assert_eq!(stored, (None, None, None, None));
 }
+
+/// Many turns closing at once, each queueing a reply of several parts (and Switchboard's own
+/// message beside it) for guests who wrote several times: every message counts on the
+/// dashboard's counters in the transaction that writes it, and on PostgreSQL two transactions
+/// that took the same counters in opposite orders would each wait for the other until one was
+/// cancelled as a deadlock (seen once between two instances in the topology test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replies_of_several_parts_queued_at_once_never_deadlock() {
+    use switchboard::{db::Condition, pipeline::outbox};
+    const GUESTS: usize = 24;
+    const ROUNDS: usize = 6;
+    let app = spawn_app().await;
+    let (_, connector, number, _) = app.ready_path().await;
+    let db = app.state.db.clone();
+    let now = switchboard::now_ms();
+    let mut conversations = Vec::new();
+    for g in 0..GUESTS {
+        let id = switchboard::new_id();
+        sqlx::query(
+            "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at, last_inbound_at) \
+             VALUES ($1, $2, $3, $4, $4, $4)",
+        )
+        .bind(&id)
+        .bind(&number)
+        .bind(guest(100 + g))
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        // The guest's messages waited from a few milliseconds to a minute: their waits fall in
+        // buckets of their own.
+        for k in 0..4i64 {
+            sqlx::query(
+                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+                 VALUES ($1, $2, $3, 'inbound', 'hello', 'received', $4)",
+            )
+            .bind(switchboard::new_id())
+            .bind(&id)
+            .bind(&connector)
+            .bind(now - 7i64.pow(k as u32 + 1) * (g as i64 + 1))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        conversations.push(id);
+    }
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut turns = tokio::task::JoinSet::new();
+    for round in 0..ROUNDS {
+        for conversation in &conversations {
+            let (db, conversation, connector, failures) =
+                (db.clone(), conversation.clone(), connector.clone(), failures.clone());
+            turns.spawn(async move {
+                let own = vec![outbox::Outgoing { origin: Some("switchboard"), ..outbox::Outgoing::text("Welcome") }];
+                let parts: Vec<_> = (0..3).map(|p| outbox::Outgoing::text(format!("part {p} of {round}"))).collect();
+                let now = switchboard::now_ms();
+                let queues = [(conversation.as_str(), own.as_slice()), (conversation.as_str(), parts.as_slice())];
+                let script = outbox::queue_statements(&queues, &connector, now, &Condition::always());
+                if let Err(e) = db.write_script(script, false).await {
+                    eprintln!("{e}");
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    }
+    while let Some(done) = turns.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 0, "turns cancelled (as deadlocks)");
+    let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(queued, (GUESTS * ROUNDS * 4) as i64, "every message queued once");
+    // Each conversation's messages keep their order: its places are 1.. with none twice.
+    let (places,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT conversation_id || ':' || seq) FROM outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(places, queued);
+}
