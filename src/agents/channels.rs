@@ -8,21 +8,37 @@ pub async fn channels(state: &AppState, me: &Me, agent_id: &str) -> Result<Vec<C
     Ok(store::channels(&state.db.pool, agent_id).await?)
 }
 
-/// A route's number: empty for none, else E.164 (a `whatsapp:` prefix is taken off).
-fn route_number(field: &str, value: Option<&str>) -> std::result::Result<Option<String>, AppError> {
+/// A route's guest: empty for none, else a phone number in E.164 or, on a WhatsApp number, a
+/// WhatsApp user id (a guest with a username may have no phone number); a `whatsapp:` prefix is
+/// taken off.
+fn route_address(field: &str, value: Option<&str>, whatsapp: bool) -> std::result::Result<Option<String>, AppError> {
     let Some(value) = value.map(|v| v.trim().trim_start_matches("whatsapp:")).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let e164 = crate::is_e164(value);
-    if e164 {
-        Ok(Some(value.to_string()))
-    } else {
-        Err(AppError::invalid(field, "Type the number in international format, e.g. +14155550123, or leave it empty."))
+    if crate::is_e164(value) {
+        return Ok(Some(value.to_string()));
+    }
+    match (crate::is_whatsapp_user_id(value), whatsapp) {
+        (true, true) => Ok(Some(value.to_string())),
+        (true, false) => Err(AppError::invalid(
+            field,
+            "A WhatsApp user id routes only a WhatsApp number. Type a phone number in international format, e.g. \
+             +14155550123, or leave it empty.",
+        )),
+        (false, true) => Err(AppError::invalid(
+            field,
+            "Type the number in international format, e.g. +14155550123, or a WhatsApp user id such as \
+             US.13491208655302741918, or leave it empty.",
+        )),
+        (false, false) => Err(AppError::invalid(
+            field,
+            "Type the number in international format, e.g. +14155550123, or leave it empty.",
+        )),
     }
 }
 
-/// Sets a channel's routes: `inbound_from` (only messages from this number reach the agent)
-/// and `outbound_to` (replies go to this fixed number instead of the sender). Empty clears.
+/// Sets a channel's routes: `inbound_from` (only messages from this guest reach the agent)
+/// and `outbound_to` (replies go to this fixed recipient instead of the sender). Empty clears.
 pub async fn set_routes(
     state: &AppState,
     me: &Me,
@@ -31,20 +47,21 @@ pub async fn set_routes(
     inbound_from: Option<&str>,
     outbound_to: Option<&str>,
 ) -> Result<ChannelRow> {
-    require_agent(state, me, agent_id).await?;
-    let inbound_from = route_number("inbound_from", inbound_from)?;
-    let outbound_to = route_number("outbound_to", outbound_to)?;
+    let channel = channels(state, me, agent_id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel_id)
+        .ok_or_else(|| AppError::NotFound("Channel".into()))?;
+    let whatsapp = channel.provider == Provider::WhatsApp;
+    let inbound_from = route_address("inbound_from", inbound_from, whatsapp)?;
+    let outbound_to = route_address("outbound_to", outbound_to, whatsapp)?;
     let db = &state.db.pool;
     if !store::set_routes(db, agent_id, channel_id, inbound_from.as_deref(), outbound_to.as_deref()).await? {
         return Err(AppError::NotFound("Channel".into()).into());
     }
     state.hooks.clear();
     tracing::info!(agent_id, channel_id, "channel routes set");
-    channels(state, me, agent_id)
-        .await?
-        .into_iter()
-        .find(|c| c.id == channel_id)
-        .ok_or_else(|| AppError::NotFound("Channel".into()).into())
+    Ok(ChannelRow { inbound_from, outbound_to, ..channel })
 }
 
 /// The connector's active numbers, each with the agent it already answers for, if another.

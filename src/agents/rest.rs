@@ -181,9 +181,11 @@ pub struct Channel {
     number: String,
     /// `whatsapp` or `sms`.
     provider: String,
-    /// Inbound route: only messages from this number reach the agent.
+    /// Inbound route: only messages from this guest reach the agent: a number in E.164, or on
+    /// WhatsApp a user id (`US.13491208655302741918`).
     inbound_from: Option<String>,
-    /// Outbound route: replies go to this fixed number instead of the sender.
+    /// Outbound route: replies go to this fixed recipient (a number, or on WhatsApp a user id)
+    /// instead of the sender.
     outbound_to: Option<String>,
 }
 

@@ -159,15 +159,22 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
             state.rejections.note(&connector.id, "unknown_number");
             return Ok("unknown_number");
         };
-        // The channel's inbound route: only this sender reaches the agent.
-        let routed = number.inbound_from.as_deref().is_none_or(|only| only == from.trim_start_matches("whatsapp:"));
+        // The channel's inbound route: only this guest reaches the agent, named by their phone
+        // number or their WhatsApp user id, whichever of the two Twilio gives.
+        let external_user_id = param(&params, "ExternalUserId");
+        let routed = number.inbound_from.as_deref().is_none_or(|only| {
+            [Some(from), external_user_id]
+                .into_iter()
+                .flatten()
+                .any(|a| a.trim().trim_start_matches("whatsapp:") == only)
+        });
         let inbound = Inbound {
             connector_id: connector.id.clone(),
             number_id: number.id,
             turn: connector.receive_inbound && number.active && routed,
             message_sid: sid.to_string(),
             from: from.to_string(),
-            external_user_id: param(&params, "ExternalUserId").map(|id| user_id(id, from)),
+            external_user_id: external_user_id.map(|id| user_id(id, from)),
             profile_name: param(&params, "ProfileName").map(str::to_string),
             body: param(&params, "Body").unwrap_or("").to_string(),
             params: serde_json::to_string(&params).unwrap_or_default(),

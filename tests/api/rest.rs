@@ -437,6 +437,63 @@ async fn channel_routes_filter_senders_and_send_replies_to_a_fixed_number() {
     assert_eq!(channels.as_array().unwrap().len(), 1, "nothing half-saved");
 }
 
+/// WhatsApp guests with a username may have no phone number to route by: a route names them by
+/// their WhatsApp user id, and matches them whether Twilio gives their phone or the id.
+#[tokio::test]
+async fn channel_routes_name_whatsapp_guests_by_their_user_id() {
+    let app = spawn_app().await;
+    let (me, connector, whatsapp, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+    let (_, channels) = api.get("/api/agents/concierge/channels").await;
+    let path = format!("/api/agents/concierge/channels/{}", channels[0]["id"].as_str().unwrap());
+    const ANA: &str = "US.13491208655302741918";
+    let write = |from: &str, user: Option<&str>, body: &str| {
+        let inbound = Inbound {
+            to: "whatsapp:+14155550100".into(),
+            from: format!("whatsapp:{from}"),
+            external_user_id: user.map(|u| format!("whatsapp:{u}")),
+            body: body.into(),
+            ..Default::default()
+        };
+        app.sim.sim.guest_message(inbound)
+    };
+
+    let (status, routed) =
+        api.call(Method::PUT, &path, Some(json!({ "inbound_from": format!("whatsapp:{ANA}") }))).await;
+    assert_eq!((status, routed["inbound_from"].as_str()), (StatusCode::OK, Some(ANA)), "{routed}");
+    // Ana by her phone (the id beside it), then by the id alone; another username is not answered.
+    write("+15550001111", Some(ANA), "When is breakfast?").await.unwrap();
+    eventually("Ana's reply by phone", || async { app.replies_to("whatsapp:+15550001111").pop() }).await;
+    write("US.99999999999999999999", Some("US.99999999999999999999"), "When is breakfast?").await.unwrap();
+    write(ANA, Some(ANA), "And dinner?").await.unwrap();
+    eventually("Ana's reply by her id", || async { app.replies_to(&format!("whatsapp:{ANA}")).pop() }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(app.replies_to("whatsapp:US.99999999999999999999").is_empty(), "the other username gets no reply");
+
+    // Replies routed to a fixed recipient known by a user id go to that id.
+    let (status, routed) = api.call(Method::PUT, &path, Some(json!({ "inbound_from": "", "outbound_to": ANA }))).await;
+    assert_eq!((status, routed["outbound_to"].as_str()), (StatusCode::OK, Some(ANA)), "{routed}");
+    let before = app.replies_to(&format!("whatsapp:{ANA}")).len();
+    write("+15550004444", None, "When is breakfast?").await.unwrap();
+    eventually("the guest's answer reaches Ana", || async {
+        (app.replies_to(&format!("whatsapp:{ANA}")).len() > before).then_some(())
+    })
+    .await;
+    assert!(app.replies_to("whatsapp:+15550004444").is_empty(), "the guest is not answered directly");
+
+    // An SMS number has no user ids: such a route there is refused, and nothing is saved.
+    let rows = app.state.list_numbers(&me, &connector).await.unwrap();
+    let sms = TestApp::number(&rows, "+14155550199", false).id.clone();
+    app.state.save_numbers(&me, &connector, vec![whatsapp, sms.clone()], false).await.unwrap();
+    let (status, body) = api
+        .call(Method::POST, "/api/agents/concierge/channels", Some(json!({ "number_id": sms, "inbound_from": ANA })))
+        .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("inbound_from")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("WhatsApp"), "{body}");
+    let (_, channels) = api.get("/api/agents/concierge/channels").await;
+    assert_eq!(channels.as_array().unwrap().len(), 1, "nothing half-saved");
+}
+
 #[tokio::test]
 async fn conversations_page_with_a_cursor_and_say_how_many_there_are() {
     conversations_page(spawn_app().await).await;

@@ -42,6 +42,7 @@ pub fn ChannelsPage() -> impl IntoView {
                                 {list.into_iter().map(|ch| {
                                     let channel_id = ch.id.clone();
                                     let number = ch.phone_number.clone();
+                                    let whatsapp = ch.provider == crate::connectors::Provider::WhatsApp;
                                     view! {
                                         <tr data-number=number>
                                             <td class="mono">{ch.phone_number}</td>
@@ -61,10 +62,18 @@ pub fn ChannelsPage() -> impl IntoView {
                                                     <ActionForm action=routes attr:class="form">
                                                         <input type="hidden" name="agent_id" value=agent_id()/>
                                                         <input type="hidden" name="channel_id" value=ch.id.clone()/>
-                                                        <label>"Accept only messages from (empty: everyone)"
+                                                        <label>{if whatsapp {
+                                                            "Accept only messages from (a number or WhatsApp user id; empty: everyone)"
+                                                        } else {
+                                                            "Accept only messages from (empty: everyone)"
+                                                        }}
                                                             <input name="inbound_from" placeholder="+14155550123" value=ch.inbound_from.clone()/>
                                                         </label>
-                                                        <label>"Send replies to a fixed number (empty: to the sender)"
+                                                        <label>{if whatsapp {
+                                                            "Send replies to a fixed number or WhatsApp user id (empty: to the sender)"
+                                                        } else {
+                                                            "Send replies to a fixed number (empty: to the sender)"
+                                                        }}
                                                             <input name="outbound_to" placeholder="+14155550123" value=ch.outbound_to.clone()/>
                                                         </label>
                                                         <button type="submit">"Save routes"</button>

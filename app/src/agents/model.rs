@@ -166,9 +166,10 @@ pub struct ChannelRow {
     pub connector_name: String,
     pub phone_number: String,
     pub provider: Provider,
-    /// Inbound route: only messages from this number reach the agent.
+    /// Inbound route: only messages from this guest (E.164, or a WhatsApp user id) reach the agent.
     pub inbound_from: Option<String>,
-    /// Outbound route: replies go to this fixed number instead of the sender.
+    /// Outbound route: replies go to this fixed recipient (E.164, or a WhatsApp user id) instead
+    /// of the sender.
     pub outbound_to: Option<String>,
 }
 
