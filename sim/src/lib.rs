@@ -616,7 +616,7 @@ impl Sim {
     }
 }
 
-pub use webhooks::{sign, Delivery, Inbound, MediaFile, Place, Tap};
+pub use webhooks::{ogg_page, sign, Delivery, Inbound, MediaFile, Place, Tap};
 
 /// A running simulator.
 pub struct Handle {

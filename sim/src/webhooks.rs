@@ -80,6 +80,39 @@ pub struct MediaFile {
     pub data: Vec<u8>,
 }
 
+impl MediaFile {
+    /// A voice note as WhatsApp records it, `seconds` long: Opus in Ogg (its headers, and pages of
+    /// silence whose granule positions say how far they play), with a pre-skip of 312 samples.
+    pub fn voice_note(seconds: u64) -> MediaFile {
+        let mut head = b"OpusHead\x01\x01".to_vec();
+        head.extend_from_slice(&312u16.to_le_bytes());
+        head.extend_from_slice(&16_000u32.to_le_bytes());
+        head.extend_from_slice(&[0, 0, 0]);
+        let mut data = ogg_page(2, 0, 0, &head);
+        data.extend(ogg_page(0, 0, 1, b"OpusTags\x00\x00\x00\x00\x00\x00\x00\x00"));
+        data.extend(ogg_page(0, 48_000 + 312, 2, &[0xf8; 40]));
+        // A page whose packet goes on past it has no granule position of its own.
+        data.extend(ogg_page(0, u64::MAX, 3, &[0xf8; 40]));
+        data.extend(ogg_page(4, seconds * 48_000 + 312, 4, &[0xf8; 40]));
+        MediaFile { content_type: "audio/ogg".into(), data }
+    }
+}
+
+/// An Ogg page of one stream: its header (version 0, the flags, the granule position, stream 1,
+/// the page's number, no checksum), one segment, the packet (under 256 bytes).
+pub fn ogg_page(flags: u8, granule: u64, sequence: u32, packet: &[u8]) -> Vec<u8> {
+    let mut page = b"OggS\x00".to_vec();
+    page.push(flags);
+    page.extend_from_slice(&granule.to_le_bytes());
+    page.extend_from_slice(&1u32.to_le_bytes());
+    page.extend_from_slice(&sequence.to_le_bytes());
+    page.extend_from_slice(&[0; 4]);
+    page.push(1);
+    page.push(packet.len() as u8);
+    page.extend_from_slice(packet);
+    page
+}
+
 mod base64_bytes {
     use base64::{engine::general_purpose::STANDARD, Engine};
     use serde::{Deserialize, Deserializer, Serializer};

@@ -15,6 +15,9 @@ use crate::{
 pub const MAX_AUDIO_BYTES: usize = 25 * 1024 * 1024;
 /// The longest transcript kept: a voice note of several minutes.
 pub const MAX_TRANSCRIPT_CHARS: usize = 8000;
+/// The longest voice note transcribed, where its format says how long it is (Ogg, WAV): a
+/// transcription is paid by the minute, and a guest's half-hour recording is not a message.
+pub const MAX_AUDIO_SECONDS: f64 = 600.0;
 
 pub struct Transcriber {
     pub http: Outbound,
@@ -29,6 +32,13 @@ impl Transcriber {
     pub async fn transcribe(&self, audio: &[u8], content_type: &str) -> anyhow::Result<String> {
         if audio.len() > MAX_AUDIO_BYTES {
             anyhow::bail!("the voice note is over 25 MB");
+        }
+        if let Some(seconds) = audio_seconds(audio).filter(|s| *s > MAX_AUDIO_SECONDS) {
+            anyhow::bail!(
+                "the voice note is {} long; at most {} minutes are transcribed",
+                minutes(seconds),
+                MAX_AUDIO_SECONDS / 60.0
+            );
         }
         let boundary = format!("switchboard-{}", crate::new_id());
         let body = multipart(&boundary, &self.model, audio, content_type);
@@ -65,6 +75,68 @@ impl Transcriber {
             .await
             .map_err(|_| anyhow::anyhow!("the transcription API took too long"))?
     }
+}
+
+/// "12 min 5 s".
+fn minutes(seconds: f64) -> String {
+    let whole = seconds.round() as u64;
+    format!("{} min {} s", whole / 60, whole % 60)
+}
+
+/// How long a recording plays, from its own headers, for the formats that say so without decoding:
+/// Ogg (WhatsApp's voice notes: Opus, or Vorbis) and WAV. None for any other format, or a file that
+/// does not read as its format says.
+pub fn audio_seconds(audio: &[u8]) -> Option<f64> {
+    if audio.starts_with(b"OggS") {
+        ogg_seconds(audio)
+    } else if audio.starts_with(b"RIFF") && audio.get(8..12) == Some(b"WAVE") {
+        wav_seconds(audio)
+    } else {
+        None
+    }
+}
+
+/// An Ogg stream's length: the granule position of its last page (the samples played until then)
+/// over the codec's rate, less Opus's pre-skip. The first page's packet names the codec.
+fn ogg_seconds(audio: &[u8]) -> Option<f64> {
+    let u16_at = |at: usize| audio.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| audio.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")));
+    // The first page's header: 27 bytes, then one byte per segment, then its packet.
+    let segments = *audio.get(26)? as usize;
+    let packet = 27 + segments;
+    let (rate, skip) = if audio.get(packet..packet + 8) == Some(b"OpusHead") {
+        (48_000.0, f64::from(u16_at(packet + 10)?))
+    } else if audio.get(packet..packet + 7) == Some(b"\x01vorbis") {
+        (f64::from(u32_at(packet + 12)?), 0.0)
+    } else {
+        return None;
+    };
+    if rate <= 0.0 {
+        return None;
+    }
+    // The last page: the last capture pattern whose header fits, with a granule position that is
+    // set (past the headers' first page: a file of headers alone says nothing).
+    let last = (1..audio.len().saturating_sub(27))
+        .rev()
+        .find(|&at| audio[at..at + 4] == *b"OggS" && audio[at + 4] == 0 && audio[at + 6..at + 14] != [0xff; 8])?;
+    let granule = u64::from_le_bytes(audio[last + 6..last + 14].try_into().expect("eight bytes"));
+    Some(((granule as f64) - skip).max(0.0) / rate)
+}
+
+/// A WAV file's length: its `data` chunk's size over the format's bytes per second.
+fn wav_seconds(audio: &[u8]) -> Option<f64> {
+    let u32_at = |at: usize| audio.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")));
+    let (mut at, mut byte_rate, mut data) = (12usize, None, None);
+    while let (Some(id), Some(size)) = (audio.get(at..at + 4), u32_at(at + 4)) {
+        match id {
+            b"fmt " => byte_rate = u32_at(at + 16),
+            b"data" => data = Some(size),
+            _ => {}
+        }
+        at = at.checked_add(8 + size as usize + (size as usize & 1))?;
+    }
+    let byte_rate = byte_rate.filter(|r| *r > 0)?;
+    Some(f64::from(data?) / f64::from(byte_rate))
 }
 
 /// The file's name as the API reads its format from it.
@@ -124,5 +196,39 @@ mod tests {
         assert!(sneaky.contains("Content-Type: audio/oggX-Evil: 1\r\n\r\nx"), "{sneaky}");
         assert_eq!(file_name("audio/amr"), "voice-note.amr");
         assert_eq!(file_name("audio/unknown"), "voice-note");
+    }
+
+    #[test]
+    fn a_recordings_length_is_read_from_its_headers() {
+        use twilio_sim::{ogg_page, MediaFile};
+        let voice_note = MediaFile::voice_note;
+        assert_eq!(audio_seconds(&voice_note(42).data), Some(42.0));
+        assert_eq!(audio_seconds(&voice_note(11 * 60).data), Some(660.0));
+        // Vorbis at 44.1 kHz: its own rate, no pre-skip.
+        let mut id = b"\x01vorbis".to_vec();
+        id.extend_from_slice(&0u32.to_le_bytes());
+        id.push(2);
+        id.extend_from_slice(&44_100u32.to_le_bytes());
+        id.extend_from_slice(&[0; 13]);
+        let mut vorbis = ogg_page(2, 0, 0, &id);
+        vorbis.extend(ogg_page(4, 44_100 * 90, 1, &[1; 10]));
+        assert_eq!(audio_seconds(&vorbis), Some(90.0));
+        // WAV: 16-bit mono at 8 kHz is 16,000 bytes a second; a chunk before `fmt ` is passed over.
+        let mut wav = b"RIFF\x00\x00\x00\x00WAVE".to_vec();
+        wav.extend_from_slice(b"LIST\x03\x00\x00\x00abc\x00");
+        wav.extend_from_slice(b"fmt \x10\x00\x00\x00\x01\x00\x01\x00");
+        wav.extend_from_slice(&8_000u32.to_le_bytes());
+        wav.extend_from_slice(&16_000u32.to_le_bytes());
+        wav.extend_from_slice(b"\x02\x00\x10\x00data");
+        wav.extend_from_slice(&48_000u32.to_le_bytes());
+        wav.extend_from_slice(&[0; 48_000]);
+        assert_eq!(audio_seconds(&wav), Some(3.0));
+        // Formats that do not say, and files cut short or lying, have no length: the size cap holds.
+        assert_eq!(audio_seconds(b"ID3\x04 an mp3"), None);
+        assert_eq!(audio_seconds(b"OggS"), None);
+        assert_eq!(audio_seconds(&voice_note(5).data[..40]), None);
+        assert_eq!(audio_seconds(b"Is the spa open tonight?"), None);
+        assert_eq!(audio_seconds(b"RIFF\x00\x00\x00\x00WAVEfmt \xff\xff\xff\xff"), None);
+        assert_eq!(minutes(660.4), "11 min 0 s");
     }
 }

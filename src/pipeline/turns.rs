@@ -396,12 +396,14 @@ async fn hear(
             continue;
         }
         let started = std::time::Instant::now();
-        let heard = match state.media.load(&state.db, &file.id).await {
-            Some(audio) => hearing.transcribe(&audio, &file.content_type).await.map_err(|e| format!("{e:#}")),
+        let audio = state.media.load(&state.db, &file.id).await;
+        let heard = match &audio {
+            Some(audio) => hearing.transcribe(audio, &file.content_type).await.map_err(|e| format!("{e:#}")),
             None => Err("the file is no longer stored".to_string()),
         };
         done.push(serde_json::json!({
             "content_type": file.content_type,
+            "seconds": audio.as_deref().and_then(crate::brain::hearing::audio_seconds),
             "latency_ms": started.elapsed().as_millis() as u64,
             "error": heard.as_ref().err(),
         }));

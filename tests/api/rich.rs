@@ -368,6 +368,34 @@ async fn a_transcription_that_fails_is_said_as_not_transcribed_shown_in_the_inbo
 }
 
 #[tokio::test]
+async fn a_voice_note_over_ten_minutes_is_not_sent_to_be_transcribed_and_the_guest_is_answered() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (url, _) = hook_server().await;
+    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
+        .await
+        .unwrap();
+    let (transcriber, heard) = counting_transcriber().await;
+    app.ui(&admin, senses(&agent, &transcriber, "whisper-1", "sk-x", "")).await.unwrap();
+    app.sim
+        .sim
+        .guest_message(Inbound { media: vec![MediaFile::voice_note(11 * 60 + 5)], ..from_guest("") })
+        .await
+        .unwrap();
+    assert_eq!(reply(&app, 0).await, "Hook heard [Voice note, not transcribed] from \"Ana\"");
+    assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), 0, "never sent to the transcription API");
+    let shown = inbox_messages(&app, &agent).await;
+    let why = shown[0].media[0].transcript_error.clone().unwrap();
+    assert_eq!(why, "the voice note is 11 min 5 s long; at most 10 minutes are transcribed");
+    let (input,): (String,) =
+        sqlx::query_as("SELECT input FROM executions").fetch_one(&app.state.db.pool).await.unwrap();
+    let input: Value = serde_json::from_str(&input).unwrap();
+    assert_eq!(input["transcriptions"][0]["seconds"].as_f64(), Some(665.0), "{input}");
+    assert_eq!(input["transcriptions"][0]["error"].as_str(), Some(why.as_str()));
+}
+
+#[tokio::test]
 async fn photos_reach_an_openai_compatible_model_inline_or_by_link_as_the_agent_chooses() {
     let app = spawn_app().await;
     let (_, _, _, agent) = app.ready_path().await;
