@@ -421,6 +421,12 @@ async fn photos_reach_an_openai_compatible_model_inline_or_by_link_as_the_agent_
     app.sim.sim.guest_message(Inbound { media: vec![photo()], ..from_guest("And by link?") }).await.unwrap();
     let words = reply(&app, 2).await;
     assert!(words.ends_with("I looked at an image by link."), "{words}");
+    // The page, as the server first draws it (before any script runs), has the saved choice checked.
+    let page = admin.get(format!("{}/agents/{agent}", app.url)).send().await.unwrap().text().await.unwrap();
+    let checked: Vec<&str> =
+        page.split("<input").filter(|i| i.contains("name=\"images\"") && i.contains("checked")).collect();
+    assert_eq!(checked.len(), 1, "{checked:?}");
+    assert!(checked[0].contains("value=\"link\""), "{checked:?}");
 }
 
 #[tokio::test]
