@@ -48,13 +48,35 @@ fn message_json(m: &MessageView) -> serde_json::Value {
         "twilio_sid": m.twilio_sid,
         "note": m.note,
         "media": m.media.iter().map(|md| md.content_type.clone()).collect::<Vec<_>>(),
+        "transcripts": transcripts(m).collect::<Vec<_>>(),
         "location": m.location,
         "choice": m.choice,
     })
 }
 
-const MESSAGE_HEADER: [&str; 10] =
-    ["conversation_id", "at", "from", "direction", "body", "status", "error", "template_sid", "twilio_sid", "note"];
+/// The words of the message's voice notes that were transcribed.
+fn transcripts(m: &MessageView) -> impl Iterator<Item = &str> {
+    m.media.iter().filter_map(|md| md.transcript.as_deref())
+}
+
+const MESSAGE_HEADER: [&str; 16] = [
+    "conversation_id",
+    "at",
+    "from",
+    "direction",
+    "body",
+    "status",
+    "error",
+    "template_sid",
+    "twilio_sid",
+    "note",
+    "media",
+    "transcript",
+    "latitude",
+    "longitude",
+    "place",
+    "choice",
+];
 
 fn message_csv(conversation_id: &str, m: &MessageView) -> String {
     csv_line(&[
@@ -68,6 +90,15 @@ fn message_csv(conversation_id: &str, m: &MessageView) -> String {
         m.template_sid.clone().unwrap_or_default(),
         m.twilio_sid.clone().unwrap_or_default(),
         m.note.clone().unwrap_or_default(),
+        m.media.iter().map(|md| md.content_type.as_str()).collect::<Vec<_>>().join(" "),
+        transcripts(m).collect::<Vec<_>>().join("\n"),
+        m.location.as_ref().map(|l| l.latitude.clone()).unwrap_or_default(),
+        m.location.as_ref().map(|l| l.longitude.clone()).unwrap_or_default(),
+        m.location
+            .as_ref()
+            .map(|l| [&l.label, &l.address].into_iter().flatten().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default(),
+        m.choice.as_ref().map(|c| c.text.clone()).unwrap_or_default(),
     ])
 }
 

@@ -52,6 +52,16 @@ async fn reply(app: &TestApp, n: usize) -> String {
     eventually("the agent's reply", || async { app.replies_to(GUEST).get(n).map(|m| m.body.clone()) }).await
 }
 
+/// The guest's conversation downloaded as the backoffice offers it, as `csv` or `json`.
+async fn exported(app: &TestApp, agent: &str, format: &str) -> String {
+    let admin = app.browser("admin@example.com").await;
+    let conversations = app.ui(&admin, ListConversations { agent_id: agent.into() }).await.unwrap();
+    let id = &conversations.iter().find(|c| c.guest == GUEST).expect("the guest's conversation").id;
+    let got = admin.get(format!("{}/export/conversations/{id}.{format}", app.url)).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    got.text().await.unwrap()
+}
+
 /// The guest's messages as the backoffice's inbox shows them.
 async fn inbox_messages(app: &TestApp, agent: &str) -> Vec<MessageView> {
     let admin = app.browser("admin@example.com").await;
@@ -118,6 +128,22 @@ async fn a_shared_location_reaches_the_hook_as_a_place_and_the_inbox_as_a_map_li
     let messages = page[0]["messages"].as_array().unwrap();
     assert_eq!(messages[0]["location"]["label"], "Tour Eiffel");
     assert!(messages[1].get("location").is_none() && messages[1]["direction"] == "outbound", "{messages:?}");
+
+    // The CSV export gives the place in columns of its own (a longitude west of Greenwich too).
+    app.sim
+        .sim
+        .guest_message(Inbound {
+            location: Some(Place { latitude: 37.8199, longitude: -122.4783, label: None, address: None }),
+            ..from_guest("")
+        })
+        .await
+        .unwrap();
+    reply(&app, 1).await;
+    let csv = exported(&app, &agent, "csv").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(r#","media","transcript","latitude","longitude","place","choice""#), "{}", lines[0]);
+    assert!(csv.contains(r#","48.8584","2.2945","Tour Eiffel, Champ de Mars, 75007 Paris","""#), "{csv}");
+    assert!(csv.contains(r#","37.8199","-122.4783","","""#), "{csv}");
 }
 
 #[tokio::test]
@@ -164,6 +190,12 @@ async fn a_tapped_button_or_list_item_reaches_the_brain_as_the_choice_made() {
             Some(Choice { text: "Spa".into(), id: Some("spa-1".into()) }),
         ]
     );
+    // The exports give the choice: the CSV's last column, the JSON's object.
+    let csv = exported(&app, &agent, "csv").await;
+    assert!(csv.lines().any(|l| l.contains(",\"inbound\",\"Late checkout\"") && l.ends_with(",\"Late checkout\"")));
+    let json: Value = serde_json::from_str(&exported(&app, &agent, "json").await).unwrap();
+    let spa = json["messages"].as_array().unwrap().iter().find(|m| m["body"] == "Spa").cloned().unwrap();
+    assert_eq!(spa["choice"], serde_json::json!({ "text": "Spa", "id": "spa-1" }));
 }
 
 #[tokio::test]
@@ -321,6 +353,11 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
     );
     assert!(transcribed["latency_ms"].as_u64().is_some(), "{input}");
     assert_eq!(shown[0].media[0].transcript_error, None);
+    // The exports give the words with the message.
+    let csv = exported(&app, &agent, "csv").await;
+    assert!(csv.contains(r#","audio/ogg","Is the spa open tonight?","#), "{csv}");
+    let json: Value = serde_json::from_str(&exported(&app, &agent, "json").await).unwrap();
+    assert_eq!(json["messages"][0]["transcripts"], serde_json::json!(["Is the spa open tonight?"]));
     // Once: the next turn reads the words kept with the file, in the history.
     app.sim.sim.guest_message(from_guest("And the pool?")).await.unwrap();
     reply(&app, 1).await;
