@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/agents", get(list_agents).post(create_agent))
         .route("/api/agents/{name}", get(get_agent).put(update_agent).delete(delete_agent))
+        .route("/api/agents/{name}/senses", put(set_senses))
         .route("/api/agents/{name}/channels", get(list_channels).post(add_channel))
         .route("/api/agents/{name}/channels/{id}", put(set_routes).delete(remove_channel))
         .route("/api/agents/{name}/whatsapp", get(whatsapp_status).put(whatsapp_configure).delete(whatsapp_remove))
@@ -45,6 +46,7 @@ pub struct Agent {
     fallback_reply: String,
     faq: Vec<FaqEntry>,
     brain: Brain,
+    senses: Senses,
     /// Only in the answer that created it: the HTTP hook's signing secret, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     hook_secret: Option<String>,
@@ -68,6 +70,34 @@ pub struct Brain {
     timeout_secs: Option<u64>,
 }
 
+/// What the agent perceives of guests' files; the transcription key only as "set".
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Senses {
+    /// The OpenAI-compatible transcription API's base URL; none: voice notes are not transcribed.
+    transcription_url: Option<String>,
+    transcription_model: Option<String>,
+    transcription_key_set: bool,
+    /// How an OpenAI-compatible brain is shown photos: `off` (described in words), `link` or `inline`.
+    images: String,
+}
+
+/// What the agent perceives of guests' files (PUT replaces it). No `Debug`: it may hold an API key.
+#[derive(Deserialize, ToSchema)]
+pub struct SensesBody {
+    /// The transcription API's base URL (`https://api.openai.com/v1`); empty or absent: voice
+    /// notes are not transcribed.
+    #[serde(default)]
+    transcription_url: String,
+    #[serde(default)]
+    transcription_model: String,
+    /// Kept as it is when absent, while the URL's host stays the same.
+    #[serde(default)]
+    transcription_key: Option<String>,
+    /// `off` (the default), `link` or `inline`.
+    #[serde(default)]
+    images: Option<String>,
+}
+
 impl From<app::agents::AgentDetail> for Agent {
     fn from(a: app::agents::AgentDetail) -> Self {
         Agent {
@@ -85,6 +115,12 @@ impl From<app::agents::AgentDetail> for Agent {
                 api_key_set: a.brain.api_key_set,
                 hook_secret_set: a.brain.hook_secret_set,
                 timeout_secs: a.brain.timeout_secs,
+            },
+            senses: Senses {
+                transcription_url: a.senses.transcription_url,
+                transcription_model: a.senses.transcription_model,
+                transcription_key_set: a.senses.transcription_key_set,
+                images: a.senses.images.as_str().into(),
             },
             hook_secret: a.new_hook_secret,
         }
@@ -308,6 +344,31 @@ async fn update_agent(
     let id = super::id_by_name(&state, &me, &name).await?;
     let input = AgentInput::try_from(body(json)?)?;
     Ok(Json(super::update(&state, &me, &id, input).await?.into()))
+}
+
+#[utoipa::path(put, path = "/api/agents/{name}/senses", tag = "agents", security(("bearer" = [])),
+    request_body = SensesBody, params(("name" = String, Path)),
+    responses((status = 200, body = Agent), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_senses(
+    State(state): State<AppState>,
+    ApiUser(me): ApiUser,
+    Path(name): Path<String>,
+    json: Result<Json<SensesBody>, JsonRejection>,
+) -> ApiResult<Json<Agent>> {
+    let id = super::id_by_name(&state, &me, &name).await?;
+    let b = body(json)?;
+    let images = match b.images.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+        None => app::agents::ImageInput::Off,
+        Some(images) => app::agents::ImageInput::parse(images)
+            .ok_or_else(|| AppError::invalid("images", "Photos go to the model as off, link or inline."))?,
+    };
+    let input = app::agents::port::SensesInput {
+        transcription_url: b.transcription_url,
+        transcription_model: b.transcription_model,
+        transcription_key: b.transcription_key,
+        images,
+    };
+    Ok(Json(super::senses::set_senses(&state, &me, &id, input).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/api/agents/{name}", tag = "agents", security(("bearer" = [])),

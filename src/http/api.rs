@@ -54,7 +54,8 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "Switchboard API", description = "Agents, channels, connectors, conversations and messages of one organization, as the token's user may see them."),
     paths(
-        agents::list_agents, agents::create_agent, agents::get_agent, agents::update_agent, agents::delete_agent,
+        agents::list_agents, agents::create_agent, agents::get_agent, agents::update_agent, agents::set_senses,
+        agents::delete_agent,
         agents::list_channels, agents::add_channel, agents::set_routes, agents::remove_channel,
         inbox::list_conversations, inbox::send_message,
         agents::whatsapp_status, agents::whatsapp_configure, agents::whatsapp_remove, agents::whatsapp_test,

@@ -186,6 +186,7 @@ async fn tokens_act_within_their_users_organization_and_role() {
         (Method::GET, "/api/agents/concierge".into(), None),
         (Method::PUT, "/api/agents/concierge".into(), Some(agent_body)),
         (Method::DELETE, "/api/agents/concierge".into(), None),
+        (Method::PUT, "/api/agents/concierge/senses".into(), Some(json!({ "images": "inline" }))),
         (Method::GET, "/api/agents/concierge/channels".into(), None),
         (Method::POST, "/api/agents/concierge/channels".into(), Some(json!({ "number_id": number }))),
         (
@@ -353,6 +354,7 @@ async fn the_openapi_document_describes_every_route() {
     let expected = [
         ("/api/agents", vec!["get", "post"]),
         ("/api/agents/{name}", vec!["get", "put", "delete"]),
+        ("/api/agents/{name}/senses", vec!["put"]),
         ("/api/agents/{name}/channels", vec!["get", "post"]),
         ("/api/agents/{name}/channels/{id}", vec!["put", "delete"]),
         ("/api/agents/{name}/conversations", vec!["get"]),
@@ -371,7 +373,7 @@ async fn the_openapi_document_describes_every_route() {
             assert!(item.get(m).is_some(), "{m} {path} documented");
         }
     }
-    assert_eq!(paths.len(), 13, "no undocumented or stale paths");
+    assert_eq!(paths.len(), 14, "no undocumented or stale paths");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 }
@@ -435,6 +437,75 @@ async fn channel_routes_filter_senders_and_send_replies_to_a_fixed_number() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, channels) = api.get("/api/agents/concierge/channels").await;
     assert_eq!(channels.as_array().unwrap().len(), 1, "nothing half-saved");
+}
+
+/// What an agent perceives of guests' files is read and set through the API as on its page: the
+/// transcription key only ever as "set", a bad field refused by name with nothing saved.
+#[tokio::test]
+async fn an_agents_senses_are_read_and_set_through_the_api() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+    let (_, agent) = api.get("/api/agents/concierge").await;
+    assert_eq!(
+        agent["senses"],
+        json!({ "transcription_url": null, "transcription_model": null, "transcription_key_set": false, "images": "off" })
+    );
+    let path = "/api/agents/concierge/senses";
+    let secret = "sk-api-transcribe-0123456789";
+    let good = json!({
+        "transcription_url": "https://api.openai.com/v1", "transcription_model": "whisper-1",
+        "transcription_key": secret, "images": "inline"
+    });
+    for (field, bad) in [
+        ("images", json!({ "images": "sometimes" })),
+        (
+            "transcription_url",
+            json!({ "transcription_url": "ftp://example.com", "transcription_model": "m", "transcription_key": "k" }),
+        ),
+        ("transcription_model", json!({ "transcription_url": "https://api.openai.com/v1", "transcription_key": "k" })),
+        ("transcription_key", json!({ "transcription_url": "https://api.openai.com/v1", "transcription_model": "m" })),
+    ] {
+        let (status, body) = api.call(Method::PUT, path, Some(bad)).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}"
+        );
+    }
+    let (_, unchanged) = api.get("/api/agents/concierge").await;
+    assert_eq!(unchanged["senses"], agent["senses"], "nothing saved");
+
+    let (status, saved) = api.call(Method::PUT, path, Some(good)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        saved["senses"],
+        json!({
+            "transcription_url": "https://api.openai.com/v1", "transcription_model": "whisper-1",
+            "transcription_key_set": true, "images": "inline"
+        })
+    );
+    assert!(!saved.to_string().contains(secret), "the key never goes back");
+    // The key absent, the stored one stays (same host); the agent's other settings are untouched.
+    let (_, kept) = api
+        .call(
+            Method::PUT,
+            path,
+            Some(
+                json!({ "transcription_url": "https://api.openai.com/v1", "transcription_model": "gpt-4o-transcribe" }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (kept["senses"]["transcription_key_set"].as_bool(), kept["senses"]["images"].as_str()),
+        (Some(true), Some("off"))
+    );
+    assert_eq!((kept["brain"].clone(), kept["faq"].clone()), (agent["brain"].clone(), agent["faq"].clone()));
+    // An empty body turns it all off, the key with it.
+    let (_, off) = api.call(Method::PUT, path, Some(json!({}))).await;
+    assert_eq!(off["senses"]["transcription_key_set"], false);
+    let (status, _) = api.call(Method::PUT, "/api/agents/nobody/senses", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 /// WhatsApp guests with a username may have no phone number to route by: a route names them by
