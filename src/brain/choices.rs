@@ -125,11 +125,47 @@ pub fn from_faq_answer(answer: &str) -> Result<(String, Option<Choices>), String
 }
 
 impl Choices {
-    /// The Content API's `types` for these choices, the reply's text its variable `{{1}}`: one
-    /// content a set of choices, whatever text goes with them (and no guest's words kept in the
-    /// account).
+    /// The Content API's `types` for choices of this shape (buttons or a list, how many options,
+    /// which have a description), every text a variable: the reply's text `{{1}}`, then the
+    /// list's button and each option's title, id and description ([`Self::content_variables`]).
+    /// One content per shape in an account, whatever the agent offers (and no guest's words nor
+    /// an agent's options kept there): at most a few dozen, where a content per set of choices
+    /// grew with every set a hook made up.
     pub fn content_types(&self) -> Value {
-        self.types_with("{{1}}")
+        let mut n = 1;
+        let mut next = || {
+            n += 1;
+            format!("{{{{{n}}}}}")
+        };
+        // In the order of `texts`: fields are evaluated as written.
+        let shape = Choices {
+            button: self.button.as_ref().map(|_| next()),
+            options: self
+                .options
+                .iter()
+                .map(|o| Offer { title: next(), id: next(), description: o.description.as_ref().map(|_| next()) })
+                .collect(),
+        };
+        shape.types_with("{{1}}")
+    }
+
+    /// The texts after the reply's, in the order of the content's variables.
+    fn texts(&self) -> Vec<&str> {
+        let mut texts: Vec<&str> = self.button.iter().map(String::as_str).collect();
+        for o in &self.options {
+            texts.extend([o.title.as_str(), o.id.as_str()]);
+            texts.extend(o.description.as_deref());
+        }
+        texts
+    }
+
+    /// `ContentVariables` for these choices with `body` as the reply's text: `{"1": body, "2": …}`.
+    pub fn content_variables(&self, body: &str) -> Value {
+        let mut variables = serde_json::Map::new();
+        for (i, text) in std::iter::once(body).chain(self.texts()).enumerate() {
+            variables.insert((i + 1).to_string(), Value::from(text));
+        }
+        Value::Object(variables)
     }
 
     /// The same with `body` in place of the variable (what WhatsApp shows).
@@ -207,6 +243,50 @@ mod tests {
         assert!(from_answer(&json!({ "list": { "button": "Go", "items": eleven } }))
             .unwrap_err()
             .contains("11 list items"));
+    }
+
+    #[test]
+    fn a_content_is_the_shape_of_the_choices_and_its_variables_their_texts() {
+        let buttons = from_answer(&json!({ "buttons": ["Yes", { "title": "No", "id": "no" }] })).unwrap().unwrap();
+        assert_eq!(
+            buttons.content_types(),
+            json!({ "twilio/quick-reply": { "body": "{{1}}", "actions": [
+                { "type": "QUICK_REPLY", "title": "{{2}}", "id": "{{3}}" }, { "type": "QUICK_REPLY", "title": "{{4}}", "id": "{{5}}" }
+            ] } })
+        );
+        assert_eq!(
+            buttons.content_variables("Book it?"),
+            json!({ "1": "Book it?", "2": "Yes", "3": "Yes", "4": "No", "5": "no" })
+        );
+        // Other buttons of the same shape: the same content, other variables.
+        let other = from_answer(&json!({ "buttons": ["Today", "Tomorrow"] })).unwrap().unwrap();
+        assert_eq!(other.content_types(), buttons.content_types());
+        assert_ne!(other.content_variables("Book it?"), buttons.content_variables("Book it?"));
+        let list = from_answer(&json!({ "list": { "button": "Times", "items": [
+            { "title": "7:00", "id": "t7", "description": "Early" }, { "title": "8:00", "id": "t8" }
+        ] } }))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            list.content_types(),
+            json!({ "twilio/list-picker": { "body": "{{1}}", "button": "{{2}}", "items": [
+                { "item": "{{3}}", "id": "{{4}}", "description": "{{5}}" }, { "item": "{{6}}", "id": "{{7}}" }
+            ] } })
+        );
+        assert_eq!(
+            list.content_variables("When?"),
+            json!({ "1": "When?", "2": "Times", "3": "7:00", "4": "t7", "5": "Early", "6": "8:00", "7": "t8" })
+        );
+        // Filled in, the content is what WhatsApp shows.
+        let filled = list
+            .content_variables("When?")
+            .as_object()
+            .unwrap()
+            .iter()
+            .fold(list.content_types().to_string(), |types, (n, v)| {
+                types.replace(&format!("{{{{{n}}}}}"), v.as_str().unwrap())
+            });
+        assert_eq!(serde_json::from_str::<Value>(&filled).unwrap(), list.types_with("When?"));
     }
 
     #[test]

@@ -324,10 +324,10 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             body: (as_template.is_none() && interactive.is_none())
                 .then_some(body)
                 .filter(|b| !b.is_empty() || out.media_id.is_none()),
-            // The buttons' content holds the reply's text as its variable.
-            content_variables: match &interactive {
-                Some(_) => Some(serde_json::json!({ "1": out.body }).to_string()),
-                None => as_template.and_then(|t| t.variables.clone()),
+            // The choices' content holds the reply's text and the choices' own as its variables.
+            content_variables: match (&interactive, buttons) {
+                (Some(_), Some(choices)) => Some(choices.content_variables(&out.body).to_string()),
+                _ => as_template.and_then(|t| t.variables.clone()),
             },
             content_sid: as_template.map(|t| t.sid.clone()).or(interactive.clone()),
             status_callback: Some(format!("{}?m={}", state.status_callback_url(&out.webhook_key), claim.message_id)),

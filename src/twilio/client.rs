@@ -298,15 +298,16 @@ impl TwilioClient {
         creds: &Credentials,
         friendly_name: &str,
         types: &serde_json::Value,
+        samples: &serde_json::Value,
     ) -> Result<String, TwilioError> {
         #[derive(serde::Deserialize)]
         struct Created {
             sid: String,
         }
         let url = format!("{}/v1/Content", self.content_base);
-        // `{{1}}` is the reply's text, given with each message; this is its sample value.
+        // The variables are given with each message; `samples` are their sample values.
         let body = serde_json::json!({
-            "friendly_name": friendly_name, "language": "en", "variables": { "1": "Your answer" }, "types": types,
+            "friendly_name": friendly_name, "language": "en", "variables": samples, "types": types,
         });
         let created: Created = self.send(self.request(reqwest::Method::POST, &url, creds).json(&body)).await?;
         Ok(created.sid)

@@ -1,7 +1,7 @@
 //! Twilio Content that Switchboard creates to send an agent's choices on WhatsApp (a
-//! `twilio/quick-reply` or `twilio/list-picker` whose text is its variable `{{1}}`, given with
-//! each message): created once per Twilio account and set of choices, found again by the SHA-256
-//! of the account and the definition.
+//! `twilio/quick-reply` or `twilio/list-picker` whose texts are all variables, given with each
+//! message): created once per Twilio account and shape of choices, found again by the SHA-256 of
+//! the account and the definition.
 
 use sha2::{Digest, Sha256};
 
@@ -9,7 +9,7 @@ use super::{Credentials, TwilioError};
 use crate::{brain::choices::Choices, state::AppState};
 
 /// The Content SID for `choices` in the connector's Twilio account: the one created before for
-/// the same account and definition, else a new one (kept for next time).
+/// the same account and shape, else a new one (kept for next time).
 pub async fn sid_for(
     state: &AppState,
     creds: &Credentials,
@@ -30,7 +30,9 @@ pub async fn sid_for(
         return Ok(sid);
     }
     let name = format!("switchboard_choices_{}", &hash[..16]);
-    let sid = state.twilio.create_content(creds, &name, &types).await?;
+    // The choices that made it are its samples; the reply's text is not (a guest may read it).
+    let samples = choices.content_variables("Your answer");
+    let sid = state.twilio.create_content(creds, &name, &types, &samples).await?;
     // Two senders that created the same definition at once: the first kept stands, both work.
     let mut tx = state.db.begin_write().await?;
     sqlx::query(

@@ -666,6 +666,21 @@ async fn an_agents_buttons_go_out_as_quick_replies_created_once_and_a_tap_comes_
     assert_eq!(turn["inbound"][0]["choice"], serde_json::json!({ "text": "8:00", "id": "t8" }));
     assert!(app.replies_to(GUEST)[1].content.is_some());
     assert_eq!(content_creations(&app), 1, "created once, reused");
+
+    // Other buttons, as many: the same content, their texts and ids given with the message.
+    let answer =
+        serde_json::json!({ "reply": "Which day?", "buttons": ["Today", { "title": "Tomorrow", "id": "tm" }] });
+    let (url, _) = hook_answering(answer).await;
+    use_hook(&app, &agent, url).await;
+    app.sim.sim.guest_message(from_guest("And a table?")).await.unwrap();
+    reply(&app, 2).await;
+    assert_eq!(
+        app.replies_to(GUEST)[2].content,
+        Some(serde_json::json!({ "twilio/quick-reply": { "body": "Which day?", "actions": [
+            { "type": "QUICK_REPLY", "title": "Today", "id": "Today" }, { "type": "QUICK_REPLY", "title": "Tomorrow", "id": "tm" }
+        ] } }))
+    );
+    assert_eq!(content_creations(&app), 1, "one content per shape of choices");
 }
 
 #[tokio::test]
