@@ -37,6 +37,23 @@ fn route_address(field: &str, value: Option<&str>, whatsapp: bool) -> std::resul
     }
 }
 
+/// Refuses routes the number cannot take, before it is bound (a channel added with a refused
+/// route leaves nothing behind: neither the channel nor a line in the audit log).
+pub async fn check_routes(
+    state: &AppState,
+    me: &Me,
+    number_id: &str,
+    inbound_from: Option<&str>,
+    outbound_to: Option<&str>,
+) -> Result<()> {
+    // An unknown number: binding it says so.
+    let Some(number) = store::bindable(&state.db.pool, &me.org_id, number_id).await? else { return Ok(()) };
+    let whatsapp = Provider::stored(&number.provider) == Provider::WhatsApp;
+    route_address("inbound_from", inbound_from, whatsapp)?;
+    route_address("outbound_to", outbound_to, whatsapp)?;
+    Ok(())
+}
+
 /// Sets a channel's routes: `inbound_from` (only messages from this guest reach the agent)
 /// and `outbound_to` (replies go to this fixed recipient instead of the sender). Empty clears.
 pub async fn set_routes(

@@ -418,6 +418,8 @@ async fn add_channel(
 ) -> ApiResult<(StatusCode, Json<Channel>)> {
     let id = super::id_by_name(&state, &me, &name).await?;
     let b = body(json)?;
+    super::channels::check_routes(&state, &me, &b.number_id, b.inbound_from.as_deref(), b.outbound_to.as_deref())
+        .await?;
     let mut row = super::channels::add_channel(&state, &me, &id, &b.number_id).await?;
     if b.inbound_from.is_some() || b.outbound_to.is_some() {
         let routed =
@@ -426,7 +428,8 @@ async fn add_channel(
         row = match routed {
             Ok(row) => row,
             Err(e) => {
-                // Nothing half-saved: a refused route takes the new channel back.
+                // Nothing half-saved: a route refused after all (the number changed meanwhile)
+                // takes the new channel back.
                 super::channels::remove_channel(&state, &me, &id, &row.id).await?;
                 return Err(e.into());
             }

@@ -129,7 +129,7 @@ impl Choices {
     /// which have a description), every text a variable: the reply's text `{{1}}`, then the
     /// list's button and each option's title, id and description ([`Self::content_variables`]).
     /// One content per shape in an account, whatever the agent offers (and no guest's words nor
-    /// an agent's options kept there): at most a few dozen, where a content per set of choices
+    /// an agent's options kept there: its samples are neutral, [`Self::samples`]): at most a few dozen, where a content per set of choices
     /// grew with every set a hook made up.
     pub fn content_types(&self) -> Value {
         let mut n = 1;
@@ -157,6 +157,29 @@ impl Choices {
             texts.extend(o.description.as_deref());
         }
         texts
+    }
+
+    /// Sample values for the content's variables, as the Content API takes them: none of the
+    /// agent's texts (a hook may make its options of a guest's name or booking), only what each is.
+    pub fn samples(&self) -> Value {
+        let mut samples = serde_json::Map::new();
+        samples.insert("1".into(), Value::from("Your answer"));
+        let mut n = 1;
+        let mut sample = |what: String| {
+            n += 1;
+            samples.insert(n.to_string(), Value::from(what));
+        };
+        if self.button.is_some() {
+            sample("Options".into());
+        }
+        for (i, o) in self.options.iter().enumerate() {
+            sample(format!("Option {}", i + 1));
+            sample(format!("option-{}", i + 1));
+            if o.description.is_some() {
+                sample(format!("About option {}", i + 1));
+            }
+        }
+        Value::Object(samples)
     }
 
     /// `ContentVariables` for these choices with `body` as the reply's text: `{"1": body, "2": …}`.
@@ -287,6 +310,14 @@ mod tests {
                 types.replace(&format!("{{{{{n}}}}}"), v.as_str().unwrap())
             });
         assert_eq!(serde_json::from_str::<Value>(&filled).unwrap(), list.types_with("When?"));
+        // The samples the content is created with name every variable, and none of the texts.
+        let samples = list.samples();
+        assert_eq!(
+            samples,
+            json!({ "1": "Your answer", "2": "Options", "3": "Option 1", "4": "option-1", "5": "About option 1",
+                    "6": "Option 2", "7": "option-2" })
+        );
+        assert_eq!(buttons.samples().as_object().unwrap().len(), 5);
     }
 
     #[test]

@@ -123,20 +123,26 @@ fn ogg_seconds(audio: &[u8]) -> Option<f64> {
     Some(((granule as f64) - skip).max(0.0) / rate)
 }
 
-/// A WAV file's length: its `data` chunk's size over the format's bytes per second.
+/// A WAV file's length: its `data` chunk's size (at most the bytes the file holds: a recording
+/// streamed out says "as long as it goes") over the format's bytes per second.
 fn wav_seconds(audio: &[u8]) -> Option<f64> {
-    let u32_at = |at: usize| audio.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")));
+    let u32_at = |at: usize| {
+        let end = at.checked_add(4)?;
+        audio.get(at..end).map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")))
+    };
     let (mut at, mut byte_rate, mut data) = (12usize, None, None);
-    while let (Some(id), Some(size)) = (audio.get(at..at + 4), u32_at(at + 4)) {
+    while let (Some(id), Some(size)) = (audio.get(at..at.checked_add(4)?), u32_at(at.checked_add(4)?)) {
+        let body = at.checked_add(8)?;
         match id {
-            b"fmt " => byte_rate = u32_at(at + 16),
-            b"data" => data = Some(size),
+            b"fmt " => byte_rate = u32_at(body.checked_add(8)?),
+            b"data" => data = Some((size as usize).min(audio.len() - body)),
             _ => {}
         }
-        at = at.checked_add(8 + size as usize + (size as usize & 1))?;
+        let size = usize::try_from(size).ok()?;
+        at = body.checked_add(size)?.checked_add(size & 1)?;
     }
     let byte_rate = byte_rate.filter(|r| *r > 0)?;
-    Some(f64::from(data?) / f64::from(byte_rate))
+    Some(data? as f64 / f64::from(byte_rate))
 }
 
 /// The file's name as the API reads its format from it.
@@ -223,6 +229,12 @@ mod tests {
         wav.extend_from_slice(&48_000u32.to_le_bytes());
         wav.extend_from_slice(&[0; 48_000]);
         assert_eq!(audio_seconds(&wav), Some(3.0));
+        // Streamed out, its size unknown: as long as the bytes it holds.
+        let streamed: Vec<u8> = wav.iter().copied().take(wav.len() - 48_000 + 16_000).collect();
+        let mut streamed = streamed;
+        let at = streamed.len() - 16_000 - 4;
+        streamed[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(audio_seconds(&streamed), Some(1.0));
         // Formats that do not say, and files cut short or lying, have no length: the size cap holds.
         assert_eq!(audio_seconds(b"ID3\x04 an mp3"), None);
         assert_eq!(audio_seconds(b"OggS"), None);

@@ -126,6 +126,37 @@ struct Context {
     number_address: String,
 }
 
+/// Where a channel's outbound route sends replies: the fixed number; for a WhatsApp user id, the
+/// address Twilio last gave for the guest who has it (their phone number when they have one, else
+/// the id), so replies go to the conversation they write in. None when that is this
+/// conversation's own guest.
+async fn route_target(
+    state: &AppState,
+    number_id: &str,
+    number_address: &str,
+    conversation_id: &str,
+    fixed: String,
+) -> sqlx::Result<Option<String>> {
+    if !number_address.starts_with("whatsapp:") {
+        return Ok(Some(fixed));
+    }
+    let address = format!("whatsapp:{fixed}");
+    if !crate::is_whatsapp_user_id(&fixed) {
+        return Ok(Some(address));
+    }
+    let known: Option<(String, String)> =
+        sqlx::query_as("SELECT id, guest_address FROM conversations WHERE number_id = $1 AND guest_user_id = $2")
+            .bind(number_id)
+            .bind(&address)
+            .fetch_optional(&state.db.pool)
+            .await?;
+    Ok(match known {
+        Some((id, _)) if id == conversation_id => None,
+        Some((_, at)) => Some(at),
+        None => Some(address),
+    })
+}
+
 async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> {
     // Everything the turn needs to know about the conversation, its number and its agent, in one read.
     type Row = (
@@ -170,10 +201,12 @@ async fn take_turn(state: &AppState, claim: &Claim) -> crate::error::Result<()> 
     .bind(&claim.conversation_id)
     .fetch_one(&state.db.pool)
     .await?;
-    // The channel's outbound route: replies go to a fixed number instead of the guest.
-    let reply_to = outbound_to
-        .map(|fixed| if number_address.starts_with("whatsapp:") { format!("whatsapp:{fixed}") } else { fixed })
-        .filter(|fixed| *fixed != guest);
+    // The channel's outbound route: replies go to a fixed recipient instead of the guest.
+    let reply_to = match outbound_to {
+        Some(fixed) => route_target(state, &number_id, &number_address, &claim.conversation_id, fixed).await?,
+        None => None,
+    }
+    .filter(|fixed| *fixed != guest);
     let ctx = Context { agent_id, connector_id, guest, guest_name, number_address, number_id, reply_to };
     let inbound: Vec<Received> = sqlx::query_as(
         "SELECT id, body, twilio_sid, params, created_at FROM messages WHERE conversation_id = $1 \

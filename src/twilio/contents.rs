@@ -30,8 +30,8 @@ pub async fn sid_for(
         return Ok(sid);
     }
     let name = format!("switchboard_choices_{}", &hash[..16]);
-    // The choices that made it are its samples; the reply's text is not (a guest may read it).
-    let samples = choices.content_variables("Your answer");
+    // Neutral samples: the texts of the choices that made it may be a guest's (a name, a booking).
+    let samples = choices.samples();
     let sid = state.twilio.create_content(creds, &name, &types, &samples).await?;
     // Two senders that created the same definition at once: the first kept stands, both work.
     let mut tx = state.db.begin_write().await?;

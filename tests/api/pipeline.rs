@@ -585,10 +585,31 @@ async fn replies_of_several_parts_queued_at_once_never_deadlock() {
     assert_eq!(failures.load(std::sync::atomic::Ordering::Relaxed), 0, "turns cancelled (as deadlocks)");
     let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox").fetch_one(&db.pool).await.unwrap();
     assert_eq!(queued, (GUESTS * ROUNDS * 4) as i64, "every message queued once");
-    // Each conversation's messages keep their order: its places are 1.. with none twice.
-    let (places,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT conversation_id || ':' || seq) FROM outbox")
-        .fetch_one(&db.pool)
+    // Each conversation's messages keep their order: its places are 1 to 24, each turn's four
+    // in the order given, whatever order their rows went in.
+    for conversation in &conversations {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT o.seq, m.body FROM outbox o JOIN messages m ON m.id = o.message_id \
+             WHERE o.conversation_id = $1 ORDER BY o.seq",
+        )
+        .bind(conversation)
+        .fetch_all(&db.pool)
         .await
         .unwrap();
-    assert_eq!(places, queued);
+        let places: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(places, (1..=(ROUNDS * 4) as i64).collect::<Vec<_>>());
+        for turn in rows.chunks(4) {
+            let bodies: Vec<&str> = turn.iter().map(|r| r.1.as_str()).collect();
+            let round = bodies[1].rsplit(' ').next().unwrap();
+            assert_eq!(
+                bodies,
+                [
+                    "Welcome".to_string(),
+                    format!("part 0 of {round}"),
+                    format!("part 1 of {round}"),
+                    format!("part 2 of {round}")
+                ]
+            );
+        }
+    }
 }

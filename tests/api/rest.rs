@@ -437,6 +437,11 @@ async fn channel_routes_filter_senders_and_send_replies_to_a_fixed_number() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (_, channels) = api.get("/api/agents/concierge/channels").await;
     assert_eq!(channels.as_array().unwrap().len(), 1, "nothing half-saved");
+    let (bound,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'channel.bound'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(bound, 1, "the first channel's line, none for the refused one, not even for a moment");
 }
 
 /// What an agent perceives of guests' files is read and set through the API as on its page: the
@@ -541,7 +546,8 @@ async fn channel_routes_name_whatsapp_guests_by_their_user_id() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert!(app.replies_to("whatsapp:US.99999999999999999999").is_empty(), "the other username gets no reply");
 
-    // Replies routed to a fixed recipient known by a user id go to that id.
+    // Replies routed to a fixed recipient known by a user id go where Twilio last said the
+    // guest is: to the id while she writes by it...
     let (status, routed) = api.call(Method::PUT, &path, Some(json!({ "inbound_from": "", "outbound_to": ANA }))).await;
     assert_eq!((status, routed["outbound_to"].as_str()), (StatusCode::OK, Some(ANA)), "{routed}");
     let before = app.replies_to(&format!("whatsapp:{ANA}")).len();
@@ -551,6 +557,30 @@ async fn channel_routes_name_whatsapp_guests_by_their_user_id() {
     })
     .await;
     assert!(app.replies_to("whatsapp:+15550004444").is_empty(), "the guest is not answered directly");
+    // ...to her phone once she writes by it again: into her own conversation, its window open.
+    write("+15550001111", Some(ANA), "Desk here").await.unwrap();
+    let by_phone = app.replies_to("whatsapp:+15550001111").len();
+    eventually("Ana's own message answered", || async {
+        (app.replies_to("whatsapp:+15550001111").len() > by_phone).then_some(())
+    })
+    .await;
+    let by_phone = app.replies_to("whatsapp:+15550001111").len();
+    write("+15550005555", None, "When is breakfast?").await.unwrap();
+    eventually("the next guest's answer reaches Ana's phone", || async {
+        app.replies_to("whatsapp:+15550001111")
+            .get(by_phone)
+            .filter(|m| m.body == "Breakfast is from 7 to 10.")
+            .map(|_| ())
+    })
+    .await;
+    let (ana,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM conversations WHERE guest_address IN ('whatsapp:+15550001111', $1) OR guest_user_id = $1",
+    )
+    .bind(format!("whatsapp:{ANA}"))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(ana, 1, "Ana has one conversation");
 
     // An SMS number has no user ids: such a route there is refused, and nothing is saved.
     let rows = app.state.list_numbers(&me, &connector).await.unwrap();

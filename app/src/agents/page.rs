@@ -503,7 +503,7 @@ fn SensesSection(agent: String, current: Senses) -> impl IntoView {
     view! {
         <section class="card" data-testid="senses">
             <h2>"Voice notes and photos"</h2>
-            <p class="hint">"Guests send voice notes and photos. Voice notes (up to 10 minutes and 25 MB) are transcribed before the agent answers, through any OpenAI-compatible transcription API (OpenAI's, or a server you run); the inbox shows the words under the player. Without one, the agent is told a voice note came and could not be heard."</p>
+            <p class="hint">"Guests send voice notes and photos. Voice notes (up to 25 MB, and 10 minutes where the file says how long it is) are transcribed before the agent answers, through any OpenAI-compatible transcription API (OpenAI's, or a server you run); the inbox shows the words under the player. Without one, the agent is told a voice note came and could not be heard."</p>
             {move || match shown.get().transcription_url {
                 Some(url) => view! { <p data-testid="current-transcription">"Transcribes with " <strong>{shown.get().transcription_model.unwrap_or_default()}</strong> " at " <code>{url}</code></p> }.into_any(),
                 None => view! { <p class="empty" data-testid="current-transcription">"Voice notes are not transcribed."</p> }.into_any(),
