@@ -74,11 +74,8 @@ async fn inbox_messages(app: &TestApp, agent: &str) -> Vec<MessageView> {
 async fn a_shared_location_reaches_the_hook_as_a_place_and_the_inbox_as_a_map_link() {
     let app = spawn_app().await;
     let (me, _, _, agent) = app.ready_path().await;
-    let admin = app.browser("admin@example.com").await;
     let (url, seen) = hook_server().await;
-    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
-        .await
-        .unwrap();
+    use_hook(&app, &agent, url).await;
 
     let delivery = app.sim.sim.guest_message(eiffel_tower()).await.unwrap();
     assert_eq!(delivery.status, 200);
@@ -169,9 +166,7 @@ async fn a_tapped_button_or_list_item_reaches_the_brain_as_the_choice_made() {
 
     // The hook gets the choice with the id the agent gave it.
     let (url, seen) = hook_server().await;
-    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
-        .await
-        .unwrap();
+    use_hook(&app, &agent, url).await;
     app.sim.sim.guest_message(taps("Spa", "spa-1", true)).await.unwrap();
     reply(&app, 2).await;
     let (_, body) = seen.all().pop().unwrap();
@@ -224,11 +219,8 @@ async fn a_voice_note_or_photo_is_said_in_words_to_a_model_and_the_guest_gets_an
 async fn a_guests_photo_reaches_the_hook_as_a_signed_link_once_it_is_downloaded() {
     let app = spawn_app().await;
     let (_, _, _, agent) = app.ready_path().await;
-    let admin = app.browser("admin@example.com").await;
     let (url, seen) = hook_server().await;
-    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
-        .await
-        .unwrap();
+    use_hook(&app, &agent, url).await;
     // Twilio's file takes a while to download: the turn waits for it.
     app.sim.sim.set_faults(Faults { media_delay_ms: 1500, ..Default::default() });
     let photo = MediaFile { content_type: "image/jpeg".into(), data: b"\xff\xd8\xff a broken lamp".to_vec() };
@@ -259,11 +251,8 @@ async fn a_guests_photo_reaches_the_hook_as_a_signed_link_once_it_is_downloaded(
 async fn a_file_that_does_not_download_in_time_does_not_hold_the_answer_back() {
     let app = spawn_app_tuned(|_| {}, |t| t.media_wait = std::time::Duration::from_millis(800)).await;
     let (_, _, _, agent) = app.ready_path().await;
-    let admin = app.browser("admin@example.com").await;
     let (url, seen) = hook_server().await;
-    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
-        .await
-        .unwrap();
+    use_hook(&app, &agent, url).await;
     app.sim.sim.set_faults(Faults { media_delay_ms: 30_000, ..Default::default() });
     let voice = MediaFile { content_type: "audio/ogg".into(), data: b"OggS".to_vec() };
     app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
@@ -387,12 +376,7 @@ async fn a_transcription_that_fails_is_said_as_not_transcribed_shown_in_the_inbo
     let (_, _, _, agent) = app.ready_path().await;
     let admin = app.browser("admin@example.com").await;
     let (url, _) = hook_server().await;
-    app.ui(
-        &admin,
-        TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url: url.clone(), timeout_secs: None })),
-    )
-    .await
-    .unwrap();
+    use_hook(&app, &agent, url.clone()).await;
     // A server with no transcription route: it answers 404.
     app.ui(&admin, senses(&agent, &format!("{url}/v1"), "whisper-1", "sk-x", "")).await.unwrap();
     let voice = MediaFile { content_type: "audio/ogg".into(), data: b"Hello?".to_vec() };
@@ -410,9 +394,7 @@ async fn a_voice_note_over_ten_minutes_is_not_sent_to_be_transcribed_and_the_gue
     let (_, _, _, agent) = app.ready_path().await;
     let admin = app.browser("admin@example.com").await;
     let (url, _) = hook_server().await;
-    app.ui(&admin, TestApp::edit_form(&agent, form("concierge", BrainInput::Hook { url, timeout_secs: None })))
-        .await
-        .unwrap();
+    use_hook(&app, &agent, url).await;
     let (transcriber, heard) = counting_transcriber().await;
     app.ui(&admin, senses(&agent, &transcriber, "whisper-1", "sk-x", "")).await.unwrap();
     app.sim
