@@ -229,6 +229,10 @@ pub async fn update(state: &AppState, me: &Me, agent_id: &str, input: AgentInput
         other => other?,
     };
     store::write_faq(&mut tx, agent_id, &v.faq).await?;
+    if v.brain == BrainKind::OpenAi && v.api_key.is_some() {
+        let (actor, action) = (crate::audit::actor(me), crate::audit::Action::AgentKeyChanged);
+        crate::audit::record(&mut tx, &me.org_id, &actor, action, &v.name, "A new key for the model API.").await?;
+    }
     tx.commit().await?;
     tracing::info!(agent_id, brain = v.brain.as_str(), "agent updated");
     Ok(AgentDetail { new_hook_secret: new_secret, ..detail(state, me, agent_id).await? })

@@ -21,7 +21,7 @@ pub(super) async fn of(state: &AppState, agent_id: &str) -> Result<Senses> {
 /// Saves what the agent perceives of guests' files. An empty URL turns transcription off (and
 /// drops its key); an empty key keeps the stored one while the URL's host stays the same.
 pub async fn set_senses(state: &AppState, me: &Me, agent_id: &str, input: SensesInput) -> Result<AgentDetail> {
-    require_agent(state, me, agent_id).await?;
+    let (name, _) = require_agent(state, me, agent_id).await?;
     let stored = store::senses(&state.db.pool, agent_id).await?;
     let (url, model, key) = match input.transcription_url.trim() {
         "" => (None, None, None),
@@ -56,7 +56,12 @@ pub async fn set_senses(state: &AppState, me: &Me, agent_id: &str, input: Senses
         }
     };
     let images = input.images.as_str();
+    let new_key = key.is_some();
     store::set_senses(&state.db.pool, agent_id, url.as_deref(), model.as_deref(), key, images).await?;
+    if new_key {
+        let detail = "A new key for the transcription API.";
+        crate::audit::record_now(state, me, crate::audit::Action::AgentKeyChanged, &name, detail).await?;
+    }
     tracing::info!(agent_id, transcribes = url.is_some(), images, "agent's senses saved");
     detail(state, me, agent_id).await
 }

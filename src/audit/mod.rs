@@ -41,9 +41,10 @@ pub enum Action {
     AgentCreated,
     AgentDeleted,
     HookSecretRegenerated,
+    AgentKeyChanged,
 }
 
-const ACTIONS: [Action; 22] = [
+const ACTIONS: [Action; 23] = [
     Action::ConnectorAdded,
     Action::ConnectorCredentials,
     Action::ConnectorDeleted,
@@ -66,6 +67,7 @@ const ACTIONS: [Action; 22] = [
     Action::AgentCreated,
     Action::AgentDeleted,
     Action::HookSecretRegenerated,
+    Action::AgentKeyChanged,
 ];
 
 impl Action {
@@ -93,6 +95,7 @@ impl Action {
             Action::AgentCreated => "agent.created",
             Action::AgentDeleted => "agent.deleted",
             Action::HookSecretRegenerated => "agent.hook_secret",
+            Action::AgentKeyChanged => "agent.key",
         }
     }
 
@@ -120,6 +123,7 @@ impl Action {
             Action::AgentCreated => "Agent created",
             Action::AgentDeleted => "Agent deleted",
             Action::HookSecretRegenerated => "Hook signing secret regenerated",
+            Action::AgentKeyChanged => "Agent's API key changed",
         }
     }
 

@@ -506,6 +506,25 @@ async fn an_agents_senses_are_read_and_set_through_the_api() {
         (Some(true), Some("off"))
     );
     assert_eq!((kept["brain"].clone(), kept["faq"].clone()), (agent["brain"].clone(), agent["faq"].clone()));
+    // A new key, for transcription or for the model, is a line in the audit log (the key never is);
+    // a save that keeps the stored one is not.
+    let body = json!({ "name": "concierge", "fallback_reply": "Sorry?", "brain": {
+        "kind": "openai", "url": "https://api.openai.com/v1", "model": "gpt-4o-mini", "api_key": "sk-api-model-0123456789"
+    } });
+    let (status, _) = api.call(Method::PUT, "/api/agents/concierge", Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT subject, detail, actor || action || subject || detail FROM audit_log WHERE action = 'agent.key' ORDER BY id",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    let lines: Vec<(&str, &str)> = keys.iter().map(|k| (k.0.as_str(), k.1.as_str())).collect();
+    assert_eq!(
+        lines,
+        [("concierge", "A new key for the transcription API."), ("concierge", "A new key for the model API.")]
+    );
+    assert!(keys.iter().all(|k| !k.2.contains("sk-")), "{keys:?}");
     // An empty body turns it all off, the key with it.
     let (_, off) = api.call(Method::PUT, path, Some(json!({}))).await;
     assert_eq!(off["senses"]["transcription_key_set"], false);
