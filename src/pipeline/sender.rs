@@ -227,20 +227,33 @@ async fn load(state: &AppState, message_id: &str) -> Result<Outgoing> {
     })
 }
 
+/// Gives a claim back with no attempt counted, to be taken again at `run_at`: nothing reached
+/// Twilio, so the reply is in flight only if an earlier attempt made it so.
+async fn give_back(tx: &mut crate::db::WriteTx, claim: &Claim, run_at: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET lease_until = NULL, run_at = $1, in_flight_since = $2 WHERE message_id = $3 AND claims = $4",
+    )
+    .bind(run_at)
+    .bind(claim.in_flight_since)
+    .bind(&claim.message_id)
+    .bind(claim.claim)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Keeps a reply's text with its choices numbered, as it now goes (a later attempt sends the same
 /// and recognizes it among Twilio's messages), and notes why.
-async fn keep_text_choices(state: &AppState, message_id: &str, body: &str, why: &str) -> sqlx::Result<()> {
+async fn keep_text_choices(tx: &mut crate::db::WriteTx, message_id: &str, body: &str, why: &str) -> sqlx::Result<()> {
     let note = format!("The choices went as numbered text: Twilio did not create their buttons ({why}).");
-    let mut tx = state.db.begin_write().await?;
     sqlx::query(
         "UPDATE messages SET body = $1, note = CASE WHEN note IS NULL THEN $2 ELSE note || ' ' || $2 END WHERE id = $3",
     )
     .bind(body)
     .bind(note)
     .bind(message_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -285,15 +298,7 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
             // The number's schedule is full for a while: come back when its turn comes. Nothing
             // was asked of Twilio, so this is no attempt.
             let mut tx = state.db.begin_write().await?;
-            sqlx::query(
-                "UPDATE outbox SET lease_until = NULL, run_at = $1, in_flight_since = $2 WHERE message_id = $3 AND claims = $4",
-            )
-            .bind(now_ms() + wait.as_millis() as i64)
-            .bind(claim.in_flight_since)
-            .bind(&claim.message_id)
-            .bind(claim.claim)
-            .execute(&mut *tx)
-            .await?;
+            give_back(&mut tx, claim, now_ms() + wait.as_millis() as i64).await?;
             tx.commit().await?;
             return Ok(());
         }
@@ -314,7 +319,9 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
                 Err(crate::twilio::contents::ContentError::Twilio(e)) => {
                     tracing::warn!(error = %e, "choices sent as numbered text: Twilio did not create their content");
                     body = format!("{body}\n\n{}", choices.numbered());
-                    keep_text_choices(state, &claim.message_id, &body, &e.to_string()).await?;
+                    let mut tx = state.db.begin_write().await?;
+                    keep_text_choices(&mut tx, &claim.message_id, &body, &e.to_string()).await?;
+                    tx.commit().await?;
                 }
             }
         }
@@ -391,16 +398,12 @@ async fn send(state: &AppState, claim: &Claim) -> Result<()> {
                 // forgotten, and the reply goes again at once as text with its choices numbered.
                 if let Some((sid, choices)) = interactive.as_deref().zip(buttons).filter(|_| e.code() != Some(63016)) {
                     tracing::warn!(error = %e, content_sid = sid, "the choices' content was refused; sending them as text");
-                    crate::twilio::contents::forget(state, &out.connector_id, sid).await?;
+                    // Refused, so not in flight: the next attempt sends without looking it up first.
                     let text = format!("{}\n\n{}", out.body, choices.numbered());
-                    keep_text_choices(state, &claim.message_id, &text, &e.to_string()).await?;
                     let mut tx = state.db.begin_write().await?;
-                    sqlx::query("UPDATE outbox SET lease_until = NULL, run_at = $1 WHERE message_id = $2 AND claims = $3")
-                        .bind(now_ms())
-                        .bind(&claim.message_id)
-                        .bind(claim.claim)
-                        .execute(&mut *tx)
-                        .await?;
+                    crate::twilio::contents::forget(&mut tx, &out.connector_id, sid).await?;
+                    keep_text_choices(&mut tx, &claim.message_id, &text, &e.to_string()).await?;
+                    give_back(&mut tx, claim, now_ms()).await?;
                     tx.commit().await?;
                     state.wake_sends().await;
                     return Ok(());

@@ -52,14 +52,12 @@ pub async fn sid_for(
 
 /// Forgets a content Twilio no longer takes (deleted from the account): the next reply with
 /// those choices creates it again.
-pub async fn forget(state: &AppState, connector_id: &str, sid: &str) -> sqlx::Result<()> {
-    let mut tx = state.db.begin_write().await?;
+pub async fn forget(tx: &mut crate::db::WriteTx, connector_id: &str, sid: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM twilio_contents WHERE connector_id = $1 AND sid = $2")
         .bind(connector_id)
         .bind(sid)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 
