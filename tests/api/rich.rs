@@ -777,6 +777,11 @@ async fn outside_the_window_the_approved_template_goes_instead_of_the_buttons() 
 }
 
 /// The ready path's agent, answering on the SMS number +14155550199 too; its id.
+/// A guest's text message to the SMS number [`with_sms`] binds.
+fn by_sms(from: &str, body: &str) -> Inbound {
+    Inbound { to: "+14155550199".into(), from: from.into(), body: body.into(), ..Default::default() }
+}
+
 async fn with_sms(app: &TestApp) -> String {
     let (me, connector, whatsapp, agent) = app.ready_path().await;
     let rows = app.state.list_numbers(&me, &connector).await.unwrap();
@@ -799,12 +804,7 @@ async fn on_sms_choices_are_numbered_and_the_guests_number_picks_one() {
     app.ui(&admin, TestApp::edit_form(&agent, welcoming)).await.unwrap();
 
     const TEXTER: &str = "+15550006666";
-    let texts = |body: &str| Inbound {
-        to: "+14155550199".into(),
-        from: TEXTER.into(),
-        body: body.into(),
-        ..Default::default()
-    };
+    let texts = |body: &str| by_sms(TEXTER, body);
     app.sim.sim.guest_message(texts("Options?")).await.unwrap();
     eventually("the reply", || async { (app.replies_to(TEXTER).len() == 2).then_some(()) }).await;
     let first = app.replies_to(TEXTER).remove(1);
@@ -863,12 +863,7 @@ async fn the_faq_brain_reads_a_number_picked_on_sms_as_the_option_it_names() {
     };
     app.ui(&admin, TestApp::edit_form(&agent, faq)).await.unwrap();
     const TEXTER: &str = "+15550006677";
-    let texts = |body: &str| Inbound {
-        to: "+14155550199".into(),
-        from: TEXTER.into(),
-        body: body.into(),
-        ..Default::default()
-    };
+    let texts = |body: &str| by_sms(TEXTER, body);
     app.sim.sim.guest_message(texts("What can I book?")).await.unwrap();
     let first = eventually("the reply", || async { app.replies_to(TEXTER).first().cloned() }).await;
     assert_eq!(first.body, "Pick one:\n\n1. Spa\n2. Pool\nReply with a number.");
