@@ -193,6 +193,9 @@ async fn main() {
     let merging = Instant::now();
     let merges = switchboard::inbox::search::merge(&state.db, Duration::MAX).await.unwrap();
     let merging = merging.elapsed().as_secs_f64();
+    // The agent's conversation total, a row per conversation the seed wrote, folded into one as the
+    // lifecycle worker does every few seconds.
+    switchboard::inbox::lifecycle::fold_totals(&state).await.unwrap();
     let (messages,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages").fetch_one(&state.db.pool).await.unwrap();
     // Both databases plan from their statistics: a running PostgreSQL's autovacuum gathers them
     // soon after a load like the seed's, as SQLite's ANALYZE does here.

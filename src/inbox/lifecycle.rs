@@ -44,6 +44,21 @@ pub async fn end_idle(state: &AppState) -> sqlx::Result<u64> {
     Ok(ended)
 }
 
+/// Folds each agent's rows of its conversations' total into one (migration 0033); returns for how
+/// many agents.
+pub async fn fold_totals(state: &AppState) -> sqlx::Result<usize> {
+    let agents = store::unfolded_totals(&state.db.pool).await?;
+    if agents.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = state.db.begin_write().await?;
+    for agent in &agents {
+        store::fold_total(&mut tx, agent).await?;
+    }
+    tx.commit().await?;
+    Ok(agents.len())
+}
+
 /// The lifecycle worker: ends idle conversations every `interval`.
 pub async fn lifecycle(state: AppState, interval: std::time::Duration) {
     while !state.workers.stopping() {
@@ -57,6 +72,9 @@ pub async fn lifecycle(state: AppState, interval: std::time::Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(guests = n, "guests forgotten at their request"),
             Err(e) => tracing::warn!(error = %e, "cannot carry out requests to be forgotten"),
+        }
+        if let Err(e) = fold_totals(&state).await {
+            tracing::warn!(error = %e, "cannot fold the agents' conversation totals");
         }
         match end_idle(&state).await {
             Ok(0) => {}

@@ -626,6 +626,140 @@ async fn an_agent_with_many_conversations_pages_the_same_through_each_states_ord
     conversations_page(crate::common::spawn_app_tuned(|_| {}, |t| t.agent_walk_from = 0).await).await;
 }
 
+/// An agent's total (`X-Total-Count`) is kept as rows of +1 and -1 (migration 0033): it follows
+/// every way a conversation comes to an agent or leaves it, and equals a count of the
+/// conversations after each, before and after the rows are folded.
+#[tokio::test]
+async fn an_agents_total_follows_its_conversations_wherever_they_go() {
+    // The lifecycle worker folds the rows too: here only the test does, when it says.
+    let app =
+        crate::common::spawn_app_tuned(|_| {}, |t| t.lifecycle_sweep = std::time::Duration::from_secs(3600)).await;
+    let (me, _, number, concierge) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+    let db = &app.state.db.pool;
+    // The kept totals and a count of the conversations, by agent (an agent whose rows add up to
+    // nothing has none).
+    let both = || async {
+        let kept: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT agent_id, CAST(SUM(n) AS BIGINT) FROM agent_totals GROUP BY agent_id \
+             HAVING SUM(n) <> 0 ORDER BY agent_id",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        let counted: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT agent_id, COUNT(*) FROM conversations WHERE agent_id IS NOT NULL GROUP BY agent_id ORDER BY agent_id",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        (kept, counted)
+    };
+    let header = |agent: &'static str| {
+        let api = &api;
+        async move {
+            let response = api
+                .app
+                .http
+                .get(format!("{}/api/agents/{agent}/conversations?limit=1", api.app.url))
+                .bearer_auth(&api.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.headers()["x-total-count"].to_str().unwrap().parse::<i64>().unwrap()
+        }
+    };
+    let check = |step: &'static str, expected: Vec<(&'static str, i64)>| {
+        let (both, header) = (&both, &header);
+        async move {
+            let (kept, counted) = both().await;
+            assert_eq!(kept, counted, "{step}: the kept totals are the conversations' count");
+            for (agent, n) in expected {
+                assert_eq!(header(agent).await, n, "{step}: {agent}'s X-Total-Count");
+            }
+        }
+    };
+    let write = |from: &'static str, body: &'static str| {
+        let app = &app;
+        async move {
+            let inbound = Inbound {
+                to: "whatsapp:+14155550100".into(),
+                from: from.into(),
+                body: body.into(),
+                ..Default::default()
+            };
+            assert_eq!(app.sim.sim.guest_message(inbound).await.unwrap().status, 200);
+        }
+    };
+    const GUESTS: [&str; 3] = ["whatsapp:+15550001001", "whatsapp:+15550001002", "whatsapp:+15550001003"];
+    for g in GUESTS {
+        write(g, "Hello").await;
+    }
+    for g in GUESTS {
+        eventually("every guest answered", || async { (!app.replies_to(g).is_empty()).then_some(()) }).await;
+    }
+    check("three guests wrote", vec![("concierge", 3)]).await;
+    // A proactive message opens a conversation too (the outbox's upsert, not the webhook's).
+    let template = json!({ "to": "+15550001004", "template": { "sid": format!("HX{}", "a".repeat(32)) } });
+    let (status, _) = api.call(Method::POST, "/api/agents/concierge/messages", Some(template)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    check("a proactive message to a fourth", vec![("concierge", 4)]).await;
+    // The number's channel moves to another agent: a guest who writes again moves with it.
+    let night = app
+        .state
+        .create_agent(
+            &me,
+            app::agents::port::AgentInput {
+                name: "night".into(),
+                fallback_reply: "Later.".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let channel = app.state.list_channels(&me, &concierge).await.unwrap().remove(0);
+    app.state.remove_channel(&me, &concierge, &channel.id).await.unwrap();
+    app.state.add_channel(&me, &night.id, &number).await.unwrap();
+    write(GUESTS[0], "Still there?").await;
+    eventually("the night agent answers", || async { (app.replies_to(GUESTS[0]).len() == 2).then_some(()) }).await;
+    check("one conversation moved", vec![("concierge", 3), ("night", 1)]).await;
+    // A guest forgotten: their conversation is deleted.
+    let conversation: (String,) = sqlx::query_as("SELECT id FROM conversations WHERE guest_address = $1")
+        .bind(GUESTS[1])
+        .fetch_one(db)
+        .await
+        .unwrap();
+    app.state.forget_guest(&me, &conversation.0).await.unwrap();
+    check("a guest forgotten", vec![("concierge", 2), ("night", 1)]).await;
+    // Folded, the totals hold (one row per agent), and again after more conversations come.
+    let rows = |agent: String| async move {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM agent_totals WHERE agent_id = $1")
+            .bind(agent)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        n
+    };
+    assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (6, 1), "4 in, 2 out; 1 in");
+    assert_eq!(switchboard::inbox::lifecycle::fold_totals(&app.state).await.unwrap(), 1, "the concierge's folded");
+    assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (1, 1));
+    check("folded", vec![("concierge", 2), ("night", 1)]).await;
+    write("whatsapp:+15550001005", "Hi").await;
+    eventually("the new guest answered", || async {
+        (!app.replies_to("whatsapp:+15550001005").is_empty()).then_some(())
+    })
+    .await;
+    check("folded, then a new guest", vec![("concierge", 2), ("night", 2)]).await;
+    // The night agent deleted: its conversations stay, with no agent, and its rows add up to
+    // nothing, then fold away.
+    app.state.delete_agent(&me, &night.id).await.unwrap();
+    check("an agent deleted", vec![("concierge", 2)]).await;
+    switchboard::inbox::lifecycle::fold_totals(&app.state).await.unwrap();
+    assert_eq!(rows(night.id.clone()).await, 0, "a deleted agent's rows fold away");
+    check("folded again", vec![("concierge", 2)]).await;
+}
+
 async fn conversations_page(app: TestApp) {
     let (me, _, _, _) = app.ready_path().await;
     let api = Api { app: &app, token: token_for(&app, &me).await };

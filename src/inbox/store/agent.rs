@@ -73,15 +73,48 @@ pub(in crate::inbox) fn agent_page_sql(backend: crate::db::Backend, walk: bool, 
     }
 }
 
+/// How many conversations the agent has: the sum of its rows in `agent_totals` (migration 0033),
+/// which the lifecycle worker keeps to about one per agent ([`fold_totals`]).
 pub(in crate::inbox) async fn agent_total(db: &AnyPool, org_id: &str, agent_id: &str) -> sqlx::Result<i64> {
     let (total,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM conversations cv JOIN agents a ON a.id = cv.agent_id WHERE cv.agent_id = $1 AND a.org_id = $2",
+        "SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM agent_totals t JOIN agents a ON a.id = t.agent_id \
+         WHERE t.agent_id = $1 AND a.org_id = $2",
     )
     .bind(agent_id)
     .bind(org_id)
     .fetch_one(db)
     .await?;
     Ok(total)
+}
+
+/// Up to 100 agents (or agents deleted) with more than one row in `agent_totals`, in one order
+/// (two instances folding at once then take their rows in the same order).
+pub(in crate::inbox) async fn unfolded_totals(db: &AnyPool) -> sqlx::Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT agent_id FROM agent_totals GROUP BY agent_id HAVING COUNT(*) > 1 ORDER BY agent_id LIMIT 100",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Folds the agent's rows in `agent_totals` into one, or none when they add up to nothing (its
+/// conversations all gone, or the agent deleted). Rows written meanwhile by another instance's
+/// transaction are not yet seen by the delete, so they stay as they are, and count.
+pub(in crate::inbox) async fn fold_total(tx: &mut AnyConnection, agent_id: &str) -> sqlx::Result<()> {
+    let rows: Vec<(i64,)> = sqlx::query_as("DELETE FROM agent_totals WHERE agent_id = $1 RETURNING n")
+        .bind(agent_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let total: i64 = rows.iter().map(|(n,)| n).sum();
+    if total != 0 {
+        sqlx::query("INSERT INTO agent_totals (agent_id, n) VALUES ($1, $2)")
+            .bind(agent_id)
+            .bind(total)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// An active number the agent answers on.
