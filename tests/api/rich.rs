@@ -16,7 +16,7 @@ use app::{
         Senses,
     },
     inbox::{api::ListConversations, Choice, MessageView, SharedLocation},
-    ports::{AccountsPort, AgentsPort, ConnectorsPort},
+    ports::{AccountsPort, AgentsPort, ConnectorsPort, PrivacyPort},
     AppError,
 };
 
@@ -368,6 +368,66 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
         .await
         .unwrap();
     assert_eq!(sealed, None);
+}
+
+/// A voice note's words find its conversation in the inbox's search, as a message's do, whether
+/// the search gathers what its indexes find or walks the conversations in order (for words many
+/// messages hold); and leave the index with the guest.
+#[tokio::test]
+async fn a_voice_notes_words_find_its_conversation_in_the_inbox() {
+    voice_note_found(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn a_voice_notes_words_find_its_conversation_when_the_search_walks() {
+    voice_note_found(spawn_app_tuned(|_| {}, |t| t.search_walk_from = 0).await).await;
+}
+
+async fn voice_note_found(app: TestApp) {
+    use app::inbox::{api::GetInbox, InboxFilter};
+    let (me, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (transcriber, _) = counting_transcriber().await;
+    app.ui(&admin, senses(&agent, &transcriber, "whisper-1", "sk-transcribe-secret-0123456789", "")).await.unwrap();
+    // Ana says it, Ben writes it; the FAQ brain's answer holds none of the words.
+    let voice = MediaFile { content_type: "audio/ogg".into(), data: "Is the sauna héated tonight?".into() };
+    app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
+    const BEN: &str = "whatsapp:+15550008888";
+    let ben = Inbound { from: BEN.into(), profile_name: Some("Ben".into()), ..from_guest("Is the pool heated?") };
+    app.sim.sim.guest_message(ben).await.unwrap();
+    reply(&app, 0).await;
+    eventually("Ben answered", || async { (!app.replies_to(BEN).is_empty()).then_some(()) }).await;
+    assert_eq!(
+        inbox_messages(&app, &agent).await[0].media[0].transcript.as_deref(),
+        Some("Is the sauna héated tonight?")
+    );
+    let found = |q: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let filter = InboxFilter { q: q.into(), ..Default::default() };
+            let mut names: Vec<String> = app
+                .ui(admin, GetInbox { filter })
+                .await
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|r| r.guest_name.unwrap_or_default())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(found("sauna").await, ["Ana"], "a word only said");
+    assert_eq!(found("SAUNA TONI").await, ["Ana"], "case aside, the last word begun");
+    assert_eq!(found("heated").await, ["Ana", "Ben"], "said or written, accents aside");
+    assert_eq!(found("sauna pool").await, Vec::<String>::new(), "every word in one message or transcript");
+    assert_eq!(found("colleague").await, ["Ana", "Ben"], "the agent's answers are still found");
+    // Ana forgotten: her words leave the index with her.
+    let ana = app.ui(&admin, ListConversations { agent_id: agent.clone() }).await.unwrap();
+    let ana = ana.into_iter().find(|c| c.guest == GUEST).unwrap().id;
+    app.state.forget_guest(&me, &ana).await.unwrap();
+    assert_eq!(found("sauna").await, Vec::<String>::new());
+    assert_eq!(found("heated").await, ["Ben"]);
 }
 
 #[tokio::test]

@@ -30,6 +30,24 @@ fn text_ids(backend: Backend, n: usize) -> String {
     }
 }
 
+/// The conversations with a voice note whose transcript holds every word (the last one as the start
+/// of a word too), through their full-text index (migration 0034). Transcripts are few beside the
+/// messages: they are always gathered, whatever the plan. `$n` is [`text_query`]'s text, the last
+/// word begun.
+fn heard_ids(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "SELECT hm.conversation_id FROM transcript_search ts CROSS JOIN media md CROSS JOIN messages hm \
+             WHERE ts.transcript_search MATCH ${n} AND md.rowid = ts.rowid AND hm.id = md.message_id"
+        ),
+        Backend::Postgres => format!(
+            "SELECT hm.conversation_id FROM media md JOIN messages hm ON hm.id = md.message_id \
+             WHERE md.transcript IS NOT NULL \
+             AND to_tsvector('switchboard_search', md.transcript) @@ to_tsquery('switchboard_search', ${n})"
+        ),
+    }
+}
+
 /// Whether the conversation `cv` has a message holding every word, for a list that walks the
 /// conversations in its order ([`Plan::Walk`]); `$n` is the index's query. SQLite asks its index
 /// about each of the conversation's messages when every word of the query is whole
@@ -271,8 +289,8 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
     }
     let q = filter.q.trim().to_lowercase();
     if !q.is_empty() {
-        // The guest's number or name (a part of either), or the words in the messages' text: the
-        // few conversations found are looked up by id.
+        // The guest's number or name (a part of either), or the words in the messages' text or in
+        // a voice note's transcript: the few conversations found are looked up by id.
         args.push(guest_query(backend, &q));
         let guests = guest_ids(backend, &q, args.len());
         let words = search_words(&q);
@@ -287,13 +305,16 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
         if words.is_empty() {
             sql.push_str(&found(guests));
         } else {
+            // And the voice notes that said the words.
+            args.push(text_query(backend, &words, Last::Begun));
+            let heard = heard_ids(backend, args.len());
             args.push(match plan {
                 Plan::Walk(Walk::Asked(query)) => query.clone(),
                 _ => text_query(backend, &words, Last::Begun),
             });
             let n = args.len();
             match plan {
-                Plan::Gather => sql.push_str(&found(format!("{guests} UNION {}", text_ids(backend, n)))),
+                Plan::Gather => sql.push_str(&found(format!("{guests} UNION {heard} UNION {}", text_ids(backend, n)))),
                 Plan::Walk(walk) => {
                     // The last, never true, alternative names the connector and the agent: SQLite
                     // tests a condition in the loop of the last table it names, so the messages
@@ -301,7 +322,9 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
                     // organization's, and `me`'s (an organization small beside another walks
                     // past the other's conversations).
                     let text = text_in_conversation(backend, walk, n);
-                    sql.push_str(&format!(" AND (cv.id IN ({guests}) OR {text} OR (c.id IS NULL AND a.id IS NULL))"))
+                    sql.push_str(&format!(
+                        " AND (cv.id IN ({guests}) OR cv.id IN ({heard}) OR {text} OR (c.id IS NULL AND a.id IS NULL))"
+                    ))
                 }
             }
         }
