@@ -15,6 +15,21 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   await signIn(page);
   await go(page, "Agents");
+  await page.locator('body[data-hydrated="true"]').waitFor();
+  // The organization's transcription API, which every agent without its own uses.
+  const organization = page.getByTestId("org-transcription");
+  await expect(organization.getByTestId("current-org-transcription")).toHaveText(
+    "None: only agents with their own transcribe voice notes.",
+  );
+  await organization.getByLabel("Transcription API (URL)").fill(`${SIMULATOR}/_sim/llm/v1`);
+  await organization.getByLabel("Transcription model").fill("whisper-1");
+  await organization.getByLabel("Transcription key").fill("sk-demo-transcribe-0123456789");
+  await organization.getByRole("button", { name: "Save the organization's transcription API" }).click();
+  await expect(organization.getByTestId("current-org-transcription")).toContainText("whisper-1");
+  await expect(organization.getByLabel("Transcription key")).toHaveAttribute(
+    "placeholder",
+    "Set · leave empty to keep it",
+  );
   await page.getByTestId("agents").getByRole("link", { name: "concierge" }).click();
   await page.locator('body[data-hydrated="true"]').waitFor();
   // Opened on its channels: the overview holds the brain and the senses.
@@ -28,14 +43,12 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   await page.getByRole("button", { name: "Save agent" }).click();
   await expect(page.getByTestId("brain")).toHaveText("HTTP hook");
 
+  // The agent has none of its own: it uses the organization's.
   const senses = page.getByTestId("senses");
-  await expect(senses.getByTestId("current-transcription")).toHaveText("Voice notes are not transcribed.");
-  await senses.getByLabel("Transcription API (URL)").fill(`${SIMULATOR}/_sim/llm/v1`);
-  await senses.getByLabel("Transcription model").fill("whisper-1");
-  await senses.getByLabel("Transcription key").fill("sk-demo-transcribe-0123456789");
-  await senses.getByRole("button", { name: "Save voice notes and photos" }).click();
-  await expect(senses.getByTestId("current-transcription")).toContainText("whisper-1");
-  await expect(senses.getByLabel("Transcription key")).toHaveAttribute("placeholder", "Set · leave empty to keep it");
+  await expect(senses.getByTestId("current-transcription")).toContainText(
+    "Transcribes with the organization's whisper-1",
+  );
+  await expect(senses.getByLabel("Transcription key")).toHaveAttribute("placeholder", "sk-…");
 
   // From the guest's phone: a voice note (the stand-in hears the file's text), then a tap.
   const phone = await phoneOf(page, `whatsapp:${GUEST}`);

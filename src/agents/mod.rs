@@ -318,16 +318,27 @@ pub(crate) async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mi
         BrainKind::Faq => Box::new(Faq { entries: faq(state, agent_id).await?, fallback: fallback.clone() }),
     };
     let calls_out = which != BrainKind::Faq;
-    let hearing = match (transcribe_url, transcribe_model, transcribe_key_enc) {
-        (Some(base_url), Some(model), Some(key)) => Some(crate::brain::hearing::Transcriber {
-            http: state.outbound.clone(),
-            base_url,
-            model,
-            api_key: state.secrets.open(&key, agent_id)?,
-            timeout: state.tuning.brain_timeout,
-        }),
+    // The agent's own transcription API, or else its organization's.
+    let own = match (transcribe_url, transcribe_model, transcribe_key_enc) {
+        (Some(url), Some(model), Some(key)) => Some((url, model, state.secrets.open(&key, agent_id)?)),
         _ => None,
     };
+    let hearing = match own {
+        Some(own) => Some(own),
+        None => match store::agent_org_transcription(&state.db.pool, agent_id).await? {
+            (org_id, Some(url), Some(model), Some(key)) => {
+                Some((url, model, state.secrets.open(&key, &senses::organization_aad(&org_id))?))
+            }
+            _ => None,
+        },
+    }
+    .map(|(base_url, model, api_key)| crate::brain::hearing::Transcriber {
+        http: state.outbound.clone(),
+        base_url,
+        model,
+        api_key,
+        timeout: state.tuning.brain_timeout,
+    });
     let images_inline = which == BrainKind::OpenAi && images == ImageInput::Inline;
     Ok((
         revision,
@@ -412,6 +423,6 @@ pub async fn detail(state: &AppState, me: &Me, agent_id: &str) -> Result<AgentDe
         fallback_reply: row.owner.fallback_reply,
         faq: faq(state, agent_id).await?,
         template: store::template(&state.db.pool, agent_id).await?,
-        senses: senses::of(state, agent_id).await?,
+        senses: senses::of(state, me, agent_id).await?,
     })
 }

@@ -3,7 +3,7 @@
 use app::{
     accounts::Me,
     agents::{
-        port::{AgentInput, AgentsPort, Result, SensesInput, TemplateChoice},
+        port::{AgentInput, AgentsPort, Result, SensesInput, TemplateChoice, TranscriptionInput},
         *,
     },
 };
@@ -72,5 +72,11 @@ impl AgentsPort for AppState {
     }
     async fn set_agent_senses(&self, me: &Me, agent_id: &str, input: SensesInput) -> Result<AgentDetail> {
         Ok(agents::senses::set_senses(self, me, agent_id, input).await?)
+    }
+    async fn transcription(&self, me: &Me) -> Result<Transcription> {
+        Ok(agents::senses::organization(self, me).await?)
+    }
+    async fn set_transcription(&self, me: &Me, input: TranscriptionInput) -> Result<Transcription> {
+        Ok(agents::senses::set_organization(self, me, input).await?)
     }
 }

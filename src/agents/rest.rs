@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/agents", get(list_agents).post(create_agent))
         .route("/api/agents/{name}", get(get_agent).put(update_agent).delete(delete_agent))
         .route("/api/agents/{name}/senses", put(set_senses))
+        .route("/api/transcription", get(get_transcription).put(set_transcription))
         .route("/api/agents/{name}/channels", get(list_channels).post(add_channel))
         .route("/api/agents/{name}/channels/{id}", put(set_routes).delete(remove_channel))
         .route("/api/agents/{name}/whatsapp", get(whatsapp_status).put(whatsapp_configure).delete(whatsapp_remove))
@@ -79,6 +80,35 @@ pub struct Senses {
     transcription_key_set: bool,
     /// How an OpenAI-compatible brain is shown photos: `off` (described in words), `link` or `inline`.
     images: String,
+}
+
+/// The organization's transcription API, which every agent without its own uses; the key only as
+/// "set".
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Transcription {
+    /// The OpenAI-compatible transcription API's base URL; none: the organization has none.
+    transcription_url: Option<String>,
+    transcription_model: Option<String>,
+    transcription_key_set: bool,
+}
+
+impl From<app::agents::Transcription> for Transcription {
+    fn from(t: app::agents::Transcription) -> Self {
+        Self { transcription_url: t.url, transcription_model: t.model, transcription_key_set: t.key_set }
+    }
+}
+
+/// The organization's transcription API (PUT replaces it). No `Debug`: it may hold an API key.
+#[derive(Deserialize, ToSchema)]
+pub struct TranscriptionBody {
+    /// The base URL (`https://api.openai.com/v1`); empty or absent: none for the organization.
+    #[serde(default)]
+    transcription_url: String,
+    #[serde(default)]
+    transcription_model: String,
+    /// Kept as it is when absent, while the URL's host stays the same.
+    #[serde(default)]
+    transcription_key: Option<String>,
 }
 
 /// What the agent perceives of guests' files (PUT replaces it). No `Debug`: it may hold an API key.
@@ -369,6 +399,29 @@ async fn set_senses(
         images,
     };
     Ok(Json(super::senses::set_senses(&state, &me, &id, input).await?.into()))
+}
+
+#[utoipa::path(get, path = "/api/transcription", tag = "agents", security(("bearer" = [])),
+    responses((status = 200, body = Transcription)))]
+async fn get_transcription(State(state): State<AppState>, ApiUser(me): ApiUser) -> ApiResult<Json<Transcription>> {
+    Ok(Json(super::senses::organization(&state, &me).await?.into()))
+}
+
+#[utoipa::path(put, path = "/api/transcription", tag = "agents", security(("bearer" = [])),
+    request_body = TranscriptionBody,
+    responses((status = 200, body = Transcription), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_transcription(
+    State(state): State<AppState>,
+    ApiUser(me): ApiUser,
+    json: Result<Json<TranscriptionBody>, JsonRejection>,
+) -> ApiResult<Json<Transcription>> {
+    let b = body(json)?;
+    let input = app::agents::port::TranscriptionInput {
+        url: b.transcription_url,
+        model: b.transcription_model,
+        key: b.transcription_key,
+    };
+    Ok(Json(super::senses::set_organization(&state, &me, input).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/api/agents/{name}", tag = "agents", security(("bearer" = [])),

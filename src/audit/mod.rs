@@ -42,9 +42,10 @@ pub enum Action {
     AgentDeleted,
     HookSecretRegenerated,
     AgentKeyChanged,
+    TranscriptionChanged,
 }
 
-const ACTIONS: [Action; 23] = [
+const ACTIONS: [Action; 24] = [
     Action::ConnectorAdded,
     Action::ConnectorCredentials,
     Action::ConnectorDeleted,
@@ -68,6 +69,7 @@ const ACTIONS: [Action; 23] = [
     Action::AgentDeleted,
     Action::HookSecretRegenerated,
     Action::AgentKeyChanged,
+    Action::TranscriptionChanged,
 ];
 
 impl Action {
@@ -96,6 +98,7 @@ impl Action {
             Action::AgentDeleted => "agent.deleted",
             Action::HookSecretRegenerated => "agent.hook_secret",
             Action::AgentKeyChanged => "agent.key",
+            Action::TranscriptionChanged => "organization.transcription",
         }
     }
 
@@ -124,6 +127,7 @@ impl Action {
             Action::AgentDeleted => "Agent deleted",
             Action::HookSecretRegenerated => "Hook signing secret regenerated",
             Action::AgentKeyChanged => "Agent's API key changed",
+            Action::TranscriptionChanged => "Transcription API changed",
         }
     }
 

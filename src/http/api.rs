@@ -55,6 +55,7 @@ impl utoipa::Modify for BearerAuth {
     info(title = "Switchboard API", description = "Agents, channels, connectors, conversations and messages of one organization, as the token's user may see them."),
     paths(
         agents::list_agents, agents::create_agent, agents::get_agent, agents::update_agent, agents::set_senses,
+        agents::get_transcription, agents::set_transcription,
         agents::delete_agent,
         agents::list_channels, agents::add_channel, agents::set_routes, agents::remove_channel,
         inbox::list_conversations, inbox::send_message,

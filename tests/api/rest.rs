@@ -226,6 +226,14 @@ async fn tokens_act_within_their_users_organization_and_role() {
     }
     let (status, body) = as_owner.get("/api/connectors").await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    // The organization's transcription API: an owner reads it and may not change it; another
+    // organization's admin reads and changes only their own.
+    let transcription = json!({ "transcription_url": "http://127.0.0.1:9/v1", "transcription_model": "whisper-1", "transcription_key": "sk-probe" });
+    let (status, body) = as_owner.call(Method::PUT, "/api/transcription", Some(transcription.clone())).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(as_other.call(Method::PUT, "/api/transcription", Some(transcription)).await.0, StatusCode::OK);
+    let (status, body) = as_owner.get("/api/transcription").await;
+    assert_eq!((status, &body["transcription_url"]), (StatusCode::OK, &Value::Null), "the first organization's: none");
     let (status, body) = as_other.get("/api/connectors").await;
     assert_eq!((status, body), (StatusCode::OK, json!([])));
     let (_, agents) = as_owner.get("/api/agents").await;
@@ -355,6 +363,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/api/agents", vec!["get", "post"]),
         ("/api/agents/{name}", vec!["get", "put", "delete"]),
         ("/api/agents/{name}/senses", vec!["put"]),
+        ("/api/transcription", vec!["get", "put"]),
         ("/api/agents/{name}/channels", vec!["get", "post"]),
         ("/api/agents/{name}/channels/{id}", vec!["put", "delete"]),
         ("/api/agents/{name}/conversations", vec!["get"]),
@@ -373,7 +382,7 @@ async fn the_openapi_document_describes_every_route() {
             assert!(item.get(m).is_some(), "{m} {path} documented");
         }
     }
-    assert_eq!(paths.len(), 14, "no undocumented or stale paths");
+    assert_eq!(paths.len(), 15, "no undocumented or stale paths");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 }
@@ -612,6 +621,47 @@ async fn channel_routes_name_whatsapp_guests_by_their_user_id() {
     assert!(body["error"]["message"].as_str().unwrap().contains("WhatsApp"), "{body}");
     let (_, channels) = api.get("/api/agents/concierge/channels").await;
     assert_eq!(channels.as_array().unwrap().len(), 1, "nothing half-saved");
+}
+
+/// The organization's transcription API through the REST API: bad bodies refused by field with
+/// nothing saved, the key kept when absent and never given back.
+#[tokio::test]
+async fn the_organizations_transcription_api_is_read_and_set_through_the_api() {
+    let app = spawn_app().await;
+    let (me, _, _, _) = app.ready_path().await;
+    let api = Api { app: &app, token: token_for(&app, &me).await };
+    let url = "http://127.0.0.1:9/v1";
+    for (body, field) in [
+        (
+            json!({ "transcription_url": "file:///etc/passwd", "transcription_model": "w", "transcription_key": "k" }),
+            "transcription_url",
+        ),
+        (json!({ "transcription_url": url, "transcription_key": "k" }), "transcription_model"),
+        (json!({ "transcription_url": url, "transcription_model": "whisper-1" }), "transcription_key"),
+    ] {
+        let (status, answer) = api.call(Method::PUT, "/api/transcription", Some(body)).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)));
+    }
+    let (status, none) = api.get("/api/transcription").await;
+    assert_eq!(
+        (status, none),
+        (
+            StatusCode::OK,
+            json!({ "transcription_url": null, "transcription_model": null, "transcription_key_set": false })
+        )
+    );
+    let body = json!({ "transcription_url": url, "transcription_model": "whisper-1", "transcription_key": "sk-org-rest-0123456789" });
+    let (status, saved) = api.call(Method::PUT, "/api/transcription", Some(body)).await;
+    assert_eq!((status, saved["transcription_key_set"].as_bool()), (StatusCode::OK, Some(true)));
+    assert!(!saved.to_string().contains("sk-org-rest"));
+    let kept = json!({ "transcription_url": url, "transcription_model": "whisper-2" });
+    let (_, saved) = api.call(Method::PUT, "/api/transcription", Some(kept)).await;
+    assert_eq!(
+        (saved["transcription_model"].as_str(), saved["transcription_key_set"].as_bool()),
+        (Some("whisper-2"), Some(true))
+    );
+    let (_, off) = api.call(Method::PUT, "/api/transcription", Some(json!({}))).await;
+    assert_eq!(off, json!({ "transcription_url": null, "transcription_model": null, "transcription_key_set": false }));
 }
 
 #[tokio::test]

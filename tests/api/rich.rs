@@ -370,6 +370,97 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
     assert_eq!(sealed, None);
 }
 
+/// The organization's transcription API serves every agent without one of its own: an agent's own
+/// comes first, and either turned off leaves the other (or none). Admins set it, with the page's
+/// rules; agent owners read it; its key is sealed, never shown, and its changes are in the audit log.
+#[tokio::test]
+async fn the_organizations_transcription_api_serves_every_agent_without_its_own() {
+    use app::agents::api::{GetTranscription, SetTranscription};
+    let app = spawn_app().await;
+    let (me, _, _, agent) = app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    let (organizations, for_org) = counting_transcriber().await;
+    let (own, for_agent) = counting_transcriber().await;
+    let org_key = "sk-org-transcribe-0123456789";
+    let set = |url: &str, model: &str, key: &str| SetTranscription {
+        transcription_url: url.into(),
+        transcription_model: model.into(),
+        transcription_key: key.into(),
+    };
+    // Bad input is refused field by field, and nothing is saved.
+    for (bad, field) in [
+        (set("ftp://example.com", "whisper-1", org_key), "transcription_url"),
+        (set(&organizations, "", org_key), "transcription_model"),
+        (set(&organizations, "whisper-1", ""), "transcription_key"),
+    ] {
+        let refused = app.ui(&admin, bad).await.unwrap_err();
+        assert!(matches!(&refused, AppError::Invalid { field: f, .. } if f == field), "{field}: {refused:?}");
+    }
+    assert_eq!(app.ui(&admin, GetTranscription {}).await.unwrap().url, None, "nothing half-saved");
+    let saved = app.ui(&admin, set(&organizations, "whisper-1", org_key)).await.unwrap();
+    assert_eq!((saved.url.as_deref(), saved.key_set, saved.editable), (Some(organizations.as_str()), true, true));
+    assert!(!serde_json::to_string(&saved).unwrap().contains(org_key), "the key never goes back");
+    let shown = app.ui(&admin, GetAgent { id: agent.clone() }).await.unwrap().senses;
+    assert_eq!((shown.transcription_url, shown.organization.url.as_deref()), (None, Some(organizations.as_str())));
+
+    // The agent has none of its own: the organization's hears its guest.
+    let say = |words: &'static str| {
+        let (app, agent) = (&app, &agent);
+        async move {
+            let n = app.replies_to(GUEST).len();
+            let voice = MediaFile { content_type: "audio/ogg".into(), data: words.into() };
+            app.sim.sim.guest_message(Inbound { media: vec![voice], ..from_guest("") }).await.unwrap();
+            reply(app, n).await;
+            inbox_messages(app, agent).await.pop().unwrap().media[0].transcript.clone()
+        }
+    };
+    let heard =
+        |which: &std::sync::Arc<std::sync::atomic::AtomicUsize>| which.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(say("Is the spa open?").await.as_deref(), Some("Is the spa open?"));
+    assert_eq!((heard(&for_org), heard(&for_agent)), (1, 0));
+    // Its own comes first; turned off, the organization's again.
+    app.ui(&admin, senses(&agent, &own, "whisper-1", "sk-agent-transcribe-0123456789", "")).await.unwrap();
+    assert_eq!(say("And the pool?").await.as_deref(), Some("And the pool?"));
+    assert_eq!((heard(&for_org), heard(&for_agent)), (1, 1));
+    app.ui(&admin, senses(&agent, "", "", "", "")).await.unwrap();
+    assert_eq!(say("And the gym?").await.as_deref(), Some("And the gym?"));
+    assert_eq!((heard(&for_org), heard(&for_agent)), (2, 1));
+    // The organization's kept with an empty key, then turned off: voice notes are not heard.
+    assert!(app.ui(&admin, set(&organizations, "whisper-2", "")).await.unwrap().key_set);
+    let off = app.ui(&admin, set("", "", "")).await.unwrap();
+    assert_eq!((off.url, off.key_set), (None, false));
+    assert_eq!(say("Anyone there?").await, None);
+    assert_eq!((heard(&for_org), heard(&for_agent)), (2, 1));
+
+    // Sealed, and never in the audit log, which says each change.
+    let (sealed,): (Option<Vec<u8>>,) = sqlx::query_as("SELECT transcribe_key_enc FROM organizations WHERE id = $1")
+        .bind(&me.org_id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sealed, None, "turned off, the key is gone");
+    let audit = app.ui(&admin, app::privacy::api::GetAudit { older: None }).await.unwrap();
+    let changes: Vec<&str> =
+        audit.entries.iter().filter(|e| e.action == "Transcription API changed").map(|e| e.detail.as_str()).collect();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!(
+        changes[2].starts_with("whisper-1 at http://127.0.0.1:") && changes[2].ends_with("with a new key"),
+        "{changes:?}"
+    );
+    assert!(!changes[1].contains("new key") && changes[0].starts_with("Off"), "{changes:?}");
+    assert!(!serde_json::to_string(&audit).unwrap().contains("sk-org"), "never the key");
+
+    // An agent owner reads it, and may not change it.
+    let owner =
+        app.state.add_user(&me, "owner@example.com", app::accounts::Role::AgentOwner, "correct horse battery".into());
+    owner.await.unwrap();
+    let owner = app.browser("owner@example.com").await;
+    assert!(!app.ui(&owner, GetTranscription {}).await.unwrap().editable);
+    let refused = app.ui(&owner, set(&organizations, "whisper-1", org_key)).await.unwrap_err();
+    assert!(matches!(refused, AppError::Forbidden), "{refused:?}");
+    assert_eq!(app.ui(&admin, GetTranscription {}).await.unwrap().url, None);
+}
+
 /// A voice note's words find its conversation in the inbox's search, as a message's do, whether
 /// the search gathers what its indexes find or walks the conversations in order (for words many
 /// messages hold); and leave the index with the guest.
@@ -527,7 +618,9 @@ async fn senses_with_bad_input_are_refused_field_by_field_and_nothing_is_saved()
         }
     }
     let detail = app.ui(&admin, GetAgent { id: agent.clone() }).await.unwrap();
-    assert_eq!(detail.senses, Senses::default());
+    // Nothing saved (the organization's, which an admin may change, is none).
+    let organization = app::agents::Transcription { editable: true, ..Default::default() };
+    assert_eq!(detail.senses, Senses { organization, ..Default::default() });
 }
 
 #[tokio::test]

@@ -68,6 +68,12 @@ const ROUTES: &[(&str, Kind, &str)] = &[
         "agent_id={agent}&connector_id={connector}&template_sid=HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&variables=",
     ),
     ("set_agent_senses", Scoped, "agent_id={agent}&images=inline"),
+    ("transcription", Own, ""),
+    (
+        "set_transcription",
+        Own,
+        "transcription_url=http%3A%2F%2F127.0.0.1%3A9%2Fv1&transcription_model=whisper-1&transcription_key=sk-probe",
+    ),
     ("connector_choices", Own, ""),
     ("list_connectors", Own, ""),
     ("create_connector", Own, "name=Probe&account_sid=ACnothing&auth_token=nothing"),
@@ -285,13 +291,13 @@ async fn every_server_function_refuses_callers_who_may_not_use_it() {
     // Nothing the probes sent changed the first organization (its privacy settings included:
     // the other organization's admin changed only their own).
     assert_eq!(what_the_admin_sees(&app, &ids).await, before);
-    let settings: Vec<(String, String, Option<i64>)> =
-        sqlx::query_as("SELECT name, forget_requests, retention_days FROM organizations ORDER BY name")
+    let settings: Vec<(String, String, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT name, forget_requests, retention_days, transcribe_url FROM organizations ORDER BY name")
             .fetch_all(&app.state.db.pool)
             .await
             .unwrap();
     assert_eq!(settings[1].0, "Test Org");
-    assert_eq!((settings[1].1.as_str(), settings[1].2), ("approval", None), "{settings:?}");
+    assert_eq!((settings[1].1.as_str(), settings[1].2, &settings[1].3), ("approval", None, &None), "{settings:?}");
     let (agent_periods,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM agents WHERE retention_days IS NOT NULL")
         .fetch_one(&app.state.db.pool)
         .await

@@ -315,3 +315,37 @@ pub async fn set_agent_senses(
         .await,
     )
 }
+
+/// The organization's transcription API.
+#[server(prefix = "/ui", endpoint = "transcription")]
+pub async fn get_transcription() -> Result<Transcription, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = signed_in().await?;
+            svc.transcription(&me).await
+        }
+        .await,
+    )
+}
+
+/// Sets the organization's transcription API (admins): an empty `transcription_url` turns it off;
+/// an empty key keeps the stored one.
+#[server(prefix = "/ui", endpoint = "set_transcription")]
+pub async fn set_transcription(
+    #[server(default)] transcription_url: String,
+    #[server(default)] transcription_model: String,
+    #[server(default)] transcription_key: String,
+) -> Result<Transcription, AppError> {
+    ssr::reply(
+        async move {
+            let (svc, me) = signed_in().await?;
+            let input = super::port::TranscriptionInput {
+                url: transcription_url,
+                model: transcription_model,
+                key: Some(transcription_key).filter(|k| !k.trim().is_empty()),
+            };
+            svc.set_transcription(&me, input).await
+        }
+        .await,
+    )
+}

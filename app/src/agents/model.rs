@@ -106,6 +106,20 @@ pub struct Senses {
     pub transcription_model: Option<String>,
     pub transcription_key_set: bool,
     pub images: ImageInput,
+    /// The organization's transcription API, which the agent uses when it has none of its own.
+    pub organization: Transcription,
+}
+
+/// The organization's transcription API: every agent without its own transcribes guests' voice
+/// notes through it. The key only as "set".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcription {
+    /// The API's base URL (`https://api.openai.com/v1`); none: the organization has none.
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub key_set: bool,
+    /// Whether the user may change it (organization admins).
+    pub editable: bool,
 }
 
 /// How an OpenAI-compatible brain is shown a guest's photos.

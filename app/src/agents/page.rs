@@ -8,10 +8,11 @@ use leptos_router::{
 use crate::{
     agents::{
         api::{
-            get_agent, list_agents, list_templates, CreateAgent, DeleteAgent as DeleteAgentFn, RegenerateHookSecret,
-            SetAgentSenses, SetAgentTemplate, TryAgent as TryAgentFn, UpdateAgent,
+            get_agent, get_transcription, list_agents, list_templates, CreateAgent, DeleteAgent as DeleteAgentFn,
+            RegenerateHookSecret, SetAgentSenses, SetAgentTemplate, SetTranscription, TryAgent as TryAgentFn,
+            UpdateAgent,
         },
-        AgentDetail, AgentTemplate, BrainKind, ChatLine, ImageInput, Senses,
+        AgentDetail, AgentTemplate, BrainKind, ChatLine, ImageInput, Senses, Transcription,
     },
     components::{ErrorNote, FieldError, FormError},
     connectors::api::connector_choices,
@@ -21,6 +22,7 @@ use crate::{
 #[component]
 pub fn AgentsPage() -> impl IntoView {
     let agents = Resource::new(|| (), |_| list_agents());
+    let transcription = Resource::new(|| (), |_| get_transcription());
     view! {
         <Title text="Agents"/>
         <div class="page-head">
@@ -48,6 +50,59 @@ pub fn AgentsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match transcription.await {
+                    Ok(current) => view! { <OrgTranscription current/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The organization's transcription API, which every agent without its own uses: admins set it,
+/// agent owners read it.
+#[component]
+fn OrgTranscription(current: Transcription) -> impl IntoView {
+    let save = ServerAction::<SetTranscription>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let shown = RwSignal::new(current);
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            shown.set(saved);
+        }
+    });
+    let url = move || shown.with(|t| t.url.clone().unwrap_or_default());
+    let model = move || shown.with(|t| t.model.clone().unwrap_or_default());
+    let key_hint = move || if shown.with(|t| t.key_set) { "Set · leave empty to keep it" } else { "sk-…" };
+    view! {
+        <section class="card" data-testid="org-transcription">
+            <h2>"Voice notes: the organization's transcription API"</h2>
+            <p class="hint">"Every agent without a transcription API of its own (its page: Voice notes and photos) transcribes guests' voice notes through this one: any OpenAI-compatible transcription API (OpenAI's, or a server you run)."</p>
+            {move || match shown.get() {
+                Transcription { url: Some(url), model, .. } => view! { <p data-testid="current-org-transcription">"Transcribes with " <strong>{model.unwrap_or_default()}</strong> " at " <code>{url}</code></p> }.into_any(),
+                _ => view! { <p class="empty" data-testid="current-org-transcription">"None: only agents with their own transcribe voice notes."</p> }.into_any(),
+            }}
+            {move || shown.with(|t| t.editable).then(|| view! {
+                <ActionForm action=save attr:class="form">
+                    <label>"Transcription API (URL)"
+                        <input name="transcription_url" type="url" inputmode="url" placeholder="https://api.openai.com/v1" prop:value=url/>
+                        <span class="hint">"Empty: none for the organization."</span>
+                    </label>
+                    <FieldError error field="transcription_url"/>
+                    <label>"Transcription model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>
+                    <FieldError error field="transcription_model"/>
+                    <label>"Transcription key" <input name="transcription_key" type="password" autocomplete="off" placeholder=key_hint/></label>
+                    <FieldError error field="transcription_key"/>
+                    <div class="actions">
+                        <button type="submit" disabled=move || save.pending().get()>"Save the organization's transcription API"</button>
+                    </div>
+                    {move || save.value().get().and_then(Result::ok).map(|_| view! { <p class="ok" role="status">"Saved."</p> })}
+                </ActionForm>
+                <FormError error/>
+            })}
+        </section>
     }
 }
 
@@ -504,15 +559,16 @@ fn SensesSection(agent: String, current: Senses) -> impl IntoView {
         <section class="card" data-testid="senses">
             <h2>"Voice notes and photos"</h2>
             <p class="hint">"Guests send voice notes and photos. Voice notes (up to 25 MB, and 10 minutes where the file says how long it is) are transcribed before the agent answers, through any OpenAI-compatible transcription API (OpenAI's, or a server you run); the inbox shows the words under the player. Without one, the agent is told a voice note came and could not be heard."</p>
-            {move || match shown.get().transcription_url {
-                Some(url) => view! { <p data-testid="current-transcription">"Transcribes with " <strong>{shown.get().transcription_model.unwrap_or_default()}</strong> " at " <code>{url}</code></p> }.into_any(),
-                None => view! { <p class="empty" data-testid="current-transcription">"Voice notes are not transcribed."</p> }.into_any(),
+            {move || match (shown.get().transcription_url, shown.get().organization) {
+                (Some(url), _) => view! { <p data-testid="current-transcription">"Transcribes with " <strong>{shown.get().transcription_model.unwrap_or_default()}</strong> " at " <code>{url}</code></p> }.into_any(),
+                (None, Transcription { url: Some(url), model, .. }) => view! { <p data-testid="current-transcription">"Transcribes with the organization's " <strong>{model.unwrap_or_default()}</strong> " at " <code>{url}</code> " (" <a href="/agents">"Agents"</a> ")"</p> }.into_any(),
+                (None, _) => view! { <p class="empty" data-testid="current-transcription">"Voice notes are not transcribed."</p> }.into_any(),
             }}
             <ActionForm action=save attr:class="form">
                 <input type="hidden" name="agent_id" value=agent.clone()/>
                 <label>"Transcription API (URL)"
                     <input name="transcription_url" type="url" inputmode="url" placeholder="https://api.openai.com/v1" prop:value=url/>
-                    <span class="hint">"Empty: voice notes are not transcribed."</span>
+                    <span class="hint">"Empty: the organization's transcription API (on the Agents page), if it has one."</span>
                 </label>
                 <FieldError error field="transcription_url"/>
                 <label>"Transcription model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>

@@ -36,6 +36,25 @@ impl std::fmt::Debug for SensesInput {
     }
 }
 
+/// The organization's transcription API as its form gives it: an empty URL turns it off; an empty
+/// key keeps the stored one.
+#[derive(Clone, Default)]
+pub struct TranscriptionInput {
+    pub url: String,
+    pub model: String,
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for TranscriptionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TranscriptionInput")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
 /// "New agent" and an agent's edit. Empty texts mean none.
 #[derive(Debug, Clone, Default)]
 pub struct AgentInput {
@@ -114,4 +133,7 @@ pub trait AgentsPort: Send + Sync + 'static {
     async fn set_agent_template(&self, me: &Me, agent_id: &str, choice: Option<TemplateChoice>) -> Result<AgentDetail>;
     /// Saves what the agent perceives of guests' files (voice notes, photos).
     async fn set_agent_senses(&self, me: &Me, agent_id: &str, input: SensesInput) -> Result<AgentDetail>;
+    /// The organization's transcription API (any member reads it; admins change it).
+    async fn transcription(&self, me: &Me) -> Result<Transcription>;
+    async fn set_transcription(&self, me: &Me, input: TranscriptionInput) -> Result<Transcription>;
 }

@@ -241,6 +241,71 @@ pub(super) async fn set_senses(
     Ok(())
 }
 
+/// The organization's transcription API, the key only as "set" (as [`SensesRow`]).
+#[derive(sqlx::FromRow)]
+pub(super) struct OrgTranscriptionRow {
+    pub(super) transcribe_url: Option<String>,
+    pub(super) transcribe_model: Option<String>,
+    transcribe_key_set: i64,
+}
+
+impl OrgTranscriptionRow {
+    pub(super) fn transcribe_key_set(&self) -> bool {
+        self.transcribe_key_set != 0
+    }
+}
+
+pub(super) async fn org_transcription(db: &AnyPool, org_id: &str) -> sqlx::Result<OrgTranscriptionRow> {
+    sqlx::query_as(
+        "SELECT transcribe_url, transcribe_model, CASE WHEN transcribe_key_enc IS NULL THEN 0 ELSE 1 END AS \
+         transcribe_key_set FROM organizations WHERE id = $1",
+    )
+    .bind(org_id)
+    .fetch_one(db)
+    .await
+}
+
+/// The agent's organization and its transcription API, the key sealed.
+pub(super) async fn agent_org_transcription(
+    db: &AnyPool,
+    agent_id: &str,
+) -> sqlx::Result<(String, Option<String>, Option<String>, Option<Vec<u8>>)> {
+    sqlx::query_as(
+        "SELECT o.id, o.transcribe_url, o.transcribe_model, o.transcribe_key_enc FROM agents a \
+         JOIN organizations o ON o.id = a.org_id WHERE a.id = $1",
+    )
+    .bind(agent_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Saves the organization's transcription API (no URL turns it off and drops its key; a `None`
+/// key keeps the stored one); every agent's mind moves on, so each next turn reads it.
+pub(super) async fn set_org_transcription(
+    tx: &mut AnyConnection,
+    org_id: &str,
+    url: Option<&str>,
+    model: Option<&str>,
+    key: Option<Vec<u8>>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE organizations SET transcribe_url = $1, transcribe_model = $2, \
+         transcribe_key_enc = CASE WHEN $1 IS NULL THEN NULL WHEN $3 IS NOT NULL THEN $3 ELSE transcribe_key_enc END \
+         WHERE id = $4",
+    )
+    .bind(url)
+    .bind(model)
+    .bind(key)
+    .bind(org_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE agents SET mind_revision = mind_revision + 1 WHERE org_id = $1")
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn id_by_name(db: &AnyPool, org_id: &str, name: &str) -> sqlx::Result<Option<String>> {
     let row: Option<(String,)> = sqlx::query_as("SELECT id FROM agents WHERE org_id = $1 AND name = $2")
         .bind(org_id)
