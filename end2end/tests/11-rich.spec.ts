@@ -60,6 +60,14 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   });
   await phone.getByRole("button", { name: "Upload file" }).click();
   await expect(replies.last()).toContainText("(demo hook) Got: [Voice note] Is the spa open tonight?");
+  // Recorded from the microphone (Chromium records MP4, a format WhatsApp sends), the stand-in
+  // hears its size.
+  await phone.getByRole("button", { name: "Record voice note" }).click();
+  await expect(phone.locator("#recording")).toHaveText("Recording… 1 s");
+  await phone.getByRole("button", { name: "Stop and send" }).click();
+  await expect(replies.last()).toContainText(
+    "(demo hook) Got: [Voice note] (simulated transcription by whisper-1) A voice note of",
+  );
   await say(phone, "Any options for dinner?", "(demo hook) Got: Any options for dinner?");
   await replies.last().getByRole("button", { name: "No, thanks" }).click();
   await expect(replies.last()).toContainText('(demo hook) Got: [Tapped "No, thanks"]');
@@ -71,8 +79,9 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
   await page.locator('body[data-hydrated="true"]').waitFor();
   const history = page.getByTestId("history");
-  await expect(history.locator("audio")).toHaveCount(1);
-  await expect(history.getByTestId("transcript")).toHaveText("Is the spa open tonight?");
+  await expect(history.locator("audio")).toHaveCount(2);
+  await expect(history.getByTestId("transcript").first()).toHaveText("Is the spa open tonight?");
+  await expect(history.getByTestId("transcript").last()).toContainText("A voice note of");
   await expect(history.getByTestId("offered")).toContainText("Offered: Yes · No, thanks");
   const tapped = history.locator(".msg.in", { has: page.getByTestId("choice") });
   await expect(tapped).toContainText("No, thanks");

@@ -112,6 +112,8 @@ The simulator posts the message to the webhook set on that number, signed like T
   <input id="caption" placeholder="Caption" aria-label="Caption" autocomplete="off">
   <button type="submit">Upload file</button>
 </form>
+<p class="record"><button type="button" id="record">Record voice note</button>
+  <span id="recording" role="status"></span></p>
 <form id="place">
   <label>Latitude <input id="latitude" value="48.8584" size="9" inputmode="decimal"></label>
   <label>Longitude <input id="longitude" value="2.2945" size="9" inputmode="decimal"></label>
@@ -139,17 +141,57 @@ async function post(extra) {{
   refresh();
 }}
 function tap(text, id, list) {{ post({{ body: text, tap: {{ text, id, list }} }}); }}
-document.getElementById('attach').addEventListener('submit', ev => {{
+// A file or recording as base64, as the simulator's JSON API takes media.
+function base64(blob) {{
+  return new Promise(done => {{
+    const reader = new FileReader();
+    reader.onload = () => done(String(reader.result).split(',')[1] || '');
+    reader.readAsDataURL(blob);
+  }});
+}}
+document.getElementById('attach').addEventListener('submit', async ev => {{
   ev.preventDefault();
   const file = document.getElementById('file').files[0];
   if (!file) return;
-  const reader = new FileReader();
-  reader.onload = () => {{
-    const data = String(reader.result).split(',')[1] || '';
-    post({{ body: document.getElementById('caption').value, media: [{{ content_type: file.type || 'application/octet-stream', data }}] }});
-    ev.target.reset();
+  const data = await base64(file);
+  post({{ body: document.getElementById('caption').value, media: [{{ content_type: file.type || 'application/octet-stream', data }}] }});
+  ev.target.reset();
+}});
+// A voice note from the microphone, in a format WhatsApp sends (Ogg Opus where the browser records
+// it, as Firefox does; else MP4, as Chromium and Safari do). Pressed again, it is sent.
+const record = document.getElementById('record');
+const recording = document.getElementById('recording');
+let recorder = null;
+record.addEventListener('click', async () => {{
+  if (recorder) {{ recorder.stop(); return; }}
+  const type = ['audio/ogg;codecs=opus', 'audio/mp4'].find(t => window.MediaRecorder && MediaRecorder.isTypeSupported(t));
+  if (!navigator.mediaDevices || !type) {{
+    notice.textContent = !navigator.mediaDevices
+      ? 'Recording needs this page opened on localhost or over HTTPS: upload a file instead.'
+      : 'This browser records no format WhatsApp sends (Ogg or MP4): upload a file instead.';
+    return;
+  }}
+  let stream;
+  try {{ stream = await navigator.mediaDevices.getUserMedia({{ audio: true }}); }}
+  catch (e) {{ notice.textContent = 'No microphone to record with: ' + e.message; return; }}
+  const chunks = [];
+  const started = Date.now();
+  const clock = setInterval(() => {{ recording.textContent = `Recording… ${{Math.floor((Date.now() - started) / 1000)}} s`; }}, 500);
+  recorder = new MediaRecorder(stream, {{ mimeType: type }});
+  recorder.ondataavailable = e => {{ if (e.data.size) chunks.push(e.data); }};
+  recorder.onstop = async () => {{
+    stream.getTracks().forEach(t => t.stop());
+    clearInterval(clock);
+    recorder = null;
+    record.textContent = 'Record voice note';
+    recording.textContent = '';
+    const data = await base64(new Blob(chunks, {{ type }}));
+    post({{ media: [{{ content_type: type.split(';')[0], data }}] }});
   }};
-  reader.readAsDataURL(file);
+  recorder.start(250);
+  notice.textContent = '';
+  recording.textContent = 'Recording… 0 s';
+  record.textContent = 'Stop and send';
 }});
 document.getElementById('place').addEventListener('submit', ev => {{
   ev.preventDefault();
