@@ -16,6 +16,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("agents", "id", "llm_api_key_enc"),
     ("agents", "id", "hook_secret_enc"),
     ("agents", "id", "transcribe_key_enc"),
+    ("organizations", "id", "transcribe_key_enc"),
 ];
 
 /// Checks that `secrets` opens every stored secret: one sealed under another key (a rotation

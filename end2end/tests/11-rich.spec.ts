@@ -46,7 +46,7 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   // The agent has none of its own: it uses the organization's.
   const senses = page.getByTestId("senses");
   await expect(senses.getByTestId("current-transcription")).toContainText(
-    "Transcribes with the organization's whisper-1",
+    /^Transcribes with whisper-1 at .*, the organization's/,
   );
   await expect(senses.getByLabel("Transcription key")).toHaveAttribute("placeholder", "sk-…");
 
@@ -63,8 +63,10 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   // Recorded from the microphone (Chromium records MP4, a format WhatsApp sends), the stand-in
   // hears its size.
   await phone.getByRole("button", { name: "Record voice note" }).click();
-  await expect(phone.locator("#recording")).toHaveText("Recording… 1 s");
+  await expect(phone.getByRole("status")).toHaveText("Recording…");
+  await expect(phone.locator("#recorded")).toHaveText("1 s");
   await phone.getByRole("button", { name: "Stop and send" }).click();
+  await expect(phone.getByRole("status")).toHaveText("Voice note sent.");
   await expect(replies.last()).toContainText(
     "(demo hook) Got: [Voice note] (simulated transcription by whisper-1) A voice note of",
   );

@@ -113,7 +113,7 @@ The simulator posts the message to the webhook set on that number, signed like T
   <button type="submit">Upload file</button>
 </form>
 <p class="record"><button type="button" id="record">Record voice note</button>
-  <span id="recording" role="status"></span></p>
+  <span id="recording" role="status"></span> <span id="recorded" aria-hidden="true"></span></p>
 <form id="place">
   <label>Latitude <input id="latitude" value="48.8584" size="9" inputmode="decimal"></label>
   <label>Longitude <input id="longitude" value="2.2945" size="9" inputmode="decimal"></label>
@@ -159,11 +159,15 @@ document.getElementById('attach').addEventListener('submit', async ev => {{
 }});
 // A voice note from the microphone, in a format WhatsApp sends (Ogg Opus where the browser records
 // it, as Firefox does; else MP4, as Chromium and Safari do). Pressed again, it is sent.
+// The status says when recording starts and stops (a screen reader reads it once); the seconds
+// beside it are for the eye.
 const record = document.getElementById('record');
 const recording = document.getElementById('recording');
+const recorded = document.getElementById('recorded');
 let recorder = null;
 record.addEventListener('click', async () => {{
   if (recorder) {{ recorder.stop(); return; }}
+  if (record.disabled) return;
   const type = ['audio/ogg;codecs=opus', 'audio/mp4'].find(t => window.MediaRecorder && MediaRecorder.isTypeSupported(t));
   if (!navigator.mediaDevices || !type) {{
     notice.textContent = !navigator.mediaDevices
@@ -171,27 +175,40 @@ record.addEventListener('click', async () => {{
       : 'This browser records no format WhatsApp sends (Ogg or MP4): upload a file instead.';
     return;
   }}
-  let stream;
-  try {{ stream = await navigator.mediaDevices.getUserMedia({{ audio: true }}); }}
-  catch (e) {{ notice.textContent = 'No microphone to record with: ' + e.message; return; }}
-  const chunks = [];
-  const started = Date.now();
-  const clock = setInterval(() => {{ recording.textContent = `Recording… ${{Math.floor((Date.now() - started) / 1000)}} s`; }}, 500);
-  recorder = new MediaRecorder(stream, {{ mimeType: type }});
-  recorder.ondataavailable = e => {{ if (e.data.size) chunks.push(e.data); }};
-  recorder.onstop = async () => {{
-    stream.getTracks().forEach(t => t.stop());
+  record.disabled = true;
+  let stream = null, clock = null;
+  const done = () => {{
+    if (stream) stream.getTracks().forEach(t => t.stop());
     clearInterval(clock);
     recorder = null;
+    record.disabled = false;
     record.textContent = 'Record voice note';
-    recording.textContent = '';
-    const data = await base64(new Blob(chunks, {{ type }}));
-    post({{ media: [{{ content_type: type.split(';')[0], data }}] }});
+    recorded.textContent = '';
   }};
-  recorder.start(250);
+  try {{
+    stream = await navigator.mediaDevices.getUserMedia({{ audio: true }});
+    const chunks = [];
+    const started = Date.now();
+    recorder = new MediaRecorder(stream, {{ mimeType: type }});
+    recorder.ondataavailable = e => {{ if (e.data.size) chunks.push(e.data); }};
+    recorder.onstop = async () => {{
+      done();
+      recording.textContent = 'Voice note sent.';
+      const data = await base64(new Blob(chunks, {{ type }}));
+      post({{ media: [{{ content_type: type.split(';')[0], data }}] }});
+    }};
+    recorder.start(250);
+    clock = setInterval(() => {{ recorded.textContent = `${{Math.floor((Date.now() - started) / 1000)}} s`; }}, 500);
+  }} catch (e) {{
+    done();
+    notice.textContent = 'Cannot record: ' + e.message;
+    return;
+  }}
   notice.textContent = '';
-  recording.textContent = 'Recording… 0 s';
+  recording.textContent = 'Recording…';
+  recorded.textContent = '0 s';
   record.textContent = 'Stop and send';
+  record.disabled = false;
 }});
 document.getElementById('place').addEventListener('submit', ev => {{
   ev.preventDefault();

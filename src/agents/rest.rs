@@ -78,6 +78,8 @@ pub struct Senses {
     transcription_url: Option<String>,
     transcription_model: Option<String>,
     transcription_key_set: bool,
+    /// Voice notes are never transcribed, not even with the organization's API (`/api/transcription`).
+    transcription_off: bool,
     /// How an OpenAI-compatible brain is shown photos: `off` (described in words), `link` or `inline`.
     images: String,
 }
@@ -114,8 +116,8 @@ pub struct TranscriptionBody {
 /// What the agent perceives of guests' files (PUT replaces it). No `Debug`: it may hold an API key.
 #[derive(Deserialize, ToSchema)]
 pub struct SensesBody {
-    /// The transcription API's base URL (`https://api.openai.com/v1`); empty or absent: voice
-    /// notes are not transcribed.
+    /// The transcription API's base URL (`https://api.openai.com/v1`); empty or absent: the
+    /// organization's, if it has one (`/api/transcription`).
     #[serde(default)]
     transcription_url: String,
     #[serde(default)]
@@ -123,6 +125,9 @@ pub struct SensesBody {
     /// Kept as it is when absent, while the URL's host stays the same.
     #[serde(default)]
     transcription_key: Option<String>,
+    /// True: voice notes are never transcribed, not even with the organization's API.
+    #[serde(default)]
+    transcription_off: bool,
     /// `off` (the default), `link` or `inline`.
     #[serde(default)]
     images: Option<String>,
@@ -150,6 +155,7 @@ impl From<app::agents::AgentDetail> for Agent {
                 transcription_url: a.senses.transcription_url,
                 transcription_model: a.senses.transcription_model,
                 transcription_key_set: a.senses.transcription_key_set,
+                transcription_off: a.senses.transcription_off,
                 images: a.senses.images.as_str().into(),
             },
             hook_secret: a.new_hook_secret,
@@ -396,6 +402,7 @@ async fn set_senses(
         transcription_url: b.transcription_url,
         transcription_model: b.transcription_model,
         transcription_key: b.transcription_key,
+        transcription_off: b.transcription_off,
         images,
     };
     Ok(Json(super::senses::set_senses(&state, &me, &id, input).await?.into()))

@@ -14,9 +14,10 @@ use super::*;
 pub(super) async fn of(state: &AppState, me: &Me, agent_id: &str) -> Result<Senses> {
     let row = store::senses(&state.db.pool, agent_id).await?;
     Ok(Senses {
-        transcription_key_set: row.transcribe_key_set(),
-        transcription_url: row.transcribe_url,
-        transcription_model: row.transcribe_model,
+        transcription_key_set: row.transcription.key_set(),
+        transcription_off: row.transcribe_off(),
+        transcription_url: row.transcription.transcribe_url,
+        transcription_model: row.transcription.transcribe_model,
         images: ImageInput::parse(&row.image_input).unwrap_or_default(),
         organization: organization(state, me).await?,
     })
@@ -66,35 +67,40 @@ fn check(
     Ok(Checked { url: Some(url), model: Some(model.to_string()), key: key.map(|k| state.secrets.seal(&k, aad)) })
 }
 
-/// Saves what the agent perceives of guests' files. An empty URL turns its own transcription off
-/// (and drops its key): the organization's, if any, is used.
+/// What a save answers when the settings changed since they were read (another admin's save).
+fn changed_meanwhile() -> crate::error::Error {
+    AppError::Conflict("The transcription API was changed meanwhile: reload the page and save again.".into()).into()
+}
+
+/// Saves what the agent perceives of guests' files. An empty URL drops its own transcription API
+/// (and its key): the organization's, if any, is used, unless `transcription_off` says the
+/// agent's guests' voice notes are never transcribed.
 pub async fn set_senses(state: &AppState, me: &Me, agent_id: &str, input: SensesInput) -> Result<AgentDetail> {
     let (name, _) = require_agent(state, me, agent_id).await?;
-    let stored = store::senses(&state.db.pool, agent_id).await?;
+    let stored = store::senses(&state.db.pool, agent_id).await?.transcription;
     let form = (input.transcription_url.as_str(), input.transcription_model.as_str(), input.transcription_key);
-    let kept = (stored.transcribe_url.as_deref(), stored.transcribe_key_set());
+    let kept = (stored.transcribe_url.as_deref(), stored.key_set());
     let Checked { url, model, key } = check(state, form, kept, agent_id)?;
     let images = input.images.as_str();
     let new_key = key.is_some();
-    store::set_senses(&state.db.pool, agent_id, url.as_deref(), model.as_deref(), key, images).await?;
+    let off = input.transcription_off;
+    let api = (url.as_deref(), model.as_deref(), key);
+    if !store::set_senses(&state.db.pool, agent_id, api, stored.transcribe_url.as_deref(), off, images).await? {
+        return Err(changed_meanwhile());
+    }
     if new_key {
         let detail = "A new key for the transcription API.";
         crate::audit::record_now(state, me, crate::audit::Action::AgentKeyChanged, &name, detail).await?;
     }
-    tracing::info!(agent_id, transcribes = url.is_some(), images, "agent's senses saved");
+    tracing::info!(agent_id, own_transcription = url.is_some(), off, images, "agent's senses saved");
     detail(state, me, agent_id).await
-}
-
-/// What the organization's key is sealed under: its id, apart from any other of its secrets.
-pub(super) fn organization_aad(org_id: &str) -> String {
-    format!("transcription:{org_id}")
 }
 
 /// The organization's transcription API.
 pub async fn organization(state: &AppState, me: &Me) -> Result<Transcription> {
     let row = store::org_transcription(&state.db.pool, &me.org_id).await?;
     Ok(Transcription {
-        key_set: row.transcribe_key_set(),
+        key_set: row.key_set(),
         url: row.transcribe_url,
         model: row.transcribe_model,
         editable: me.role == Role::OrgAdmin,
@@ -106,9 +112,9 @@ pub async fn organization(state: &AppState, me: &Me) -> Result<Transcription> {
 pub async fn set_organization(state: &AppState, me: &Me, input: TranscriptionInput) -> Result<Transcription> {
     crate::accounts::require_admin(me)?;
     let stored = store::org_transcription(&state.db.pool, &me.org_id).await?;
-    let kept = (stored.transcribe_url.as_deref(), stored.transcribe_key_set());
+    let kept = (stored.transcribe_url.as_deref(), stored.key_set());
     let form = (input.url.as_str(), input.model.as_str(), input.key);
-    let Checked { url, model, key } = check(state, form, kept, &organization_aad(&me.org_id))?;
+    let Checked { url, model, key } = check(state, form, kept, &me.org_id)?;
     let detail = match (&url, &model) {
         (Some(url), Some(model)) => format!(
             "{model} at {}{}",
@@ -117,11 +123,15 @@ pub async fn set_organization(state: &AppState, me: &Me, input: TranscriptionInp
         ),
         _ => "Off: only agents with their own transcribe voice notes.".to_string(),
     };
+    let transcribes = url.is_some();
     let mut tx = state.db.begin_write().await?;
-    store::set_org_transcription(&mut tx, &me.org_id, url.as_deref(), model.as_deref(), key).await?;
+    let api = (url.as_deref(), model.as_deref(), key);
+    if !store::set_org_transcription(&mut tx, &me.org_id, api, stored.transcribe_url.as_deref()).await? {
+        return Err(changed_meanwhile());
+    }
     let (actor, action) = (crate::audit::actor(me), crate::audit::Action::TranscriptionChanged);
     crate::audit::record(&mut tx, &me.org_id, &actor, action, &me.org_name, &detail).await?;
     tx.commit().await?;
-    tracing::info!(org_id = %me.org_id, transcribes = url.is_some(), "organization's transcription API saved");
+    tracing::info!(org_id = %me.org_id, transcribes, "organization's transcription API saved");
     organization(state, me).await
 }

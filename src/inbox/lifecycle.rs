@@ -44,19 +44,31 @@ pub async fn end_idle(state: &AppState) -> sqlx::Result<u64> {
     Ok(ended)
 }
 
-/// Folds each agent's rows of its conversations' total into one (migration 0033); returns for how
-/// many agents.
+/// Folds each agent's rows of its conversations' total into one (migration 0033), a hundred
+/// agents a transaction, every agent each time (the last ones too, however busy the first);
+/// returns for how many agents.
 pub async fn fold_totals(state: &AppState) -> sqlx::Result<usize> {
-    let agents = store::unfolded_totals(&state.db.pool).await?;
-    if agents.is_empty() {
-        return Ok(0);
+    fold_totals_by(state, 100).await
+}
+
+/// [`fold_totals`], `batch` agents a transaction.
+pub async fn fold_totals_by(state: &AppState, batch: i64) -> sqlx::Result<usize> {
+    let (mut folded, mut after) = (0, String::new());
+    loop {
+        let agents = store::unfolded_totals(&state.db.pool, &after, batch).await?;
+        let Some(last) = agents.last() else { break };
+        let mut tx = state.db.begin_write().await?;
+        for agent in &agents {
+            store::fold_total(&mut tx, agent).await?;
+        }
+        tx.commit().await?;
+        folded += agents.len();
+        after = last.clone();
+        if (agents.len() as i64) < batch {
+            break;
+        }
     }
-    let mut tx = state.db.begin_write().await?;
-    for agent in &agents {
-        store::fold_total(&mut tx, agent).await?;
-    }
-    tx.commit().await?;
-    Ok(agents.len())
+    Ok(folded)
 }
 
 /// The lifecycle worker: ends idle conversations every `interval`.

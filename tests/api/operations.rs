@@ -90,6 +90,13 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
     let mut app = spawn_app().await;
     let me = app.admin().await;
     let connector = app.state.create_connector(&me, app.connector_input("Front Desk")).await.unwrap();
+    // The organization's transcription API key is a stored secret too.
+    let transcription = app::agents::port::TranscriptionInput {
+        url: "http://127.0.0.1:9/v1".into(),
+        model: "whisper-1".into(),
+        key: Some("sk-org-rotated-0123456789".into()),
+    };
+    app.state.set_transcription(&me, transcription).await.unwrap();
     app.stop_server().await;
     let key_file = app.data_dir.join("master.key");
     let old_key = std::fs::read_to_string(&key_file).unwrap();
@@ -99,7 +106,7 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
     let out = switchboard(&app.data_dir).env("DATABASE_URL", &app.database_url).arg("rotate-key").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Re-encrypted 1 secret(s)"), "{stdout}");
+    assert!(stdout.contains("Re-encrypted 2 secret(s)"), "{stdout}");
     let new_key = std::fs::read_to_string(&key_file).unwrap();
     assert_ne!(new_key, old_key);
     assert!(!stdout.contains(new_key.trim()) && !stdout.contains(crate::common::TOKEN), "no key or token is printed");
@@ -122,15 +129,24 @@ async fn rotate_key_re_encrypts_every_secret_and_replaces_the_key_file() {
         (
             "The operator (switchboard rotate-key)".into(),
             "key.rotated".into(),
-            "Stored secrets sealed again under a new master key: 1.".into()
+            "Stored secrets sealed again under a new master key: 2.".into()
         )
     );
 
-    // The new key file opens the token; the old key is refused with a clear message.
+    // The new key file opens the token and the organization's key; the old key is refused with a
+    // clear message.
     assert_eq!(
         token_as_seen_by(config_on(&app, app.data_dir.clone()), &connector.id).await.unwrap(),
         crate::common::TOKEN
     );
+    let with_new = Application::build(config_on(&app, app.data_dir.clone())).await.unwrap();
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT transcribe_key_enc FROM organizations WHERE id = $1")
+        .bind(&me.org_id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let opened = with_new.state().secrets.open(&sealed, &me.org_id).unwrap();
+    assert_eq!(opened.expose(), "sk-org-rotated-0123456789");
     let mut with_old = config_on(&app, app.data_dir.join("elsewhere"));
     with_old.master_key = Some(switchboard::crypto::Secret::new(old_key.trim()));
     let error = Application::build(with_old).await.err().expect("the old key is refused").to_string();

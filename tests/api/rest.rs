@@ -463,7 +463,10 @@ async fn an_agents_senses_are_read_and_set_through_the_api() {
     let (_, agent) = api.get("/api/agents/concierge").await;
     assert_eq!(
         agent["senses"],
-        json!({ "transcription_url": null, "transcription_model": null, "transcription_key_set": false, "images": "off" })
+        json!({
+            "transcription_url": null, "transcription_model": null, "transcription_key_set": false,
+            "transcription_off": false, "images": "off"
+        })
     );
     let path = "/api/agents/concierge/senses";
     let secret = "sk-api-transcribe-0123456789";
@@ -496,7 +499,7 @@ async fn an_agents_senses_are_read_and_set_through_the_api() {
         saved["senses"],
         json!({
             "transcription_url": "https://api.openai.com/v1", "transcription_model": "whisper-1",
-            "transcription_key_set": true, "images": "inline"
+            "transcription_key_set": true, "transcription_off": false, "images": "inline"
         })
     );
     assert!(!saved.to_string().contains(secret), "the key never goes back");
@@ -534,9 +537,11 @@ async fn an_agents_senses_are_read_and_set_through_the_api() {
         [("concierge", "A new key for the transcription API."), ("concierge", "A new key for the model API.")]
     );
     assert!(keys.iter().all(|k| !k.2.contains("sk-")), "{keys:?}");
-    // An empty body turns it all off, the key with it.
+    // An empty body turns it all off, the key with it; `transcription_off` never transcribes.
     let (_, off) = api.call(Method::PUT, path, Some(json!({}))).await;
     assert_eq!(off["senses"]["transcription_key_set"], false);
+    let (_, never) = api.call(Method::PUT, path, Some(json!({ "transcription_off": true }))).await;
+    assert_eq!(never["senses"]["transcription_off"], true);
     let (status, _) = api.call(Method::PUT, "/api/agents/nobody/senses", Some(json!({}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -791,16 +796,17 @@ async fn an_agents_total_follows_its_conversations_wherever_they_go() {
             .unwrap();
         n
     };
-    assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (6, 1), "4 in, 2 out; 1 in");
-    assert_eq!(switchboard::inbox::lifecycle::fold_totals(&app.state).await.unwrap(), 1, "the concierge's folded");
-    assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (1, 1));
-    check("folded", vec![("concierge", 2), ("night", 1)]).await;
     write("whatsapp:+15550001005", "Hi").await;
     eventually("the new guest answered", || async {
         (!app.replies_to("whatsapp:+15550001005").is_empty()).then_some(())
     })
     .await;
-    check("folded, then a new guest", vec![("concierge", 2), ("night", 2)]).await;
+    check("a new guest of the night agent", vec![("concierge", 2), ("night", 2)]).await;
+    assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (6, 2), "4 in, 2 out; 2 in");
+    // One agent a transaction: each is folded, the last as the first.
+    assert_eq!(switchboard::inbox::lifecycle::fold_totals_by(&app.state, 1).await.unwrap(), 2, "both folded");
+    assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (1, 1));
+    check("folded", vec![("concierge", 2), ("night", 2)]).await;
     // The night agent deleted: its conversations stay, with no agent, and its rows add up to
     // nothing, then fold away.
     app.state.delete_agent(&me, &night.id).await.unwrap();

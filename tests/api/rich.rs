@@ -298,6 +298,7 @@ fn senses(agent: &str, url: &str, model: &str, key: &str, images: &str) -> SetAg
         transcription_url: url.into(),
         transcription_model: model.into(),
         transcription_key: key.into(),
+        transcription_off: String::new(),
         images: images.into(),
     }
 }
@@ -425,6 +426,13 @@ async fn the_organizations_transcription_api_serves_every_agent_without_its_own(
     app.ui(&admin, senses(&agent, "", "", "", "")).await.unwrap();
     assert_eq!(say("And the gym?").await.as_deref(), Some("And the gym?"));
     assert_eq!((heard(&for_org), heard(&for_agent)), (2, 1));
+    // An agent may never transcribe, not even with the organization's API (the box ticked).
+    let never = SetAgentSenses { transcription_off: "on".into(), ..senses(&agent, "", "", "", "") };
+    let saved = app.ui(&admin, never).await.unwrap().senses;
+    assert!(saved.transcription_off && saved.organization.url.is_some(), "{saved:?}");
+    assert_eq!(say("Can you hear me?").await, None);
+    assert_eq!((heard(&for_org), heard(&for_agent)), (2, 1), "sent to neither");
+    assert!(!app.ui(&admin, senses(&agent, "", "", "", "")).await.unwrap().senses.transcription_off);
     // The organization's kept with an empty key, then turned off: voice notes are not heard.
     assert!(app.ui(&admin, set(&organizations, "whisper-2", "")).await.unwrap().key_set);
     let off = app.ui(&admin, set("", "", "")).await.unwrap();

@@ -286,14 +286,16 @@ pub async fn set_agent_template(
     )
 }
 
-/// An empty `transcription_url` turns transcription off; an empty key keeps the stored one;
-/// `images` is `off`, `link` or `inline`.
+/// An empty `transcription_url` leaves the agent the organization's transcription API, unless the
+/// "never transcribe" box sends `transcription_off=on`; an empty key keeps the stored one; `images`
+/// is `off`, `link` or `inline`.
 #[server(prefix = "/ui", endpoint = "set_agent_senses")]
 pub async fn set_agent_senses(
     agent_id: String,
     #[server(default)] transcription_url: String,
     #[server(default)] transcription_model: String,
     #[server(default)] transcription_key: String,
+    #[server(default)] transcription_off: String,
     #[server(default)] images: String,
 ) -> Result<AgentDetail, AppError> {
     ssr::reply(
@@ -308,6 +310,7 @@ pub async fn set_agent_senses(
                 transcription_url,
                 transcription_model,
                 transcription_key: Some(transcription_key).filter(|k| !k.trim().is_empty()),
+                transcription_off: !transcription_off.is_empty(),
                 images,
             };
             svc.set_agent_senses(&me, &agent_id, input).await

@@ -105,6 +105,8 @@ pub struct Senses {
     pub transcription_url: Option<String>,
     pub transcription_model: Option<String>,
     pub transcription_key_set: bool,
+    /// Voice notes are never transcribed, not even with the organization's API.
+    pub transcription_off: bool,
     pub images: ImageInput,
     /// The organization's transcription API, which the agent uses when it has none of its own.
     pub organization: Transcription,

@@ -61,6 +61,37 @@ pub fn AgentsPage() -> impl IntoView {
     }
 }
 
+/// "Transcribes with whisper-1 at https://…".
+#[component]
+fn TranscribesWith(url: String, model: Option<String>) -> impl IntoView {
+    view! { "Transcribes with " <strong>{model.unwrap_or_default()}</strong> " at " <code>{url}</code> }
+}
+
+/// A transcription API's fields (an agent's own, or the organization's): its base URL, model and
+/// key, each with its error; the stored key is never shown, only said to be set.
+#[component]
+fn TranscriptionFields(
+    url: Signal<String>,
+    model: Signal<String>,
+    key_set: Signal<bool>,
+    /// What an empty URL means here.
+    empty: &'static str,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let key_hint = move || if key_set.get() { "Set · leave empty to keep it" } else { "sk-…" };
+    view! {
+        <label>"Transcription API (URL)"
+            <input name="transcription_url" type="url" inputmode="url" placeholder="https://api.openai.com/v1" prop:value=url/>
+            <span class="hint">{empty}</span>
+        </label>
+        <FieldError error field="transcription_url"/>
+        <label>"Transcription model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>
+        <FieldError error field="transcription_model"/>
+        <label>"Transcription key" <input name="transcription_key" type="password" autocomplete="off" placeholder=key_hint/></label>
+        <FieldError error field="transcription_key"/>
+    }
+}
+
 /// The organization's transcription API, which every agent without its own uses: admins set it,
 /// agent owners read it.
 #[component]
@@ -73,28 +104,24 @@ fn OrgTranscription(current: Transcription) -> impl IntoView {
             shown.set(saved);
         }
     });
-    let url = move || shown.with(|t| t.url.clone().unwrap_or_default());
-    let model = move || shown.with(|t| t.model.clone().unwrap_or_default());
-    let key_hint = move || if shown.with(|t| t.key_set) { "Set · leave empty to keep it" } else { "sk-…" };
+    // Whether the user may change it does not change with a save: the form stays as it is.
+    let editable = shown.with_untracked(|t| t.editable);
     view! {
         <section class="card" data-testid="org-transcription">
             <h2>"Voice notes: the organization's transcription API"</h2>
             <p class="hint">"Every agent without a transcription API of its own (its page: Voice notes and photos) transcribes guests' voice notes through this one: any OpenAI-compatible transcription API (OpenAI's, or a server you run)."</p>
             {move || match shown.get() {
-                Transcription { url: Some(url), model, .. } => view! { <p data-testid="current-org-transcription">"Transcribes with " <strong>{model.unwrap_or_default()}</strong> " at " <code>{url}</code></p> }.into_any(),
+                Transcription { url: Some(url), model, .. } => view! { <p data-testid="current-org-transcription"><TranscribesWith url model/></p> }.into_any(),
                 _ => view! { <p class="empty" data-testid="current-org-transcription">"None: only agents with their own transcribe voice notes."</p> }.into_any(),
             }}
-            {move || shown.with(|t| t.editable).then(|| view! {
+            {editable.then(|| view! {
                 <ActionForm action=save attr:class="form">
-                    <label>"Transcription API (URL)"
-                        <input name="transcription_url" type="url" inputmode="url" placeholder="https://api.openai.com/v1" prop:value=url/>
-                        <span class="hint">"Empty: none for the organization."</span>
-                    </label>
-                    <FieldError error field="transcription_url"/>
-                    <label>"Transcription model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>
-                    <FieldError error field="transcription_model"/>
-                    <label>"Transcription key" <input name="transcription_key" type="password" autocomplete="off" placeholder=key_hint/></label>
-                    <FieldError error field="transcription_key"/>
+                    <TranscriptionFields
+                        url=Signal::derive(move || shown.with(|t| t.url.clone().unwrap_or_default()))
+                        model=Signal::derive(move || shown.with(|t| t.model.clone().unwrap_or_default()))
+                        key_set=Signal::derive(move || shown.with(|t| t.key_set))
+                        empty="Empty: none for the organization."
+                        error/>
                     <div class="actions">
                         <button type="submit" disabled=move || save.pending().get()>"Save the organization's transcription API"</button>
                     </div>
@@ -537,15 +564,6 @@ fn SensesSection(agent: String, current: Senses) -> impl IntoView {
             shown.set(detail.senses);
         }
     });
-    let url = move || shown.with(|s| s.transcription_url.clone().unwrap_or_default());
-    let model = move || shown.with(|s| s.transcription_model.clone().unwrap_or_default());
-    let key_hint = move || {
-        if shown.with(|s| s.transcription_key_set) {
-            "Set · leave empty to keep it"
-        } else {
-            "sk-…"
-        }
-    };
     let images = move || shown.with(|s| s.images);
     let image_choice = move |choice: ImageInput, label: &'static str, hint: &'static str| {
         view! {
@@ -559,22 +577,24 @@ fn SensesSection(agent: String, current: Senses) -> impl IntoView {
         <section class="card" data-testid="senses">
             <h2>"Voice notes and photos"</h2>
             <p class="hint">"Guests send voice notes and photos. Voice notes (up to 25 MB, and 10 minutes where the file says how long it is) are transcribed before the agent answers, through any OpenAI-compatible transcription API (OpenAI's, or a server you run); the inbox shows the words under the player. Without one, the agent is told a voice note came and could not be heard."</p>
-            {move || match (shown.get().transcription_url, shown.get().organization) {
-                (Some(url), _) => view! { <p data-testid="current-transcription">"Transcribes with " <strong>{shown.get().transcription_model.unwrap_or_default()}</strong> " at " <code>{url}</code></p> }.into_any(),
-                (None, Transcription { url: Some(url), model, .. }) => view! { <p data-testid="current-transcription">"Transcribes with the organization's " <strong>{model.unwrap_or_default()}</strong> " at " <code>{url}</code> " (" <a href="/agents">"Agents"</a> ")"</p> }.into_any(),
-                (None, _) => view! { <p class="empty" data-testid="current-transcription">"Voice notes are not transcribed."</p> }.into_any(),
+            {move || match shown.get() {
+                Senses { transcription_off: true, .. } => view! { <p class="empty" data-testid="current-transcription">"Voice notes are never transcribed for this agent."</p> }.into_any(),
+                Senses { transcription_url: Some(url), transcription_model: model, .. } => view! { <p data-testid="current-transcription"><TranscribesWith url model/></p> }.into_any(),
+                Senses { organization: Transcription { url: Some(url), model, .. }, .. } => view! { <p data-testid="current-transcription"><TranscribesWith url model/> ", the organization's (" <a href="/agents">"Agents"</a> ")"</p> }.into_any(),
+                _ => view! { <p class="empty" data-testid="current-transcription">"Voice notes are not transcribed."</p> }.into_any(),
             }}
             <ActionForm action=save attr:class="form">
                 <input type="hidden" name="agent_id" value=agent.clone()/>
-                <label>"Transcription API (URL)"
-                    <input name="transcription_url" type="url" inputmode="url" placeholder="https://api.openai.com/v1" prop:value=url/>
-                    <span class="hint">"Empty: the organization's transcription API (on the Agents page), if it has one."</span>
+                <TranscriptionFields
+                    url=Signal::derive(move || shown.with(|s| s.transcription_url.clone().unwrap_or_default()))
+                    model=Signal::derive(move || shown.with(|s| s.transcription_model.clone().unwrap_or_default()))
+                    key_set=Signal::derive(move || shown.with(|s| s.transcription_key_set))
+                    empty="Empty: the organization's transcription API (on the Agents page), if it has one."
+                    error/>
+                <label class="check">
+                    <input type="checkbox" name="transcription_off" value="on" checked=move || shown.with(|s| s.transcription_off) prop:checked=move || shown.with(|s| s.transcription_off)/>
+                    "Never transcribe this agent's voice notes" <span class="hint">"not even with the organization's API"</span>
                 </label>
-                <FieldError error field="transcription_url"/>
-                <label>"Transcription model" <input name="transcription_model" placeholder="whisper-1" prop:value=model/></label>
-                <FieldError error field="transcription_model"/>
-                <label>"Transcription key" <input name="transcription_key" type="password" autocomplete="off" placeholder=key_hint/></label>
-                <FieldError error field="transcription_key"/>
                 <fieldset>
                     <legend>"Photos, for an OpenAI-compatible brain"</legend>
                     {image_choice(ImageInput::Off, "Described in words", "for models that take no images")}

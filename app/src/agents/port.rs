@@ -22,6 +22,8 @@ pub struct SensesInput {
     pub transcription_url: String,
     pub transcription_model: String,
     pub transcription_key: Option<String>,
+    /// Voice notes are never transcribed, not even with the organization's API.
+    pub transcription_off: bool,
     pub images: ImageInput,
 }
 
@@ -31,6 +33,7 @@ impl std::fmt::Debug for SensesInput {
             .field("transcription_url", &self.transcription_url)
             .field("transcription_model", &self.transcription_model)
             .field("transcription_key", &self.transcription_key.as_ref().map(|_| "[redacted]"))
+            .field("transcription_off", &self.transcription_off)
             .field("images", &self.images)
             .finish()
     }

@@ -177,6 +177,7 @@ pub(super) struct MindRow {
     pub(super) transcribe_url: Option<String>,
     pub(super) transcribe_model: Option<String>,
     pub(super) transcribe_key_enc: Option<Vec<u8>>,
+    pub(super) transcribe_off: i64,
     pub(super) image_input: String,
 }
 
@@ -184,85 +185,93 @@ pub(super) async fn mind(db: &AnyPool, id: &str) -> sqlx::Result<MindRow> {
     sqlx::query_as(
         "SELECT name, instructions, fallback_reply, welcome_message, brain, brain_url, llm_model, llm_api_key_enc, \
          hook_secret_enc, brain_timeout_secs, mind_revision, transcribe_url, transcribe_model, transcribe_key_enc, \
-         image_input FROM agents WHERE id = $1",
+         transcribe_off, image_input FROM agents WHERE id = $1",
     )
     .bind(id)
     .fetch_one(db)
     .await
 }
 
-/// What an agent perceives of guests' files, the key only as "set".
+/// A transcription API as stored (an agent's or its organization's), the key only as "set".
 #[derive(sqlx::FromRow)]
-pub(super) struct SensesRow {
+pub(super) struct TranscriptionRow {
     pub(super) transcribe_url: Option<String>,
     pub(super) transcribe_model: Option<String>,
     transcribe_key_set: i64,
+}
+
+impl TranscriptionRow {
+    pub(super) fn key_set(&self) -> bool {
+        self.transcribe_key_set != 0
+    }
+}
+
+/// The columns of a [`TranscriptionRow`].
+const TRANSCRIPTION: &str = "transcribe_url, transcribe_model, \
+                             CASE WHEN transcribe_key_enc IS NULL THEN 0 ELSE 1 END AS transcribe_key_set";
+
+/// A transcription API saved: `$1` its URL (none drops the key), `$2` its model, `$3` a new key
+/// (none keeps the stored one). It is saved only while the URL stored is still `$4` (`''` for
+/// none), the one the form's key rules were checked against: two saves at once cannot send a key
+/// kept for one host to the other's.
+const SET_TRANSCRIPTION: &str = "transcribe_url = $1, transcribe_model = $2, \
+     transcribe_key_enc = CASE WHEN $1 IS NULL THEN NULL WHEN $3 IS NOT NULL THEN $3 ELSE transcribe_key_enc END";
+const STILL: &str = "COALESCE(transcribe_url, '') = $4";
+
+/// What an agent perceives of guests' files.
+#[derive(sqlx::FromRow)]
+pub(super) struct SensesRow {
+    #[sqlx(flatten)]
+    pub(super) transcription: TranscriptionRow,
+    transcribe_off: i64,
     pub(super) image_input: String,
 }
 
 impl SensesRow {
-    pub(super) fn transcribe_key_set(&self) -> bool {
-        self.transcribe_key_set != 0
+    /// Whether the agent's guests' voice notes are never transcribed, not even with the
+    /// organization's API.
+    pub(super) fn transcribe_off(&self) -> bool {
+        self.transcribe_off != 0
     }
 }
 
 pub(super) async fn senses(db: &AnyPool, id: &str) -> sqlx::Result<SensesRow> {
-    sqlx::query_as(
-        "SELECT transcribe_url, transcribe_model, CASE WHEN transcribe_key_enc IS NULL THEN 0 ELSE 1 END AS \
-         transcribe_key_set, image_input FROM agents WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(db)
-    .await
+    sqlx::query_as(&format!("SELECT {TRANSCRIPTION}, transcribe_off, image_input FROM agents WHERE id = $1"))
+        .bind(id)
+        .fetch_one(db)
+        .await
 }
 
-/// Saves the agent's senses: no URL turns transcription off and drops its key; a `None` key keeps
-/// the stored one. The mind's revision moves on, so the next turn reads them.
+/// The agent's senses as saved: its own transcription API (see [`SET_TRANSCRIPTION`]; `stored` is
+/// the URL its rules were checked against), whether it never transcribes, how photos reach its
+/// model. The mind's revision moves on, so the next turn reads them. False when the stored URL
+/// changed meanwhile.
 pub(super) async fn set_senses(
     db: &AnyPool,
     id: &str,
-    url: Option<&str>,
-    model: Option<&str>,
-    key: Option<Vec<u8>>,
+    (url, model, key): (Option<&str>, Option<&str>, Option<Vec<u8>>),
+    stored: Option<&str>,
+    off: bool,
     images: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE agents SET transcribe_url = $1, transcribe_model = $2, \
-         transcribe_key_enc = CASE WHEN $1 IS NULL THEN NULL WHEN $3 IS NOT NULL THEN $3 ELSE transcribe_key_enc END, \
-         image_input = $4, mind_revision = mind_revision + 1 WHERE id = $5",
-    )
+) -> sqlx::Result<bool> {
+    let saved = sqlx::query(&format!(
+        "UPDATE agents SET {SET_TRANSCRIPTION}, transcribe_off = $5, image_input = $6, \
+         mind_revision = mind_revision + 1 WHERE id = $7 AND {STILL}"
+    ))
     .bind(url)
     .bind(model)
     .bind(key)
+    .bind(stored.unwrap_or_default())
+    .bind(i64::from(off))
     .bind(images)
     .bind(id)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(saved.rows_affected() > 0)
 }
 
-/// The organization's transcription API, the key only as "set" (as [`SensesRow`]).
-#[derive(sqlx::FromRow)]
-pub(super) struct OrgTranscriptionRow {
-    pub(super) transcribe_url: Option<String>,
-    pub(super) transcribe_model: Option<String>,
-    transcribe_key_set: i64,
-}
-
-impl OrgTranscriptionRow {
-    pub(super) fn transcribe_key_set(&self) -> bool {
-        self.transcribe_key_set != 0
-    }
-}
-
-pub(super) async fn org_transcription(db: &AnyPool, org_id: &str) -> sqlx::Result<OrgTranscriptionRow> {
-    sqlx::query_as(
-        "SELECT transcribe_url, transcribe_model, CASE WHEN transcribe_key_enc IS NULL THEN 0 ELSE 1 END AS \
-         transcribe_key_set FROM organizations WHERE id = $1",
-    )
-    .bind(org_id)
-    .fetch_one(db)
-    .await
+pub(super) async fn org_transcription(db: &AnyPool, org_id: &str) -> sqlx::Result<TranscriptionRow> {
+    sqlx::query_as(&format!("SELECT {TRANSCRIPTION} FROM organizations WHERE id = $1")).bind(org_id).fetch_one(db).await
 }
 
 /// The agent's organization and its transcription API, the key sealed.
@@ -279,31 +288,31 @@ pub(super) async fn agent_org_transcription(
     .await
 }
 
-/// Saves the organization's transcription API (no URL turns it off and drops its key; a `None`
-/// key keeps the stored one); every agent's mind moves on, so each next turn reads it.
+/// Saves the organization's transcription API (as [`SET_TRANSCRIPTION`]; `stored` is the URL its
+/// rules were checked against); every agent's mind moves on, so each next turn reads it. False
+/// when the stored URL changed meanwhile.
 pub(super) async fn set_org_transcription(
     tx: &mut AnyConnection,
     org_id: &str,
-    url: Option<&str>,
-    model: Option<&str>,
-    key: Option<Vec<u8>>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE organizations SET transcribe_url = $1, transcribe_model = $2, \
-         transcribe_key_enc = CASE WHEN $1 IS NULL THEN NULL WHEN $3 IS NOT NULL THEN $3 ELSE transcribe_key_enc END \
-         WHERE id = $4",
-    )
-    .bind(url)
-    .bind(model)
-    .bind(key)
-    .bind(org_id)
-    .execute(&mut *tx)
-    .await?;
+    (url, model, key): (Option<&str>, Option<&str>, Option<Vec<u8>>),
+    stored: Option<&str>,
+) -> sqlx::Result<bool> {
+    let saved = sqlx::query(&format!("UPDATE organizations SET {SET_TRANSCRIPTION} WHERE id = $5 AND {STILL}"))
+        .bind(url)
+        .bind(model)
+        .bind(key)
+        .bind(stored.unwrap_or_default())
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    if saved.rows_affected() == 0 {
+        return Ok(false);
+    }
     sqlx::query("UPDATE agents SET mind_revision = mind_revision + 1 WHERE org_id = $1")
         .bind(org_id)
         .execute(&mut *tx)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 pub(super) async fn id_by_name(db: &AnyPool, org_id: &str, name: &str) -> sqlx::Result<Option<String>> {

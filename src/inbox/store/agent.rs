@@ -87,12 +87,16 @@ pub(in crate::inbox) async fn agent_total(db: &AnyPool, org_id: &str, agent_id: 
     Ok(total)
 }
 
-/// Up to 100 agents (or agents deleted) with more than one row in `agent_totals`, in one order
-/// (two instances folding at once then take their rows in the same order).
-pub(in crate::inbox) async fn unfolded_totals(db: &AnyPool) -> sqlx::Result<Vec<String>> {
+/// Up to `limit` agents (or agents deleted) after `after` with more than one row in
+/// `agent_totals`, in the order of their ids (two instances folding at once take their rows in
+/// the same order).
+pub(in crate::inbox) async fn unfolded_totals(db: &AnyPool, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT agent_id FROM agent_totals GROUP BY agent_id HAVING COUNT(*) > 1 ORDER BY agent_id LIMIT 100",
+        "SELECT agent_id FROM agent_totals WHERE agent_id > $1 GROUP BY agent_id HAVING COUNT(*) > 1 \
+         ORDER BY agent_id LIMIT $2",
     )
+    .bind(after)
+    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())

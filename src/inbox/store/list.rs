@@ -30,20 +30,25 @@ fn text_ids(backend: Backend, n: usize) -> String {
     }
 }
 
-/// The conversations with a voice note whose transcript holds every word (the last one as the start
-/// of a word too), through their full-text index (migration 0034). Transcripts are few beside the
-/// messages: they are always gathered, whatever the plan. `$n` is [`text_query`]'s text, the last
-/// word begun.
+/// The organization's conversations with a voice note whose transcript holds every word (the
+/// last one as the start of a word too), through their full-text index (migration 0034).
+/// Transcripts are few beside the messages: they are always gathered, whatever the plan. `$1` is
+/// the organization, `$n` [`text_query`]'s text, the last word begun.
 fn heard_ids(backend: Backend, n: usize) -> String {
+    let organizations = "CROSS JOIN messages hm CROSS JOIN conversations hc CROSS JOIN numbers hn \
+                         CROSS JOIN connectors hco";
+    let theirs = "hm.id = md.message_id AND hc.id = hm.conversation_id AND hn.id = hc.number_id \
+                  AND hco.id = hn.connector_id AND hco.org_id = $1";
     match backend {
         Backend::Sqlite => format!(
-            "SELECT hm.conversation_id FROM transcript_search ts CROSS JOIN media md CROSS JOIN messages hm \
-             WHERE ts.transcript_search MATCH ${n} AND md.rowid = ts.rowid AND hm.id = md.message_id"
+            "SELECT hm.conversation_id FROM transcript_search ts CROSS JOIN media md {organizations} \
+             WHERE ts.transcript_search MATCH ${n} AND md.rowid = ts.rowid AND {theirs}"
         ),
         Backend::Postgres => format!(
-            "SELECT hm.conversation_id FROM media md JOIN messages hm ON hm.id = md.message_id \
+            "SELECT hm.conversation_id FROM media md {organizations} \
              WHERE md.transcript IS NOT NULL \
-             AND to_tsvector('switchboard_search', md.transcript) @@ to_tsquery('switchboard_search', ${n})"
+             AND to_tsvector('switchboard_search', md.transcript) @@ to_tsquery('switchboard_search', ${n}) \
+             AND {theirs}"
         ),
     }
 }
