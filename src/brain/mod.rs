@@ -59,6 +59,9 @@ pub struct GuestMessage {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Attachment {
     pub content_type: String,
+    /// Its name: Twilio passes on no file's own name, so the one Switchboard gives it
+    /// ([`crate::media::file_name`]: `ME….pdf`).
+    pub name: String,
     /// A signed link that serves the file for two hours; none when it could not be downloaded
     /// from Twilio.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,7 +121,7 @@ impl GuestMessage {
         for file in &self.media {
             match &file.transcript {
                 Some(words) => lines.push(format!("[Voice note] {words}")),
-                None => lines.push(format!("[{}]", describe_file(&file.content_type))),
+                None => lines.push(format!("[{}]", describe_file(file))),
             }
         }
         let text = self.text.trim();
@@ -134,14 +137,15 @@ impl GuestMessage {
     }
 }
 
-/// A file in words, for a brain that reads text.
-fn describe_file(content_type: &str) -> String {
-    let kind = content_type.split('/').next().unwrap_or_default();
-    match kind {
+/// A file in words, for a brain that reads text; a document with its name.
+fn describe_file(file: &Attachment) -> String {
+    let content_type = &file.content_type;
+    match content_type.split('/').next().unwrap_or_default() {
         "audio" => "Voice note, not transcribed".to_string(),
         "image" => format!("Sent an image ({content_type})"),
         "video" => format!("Sent a video ({content_type})"),
-        _ => format!("Sent a file ({content_type})"),
+        _ if file.name.is_empty() => format!("Sent a file ({content_type})"),
+        _ => format!("Sent a file: {} ({content_type})", file.name),
     }
 }
 

@@ -172,6 +172,48 @@ async fn media_row_exists(state: &AppState, id: &str) -> sqlx::Result<bool> {
 }
 
 /// A file for Twilio to fetch and send: its signed link, valid for a while.
+/// A file's name. Twilio passes on none of the name a guest's file had (its webhook and its Media
+/// resource give only the type and the address), so a file is named by its Media SID, the last
+/// part of Twilio's address (`ME…`), or else its place in the message (`file-1`), and an
+/// extension for its type: `ME0123….pdf`. The same name for the brain, the inbox and a download.
+pub fn file_name(twilio_url: &str, content_type: &str, position: i64) -> String {
+    let last = twilio_url.split(['?', '#']).next().unwrap_or_default().rsplit('/').next().unwrap_or_default();
+    let sid = last.len() == 34 && last.starts_with("ME") && last.chars().all(|c| c.is_ascii_alphanumeric());
+    let stem = if sid { last.to_string() } else { format!("file-{}", position + 1) };
+    format!("{stem}.{}", extension(content_type))
+}
+
+/// The usual extension of a type WhatsApp and MMS carry, `bin` for any other.
+fn extension(content_type: &str) -> &'static str {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/pdf" => "pdf",
+        "image/jpeg" | "image/jpg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "audio/ogg" | "audio/opus" => "ogg",
+        "audio/mpeg" | "audio/mp3" => "mp3",
+        "audio/mp4" | "audio/m4a" | "audio/x-m4a" => "m4a",
+        "audio/aac" => "aac",
+        "audio/amr" => "amr",
+        "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
+        "video/mp4" => "mp4",
+        "video/3gpp" => "3gp",
+        "text/plain" => "txt",
+        "text/csv" => "csv",
+        "text/vcard" | "text/x-vcard" => "vcf",
+        "application/msword" => "doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "application/vnd.ms-powerpoint" => "ppt",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
+        "application/zip" => "zip",
+        _ => "bin",
+    }
+}
+
 pub fn outbound_link(state: &AppState, media_id: &str) -> String {
     let expires = now_ms() / 1000 + LINK_TTL_SECS;
     let signature = state.secrets.sign_link(&format!("{media_id}.{expires}"));
@@ -308,7 +350,7 @@ async fn outbound_file(
     axum::extract::Query(link): axum::extract::Query<Link>,
 ) -> Response {
     match linked(&state, &id, &link, "outbound", &format!("{id}.{}", link.expires)).await {
-        Ok((content_type, bytes)) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Ok((content_type, _, bytes)) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Err(refused) => refused,
     }
 }
@@ -320,7 +362,7 @@ async fn inbound_file(
     axum::extract::Query(link): axum::extract::Query<Link>,
 ) -> Response {
     match linked(&state, &id, &link, "inbound", &format!("in.{id}.{}", link.expires)).await {
-        Ok((content_type, bytes)) => served(content_type, bytes),
+        Ok((content_type, name, bytes)) => served(content_type, &name, bytes),
         Err(refused) => refused,
     }
 }
@@ -333,12 +375,12 @@ async fn linked(
     link: &Link,
     direction: &str,
     signed: &str,
-) -> Result<(String, Vec<u8>), Response> {
+) -> Result<(String, String, Vec<u8>), Response> {
     if link.expires < now_ms() / 1000 || !state.secrets.verify_link(signed, &link.signature) {
         return Err((StatusCode::FORBIDDEN, "this link is not valid (or no longer)").into_response());
     }
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT md.content_type FROM media md JOIN messages m ON m.id = md.message_id \
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT md.content_type, md.url, md.position FROM media md JOIN messages m ON m.id = md.message_id \
          WHERE md.id = $1 AND m.direction = $2 AND md.state = 'stored'",
     )
     .bind(id)
@@ -346,23 +388,24 @@ async fn linked(
     .fetch_optional(&state.db.pool)
     .await
     .unwrap_or(None);
-    let Some((content_type,)) = row else { return Err(StatusCode::NOT_FOUND.into_response()) };
+    let Some((content_type, url, position)) = row else { return Err(StatusCode::NOT_FOUND.into_response()) };
+    let name = file_name(&url, &content_type, position);
     match state.media.load(&state.db, id).await {
-        Some(bytes) => Ok((content_type, bytes)),
+        Some(bytes) => Ok((content_type, name, bytes)),
         None => Err(StatusCode::NOT_FOUND.into_response()),
     }
 }
 
 /// A guest's file as Switchboard serves it: guests choose what they send, so nothing is served as
 /// active content: images, audio and video inline under a sandboxing policy, anything else as a
-/// download.
-fn served(content_type: String, bytes: Vec<u8>) -> Response {
+/// download, under its [`file_name`] (letters, digits and a dot: nothing to quote).
+fn served(content_type: String, name: &str, bytes: Vec<u8>) -> Response {
     let inline = ["image/", "audio/", "video/"].iter().any(|p| content_type.starts_with(p));
-    let disposition = if inline { "inline" } else { "attachment" };
+    let disposition = format!("{}; filename=\"{name}\"", if inline { "inline" } else { "attachment" });
     (
         [
             (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_DISPOSITION, disposition.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
             (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox".to_string()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
@@ -379,8 +422,8 @@ async fn file(State(state): State<AppState>, session: Session, Path(id): Path<St
         return StatusCode::UNAUTHORIZED.into_response();
     };
     // Admins see every file of the organization; agent owners those of their agents' conversations.
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT md.content_type, md.state FROM media md JOIN messages m ON m.id = md.message_id \
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT md.content_type, md.state, md.url, md.position FROM media md JOIN messages m ON m.id = md.message_id \
          JOIN connectors c ON c.id = m.connector_id JOIN conversations cv ON cv.id = m.conversation_id \
          LEFT JOIN agents a ON a.id = cv.agent_id \
          WHERE md.id = $1 AND c.org_id = $2 AND ($3 = 'org_admin' OR a.owner_id = $4)",
@@ -392,12 +435,35 @@ async fn file(State(state): State<AppState>, session: Session, Path(id): Path<St
     .fetch_optional(&state.db.pool)
     .await
     .unwrap_or(None);
-    let Some((content_type, media_state)) = row else { return StatusCode::NOT_FOUND.into_response() };
+    let Some((content_type, media_state, url, position)) = row else { return StatusCode::NOT_FOUND.into_response() };
     if media_state != "stored" {
         return (StatusCode::NOT_FOUND, "not downloaded").into_response();
     }
     let Some(bytes) = state.media.load(&state.db, &id).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    served(content_type, bytes)
+    let name = file_name(&url, &content_type, position);
+    served(content_type, &name, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn a_file_is_named_by_its_media_sid_and_type() {
+        let twilio = "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/\
+                      MM00000000000000000000000000000000/Media/ME0123456789abcdef0123456789abcdef";
+        assert_eq!(file_name(twilio, "application/pdf", 0), "ME0123456789abcdef0123456789abcdef.pdf");
+        assert_eq!(file_name(&format!("{twilio}?x=1"), "image/jpeg", 0), "ME0123456789abcdef0123456789abcdef.jpg");
+        assert_eq!(
+            file_name(twilio, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 0),
+            "ME0123456789abcdef0123456789abcdef.docx"
+        );
+        assert_eq!(file_name(twilio, "Audio/OGG; codecs=opus", 0), "ME0123456789abcdef0123456789abcdef.ogg");
+        // Not a Media SID (another address, a shorter or odd last part): its place in the message.
+        assert_eq!(file_name("https://example.com/files/report", "application/pdf", 1), "file-2.pdf");
+        assert_eq!(file_name("https://example.com/ME\"x.pdf", "text/html", 0), "file-1.bin");
+        assert_eq!(file_name("", "application/x-unknown", 2), "file-3.bin");
+    }
 }

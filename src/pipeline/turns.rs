@@ -314,10 +314,19 @@ struct File {
     message_id: String,
     id: String,
     content_type: String,
+    /// Twilio's address of it, and its place in the message: its name ([`crate::media::file_name`]).
+    url: String,
+    position: i64,
     /// pending, stored or failed
     state: String,
     transcript: Option<String>,
     transcript_error: Option<String>,
+}
+
+impl File {
+    fn name(&self) -> String {
+        crate::media::file_name(&self.url, &self.content_type, self.position)
+    }
 }
 
 /// Of guests' messages (id, Twilio's parameters), those that came with files (`NumMedia`): the
@@ -340,7 +349,7 @@ async fn files_of(state: &AppState, ids: &[&str]) -> sqlx::Result<HashMap<String
     }
     let placeholders = crate::pipeline::batch::values(ids.len(), 1, 0, |n| format!("${}", n[0]));
     let sql = format!(
-        "SELECT message_id, id, content_type, state, transcript, transcript_error FROM media \
+        "SELECT message_id, id, content_type, url, position, state, transcript, transcript_error FROM media \
          WHERE message_id IN ({placeholders}) ORDER BY message_id, position"
     );
     let mut query = sqlx::query_as::<_, File>(&sql);
@@ -398,6 +407,7 @@ async fn guest_messages(
         for f in files.remove(&m.id).unwrap_or_default() {
             let stored = f.state == "stored";
             let mut file = Attachment {
+                name: f.name(),
                 url: stored.then(|| crate::media::inbound_link(state, &f.id)),
                 transcript: f.transcript,
                 content_type: f.content_type,
@@ -558,6 +568,7 @@ async fn think(
                 "inbound" => {
                     // Its files as words: a voice note's transcript, a photo's type.
                     let said = earlier_files.remove(&id).unwrap_or_default().into_iter().map(|f| Attachment {
+                        name: f.name(),
                         content_type: f.content_type,
                         transcript: f.transcript,
                         ..Attachment::default()

@@ -247,6 +247,38 @@ async fn a_guests_photo_reaches_the_hook_as_a_signed_link_once_it_is_downloaded(
     assert_eq!(reqwest::get(&elsewhere).await.unwrap().status(), 403);
 }
 
+/// A document reaches the hook with a name (Twilio passes on none: its Media SID and type), a
+/// model in words with that name, and the inbox as a link saved under it.
+#[tokio::test]
+async fn a_guests_document_reaches_the_hook_and_the_inbox_by_name() {
+    let app = spawn_app().await;
+    let (_, _, _, agent) = app.ready_path().await;
+    let (url, seen) = hook_server().await;
+    use_hook(&app, &agent, url).await;
+    let pdf = MediaFile { content_type: "application/pdf".into(), data: b"%PDF-1.4 the invoice".to_vec() };
+    app.sim.sim.guest_message(Inbound { media: vec![pdf.clone()], ..from_guest("My invoice") }).await.unwrap();
+    let answered = reply(&app, 0).await;
+
+    // The Media SID Twilio gave the file, the last part of its address in the webhook.
+    let request = app.sim.sim.messages().into_iter().find(|m| m.direction == "inbound").unwrap();
+    let (_, body) = seen.all().pop().unwrap();
+    let turn: Value = serde_json::from_str(&body).unwrap();
+    let file = &turn["inbound"][0]["media"][0];
+    let name = file["name"].as_str().expect("a name").to_string();
+    assert!(name.starts_with("ME") && name.ends_with(".pdf") && name.len() == 38, "{name} ({request:?})");
+    assert_eq!(answered, format!("Hook heard [Sent a file: {name} (application/pdf)]\nMy invoice from \"Ana\""));
+    // Downloaded through the link, it is a download under that name.
+    let fetched = reqwest::get(file["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(fetched.headers()["content-disposition"], format!("attachment; filename=\"{name}\"").as_str());
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), pdf.data.as_slice());
+    // The inbox names it the same.
+    let shown = inbox_messages(&app, &agent).await;
+    assert_eq!(
+        (shown[0].media[0].name.as_str(), shown[0].media[0].content_type.as_str()),
+        (name.as_str(), "application/pdf")
+    );
+}
+
 #[tokio::test]
 async fn a_file_that_does_not_download_in_time_does_not_hold_the_answer_back() {
     let app = spawn_app_tuned(|_| {}, |t| t.media_wait = std::time::Duration::from_millis(800)).await;
@@ -259,9 +291,11 @@ async fn a_file_that_does_not_download_in_time_does_not_hold_the_answer_back() {
     assert_eq!(reply(&app, 0).await, "Hook heard [Voice note, not transcribed] from \"Ana\"");
     let (_, body) = seen.all().pop().unwrap();
     let turn: Value = serde_json::from_str(&body).unwrap();
+    let name = turn["inbound"][0]["media"][0]["name"].as_str().unwrap_or_default().to_string();
+    assert!(name.starts_with("ME") && name.ends_with(".ogg"), "{turn}");
     assert_eq!(
         turn["inbound"][0]["media"],
-        serde_json::json!([{ "content_type": "audio/ogg" }]),
+        serde_json::json!([{ "content_type": "audio/ogg", "name": name }]),
         "no link: not downloaded"
     );
 }

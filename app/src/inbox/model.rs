@@ -101,6 +101,8 @@ pub struct Choice {
 pub struct MediaView {
     pub id: String,
     pub content_type: String,
+    /// Its name (Twilio passes on no file's own name: `ME….pdf`, by its Media SID).
+    pub name: String,
     /// pending, stored or failed
     pub state: String,
     pub error: Option<String>,

@@ -191,13 +191,16 @@ async fn media_where<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
         message_id: String,
         id: String,
         content_type: String,
+        url: String,
+        position: i64,
         state: String,
         error: Option<String>,
         transcript: Option<String>,
         transcript_error: Option<String>,
     }
     let sql = format!(
-        "SELECT md.message_id AS message_id, md.id AS id, md.content_type AS content_type, md.state AS state, \
+        "SELECT md.message_id AS message_id, md.id AS id, md.content_type AS content_type, md.url AS url, \
+         md.position AS position, md.state AS state, \
          md.error AS error, md.transcript AS transcript, md.transcript_error AS transcript_error FROM media md \
          JOIN messages m ON m.id = md.message_id WHERE {column} IN ({}) ORDER BY md.message_id, md.position",
         placeholders(ids.len())
@@ -211,6 +214,7 @@ async fn media_where<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
         .into_iter()
         .map(|r| {
             let view = MediaView {
+                name: crate::media::file_name(&r.url, &r.content_type, r.position),
                 id: r.id,
                 content_type: r.content_type,
                 state: r.state,
