@@ -89,6 +89,10 @@ pub(in crate::inbox) enum Plan {
     /// page is full: for words many messages hold, where a page is found within its first few
     /// dozen conversations.
     Walk(Walk),
+    /// Walk as [`Plan::Walk`], each conversation's guest matched as it is read: for a text many
+    /// guests' numbers or names hold (a country code, a common name), which a gather would collect
+    /// for every one of them (all the guests, for "+1").
+    WalkGuests(Walk),
 }
 
 /// How a walk asks whether a conversation holds the words.
@@ -108,13 +112,78 @@ pub(in crate::inbox) enum Walk {
 /// The most words a walk's last word may begin to be spelled out ([`Walk::Asked`]).
 const SPELLED_OUT: usize = 32;
 
+/// The plan for a search: [`text_plan`]'s for the words in the messages, walked with each guest
+/// matched as it is read ([`Plan::WalkGuests`]) when at least `walk_from` guests' numbers or names
+/// hold the text ([`guests_held`]).
+pub(in crate::inbox) async fn plan(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    filter: &InboxFilter,
+    walk_from: i64,
+) -> sqlx::Result<Plan> {
+    let text = text_plan(conn, backend, filter, walk_from).await?;
+    let q = filter.q.trim().to_lowercase();
+    if q.is_empty() || guests_held(conn, backend, &q, walk_from).await? < walk_from {
+        return Ok(text);
+    }
+    Ok(Plan::WalkGuests(match text {
+        Plan::Walk(walk) | Plan::WalkGuests(walk) => walk,
+        Plan::Gather => Walk::Gathered,
+    }))
+}
+
+/// How many guests' numbers or names hold `q`, no further than `walk_from`: SQLite counts along
+/// its index of the guests (or, for a text too short for its trigrams, along the conversations);
+/// PostgreSQL's planner estimates them from the statistics it keeps of the folded numbers and
+/// names (counting would read every match from its index first).
+async fn guests_held(conn: &mut sqlx::AnyConnection, backend: Backend, q: &str, walk_from: i64) -> sqlx::Result<i64> {
+    let pattern = guest_query(backend, q);
+    match backend {
+        Backend::Sqlite => {
+            let found = if trigrams(q) {
+                "SELECT rowid FROM guest_search WHERE guest_search MATCH $1".to_string()
+            } else {
+                guest_ids(backend, q, 1)
+            };
+            let count = format!("SELECT COUNT(*) FROM ({found} LIMIT {walk_from}) AS held");
+            sqlx::query_scalar::<_, i64>(&count).bind(pattern).fetch_one(&mut *conn).await
+        }
+        Backend::Postgres => {
+            // Written into the statement, as [`estimated`]'s words are; a quote doubled, and the
+            // characters PostgreSQL refuses in a text left out.
+            let literal = format!("'{}'", pattern.replace('\'', "''").replace('\0', ""));
+            let explain = format!("EXPLAIN {}", guest_ids(backend, q, 1).replace("$1", &literal));
+            let top: String = sqlx::query_scalar(&explain).fetch_one(&mut *conn).await?;
+            Ok(estimated_rows(&top).unwrap_or(0))
+        }
+    }
+}
+
+/// Whether the conversation `cv`'s guest's number or name holds the text, for a walk
+/// ([`Plan::WalkGuests`]): as [`guest_ids`] finds them, asked of the one guest. `$n` is
+/// [`guest_query`]'s text.
+fn guest_in_row(backend: Backend, q: &str, n: usize) -> String {
+    match backend {
+        Backend::Sqlite if trigrams(q) => format!(
+            "EXISTS (SELECT 1 FROM guest_search gs WHERE gs.guest_search MATCH ${n} AND gs.rowid = cv.rowid)"
+        ),
+        Backend::Sqlite => format!(
+            "(LOWER(cv.guest_address) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(cv.guest_name, '')) LIKE ${n} ESCAPE '\\')"
+        ),
+        Backend::Postgres => format!(
+            "(switchboard_fold(cv.guest_address) LIKE switchboard_fold(${n}) \
+             OR switchboard_fold(COALESCE(cv.guest_name, '')) LIKE switchboard_fold(${n}))"
+        ),
+    }
+}
+
 /// The plan for a search in the text of the messages: [`Plan::Walk`] when at least `walk_from`
 /// messages hold its words, else [`Plan::Gather`]. SQLite counts them along its index, no further
 /// than `walk_from`; PostgreSQL's planner estimates them, every word whole, from the statistics it
 /// keeps of the index's words (a count stopped at `walk_from` reads the whole index's entries for
 /// the words first, and each message found). A search without words (a number's digits and signs
 /// alone) gathers.
-pub(in crate::inbox) async fn plan(
+async fn text_plan(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     filter: &InboxFilter,
@@ -307,28 +376,34 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
             Backend::Sqlite => format!(" AND cv.id IN ({ids})"),
             Backend::Postgres => format!(" AND cv.id = ANY(ARRAY({ids}))"),
         };
+        // Each guest matched as it is read, where a gather would collect too many.
+        let guests_in_row = matches!(plan, Plan::WalkGuests(_)).then(|| guest_in_row(backend, &q, args.len()));
         if words.is_empty() {
-            sql.push_str(&found(guests));
+            match &guests_in_row {
+                Some(in_row) => sql.push_str(&format!(" AND {in_row}")),
+                None => sql.push_str(&found(guests)),
+            }
         } else {
             // And the voice notes that said the words.
             args.push(text_query(backend, &words, Last::Begun));
             let heard = heard_ids(backend, args.len());
             args.push(match plan {
-                Plan::Walk(Walk::Asked(query)) => query.clone(),
+                Plan::Walk(Walk::Asked(query)) | Plan::WalkGuests(Walk::Asked(query)) => query.clone(),
                 _ => text_query(backend, &words, Last::Begun),
             });
             let n = args.len();
             match plan {
                 Plan::Gather => sql.push_str(&found(format!("{guests} UNION {heard} UNION {}", text_ids(backend, n)))),
-                Plan::Walk(walk) => {
+                Plan::Walk(walk) | Plan::WalkGuests(walk) => {
                     // The last, never true, alternative names the connector and the agent: SQLite
                     // tests a condition in the loop of the last table it names, so the messages
                     // are asked about only once the conversation is known to be the
                     // organization's, and `me`'s (an organization small beside another walks
                     // past the other's conversations).
                     let text = text_in_conversation(backend, walk, n);
+                    let guests = guests_in_row.unwrap_or_else(|| format!("cv.id IN ({guests})"));
                     sql.push_str(&format!(
-                        " AND (cv.id IN ({guests}) OR cv.id IN ({heard}) OR {text} OR (c.id IS NULL AND a.id IS NULL))"
+                        " AND ({guests} OR cv.id IN ({heard}) OR {text} OR (c.id IS NULL AND a.id IS NULL))"
                     ))
                 }
             }
@@ -457,7 +532,7 @@ fn list_sql(
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_body, \
          (SELECT m.direction FROM messages m WHERE m.conversation_id = cv.id \
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_direction";
-    let sql = if filter.q.trim().is_empty() || matches!(plan, Plan::Walk(_)) {
+    let sql = if filter.q.trim().is_empty() || matches!(plan, Plan::Walk(_) | Plan::WalkGuests(_)) {
         let states = match filter.state {
             Some(state) => vec![state.as_str()],
             None => vec!["live", "ended"],
@@ -550,7 +625,42 @@ mod tests {
         assert_eq!(planned(&mut conn, "fresh towel", 2).await, Plan::Gather, "one message holds both");
         assert_eq!(planned(&mut conn, "sauna", 2).await, Plan::Gather);
         assert_eq!(planned(&mut conn, "1 555", 1).await, Plan::Gather, "digits no message holds");
-        assert_eq!(planned(&mut conn, "+ (", 0).await, Plan::Gather, "no words at all");
+        assert_eq!(planned(&mut conn, "+ (", 1).await, Plan::Gather, "no words at all");
+
+        // A text many guests' numbers or names hold walks, each guest matched as it is read; the
+        // words in the messages as before.
+        for (i, (guest, name)) in
+            [("+15550000001", "Ana"), ("+15550000002", "Ben"), ("+15550000003", "Ana Lima"), ("+442071234567", "Zoé")]
+                .iter()
+                .enumerate()
+        {
+            sqlx::query(
+                "INSERT INTO conversations (id, number_id, guest_address, guest_name, created_at, last_activity_at) \
+                 VALUES ($1, 'n', $2, $3, 0, 0)",
+            )
+            .bind(format!("c{i}"))
+            .bind(*guest)
+            .bind(*name)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        // Indexed as the indexer does (here at once).
+        sqlx::query(
+            "INSERT INTO guest_search (rowid, address, name) \
+             SELECT rowid, guest_address, COALESCE(guest_name, '') FROM conversations",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let walked = |walk: Walk| Plan::WalkGuests(walk);
+        assert_eq!(planned(&mut conn, "+1555", 3).await, walked(Walk::Gathered), "three guests' numbers");
+        assert_eq!(planned(&mut conn, "+1555", 4).await, Plan::Gather);
+        assert_eq!(planned(&mut conn, "ana", 2).await, walked(Walk::Gathered), "two guests' names");
+        assert_eq!(planned(&mut conn, "zoe", 1).await, walked(Walk::Gathered), "accents aside");
+        assert_eq!(planned(&mut conn, "an", 2).await, walked(Walk::Gathered), "too short for trigrams");
+        assert_eq!(planned(&mut conn, "towels", 1).await, asked("(\"towels\")"), "no guest holds it");
+        assert_eq!(planned(&mut conn, "+ (", 0).await, walked(Walk::Gathered), "walked from none");
     }
 
     #[test]
@@ -585,6 +695,9 @@ mod tests {
             (search("towels", None), Plan::Walk(Walk::Gathered)),
             (search("towels", None), Plan::Walk(Walk::Asked("(\"towels\")".into()))),
             (search("late check", Some(ConversationState::Ended)), Plan::Walk(Walk::Gathered)),
+            (search("+1555", None), Plan::WalkGuests(Walk::Gathered)),
+            (search("an", Some(ConversationState::Live)), Plan::WalkGuests(Walk::Gathered)),
+            (search("towels", None), Plan::WalkGuests(Walk::Asked("(\"towels\")".into()))),
         ];
         for (filter, plan_of) in &filters {
             for (from_place, way) in [(false, Way::Older), (true, Way::Older), (true, Way::Newer)] {

@@ -201,7 +201,8 @@ async fn guests_are_found_by_any_part_of_their_number_or_name() {
 /// with "towels" in one of eight took 4.2 s): the list is walked in its order, each conversation
 /// asked whether it holds the words. Two instances get the same messages, one walking for every
 /// search with words, one gathering as for rare words: the walk finds, page after page and in its
-/// list's order, what gathering finds, a guest's name included.
+/// list's order, what gathering finds, a guest's name included; and so does a walk that matches
+/// each guest's number or name as it reads it (a number's start every guest shares).
 #[tokio::test]
 async fn a_word_many_messages_hold_walks_the_list_and_finds_what_gathering_finds() {
     let walking = spawn_app_tuned(|_| {}, |t| t.search_walk_from = 0).await;
@@ -250,6 +251,12 @@ async fn a_word_many_messages_hold_walks_the_list_and_finds_what_gathering_finds
         ("creme bru", 5),
         ("crème brûl", 5),
         ("sauna", 1),
+        // Guests' numbers and names: walked, each guest matched as it is read, where many hold
+        // the text (here, as many as one).
+        ("+1555", GUESTS),
+        ("guest 2", 11),
+        ("club", 1),
+        ("05", 1),
     ];
     assert!(pages(&gathering, gatherer, "towels sauna").await.is_empty());
     assert!(pages(&walking, walker, "towels sauna").await.is_empty());
