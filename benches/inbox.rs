@@ -181,6 +181,7 @@ async fn main() {
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         );
         views(app, state, me, agent.id, messages, false).await;
+        let _ = std::fs::remove_dir_all(&data);
         return;
     }
     let me: Me = state

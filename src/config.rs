@@ -300,6 +300,9 @@ pub struct Tuning {
     /// each conversation whether it holds them, instead of gathering every conversation that does
     /// ([`crate::inbox`]'s list).
     pub search_walk_from: i64,
+    /// A search whose text at least this many guests' numbers or names hold walks the list, each
+    /// conversation's guest matched as it is read, instead of gathering every one that matches.
+    pub guest_walk_from: i64,
     /// An agent with at least this many conversations has its pages (the REST API's) read by
     /// walking each state's conversations in order instead of gathering its own and sorting them.
     pub agent_walk_from: i64,
@@ -328,6 +331,7 @@ impl Default for Tuning {
             lifecycle_sweep: Duration::from_secs(5),
             search_index: Duration::from_secs(1),
             search_walk_from: 10_000,
+            guest_walk_from: 10_000,
             agent_walk_from: 5_000,
             retention_sweep: Duration::from_secs(60),
             media_wait: Duration::from_secs(20),

@@ -257,7 +257,14 @@ async fn export_list(
         if !w.send(head).await {
             return Ok(());
         }
-        let plan = store::plan(&mut tx, state.db.backend, &filter, state.tuning.search_walk_from).await?;
+        let plan = store::plan(
+            &mut tx,
+            state.db.backend,
+            &filter,
+            state.tuning.search_walk_from,
+            state.tuning.guest_walk_from,
+        )
+        .await?;
         let mut place: Option<store::Place> = None;
         let mut count = 0;
         loop {

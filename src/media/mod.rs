@@ -171,7 +171,6 @@ async fn media_row_exists(state: &AppState, id: &str) -> sqlx::Result<bool> {
     Ok(n > 0)
 }
 
-/// A file for Twilio to fetch and send: its signed link, valid for a while.
 /// A file's name. Twilio passes on none of the name a guest's file had (its webhook and its Media
 /// resource give only the type and the address), so a file is named by its Media SID, the last
 /// part of Twilio's address (`ME…`), or else its place in the message (`file-1`), and an
@@ -192,6 +191,7 @@ fn extension(content_type: &str) -> &'static str {
         "image/png" => "png",
         "image/webp" => "webp",
         "image/gif" => "gif",
+        "image/heic" => "heic",
         "audio/ogg" | "audio/opus" => "ogg",
         "audio/mpeg" | "audio/mp3" => "mp3",
         "audio/mp4" | "audio/m4a" | "audio/x-m4a" => "m4a",
@@ -200,6 +200,8 @@ fn extension(content_type: &str) -> &'static str {
         "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
         "video/mp4" => "mp4",
         "video/3gpp" => "3gp",
+        "video/quicktime" => "mov",
+        "video/webm" | "audio/webm" => "webm",
         "text/plain" => "txt",
         "text/csv" => "csv",
         "text/vcard" | "text/x-vcard" => "vcf",
@@ -214,6 +216,7 @@ fn extension(content_type: &str) -> &'static str {
     }
 }
 
+/// A file for Twilio to fetch and send: its signed link, valid for a while.
 pub fn outbound_link(state: &AppState, media_id: &str) -> String {
     let expires = now_ms() / 1000 + LINK_TTL_SECS;
     let signature = state.secrets.sign_link(&format!("{media_id}.{expires}"));
@@ -398,7 +401,7 @@ async fn linked(
 
 /// A guest's file as Switchboard serves it: guests choose what they send, so nothing is served as
 /// active content: images, audio and video inline under a sandboxing policy, anything else as a
-/// download, under its [`file_name`] (letters, digits and a dot: nothing to quote).
+/// download, under its [`file_name`] (letters, digits, `-` and a dot: nothing to quote).
 fn served(content_type: String, name: &str, bytes: Vec<u8>) -> Response {
     let inline = ["image/", "audio/", "video/"].iter().any(|p| content_type.starts_with(p));
     let disposition = format!("{}; filename=\"{name}\"", if inline { "inline" } else { "attachment" });

@@ -4,8 +4,25 @@
 
 use super::*;
 
+/// A port nothing listens on, for a process started later. Taken below the kernel's range of
+/// ephemeral ports (32768 and up on Linux): a port the kernel gave out and took back could be
+/// handed to the next outgoing connection of any test before the process binds it ("Address
+/// already in use", seen once in CI). Each call in a test binary tries the next port of its own
+/// sequence, which starts at a place of the process's own.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let start = (std::process::id().wrapping_mul(7919) ^ nanos) % SPAN;
+    let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The switchboard binary set up like `app` (its database, master key and simulator), on `port`.

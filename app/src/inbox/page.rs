@@ -220,7 +220,7 @@ fn Message(m: MessageView) -> impl IntoView {
                         </span>
                     }.into_any(),
                     "stored" => view! {
-                        <a class="media" href=md.url() data-testid="file"><span aria-hidden="true">"📄 "</span>{md.name.clone()} " (" {label} ")"</a>
+                        <a class="media" href=md.url() data-testid="file"><span aria-hidden="true">"📎 "</span>"Attachment (" {label} "): " {md.name.clone()}</a>
                     }.into_any(),
                     "failed" => view! { <span class="media error">{label} " not downloaded: " {md.error.unwrap_or_default()}</span> }.into_any(),
                     _ => view! { <span class="media hint">{label} " downloading…"</span> }.into_any(),

@@ -112,24 +112,31 @@ pub(in crate::inbox) enum Walk {
 /// The most words a walk's last word may begin to be spelled out ([`Walk::Asked`]).
 const SPELLED_OUT: usize = 32;
 
-/// The plan for a search: [`text_plan`]'s for the words in the messages, walked with each guest
-/// matched as it is read ([`Plan::WalkGuests`]) when at least `walk_from` guests' numbers or names
-/// hold the text ([`guests_held`]).
+/// The plan for a search: [`text_plan`]'s for the words in the messages (`walk_from`), walked with
+/// each guest matched as it is read ([`Plan::WalkGuests`]) when at least `guest_walk_from` guests'
+/// numbers or names hold the text ([`guests_held`]).
 pub(in crate::inbox) async fn plan(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     filter: &InboxFilter,
     walk_from: i64,
+    guest_walk_from: i64,
 ) -> sqlx::Result<Plan> {
     let text = text_plan(conn, backend, filter, walk_from).await?;
-    let q = filter.q.trim().to_lowercase();
-    if q.is_empty() || guests_held(conn, backend, &q, walk_from).await? < walk_from {
+    let q = typed(filter);
+    if q.is_empty() || guests_held(conn, backend, &q, guest_walk_from).await? < guest_walk_from {
         return Ok(text);
     }
     Ok(Plan::WalkGuests(match text {
         Plan::Walk(walk) | Plan::WalkGuests(walk) => walk,
         Plan::Gather => Walk::Gathered,
     }))
+}
+
+/// The text typed, as the search reads it: trimmed, lower-cased, without the NUL characters
+/// PostgreSQL refuses in a text.
+fn typed(filter: &InboxFilter) -> String {
+    filter.q.trim().to_lowercase().replace('\0', "")
 }
 
 /// How many guests' numbers or names hold `q`, no further than `walk_from`: SQLite counts along
@@ -146,14 +153,14 @@ async fn guests_held(conn: &mut sqlx::AnyConnection, backend: Backend, q: &str, 
                 guest_ids(backend, q, 1)
             };
             let count = format!("SELECT COUNT(*) FROM ({found} LIMIT {walk_from}) AS held");
-            sqlx::query_scalar::<_, i64>(&count).bind(pattern).fetch_one(&mut *conn).await
+            sqlx::query_scalar::<_, i64>(&count).bind(pattern).persistent(false).fetch_one(&mut *conn).await
         }
         Backend::Postgres => {
-            // Written into the statement, as [`estimated`]'s words are; a quote doubled, and the
-            // characters PostgreSQL refuses in a text left out.
-            let literal = format!("'{}'", pattern.replace('\'', "''").replace('\0', ""));
+            // Written into the statement, as [`estimated`]'s words are, a quote doubled; planned
+            // once, not kept among the connection's prepared statements.
+            let literal = format!("'{}'", pattern.replace('\'', "''"));
             let explain = format!("EXPLAIN {}", guest_ids(backend, q, 1).replace("$1", &literal));
-            let top: String = sqlx::query_scalar(&explain).fetch_one(&mut *conn).await?;
+            let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
             Ok(estimated_rows(&top).unwrap_or(0))
         }
     }
@@ -189,7 +196,7 @@ async fn text_plan(
     filter: &InboxFilter,
     walk_from: i64,
 ) -> sqlx::Result<Plan> {
-    let words = search_words(&filter.q.trim().to_lowercase());
+    let words = search_words(&typed(filter));
     if words.is_empty() {
         return Ok(Plan::Gather);
     }
@@ -269,7 +276,7 @@ async fn estimated(conn: &mut sqlx::AnyConnection, query: &str) -> sqlx::Result<
         "EXPLAIN SELECT 1 FROM messages \
          WHERE to_tsvector('switchboard_search', body) @@ to_tsquery('switchboard_search', '{query}')"
     );
-    let top: String = sqlx::query_scalar(&explain).fetch_one(conn).await?;
+    let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(conn).await?;
     Ok(estimated_rows(&top).unwrap_or(0))
 }
 
@@ -361,7 +368,7 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
     if let Some(number) = &filter.number {
         push(" AND n.phone_number = ?", number.clone(), &mut args);
     }
-    let q = filter.q.trim().to_lowercase();
+    let q = typed(filter);
     if !q.is_empty() {
         // The guest's number or name (a part of either), or the words in the messages' text or in
         // a voice note's transcript: the few conversations found are looked up by id.
@@ -380,7 +387,8 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
         let guests_in_row = matches!(plan, Plan::WalkGuests(_)).then(|| guest_in_row(backend, &q, args.len()));
         if words.is_empty() {
             match &guests_in_row {
-                Some(in_row) => sql.push_str(&format!(" AND {in_row}")),
+                // The never-true alternative as in a walk with words (below).
+                Some(in_row) => sql.push_str(&format!(" AND ({in_row} OR (c.id IS NULL AND a.id IS NULL))")),
                 None => sql.push_str(&found(guests)),
             }
         } else {
@@ -592,7 +600,7 @@ mod tests {
         sqlx::query("INSERT INTO message_search (message_search) VALUES ('rebuild')").execute(&mut conn).await.unwrap();
         async fn planned(conn: &mut sqlx::AnyConnection, q: &str, walk_from: i64) -> Plan {
             let filter = InboxFilter { q: q.into(), ..Default::default() };
-            plan(conn, Backend::Sqlite, &filter, walk_from).await.unwrap()
+            plan(conn, Backend::Sqlite, &filter, walk_from, walk_from).await.unwrap()
         }
         let asked = |q: &str| Plan::Walk(Walk::Asked(q.into()));
         assert_eq!(planned(&mut conn, "towels", 4).await, asked("(\"towels\")"), "four whole words");
@@ -719,9 +727,13 @@ mod tests {
                     assert!(page || same_time, "sorts {:?}\n{sql}\n{plan:#?}", plan[i - 1]);
                 }
                 assert!(!plan.iter().any(|d| d.starts_with("SCAN cv")), "{sql}\n{plan:#?}");
-                if let Plan::Walk(Walk::Asked(_)) = plan_of {
+                if let Plan::Walk(Walk::Asked(_)) | Plan::WalkGuests(Walk::Asked(_)) = plan_of {
                     // Each message is looked up in the index by its rowid (`=`), with the words.
                     assert!(plan.iter().any(|d| d.starts_with("SCAN ms VIRTUAL TABLE INDEX 0:=M")), "{plan:#?}");
+                }
+                if matches!(plan_of, Plan::WalkGuests(_)) && filter.q.chars().count() >= 3 {
+                    // Each guest is looked up in the index of guests by its rowid, with the text.
+                    assert!(plan.iter().any(|d| d.starts_with("SCAN gs VIRTUAL TABLE INDEX 0:=M")), "{plan:#?}");
                 }
             }
         }

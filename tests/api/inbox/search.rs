@@ -205,7 +205,16 @@ async fn guests_are_found_by_any_part_of_their_number_or_name() {
 /// each guest's number or name as it reads it (a number's start every guest shares).
 #[tokio::test]
 async fn a_word_many_messages_hold_walks_the_list_and_finds_what_gathering_finds() {
+    // Walks for the words, gathering the guests; walks for both; gathers both.
     let walking = spawn_app_tuned(|_| {}, |t| t.search_walk_from = 0).await;
+    let walking_guests = spawn_app_tuned(
+        |_| {},
+        |t| {
+            t.search_walk_from = 0;
+            t.guest_walk_from = 0
+        },
+    )
+    .await;
     let gathering = spawn_app().await;
     const GUESTS: usize = 32;
     let body = |i: usize| match i {
@@ -216,7 +225,7 @@ async fn a_word_many_messages_hold_walks_the_list_and_finds_what_gathering_finds
         _ => "When is breakfast?",
     };
     let mut admins = vec![];
-    for app in [&walking, &gathering] {
+    for app in [&walking, &walking_guests, &gathering] {
         app.ready_path().await;
         admins.push(app.browser("admin@example.com").await);
         for i in 0..GUESTS {
@@ -239,9 +248,11 @@ async fn a_word_many_messages_hold_walks_the_list_and_finds_what_gathering_finds
             app.ui(admin, EndConversation { id: row.id.clone() }).await.unwrap();
         }
     }
-    let (walker, gatherer) = (&admins[0], &admins[1]);
+    let (walker, guest_walker, gatherer) = (&admins[0], &admins[1], &admins[2]);
+    // Each instance's own order (its replies came at their own times).
     let everyone = pages(&walking, walker, "").await;
-    assert_eq!(everyone.len(), GUESTS);
+    let everyone_too = pages(&walking_guests, guest_walker, "").await;
+    assert_eq!((everyone.len(), everyone_too.len()), (GUESTS, GUESTS));
     // The last word begun, in plain letters (spelled out on SQLite) or with accents (the messages
     // gathered once); a rare word; none found.
     let searches = [
@@ -251,21 +262,29 @@ async fn a_word_many_messages_hold_walks_the_list_and_finds_what_gathering_finds
         ("creme bru", 5),
         ("crème brûl", 5),
         ("sauna", 1),
-        // Guests' numbers and names: walked, each guest matched as it is read, where many hold
-        // the text (here, as many as one).
+        // Guests' numbers and names, which the second walker matches as it reads each guest; text
+        // the index and `LIKE` read as text, not as their syntax.
         ("+1555", GUESTS),
         ("guest 2", 11),
         ("club", 1),
         ("05", 1),
+        ("o'brien", 0),
+        ("50\\%_", 0),
+        ("\"club", 0),
     ];
-    assert!(pages(&gathering, gatherer, "towels sauna").await.is_empty());
-    assert!(pages(&walking, walker, "towels sauna").await.is_empty());
+    for (app, admin) in [(&gathering, gatherer), (&walking, walker), (&walking_guests, guest_walker)] {
+        assert!(pages(app, admin, "towels sauna").await.is_empty());
+    }
     for (q, least) in searches {
         let mut found = pages(&gathering, gatherer, q).await;
         found.sort();
         assert!(found.len() >= least, "{q:?} found {found:?}");
         let in_order: Vec<String> = everyone.iter().filter(|g| found.binary_search(g).is_ok()).cloned().collect();
         assert_eq!(pages(&walking, walker, q).await, in_order, "{q:?}: what gathering finds, in the list's order");
+        let in_its_order: Vec<String> =
+            everyone_too.iter().filter(|g| found.binary_search(g).is_ok()).cloned().collect();
+        let walked = pages(&walking_guests, guest_walker, q).await;
+        assert_eq!(walked, in_its_order, "{q:?}: the same, each guest matched as it is read");
     }
     let breakfast = pages(&walking, walker, "breakfast").await;
     assert!(breakfast.contains(&guest(5)), "the guest named for the word");
