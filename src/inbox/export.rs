@@ -48,6 +48,7 @@ fn message_json(m: &MessageView) -> serde_json::Value {
         "twilio_sid": m.twilio_sid,
         "note": m.note,
         "media": m.media.iter().map(|md| md.content_type.clone()).collect::<Vec<_>>(),
+        "files": m.media.iter().map(|md| md.name.clone()).collect::<Vec<_>>(),
         "transcripts": transcripts(m).collect::<Vec<_>>(),
         "location": m.location,
         "choice": m.choice,
@@ -59,7 +60,7 @@ fn transcripts(m: &MessageView) -> impl Iterator<Item = &str> {
     m.media.iter().filter_map(|md| md.transcript.as_deref())
 }
 
-const MESSAGE_HEADER: [&str; 16] = [
+const MESSAGE_HEADER: [&str; 17] = [
     "conversation_id",
     "at",
     "from",
@@ -71,6 +72,7 @@ const MESSAGE_HEADER: [&str; 16] = [
     "twilio_sid",
     "note",
     "media",
+    "files",
     "transcript",
     "latitude",
     "longitude",
@@ -91,6 +93,7 @@ fn message_csv(conversation_id: &str, m: &MessageView) -> String {
         m.twilio_sid.clone().unwrap_or_default(),
         m.note.clone().unwrap_or_default(),
         m.media.iter().map(|md| md.content_type.as_str()).collect::<Vec<_>>().join(" "),
+        m.media.iter().map(|md| md.name.as_str()).collect::<Vec<_>>().join(" "),
         transcripts(m).collect::<Vec<_>>().join("\n"),
         m.location.as_ref().map(|l| l.latitude.clone()).unwrap_or_default(),
         m.location.as_ref().map(|l| l.longitude.clone()).unwrap_or_default(),

@@ -138,7 +138,11 @@ async fn a_shared_location_reaches_the_hook_as_a_place_and_the_inbox_as_a_map_li
     reply(&app, 1).await;
     let csv = exported(&app, &agent, "csv").await;
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].ends_with(r#","media","transcript","latitude","longitude","place","choice""#), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(r#","media","files","transcript","latitude","longitude","place","choice""#),
+        "{}",
+        lines[0]
+    );
     assert!(csv.contains(r#","48.8584","2.2945","Tour Eiffel, Champ de Mars, 75007 Paris","""#), "{csv}");
     assert!(csv.contains(r#","37.8199","-122.4783","","""#), "{csv}");
 }
@@ -377,11 +381,14 @@ async fn a_voice_note_is_transcribed_before_the_turn_and_the_brain_answers_its_w
     );
     assert!(transcribed["latency_ms"].as_u64().is_some(), "{input}");
     assert_eq!(shown[0].media[0].transcript_error, None);
-    // The exports give the words with the message.
+    // The exports give the file's name and the words with the message.
+    let name = &shown[0].media[0].name;
+    assert!(name.starts_with("ME") && name.ends_with(".ogg"), "{name}");
     let csv = exported(&app, &agent, "csv").await;
-    assert!(csv.contains(r#","audio/ogg","Is the spa open tonight?","#), "{csv}");
+    assert!(csv.contains(&format!(r#","audio/ogg","{name}","Is the spa open tonight?","#)), "{csv}");
     let json: Value = serde_json::from_str(&exported(&app, &agent, "json").await).unwrap();
     assert_eq!(json["messages"][0]["transcripts"], serde_json::json!(["Is the spa open tonight?"]));
+    assert_eq!(json["messages"][0]["files"], serde_json::json!([name]));
     // Once: the next turn reads the words kept with the file, in the history.
     app.sim.sim.guest_message(from_guest("And the pool?")).await.unwrap();
     reply(&app, 1).await;
