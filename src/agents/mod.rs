@@ -319,15 +319,12 @@ pub(crate) async fn mind_at(state: &AppState, agent_id: &str) -> Result<(i64, Mi
         BrainKind::Faq => Box::new(Faq { entries: faq(state, agent_id).await?, fallback: fallback.clone() }),
     };
     let calls_out = which != BrainKind::Faq;
-    // The agent's own transcription API, or else its organization's, unless it never transcribes.
-    let own = match (transcribe_url, transcribe_model, transcribe_key_enc) {
-        (Some(url), Some(model), Some(key)) => Some((url, model, state.secrets.open(&key, agent_id)?)),
-        _ => None,
-    };
-    let hearing = match own {
-        _ if transcribe_off != 0 => None,
-        Some(own) => Some(own),
-        None => match store::agent_org_transcription(&state.db.pool, agent_id).await? {
+    // The agent's own transcription API, or else its organization's, unless it never transcribes
+    // (then no key is opened, nor the organization's read).
+    let hearing = match (transcribe_off != 0, transcribe_url, transcribe_model, transcribe_key_enc) {
+        (true, ..) => None,
+        (false, Some(url), Some(model), Some(key)) => Some((url, model, state.secrets.open(&key, agent_id)?)),
+        (false, ..) => match store::agent_org_transcription(&state.db.pool, agent_id).await? {
             (org_id, Some(url), Some(model), Some(key)) => Some((url, model, state.secrets.open(&key, &org_id)?)),
             _ => None,
         },
