@@ -146,3 +146,51 @@ async fn a_stored_model_key_is_not_sent_to_a_new_host_without_being_typed_again(
     }
     app.ui(&admin, edit(openai("http://127.0.0.3:8080/v1", Some("sk-second")))).await.unwrap();
 }
+
+/// The transcription APIs' URLs (an agent's own, and the organization's) go through the same
+/// outbound policy as a brain's: an internal address is refused by field, in every spelling, and
+/// nothing is saved.
+#[tokio::test]
+async fn no_transcription_api_url_reaches_an_internal_address() {
+    use app::agents::api::{GetTranscription, SetAgentSenses, SetTranscription};
+    let app = spawn_app_with(|c| c.outbound_allow = Egress::parse("127.0.0.2").unwrap()).await;
+    let admin_me = app.admin().await;
+    let owner = agent_owner(&app, &admin_me).await;
+    let admin = app.browser("admin@example.com").await;
+    let created = app.ui(&owner, agent("probe", BrainInput::default())).await.unwrap();
+    let (internal, _) = internal_and_public().await;
+    for url in [
+        format!("http://127.0.0.1:{}/v1", internal.port()),
+        "http://localhost/v1".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://[::1]/v1".to_string(),
+        "http://10.0.0.7/v1".to_string(),
+    ] {
+        let own = SetAgentSenses {
+            agent_id: created.id.clone(),
+            transcription_url: url.clone(),
+            transcription_model: "whisper-1".into(),
+            transcription_key: "sk-probe".into(),
+            transcription_off: String::new(),
+            images: String::new(),
+        };
+        let refused = app.ui(&owner, own).await.unwrap_err();
+        assert!(
+            matches!(&refused, AppError::Invalid { field, .. } if field == "transcription_url"),
+            "{url}: {refused:?}"
+        );
+        let organization = SetTranscription {
+            transcription_url: url.clone(),
+            transcription_model: "whisper-1".into(),
+            transcription_key: "sk-probe".into(),
+        };
+        let refused = app.ui(&admin, organization).await.unwrap_err();
+        assert!(
+            matches!(&refused, AppError::Invalid { field, .. } if field == "transcription_url"),
+            "{url}: {refused:?}"
+        );
+    }
+    assert_eq!(app.ui(&admin, GetTranscription {}).await.unwrap().url, None, "nothing saved");
+    let senses = app.ui(&owner, app::agents::api::GetAgent { id: created.id }).await.unwrap().senses;
+    assert_eq!(senses.transcription_url, None, "nothing saved");
+}
