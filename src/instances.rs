@@ -88,9 +88,9 @@ pub async fn take_back(state: &AppState) -> sqlx::Result<u64> {
 
 /// Keeps this instance known as alive and the leases it holds from running out while their
 /// work goes on (a brain that thinks for a minute, a slow Twilio): every third of a lease (at
-/// most every [`HEARTBEAT`]), one write records the instance as seen, pushes forward the leases
-/// of the jobs its workers are on (one statement per table; a job given up on an error is left
-/// to lapse and be taken again), and forgets instances unseen for a day. A lease can then be
+/// most every [`HEARTBEAT`]), a [`beat`] records the instance as seen, pushes forward the leases
+/// of the jobs its workers are on (a job given up on an error is left to lapse and be taken
+/// again), and forgets instances unseen for a day. A lease can then be
 /// short, and a dead instance's work is taken by another within one lease.
 pub async fn keep_alive(state: AppState) {
     let lease = state.tuning.lease;
@@ -99,42 +99,7 @@ pub async fn keep_alive(state: AppState) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let written = async {
-            let mut tx = state.db.begin_write().await?;
-            // Read once the write lock is held, and a lease is only ever pushed forward: a
-            // heartbeat that waited for the database must not shorten a claim made meanwhile.
-            let now = now_ms();
-            sqlx::query(
-                "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
-            )
-            .bind(&*state.instance_id)
-            .bind(started)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            for table in LEASED {
-                // Only the jobs a worker is still on: one given up on an error is left to lapse.
-                let held = state.held.ids(table);
-                if held.is_empty() {
-                    continue;
-                }
-                let ids = (0..held.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
-                let sql = format!(
-                    "UPDATE {table} SET lease_until = $1 WHERE lease_owner = $2 AND lease_until IS NOT NULL \
-                     AND lease_until < $1 AND {} IN ({ids})",
-                    key_of(table)
-                );
-                let mut renew = sqlx::query(&sql).bind(now + lease.as_millis() as i64).bind(&*state.instance_id);
-                for id in held {
-                    renew = renew.bind(id);
-                }
-                renew.execute(&mut *tx).await?;
-            }
-            sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
-            tx.commit().await
-        };
-        match written.await {
+        match beat(&state, started).await {
             Ok(()) => state.db_health.wrote(),
             Err(e) => {
                 tracing::warn!(error = %e, "could not record this instance as alive and renew its leases");
@@ -142,4 +107,65 @@ pub async fn keep_alive(state: AppState) {
             }
         }
     }
+}
+
+/// One heartbeat: this instance seen now, the leases of the jobs its workers are on pushed
+/// forward, and instances unseen for a day forgotten.
+///
+/// Each table's leases are renewed in a transaction of their own, their rows locked in the
+/// order of their keys: the order in which a batch of webhooks takes its turns. A heartbeat
+/// holding some turns while waiting for others in the table's order, or holding turns while
+/// waiting for a file the media worker holds (which then moves its turn forward), would make
+/// PostgreSQL cancel one of the two as a deadlock.
+pub async fn beat(state: &AppState, started: i64) -> sqlx::Result<()> {
+    let lease = state.tuning.lease.as_millis() as i64;
+    let mut tx = state.db.begin_write().await?;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+    )
+    .bind(&*state.instance_id)
+    .bind(started)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
+    tx.commit().await?;
+    for table in LEASED {
+        // Only the jobs a worker is still on: one given up on an error is left to lapse.
+        let mut held = state.held.ids(table);
+        if held.is_empty() {
+            continue;
+        }
+        held.sort_unstable();
+        let key = key_of(table);
+        let mine = |n: usize| {
+            let ids = (0..n).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+            format!("lease_owner = $2 AND lease_until IS NOT NULL AND lease_until < $1 AND {key} IN ({ids})")
+        };
+        let mut tx = state.db.begin_write().await?;
+        // Read once the write lock is held, and a lease is only ever pushed forward: a
+        // heartbeat that waited for the database must not shorten a claim made meanwhile.
+        let until = now_ms() + lease;
+        if state.db.backend == crate::db::Backend::Postgres {
+            // SQLite has one writer at a time, and no row to wait for.
+            let sql = format!("SELECT {key} FROM {table} WHERE {} ORDER BY {key} FOR UPDATE", mine(held.len()));
+            let mut lock = sqlx::query_scalar(&sql).bind(until).bind(&*state.instance_id);
+            for id in &held {
+                lock = lock.bind(id);
+            }
+            held = lock.fetch_all(&mut *tx).await?;
+        }
+        if !held.is_empty() {
+            let sql = format!("UPDATE {table} SET lease_until = $1 WHERE {}", mine(held.len()));
+            let mut renew = sqlx::query(&sql).bind(until).bind(&*state.instance_id);
+            for id in &held {
+                renew = renew.bind(id);
+            }
+            renew.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }

@@ -613,3 +613,71 @@ async fn replies_of_several_parts_queued_at_once_never_deadlock() {
         }
     }
 }
+
+/// The heartbeat renewing this instance's leases while a guest's message bumps the same turns:
+/// a batch of webhooks takes its turns in the order of their keys, and so does the heartbeat,
+/// whatever order their rows lie in. On PostgreSQL a heartbeat that took them in the table's
+/// order held one turn and waited for the other while the batch did the reverse, and one of the
+/// two was cancelled as a deadlock (seen between two instances in the topology test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renewing_leases_takes_turns_in_the_order_a_batch_of_webhooks_does() {
+    let app = spawn_app().await;
+    let (_, _, number, _) = app.ready_path().await;
+    let db = app.state.db.clone();
+    let now = switchboard::now_ms();
+    // Two conversations whose turns lie in the table the other way round from their keys'
+    // order: the larger key first.
+    let (first, second) = (format!("0{}", &switchboard::new_id()[1..]), format!("f{}", &switchboard::new_id()[1..]));
+    for (i, id) in [&second, &first].into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at, last_inbound_at) \
+             VALUES ($1, $2, $3, $4, $4, $4)",
+        )
+        .bind(id)
+        .bind(&number)
+        .bind(guest(300 + i))
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO turns (conversation_id, state, generation, run_at, updated_at, lease_owner, lease_until, attempts) \
+             VALUES ($1, 'idle', 1, $2, $2, $3, $4, 1)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(&*app.state.instance_id)
+        .bind(now + 1_000)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    // A worker of this instance is on each.
+    let _jobs = [app.state.held.hold("turns", &first), app.state.held.hold("turns", &second)];
+
+    // A batch of webhooks for both guests: it bumps the first turn, ...
+    let bump = "UPDATE turns SET generation = generation + 1 WHERE conversation_id = $1";
+    let mut batch = db.pool.begin().await.unwrap();
+    sqlx::query(bump).bind(&first).execute(&mut *batch).await.unwrap();
+    // ... the heartbeat comes meanwhile, ...
+    let heartbeat = tokio::spawn({
+        let state = app.state.clone();
+        async move { switchboard::instances::beat(&state, now).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ... and the batch goes on to the second turn and ends.
+    let second_bumped = sqlx::query(bump).bind(&second).execute(&mut *batch).await;
+    let committed = match second_bumped {
+        Ok(_) => batch.commit().await,
+        Err(e) => Err(e),
+    };
+    let renewed = heartbeat.await.unwrap();
+    assert!(committed.is_ok(), "the batch of webhooks was cancelled: {committed:?}");
+    assert!(renewed.is_ok(), "the heartbeat was cancelled: {renewed:?}");
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT generation, lease_until FROM turns ORDER BY conversation_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let lease = app.state.tuning.lease.as_millis() as i64;
+    assert!(rows.iter().all(|&(generation, until)| generation == 2 && until >= now + lease), "{rows:?}");
+}
