@@ -125,6 +125,35 @@ async fn seed(state: &AppState, agent_id: &str, numbers: &[(String, String, bool
     }
 }
 
+/// The conversations of the second, small organization.
+const SMALL: usize = 50;
+
+/// The second organization (`small@example.com`), with [`SMALL`] conversations of its own spread
+/// over the same days as the first's, seeded once (a run that reuses the database finds it).
+async fn small_organization(state: &AppState, account: &SeedAccount) -> Me {
+    let (email, password) = ("small@example.com", "small password");
+    if let Ok(me) = state.authenticate(email.into(), password.into(), None).await {
+        return me;
+    }
+    let me = switchboard::accounts::create_organization(&state.db, "Small", email, password.into()).await.unwrap();
+    let connector = state
+        .create_connector(&me, ConnectorInput::new("Small", account.sid.clone(), account.auth_token.clone()))
+        .await
+        .unwrap();
+    let rows = state.list_numbers(&me, &connector.id).await.unwrap();
+    state.save_numbers(&me, &connector.id, rows.iter().map(|r| r.id.clone()).collect(), false).await.unwrap();
+    let agent = state
+        .create_agent(&me, AgentInput { name: "small".into(), fallback_reply: "Thanks!".into(), ..Default::default() })
+        .await
+        .unwrap();
+    state.add_channel(&me, &agent.id, &rows[0].id).await.unwrap();
+    let (conversations,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM conversations").fetch_one(&state.db.pool).await.unwrap();
+    let numbers = [(rows[0].id.clone(), connector.id.clone(), true)];
+    seed(state, &agent.id, &numbers, SMALL, days(conversations as usize * PER_CONVERSATION)).await;
+    me
+}
+
 /// The process's resident memory, in kB (Linux).
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -151,9 +180,17 @@ async fn main() {
         services: vec![],
         sandbox_keyword: None,
     };
+    // A second organization's Twilio account: a small hotel on the same instance.
+    let small_account = SeedAccount {
+        sid: "AC00000000000000000000000000000002".into(),
+        auth_token: "00000000000000000000000000000002".into(),
+        friendly_name: "Small".into(),
+        numbers: vec![number("+14155550300", true, false)],
+        ..account.clone()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim =
-        twilio_sim::start(listener, Seed { accounts: vec![account.clone()] }, Options::default(), None).await.unwrap();
+    let accounts = vec![account.clone(), small_account.clone()];
+    let sim = twilio_sim::start(listener, Seed { accounts }, Options::default(), None).await.unwrap();
     let data = std::env::temp_dir().join(format!("switchboard-inbox-bench-{}", switchboard::new_id()));
     let mut config = Config::for_data_dir(data.clone());
     config.bind = "127.0.0.1:0".parse().unwrap();
@@ -180,7 +217,9 @@ async fn main() {
             "Inbox benchmark (PostgreSQL, {} cores), on the database an earlier run seeded: {messages} messages\n",
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         );
-        views(app, state, me, agent.id, messages, false).await;
+        let small = small_organization(&state, &small_account).await;
+        switchboard::inbox::lifecycle::fold_totals(&state).await.unwrap();
+        views(app, state, me, small, agent.id, messages, false).await;
         let _ = std::fs::remove_dir_all(&data);
         return;
     }
@@ -208,6 +247,7 @@ async fn main() {
     let (conversations, days) = (wanted / PER_CONVERSATION, days(wanted));
     let seeding = Instant::now();
     seed(&state, &agent.id, &numbers, conversations, days).await;
+    let small = small_organization(&state, &small_account).await;
     let written = seeding.elapsed().as_secs_f64();
     // The text goes into the search index after the writes, in batches (SQLite), as the indexer does.
     let indexing = Instant::now();
@@ -236,7 +276,7 @@ async fn main() {
          their segments merged in {merges} steps and {merging:.1} s\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    views(app, state, me, agent.id, messages, true).await;
+    views(app, state, me, small, agent.id, messages, true).await;
     if std::env::var_os("BENCH_KEEP").is_some() {
         // To read a plan on the same data afterwards (`sqlite3 <folder>/switchboard.db`).
         println!("\nthe database is kept in {}", data.display());
@@ -247,7 +287,7 @@ async fn main() {
 }
 
 /// Times each view on the seeded database, then (`export`) streams the export of everything.
-async fn views(app: Application, state: AppState, me: Me, agent_id: String, messages: i64, export: bool) {
+async fn views(app: Application, state: AppState, me: Me, small: Me, agent_id: String, messages: i64, export: bool) {
     println!("| view (as the server function runs it) | median | slowest of 20 |");
     println!("|---|---|---|");
     let runs = 20;
@@ -301,6 +341,32 @@ async fn views(app: Application, state: AppState, me: Me, agent_id: String, mess
     row(
         "search for a word one message in eight holds (\"towels\")",
         time(runs, inbox(InboxFilter { q: "towels".into(), ..Default::default() })).await,
+    )
+    .await;
+    // The small organization's views: its own few conversations, among the other's many.
+    let small_inbox = |filter: InboxFilter| {
+        let state = state.clone();
+        let small = small.clone();
+        move || {
+            let state = state.clone();
+            let small = small.clone();
+            let filter = filter.clone();
+            async move { state.inbox(&small, filter).await.unwrap() }
+        }
+    };
+    row(
+        &format!("a second organization's inbox ({SMALL} conversations), first page"),
+        time(runs, small_inbox(InboxFilter::default())).await,
+    )
+    .await;
+    row(
+        "its search for \"towels\"",
+        time(runs, small_inbox(InboxFilter { q: "towels".into(), ..Default::default() })).await,
+    )
+    .await;
+    row(
+        "its search for \"+1555\"",
+        time(runs, small_inbox(InboxFilter { q: "+1555".into(), ..Default::default() })).await,
     )
     .await;
     let first = state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
