@@ -676,9 +676,11 @@ async fn finish(
         Some(address) => outbox::open(state, &ctx.number_id, address, ctx.agent_id.as_deref()).await?,
     };
     let (own, agents): (Vec<Outgoing>, Vec<Outgoing>) = parts.into_iter().partition(|p| p.origin.is_some());
-    // Rows are locked in the order the webhook locks them (conversation, then turn), so the two
-    // can never deadlock on PostgreSQL.
-    let queues = [(claim.conversation_id.as_str(), own.as_slice()), (target.as_str(), agents.as_slice())];
+    let to = ctx.reply_to.as_deref().filter(|_| routed).unwrap_or(&ctx.guest);
+    let queues = in_lock_order([
+        (ctx.guest.as_str(), claim.conversation_id.as_str(), own.as_slice()),
+        (to, target.as_str(), agents.as_slice()),
+    ]);
     let mut script = outbox::queue_statements(&queues, &ctx.connector_id, now, &lease);
     let mut touched: Vec<String> = Vec::new();
     for (conversation, messages) in queues {
@@ -754,6 +756,22 @@ async fn finish(
     Ok(())
 }
 
+/// A turn's two queues of replies (Switchboard's own to the guest, the agent's to the guest or to
+/// the number the channel routes them to), each with its conversation's guest address, in the
+/// order a batch of webhooks locks conversations: by their guest's address (both are on the
+/// turn's number), then the turn. Two transactions taking the same two conversations the other
+/// way round would each wait for the other until PostgreSQL cancelled one as a deadlock. The
+/// guest's own queue stays first when both are the same conversation (its messages keep their
+/// order).
+fn in_lock_order<'a, T>(queues: [(&'a str, &'a str, &'a [T]); 2]) -> [(&'a str, &'a [T]); 2] {
+    let [(first_address, first, mine), (second_address, second, theirs)] = queues;
+    if second_address < first_address {
+        [(second, theirs), (first, mine)]
+    } else {
+        [(first, mine), (second, theirs)]
+    }
+}
+
 /// WhatsApp's "typing…" while the agent thinks. Best effort: a failure only costs the dots.
 async fn typing_indicator(state: &AppState, ctx: &Context, inbound_sid: &str) {
     if !ctx.number_address.starts_with("whatsapp:") {
@@ -767,5 +785,24 @@ async fn typing_indicator(state: &AppState, ctx: &Context, inbound_sid: &str) {
     .await;
     if let Err(e) = result {
         tracing::debug!(error = %e, "typing indicator not shown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_lock_order;
+
+    /// A reply routed to a number whose address comes before the guest's is queued first, as a
+    /// batch of webhooks from both would lock their conversations; otherwise the guest's first.
+    #[test]
+    fn replies_are_queued_in_the_order_webhooks_lock_conversations() {
+        let (own, agents) = (["welcome"], ["answer"]);
+        let guest = "whatsapp:+15550001111";
+        let routed = [(guest, "guest", &own[..]), ("whatsapp:+14155550000", "manager", &agents[..])];
+        assert_eq!(in_lock_order(routed), [("manager", &agents[..]), ("guest", &own[..])]);
+        let routed = [(guest, "guest", &own[..]), ("whatsapp:+16505550000", "manager", &agents[..])];
+        assert_eq!(in_lock_order(routed), [("guest", &own[..]), ("manager", &agents[..])]);
+        let own_conversation = [(guest, "guest", &own[..]), (guest, "guest", &agents[..])];
+        assert_eq!(in_lock_order(own_conversation), [("guest", &own[..]), ("guest", &agents[..])]);
     }
 }
