@@ -582,3 +582,111 @@ async fn paging_holds_steady_while_guests_write() {
         .await;
     assert!(matches!(wrong, Err(app::AppError::Invalid { field, .. }) if field == "cursor"));
 }
+
+/// Two organizations on one instance: each conversation keeps the organization its number is of,
+/// whoever writes it (a guest's webhook, a message Switchboard starts, a row written straight
+/// into the database), and each organization's list, page after page, holds its own and nothing
+/// else, read along the index of its own conversations (the plan is checked in the list's unit
+/// tests; the inbox benchmark times a small organization beside a big one).
+#[tokio::test]
+async fn each_organizations_list_holds_its_own_conversations_and_no_other() {
+    let app = spawn_app().await;
+    let (admin, connector, number, agent) = app.ready_path().await;
+    write_conversations(&app, (&connector, &number, &agent), 40, |_| 1, |_| "Is the pool open?".into()).await;
+    let d = app
+        .sim
+        .sim
+        .guest_message(Inbound {
+            to: "whatsapp:+14155550100".into(),
+            from: guest(900),
+            body: "Hi".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(d.status, 200, "{}", d.body);
+    let opened =
+        switchboard::pipeline::outbox::open(&app.state, &number, "whatsapp:+15559990000", Some(&agent)).await.unwrap();
+
+    // A second organization, its connector and number written straight into the database.
+    let other = switchboard::accounts::create_organization(
+        &app.state.db,
+        "Other Hotels",
+        "other@example.com",
+        "correct horse battery".into(),
+    )
+    .await
+    .unwrap();
+    let now = switchboard::now_ms();
+    let (other_connector, other_number) = (switchboard::new_id(), switchboard::new_id());
+    sqlx::query(
+        "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, \
+         webhook_key, created_at, updated_at) VALUES ($1, $2, 'Other', 'AC00000000000000000000000000000009', $3, 1, \
+         'active', 'connected', $4, $5, $5)",
+    )
+    .bind(&other_connector)
+    .bind(&other.org_id)
+    .bind(vec![0u8; 32])
+    .bind(switchboard::new_id())
+    .bind(now)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, active, created_at) \
+         VALUES ($1, $2, 'whatsapp:+14155550900', '+14155550900', 'whatsapp', 'XE00000000000000000000000000000009', 1, $3)",
+    )
+    .bind(&other_number)
+    .bind(&other_connector)
+    .bind(now)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    let mut theirs = Vec::new();
+    for c in 0..7 {
+        let id = switchboard::new_id();
+        sqlx::query(
+            "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(&other_number)
+        .bind(guest(c))
+        // Among the first organization's, in time.
+        .bind(now - 3_600_000 + c as i64 * 5_000)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+        theirs.push(id);
+    }
+
+    // Every conversation keeps its number's organization.
+    let (missing, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE cv.org_id IS NULL), COUNT(*) FILTER (WHERE cv.org_id <> c.org_id) \
+         FROM conversations cv JOIN numbers n ON n.id = cv.number_id JOIN connectors c ON c.id = n.connector_id",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((missing, wrong), (0, 0));
+
+    // Each list, read page after page, holds its own.
+    async fn all(app: &TestApp, me: &app::accounts::Me) -> Vec<String> {
+        use app::ports::*;
+        let (mut ids, mut filter) = (Vec::new(), InboxFilter::default());
+        loop {
+            let page = app.state.inbox(me, filter.clone()).await.unwrap();
+            ids.extend(page.rows.into_iter().map(|r| r.id));
+            match page.older {
+                Some(older) => filter.after = Some(older),
+                None => return ids,
+            }
+        }
+    }
+    let mut listed = all(&app, &other).await;
+    listed.sort();
+    theirs.sort();
+    assert_eq!(listed, theirs, "the second organization's list");
+    let ours = all(&app, &admin).await;
+    assert_eq!(ours.len(), 42, "the first organization's list");
+    assert!(ours.contains(&opened) && !ours.iter().any(|id| theirs.contains(id)));
+}
