@@ -132,40 +132,50 @@ pub async fn beat(state: &AppState, started: i64) -> sqlx::Result<()> {
     .await?;
     sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
     tx.commit().await?;
+    // A table whose renewal fails (a deadlock's victim, say) does not keep the others' from theirs.
+    let mut failed = None;
     for table in LEASED {
-        // Only the jobs a worker is still on: one given up on an error is left to lapse.
-        let mut held = state.held.ids(table);
-        if held.is_empty() {
-            continue;
+        if let Err(e) = renew(state, table, lease).await {
+            failed.get_or_insert(e);
         }
-        held.sort_unstable();
-        let key = key_of(table);
-        let mine = |n: usize| {
-            let ids = (0..n).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
-            format!("lease_owner = $2 AND lease_until IS NOT NULL AND lease_until < $1 AND {key} IN ({ids})")
-        };
-        let mut tx = state.db.begin_write().await?;
-        // Read once the write lock is held, and a lease is only ever pushed forward: a
-        // heartbeat that waited for the database must not shorten a claim made meanwhile.
-        let until = now_ms() + lease;
-        if state.db.backend == crate::db::Backend::Postgres {
-            // SQLite has one writer at a time, and no row to wait for.
-            let sql = format!("SELECT {key} FROM {table} WHERE {} ORDER BY {key} FOR UPDATE", mine(held.len()));
-            let mut lock = sqlx::query_scalar(&sql).bind(until).bind(&*state.instance_id);
-            for id in &held {
-                lock = lock.bind(id);
-            }
-            held = lock.fetch_all(&mut *tx).await?;
-        }
-        if !held.is_empty() {
-            let sql = format!("UPDATE {table} SET lease_until = $1 WHERE {}", mine(held.len()));
-            let mut renew = sqlx::query(&sql).bind(until).bind(&*state.instance_id);
-            for id in &held {
-                renew = renew.bind(id);
-            }
-            renew.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
+}
+
+/// Pushes forward the leases of the jobs this instance's workers are on in `table`, in a
+/// transaction of its own, on PostgreSQL their rows locked in the order of their keys first.
+async fn renew(state: &AppState, table: &'static str, lease: i64) -> sqlx::Result<()> {
+    // Only the jobs a worker is still on: one given up on an error is left to lapse.
+    let mut held = state.held.ids(table);
+    if held.is_empty() {
+        return Ok(());
+    }
+    held.sort_unstable();
+    let key = key_of(table);
+    let mine = |n: usize| {
+        let ids = (0..n).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+        format!("lease_owner = $2 AND lease_until IS NOT NULL AND lease_until < $1 AND {key} IN ({ids})")
+    };
+    let mut tx = state.db.begin_write().await?;
+    // Read once the write lock is held, and a lease is only ever pushed forward: a heartbeat
+    // that waited for the database must not shorten a claim made meanwhile.
+    let until = now_ms() + lease;
+    if state.db.backend == crate::db::Backend::Postgres {
+        // SQLite has one writer at a time, and no row to wait for.
+        let sql = format!("SELECT {key} FROM {table} WHERE {} ORDER BY {key} FOR UPDATE", mine(held.len()));
+        let mut lock = sqlx::query_scalar(&sql).bind(until).bind(&*state.instance_id);
+        for id in &held {
+            lock = lock.bind(id);
+        }
+        held = lock.fetch_all(&mut *tx).await?;
+    }
+    if !held.is_empty() {
+        let sql = format!("UPDATE {table} SET lease_until = $1 WHERE {}", mine(held.len()));
+        let mut renew = sqlx::query(&sql).bind(until).bind(&*state.instance_id);
+        for id in &held {
+            renew = renew.bind(id);
+        }
+        renew.execute(&mut *tx).await?;
+    }
+    tx.commit().await
 }

@@ -665,6 +665,18 @@ async fn renewing_leases_takes_turns_in_the_order_a_batch_of_webhooks_does() {
         async move { switchboard::instances::beat(&state, now).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
+    if app.state.db.backend == switchboard::db::Backend::Postgres {
+        // The heartbeat waits for the first turn holding nothing of the second, whatever order
+        // the database reads the rows in.
+        let mut probe = db.pool.begin().await.unwrap();
+        let free = sqlx::query("SELECT 1 FROM turns WHERE conversation_id = $1 FOR UPDATE NOWAIT")
+            .bind(&second)
+            .fetch_all(&mut *probe)
+            .await
+            .map(|rows| rows.len());
+        assert!(free.is_ok(), "the heartbeat holds the second turn while it waits for the first: {free:?}");
+        probe.rollback().await.unwrap();
+    }
     // ... and the batch goes on to the second turn and ends.
     let second_bumped = sqlx::query(bump).bind(&second).execute(&mut *batch).await;
     let committed = match second_bumped {
