@@ -762,10 +762,10 @@ async fn finish(
 /// turn's number), then the turn. Two transactions taking the same two conversations the other
 /// way round would each wait for the other until PostgreSQL cancelled one as a deadlock. The
 /// guest's own queue stays first when both are the same conversation (its messages keep their
-/// order).
+/// order), whatever the addresses read (the guest's may have changed since the turn began).
 fn in_lock_order<'a, T>(queues: [(&'a str, &'a str, &'a [T]); 2]) -> [(&'a str, &'a [T]); 2] {
     let [(first_address, first, mine), (second_address, second, theirs)] = queues;
-    if second_address < first_address {
+    if second != first && second_address < first_address {
         [(second, theirs), (first, mine)]
     } else {
         [(first, mine), (second, theirs)]
@@ -804,5 +804,9 @@ mod tests {
         assert_eq!(in_lock_order(routed), [("guest", &own[..]), ("manager", &agents[..])]);
         let own_conversation = [(guest, "guest", &own[..]), (guest, "guest", &agents[..])];
         assert_eq!(in_lock_order(own_conversation), [("guest", &own[..]), ("guest", &agents[..])]);
+        // The same conversation under a guest address that changed meanwhile (a WhatsApp username
+        // given a new number): Switchboard's own message still goes first.
+        let readdressed = [(guest, "guest", &own[..]), ("whatsapp:+14155550000", "guest", &agents[..])];
+        assert_eq!(in_lock_order(readdressed), [("guest", &own[..]), ("guest", &agents[..])]);
     }
 }
