@@ -503,3 +503,87 @@ async fn settings_come_from_a_toml_file_under_flags_and_environment_variables() 
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A database that had conversations before migration 0036 (twelve thousand of them, past the
+/// PostgreSQL fill's batches of 5,000, on two organizations' numbers) has each one's organization
+/// filled in by the migrations that follow, and the index they bring is valid (PostgreSQL builds
+/// it concurrently, outside a transaction).
+#[tokio::test]
+async fn conversations_written_before_they_kept_their_organization_are_given_it() {
+    sqlx::any::install_default_drivers();
+    let data_dir = std::env::temp_dir().join(format!("switchboard-migrate-{}", random_hex(12)));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let (url, postgres) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let name = format!("sb_migrate_{}", random_hex(12));
+            let admin = sqlx::AnyPool::connect(&server).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+            (format!("{}/{name}", server.rsplit_once('/').unwrap().0), true)
+        }
+        _ => (format!("sqlite://{}?mode=rwc", data_dir.join("old.db").display()), false),
+    };
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let (all, folder) = if postgres {
+        (sqlx::migrate!("./migrations/postgres"), "migrations/postgres")
+    } else {
+        (sqlx::migrate!("./migrations/sqlite"), "migrations/sqlite")
+    };
+    // The migrations up to 0035, as a database last started by the version before had them.
+    let older = data_dir.join("older");
+    std::fs::create_dir_all(&older).unwrap();
+    for file in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder)).unwrap() {
+        let path = file.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.as_str() < "0036" {
+            std::fs::copy(&path, older.join(name)).unwrap();
+        }
+    }
+    sqlx::migrate::Migrator::new(older.as_path()).await.unwrap().run(&pool).await.unwrap();
+
+    let script = [
+        "INSERT INTO organizations (id, name, created_at) VALUES ('o1', 'One', 0), ('o2', 'Two', 0)",
+        "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, \
+         webhook_key, created_at, updated_at) VALUES \
+         ('k1', 'o1', 'One', 'AC1', X'00', 1, 'active', 'connected', 'w1', 0, 0), \
+         ('k2', 'o2', 'Two', 'AC2', X'00', 1, 'active', 'connected', 'w2', 0, 0)",
+        "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, created_at) VALUES \
+         ('n1', 'k1', '+14155550100', '+14155550100', 'sms', 'PN1', 0), \
+         ('n2', 'k2', '+14155550200', '+14155550200', 'sms', 'PN2', 0)",
+    ];
+    for statement in script {
+        let statement = if postgres { statement.replace("X'00'", "'\\x00'::bytea") } else { statement.to_string() };
+        sqlx::query(&statement).execute(&pool).await.unwrap();
+    }
+    let series = if postgres {
+        "SELECT g AS i FROM generate_series(0, 11999) AS g"
+    } else {
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 11999) SELECT i FROM s"
+    };
+    let ids = if postgres { "lpad(i::text, 32, '0')" } else { "printf('%032d', i)" };
+    let number = "CASE WHEN i % 3 = 0 THEN 'n2' ELSE 'n1' END";
+    sqlx::query(&format!(
+        "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
+         SELECT {ids}, {number}, '+1555' || {ids}, i, i FROM ({series}) AS s"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    all.run(&pool).await.unwrap();
+    let rows: Vec<(Option<String>, i64)> =
+        sqlx::query_as("SELECT org_id, COUNT(*) FROM conversations GROUP BY org_id ORDER BY org_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(Some("o1".to_string()), 8000), (Some("o2".to_string()), 4000)]);
+    if postgres {
+        let (valid,): (bool,) = sqlx::query_as(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'conversations_org_state_activity'::regclass",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(valid, "the index is valid");
+    }
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

@@ -51,7 +51,9 @@ pub(in crate::inbox) async fn agent_page(
 pub(in crate::inbox) fn agent_page_sql(backend: crate::db::Backend, walk: bool, limit: i64) -> String {
     let columns = "cv.id AS id, cv.guest_address AS guest_address, cv.guest_name AS guest_name, \
                    n.phone_number AS phone_number, cv.last_activity_at AS at";
-    let clause = "cv.agent_id = $1 AND a.org_id = $2 AND (cv.last_activity_at, cv.id) < ($3, $4)";
+    // The organization as the conversation keeps it too: a walk reads the organization's own
+    // conversations (migration 0036), not every organization's.
+    let clause = "cv.agent_id = $1 AND a.org_id = $2 AND cv.org_id = $2 AND (cv.last_activity_at, cv.id) < ($3, $4)";
     let joined = "JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id";
     if walk {
         let read = |state: &str| {
@@ -207,7 +209,8 @@ mod tests {
     use crate::db::Backend;
 
     /// An agent's page reads its conversations along the index by agent (few) or walks each state's
-    /// along the index by activity and sorts only the two pages (many): never every conversation.
+    /// along its organization's index by activity and sorts only the two pages (many): never every
+    /// conversation, nor another organization's.
     #[tokio::test]
     async fn an_agents_page_reads_along_an_index_and_sorts_at_most_its_pages() {
         let mut conn = crate::db::migrated_in_memory().await;
@@ -219,7 +222,7 @@ mod tests {
         let plan = crate::db::query_plan(&mut conn, &agent_page_sql(Backend::Sqlite, true, 51)).await;
         let walks = plan
             .iter()
-            .filter(|d| d.starts_with("SEARCH cv USING INDEX conversations_state_activity (state=?"))
+            .filter(|d| d.starts_with("SEARCH cv USING INDEX conversations_org_state_activity (org_id=? AND state=?"))
             .count();
         assert_eq!(walks, 2, "{plan:#?}");
         for (i, _) in plan.iter().enumerate().filter(|(_, d)| d.contains("TEMP B-TREE")) {
