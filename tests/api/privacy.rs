@@ -279,14 +279,7 @@ async fn only_the_organizations_admins_forget_and_read_the_audit_log_and_the_api
     refused(app.ui(&owner, GetPrivacy {}).await.unwrap_err());
     refused(app.ui(&owner, GetAudit { older: None }).await.unwrap_err());
     refused(app.ui(&owner, SetForgetMode { mode: ForgetMode::Automatic }).await.unwrap_err());
-    let other = switchboard::accounts::create_organization(
-        &app.state.db,
-        "Other Hotels",
-        "other@example.com",
-        "correct horse battery".into(),
-    )
-    .await
-    .unwrap();
+    let other = app.other_organization().await;
     let outsider = app.browser(&other.email).await;
     let e = app.ui(&outsider, ForgetGuest { conversation_id: conversation.clone() }).await.unwrap_err();
     assert!(matches!(e, app::AppError::NotFound(_)), "{e:?}");

@@ -166,14 +166,7 @@ async fn tokens_act_within_their_users_organization_and_role() {
             .unwrap();
         app.state.authenticate("owner@example.com".into(), "correct horse battery".into(), None).await.unwrap()
     };
-    let other = switchboard::accounts::create_organization(
-        &app.state.db,
-        "Other",
-        "other@example.com",
-        "correct horse battery".into(),
-    )
-    .await
-    .unwrap();
+    let other = app.other_organization().await;
     let as_owner = Api { app: &app, token: token_for(&app, &owner).await };
     let as_other = Api { app: &app, token: token_for(&app, &other).await };
 

@@ -31,9 +31,7 @@ fn refused<T: std::fmt::Debug>(what: &str, result: Result<T, AppError>) {
 }
 
 async fn outsider(app: &TestApp) -> Me {
-    switchboard::accounts::create_organization(&app.state.db, "Other Hotels", "other@example.com", PASSWORD.into())
-        .await
-        .unwrap()
+    app.other_organization().await
 }
 
 async fn agent_owner(app: &TestApp, admin: &Me, email: &str) -> Me {

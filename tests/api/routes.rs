@@ -258,9 +258,7 @@ async fn every_server_function_refuses_callers_who_may_not_use_it() {
     }
 
     // Another organization's admin, and an agent owner of this one (who owns no agent).
-    switchboard::accounts::create_organization(&app.state.db, "Other Hotels", "other@example.com", PASSWORD.into())
-        .await
-        .unwrap();
+    app.other_organization().await;
     for (who, email) in [("another organization's admin", "other@example.com"), ("an agent owner", "owner@example.com")]
     {
         let client = signed_in(&app.url, email).await;

@@ -333,6 +333,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A second organization on the instance ("Other Hotels"), its first admin
+    /// `other@example.com` (password "correct horse battery").
+    pub async fn other_organization(&self) -> Me {
+        switchboard::accounts::create_organization(
+            &self.state.db,
+            "Other Hotels",
+            "other@example.com",
+            "correct horse battery".into(),
+        )
+        .await
+        .unwrap()
+    }
+
     pub fn connector_input(&self, name: &str) -> ConnectorInput {
         ConnectorInput::new(name, self.account_sid.clone(), TOKEN)
     }

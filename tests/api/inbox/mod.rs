@@ -609,14 +609,7 @@ async fn each_organizations_list_holds_its_own_conversations_and_no_other() {
         switchboard::pipeline::outbox::open(&app.state, &number, "whatsapp:+15559990000", Some(&agent)).await.unwrap();
 
     // A second organization, its connector and number written straight into the database.
-    let other = switchboard::accounts::create_organization(
-        &app.state.db,
-        "Other Hotels",
-        "other@example.com",
-        "correct horse battery".into(),
-    )
-    .await
-    .unwrap();
+    let other = app.other_organization().await;
     let now = switchboard::now_ms();
     let (other_connector, other_number) = (switchboard::new_id(), switchboard::new_id());
     sqlx::query(
