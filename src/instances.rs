@@ -110,7 +110,8 @@ pub async fn keep_alive(state: AppState) {
 }
 
 /// One heartbeat: this instance seen now, the leases of the jobs its workers are on pushed
-/// forward, and instances unseen for a day forgotten.
+/// forward, and instances unseen for a day forgotten. An error is the instance's own row's: the
+/// database did not take the write.
 ///
 /// Each table's leases are renewed in a transaction of their own, their rows locked in the
 /// order of their keys: the order in which a batch of webhooks takes its turns. A heartbeat
@@ -132,14 +133,15 @@ pub async fn beat(state: &AppState, started: i64) -> sqlx::Result<()> {
     .await?;
     sqlx::query("DELETE FROM instances WHERE seen_at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
     tx.commit().await?;
-    // A table whose renewal fails (a deadlock's victim, say) does not keep the others' from theirs.
-    let mut failed = None;
+    // The instance is seen: the database takes writes. A table whose renewal fails (a deadlock's
+    // victim, say) is said in the log and tried again at the next beat; it does not keep the
+    // others' leases from theirs, nor make the instance unready.
     for table in LEASED {
         if let Err(e) = renew(state, table, lease).await {
-            failed.get_or_insert(e);
+            tracing::warn!(table, error = %e, "could not renew the leases of the jobs this instance is on");
         }
     }
-    failed.map_or(Ok(()), Err)
+    Ok(())
 }
 
 /// Pushes forward the leases of the jobs this instance's workers are on in `table`, in a

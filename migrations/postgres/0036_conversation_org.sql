@@ -6,7 +6,13 @@
 --
 -- In three steps, so that instances still running on the database keep storing webhooks while it
 -- migrates: the column (no rewrite) and its trigger here; the conversations written before it
--- filled in a batch at a time (0037); the index built without blocking writes (0038).
+-- filled in a batch at a time (0037); the index (0038).
+--
+-- Adding the column waits for every statement reading conversations to end, and every write to
+-- them waits behind it meanwhile (an export can read for minutes): past a few seconds the start
+-- fails instead, and is tried again by the next.
+SET LOCAL lock_timeout = '5s';
+
 ALTER TABLE conversations ADD COLUMN org_id TEXT;
 
 CREATE FUNCTION switchboard_conversation_org() RETURNS trigger LANGUAGE plpgsql AS $$

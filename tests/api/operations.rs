@@ -506,21 +506,22 @@ async fn settings_come_from_a_toml_file_under_flags_and_environment_variables() 
 
 /// A database that had conversations before migration 0036 (twelve thousand of them, past the
 /// PostgreSQL fill's batches of 5,000, on two organizations' numbers) has each one's organization
-/// filled in by the migrations that follow, and the index they bring is valid (PostgreSQL builds
-/// it concurrently, outside a transaction).
+/// filled in by the migrations that follow (PostgreSQL's a batch at a time, each committed), and
+/// the index they bring is valid.
 #[tokio::test]
 async fn conversations_written_before_they_kept_their_organization_are_given_it() {
     sqlx::any::install_default_drivers();
     let data_dir = std::env::temp_dir().join(format!("switchboard-migrate-{}", random_hex(12)));
     std::fs::create_dir_all(&data_dir).unwrap();
-    let (url, postgres) = match std::env::var("TEST_DATABASE_URL") {
-        Ok(server) if !server.is_empty() => {
-            let name = format!("sb_migrate_{}", random_hex(12));
-            let admin = sqlx::AnyPool::connect(&server).await.unwrap();
+    let server = std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.is_empty());
+    let name = format!("sb_migrate_{}", random_hex(12));
+    let (url, postgres) = match &server {
+        Some(server) => {
+            let admin = sqlx::AnyPool::connect(server).await.unwrap();
             sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
             (format!("{}/{name}", server.rsplit_once('/').unwrap().0), true)
         }
-        _ => (format!("sqlite://{}?mode=rwc", data_dir.join("old.db").display()), false),
+        None => (format!("sqlite://{}?mode=rwc", data_dir.join("old.db").display()), false),
     };
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
     let (all, folder) = if postgres {
@@ -584,6 +585,11 @@ async fn conversations_written_before_they_kept_their_organization_are_given_it(
         .await
         .unwrap();
         assert!(valid, "the index is valid");
+    }
+    pool.close().await;
+    if let Some(server) = &server {
+        let admin = sqlx::AnyPool::connect(server).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name}")).execute(&admin).await.unwrap();
     }
     let _ = std::fs::remove_dir_all(&data_dir);
 }
