@@ -51,15 +51,15 @@ pub(in crate::inbox) async fn agent_page(
 pub(in crate::inbox) fn agent_page_sql(backend: crate::db::Backend, walk: bool, limit: i64) -> String {
     let columns = "cv.id AS id, cv.guest_address AS guest_address, cv.guest_name AS guest_name, \
                    n.phone_number AS phone_number, cv.last_activity_at AS at";
-    // The organization as the conversation keeps it too: a walk reads the organization's own
-    // conversations (migration 0036), not every organization's.
-    let clause = "cv.agent_id = $1 AND a.org_id = $2 AND cv.org_id = $2 AND (cv.last_activity_at, cv.id) < ($3, $4)";
-    let joined = "JOIN numbers n ON n.id = cv.number_id JOIN agents a ON a.id = cv.agent_id";
+    // The organization as the conversation keeps it (migration 0036): a walk reads the
+    // organization's own conversations, not every organization's.
+    let clause = "cv.agent_id = $1 AND cv.org_id = $2 AND (cv.last_activity_at, cv.id) < ($3, $4)";
+    let joined = "JOIN numbers n ON n.id = cv.number_id";
     if walk {
         let read = |state: &str| {
             format!(
-                "SELECT {columns} FROM conversations cv CROSS JOIN numbers n CROSS JOIN agents a \
-                 WHERE cv.state = '{state}' AND n.id = cv.number_id AND a.id = cv.agent_id AND {clause} \
+                "SELECT {columns} FROM conversations cv CROSS JOIN numbers n \
+                 WHERE cv.state = '{state}' AND n.id = cv.number_id AND {clause} \
                  ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT {limit}"
             )
         };

@@ -171,15 +171,24 @@ async fn guests_held(conn: &mut sqlx::AnyConnection, backend: Backend, q: &str, 
 /// [`guest_query`]'s text.
 fn guest_in_row(backend: Backend, q: &str, n: usize) -> String {
     match backend {
-        Backend::Sqlite if trigrams(q) => format!(
-            "EXISTS (SELECT 1 FROM guest_search gs WHERE gs.guest_search MATCH ${n} AND gs.rowid = cv.rowid)"
-        ),
+        Backend::Sqlite if trigrams(q) => {
+            format!("EXISTS (SELECT 1 FROM guest_search gs WHERE gs.guest_search MATCH ${n} AND gs.rowid = cv.rowid)")
+        }
+        _ => format!("({})", guest_like(backend, "cv", n)),
+    }
+}
+
+/// Whether the guest of the conversation `alias` has a number or name `LIKE` `$n` ([`guest_query`]'s
+/// `%…%`), case aside (and accents, on PostgreSQL, which has an index for it).
+fn guest_like(backend: Backend, alias: &str, n: usize) -> String {
+    match backend {
         Backend::Sqlite => format!(
-            "(LOWER(cv.guest_address) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(cv.guest_name, '')) LIKE ${n} ESCAPE '\\')"
+            "LOWER({alias}.guest_address) LIKE ${n} ESCAPE '\\' \
+             OR LOWER(COALESCE({alias}.guest_name, '')) LIKE ${n} ESCAPE '\\'"
         ),
         Backend::Postgres => format!(
-            "(switchboard_fold(cv.guest_address) LIKE switchboard_fold(${n}) \
-             OR switchboard_fold(COALESCE(cv.guest_name, '')) LIKE switchboard_fold(${n}))"
+            "switchboard_fold({alias}.guest_address) LIKE switchboard_fold(${n}) \
+             OR switchboard_fold(COALESCE({alias}.guest_name, '')) LIKE switchboard_fold(${n})"
         ),
     }
 }
@@ -297,14 +306,7 @@ fn guest_ids(backend: Backend, q: &str, n: usize) -> String {
             "SELECT g.id FROM conversations g WHERE g.rowid IN \
              (SELECT rowid FROM guest_search WHERE guest_search MATCH ${n})"
         ),
-        Backend::Sqlite => format!(
-            "SELECT g.id FROM conversations g WHERE LOWER(g.guest_address) LIKE ${n} ESCAPE '\\' \
-             OR LOWER(COALESCE(g.guest_name, '')) LIKE ${n} ESCAPE '\\'"
-        ),
-        Backend::Postgres => format!(
-            "SELECT g.id FROM conversations g WHERE switchboard_fold(g.guest_address) LIKE switchboard_fold(${n}) \
-             OR switchboard_fold(COALESCE(g.guest_name, '')) LIKE switchboard_fold(${n})"
-        ),
+        _ => format!("SELECT g.id FROM conversations g WHERE {}", guest_like(backend, "g", n)),
     }
 }
 
@@ -407,9 +409,8 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
                 Plan::Walk(walk) | Plan::WalkGuests(walk) => {
                     // The last, never true, alternative names the connector and the agent: SQLite
                     // tests a condition in the loop of the last table it names, so the messages
-                    // are asked about only once the conversation is known to be the
-                    // organization's, and `me`'s (an organization small beside another walks
-                    // past the other's conversations).
+                    // are asked about only once the conversation is known to be `me`'s (an agent
+                    // owner's walk passes over the other owners' conversations).
                     let text = text_in_conversation(backend, walk, n);
                     let guests = guests_in_row.unwrap_or_else(|| format!("cv.id IN ({guests})"));
                     sql.push_str(&format!(
@@ -542,7 +543,7 @@ fn list_sql(
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_body, \
          (SELECT m.direction FROM messages m WHERE m.conversation_id = cv.id \
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_direction";
-    let sql = if filter.q.trim().is_empty() || matches!(plan, Plan::Walk(_) | Plan::WalkGuests(_)) {
+    let sql = if typed(filter).is_empty() || matches!(plan, Plan::Walk(_) | Plan::WalkGuests(_)) {
         let states = match filter.state {
             Some(state) => vec![state.as_str()],
             None => vec!["live", "ended"],
