@@ -90,8 +90,11 @@ async fn day_counts(state: &AppState, org_id: &str, first: i64, today: i64) -> R
         // counts; days from before (the first start after migration 0024) from their messages.
         let live_from = store::live_from(&state.db.pool).await?.unwrap_or(i64::MAX).clamp(oldest, settled_end);
         // An empty range still walks every conversation active since its start: not read at all.
-        let mut counted =
-            if oldest < live_from { count(state, org_id, oldest * DAY_MS, live_from * DAY_MS).await? } else { Vec::new() };
+        let mut counted = if oldest < live_from {
+            count(state, org_id, oldest * DAY_MS, live_from * DAY_MS).await?
+        } else {
+            Vec::new()
+        };
         counted.extend(store::live(&state.db.pool, org_id, live_from, settled_end).await?);
         let mut tx = state.db.begin_write().await?;
         for day in (oldest..settled_end).filter(|d| !sealed.contains(d)) {

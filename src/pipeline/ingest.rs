@@ -46,16 +46,33 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     let mut seen = HashSet::new();
     let fresh: Vec<usize> =
         (0..items.len()).filter(|&i| seen.insert((&items[i].connector_id, &items[i].message_sid))).collect();
+    // A guest WhatsApp knows by a user id may write by phone and by username in one batch (they hid
+    // or showed their number between two messages): all of it goes to one conversation, at the
+    // address of their last message here (two rows would both claim the user id).
+    let mut last_address = std::collections::HashMap::<(&str, &str), &str>::new();
+    for &i in &fresh {
+        if let Some(user) = items[i].external_user_id.as_deref() {
+            last_address.insert((&items[i].number_id, user), &items[i].from);
+        }
+    }
+    let address: Vec<&str> = items
+        .iter()
+        .map(|m| match m.external_user_id.as_deref() {
+            Some(user) => last_address.get(&(m.number_id.as_str(), user)).copied().unwrap_or(&m.from),
+            None => &m.from,
+        })
+        .collect();
     // One conversation row per guest and number, named by the last message that has a profile name.
     let mut guests: Vec<(&str, &str, Option<&str>, Option<&str>)> = Vec::new();
     for &i in &fresh {
         let m = items[i];
-        match guests.iter_mut().find(|g| g.0 == m.number_id && g.1 == m.from) {
+        let at = address[i];
+        match guests.iter_mut().find(|g| g.0 == m.number_id && g.1 == at) {
             Some(g) => {
                 g.2 = m.profile_name.as_deref().or(g.2);
                 g.3 = m.external_user_id.as_deref().or(g.3);
             }
-            None => guests.push((&m.number_id, &m.from, m.profile_name.as_deref(), m.external_user_id.as_deref())),
+            None => guests.push((&m.number_id, at, m.profile_name.as_deref(), m.external_user_id.as_deref())),
         }
     }
     // Every row this transaction locks, it locks in one order that every batch follows (guests by
@@ -133,7 +150,7 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
         messages = messages
             .bind(id.as_str())
             .bind(m.number_id.as_str())
-            .bind(m.from.as_str())
+            .bind(address[i])
             .bind(m.connector_id.as_str())
             .bind(m.body.as_str())
             .bind(m.message_sid.as_str())

@@ -1073,3 +1073,59 @@ async fn the_faq_brain_reads_a_number_picked_on_sms_as_the_option_it_names() {
     let second = eventually("the answer", || async { app.replies_to(TEXTER).get(1).cloned() }).await;
     assert_eq!(second.body, "The spa opens at 9.");
 }
+
+/// Two webhooks of one guest in one batch, one by phone and one by username (the guest hid their
+/// number between two messages): one conversation, at the address of the later one, holding both.
+#[tokio::test]
+async fn a_batch_holding_a_guest_under_both_identities_writes_one_conversation_at_the_later_address() {
+    use switchboard::pipeline::{batch::GroupWrite, ingest::IngestWriter, jobs};
+    let app = spawn_app().await;
+    let (_, connector, number, agent) = app.ready_path().await;
+    const PHONE: &str = "whatsapp:+15550007777";
+    const USER: &str = "whatsapp:US.13491208655302741920";
+    let message = |sid: &str, from: &str| jobs::Inbound {
+        connector_id: connector.clone(),
+        number_id: number.clone(),
+        turn: true,
+        message_sid: sid.into(),
+        from: from.into(),
+        external_user_id: Some(USER.into()),
+        profile_name: Some("Ana".into()),
+        body: "When is breakfast?".into(),
+        params: "{}".into(),
+        media: vec![],
+    };
+    let writer = IngestWriter { state: app.state.clone() };
+    let conversations = || async {
+        let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT cv.guest_address, cv.guest_user_id, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = cv.id AND m.direction = 'inbound') \
+             FROM conversations cv WHERE cv.number_id = $1 ORDER BY cv.guest_address",
+        )
+        .bind(&number)
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+        rows
+    };
+    // A guest Switchboard has not seen yet: by phone, then by username, in one batch.
+    let (a, b) = (message("SMbatch1", PHONE), message("SMbatch2", USER));
+    let jobs = [&a, &b];
+    let stored = writer.write(&jobs).await.unwrap();
+    assert_eq!(stored, [jobs::Stored::New { turn: true }; 2]);
+    assert_eq!(conversations().await, [(USER.to_string(), Some(USER.to_string()), 2)]);
+    // The turn answers at the address the guest wrote from last, and nowhere else.
+    writer.written(&jobs, &[Ok(stored[0]), Ok(stored[1])]).await;
+    eventually("the reply", || async { (app.replies_to(USER).len() == 1).then_some(()) }).await;
+    assert!(app.replies_to(PHONE).is_empty());
+    // Known now: by username, then by phone again, in one batch.
+    let (c, d) = (message("SMbatch3", USER), message("SMbatch4", PHONE));
+    let jobs = [&c, &d];
+    let stored = writer.write(&jobs).await.unwrap();
+    assert_eq!(conversations().await, [(PHONE.to_string(), Some(USER.to_string()), 4)]);
+    writer.written(&jobs, &[Ok(stored[0]), Ok(stored[1])]).await;
+    eventually("the reply", || async { (app.replies_to(PHONE).len() == 1).then_some(()) }).await;
+    assert_eq!(app.replies_to(USER).len(), 1);
+    let admin = app.browser("admin@example.com").await;
+    let listed = app.ui(&admin, ListConversations { agent_id: agent }).await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
