@@ -33,7 +33,7 @@ impl Edge {
 /// trusted to add it, else the connection's peer), and a state-changing request that another
 /// site's page made is refused (cross-site request forgery, login forgery included).
 pub async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
-    if !same_origin(&edge, request.method(), request.headers()) {
+    if changes_something(request.method(), request.uri().path()) && !same_origin(&edge, request.headers()) {
         tracing::warn!(path = request.uri().path(), "refused a cross-site request");
         return (
             StatusCode::FORBIDDEN,
@@ -61,14 +61,19 @@ pub async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -
     next.run(request).await
 }
 
+/// Whether a request changes something: any but a read, and a download of an export (it writes a
+/// line in the audit log under the name of whoever downloads it, so another site's link must not
+/// make a signed-in browser write one).
+fn changes_something(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || path.starts_with("/export/")
+}
+
 /// Whether a request that changes something may come from where it says it comes from: a
 /// browser says where a request comes from (`Sec-Fetch-Site`, `Origin`), and only Switchboard's
-/// own pages may send one. A request with neither header is no browser's (curl, the REST API's
-/// clients, Twilio) and needs its own credentials anyway.
-pub fn same_origin(edge: &Edge, method: &Method, headers: &HeaderMap) -> bool {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return true;
-    }
+/// own pages may send one (or the browser itself: an address typed or a bookmark, `none`). A
+/// request with neither header is no browser's (curl, the REST API's clients, Twilio) and needs
+/// its own credentials anyway.
+pub fn same_origin(edge: &Edge, headers: &HeaderMap) -> bool {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
     if let Some(origin) = &origin {
         if *origin == *edge.public_origin {
@@ -105,28 +110,24 @@ mod tests {
     #[test]
     fn only_our_own_pages_may_change_things() {
         let edge = Edge::new("https://sb.example.com/", false);
-        let post = Method::POST;
-        assert!(same_origin(&edge, &post, &headers(&[("origin", "https://sb.example.com")])));
-        assert!(same_origin(&edge, &post, &headers(&[("origin", "https://SB.example.com")])));
-        assert!(!same_origin(&edge, &post, &headers(&[("origin", "https://evil.example")])));
-        assert!(!same_origin(&edge, &post, &headers(&[("origin", "null")])));
-        assert!(!same_origin(&edge, &post, &headers(&[("origin", "http://sb.example.com")])), "another scheme");
-        assert!(!same_origin(&edge, &post, &headers(&[("sec-fetch-site", "cross-site")])));
-        assert!(!same_origin(&edge, &post, &headers(&[("sec-fetch-site", "same-site")])));
-        assert!(same_origin(&edge, &post, &headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(same_origin(&edge, &post, &headers(&[])), "no browser: curl, API clients");
-        assert!(same_origin(&edge, &Method::GET, &headers(&[("origin", "https://evil.example")])));
+        assert!(same_origin(&edge, &headers(&[("origin", "https://sb.example.com")])));
+        assert!(same_origin(&edge, &headers(&[("origin", "https://SB.example.com")])));
+        assert!(!same_origin(&edge, &headers(&[("origin", "https://evil.example")])));
+        assert!(!same_origin(&edge, &headers(&[("origin", "null")])));
+        assert!(!same_origin(&edge, &headers(&[("origin", "http://sb.example.com")])), "another scheme");
+        assert!(!same_origin(&edge, &headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_origin(&edge, &headers(&[("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&edge, &headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(same_origin(&edge, &headers(&[])), "no browser: curl, API clients");
+        // Reads pass unchecked (a page of another site may link to Switchboard's); an export does not.
+        assert!(!changes_something(&Method::GET, "/inbox"));
+        assert!(!changes_something(&Method::HEAD, "/conversations/abc"));
+        assert!(changes_something(&Method::POST, "/ui/create_token"));
+        assert!(changes_something(&Method::GET, "/export/conversations.csv"));
+        assert!(changes_something(&Method::HEAD, "/export/audit.csv"));
         // Visited under another name of the same server: the browser's Host and Origin agree.
         let local = Edge::new("http://127.0.0.1:3000", false);
-        assert!(same_origin(
-            &local,
-            &post,
-            &headers(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")])
-        ));
-        assert!(!same_origin(
-            &local,
-            &post,
-            &headers(&[("origin", "http://evil.example"), ("host", "localhost:3000")])
-        ));
+        assert!(same_origin(&local, &headers(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")])));
+        assert!(!same_origin(&local, &headers(&[("origin", "http://evil.example"), ("host", "localhost:3000")])));
     }
 }

@@ -138,6 +138,42 @@ async fn another_site_cannot_make_a_signed_in_browser_change_anything() {
     assert!(forged_login.headers().get("set-cookie").is_none(), "no session was started");
 }
 
+/// An export writes a line in the audit log under the name of whoever downloads it: another site's
+/// page (a link, a script moving the window) cannot make a signed-in browser download one.
+#[tokio::test]
+async fn another_site_cannot_make_a_signed_in_browser_download_an_export() {
+    let app = spawn_app().await;
+    app.admin().await;
+    let browser = app.browser("admin@example.com").await;
+    let exports = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'export'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        n
+    };
+    for path in ["/export/conversations.csv", "/export/conversations.json", "/export/audit.csv"] {
+        for site in ["cross-site", "same-site"] {
+            let forged = browser.get(format!("{}{path}", app.url)).header("Sec-Fetch-Site", site).send().await.unwrap();
+            assert_eq!(forged.status(), 403, "{path} from {site}");
+            assert!(
+                forged.text().await.unwrap().contains("only takes requests from its own pages"),
+                "{path}: says why"
+            );
+        }
+    }
+    assert_eq!(exports().await, 0, "nothing was downloaded, nothing written");
+    // From Switchboard's own page, typed into the address bar, or by a client that is no browser.
+    for site in [Some("same-origin"), Some("none"), None] {
+        let mut request = browser.get(format!("{}/export/conversations.csv", app.url));
+        if let Some(site) = site {
+            request = request.header("Sec-Fetch-Site", site);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200, "{site:?}");
+    }
+    assert_eq!(exports().await, 3);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhook keys
 
