@@ -8,7 +8,7 @@ import { go, phoneOf, say, signIn } from "../helpers";
 // words).
 const GUEST = "+15550007777";
 
-test("a guest sends a voice note and taps a button; the inbox shows the words, the player and the choice", async ({
+test("a guest sends a voice note, a document and taps a button; the inbox shows the words, the player, the file and the choice", async ({
   page,
 }) => {
   const consoleErrors: string[] = [];
@@ -70,6 +70,16 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   await expect(replies.last()).toContainText(
     "(demo hook) Got: [Voice note] (simulated transcription by whisper-1) A voice note of",
   );
+  // A document: the brain hears its name (the Media SID Twilio gave it) and type.
+  await phone.getByLabel("Voice note, photo or file").setInputFiles({
+    name: "invoice.pdf",
+    mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.4 the invoice"),
+  });
+  await phone.getByRole("button", { name: "Upload file" }).click();
+  const sentFile = /\(demo hook\) Got: \[Sent a file: (ME[0-9a-f]{32}\.pdf) \(application\/pdf\)\]/;
+  await expect(replies.last()).toContainText(sentFile);
+  const fileName = sentFile.exec((await replies.last().textContent()) ?? "")?.[1];
   await say(phone, "Any options for dinner?", "(demo hook) Got: Any options for dinner?");
   await replies.last().getByRole("button", { name: "No, thanks" }).click();
   await expect(replies.last()).toContainText('(demo hook) Got: [Tapped "No, thanks"]');
@@ -85,6 +95,9 @@ test("a guest sends a voice note and taps a button; the inbox shows the words, t
   await expect(history.getByTestId("transcript").first()).toHaveText("Is the spa open tonight?");
   await expect(history.getByTestId("transcript").last()).toContainText("A voice note of");
   await expect(history.getByTestId("offered")).toContainText("Offered: Yes · No, thanks");
+  // The document, a link named as a screen reader says it (the clip is hidden from it).
+  const file = history.getByRole("link", { name: `Attachment (application/pdf): ${fileName}`, exact: true });
+  await expect(file).toHaveAttribute("href", /^\/media\/[0-9a-f]+$/);
   const tapped = history.locator(".msg.in", { has: page.getByTestId("choice") });
   await expect(tapped).toContainText("No, thanks");
   await expect(tapped.getByTestId("choice")).toHaveAttribute("title", "no");
