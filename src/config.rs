@@ -106,6 +106,10 @@ pub struct Config {
     /// How often, in milliseconds, messages past their retention period are looked for.
     #[arg(long, env = "SWITCHBOARD_RETENTION_SWEEP_MS", default_value_t = 60000)]
     pub retention_sweep_ms: u64,
+    /// Days the audit log's lines are kept, and the record of a guest's request to be forgotten
+    /// once it is decided (neither holds a guest's data); 0 keeps them for good.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_DAYS", default_value_t = 730)]
+    pub audit_days: u32,
     /// SMTP server that sends the codes guests ask for with /login; without it, agents that
     /// require an email address cannot verify anyone.
     #[arg(long, env = "SWITCHBOARD_SMTP_HOST")]
@@ -220,6 +224,7 @@ impl Config {
             drain_grace: Duration::from_millis(self.drain_ms),
             lifecycle_sweep: Duration::from_millis(self.lifecycle_sweep_ms.max(100)),
             retention_sweep: Duration::from_millis(self.retention_sweep_ms.max(100)),
+            audit_days: (self.audit_days > 0).then_some(i64::from(self.audit_days)),
             turn_workers: usize::from(self.turn_workers),
             send_workers: usize::from(self.send_workers),
             send_give_up: Duration::from_secs(self.send_give_up_secs),
@@ -308,6 +313,8 @@ pub struct Tuning {
     pub agent_walk_from: i64,
     /// How often messages past their retention period are looked for.
     pub retention_sweep: Duration,
+    /// Days the audit log's lines and the decided requests to be forgotten are kept (none: for good).
+    pub audit_days: Option<i64>,
     /// How long a turn waits for the files of the guest's new messages to be downloaded (so the
     /// brain gets them) before it answers with what it has.
     pub media_wait: Duration,
@@ -334,6 +341,7 @@ impl Default for Tuning {
             guest_walk_from: 10_000,
             agent_walk_from: 5_000,
             retention_sweep: Duration::from_secs(60),
+            audit_days: Some(730),
             media_wait: Duration::from_secs(20),
         }
     }

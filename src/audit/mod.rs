@@ -250,5 +250,5 @@ pub async fn page(state: &AppState, me: &Me, older: Option<String>) -> Result<Au
         entries.truncate(PAGE as usize);
         entries.last().map(|e| e.id.clone()).unwrap_or_default()
     });
-    Ok(AuditPage { entries, older })
+    Ok(AuditPage { entries, older, kept_days: state.tuning.audit_days })
 }

@@ -204,6 +204,52 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
     Ok(deleted)
 }
 
+/// Audit lines and decided requests to be forgotten deleted per transaction.
+const RECORDS_BATCH: i64 = 500;
+
+/// Deletes the audit log's lines older than the deployment's period for them
+/// (`SWITCHBOARD_AUDIT_DAYS`), and the requests to be forgotten decided as long ago (what is left
+/// of one once decided says when and by whom, never the guest; the audit log keeps the decision
+/// as long). Pending and approved requests stay whatever their age. Returns the rows deleted.
+pub async fn prune_records(state: &AppState) -> Result<u64> {
+    let Some(days) = state.tuning.audit_days else { return Ok(0) };
+    let cutoff = now_ms() - days * DAY_MS;
+    // Ids begin with their time (`new_id`): the old lines are the first ones in the key's order.
+    let below = format!("{:012x}", cutoff.max(0));
+    let lines = "DELETE FROM audit_log WHERE id IN \
+                 (SELECT id FROM audit_log WHERE at < $1 AND id < $3 ORDER BY id LIMIT $2)";
+    let requests = "DELETE FROM forget_requests WHERE id IN (SELECT id FROM forget_requests \
+                    WHERE state IN ('declined', 'done') AND COALESCE(done_at, decided_at) < $1 ORDER BY id LIMIT $2)";
+    Ok(delete_batches(state, lines, cutoff, Some(&below)).await?
+        + delete_batches(state, requests, cutoff, None).await?)
+}
+
+/// Runs `sql` (binding the cutoff, the batch's size and `below` if given) until it deletes fewer
+/// rows than a batch, a transaction each.
+async fn delete_batches(state: &AppState, sql: &str, cutoff: i64, below: Option<&str>) -> sqlx::Result<u64> {
+    let mut deleted = 0;
+    while !state.workers.stopping() {
+        let db = &state.db;
+        let n = crate::db::retrying(|| async move {
+            let mut tx = db.begin_write().await?;
+            let mut query = sqlx::query(sql).bind(cutoff).bind(RECORDS_BATCH);
+            if let Some(below) = below {
+                query = query.bind(below);
+            }
+            let n = query.execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            Ok(n)
+        })
+        .await?;
+        deleted += n;
+        if n < RECORDS_BATCH as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Ok(deleted)
+}
+
 /// The retention worker: a pass every `interval`.
 pub async fn worker(state: AppState, interval: std::time::Duration) {
     while !state.workers.stopping() {
@@ -211,6 +257,13 @@ pub async fn worker(state: AppState, interval: std::time::Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(messages = n, "messages past their retention period deleted"),
             Err(e) => tracing::warn!(error = %e, "cannot delete messages past their retention period"),
+        }
+        match prune_records(&state).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(rows = n, "audit lines and decided requests to be forgotten past their period deleted")
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot delete audit lines past their period"),
         }
         tokio::time::sleep(interval).await;
     }

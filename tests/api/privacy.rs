@@ -577,3 +577,84 @@ async fn an_image_still_downloading_when_its_guest_is_forgotten_leaves_no_file()
         .unwrap_or_default();
     assert!(left.iter().all(|f| !f.starts_with(&media)), "{left:?}");
 }
+
+/// The audit log keeps its lines two years (`SWITCHBOARD_AUDIT_DAYS`'s default), and so long what
+/// is left of a decided request to be forgotten (when, and by whom); a request still waiting for
+/// a decision or to be carried out stays whatever its age.
+#[tokio::test]
+async fn audit_lines_and_decided_requests_older_than_two_years_are_deleted_and_nothing_newer() {
+    let app = spawn_app().await;
+    let (me, ..) = app.ready_path().await;
+    let pool = &app.state.db.pool;
+    let day = 86_400_000;
+    let now = switchboard::now_ms();
+    // An id as `new_id` makes it at that time.
+    let id_at = |at: i64, n: u32| format!("{at:012x}{n:020x}");
+    for (n, age) in [(1, 800), (2, 731), (3, 729), (4, 10)] {
+        sqlx::query(
+            "INSERT INTO audit_log (id, org_id, at, actor, action, subject, detail) \
+             VALUES ($1, $2, $3, 'admin@example.com', 'export', $4, '')",
+        )
+        .bind(id_at(now - age * day, n))
+        .bind(&me.org_id)
+        .bind(now - age * day)
+        .bind(format!("{age} days ago"))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    // (state, asked, decided, done), days ago.
+    let requests = [
+        ("declined", 800, Some(800), None),
+        ("done", 900, Some(800), Some(800)),
+        ("done", 800, None, Some(800)),
+        ("done", 800, Some(800), Some(700)),
+        ("declined", 800, Some(100), None),
+        ("pending", 800, None, None),
+        ("approved", 800, Some(800), None),
+    ];
+    for (n, (state, asked, decided, done)) in requests.into_iter().enumerate() {
+        let at = |days: Option<i64>| days.map(|d| now - d * day);
+        sqlx::query(
+            "INSERT INTO forget_requests (id, org_id, guest_address, state, created_at, decided_at, decided_by, done_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id_at(now - asked * day, n as u32))
+        .bind(&me.org_id)
+        .bind(if matches!(state, "pending" | "approved") { "whatsapp:+15550001111" } else { "" })
+        .bind(state)
+        .bind(now - asked * day)
+        .bind(at(decided))
+        .bind(decided.map(|_| "admin@example.com"))
+        .bind(at(done))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let lines = || async {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT subject FROM audit_log WHERE subject LIKE '% days ago' ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        rows.into_iter().map(|(s,)| s).collect::<Vec<_>>()
+    };
+    let left = || async {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, created_at FROM forget_requests ORDER BY id").fetch_all(pool).await.unwrap();
+        rows.into_iter().map(|(state, at)| (state, (now - at) / day)).collect::<Vec<_>>()
+    };
+    // The retention worker runs the same pass; run here, it is done once this returns.
+    switchboard::privacy::retention::prune_records(&app.state).await.unwrap();
+    assert_eq!(lines().await, ["729 days ago", "10 days ago"]);
+    let kept = [("done", 800), ("declined", 800), ("pending", 800), ("approved", 800)];
+    assert_eq!(left().await, kept.map(|(s, d)| (s.to_string(), d)), "decided within two years, or not yet done");
+    // The lines written today (adding the connector, its webhook, the agent, its channel) stay.
+    let admin = app.browser("admin@example.com").await;
+    let page = app.ui(&admin, GetAudit { older: None }).await.unwrap();
+    assert_eq!(page.kept_days, Some(730), "the page says how long");
+    let actions: Vec<String> = page.entries.into_iter().map(|e| e.action).collect();
+    let expected =
+        ["Channel added", "Agent created", "Webhook set", "Connector added", "Export downloaded", "Export downloaded"];
+    assert_eq!(actions, expected, "newest first: today's, then those of 10 and 729 days ago");
+}

@@ -113,4 +113,6 @@ pub struct AuditEntry {
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub older: Option<String>,
+    /// Days a line is kept (the deployment's `SWITCHBOARD_AUDIT_DAYS`); none: for good.
+    pub kept_days: Option<i64>,
 }

@@ -178,10 +178,16 @@ pub fn AuditLogPage() -> impl IntoView {
 
 #[component]
 fn Entries(p: AuditPage) -> impl IntoView {
+    let kept = match p.kept_days {
+        Some(days) => format!("Each line is kept for {days} days, then deleted."),
+        None => "Lines are kept for good.".to_string(),
+    };
+    let kept = view! { <p class="hint" data-testid="audit-kept">{kept}</p> };
     if p.entries.is_empty() {
-        return view! { <p class="empty">"Nothing yet."</p> }.into_any();
+        return view! { {kept} <p class="empty">"Nothing yet."</p> }.into_any();
     }
     view! {
+        {kept}
         <table class="list" data-testid="audit">
             <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"What"</th><th>"On"</th><th>"Detail"</th></tr></thead>
             <tbody>
