@@ -37,6 +37,19 @@ impl GroupWrite for IngestWriter {
     }
 }
 
+/// The conversation at `address` learns the guest's user id, unless it knows one or another
+/// conversation holds it.
+fn learn_user_id(address: &str, number_id: &str, user: &str) -> Statement {
+    Statement::new(
+        "UPDATE conversations SET guest_user_id = $3 WHERE number_id = $2 AND guest_address = $1 \
+         AND guest_user_id IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM conversations c WHERE c.number_id = $2 AND c.guest_user_id = $3)",
+    )
+    .bind(address)
+    .bind(number_id)
+    .bind(user)
+}
+
 /// Stores the messages and marks their conversations' turns pending: one transaction of four
 /// statements whatever the batch size (and one per file attached), one round trip on SQLite.
 /// A MessageSid already stored changes nothing.
@@ -48,18 +61,22 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
         (0..items.len()).filter(|&i| seen.insert((&items[i].connector_id, &items[i].message_sid))).collect();
     // A guest WhatsApp knows by a user id may write by phone and by username in one batch (they hid
     // or showed their number between two messages): all of it goes to one conversation, at the
-    // address of their last message here (two rows would both claim the user id).
+    // address of their last message here (two rows would both claim the user id), and so does a
+    // message without the id from an address the id came from.
     let mut last_address = std::collections::HashMap::<(&str, &str), &str>::new();
+    let mut user_at = std::collections::HashMap::<(&str, &str), &str>::new();
     for &i in &fresh {
         if let Some(user) = items[i].external_user_id.as_deref() {
             last_address.insert((&items[i].number_id, user), &items[i].from);
+            user_at.insert((&items[i].number_id, &items[i].from), user);
         }
     }
     let address: Vec<&str> = items
         .iter()
-        .map(|m| match m.external_user_id.as_deref() {
-            Some(user) => last_address.get(&(m.number_id.as_str(), user)).copied().unwrap_or(&m.from),
-            None => &m.from,
+        .map(|m| {
+            let key = (m.number_id.as_str(), m.from.as_str());
+            let user = m.external_user_id.as_deref().or_else(|| user_at.get(&key).copied());
+            user.and_then(|user| last_address.get(&(key.0, user)).copied()).unwrap_or(&m.from)
         })
         .collect();
     // One conversation row per guest and number, named by the last message that has a profile name.
@@ -87,6 +104,17 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     // or shown again), unless another conversation holds it; else the conversation at this address
     // learns the id, unless another holds it. Replies go to exactly the address Twilio gave.
     let mut readdress = Vec::new();
+    // First the conversations at the guest's other addresses in this batch learn the id, as
+    // they would from these webhooks one by one, so the one that holds it moves to the last.
+    let mut earlier: Vec<(&str, &str, &str)> = user_at
+        .iter()
+        .filter(|((number_id, at), user)| last_address.get(&(*number_id, **user)) != Some(at))
+        .map(|((number_id, at), user)| (*number_id, *at, *user))
+        .collect();
+    earlier.sort_unstable();
+    for (number_id, at, user) in earlier {
+        readdress.push(learn_user_id(at, number_id, user));
+    }
     for (number_id, guest, _, user) in &guests {
         let Some(user) = user else { continue };
         readdress.push(
@@ -99,16 +127,7 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
             .bind(*number_id)
             .bind(*user),
         );
-        readdress.push(
-            Statement::new(
-                "UPDATE conversations SET guest_user_id = $3 WHERE number_id = $2 AND guest_address = $1 \
-                 AND guest_user_id IS NULL AND NOT EXISTS \
-                 (SELECT 1 FROM conversations c WHERE c.number_id = $2 AND c.guest_user_id = $3)",
-            )
-            .bind(*guest)
-            .bind(*number_id)
-            .bind(*user),
-        );
+        readdress.push(learn_user_id(guest, number_id, user));
     }
 
     let mut conversations = Statement::new(format!(

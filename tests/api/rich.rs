@@ -1129,3 +1129,85 @@ async fn a_batch_holding_a_guest_under_both_identities_writes_one_conversation_a
     let listed = app.ui(&admin, ListConversations { agent_id: agent }).await.unwrap();
     assert_eq!(listed.len(), 1);
 }
+
+/// A batch that finds a guest under both identities joins what Switchboard knew of them, as the
+/// same webhooks one by one would: a conversation at their phone number from before it knew their
+/// user id, and a message without the id from an address the id came from.
+#[tokio::test]
+async fn a_batch_holding_a_guest_under_both_identities_joins_the_conversation_known_by_phone() {
+    use switchboard::pipeline::{batch::GroupWrite, ingest::IngestWriter, jobs};
+    let app = spawn_app().await;
+    let (_, connector, number, _) = app.ready_path().await;
+    let message = |sid: &str, from: &str, user: Option<&str>| jobs::Inbound {
+        connector_id: connector.clone(),
+        number_id: number.clone(),
+        turn: true,
+        message_sid: sid.into(),
+        from: from.into(),
+        external_user_id: user.map(str::to_string),
+        profile_name: None,
+        body: "When is breakfast?".into(),
+        params: "{}".into(),
+        media: vec![],
+    };
+    let writer = IngestWriter { state: app.state.clone() };
+    let write = |batch: Vec<jobs::Inbound>| {
+        let writer = &writer;
+        async move {
+            let jobs: Vec<&jobs::Inbound> = batch.iter().collect();
+            let stored = writer.write(&jobs).await.unwrap();
+            assert!(stored.iter().all(|s| *s == jobs::Stored::New { turn: true }), "{stored:?}");
+            writer.written(&jobs, &stored.into_iter().map(Ok).collect::<Vec<_>>()).await;
+        }
+    };
+    let conversations = |guest: &'static str| {
+        let (app, number) = (&app, &number);
+        async move {
+            let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+                "SELECT cv.guest_address, cv.guest_user_id, (SELECT COUNT(*) FROM messages m \
+             WHERE m.conversation_id = cv.id AND m.direction = 'inbound') FROM conversations cv \
+             WHERE cv.number_id = $1 AND cv.guest_address LIKE $2 ORDER BY cv.guest_address",
+            )
+            .bind(number)
+            .bind(format!("%{guest}%"))
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    let replied = |to: &'static str, n: usize| {
+        let app = &app;
+        async move { eventually("the reply", || async { (app.replies_to(to).len() == n).then_some(()) }).await }
+    };
+
+    // Known by phone from before Twilio sent user ids; then by phone and by username in one batch.
+    const PHONE: &str = "whatsapp:+15550006661";
+    const USER: &str = "whatsapp:US.6661";
+    write(vec![message("SMjoin1", PHONE, None)]).await;
+    replied(PHONE, 1).await;
+    write(vec![message("SMjoin2", PHONE, Some(USER)), message("SMjoin3", USER, Some(USER))]).await;
+    replied(USER, 1).await;
+    let one = vec![(USER.to_string(), Some(USER.to_string()), 3)];
+    assert_eq!(conversations("6661").await, one, "one conversation, at either address");
+
+    // Known by phone with the id; then a batch with a message by phone without it (Twilio sends the
+    // id whenever the guest has one, but a message from before may be retried), by phone with it,
+    // and by username.
+    const PHONE2: &str = "whatsapp:+15550006662";
+    const USER2: &str = "whatsapp:US.6662";
+    write(vec![message("SMjoin4", PHONE2, Some(USER2))]).await;
+    replied(PHONE2, 1).await;
+    write(vec![
+        message("SMjoin5", PHONE2, None),
+        message("SMjoin6", PHONE2, Some(USER2)),
+        message("SMjoin7", USER2, Some(USER2)),
+    ])
+    .await;
+    replied(USER2, 1).await;
+    let one = vec![(USER2.to_string(), Some(USER2.to_string()), 4)];
+    assert_eq!(conversations("6662").await, one, "one conversation, at either address");
+    // One turn answered them: nothing more to the phone number.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!((app.replies_to(PHONE).len(), app.replies_to(PHONE2).len()), (1, 1));
+}
