@@ -37,17 +37,16 @@ impl GroupWrite for IngestWriter {
     }
 }
 
-/// The conversation at `address` learns the guest's user id, unless it knows one or another
-/// conversation holds it.
-fn learn_user_id(address: &str, number_id: &str, user: &str) -> Statement {
-    Statement::new(
-        "UPDATE conversations SET guest_user_id = $3 WHERE number_id = $2 AND guest_address = $1 \
-         AND guest_user_id IS NULL AND NOT EXISTS \
-         (SELECT 1 FROM conversations c WHERE c.number_id = $2 AND c.guest_user_id = $3)",
-    )
-    .bind(address)
-    .bind(number_id)
-    .bind(user)
+/// Whether one user id comes from two addresses of a number among these messages, or one address
+/// brings two user ids.
+fn identities_cross(items: &[&Inbound], fresh: &[usize]) -> bool {
+    let mut address_of = std::collections::HashMap::<(&str, &str), &str>::new();
+    let mut user_at = std::collections::HashMap::<(&str, &str), &str>::new();
+    fresh.iter().map(|&i| items[i]).any(|m| {
+        let Some(user) = m.external_user_id.as_deref() else { return false };
+        *address_of.entry((&m.number_id, user)).or_insert(&m.from) != m.from
+            || *user_at.entry((&m.number_id, &m.from)).or_insert(user) != user
+    })
 }
 
 /// Stores the messages and marks their conversations' turns pending: one transaction of four
@@ -59,37 +58,28 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     let mut seen = HashSet::new();
     let fresh: Vec<usize> =
         (0..items.len()).filter(|&i| seen.insert((&items[i].connector_id, &items[i].message_sid))).collect();
-    // A guest WhatsApp knows by a user id may write by phone and by username in one batch (they hid
-    // or showed their number between two messages): all of it goes to one conversation, at the
-    // address of their last message here (two rows would both claim the user id), and so does a
-    // message without the id from an address the id came from.
-    let mut last_address = std::collections::HashMap::<(&str, &str), &str>::new();
-    let mut user_at = std::collections::HashMap::<(&str, &str), &str>::new();
-    for &i in &fresh {
-        if let Some(user) = items[i].external_user_id.as_deref() {
-            last_address.insert((&items[i].number_id, user), &items[i].from);
-            user_at.insert((&items[i].number_id, &items[i].from), user);
+    // A guest WhatsApp knows by a user id who writes from two addresses in one batch (their number
+    // hidden or shown again between two messages), or two ids from one address: which conversation
+    // a message joins depends on what the one before it changed, so these webhooks are written one
+    // at a time, in the order they came, as they would be a second apart. Rare: a guest switching
+    // within the few milliseconds a batch gathers.
+    if fresh.len() > 1 && identities_cross(items, &fresh) {
+        let mut outcomes = Vec::with_capacity(items.len());
+        for item in items {
+            outcomes.extend(Box::pin(store_batch(state, &[*item])).await?);
         }
+        return Ok(outcomes);
     }
-    let address: Vec<&str> = items
-        .iter()
-        .map(|m| {
-            let key = (m.number_id.as_str(), m.from.as_str());
-            let user = m.external_user_id.as_deref().or_else(|| user_at.get(&key).copied());
-            user.and_then(|user| last_address.get(&(key.0, user)).copied()).unwrap_or(&m.from)
-        })
-        .collect();
     // One conversation row per guest and number, named by the last message that has a profile name.
     let mut guests: Vec<(&str, &str, Option<&str>, Option<&str>)> = Vec::new();
     for &i in &fresh {
         let m = items[i];
-        let at = address[i];
-        match guests.iter_mut().find(|g| g.0 == m.number_id && g.1 == at) {
+        match guests.iter_mut().find(|g| g.0 == m.number_id && g.1 == m.from) {
             Some(g) => {
                 g.2 = m.profile_name.as_deref().or(g.2);
                 g.3 = m.external_user_id.as_deref().or(g.3);
             }
-            None => guests.push((&m.number_id, at, m.profile_name.as_deref(), m.external_user_id.as_deref())),
+            None => guests.push((&m.number_id, &m.from, m.profile_name.as_deref(), m.external_user_id.as_deref())),
         }
     }
     // Every row this transaction locks, it locks in one order that every batch follows (guests by
@@ -104,17 +94,6 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     // or shown again), unless another conversation holds it; else the conversation at this address
     // learns the id, unless another holds it. Replies go to exactly the address Twilio gave.
     let mut readdress = Vec::new();
-    // First the conversations at the guest's other addresses in this batch learn the id, as
-    // they would from these webhooks one by one, so the one that holds it moves to the last.
-    let mut earlier: Vec<(&str, &str, &str)> = user_at
-        .iter()
-        .filter(|((number_id, at), user)| last_address.get(&(*number_id, **user)) != Some(at))
-        .map(|((number_id, at), user)| (*number_id, *at, *user))
-        .collect();
-    earlier.sort_unstable();
-    for (number_id, at, user) in earlier {
-        readdress.push(learn_user_id(at, number_id, user));
-    }
     for (number_id, guest, _, user) in &guests {
         let Some(user) = user else { continue };
         readdress.push(
@@ -127,7 +106,16 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
             .bind(*number_id)
             .bind(*user),
         );
-        readdress.push(learn_user_id(guest, number_id, user));
+        readdress.push(
+            Statement::new(
+                "UPDATE conversations SET guest_user_id = $3 WHERE number_id = $2 AND guest_address = $1 \
+                 AND guest_user_id IS NULL AND NOT EXISTS \
+                 (SELECT 1 FROM conversations c WHERE c.number_id = $2 AND c.guest_user_id = $3)",
+            )
+            .bind(*guest)
+            .bind(*number_id)
+            .bind(*user),
+        );
     }
 
     let mut conversations = Statement::new(format!(
@@ -169,7 +157,7 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
         messages = messages
             .bind(id.as_str())
             .bind(m.number_id.as_str())
-            .bind(address[i])
+            .bind(m.from.as_str())
             .bind(m.connector_id.as_str())
             .bind(m.body.as_str())
             .bind(m.message_sid.as_str())

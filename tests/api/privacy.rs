@@ -580,7 +580,7 @@ async fn an_image_still_downloading_when_its_guest_is_forgotten_leaves_no_file()
 
 /// The audit log keeps its lines two years (`SWITCHBOARD_AUDIT_DAYS`'s default), and so long what
 /// is left of a decided request to be forgotten (when, and by whom); a request still waiting for
-/// a decision or to be carried out stays whatever its age.
+/// a decision stays whatever its age (an approved one is carried out within seconds, and then done).
 #[tokio::test]
 async fn audit_lines_and_decided_requests_older_than_two_years_are_deleted_and_nothing_newer() {
     let app = spawn_app().await;
@@ -611,7 +611,6 @@ async fn audit_lines_and_decided_requests_older_than_two_years_are_deleted_and_n
         ("done", 800, Some(800), Some(700)),
         ("declined", 800, Some(100), None),
         ("pending", 800, None, None),
-        ("approved", 800, Some(800), None),
     ];
     for (n, (state, asked, decided, done)) in requests.into_iter().enumerate() {
         let at = |days: Option<i64>| days.map(|d| now - d * day);
@@ -621,7 +620,7 @@ async fn audit_lines_and_decided_requests_older_than_two_years_are_deleted_and_n
         )
         .bind(id_at(now - asked * day, n as u32))
         .bind(&me.org_id)
-        .bind(if matches!(state, "pending" | "approved") { "whatsapp:+15550001111" } else { "" })
+        .bind(if state == "pending" { "whatsapp:+15550001111" } else { "" })
         .bind(state)
         .bind(now - asked * day)
         .bind(at(decided))
@@ -647,7 +646,7 @@ async fn audit_lines_and_decided_requests_older_than_two_years_are_deleted_and_n
     // The retention worker runs the same pass; run here, it is done once this returns.
     switchboard::privacy::retention::prune_records(&app.state).await.unwrap();
     assert_eq!(lines().await, ["729 days ago", "10 days ago"]);
-    let kept = [("done", 800), ("declined", 800), ("pending", 800), ("approved", 800)];
+    let kept = [("done", 800), ("declined", 800), ("pending", 800)];
     assert_eq!(left().await, kept.map(|(s, d)| (s.to_string(), d)), "decided within two years, or not yet done");
     // The lines written today (adding the connector, its webhook, the agent, its channel) stay.
     let admin = app.browser("admin@example.com").await;
