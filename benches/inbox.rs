@@ -456,7 +456,13 @@ async fn views(app: Application, state: AppState, me: Me, small: Me, agent_id: S
         })
     };
     let started = Instant::now();
-    let mut response = client.get(format!("{url}/export/conversations.json")).send().await.unwrap();
+    // As the inbox page's link asks for it.
+    let mut response = client
+        .get(format!("{url}/export/conversations.json"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success());
     let (mut bytes, mut marks) = (0usize, Vec::new());
     while let Some(chunk) = response.chunk().await.unwrap() {

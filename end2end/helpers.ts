@@ -1,4 +1,5 @@
-import { expect, Page } from "@playwright/test";
+import { readFile } from "node:fs/promises";
+import { expect, Locator, Page } from "@playwright/test";
 import { SIMULATOR } from "./playwright.config";
 
 /// Signs in as the admin 01-path.spec.ts created, and lands on Connectors.
@@ -61,4 +62,11 @@ export async function say(phone: Page, text: string, expected: string | RegExp) 
   await expect(phone.locator("#thread .msg.guest").last()).toContainText(text);
   await expect.poll(() => replies.count()).toBeGreaterThan(before);
   await expect(replies.last()).toContainText(expected);
+}
+
+/// Clicks a download link as a user does (the browser says the request comes from Switchboard's
+/// own page) and returns the file's text.
+export async function downloaded(page: Page, link: Locator): Promise<string> {
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  return readFile(await download.path(), "utf8");
 }

@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { faults, go, open, phoneOf, say, signIn } from "../helpers";
+import { downloaded, faults, go, open, phoneOf, say, signIn } from "../helpers";
 import { SIMULATOR } from "../playwright.config";
 
 // Runs after 06-sharing.spec.ts: the concierge answers on +14155550100 with open access.
@@ -42,8 +42,8 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   await expect(page).toHaveURL(/q=sauna/);
   await expect(inbox.locator("tbody tr")).toHaveCount(1);
   await expect(page.getByRole("link", { name: "CSV" })).toHaveAttribute("href", /\/export\/conversations\.csv\?q=sauna/);
-  const csv = await page.request.get("/export/conversations.csv?q=sauna");
-  expect(await csv.text()).toContain("+15550006666");
+  const csv = await downloaded(page, page.getByRole("link", { name: "CSV" }));
+  expect(csv).toContain("+15550006666");
   await page.getByLabel("Provider").selectOption("sms");
   await expect(page.getByText("No conversations match.")).toBeVisible();
   await page.getByLabel("Provider").selectOption("whatsapp");

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { go, open, phoneOf, say, signIn } from "../helpers";
+import { downloaded, go, open, phoneOf, say, signIn } from "../helpers";
 
 // Runs after 07-inbox.spec.ts: the concierge answers on +14155550100 with open access.
 test("privacy: a guest's /forget approved, a guest forgotten from their conversation, the audit log", async ({
@@ -57,7 +57,7 @@ test("privacy: a guest's /forget approved, a guest forgotten from their conversa
   await expect(audit.locator("tbody tr").first()).toContainText("Retention period changed");
   await expect(audit.locator("tr", { hasText: "Guest forgotten" })).toHaveCount(2);
   await expect(audit).not.toContainText("5550017771");
-  const csv = await (await page.request.get("/export/audit.csv")).text();
+  const csv = await downloaded(page, page.getByRole("link", { name: "CSV" }));
   expect(csv).toContain("Guest forgotten");
   expect(csv).not.toContain("5550018881");
 });

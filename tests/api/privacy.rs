@@ -351,7 +351,7 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
     app.ui(&admin, SetPaused { id: conversation.clone(), paused: true }).await.unwrap();
     app.ui(&admin, SetPaused { id: conversation.clone(), paused: false }).await.unwrap();
     let download = |path: String| {
-        let request = admin.get(format!("{}{path}", app.url));
+        let request = admin.get(format!("{}{path}", app.url)).header("Sec-Fetch-Site", "same-origin");
         async move {
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), 200, "{path}");
@@ -424,7 +424,12 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
         ("User added", "owner@example.com", "Agent owner")
     );
     let owner = app.browser("owner@example.com").await;
-    let refused = owner.get(format!("{}/export/audit.csv", app.url)).send().await.unwrap();
+    let refused = owner
+        .get(format!("{}/export/audit.csv", app.url))
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 403);
     let outsider = reqwest::get(format!("{}/export/audit.csv", app.url)).await.unwrap();
     assert_eq!(outsider.status(), 401);

@@ -389,7 +389,8 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     let get = |path: String| {
         let browser = browser.clone();
         let url = format!("{}{path}", app.url);
-        async move { browser.get(url).send().await.unwrap() }
+        // As the page's link asks for it.
+        async move { browser.get(url).header("Sec-Fetch-Site", "same-origin").send().await.unwrap() }
     };
 
     assert_eq!(reqwest::get(format!("{}/export/conversations.csv", app.url)).await.unwrap().status(), 401);
@@ -471,7 +472,7 @@ async fn exports_longer_than_their_pages_come_whole_and_in_order() {
     let ids = (connector.as_str(), number.as_str(), agent.as_str());
     write_conversations(&app, ids, 230, |c| if c == 7 { 1234 } else { 2 }, |m| format!("message {m}")).await;
     let browser = app.browser("admin@example.com").await;
-    let get = |path: &str| browser.get(format!("{}{path}", app.url)).send();
+    let get = |path: &str| browser.get(format!("{}{path}", app.url)).header("Sec-Fetch-Site", "same-origin").send();
 
     let list: serde_json::Value = get("/export/conversations.json").await.unwrap().json().await.unwrap();
     let list = list.as_array().unwrap();
@@ -508,7 +509,12 @@ async fn a_conversation_moving_up_during_an_export_is_in_it_once() {
     let ids = (connector.as_str(), number.as_str(), agent.as_str());
     write_conversations(&app, ids, 1000, |_| 2, |_| body.clone()).await;
     let browser = app.browser("admin@example.com").await;
-    let mut response = browser.get(format!("{}/export/conversations.json", app.url)).send().await.unwrap();
+    let mut response = browser
+        .get(format!("{}/export/conversations.json", app.url))
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await
+        .unwrap();
     let mut file = Vec::new();
     while file.len() < 1_000_000 {
         file.extend_from_slice(&response.chunk().await.unwrap().expect("more of the file"));

@@ -163,13 +163,20 @@ async fn another_site_cannot_make_a_signed_in_browser_download_an_export() {
         }
     }
     assert_eq!(exports().await, 0, "nothing was downloaded, nothing written");
-    // From Switchboard's own page, typed into the address bar, or by a client that is no browser.
-    for site in [Some("same-origin"), Some("none"), None] {
+    // From Switchboard's own page, typed into the address bar, or from a browser too old to say
+    // where a request comes from, with one of Switchboard's pages as its Referer.
+    let own = format!("{}/inbox", app.url);
+    for (name, value) in [("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Site", "none"), ("Referer", own.as_str())] {
+        let request = browser.get(format!("{}/export/conversations.csv", app.url)).header(name, value);
+        assert_eq!(request.send().await.unwrap().status(), 200, "{name}: {value}");
+    }
+    // That old browser on another site's link: another Referer, or none.
+    for referer in [Some("https://evil.example/"), None] {
         let mut request = browser.get(format!("{}/export/conversations.csv", app.url));
-        if let Some(site) = site {
-            request = request.header("Sec-Fetch-Site", site);
+        if let Some(referer) = referer {
+            request = request.header("Referer", referer);
         }
-        assert_eq!(request.send().await.unwrap().status(), 200, "{site:?}");
+        assert_eq!(request.send().await.unwrap().status(), 403, "{referer:?}");
     }
     assert_eq!(exports().await, 3);
 }
