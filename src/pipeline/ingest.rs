@@ -50,8 +50,9 @@ fn identities_cross(items: &[&Inbound], fresh: &[usize]) -> bool {
 }
 
 /// Stores the messages and marks their conversations' turns pending: one transaction of four
-/// statements whatever the batch size (and one per file attached), one round trip on SQLite.
-/// A MessageSid already stored changes nothing.
+/// statements whatever the batch size (and one per file attached), one round trip on SQLite; a
+/// transaction per webhook when a guest switches identities in the batch ([`identities_cross`]).
+/// A MessageSid already stored stores nothing.
 async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<Stored>> {
     let now = now_ms();
     // Twilio's retry can arrive in the same batch as the original: the first one stands.
@@ -63,10 +64,23 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     // a message joins depends on what the one before it changed, so these webhooks are written one
     // at a time, in the order they came, as they would be a second apart. Rare: a guest switching
     // within the few milliseconds a batch gathers.
+    // A retry in the same batch stays a duplicate, as in a batch (it would move the conversation
+    // back to the address it came from).
     if fresh.len() > 1 && identities_cross(items, &fresh) {
-        let mut outcomes = Vec::with_capacity(items.len());
-        for item in items {
-            outcomes.extend(Box::pin(store_batch(state, &[*item])).await?);
+        let mut outcomes = vec![Stored::Duplicate; items.len()];
+        for &i in &fresh {
+            match Box::pin(store_batch(state, &[items[i]])).await {
+                Ok(one) => outcomes[i] = one[0],
+                Err(e) => {
+                    // The batch is written again a webhook at a time, and those written here come
+                    // back as duplicates, which wake nothing: their turns and files are woken now.
+                    if outcomes.iter().any(|o| matches!(o, Stored::New { .. })) {
+                        state.wake.media.notify_one();
+                        state.wake_turns().await;
+                    }
+                    return Err(e);
+                }
+            }
         }
         return Ok(outcomes);
     }
