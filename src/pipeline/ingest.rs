@@ -1,7 +1,7 @@
 //! Storing inbound messages, batched: webhook requests that arrive together are written in one
 //! transaction of a few statements (group commit, see [`super::batch`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
@@ -37,21 +37,47 @@ impl GroupWrite for IngestWriter {
     }
 }
 
-/// Whether one user id comes from two addresses of a number among these messages, or one address
-/// brings two user ids.
-fn identities_cross(items: &[&Inbound], fresh: &[usize]) -> bool {
-    let mut address_of = std::collections::HashMap::<(&str, &str), &str>::new();
-    let mut user_at = std::collections::HashMap::<(&str, &str), &str>::new();
-    fresh.iter().map(|&i| items[i]).any(|m| {
-        let Some(user) = m.external_user_id.as_deref() else { return false };
-        *address_of.entry((&m.number_id, user)).or_insert(&m.from) != m.from
-            || *user_at.entry((&m.number_id, &m.from)).or_insert(user) != user
-    })
+/// The messages (of `fresh`) of guests who switch identities in the batch: a user id that comes
+/// from two addresses of a number, or an address that brings two ids, with every message of those
+/// ids and from those addresses.
+fn switching(items: &[&Inbound], fresh: &[usize]) -> HashSet<usize> {
+    let mut addresses = HashMap::<(&str, &str), Vec<&str>>::new();
+    let mut users = HashMap::<(&str, &str), Vec<&str>>::new();
+    for m in fresh.iter().map(|&i| items[i]) {
+        let Some(user) = m.external_user_id.as_deref() else { continue };
+        let known = addresses.entry((&m.number_id, user)).or_default();
+        if !known.contains(&m.from.as_str()) {
+            known.push(&m.from);
+        }
+        let known = users.entry((&m.number_id, &m.from)).or_default();
+        if !known.contains(&user) {
+            known.push(user);
+        }
+    }
+    let mut crossing_users: HashSet<(&str, &str)> =
+        addresses.iter().filter(|(_, at)| at.len() > 1).map(|(key, _)| *key).collect();
+    let mut crossing_addresses = HashSet::<(&str, &str)>::new();
+    for (&(number, address), ids) in users.iter().filter(|(_, ids)| ids.len() > 1) {
+        crossing_addresses.insert((number, address));
+        crossing_users.extend(ids.iter().map(|&user| (number, user)));
+    }
+    for &(number, user) in &crossing_users {
+        crossing_addresses.extend(addresses[&(number, user)].iter().map(|&at| (number, at)));
+    }
+    fresh
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let m = items[i];
+            m.external_user_id.as_deref().is_some_and(|user| crossing_users.contains(&(m.number_id.as_str(), user)))
+                || crossing_addresses.contains(&(m.number_id.as_str(), m.from.as_str()))
+        })
+        .collect()
 }
 
 /// Stores the messages and marks their conversations' turns pending: one transaction of four
 /// statements whatever the batch size (and one per file attached), one round trip on SQLite; a
-/// transaction per webhook when a guest switches identities in the batch ([`identities_cross`]).
+/// transaction per webhook for a guest who switches identities in the batch ([`switching`]).
 /// A MessageSid already stored stores nothing.
 async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<Stored>> {
     let now = now_ms();
@@ -61,14 +87,21 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
         (0..items.len()).filter(|&i| seen.insert((&items[i].connector_id, &items[i].message_sid))).collect();
     // A guest WhatsApp knows by a user id who writes from two addresses in one batch (their number
     // hidden or shown again between two messages), or two ids from one address: which conversation
-    // a message joins depends on what the one before it changed, so these webhooks are written one
-    // at a time, in the order they came, as they would be a second apart. Rare: a guest switching
-    // within the few milliseconds a batch gathers.
-    // A retry in the same batch stays a duplicate, as in a batch (it would move the conversation
-    // back to the address it came from).
-    if fresh.len() > 1 && identities_cross(items, &fresh) {
+    // a message joins depends on what the one before it changed, so their webhooks are written one
+    // at a time, in the order they came, as they would be a second apart, after the others' batch.
+    // Rare: a guest switching within the few milliseconds a batch gathers. A retry in the same batch
+    // stays a duplicate, as in a batch (it would move the conversation back to its address).
+    let alone = if fresh.len() > 1 { switching(items, &fresh) } else { HashSet::new() };
+    if !alone.is_empty() {
         let mut outcomes = vec![Stored::Duplicate; items.len()];
-        for &i in &fresh {
+        let (one_at_a_time, together): (Vec<usize>, Vec<usize>) = fresh.iter().partition(|i| alone.contains(i));
+        if !together.is_empty() {
+            let batch: Vec<&Inbound> = together.iter().map(|&i| items[i]).collect();
+            for (&i, outcome) in together.iter().zip(Box::pin(store_batch(state, &batch)).await?) {
+                outcomes[i] = outcome;
+            }
+        }
+        for i in one_at_a_time {
             match Box::pin(store_batch(state, &[items[i]])).await {
                 Ok(one) => outcomes[i] = one[0],
                 Err(e) => {
@@ -246,4 +279,49 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
         }
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(from: &str, user: Option<&str>) -> Inbound {
+        Inbound {
+            connector_id: "c".into(),
+            number_id: "n".into(),
+            turn: true,
+            message_sid: format!("SM{from}{user:?}"),
+            from: from.into(),
+            external_user_id: user.map(str::to_string),
+            profile_name: None,
+            body: String::new(),
+            params: "{}".into(),
+            media: vec![],
+        }
+    }
+
+    #[test]
+    fn only_the_guests_who_switch_identities_are_written_one_at_a_time() {
+        let batch = [
+            webhook("whatsapp:+15550000001", None),
+            webhook("whatsapp:+15550000002", Some("whatsapp:US.2")),
+            webhook("whatsapp:US.2", Some("whatsapp:US.2")),
+            webhook("whatsapp:+15550000003", Some("whatsapp:US.3")),
+            webhook("whatsapp:+15550000002", None),
+            webhook("whatsapp:+15550000004", Some("whatsapp:US.4")),
+            webhook("whatsapp:+15550000004", Some("whatsapp:US.5")),
+            webhook("whatsapp:US.5", Some("whatsapp:US.5")),
+            webhook("+15550000006", None),
+        ];
+        let items: Vec<&Inbound> = batch.iter().collect();
+        let fresh: Vec<usize> = (0..items.len()).collect();
+        let mut alone: Vec<usize> = switching(&items, &fresh).into_iter().collect();
+        alone.sort_unstable();
+        // US.2 by phone and username (and a message without the id from that phone); +…04
+        // bringing two ids, and one of them again by username. Not: a guest without an id, US.3
+        // from one address, an SMS.
+        assert_eq!(alone, [1, 2, 4, 5, 6, 7]);
+        let single: Vec<&Inbound> = vec![&batch[3]];
+        assert!(switching(&single, &[0]).is_empty());
+    }
 }

@@ -1152,6 +1152,8 @@ async fn a_batch_of_guests_known_by_user_ids_leaves_what_the_same_webhooks_one_b
     const Q: &str = "whatsapp:+15550006662";
     const N: &str = "whatsapp:US.6661";
     const M: &str = "whatsapp:US.6662";
+    const R: &str = "whatsapp:+15550006663";
+    const S: &str = "whatsapp:US.6663";
     // (written before, one at a time; then the batch)
     let scenarios: Vec<(Vec<Webhook>, Vec<Webhook>)> = vec![
         (vec![], vec![(P, Some(N)), (N, Some(N))]),
@@ -1161,6 +1163,8 @@ async fn a_batch_of_guests_known_by_user_ids_leaves_what_the_same_webhooks_one_b
         (vec![(N, Some(N))], vec![(N, Some(N)), (P, Some(N)), (N, Some(N))]),
         (vec![], vec![(P, Some(N)), (P, Some(M))]),
         (vec![], vec![(P, Some(N)), (Q, Some(M)), (N, Some(N)), (M, Some(M))]),
+        // Other guests in the same batch (written together, before the one who switches).
+        (vec![(R, None)], vec![(R, None), (P, Some(N)), (S, Some(S)), (N, Some(N)), (R, None), (Q, None)]),
     ];
 
     for (n, (before, batch)) in scenarios.into_iter().enumerate() {
