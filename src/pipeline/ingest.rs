@@ -90,7 +90,9 @@ async fn store_batch(state: &AppState, items: &[&Inbound]) -> sqlx::Result<Vec<S
     // a message joins depends on what the one before it changed, so their webhooks are written one
     // at a time, in the order they came, as they would be a second apart, after the others' batch.
     // Rare: a guest switching within the few milliseconds a batch gathers. A retry in the same batch
-    // stays a duplicate, as in a batch (it would move the conversation back to its address).
+    // stays a duplicate, as in a batch (it would move the conversation back to its address). Only
+    // what the batch links counts, not what is stored: a number whose conversation holds another
+    // guest's id (recycled) can still link a webhook of the others' batch to one written alone.
     let alone = if fresh.len() > 1 { switching(items, &fresh) } else { HashSet::new() };
     if !alone.is_empty() {
         let mut outcomes = vec![Stored::Duplicate; items.len()];
