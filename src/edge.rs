@@ -40,7 +40,7 @@ pub async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -
         !changes_something(request.method()) || same_origin(&edge, request.headers())
     };
     if !allowed {
-        tracing::warn!(path = request.uri().path(), "refused a cross-site request");
+        tracing::warn!(path, "refused a cross-site request");
         return (
             StatusCode::FORBIDDEN,
             "cross-site request refused: this page of Switchboard only takes requests from its own pages",

@@ -214,31 +214,27 @@ const RECORDS_BATCH: i64 = 500;
 pub async fn prune_records(state: &AppState) -> Result<u64> {
     let Some(days) = state.tuning.audit_days else { return Ok(0) };
     let cutoff = now_ms() - days * DAY_MS;
-    // Ids begin with their time (`new_id`): the old lines are the first ones in the key's order.
+    // Ids begin with their time (`new_id`): the old rows are the first ones in the key's order (a
+    // request is decided after it is made, so one decided before the cutoff was made before it).
     let below = format!("{:012x}", cutoff.max(0));
     let lines = "DELETE FROM audit_log WHERE id IN \
-                 (SELECT id FROM audit_log WHERE at < $1 AND id < $3 ORDER BY id LIMIT $2)";
-    let requests = "DELETE FROM forget_requests WHERE id IN (SELECT id FROM forget_requests \
-                    WHERE state IN ('declined', 'done') AND COALESCE(done_at, decided_at) < $1 ORDER BY id LIMIT $2)";
-    Ok(delete_batches(state, lines, cutoff, Some(&below)).await?
-        + delete_batches(state, requests, cutoff, None).await?)
+                 (SELECT id FROM audit_log WHERE id < $1 AND at < $2 ORDER BY id LIMIT $3)";
+    let requests = "DELETE FROM forget_requests WHERE id IN (SELECT id FROM forget_requests WHERE id < $1 \
+                    AND state IN ('declined', 'done') AND COALESCE(done_at, decided_at) < $2 ORDER BY id LIMIT $3)";
+    Ok(delete_batches(state, lines, &below, cutoff).await? + delete_batches(state, requests, &below, cutoff).await?)
 }
 
-/// Runs `sql` (binding the cutoff, the batch's size and `below` if given) until it deletes fewer
-/// rows than a batch, a transaction each.
-async fn delete_batches(state: &AppState, sql: &str, cutoff: i64, below: Option<&str>) -> sqlx::Result<u64> {
+/// Runs `sql` (binding the id and the time rows are older than, and the batch's size) until it
+/// deletes fewer rows than a batch, a transaction each.
+async fn delete_batches(state: &AppState, sql: &str, below: &str, cutoff: i64) -> sqlx::Result<u64> {
     let mut deleted = 0;
     while !state.workers.stopping() {
         let db = &state.db;
         let n = crate::db::retrying(|| async move {
             let mut tx = db.begin_write().await?;
-            let mut query = sqlx::query(sql).bind(cutoff).bind(RECORDS_BATCH);
-            if let Some(below) = below {
-                query = query.bind(below);
-            }
-            let n = query.execute(&mut *tx).await?.rows_affected();
+            let n = sqlx::query(sql).bind(below).bind(cutoff).bind(RECORDS_BATCH).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(n)
+            Ok(n.rows_affected())
         })
         .await?;
         deleted += n;
