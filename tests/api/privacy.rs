@@ -351,9 +351,9 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
     app.ui(&admin, SetPaused { id: conversation.clone(), paused: true }).await.unwrap();
     app.ui(&admin, SetPaused { id: conversation.clone(), paused: false }).await.unwrap();
     let download = |path: String| {
-        let request = admin.get(format!("{}{path}", app.url)).header("Sec-Fetch-Site", "same-origin");
+        let (app, admin) = (&app, &admin);
         async move {
-            let response = request.send().await.unwrap();
+            let response = app.export(admin, &path).await;
             assert_eq!(response.status(), 200, "{path}");
             response.text().await.unwrap()
         }
@@ -424,12 +424,7 @@ async fn the_audit_log_records_each_change_and_never_a_secret() {
         ("User added", "owner@example.com", "Agent owner")
     );
     let owner = app.browser("owner@example.com").await;
-    let refused = owner
-        .get(format!("{}/export/audit.csv", app.url))
-        .header("Sec-Fetch-Site", "same-origin")
-        .send()
-        .await
-        .unwrap();
+    let refused = app.export(&owner, "/export/audit.csv").await;
     assert_eq!(refused.status(), 403);
     let outsider = reqwest::get(format!("{}/export/audit.csv", app.url)).await.unwrap();
     assert_eq!(outsider.status(), 401);

@@ -57,12 +57,7 @@ async fn exported(app: &TestApp, agent: &str, format: &str) -> String {
     let admin = app.browser("admin@example.com").await;
     let conversations = app.ui(&admin, ListConversations { agent_id: agent.into() }).await.unwrap();
     let id = &conversations.iter().find(|c| c.guest == GUEST).expect("the guest's conversation").id;
-    let got = admin
-        .get(format!("{}/export/conversations/{id}.{format}", app.url))
-        .header("Sec-Fetch-Site", "same-origin")
-        .send()
-        .await
-        .unwrap();
+    let got = app.export(&admin, &format!("/export/conversations/{id}.{format}")).await;
     assert_eq!(got.status(), 200);
     got.text().await.unwrap()
 }
@@ -1079,6 +1074,29 @@ async fn the_faq_brain_reads_a_number_picked_on_sms_as_the_option_it_names() {
     assert_eq!(second.body, "The spa opens at 9.");
 }
 
+/// A guest's webhook as the group writer takes it, on the ready path's connector and number:
+/// from `from`, with WhatsApp's user id `user`; `turn`: whether it goes to the agent.
+fn webhook(
+    (connector, number): (&str, &str),
+    sid: &str,
+    from: &str,
+    user: Option<&str>,
+    turn: bool,
+) -> switchboard::pipeline::jobs::Inbound {
+    switchboard::pipeline::jobs::Inbound {
+        connector_id: connector.into(),
+        number_id: number.into(),
+        turn,
+        message_sid: sid.into(),
+        from: from.into(),
+        external_user_id: user.map(str::to_string),
+        profile_name: None,
+        body: "When is breakfast?".into(),
+        params: "{}".into(),
+        media: vec![],
+    }
+}
+
 /// Two webhooks of one guest in one batch, one by phone and one by username (the guest hid their
 /// number between two messages): one conversation, at the address of the later one, holding both,
 /// and the guest answered there.
@@ -1089,18 +1107,7 @@ async fn a_batch_holding_a_guest_under_both_identities_writes_one_conversation_a
     let (_, connector, number, agent) = app.ready_path().await;
     const PHONE: &str = "whatsapp:+15550007777";
     const USER: &str = "whatsapp:US.13491208655302741920";
-    let message = |sid: &str, from: &str| jobs::Inbound {
-        connector_id: connector.clone(),
-        number_id: number.clone(),
-        turn: true,
-        message_sid: sid.into(),
-        from: from.into(),
-        external_user_id: Some(USER.into()),
-        profile_name: Some("Ana".into()),
-        body: "When is breakfast?".into(),
-        params: "{}".into(),
-        media: vec![],
-    };
+    let message = |sid: &str, from: &str| webhook((&connector, &number), sid, from, Some(USER), true);
     let writer = IngestWriter { state: app.state.clone() };
     let conversations = || async {
         let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
@@ -1173,17 +1180,8 @@ async fn a_batch_of_guests_known_by_user_ids_leaves_what_the_same_webhooks_one_b
             let app = spawn_app().await;
             let (_, connector, number, _) = app.ready_path().await;
             let writer = IngestWriter { state: app.state.clone() };
-            let message = |sid: usize, (from, user): Webhook| jobs::Inbound {
-                connector_id: connector.clone(),
-                number_id: number.clone(),
-                turn: false,
-                message_sid: format!("SM{sid:032}"),
-                from: from.into(),
-                external_user_id: user.map(str::to_string),
-                profile_name: None,
-                body: "When is breakfast?".into(),
-                params: "{}".into(),
-                media: vec![],
+            let message = |sid: usize, (from, user): Webhook| {
+                webhook((&connector, &number), &format!("SM{sid:032}"), from, user, false)
             };
             let before: Vec<jobs::Inbound> = before.iter().enumerate().map(|(i, w)| message(i, *w)).collect();
             for m in &before {
@@ -1220,18 +1218,7 @@ async fn a_batch_of_guests_known_by_user_ids_leaves_what_the_same_webhooks_one_b
     let app = spawn_app().await;
     let (_, connector, number, _) = app.ready_path().await;
     let writer = IngestWriter { state: app.state.clone() };
-    let message = |sid: &str, from: &str| jobs::Inbound {
-        connector_id: connector.clone(),
-        number_id: number.clone(),
-        turn: false,
-        message_sid: sid.into(),
-        from: from.into(),
-        external_user_id: Some(N.into()),
-        profile_name: None,
-        body: "When is breakfast?".into(),
-        params: "{}".into(),
-        media: vec![],
-    };
+    let message = |sid: &str, from: &str| webhook((&connector, &number), sid, from, Some(N), false);
     let batch = [message("SMfirst", P), message("SMsecond", N), message("SMfirst", P)];
     let stored = writer.write(&batch.iter().collect::<Vec<_>>()).await.unwrap();
     let new = jobs::Stored::New { turn: false };

@@ -287,6 +287,12 @@ impl TestApp {
         signed_in(&self.url, email).await
     }
 
+    /// Downloads an export (`/export/…`) from a signed-in `browser` as the page's link asks for it:
+    /// the browser says the request comes from Switchboard's own page.
+    pub async fn export(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+        browser.get(format!("{}{path}", self.url)).header("Sec-Fetch-Site", "same-origin").send().await.unwrap()
+    }
+
     /// Calls a server function as the page does: `POST /ui/<endpoint>` with the function's
     /// arguments in its own encoding (a form, or JSON where the function takes JSON), from a
     /// browser's session (`client`, from [`Self::browser`]). The function's own struct names the

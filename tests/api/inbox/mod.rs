@@ -387,10 +387,8 @@ async fn exports_give_a_conversation_or_a_filtered_list_as_json_and_csv() {
     let browser = app.browser("admin@example.com").await;
     let rows = app.ui(&browser, GetInbox { filter: InboxFilter::default() }).await.unwrap().rows;
     let get = |path: String| {
-        let browser = browser.clone();
-        let url = format!("{}{path}", app.url);
-        // As the page's link asks for it.
-        async move { browser.get(url).header("Sec-Fetch-Site", "same-origin").send().await.unwrap() }
+        let (app, browser) = (&app, &browser);
+        async move { app.export(browser, &path).await }
     };
 
     assert_eq!(reqwest::get(format!("{}/export/conversations.csv", app.url)).await.unwrap().status(), 401);
@@ -472,9 +470,12 @@ async fn exports_longer_than_their_pages_come_whole_and_in_order() {
     let ids = (connector.as_str(), number.as_str(), agent.as_str());
     write_conversations(&app, ids, 230, |c| if c == 7 { 1234 } else { 2 }, |m| format!("message {m}")).await;
     let browser = app.browser("admin@example.com").await;
-    let get = |path: &str| browser.get(format!("{}{path}", app.url)).header("Sec-Fetch-Site", "same-origin").send();
+    let get = |path: String| {
+        let (app, browser) = (&app, &browser);
+        async move { app.export(browser, &path).await }
+    };
 
-    let list: serde_json::Value = get("/export/conversations.json").await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = get("/export/conversations.json".into()).await.json().await.unwrap();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 230);
     let ids: Vec<&str> = list.iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -485,12 +486,11 @@ async fn exports_longer_than_their_pages_come_whole_and_in_order() {
     assert_eq!(bodies, (0..1234).map(|m| format!("message {m}")).collect::<Vec<_>>());
     assert!(list.iter().enumerate().all(|(i, c)| i == 222 || c["messages"].as_array().unwrap().len() == 2));
 
-    let csv = get("/export/conversations.csv").await.unwrap().text().await.unwrap();
+    let csv = get("/export/conversations.csv".into()).await.text().await.unwrap();
     assert_eq!(csv.lines().count(), 231);
-    let one = get(&format!("/export/conversations/{:032x}.csv", 8)).await.unwrap().text().await.unwrap();
+    let one = get(format!("/export/conversations/{:032x}.csv", 8)).await.text().await.unwrap();
     assert_eq!(one.lines().count(), 1235);
-    let json: serde_json::Value =
-        get(&format!("/export/conversations/{:032x}.json", 8)).await.unwrap().json().await.unwrap();
+    let json: serde_json::Value = get(format!("/export/conversations/{:032x}.json", 8)).await.json().await.unwrap();
     assert_eq!(json["messages"].as_array().unwrap().len(), 1234);
     assert_eq!(json["messages"][1233]["body"], "message 1233");
 }
@@ -509,12 +509,7 @@ async fn a_conversation_moving_up_during_an_export_is_in_it_once() {
     let ids = (connector.as_str(), number.as_str(), agent.as_str());
     write_conversations(&app, ids, 1000, |_| 2, |_| body.clone()).await;
     let browser = app.browser("admin@example.com").await;
-    let mut response = browser
-        .get(format!("{}/export/conversations.json", app.url))
-        .header("Sec-Fetch-Site", "same-origin")
-        .send()
-        .await
-        .unwrap();
+    let mut response = app.export(&browser, "/export/conversations.json").await;
     let mut file = Vec::new();
     while file.len() < 1_000_000 {
         file.extend_from_slice(&response.chunk().await.unwrap().expect("more of the file"));
