@@ -54,6 +54,7 @@ test("privacy: a guest's /forget approved, a guest forgotten from their conversa
   // The audit log says it twice, without the guests; its CSV too.
   await open(page, "/audit");
   const audit = page.getByTestId("audit");
+  await expect(page.getByTestId("audit-kept")).toHaveText("Each line is kept for 730 days, then deleted.");
   await expect(audit.locator("tbody tr").first()).toContainText("Retention period changed");
   await expect(audit.locator("tr", { hasText: "Guest forgotten" })).toHaveCount(2);
   await expect(audit).not.toContainText("5550017771");
