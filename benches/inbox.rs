@@ -65,9 +65,21 @@ where
     (took[runs / 2], took[runs - 1])
 }
 
-async fn seed(state: &AppState, agent_id: &str, numbers: &[(String, String, bool)], conversations: usize, days: i64) {
+/// What a hotel's guests ask about, one word in each message: "towels" in one message of eight.
+const HOTEL: [&str; 8] = ["breakfast", "parking", "late checkout", "spa", "taxi", "towels", "wifi", "pool"];
+
+/// What a shop's customers ask about: never towels.
+const SHOP: [&str; 8] = ["order", "delivery", "refund", "invoice", "size", "colour", "return", "tracking"];
+
+async fn seed(
+    state: &AppState,
+    agent_id: &str,
+    numbers: &[(String, String, bool)],
+    conversations: usize,
+    days: i64,
+    words: &[&str],
+) {
     let now = switchboard::now_ms();
-    let words = ["breakfast", "parking", "late checkout", "spa", "taxi", "towels", "wifi", "pool"];
     let mut c = 0;
     while c < conversations {
         let mut tx = state.db.begin_write().await.unwrap();
@@ -128,29 +140,52 @@ async fn seed(state: &AppState, agent_id: &str, numbers: &[(String, String, bool
 /// The conversations of the second, small organization.
 const SMALL: usize = 50;
 
-/// The second organization (`small@example.com`), with [`SMALL`] conversations of its own spread
-/// over the same days as the first's, seeded once (a run that reuses the database finds it).
-async fn small_organization(state: &AppState, account: &SeedAccount) -> Me {
-    let (email, password) = ("small@example.com", "small password");
-    if let Ok(me) = state.authenticate(email.into(), password.into(), None).await {
+/// The conversations of the third organization, a shop.
+const QUIET: usize = 5_000;
+
+/// Another organization (`<name>@example.com`, lower-cased), with `conversations` of its own spread
+/// over the same days as the first's, its guests' messages each holding one of `words`, seeded once
+/// (a run that reuses the database finds it).
+async fn organization(state: &AppState, account: &SeedAccount, name: &str, conversations: usize, words: &[&str]) -> Me {
+    let email = format!("{}@example.com", name.to_lowercase());
+    let password = format!("{} password", name.to_lowercase());
+    if let Ok(me) = state.authenticate(email.clone(), password.clone(), None).await {
         return me;
     }
-    let me = switchboard::accounts::create_organization(&state.db, "Small", email, password.into()).await.unwrap();
+    let me = switchboard::accounts::create_organization(&state.db, name, &email, password).await.unwrap();
     let connector = state
-        .create_connector(&me, ConnectorInput::new("Small", account.sid.clone(), account.auth_token.clone()))
+        .create_connector(&me, ConnectorInput::new(name, account.sid.clone(), account.auth_token.clone()))
         .await
         .unwrap();
     let rows = state.list_numbers(&me, &connector.id).await.unwrap();
     state.save_numbers(&me, &connector.id, rows.iter().map(|r| r.id.clone()).collect(), false).await.unwrap();
     let agent = state
-        .create_agent(&me, AgentInput { name: "small".into(), fallback_reply: "Thanks!".into(), ..Default::default() })
+        .create_agent(&me, AgentInput { name: name.into(), fallback_reply: "Thanks!".into(), ..Default::default() })
         .await
         .unwrap();
     state.add_channel(&me, &agent.id, &rows[0].id).await.unwrap();
-    let (conversations,): (i64,) =
+    let (before,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM conversations").fetch_one(&state.db.pool).await.unwrap();
     let numbers = [(rows[0].id.clone(), connector.id.clone(), true)];
-    seed(state, &agent.id, &numbers, SMALL, days(conversations as usize * PER_CONVERSATION)).await;
+    seed(state, &agent.id, &numbers, conversations, days(before as usize * PER_CONVERSATION), words).await;
+    me
+}
+
+/// The third organization (`quiet@example.com`): a shop with [`QUIET`] conversations, one of whose
+/// messages, halfway down its list, asks about towels, which the first's messages hold in one of
+/// eight.
+async fn quiet_organization(state: &AppState, account: &SeedAccount) -> Me {
+    let me = organization(state, account, "Quiet", QUIET, &SHOP).await;
+    sqlx::query(
+        "UPDATE messages SET body = 'Do you sell towels too?' WHERE id = (SELECT m.id FROM messages m \
+         JOIN conversations cv ON cv.id = m.conversation_id WHERE cv.org_id = $1 AND cv.guest_name = $2 \
+         AND m.direction = 'inbound' AND m.body NOT LIKE '%towels%' ORDER BY m.created_at LIMIT 1)",
+    )
+    .bind(&me.org_id)
+    .bind(format!("Guest {}", QUIET / 2))
+    .execute(&state.db.pool)
+    .await
+    .unwrap();
     me
 }
 
@@ -188,8 +223,16 @@ async fn main() {
         numbers: vec![number("+14155550300", true, false)],
         ..account.clone()
     };
+    // A third's: a shop.
+    let quiet_account = SeedAccount {
+        sid: "AC00000000000000000000000000000003".into(),
+        auth_token: "00000000000000000000000000000003".into(),
+        friendly_name: "Quiet".into(),
+        numbers: vec![number("+14155550400", true, false)],
+        ..account.clone()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let accounts = vec![account.clone(), small_account.clone()];
+    let accounts = vec![account.clone(), small_account.clone(), quiet_account.clone()];
     let sim = twilio_sim::start(listener, Seed { accounts }, Options::default(), None).await.unwrap();
     let data = std::env::temp_dir().join(format!("switchboard-inbox-bench-{}", switchboard::new_id()));
     let mut config = Config::for_data_dir(data.clone());
@@ -217,9 +260,10 @@ async fn main() {
             "Inbox benchmark (PostgreSQL, {} cores), on the database an earlier run seeded: {messages} messages\n",
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         );
-        let small = small_organization(&state, &small_account).await;
+        let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await;
+        let quiet = quiet_organization(&state, &quiet_account).await;
         switchboard::inbox::lifecycle::fold_totals(&state).await.unwrap();
-        views(app, state, me, small, agent.id, messages, false).await;
+        views(app, state, me, [small, quiet], agent.id, messages, false).await;
         let _ = std::fs::remove_dir_all(&data);
         return;
     }
@@ -246,8 +290,9 @@ async fn main() {
     let wanted = messages();
     let (conversations, days) = (wanted / PER_CONVERSATION, days(wanted));
     let seeding = Instant::now();
-    seed(&state, &agent.id, &numbers, conversations, days).await;
-    let small = small_organization(&state, &small_account).await;
+    seed(&state, &agent.id, &numbers, conversations, days, &HOTEL).await;
+    let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await;
+    let quiet = quiet_organization(&state, &quiet_account).await;
     let written = seeding.elapsed().as_secs_f64();
     // The text goes into the search index after the writes, in batches (SQLite), as the indexer does.
     let indexing = Instant::now();
@@ -276,7 +321,7 @@ async fn main() {
          their segments merged in {merges} steps and {merging:.1} s\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    views(app, state, me, small, agent.id, messages, true).await;
+    views(app, state, me, [small, quiet], agent.id, messages, true).await;
     if std::env::var_os("BENCH_KEEP").is_some() {
         // To read a plan on the same data afterwards (`sqlite3 <folder>/switchboard.db`).
         println!("\nthe database is kept in {}", data.display());
@@ -287,7 +332,15 @@ async fn main() {
 }
 
 /// Times each view on the seeded database, then (`export`) streams the export of everything.
-async fn views(app: Application, state: AppState, me: Me, small: Me, agent_id: String, messages: i64, export: bool) {
+async fn views(
+    app: Application,
+    state: AppState,
+    me: Me,
+    [small, quiet]: [Me; 2],
+    agent_id: String,
+    messages: i64,
+    export: bool,
+) {
     println!("| view (as the server function runs it) | median | slowest of 20 |");
     println!("|---|---|---|");
     let runs = 20;
@@ -367,6 +420,21 @@ async fn views(app: Application, state: AppState, me: Me, small: Me, agent_id: S
     row(
         "its search for \"+1555\"",
         time(runs, small_inbox(InboxFilter { q: "+1555".into(), ..Default::default() })).await,
+    )
+    .await;
+    // The shop's: a word its messages hold once and the first organization's in one of eight.
+    let found = state.inbox(&quiet, InboxFilter { q: "towels".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(found.rows.len(), 1, "the shop's one conversation about towels");
+    row(
+        &format!(
+            "a third organization's ({QUIET} conversations) search for a word one of its messages holds (\"towels\")"
+        ),
+        time(runs, || {
+            let state = state.clone();
+            let quiet = quiet.clone();
+            async move { state.inbox(&quiet, InboxFilter { q: "towels".into(), ..Default::default() }).await.unwrap() }
+        })
+        .await,
     )
     .await;
     let first = state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();

@@ -802,7 +802,8 @@ async fn prepare(sim: twilio_sim::Handle, database_url: Option<String>, public_p
     state.add_channel(&me, &agent.id, &row.id).await.unwrap();
     let webhook_url = state.connector(&me, &c.id).await.unwrap().inbound_webhook_url;
     // BENCH_AFTER_SETUP_SQL=<statement>: run on the database before the process under test starts,
-    // to measure what a part of the schema costs (`DROP INDEX messages_search`: the search index).
+    // to measure what a part of the schema costs (`DROP INDEX messages_search_by_connector`: the
+    // search index, on PostgreSQL).
     if only_retention() {
         seed_old_day(&state.db, &row.id, &c.id, &agent.id).await;
         // Forty days on, their words have long been in the search index.

@@ -263,6 +263,7 @@ async fn export_list(
         let plan = store::plan(
             &mut tx,
             state.db.backend,
+            &me.org_id,
             &filter,
             state.tuning.search_walk_from,
             state.tuning.guest_walk_from,

@@ -13,21 +13,52 @@ fn search_words(q: &str) -> Vec<String> {
     q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(8).map(str::to_lowercase).collect()
 }
 
-/// The conversations with a message holding every word (the last one as the start of a word too,
-/// accents and case aside), through the full-text index: SQLite's FTS5 table, PostgreSQL's GIN index
-/// (migrations 0019; SQLite's queue is indexed first, [`crate::inbox::search`]). `$n` is the
-/// words as [`text_query`] writes them.
+/// The conversations of the organization `$1` with a message holding every word (the last one as
+/// the start of a word too, accents and case aside), through the full-text index, which holds each
+/// message's connector with its words: SQLite's FTS5 table, PostgreSQL's GIN index (migration
+/// 0039; SQLite's queue is indexed first, [`crate::inbox::search`]). `$n` is the words as
+/// [`text_query`] writes them.
 fn text_ids(backend: Backend, n: usize) -> String {
     match backend {
         Backend::Sqlite => format!(
             "SELECT sm.conversation_id FROM messages sm WHERE sm.rowid IN \
-             (SELECT rowid FROM message_search WHERE message_search MATCH ${n})"
+             (SELECT rowid FROM message_search WHERE message_search MATCH {})",
+            organization_match(n)
         ),
         Backend::Postgres => format!(
             "SELECT sm.conversation_id FROM messages sm \
-             WHERE to_tsvector('switchboard_search', sm.body) @@ to_tsquery('switchboard_search', ${n})"
+             WHERE switchboard_search_words(sm.connector_id, sm.body) @@ {}",
+            organization_query(n)
         ),
     }
+}
+
+/// SQLite: the query of FTS5's index for the words `$n` in the text of the messages of the
+/// organization `$1`'s connectors, each as the index holds it (`messages.search_connector`, the id
+/// behind the character U+E000, migration 0039; none, for an organization without one: `""`
+/// matches nothing).
+fn organization_match(n: usize) -> String {
+    format!(
+        "(SELECT 'search_connector : (' \
+         || COALESCE(group_concat('\"' || char(57344) || replace(id, '\"', '\"\"') || '\"', ' OR '), '\"\"') \
+         || ') AND ' || {} FROM connectors WHERE org_id = $1)",
+        text_match(n)
+    )
+}
+
+/// SQLite: the query of FTS5's index for the words `$n` in the messages' text alone (not in the
+/// connector the index holds beside them).
+fn text_match(n: usize) -> String {
+    format!("('body : (' || ${n} || ')')")
+}
+
+/// PostgreSQL: the words `$n` (a `to_tsquery` text) asked of the messages of the organization
+/// `$1`'s connectors, as their index keys them (migration 0039).
+fn organization_query(n: usize) -> String {
+    format!(
+        "switchboard_search_query(ARRAY(SELECT id FROM connectors WHERE org_id = $1), \
+         to_tsquery('switchboard_search', ${n}))"
+    )
 }
 
 /// The organization's conversations with a voice note whose transcript holds every word (the
@@ -63,11 +94,13 @@ fn text_in_conversation(backend: Backend, walk: &Walk, n: usize) -> String {
     match (backend, walk) {
         (Backend::Sqlite, Walk::Asked(_)) => format!(
             "EXISTS (SELECT 1 FROM messages sm CROSS JOIN message_search ms \
-             WHERE sm.conversation_id = cv.id AND ms.rowid = sm.rowid AND ms.message_search MATCH ${n})"
+             WHERE sm.conversation_id = cv.id AND ms.rowid = sm.rowid AND ms.message_search MATCH {})",
+            text_match(n)
         ),
         (Backend::Sqlite, Walk::Gathered) => format!(
             "EXISTS (SELECT 1 FROM messages sm WHERE sm.conversation_id = cv.id AND sm.rowid IN \
-             (SELECT rowid FROM message_search WHERE message_search MATCH ${n}))"
+             (SELECT rowid FROM message_search WHERE message_search MATCH {}))",
+            organization_match(n)
         ),
         // `OFFSET 0` keeps PostgreSQL from turning the question into a hashed list of every
         // matching message's conversation (gathering after all: 531 ms for "towels" at a million).
@@ -118,11 +151,12 @@ const SPELLED_OUT: usize = 32;
 pub(in crate::inbox) async fn plan(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
+    org_id: &str,
     filter: &InboxFilter,
     walk_from: i64,
     guest_walk_from: i64,
 ) -> sqlx::Result<Plan> {
-    let text = text_plan(conn, backend, filter, walk_from).await?;
+    let text = text_plan(conn, backend, org_id, filter, walk_from).await?;
     let q = typed(filter);
     if q.is_empty() || guests_held(conn, backend, &q, guest_walk_from).await? < guest_walk_from {
         return Ok(text);
@@ -202,6 +236,7 @@ fn guest_like(backend: Backend, alias: &str, n: usize) -> String {
 async fn text_plan(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
+    org_id: &str,
     filter: &InboxFilter,
     walk_from: i64,
 ) -> sqlx::Result<Plan> {
@@ -216,15 +251,17 @@ async fn text_plan(
             // "towels" at ten million messages, 0.5 ms whole). A word that many messages hold
             // whole needs no second count.
             let count = format!(
-                "SELECT COUNT(*) FROM (SELECT rowid FROM message_search WHERE message_search MATCH $1 LIMIT {walk_from}) AS held"
+                "SELECT COUNT(*) FROM (SELECT rowid FROM message_search WHERE message_search MATCH {} \
+                 LIMIT {walk_from}) AS held",
+                organization_match(2)
             );
             let whole = text_query(backend, &words, Last::Whole);
-            let held = sqlx::query_scalar::<_, i64>(&count).bind(whole).fetch_one(&mut *conn).await?;
+            let held = sqlx::query_scalar::<_, i64>(&count).bind(org_id).bind(whole).fetch_one(&mut *conn).await?;
             if held >= walk_from {
                 held
             } else {
                 let query = text_query(backend, &words, Last::Begun);
-                sqlx::query_scalar::<_, i64>(&count).bind(query).fetch_one(&mut *conn).await?
+                sqlx::query_scalar::<_, i64>(&count).bind(org_id).bind(query).fetch_one(&mut *conn).await?
             }
         }
         Backend::Postgres => {
@@ -232,10 +269,14 @@ async fn text_plan(
             // word is, but give any word read as a start the same default share (20,000 of a
             // million messages), which would walk for a guest's number. A common word's start
             // alone ("tow") therefore gathers.
-            let held = estimated(conn, &text_query(backend, &words, Last::Whole)).await?;
+            let connectors: Vec<String> = sqlx::query_scalar("SELECT id FROM connectors WHERE org_id = $1 ORDER BY id")
+                .bind(org_id)
+                .fetch_all(&mut *conn)
+                .await?;
+            let held = estimated(conn, &connectors, &text_query(backend, &words, Last::Whole)).await?;
             // A word the statistics do not know gets a default share of the messages, which grows
             // with them (50,000 of ten million): only words estimated above that walk.
-            let unknown = estimated(conn, "switchboardnosuchword").await?;
+            let unknown = estimated(conn, &connectors, "switchboardnosuchword").await?;
             if held > unknown {
                 held
             } else {
@@ -250,9 +291,10 @@ async fn text_plan(
     else {
         return Ok(Plan::Walk(Walk::Gathered));
     };
-    // The words of the index the last one begins (its vocabulary, migration 0028), in order.
+    // The words of the messages' text the last one begins (the index's vocabulary, migration
+    // 0039), in order.
     let begun: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT term FROM message_search_terms WHERE term >= $1 AND term < $2 LIMIT {}",
+        "SELECT term FROM message_search_terms WHERE term >= $1 AND term < $2 AND col = 'body' LIMIT {}",
         SPELLED_OUT + 1
     ))
     .bind(last.as_str())
@@ -277,13 +319,17 @@ async fn text_plan(
     Ok(Plan::Walk(Walk::Asked(groups.join(" OR "))))
 }
 
-/// The messages PostgreSQL's planner expects to hold the words of `query` (a `to_tsquery` text of
-/// letters, digits and `&`: written into the statement, the words are planned for as they are, as a
-/// bound value would not be by `EXPLAIN`).
-async fn estimated(conn: &mut sqlx::AnyConnection, query: &str) -> sqlx::Result<i64> {
+/// The messages of `connectors` PostgreSQL's planner expects to hold the words of `query` (a
+/// `to_tsquery` text of letters, digits and `&`: written into the statement, the words and
+/// connectors are planned for as they are, as bound values would not be by `EXPLAIN`). The index
+/// keys each word by its connector (migration 0039): its statistics tell how often each connector's
+/// messages hold a word, whatever other organizations' do.
+async fn estimated(conn: &mut sqlx::AnyConnection, connectors: &[String], query: &str) -> sqlx::Result<i64> {
+    let connectors: Vec<String> = connectors.iter().map(|c| format!("'{}'", c.replace('\'', "''"))).collect();
     let explain = format!(
-        "EXPLAIN SELECT 1 FROM messages \
-         WHERE to_tsvector('switchboard_search', body) @@ to_tsquery('switchboard_search', '{query}')"
+        "EXPLAIN SELECT 1 FROM messages WHERE switchboard_search_words(connector_id, body) @@ \
+         switchboard_search_query(ARRAY[{}]::text[], to_tsquery('switchboard_search', '{query}'))",
+        connectors.join(", ")
     );
     let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(conn).await?;
     Ok(estimated_rows(&top).unwrap_or(0))
@@ -587,6 +633,7 @@ mod tests {
         let mut conn = sqlx::AnyConnection::connect("sqlite::memory:").await.unwrap();
         sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
         sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
+        connector(&mut conn, "k", "o").await;
         let bodies = ["Fresh towels", "towels!", "More TOWELS", "towelling", "Towels?", "the sauna"];
         for (i, body) in bodies.iter().enumerate() {
             sqlx::query(
@@ -603,7 +650,7 @@ mod tests {
         sqlx::query("INSERT INTO message_search (message_search) VALUES ('rebuild')").execute(&mut conn).await.unwrap();
         async fn planned(conn: &mut sqlx::AnyConnection, q: &str, walk_from: i64) -> Plan {
             let filter = InboxFilter { q: q.into(), ..Default::default() };
-            plan(conn, Backend::Sqlite, &filter, walk_from, walk_from).await.unwrap()
+            plan(conn, Backend::Sqlite, "o", &filter, walk_from, walk_from).await.unwrap()
         }
         let asked = |q: &str| Plan::Walk(Walk::Asked(q.into()));
         assert_eq!(planned(&mut conn, "towels", 4).await, asked("(\"towels\")"), "four whole words");
@@ -672,6 +719,93 @@ mod tests {
         assert_eq!(planned(&mut conn, "an", 2).await, walked(Walk::Gathered), "too short for trigrams");
         assert_eq!(planned(&mut conn, "towels", 1).await, asked("(\"towels\")"), "no guest holds it");
         assert_eq!(planned(&mut conn, "+ (", 0).await, walked(Walk::Gathered), "walked from none");
+    }
+
+    /// A connector `id` of the organization `org`, as the search's index reads it.
+    async fn connector(conn: &mut sqlx::AnyConnection, id: &str, org: &str) {
+        sqlx::query(
+            "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, \
+             webhook_key, created_at, updated_at) VALUES ($1, $2, $1, 'AC', x'00', 1, 'active', 'connected', $1, 0, 0)",
+        )
+        .bind(id)
+        .bind(org)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+
+    /// A search counts only its own organization's messages: an organization whose messages seldom
+    /// hold a word gathers them, however many another's hold (a walk would read every one of its
+    /// conversations looking for them), and one whose messages often do walks. What either finds in
+    /// the index is its own messages, by the words of their text, not by the connector's id the
+    /// index holds beside them.
+    #[tokio::test]
+    async fn a_search_counts_only_its_own_organizations_messages() {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
+        // The quiet organization has two connectors; the busy one, "towels" in five messages.
+        for (id, org) in [("0quiet1", "quiet"), ("0quiet2", "quiet"), ("0busy", "busy")] {
+            connector(&mut conn, id, org).await;
+        }
+        let messages = [
+            ("0quiet1", "Fresh towels please"),
+            ("0quiet2", "The sauna"),
+            ("0busy", "towels"),
+            ("0busy", "More towels"),
+            ("0busy", "Towels?"),
+            ("0busy", "towels!"),
+            ("0busy", "Clean towels"),
+        ];
+        for (i, (connector, body)) in messages.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+                 VALUES ($1, $2, $3, 'inbound', $4, 'received', 0)",
+            )
+            .bind(format!("m{i}"))
+            .bind(format!("c{i}"))
+            .bind(*connector)
+            .bind(*body)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        // Indexed as the indexer does (the webhooks' inserts queued them).
+        for statement in super::super::search::index_queued(100) {
+            statement.run(&mut conn).await.unwrap();
+        }
+        async fn planned(conn: &mut sqlx::AnyConnection, org: &str, q: &str) -> Plan {
+            let filter = InboxFilter { q: q.into(), ..Default::default() };
+            plan(conn, Backend::Sqlite, org, &filter, 3, 3).await.unwrap()
+        }
+        assert_eq!(planned(&mut conn, "quiet", "towels").await, Plan::Gather, "one of its messages, of six");
+        assert_eq!(planned(&mut conn, "quiet", "towel").await, Plan::Gather);
+        assert_eq!(planned(&mut conn, "busy", "towels").await, Plan::Walk(Walk::Asked("(\"towels\")".into())));
+        assert_eq!(planned(&mut conn, "busy", "tow").await, Plan::Walk(Walk::Asked("(\"towels\")".into())));
+        // What the index gives each organization.
+        async fn found(conn: &mut sqlx::AnyConnection, org: &str, q: &str) -> Vec<String> {
+            let sql = format!("SELECT * FROM ({}) AS found ORDER BY 1", super::text_ids(Backend::Sqlite, 2));
+            let words = super::search_words(q);
+            let query = super::text_query(Backend::Sqlite, &words, super::Last::Begun);
+            sqlx::query_scalar(&sql).bind(org).bind(query).fetch_all(conn).await.unwrap()
+        }
+        assert_eq!(found(&mut conn, "quiet", "towel").await, ["c0"]);
+        assert_eq!(found(&mut conn, "quiet", "sauna").await, ["c1"], "its other connector's");
+        assert_eq!(found(&mut conn, "busy", "towels").await, ["c2", "c3", "c4", "c5", "c6"]);
+        assert!(found(&mut conn, "busy", "sauna").await.is_empty(), "another organization's message");
+        assert!(found(&mut conn, "nobody", "towels").await.is_empty(), "an organization without connectors");
+        // Nor is it among the words a search's last one may begin (it sorts behind U+E000).
+        let terms: Vec<String> =
+            sqlx::query_scalar("SELECT term FROM message_search_terms WHERE term >= '0' AND term < '1'")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert!(terms.is_empty(), "{terms:?}");
+        for q in ["0busy", "0quiet", "0"] {
+            assert!(found(&mut conn, "busy", q).await.is_empty(), "{q:?} is a connector's id, not a word");
+            assert_eq!(planned(&mut conn, "quiet", q).await, Plan::Gather, "{q:?}");
+        }
     }
 
     #[test]

@@ -20,7 +20,8 @@ const GUEST_BATCH_END: &str = "(SELECT MAX(conversation_rowid) FROM (SELECT conv
 pub(in crate::inbox) fn index_queued(batch: i64) -> Vec<Statement> {
     vec![
         Statement::new(format!(
-            "INSERT INTO message_search (rowid, body) SELECT m.rowid, m.body FROM search_queue q \
+            "INSERT INTO message_search (rowid, body, search_connector) SELECT m.rowid, m.body, m.search_connector \
+             FROM search_queue q \
              CROSS JOIN messages m ON m.rowid = q.message_rowid WHERE q.message_rowid <= {BATCH_END}"
         ))
         .bind(batch),

@@ -306,3 +306,123 @@ async fn pages(app: &TestApp, admin: &reqwest::Client, q: &str) -> Vec<String> {
         }
     }
 }
+
+/// A search reads its own organization's messages (the index holds each message's connector beside
+/// its words): each organization finds its own conversations by their words and none of the
+/// other's, whether the search gathers them or walks its list; the connector's id is no word of any
+/// message.
+#[tokio::test]
+async fn each_organization_finds_its_own_messages_and_none_of_anothers() {
+    for walk_from in [10_000, 0] {
+        let app = spawn_app_tuned(|_| {}, |t| t.search_walk_from = walk_from).await;
+        app.ready_path().await;
+        let admin = app.browser("admin@example.com").await;
+        say(&app, &guest(1), "Fresh towels please", 1).await;
+        say(&app, &guest(2), "Is the sauna open?", 1).await;
+
+        // A second organization's two connectors, each with a number, and their conversations and
+        // messages, written straight into the database.
+        let pool = &app.state.db.pool;
+        let other = app.other_organization().await;
+        let now = switchboard::now_ms();
+        let mut connectors = vec![];
+        let messages = [
+            (0, "More towels"),
+            (0, "Towels for the spa"),
+            (1, "Clean towels, please"),
+            // `unaccent` turns ʻ into a quote, which PostgreSQL's query text doubles.
+            (1, "Greetings from Oʻzbekiston"),
+        ];
+        for (c, body) in messages.iter().enumerate() {
+            let (on, body) = *body;
+            if connectors.len() == on {
+                let (connector, number) = (switchboard::new_id(), switchboard::new_id());
+                sqlx::query(
+                    "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, \
+                     health, webhook_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, 'active', \
+                     'connected', $6, $7, $7)",
+                )
+                .bind(&connector)
+                .bind(&other.org_id)
+                .bind(format!("Other {on}"))
+                .bind(format!("AC0000000000000000000000000000000{on}"))
+                .bind(vec![0u8; 32])
+                .bind(switchboard::new_id())
+                .bind(now)
+                .execute(pool)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, active, \
+                     created_at) VALUES ($1, $2, $3, $4, 'whatsapp', $5, 1, $6)",
+                )
+                .bind(&number)
+                .bind(&connector)
+                .bind(format!("whatsapp:+1415555090{on}"))
+                .bind(format!("+1415555090{on}"))
+                .bind(format!("XE0000000000000000000000000000000{on}"))
+                .bind(now)
+                .execute(pool)
+                .await
+                .unwrap();
+                connectors.push((connector, number));
+            }
+            let (connector, number) = &connectors[on];
+            let conversation = switchboard::new_id();
+            sqlx::query(
+                "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
+                 VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(&conversation)
+            .bind(number)
+            .bind(guest(10 + c))
+            .bind(now)
+            .execute(pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+                 VALUES ($1, $2, $3, 'inbound', $4, 'received', $5)",
+            )
+            .bind(switchboard::new_id())
+            .bind(&conversation)
+            .bind(connector)
+            .bind(body)
+            .bind(now)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        let theirs = |q: &str| {
+            let filter = InboxFilter { q: q.to_string(), ..Default::default() };
+            let (app, other) = (&app, &other);
+            async move {
+                use app::ports::*;
+                let mut guests: Vec<String> =
+                    app.state.inbox(other, filter).await.unwrap().rows.into_iter().map(|r| r.guest).collect();
+                guests.sort();
+                guests
+            }
+        };
+
+        assert_eq!(found(&app, &admin, "towels").await, [guest(1)], "walking from {walk_from}");
+        assert_eq!(found(&app, &admin, "towel").await, [guest(1)], "the start of a word");
+        assert!(found(&app, &admin, "spa").await.is_empty(), "the other organization's word");
+        assert_eq!(theirs("towels").await, [guest(10), guest(11), guest(12)], "on both connectors");
+        assert_eq!(theirs("towel").await, [guest(10), guest(11), guest(12)]);
+        assert_eq!(theirs("spa").await, [guest(11)]);
+        assert_eq!(theirs("Oʻzbekiston").await, [guest(13)], "walking from {walk_from}");
+        assert_eq!(theirs("greetings oʻzb").await, [guest(13)]);
+        assert!(theirs("sauna").await.is_empty() && theirs("fresh").await.is_empty());
+        let ours: String = sqlx::query_scalar("SELECT id FROM connectors WHERE org_id <> $1")
+            .bind(&other.org_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let (theirs_first, theirs_second) = (&connectors[0].0, &connectors[1].0);
+        for id in [&ours, &ours[..4], theirs_first, &theirs_first[..4], theirs_second] {
+            assert!(found(&app, &admin, id).await.is_empty(), "{id:?} found messages");
+            assert!(theirs(id).await.is_empty(), "{id:?} found the other's messages");
+        }
+    }
+}
