@@ -7,7 +7,8 @@
 //! for Twilio), then writes conversations of 20 messages each straight into the database — 5,000
 //! of them spread over the last two weeks by default; with more messages, over proportionally
 //! more days (at most a year), so the last two weeks hold about 100,000 — and times the inbox's pages, filters and searches, a conversation's
-//! page and the dashboard, as the server functions run them. SQLite by default; PostgreSQL when
+//! page and the dashboard, as the server functions run them. Two more organizations share the
+//! instance: a small hotel (50 conversations) and a shop (5,000, in words of its own). SQLite by default; PostgreSQL when
 //! `BENCH_DATABASE_URL` names a fresh database. `BENCH_KEEP=1` keeps the SQLite database afterwards.
 //! `BENCH_REUSE=1` with `BENCH_DATABASE_URL` times the views again on a PostgreSQL database an
 //! earlier run seeded (ten million messages take an hour to write), without its export.
@@ -145,12 +146,18 @@ const QUIET: usize = 5_000;
 
 /// Another organization (`<name>@example.com`, lower-cased), with `conversations` of its own spread
 /// over the same days as the first's, its guests' messages each holding one of `words`, seeded once
-/// (a run that reuses the database finds it).
-async fn organization(state: &AppState, account: &SeedAccount, name: &str, conversations: usize, words: &[&str]) -> Me {
+/// (a run that reuses the database finds it: then `false`).
+async fn organization(
+    state: &AppState,
+    account: &SeedAccount,
+    name: &str,
+    conversations: usize,
+    words: &[&str],
+) -> (Me, bool) {
     let email = format!("{}@example.com", name.to_lowercase());
     let password = format!("{} password", name.to_lowercase());
     if let Ok(me) = state.authenticate(email.clone(), password.clone(), None).await {
-        return me;
+        return (me, false);
     }
     let me = switchboard::accounts::create_organization(&state.db, name, &email, password).await.unwrap();
     let connector = state
@@ -168,14 +175,17 @@ async fn organization(state: &AppState, account: &SeedAccount, name: &str, conve
         sqlx::query_as("SELECT COUNT(*) FROM conversations").fetch_one(&state.db.pool).await.unwrap();
     let numbers = [(rows[0].id.clone(), connector.id.clone(), true)];
     seed(state, &agent.id, &numbers, conversations, days(before as usize * PER_CONVERSATION), words).await;
-    me
+    (me, true)
 }
 
 /// The third organization (`quiet@example.com`): a shop with [`QUIET`] conversations, one of whose
 /// messages, halfway down its list, asks about towels, which the first's messages hold in one of
-/// eight.
+/// eight (the first's search for them walks from 80,000 messages on, `Tuning::search_walk_from`).
 async fn quiet_organization(state: &AppState, account: &SeedAccount) -> Me {
-    let me = organization(state, account, "Quiet", QUIET, &SHOP).await;
+    let (me, created) = organization(state, account, "Quiet", QUIET, &SHOP).await;
+    if !created {
+        return me;
+    }
     sqlx::query(
         "UPDATE messages SET body = 'Do you sell towels too?' WHERE id = (SELECT m.id FROM messages m \
          JOIN conversations cv ON cv.id = m.conversation_id WHERE cv.org_id = $1 AND cv.guest_name = $2 \
@@ -215,22 +225,16 @@ async fn main() {
         services: vec![],
         sandbox_keyword: None,
     };
-    // A second organization's Twilio account: a small hotel on the same instance.
-    let small_account = SeedAccount {
-        sid: "AC00000000000000000000000000000002".into(),
-        auth_token: "00000000000000000000000000000002".into(),
-        friendly_name: "Small".into(),
-        numbers: vec![number("+14155550300", true, false)],
+    // The other organizations' Twilio accounts, each with a WhatsApp number: a small hotel and a
+    // shop on the same instance.
+    let other = |n: u8, name: &str| SeedAccount {
+        sid: format!("AC{n:032}"),
+        auth_token: format!("{n:032}"),
+        friendly_name: name.into(),
+        numbers: vec![number(&format!("+141555504{n:02}"), true, false)],
         ..account.clone()
     };
-    // A third's: a shop.
-    let quiet_account = SeedAccount {
-        sid: "AC00000000000000000000000000000003".into(),
-        auth_token: "00000000000000000000000000000003".into(),
-        friendly_name: "Quiet".into(),
-        numbers: vec![number("+14155550400", true, false)],
-        ..account.clone()
-    };
+    let (small_account, quiet_account) = (other(2, "Small"), other(3, "Quiet"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let accounts = vec![account.clone(), small_account.clone(), quiet_account.clone()];
     let sim = twilio_sim::start(listener, Seed { accounts }, Options::default(), None).await.unwrap();
@@ -257,10 +261,11 @@ async fn main() {
         let (messages,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM messages").fetch_one(&state.db.pool).await.unwrap();
         println!(
-            "Inbox benchmark (PostgreSQL, {} cores), on the database an earlier run seeded: {messages} messages\n",
+            "Inbox benchmark (PostgreSQL, {} cores), on the database an earlier run seeded: {messages} messages \
+             (before the shop's, if this run seeds them)\n",
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         );
-        let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await;
+        let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await.0;
         let quiet = quiet_organization(&state, &quiet_account).await;
         switchboard::inbox::lifecycle::fold_totals(&state).await.unwrap();
         views(app, state, me, [small, quiet], agent.id, messages, false).await;
@@ -291,7 +296,7 @@ async fn main() {
     let (conversations, days) = (wanted / PER_CONVERSATION, days(wanted));
     let seeding = Instant::now();
     seed(&state, &agent.id, &numbers, conversations, days, &HOTEL).await;
-    let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await;
+    let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await.0;
     let quiet = quiet_organization(&state, &quiet_account).await;
     let written = seeding.elapsed().as_secs_f64();
     // The text goes into the search index after the writes, in batches (SQLite), as the indexer does.
@@ -316,7 +321,9 @@ async fn main() {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&state.db.pool).await.unwrap();
     }
     println!(
-        "Inbox benchmark ({backend}, {} cores): {messages} messages in {conversations} conversations over {days} days, \
+        "Inbox benchmark ({backend}, {} cores): {messages} messages, the first organization's {wanted} in \
+         {conversations} conversations over {days} days (a small one's {SMALL} and a shop's {QUIET} conversations \
+         beside them), \
          written in {written:.1} s, {indexed} messages and guests indexed for search afterwards in {indexing:.1} s, \
          their segments merged in {merges} steps and {merging:.1} s\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -629,10 +629,7 @@ mod tests {
     /// and gathers otherwise, or when it has no words.
     #[tokio::test]
     async fn a_search_walks_when_enough_messages_hold_its_words() {
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
-        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
+        let mut conn = migrated().await;
         connector(&mut conn, "k", "o").await;
         let bodies = ["Fresh towels", "towels!", "More TOWELS", "towelling", "Towels?", "the sauna"];
         for (i, body) in bodies.iter().enumerate() {
@@ -721,6 +718,15 @@ mod tests {
         assert_eq!(planned(&mut conn, "+ (", 0).await, walked(Walk::Gathered), "walked from none");
     }
 
+    /// A migrated SQLite database in memory, its rows written without their parents.
+    async fn migrated() -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
+        conn
+    }
+
     /// A connector `id` of the organization `org`, as the search's index reads it.
     async fn connector(conn: &mut sqlx::AnyConnection, id: &str, org: &str) {
         sqlx::query(
@@ -741,10 +747,7 @@ mod tests {
     /// index holds beside them.
     #[tokio::test]
     async fn a_search_counts_only_its_own_organizations_messages() {
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
-        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
+        let mut conn = migrated().await;
         // The quiet organization has two connectors; the busy one, "towels" in five messages.
         for (id, org) in [("0quiet1", "quiet"), ("0quiet2", "quiet"), ("0busy", "busy")] {
             connector(&mut conn, id, org).await;
