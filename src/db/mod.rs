@@ -489,6 +489,16 @@ pub(crate) async fn migrated_in_memory() -> sqlx::SqliteConnection {
     conn
 }
 
+/// The same through sqlx's `Any` driver, as the code under test takes its connections.
+#[cfg(test)]
+pub(crate) async fn migrated_in_memory_any() -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect("sqlite::memory:").await.unwrap();
+    sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+    conn
+}
+
 /// The plan SQLite chooses for `sql` on `conn` (`EXPLAIN QUERY PLAN`), one step per line, for tests
 /// that hold a query to the indexes it is meant to use.
 #[cfg(test)]

@@ -620,7 +620,6 @@ mod tests {
         accounts::{Me, Role},
         inbox::{ConversationState, InboxFilter},
     };
-    use sqlx::Connection;
 
     use super::{estimated_rows, list_sql, plan, Plan, Walk, Way};
     use crate::db::Backend;
@@ -633,16 +632,7 @@ mod tests {
         connector(&mut conn, "k", "o").await;
         let bodies = ["Fresh towels", "towels!", "More TOWELS", "towelling", "Towels?", "the sauna"];
         for (i, body) in bodies.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
-                 VALUES ($1, 'c', 'k', 'inbound', $2, 'received', $3)",
-            )
-            .bind(format!("m{i}"))
-            .bind(*body)
-            .bind(i as i64)
-            .execute(&mut conn)
-            .await
-            .unwrap();
+            message(&mut conn, i, "c", "k", body).await;
         }
         sqlx::query("INSERT INTO message_search (message_search) VALUES ('rebuild')").execute(&mut conn).await.unwrap();
         async fn planned(conn: &mut sqlx::AnyConnection, q: &str, walk_from: i64) -> Plan {
@@ -720,11 +710,25 @@ mod tests {
 
     /// A migrated SQLite database in memory, its rows written without their parents.
     async fn migrated() -> sqlx::AnyConnection {
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect("sqlite::memory:").await.unwrap();
-        sqlx::migrate!("./migrations/sqlite").run(&mut conn).await.unwrap();
+        let mut conn = crate::db::migrated_in_memory_any().await;
         sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
         conn
+    }
+
+    /// The guest's message `m<i>` in `conversation` on `connector`, written at `i` ms.
+    async fn message(conn: &mut sqlx::AnyConnection, i: usize, conversation: &str, connector: &str, body: &str) {
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+             VALUES ($1, $2, $3, 'inbound', $4, 'received', $5)",
+        )
+        .bind(format!("m{i}"))
+        .bind(conversation)
+        .bind(connector)
+        .bind(body)
+        .bind(i as i64)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     }
 
     /// A connector `id` of the organization `org`, as the search's index reads it.
@@ -762,17 +766,7 @@ mod tests {
             ("0busy", "Clean towels"),
         ];
         for (i, (connector, body)) in messages.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
-                 VALUES ($1, $2, $3, 'inbound', $4, 'received', 0)",
-            )
-            .bind(format!("m{i}"))
-            .bind(format!("c{i}"))
-            .bind(*connector)
-            .bind(*body)
-            .execute(&mut conn)
-            .await
-            .unwrap();
+            message(&mut conn, i, &format!("c{i}"), connector, body).await;
         }
         // Indexed as the indexer does (the webhooks' inserts queued them).
         for statement in super::super::search::index_queued(100) {
