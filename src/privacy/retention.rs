@@ -1,7 +1,9 @@
 //! Retention: the organization's (or an agent's) period, and the job that deletes what is older:
 //! messages with their media and execution records, and the conversations left without messages.
-//! It works a few hundred messages per transaction and lets webhooks' writes go between two (on
-//! SQLite they go first anyway), so a day's worth of history goes without holding them back.
+//! It works in transactions sized to take a few milliseconds and lets webhooks' writes go between
+//! two (on SQLite they go first anyway), so a day's worth of history goes without holding them back.
+
+use std::time::Duration;
 
 use app::{accounts::Me, AppError};
 use sqlx::AnyPool;
@@ -19,8 +21,8 @@ const DAY_MS: i64 = 86_400_000;
 /// and its words out of the text index; on SQLite the webhooks wait meanwhile).
 const MIN_BATCH: usize = 20;
 const MAX_BATCH: usize = 500;
-const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(8);
-/// Conversations looked at per batch.
+const BATCH_TIME: Duration = Duration::from_millis(8);
+/// Conversations a round of the job looks at (each round's transactions take them in turn).
 const CONVERSATIONS: i64 = 50;
 /// The shortest period: the dashboard keeps a day's counts two days after it ends, from its
 /// messages; a week leaves room.
@@ -163,11 +165,50 @@ async fn delete_batch(
     .await
 }
 
+/// How many messages the job's next transaction deletes, from how many conversations, and how
+/// long it pauses after each.
+#[derive(Debug)]
+struct Pace {
+    /// Messages a transaction deletes at most (its `LIMIT`).
+    batch: usize,
+    /// Old messages a conversation held, as the last transaction that emptied its conversations
+    /// found them.
+    per_conversation: f64,
+}
+
+impl Pace {
+    fn new() -> Self {
+        Pace { batch: MIN_BATCH, per_conversation: 20.0 }
+    }
+
+    /// Conversations for the next transaction: as many as hold its batch.
+    fn conversations(&self) -> usize {
+        ((self.batch as f64 / self.per_conversation).ceil() as usize).clamp(1, CONVERSATIONS as usize)
+    }
+
+    /// After a transaction that deleted `n` messages from `conversations` in `took` (waiting for
+    /// the write turn included), sizes the next one, and returns the pause before it: as long as
+    /// this one took, so that at most half the write turn is this job's. A full batch (`n` its
+    /// size), or one that took too long, sizes the next as large as fits in [`BATCH_TIME`] at its
+    /// pace, but at most half as large again. One cut short by its conversations says little of a
+    /// full one's time (it paid a whole commit for fewer messages) and leaves the size as it is.
+    fn record(&mut self, n: usize, conversations: usize, took: Duration) -> Duration {
+        if n < self.batch && n > 0 {
+            self.per_conversation = (n as f64 / conversations.max(1) as f64).max(1.0);
+        }
+        if n > 0 && (n >= self.batch || took > BATCH_TIME) {
+            let fits = (BATCH_TIME.as_secs_f64() / took.as_secs_f64().max(1e-6) * n as f64) as usize;
+            self.batch = fits.min(self.batch * 3 / 2).clamp(MIN_BATCH, MAX_BATCH);
+        }
+        took.max(Duration::from_millis(2))
+    }
+}
+
 /// One pass: for every period set, deletes what is older, batch after batch. Returns the
 /// messages deleted.
 pub async fn sweep(state: &AppState) -> Result<usize> {
     let mut deleted = 0;
-    let mut batch = 100;
+    let mut pace = Pace::new();
     for (scope, days) in periods(&state.db.pool).await? {
         let cutoff = now_ms() - days * DAY_MS;
         loop {
@@ -179,10 +220,16 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 break;
             }
             let mut progress = false;
-            // About as many conversations as the batch has messages for (20 each, in the usual case).
-            for chunk in conversations.chunks((batch / 20).clamp(1, CONVERSATIONS as usize)) {
+            let mut rest = conversations.as_slice();
+            while !rest.is_empty() {
+                if state.workers.stopping() {
+                    return Ok(deleted);
+                }
+                // As many as the batch has room for now, sized for each transaction.
+                let (chunk, tail) = rest.split_at(pace.conversations().min(rest.len()));
+                rest = tail;
                 let started = std::time::Instant::now();
-                let (n, media) = delete_batch(state, chunk, cutoff, batch).await?;
+                let (n, media) = delete_batch(state, chunk, cutoff, pace.batch).await?;
                 let took = started.elapsed();
                 state.media.discard(&media).await;
                 deleted += n;
@@ -190,10 +237,7 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 for id in chunk {
                     state.events.changed(id);
                 }
-                // The next batch as large as fits in the time; then as long a pause for the
-                // webhooks' writes as the batch took (at most half the write turn is this job's).
-                batch = if took > BATCH_TIME { batch * 2 / 3 } else { batch * 5 / 4 }.clamp(MIN_BATCH, MAX_BATCH);
-                tokio::time::sleep(took.max(std::time::Duration::from_millis(2))).await;
+                tokio::time::sleep(pace.record(n, chunk.len(), took)).await;
             }
             if !progress {
                 // Quiet conversations with no old message left (gone meanwhile): nothing more to do.
@@ -241,13 +285,13 @@ async fn delete_batches(state: &AppState, sql: &str, below: &str, cutoff: i64) -
         if n < RECORDS_BATCH as u64 {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(deleted)
 }
 
 /// The retention worker: a pass every `interval`.
-pub async fn worker(state: AppState, interval: std::time::Duration) {
+pub async fn worker(state: AppState, interval: Duration) {
     while !state.workers.stopping() {
         match sweep(&state).await {
             Ok(0) => {}
@@ -336,4 +380,66 @@ pub async fn periods_of(db: &AnyPool, org_id: &str) -> sqlx::Result<(Option<i64>
     .fetch_all(db)
     .await?;
     Ok((org, agents))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Pace, BATCH_TIME};
+
+    /// The job's transactions over conversations of `sizes` old messages each, as `delete_batch`
+    /// takes them (in the conversations' order, up to the batch's `LIMIT`; a conversation it
+    /// leaves some of comes back with the rest), at a steady cost: 1 ms a transaction (its
+    /// commit) and 125 µs a message. Returns each transaction's (messages, time).
+    fn simulate(sizes: impl IntoIterator<Item = usize>) -> Vec<(usize, Duration)> {
+        let cost = |n: usize| Duration::from_micros(1_000 + 125 * n as u64);
+        let mut left: std::collections::VecDeque<usize> = sizes.into_iter().collect();
+        let mut pace = Pace::new();
+        let mut done = Vec::new();
+        while !left.is_empty() {
+            let k = pace.conversations().min(left.len());
+            let mut room = pace.batch;
+            for held in left.iter_mut().take(k) {
+                let taken = (*held).min(room);
+                *held -= taken;
+                room -= taken;
+            }
+            let n = pace.batch - room;
+            left.retain(|&held| held > 0);
+            let took = cost(n);
+            assert_eq!(pace.record(n, k, took), took.max(Duration::from_millis(2)), "paused as long as it took");
+            done.push((n, took));
+        }
+        done
+    }
+
+    /// Conversations of 20 messages, then of 2 and of 1: the batch settles where a transaction
+    /// takes about the time it is sized for, none takes much longer, and short conversations go
+    /// many to a transaction, not one each.
+    #[test]
+    fn a_transaction_takes_about_the_time_it_is_sized_for_whatever_the_conversations() {
+        for sizes in
+            [vec![20; 2_000], vec![2; 2_000], vec![1; 2_000], [vec![3; 300], vec![20; 1_000], vec![1; 300]].concat()]
+        {
+            let messages: usize = sizes.iter().sum();
+            let done = simulate(sizes.clone());
+            assert_eq!(done.iter().map(|(n, _)| n).sum::<usize>(), messages, "every message deleted");
+            let longest = done.iter().map(|(_, t)| *t).max().unwrap();
+            assert!(
+                longest <= BATCH_TIME * 3 / 2,
+                "{}-message conversations: a transaction took {longest:?}",
+                sizes[0]
+            );
+            // As few transactions as transactions of about BATCH_TIME need, give or take half.
+            let work: Duration = done.iter().map(|(_, t)| *t).sum();
+            let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
+            assert!(
+                (done.len() as f64) < needed * 1.5 + 10.0,
+                "{}-message conversations: {} transactions where about {needed:.0} would do",
+                sizes[0],
+                done.len()
+            );
+        }
+    }
 }
