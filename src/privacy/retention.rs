@@ -108,26 +108,30 @@ fn placeholders(first: usize, n: usize) -> String {
 
 /// Deletes up to `limit` messages older than `cutoff` from these conversations (with their
 /// media and the execution records as old), and the conversations quiet since that have none
-/// left. Returns the messages deleted and the media files to remove.
+/// left. Returns the messages deleted, how many conversations they were of, and the media files
+/// to remove.
 async fn delete_batch(
     state: &AppState,
     conversations: &[String],
     cutoff: i64,
     limit: usize,
-) -> sqlx::Result<(usize, Vec<String>)> {
+) -> sqlx::Result<(usize, usize, Vec<String>)> {
     let db = &state.db;
     crate::db::retrying(|| async move {
         let mut tx = db.begin_write().await?;
         let list = placeholders(2, conversations.len());
         let sql = format!(
-            "SELECT id FROM messages WHERE conversation_id IN ({list}) AND created_at < $1 \
+            "SELECT id, conversation_id FROM messages WHERE conversation_id IN ({list}) AND created_at < $1 \
              ORDER BY conversation_id, created_at LIMIT {limit}"
         );
-        let mut q = sqlx::query_as::<_, (String,)>(&sql).bind(cutoff);
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(cutoff);
         for id in conversations {
             q = q.bind(id);
         }
-        let messages: Vec<String> = q.fetch_all(&mut *tx).await?.into_iter().map(|(id,)| id).collect();
+        let rows = q.fetch_all(&mut *tx).await?;
+        // In the query's order: a conversation's messages come together.
+        let touched = rows.iter().enumerate().filter(|(i, (_, c))| *i == 0 || rows[i - 1].1 != *c).count();
+        let messages: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
         let mut media = Vec::new();
         if !messages.is_empty() {
             let ids = placeholders(1, messages.len());
@@ -160,7 +164,7 @@ async fn delete_batch(
         }
         q.execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok((messages.len(), media))
+        Ok((messages.len(), touched, media))
     })
     .await
 }
@@ -171,8 +175,7 @@ async fn delete_batch(
 struct Pace {
     /// Messages a transaction deletes at most (its `LIMIT`).
     batch: usize,
-    /// Old messages a conversation held, as the last transaction that emptied its conversations
-    /// found them.
+    /// Old messages a conversation held, as the last transaction found them.
     per_conversation: f64,
 }
 
@@ -186,15 +189,16 @@ impl Pace {
         ((self.batch as f64 / self.per_conversation).ceil() as usize).clamp(1, CONVERSATIONS as usize)
     }
 
-    /// After a transaction that deleted `n` messages from `conversations` in `took` (waiting for
-    /// the write turn included), sizes the next one, and returns the pause before it: as long as
-    /// this one took, so that at most half the write turn is this job's. A full batch (`n` its
-    /// size), or one that took too long, sizes the next as large as fits in [`BATCH_TIME`] at its
-    /// pace, but at most half as large again. One cut short by its conversations says little of a
-    /// full one's time (it paid a whole commit for fewer messages) and leaves the size as it is.
-    fn record(&mut self, n: usize, conversations: usize, took: Duration) -> Duration {
-        if n < self.batch && n > 0 {
-            self.per_conversation = (n as f64 / conversations.max(1) as f64).max(1.0);
+    /// After a transaction that deleted `n` messages of `touched` conversations in `took`
+    /// (waiting for the write turn included), sizes the next one, and returns the pause before
+    /// it: as long as this one took, so that at most half the write turn is this job's. A full
+    /// batch (`n` its size), or one that took too long, sizes the next as large as fits in
+    /// [`BATCH_TIME`] at its pace, but at most half as large again. One cut short by its
+    /// conversations says little of a full one's time (it paid a whole commit for fewer messages)
+    /// and leaves the size as it is.
+    fn record(&mut self, n: usize, touched: usize, took: Duration) -> Duration {
+        if n > 0 {
+            self.per_conversation = (n as f64 / touched.max(1) as f64).max(1.0);
         }
         if n > 0 && (n >= self.batch || took > BATCH_TIME) {
             let fits = (BATCH_TIME.as_secs_f64() / took.as_secs_f64().max(1e-6) * n as f64) as usize;
@@ -208,9 +212,11 @@ impl Pace {
 /// messages deleted.
 pub async fn sweep(state: &AppState) -> Result<usize> {
     let mut deleted = 0;
-    let mut pace = Pace::new();
     for (scope, days) in periods(&state.db.pool).await? {
         let cutoff = now_ms() - days * DAY_MS;
+        // Each scope's conversations are sized anew: an agent's may hold few old messages each,
+        // the organization's many.
+        let mut pace = Pace::new();
         loop {
             if state.workers.stopping() {
                 return Ok(deleted);
@@ -229,7 +235,7 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 let (chunk, tail) = rest.split_at(pace.conversations().min(rest.len()));
                 rest = tail;
                 let started = std::time::Instant::now();
-                let (n, media) = delete_batch(state, chunk, cutoff, pace.batch).await?;
+                let (n, touched, media) = delete_batch(state, chunk, cutoff, pace.batch).await?;
                 let took = started.elapsed();
                 state.media.discard(&media).await;
                 deleted += n;
@@ -237,7 +243,7 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 for id in chunk {
                     state.events.changed(id);
                 }
-                tokio::time::sleep(pace.record(n, chunk.len(), took)).await;
+                tokio::time::sleep(pace.record(n, touched, took)).await;
             }
             if !progress {
                 // Quiet conversations with no old message left (gone meanwhile): nothing more to do.
@@ -399,29 +405,35 @@ mod tests {
         let mut done = Vec::new();
         while !left.is_empty() {
             let k = pace.conversations().min(left.len());
-            let mut room = pace.batch;
+            let (mut room, mut touched) = (pace.batch, 0);
             for held in left.iter_mut().take(k) {
                 let taken = (*held).min(room);
                 *held -= taken;
                 room -= taken;
+                touched += usize::from(taken > 0);
             }
             let n = pace.batch - room;
             left.retain(|&held| held > 0);
             let took = cost(n);
-            assert_eq!(pace.record(n, k, took), took.max(Duration::from_millis(2)), "paused as long as it took");
+            assert_eq!(pace.record(n, touched, took), took.max(Duration::from_millis(2)), "paused as long as it took");
             done.push((n, took));
         }
         done
     }
 
-    /// Conversations of 20 messages, then of 2 and of 1: the batch settles where a transaction
-    /// takes about the time it is sized for, none takes much longer, and short conversations go
-    /// many to a transaction, not one each.
+    /// Conversations of 20 messages, of 2 and of 1, and mixes (short ones first, which a batch
+    /// sized by its quick transactions alone would grow on, to find long ones after): the batch
+    /// settles where a transaction takes about the time it is sized for, none takes much longer,
+    /// and short conversations go many to a transaction, not one each.
     #[test]
     fn a_transaction_takes_about_the_time_it_is_sized_for_whatever_the_conversations() {
-        for sizes in
-            [vec![20; 2_000], vec![2; 2_000], vec![1; 2_000], [vec![3; 300], vec![20; 1_000], vec![1; 300]].concat()]
-        {
+        for sizes in [
+            vec![20; 2_000],
+            vec![2; 2_000],
+            vec![1; 2_000],
+            [vec![3; 300], vec![20; 1_000], vec![1; 300]].concat(),
+            [vec![1; 500], vec![20; 1_000]].concat(),
+        ] {
             let messages: usize = sizes.iter().sum();
             let done = simulate(sizes.clone());
             assert_eq!(done.iter().map(|(n, _)| n).sum::<usize>(), messages, "every message deleted");
