@@ -710,7 +710,6 @@ async fn retention_phase(bench: &Bench) {
         }
     }
     let during = load.await.unwrap();
-    let over = |l: &Latencies| l.sorted.iter().filter(|&&us| us > 50_000).count();
     println!("| retention: old messages | {before}, all from one day 40 days back, under a 30-day period |");
     println!(
         "| retention: all deleted within | {} |",
@@ -719,7 +718,7 @@ async fn retention_phase(bench: &Bench) {
     println!(
         "| ack latency at {rate} req/s, nothing to delete (5 s) | {}; over 50 ms: {} |",
         quiet.summary(),
-        over(&quiet)
+        quiet.over_50ms_sent.len()
     );
     // Of the slow answers, those to requests sent before the last old message was gone (the
     // goal's "while it runs"), and after.
@@ -734,7 +733,7 @@ async fn retention_phase(bench: &Bench) {
     println!(
         "| ack latency at {rate} req/s while the day is deleted ({secs} s) | {}; over 50 ms: {} ({split}) |",
         during.summary(),
-        over(&during)
+        during.over_50ms_sent.len()
     );
     child.kill().unwrap();
     child.wait().unwrap();

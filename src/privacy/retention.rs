@@ -128,10 +128,9 @@ async fn delete_batch(
         for id in conversations {
             q = q.bind(id);
         }
-        let rows = q.fetch_all(&mut *tx).await?;
-        // In the query's order: a conversation's messages come together.
-        let touched = rows.iter().enumerate().filter(|(i, (_, c))| *i == 0 || rows[i - 1].1 != *c).count();
-        let messages: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
+        let (messages, mut touched): (Vec<String>, Vec<String>) = q.fetch_all(&mut *tx).await?.into_iter().unzip();
+        // In the query's order, a conversation's messages come together.
+        touched.dedup();
         let mut media = Vec::new();
         if !messages.is_empty() {
             let ids = placeholders(1, messages.len());
@@ -164,7 +163,7 @@ async fn delete_batch(
         }
         q.execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok((messages.len(), touched, media))
+        Ok((messages.len(), touched.len(), media))
     })
     .await
 }
