@@ -4,7 +4,7 @@
 
 use app::{accounts::Me, connectors::Provider, inbox::InboxFilter};
 
-use super::FROM;
+use super::{search::GUEST_ORGANIZATION, FROM};
 use crate::db::Backend;
 
 /// The words of a search as the full-text index reads them: letters and digits (anything else
@@ -158,7 +158,7 @@ pub(in crate::inbox) async fn plan(
 ) -> sqlx::Result<Plan> {
     let text = text_plan(conn, backend, org_id, filter, walk_from).await?;
     let q = typed(filter);
-    if q.is_empty() || guests_held(conn, backend, &q, guest_walk_from).await? < guest_walk_from {
+    if q.is_empty() || guests_held(conn, backend, &q, org_id, guest_walk_from).await? < guest_walk_from {
         return Ok(text);
     }
     Ok(Plan::WalkGuests(match text {
@@ -173,27 +173,36 @@ fn typed(filter: &InboxFilter) -> String {
     filter.q.trim().to_lowercase().replace('\0', "")
 }
 
-/// How many guests' numbers or names hold `q`, no further than `walk_from`: SQLite counts along
-/// its index of the guests (or, for a text too short for its trigrams, along the conversations);
-/// PostgreSQL's planner estimates them from the statistics it keeps of the folded numbers and
-/// names (counting would read every match from its index first).
-async fn guests_held(conn: &mut sqlx::AnyConnection, backend: Backend, q: &str, walk_from: i64) -> sqlx::Result<i64> {
+/// How many of the organization `org_id`'s guests' numbers or names hold `q`, no further than
+/// `walk_from`: SQLite counts along its index of the guests (or, for a text too short for its
+/// trigrams, along the organization's conversations); PostgreSQL's planner estimates them from the
+/// statistics it keeps of the folded numbers and names (counting would read every match from its
+/// index first).
+async fn guests_held(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    q: &str,
+    org_id: &str,
+    walk_from: i64,
+) -> sqlx::Result<i64> {
     let pattern = guest_query(backend, q);
     match backend {
         Backend::Sqlite => {
             let found = if trigrams(q) {
-                "SELECT rowid FROM guest_search WHERE guest_search MATCH $1".to_string()
+                format!("SELECT rowid FROM guest_search WHERE guest_search MATCH {}", guest_match(1, 2))
             } else {
-                guest_ids(backend, q, 1)
+                guest_ids(backend, q, 1, 2)
             };
             let count = format!("SELECT COUNT(*) FROM ({found} LIMIT {walk_from}) AS held");
-            sqlx::query_scalar::<_, i64>(&count).bind(pattern).persistent(false).fetch_one(&mut *conn).await
+            let held = sqlx::query_scalar::<_, i64>(&count).bind(pattern).bind(org_id).persistent(false);
+            held.fetch_one(&mut *conn).await
         }
         Backend::Postgres => {
             // Written into the statement, as [`estimated`]'s words are, a quote doubled; planned
             // once, not kept among the connection's prepared statements.
-            let literal = format!("'{}'", pattern.replace('\'', "''"));
-            let explain = format!("EXPLAIN {}", guest_ids(backend, q, 1).replace("$1", &literal));
+            let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+            let found = guest_ids(backend, q, 1, 2).replace("$1", &literal(&pattern)).replace("$2", &literal(org_id));
+            let explain = format!("EXPLAIN {found}");
             let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
             Ok(estimated_rows(&top).unwrap_or(0))
         }
@@ -202,12 +211,13 @@ async fn guests_held(conn: &mut sqlx::AnyConnection, backend: Backend, q: &str, 
 
 /// Whether the conversation `cv`'s guest's number or name holds the text, for a walk
 /// ([`Plan::WalkGuests`]): as [`guest_ids`] finds them, asked of the one guest. `$n` is
-/// [`guest_query`]'s text.
-fn guest_in_row(backend: Backend, q: &str, n: usize) -> String {
+/// [`guest_query`]'s text, `$org` the organization.
+fn guest_in_row(backend: Backend, q: &str, n: usize, org: usize) -> String {
     match backend {
-        Backend::Sqlite if trigrams(q) => {
-            format!("EXISTS (SELECT 1 FROM guest_search gs WHERE gs.guest_search MATCH ${n} AND gs.rowid = cv.rowid)")
-        }
+        Backend::Sqlite if trigrams(q) => format!(
+            "EXISTS (SELECT 1 FROM guest_search gs WHERE gs.guest_search MATCH {} AND gs.rowid = cv.rowid)",
+            guest_match(n, org)
+        ),
         _ => format!("({})", guest_like(backend, "cv", n)),
     }
 }
@@ -341,19 +351,32 @@ fn estimated_rows(line: &str) -> Option<i64> {
     rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
-/// The conversations whose guest's number or name holds the text typed, case and accents aside:
-/// through a trigram index (migration 0023: SQLite's FTS5 table of the guests, PostgreSQL's
-/// indexes over the folded number and name, which serve its `LIKE`). SQLite's trigrams need three
-/// characters: a shorter text is found by `LIKE` (case aside, accents as typed). `$n` is
+/// The conversations of the organization `$org` whose guest's number or name holds the text typed,
+/// case and accents aside: through a trigram index (migrations 0023 and 0040: SQLite's FTS5 table
+/// of the guests, keyed by organization; PostgreSQL's indexes over the folded number and name,
+/// which serve its `LIKE`). SQLite's trigrams need three characters: a shorter text is found by
+/// `LIKE` along the organization's conversations (case aside, accents as typed). `$n` is
 /// [`guest_query`]'s text.
-fn guest_ids(backend: Backend, q: &str, n: usize) -> String {
+fn guest_ids(backend: Backend, q: &str, n: usize, org: usize) -> String {
     match backend {
         Backend::Sqlite if trigrams(q) => format!(
             "SELECT g.id FROM conversations g WHERE g.rowid IN \
-             (SELECT rowid FROM guest_search WHERE guest_search MATCH ${n})"
+             (SELECT rowid FROM guest_search WHERE guest_search MATCH {})",
+            guest_match(n, org)
         ),
-        _ => format!("SELECT g.id FROM conversations g WHERE {}", guest_like(backend, "g", n)),
+        _ => format!("SELECT g.id FROM conversations g WHERE g.org_id = ${org} AND ({})", guest_like(backend, "g", n)),
     }
+}
+
+/// SQLite's query of its index of guests for [`guest_query`]'s phrase `$n` in the numbers and names
+/// of the organization `$org`'s guests: its mark (migration 0040) and the phrase. (An organization
+/// that does not exist reads the mark of the conversations without one: none, as each has a
+/// number of a connector of one.)
+fn guest_match(n: usize, org: usize) -> String {
+    format!(
+        "('organization : \"' || COALESCE((SELECT {GUEST_ORGANIZATION} FROM organizations o WHERE o.id = ${org}), \
+         char(983040, 983040, 983040)) || '\" AND {{address name}} : ' || ${n})"
+    )
 }
 
 /// Whether SQLite's trigram index can find `q`.
@@ -423,7 +446,7 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
         // The guest's number or name (a part of either), or the words in the messages' text or in
         // a voice note's transcript: the few conversations found are looked up by id.
         args.push(guest_query(backend, &q));
-        let guests = guest_ids(backend, &q, args.len());
+        let guests = guest_ids(backend, &q, args.len(), 1);
         let words = search_words(&q);
         // The conversations found, looked up by id. PostgreSQL is given them as an array, which it
         // reads once and looks each up by its key: as an `IN` list its planner took the found to be
@@ -434,7 +457,7 @@ fn scope(me: &Me, filter: &InboxFilter, backend: Backend, plan: &Plan) -> (Strin
             Backend::Postgres => format!(" AND cv.id = ANY(ARRAY({ids}))"),
         };
         // Each guest matched as it is read, where a gather would collect too many.
-        let guests_in_row = matches!(plan, Plan::WalkGuests(_)).then(|| guest_in_row(backend, &q, args.len()));
+        let guests_in_row = matches!(plan, Plan::WalkGuests(_)).then(|| guest_in_row(backend, &q, args.len(), 1));
         if words.is_empty() {
             match &guests_in_row {
                 // The never-true alternative as in a walk with words (below).
@@ -690,14 +713,15 @@ mod tests {
             .await
             .unwrap();
         }
-        // Indexed as the indexer does (here at once).
-        sqlx::query(
-            "INSERT INTO guest_search (rowid, address, name) \
-             SELECT rowid, guest_address, COALESCE(guest_name, '') FROM conversations",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        // Of the organization (the trigger found none for their number), indexed as the indexer does.
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ('o', 'O', 0)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE conversations SET org_id = 'o'").execute(&mut conn).await.unwrap();
+        for statement in super::super::search::index_queued(100) {
+            statement.run(&mut conn).await.unwrap();
+        }
         let walked = |walk: Walk| Plan::WalkGuests(walk);
         assert_eq!(planned(&mut conn, "+1555", 3).await, walked(Walk::Gathered), "three guests' numbers");
         assert_eq!(planned(&mut conn, "+1555", 4).await, Plan::Gather);
@@ -803,6 +827,85 @@ mod tests {
             assert!(found(&mut conn, "busy", q).await.is_empty(), "{q:?} is a connector's id, not a word");
             assert_eq!(planned(&mut conn, "quiet", q).await, Plan::Gather, "{q:?}");
         }
+    }
+
+    /// A search counts only its own organization's guests: an organization few of whose guests'
+    /// numbers hold a text gathers them, however many of another's do (a walk would read every one
+    /// of its conversations looking for them), and one many of whose guests' do walks; a text too
+    /// short for the index's trigrams the same. What either finds is its own guests.
+    #[tokio::test]
+    async fn a_guest_search_counts_only_its_own_organizations_guests() {
+        let mut conn = migrated().await;
+        for org in ["quiet", "busy"] {
+            sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $1, 0)")
+                .bind(org)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        let guests = [
+            ("quiet", "+15550000001", "Ana"),
+            ("quiet", "+442071234567", "Zoé"),
+            ("busy", "+15550000002", "Ana Lima"),
+            ("busy", "+15550000003", "Ben"),
+            ("busy", "+15550000004", "Zoe"),
+            ("busy", "+15550000005", ""),
+        ];
+        for (i, (org, guest, name)) in guests.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO conversations (id, number_id, guest_address, guest_name, created_at, last_activity_at) \
+                 VALUES ($1, 'n', $2, $3, 0, 0)",
+            )
+            .bind(format!("c{i}"))
+            .bind(*guest)
+            .bind(*name)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            // (Its number's organization is none here: the trigger left it empty.)
+            sqlx::query("UPDATE conversations SET org_id = $1 WHERE id = $2")
+                .bind(*org)
+                .bind(format!("c{i}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        // Indexed as the indexer does (the conversations' inserts queued them).
+        for statement in super::super::search::index_queued(100) {
+            statement.run(&mut conn).await.unwrap();
+        }
+        async fn planned(conn: &mut sqlx::AnyConnection, org: &str, q: &str) -> Plan {
+            let filter = InboxFilter { q: q.into(), ..Default::default() };
+            plan(conn, Backend::Sqlite, org, &filter, 3, 3).await.unwrap()
+        }
+        assert_eq!(planned(&mut conn, "quiet", "+1555").await, Plan::Gather, "one of its guests, of four");
+        assert_eq!(planned(&mut conn, "busy", "+1555").await, Plan::WalkGuests(Walk::Gathered));
+        assert_eq!(planned(&mut conn, "quiet", "55").await, Plan::Gather, "too short for trigrams");
+        assert_eq!(planned(&mut conn, "busy", "55").await, Plan::WalkGuests(Walk::Gathered));
+        assert_eq!(planned(&mut conn, "quiet", "ana").await, Plan::Gather);
+        // What the index gives each organization.
+        async fn found(conn: &mut sqlx::AnyConnection, org: &str, q: &str) -> Vec<String> {
+            let sql = format!("SELECT * FROM ({}) AS found ORDER BY 1", super::guest_ids(Backend::Sqlite, q, 1, 2));
+            let query = super::guest_query(Backend::Sqlite, q);
+            sqlx::query_scalar(&sql).bind(query).bind(org).fetch_all(conn).await.unwrap()
+        }
+        assert_eq!(found(&mut conn, "quiet", "+1555").await, ["c0"]);
+        assert_eq!(found(&mut conn, "busy", "+1555").await, ["c2", "c3", "c4", "c5"]);
+        assert_eq!(found(&mut conn, "quiet", "zoe").await, ["c1"], "accents aside");
+        assert_eq!(found(&mut conn, "busy", "ZOÉ").await, ["c4"]);
+        assert_eq!(found(&mut conn, "busy", "ana").await, ["c2"]);
+        assert_eq!(found(&mut conn, "quiet", "44").await, ["c1"], "too short for trigrams");
+        assert!(found(&mut conn, "busy", "+44").await.is_empty(), "another organization's guest");
+        assert!(found(&mut conn, "nobody", "+1555").await.is_empty(), "an organization without guests");
+
+        // A conversation whose number moved to another organization's connector is found by that
+        // organization's search only, once indexed again.
+        sqlx::query("UPDATE conversations SET org_id = 'busy' WHERE id = 'c1'").execute(&mut conn).await.unwrap();
+        for statement in super::super::search::index_queued(100) {
+            statement.run(&mut conn).await.unwrap();
+        }
+        assert!(found(&mut conn, "quiet", "zoe").await.is_empty());
+        assert_eq!(found(&mut conn, "busy", "zoe").await, ["c1", "c4"]);
     }
 
     #[test]

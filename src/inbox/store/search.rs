@@ -11,6 +11,11 @@ const BATCH_END: &str =
 const GUEST_BATCH_END: &str = "(SELECT MAX(conversation_rowid) FROM (SELECT conversation_rowid FROM guest_queue \
                                ORDER BY conversation_rowid LIMIT $1))";
 
+/// A guest's organization as the index of guests holds it (migration 0040), from its row `o` of
+/// `organizations`: its mark three times, one trigram; U+F0000 for a conversation without one.
+pub(in crate::inbox) const GUEST_ORGANIZATION: &str = "char(COALESCE(o.search_mark, 983040), \
+    COALESCE(o.search_mark, 983040), COALESCE(o.search_mark, 983040))";
+
 /// A script that moves up to `batch` queued messages, oldest first, into the index of their text,
 /// and as many queued guests into the index of guests' numbers and names; its two selected rows
 /// are how many of each it moved. `CROSS JOIN` keeps each queue the outer loop: SQLite's planner
@@ -28,9 +33,10 @@ pub(in crate::inbox) fn index_queued(batch: i64) -> Vec<Statement> {
         Statement::new(format!("DELETE FROM search_queue WHERE message_rowid <= {BATCH_END}")).bind(batch),
         Statement::new("SELECT changes()"),
         Statement::new(format!(
-            "INSERT INTO guest_search (rowid, address, name) SELECT g.rowid, g.guest_address, \
-             COALESCE(g.guest_name, '') FROM guest_queue q CROSS JOIN conversations g \
-             ON g.rowid = q.conversation_rowid WHERE q.conversation_rowid <= {GUEST_BATCH_END}"
+            "INSERT INTO guest_search (rowid, organization, address, name) SELECT g.rowid, \
+             {GUEST_ORGANIZATION}, g.guest_address, COALESCE(g.guest_name, '') FROM guest_queue q \
+             CROSS JOIN conversations g ON g.rowid = q.conversation_rowid \
+             LEFT JOIN organizations o ON o.id = g.org_id WHERE q.conversation_rowid <= {GUEST_BATCH_END}"
         ))
         .bind(batch),
         Statement::new(format!("DELETE FROM guest_queue WHERE conversation_rowid <= {GUEST_BATCH_END}")).bind(batch),
