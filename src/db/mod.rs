@@ -479,6 +479,35 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
     matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("40P01" | "40001"))
 }
 
+/// A new, empty database on the PostgreSQL server `server_url` names (its URL ends in a database's
+/// name, which is replaced): its URL. The tests' databases, one a test.
+pub async fn fresh_postgres_database(server_url: &str) -> anyhow::Result<String> {
+    use rand::Rng;
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("sb_test_{:016x}", rand::thread_rng().gen::<u64>());
+    let mut admin = sqlx::AnyConnection::connect(server_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    let (base, _) = server_url.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("a database URL with a path"))?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// A database with every migration run, through sqlx's `Any` driver, for tests that run on both:
+/// a new PostgreSQL database when `TEST_DATABASE_URL` names a server, else SQLite in memory.
+#[cfg(test)]
+pub(crate) async fn migrated_any() -> (sqlx::AnyConnection, Backend) {
+    use sqlx::Connection;
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let url = fresh_postgres_database(&server).await.expect("TEST_DATABASE_URL reachable");
+            let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+            sqlx::migrate!("./migrations/postgres").run(&mut conn).await.unwrap();
+            (conn, Backend::Postgres)
+        }
+        _ => (migrated_in_memory_any().await, Backend::Sqlite),
+    }
+}
+
 /// A new in-memory SQLite database with every migration run, for tests that read plans on the
 /// schema ([`query_plan`]).
 #[cfg(test)]

@@ -148,12 +148,7 @@ pub fn fast_tuning() -> Tuning {
 async fn fresh_database(data_dir: &std::path::Path) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
-            sqlx::any::install_default_drivers();
-            let name = format!("sb_test_{}", random_hex(16));
-            let mut admin = sqlx::AnyConnection::connect(&server).await.expect("TEST_DATABASE_URL reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
-            let (base, _) = server.rsplit_once('/').expect("database URL with a path");
-            format!("{base}/{name}")
+            switchboard::db::fresh_postgres_database(&server).await.expect("TEST_DATABASE_URL reachable")
         }
         _ => switchboard::db::sqlite_url(data_dir),
     }
