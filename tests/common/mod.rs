@@ -31,7 +31,6 @@ use app::{
     ports::*,
 };
 use leptos::server_fn::{ContentType, Http, ServerFn};
-use sqlx::Connection;
 use switchboard::{
     config::Config,
     startup::Application,

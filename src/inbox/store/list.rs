@@ -175,11 +175,11 @@ fn typed(filter: &InboxFilter) -> String {
 
 /// How many of the organization `org_id`'s guests' numbers or names hold `q`, no further than
 /// `walk_from`: SQLite counts along its index of the guests (or, for a text too short for its
-/// trigrams, along the organization's conversations). PostgreSQL estimates them from the first
-/// [`GUEST_SAMPLE`] conversations a walk would read, when the organization has as many as
-/// `walk_from`: counting would read every match from its index first, and its planner's estimate
-/// is the organization's share of the conversations times the share of every organization's guests
-/// that hold the text (a hotel group's search for another's country code would walk).
+/// trigrams, along the organization's conversations). PostgreSQL reads the organization's first
+/// [`GUEST_SAMPLE`] conversations along its index ([`sampled`]): counting would read every match
+/// from its index first, and its planner's estimate is the organization's share of the
+/// conversations times the share of every organization's guests that hold the text (a hotel
+/// group's search for another's country code would walk).
 async fn guests_held(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
@@ -200,18 +200,7 @@ async fn guests_held(
             held.fetch_one(&mut *conn).await
         }
         Backend::Postgres => {
-            // The organization's conversations, as the planner expects them (from the statistics it
-            // keeps of the organizations' shares): written into the statement, a quote doubled;
-            // planned once, not kept among the connection's prepared statements.
-            let explain =
-                format!("EXPLAIN SELECT 1 FROM conversations WHERE org_id = '{}'", org_id.replace('\'', "''"));
-            let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
-            let conversations = estimated_rows(&top).unwrap_or(0);
-            if conversations < walk_from {
-                // Fewer than a walk needs: gathered, whatever they hold.
-                return Ok(conversations);
-            }
-            // Its newest live conversations first, as a walk reads them.
+            // The live conversations first, the most recently active first.
             let sample = format!(
                 "SELECT COUNT(*) FILTER (WHERE {}), COUNT(*) FROM (SELECT guest_address, guest_name \
                  FROM conversations WHERE org_id = $2 ORDER BY org_id DESC, state DESC, last_activity_at DESC \
@@ -220,7 +209,16 @@ async fn guests_held(
             );
             let (held, read): (i64, i64) =
                 sqlx::query_as(&sample).bind(pattern).bind(org_id).persistent(false).fetch_one(&mut *conn).await?;
-            Ok(if read < GUEST_SAMPLE { held } else { held * conversations / read })
+            if read < GUEST_SAMPLE {
+                return Ok(sampled(held, read, 0));
+            }
+            // The organization's conversations, as the planner expects them (from the statistics it
+            // keeps of the organizations' shares): written into the statement, a quote doubled;
+            // planned once, not kept among the connection's prepared statements.
+            let explain =
+                format!("EXPLAIN SELECT 1 FROM conversations WHERE org_id = '{}'", org_id.replace('\'', "''"));
+            let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
+            Ok(sampled(held, read, estimated_rows(&top).unwrap_or(0)))
         }
     }
 }
@@ -228,6 +226,18 @@ async fn guests_held(
 /// The conversations PostgreSQL reads to estimate how many of an organization's guests hold a text
 /// ([`guests_held`]): a few milliseconds; one in fifty (10,000 of 500,000) is 20 of them.
 const GUEST_SAMPLE: i64 = 1_000;
+
+/// How many of an organization's `conversations` (as the planner expects them) hold a text, when
+/// `held` of the `read` first did: all of them, if that was fewer than [`GUEST_SAMPLE`]; else as
+/// many in each of the rest, of no fewer than were read (an organization the statistics have not
+/// seen yet, or have seen smaller, is expected to hold a row or two).
+fn sampled(held: i64, read: i64, conversations: i64) -> i64 {
+    if read < GUEST_SAMPLE {
+        held
+    } else {
+        held * conversations.max(read) / read
+    }
+}
 
 /// Whether the conversation `cv`'s guest's number or name holds the text, for a walk
 /// ([`Plan::WalkGuests`]): as [`guest_ids`] finds them, asked of the one guest. `$n` is
@@ -381,7 +391,7 @@ fn guest_ids(backend: Backend, q: &str, n: usize, org: usize) -> String {
     match backend {
         Backend::Sqlite if trigrams(q) => format!(
             "SELECT g.id FROM conversations g WHERE g.rowid IN \
-             (SELECT rowid FROM guest_search WHERE guest_search MATCH {})",
+             (SELECT rowid FROM guest_search WHERE guest_search MATCH {}) AND g.org_id = ${org}",
             guest_match(n, org)
         ),
         _ => format!("SELECT g.id FROM conversations g WHERE g.org_id = ${org} AND ({})", guest_like(backend, "g", n)),
@@ -922,16 +932,24 @@ mod tests {
             }
         }
         indexed(&mut conn, backend).await;
-        async fn planned(conn: &mut sqlx::AnyConnection, backend: Backend, org: &str, q: &str) -> Plan {
+        // Walking from three guests (two, where said).
+        async fn planned_from(conn: &mut sqlx::AnyConnection, backend: Backend, org: &str, q: &str, n: i64) -> Plan {
             let filter = InboxFilter { q: q.into(), ..Default::default() };
-            plan(conn, backend, org, &filter, 3, 3).await.unwrap()
+            plan(conn, backend, org, &filter, n, n).await.unwrap()
+        }
+        async fn planned(conn: &mut sqlx::AnyConnection, backend: Backend, org: &str, q: &str) -> Plan {
+            planned_from(conn, backend, org, q, 3).await
         }
         assert_eq!(planned(&mut conn, backend, "quiet", "+1555").await, Plan::Gather, "one of its guests, of five");
         assert_eq!(planned(&mut conn, backend, "busy", "+1555").await, Plan::WalkGuests(Walk::Gathered));
         assert_eq!(planned(&mut conn, backend, "quiet", "55").await, Plan::Gather, "too short for SQLite's trigrams");
         assert_eq!(planned(&mut conn, backend, "busy", "55").await, Plan::WalkGuests(Walk::Gathered));
-        assert_eq!(planned(&mut conn, backend, "quiet", "ana").await, Plan::Gather);
-        assert_eq!(planned(&mut conn, backend, "busy", "+44").await, Plan::Gather, "another organization's guests");
+        assert_eq!(planned_from(&mut conn, backend, "quiet", "ana", 2).await, Plan::Gather, "one of two");
+        assert_eq!(
+            planned_from(&mut conn, backend, "busy", "+44", 2).await,
+            Plan::Gather,
+            "another organization's guests"
+        );
         // What the index gives each organization.
         async fn found(conn: &mut sqlx::AnyConnection, backend: Backend, org: &str, q: &str) -> Vec<String> {
             let sql = format!("SELECT * FROM ({}) AS found ORDER BY 1", super::guest_ids(backend, q, 1, 2));
@@ -953,6 +971,17 @@ mod tests {
         indexed(&mut conn, backend).await;
         assert!(found(&mut conn, backend, "quiet", "zoe").await.is_empty());
         assert_eq!(found(&mut conn, backend, "busy", "zoe").await, ["c1", "c5"]);
+    }
+
+    /// PostgreSQL's estimate of an organization's guests holding a text, from the first thousand of
+    /// its conversations: all of them when it has fewer; else in proportion, of at least as many
+    /// as were read, whatever the statistics expect.
+    #[test]
+    fn a_sample_of_the_first_conversations_says_how_many_hold_a_text() {
+        assert_eq!(super::sampled(3, 4, 0), 3, "every one of its conversations read");
+        assert_eq!(super::sampled(20, 1_000, 500_000), 10_000);
+        assert_eq!(super::sampled(0, 1_000, 500_000), 0);
+        assert_eq!(super::sampled(1_000, 1_000, 1), 1_000, "an organization the statistics have not seen");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The queues of messages and guests waiting for SQLite's full-text indexes (migrations 0020 and
-//! 0023).
+//! 0023; the guests' index holds their organization since 0040).
 
 use crate::db::Statement;
 
