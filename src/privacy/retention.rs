@@ -108,14 +108,14 @@ fn placeholders(first: usize, n: usize) -> String {
 
 /// Deletes up to `limit` messages older than `cutoff` from these conversations (with their
 /// media and the execution records as old), and the conversations quiet since that have none
-/// left. Returns the messages deleted, how many conversations they were of, and the media files
-/// to remove.
+/// left. Returns the messages deleted, how many conversations they were of, the conversations
+/// deleted, and the media files to remove.
 async fn delete_batch(
     state: &AppState,
     conversations: &[String],
     cutoff: i64,
     limit: usize,
-) -> sqlx::Result<(usize, usize, Vec<String>)> {
+) -> sqlx::Result<(usize, usize, u64, Vec<String>)> {
     let db = &state.db;
     crate::db::retrying(|| async move {
         let mut tx = db.begin_write().await?;
@@ -161,9 +161,9 @@ async fn delete_batch(
         for id in conversations {
             q = q.bind(id);
         }
-        q.execute(&mut *tx).await?;
+        let gone = q.execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
-        Ok((messages.len(), touched.len(), media))
+        Ok((messages.len(), touched.len(), gone, media))
     })
     .await
 }
@@ -234,18 +234,19 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 let (chunk, tail) = rest.split_at(pace.conversations().min(rest.len()));
                 rest = tail;
                 let started = std::time::Instant::now();
-                let (n, touched, media) = delete_batch(state, chunk, cutoff, pace.batch).await?;
+                let (n, touched, gone, media) = delete_batch(state, chunk, cutoff, pace.batch).await?;
                 let took = started.elapsed();
                 state.media.discard(&media).await;
                 deleted += n;
-                progress |= n > 0;
+                progress |= n > 0 || gone > 0;
                 for id in chunk {
                     state.events.changed(id);
                 }
                 tokio::time::sleep(pace.record(n, touched, took)).await;
             }
             if !progress {
-                // Quiet conversations with no old message left (gone meanwhile): nothing more to do.
+                // Candidates with nothing to delete (a quiet conversation holding messages newer
+                // than its last activity says): the next round would find them again.
                 break;
             }
         }

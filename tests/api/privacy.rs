@@ -4,7 +4,7 @@
 
 use crate::{
     access::{code_for, policy, say},
-    common::{eventually, spawn_app, TestApp, TOKEN},
+    common::{eventually, spawn_app, spawn_app_tuned, TestApp, TOKEN},
 };
 use app::{
     ports::*,
@@ -536,6 +536,43 @@ async fn retention_deletes_what_is_older_with_its_media_and_nothing_newer() {
             ("Retention period changed", "Agent concierge", "Kept for 60 days."),
         ]
     );
+}
+
+/// One pass of the retention job reaches every conversation it has something to delete from: a
+/// round of quiet conversations with no message left (deleted, but no message with them) does not
+/// end the pass before the others, which waited for the next (a minute later by default).
+#[tokio::test]
+async fn one_retention_pass_reaches_every_old_conversation_however_many_are_empty() {
+    use app::privacy::api::SetRetention;
+    // The job's own passes an hour apart: this test runs one.
+    let app = spawn_app_tuned(|_| {}, |t| t.retention_sweep = std::time::Duration::from_secs(3_600)).await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    say(&app, ANA, "Hello").await;
+    eventually("the reply", || async { (messages_of(&app, ANA).await.len() == 2).then_some(()) }).await;
+    age(&app, ANA, 40).await;
+    // More conversations than a round takes (50), quiet for 40 days, with no message left.
+    let pool = &app.state.db.pool;
+    let (number,): (String,) = sqlx::query_as("SELECT number_id FROM conversations").fetch_one(pool).await.unwrap();
+    let old = switchboard::now_ms() - 40 * 86_400_000;
+    for i in 0..120 {
+        sqlx::query(
+            "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(switchboard::new_id())
+        .bind(&number)
+        .bind(format!("whatsapp:+1555020{i:04}"))
+        .bind(old)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    app.ui(&admin, SetRetention { agent_id: String::new(), days: "30".into() }).await.unwrap();
+    let deleted = switchboard::privacy::retention::sweep(&app.state).await.unwrap();
+    assert_eq!(deleted, 2, "Ana's message and its reply");
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM conversations").fetch_one(pool).await.unwrap();
+    assert_eq!(left, 0, "every old conversation is gone after one pass");
 }
 
 /// A guest forgotten while their image is still downloading: the file the download writes
