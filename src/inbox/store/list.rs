@@ -175,11 +175,13 @@ fn typed(filter: &InboxFilter) -> String {
 
 /// How many of the organization `org_id`'s guests' numbers or names hold `q`, no further than
 /// `walk_from`: SQLite counts along its index of the guests (or, for a text too short for its
-/// trigrams, along the organization's conversations). PostgreSQL reads the organization's first
-/// [`GUEST_SAMPLE`] conversations along its index ([`sampled`]): counting would read every match
-/// from its index first, and its planner's estimate is the organization's share of the
-/// conversations times the share of every organization's guests that hold the text (a hotel
-/// group's search for another's country code would walk).
+/// trigrams, along the organization's conversations). PostgreSQL's planner estimates how many of
+/// every organization's guests hold it (from the statistics it keeps of the folded numbers and
+/// names; counting would read every match from its index first); when that is at least
+/// `walk_from`, the organization's first [`GUEST_SAMPLE`] conversations along its index say how
+/// many of its own do ([`sampled`]). (Asked of the organization's, the planner multiplies its
+/// share of the conversations by the share of every organization's guests that hold the text: a
+/// hotel group's search for another's country code would walk.)
 async fn guests_held(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
@@ -200,7 +202,19 @@ async fn guests_held(
             held.fetch_one(&mut *conn).await
         }
         Backend::Postgres => {
-            // The live conversations first, the most recently active first.
+            // Written into the statement, a quote doubled; planned once, not kept among the
+            // connection's prepared statements.
+            let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+            let explain = format!(
+                "EXPLAIN SELECT 1 FROM conversations g WHERE {}",
+                guest_like(backend, "g", 1).replace("$1", &literal(&pattern))
+            );
+            let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
+            let everyone = estimated_rows(&top).unwrap_or(0);
+            if everyone < walk_from {
+                return Ok(everyone);
+            }
+            // The live conversations first, the most recently active first (a few milliseconds).
             let sample = format!(
                 "SELECT COUNT(*) FILTER (WHERE {}), COUNT(*) FROM (SELECT guest_address, guest_name \
                  FROM conversations WHERE org_id = $2 ORDER BY org_id DESC, state DESC, last_activity_at DESC \
@@ -213,10 +227,8 @@ async fn guests_held(
                 return Ok(sampled(held, read, 0));
             }
             // The organization's conversations, as the planner expects them (from the statistics it
-            // keeps of the organizations' shares): written into the statement, a quote doubled;
-            // planned once, not kept among the connection's prepared statements.
-            let explain =
-                format!("EXPLAIN SELECT 1 FROM conversations WHERE org_id = '{}'", org_id.replace('\'', "''"));
+            // keeps of the organizations' shares).
+            let explain = format!("EXPLAIN SELECT 1 FROM conversations WHERE org_id = {}", literal(org_id));
             let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
             Ok(sampled(held, read, estimated_rows(&top).unwrap_or(0)))
         }
@@ -903,15 +915,24 @@ mod tests {
             ("busy", "+15550000004", "Zoe"),
             ("busy", "+15550000005", ""),
         ];
-        for (i, (org, guest, name)) in guests.iter().enumerate() {
+        // And 120 more of the busy organization's, so that a walk from 100 guests has a side to
+        // take (and PostgreSQL's statistics have enough of them to go by).
+        let more: Vec<(String, String, String)> =
+            (0..120).map(|i| (format!("b{i:03}"), format!("+15557{i:06}"), format!("Guest {i}"))).collect();
+        let all = guests
+            .iter()
+            .enumerate()
+            .map(|(i, (org, guest, name))| (format!("c{i}"), *org, guest.to_string(), name.to_string()))
+            .chain(more.into_iter().map(|(id, guest, name)| (id, "busy", guest, name)));
+        for (i, (id, org, guest, name)) in all.enumerate() {
             sqlx::query(
                 "INSERT INTO conversations (id, number_id, guest_address, guest_name, created_at, last_activity_at) \
                  VALUES ($1, $2, $3, $4, 0, $5)",
             )
-            .bind(format!("c{i}"))
-            .bind(*org)
-            .bind(*guest)
-            .bind(*name)
+            .bind(id)
+            .bind(org)
+            .bind(guest)
+            .bind(name)
             .bind(i as i64)
             .execute(&mut conn)
             .await
@@ -921,7 +942,7 @@ mod tests {
             match backend {
                 // As the indexer does (the conversations' inserts queued them).
                 Backend::Sqlite => {
-                    for statement in super::super::search::index_queued(100) {
+                    for statement in super::super::search::index_queued(1_000) {
                         statement.run(&mut *conn).await.unwrap();
                     }
                 }
@@ -932,15 +953,15 @@ mod tests {
             }
         }
         indexed(&mut conn, backend).await;
-        // Walking from three guests (two, where said).
+        // Walking from 100 guests (two, where said).
         async fn planned_from(conn: &mut sqlx::AnyConnection, backend: Backend, org: &str, q: &str, n: i64) -> Plan {
             let filter = InboxFilter { q: q.into(), ..Default::default() };
             plan(conn, backend, org, &filter, n, n).await.unwrap()
         }
         async fn planned(conn: &mut sqlx::AnyConnection, backend: Backend, org: &str, q: &str) -> Plan {
-            planned_from(conn, backend, org, q, 3).await
+            planned_from(conn, backend, org, q, 100).await
         }
-        assert_eq!(planned(&mut conn, backend, "quiet", "+1555").await, Plan::Gather, "one of its guests, of five");
+        assert_eq!(planned(&mut conn, backend, "quiet", "+1555").await, Plan::Gather, "one of its guests, of 125");
         assert_eq!(planned(&mut conn, backend, "busy", "+1555").await, Plan::WalkGuests(Walk::Gathered));
         assert_eq!(planned(&mut conn, backend, "quiet", "55").await, Plan::Gather, "too short for SQLite's trigrams");
         assert_eq!(planned(&mut conn, backend, "busy", "55").await, Plan::WalkGuests(Walk::Gathered));
@@ -957,7 +978,9 @@ mod tests {
             sqlx::query_scalar(&sql).bind(query).bind(org).fetch_all(conn).await.unwrap()
         }
         assert_eq!(found(&mut conn, backend, "quiet", "+1555").await, ["c0"]);
-        assert_eq!(found(&mut conn, backend, "busy", "+1555").await, ["c3", "c4", "c5", "c6"]);
+        let busy = found(&mut conn, backend, "busy", "+1555").await;
+        assert_eq!(busy.len(), 124);
+        assert!(["c3", "c4", "c5", "c6"].iter().all(|c| busy.contains(&c.to_string())) && !busy.contains(&"c0".into()));
         assert_eq!(found(&mut conn, backend, "quiet", "zoe").await, ["c1"], "accents aside");
         assert_eq!(found(&mut conn, backend, "busy", "ZOÉ").await, ["c5"]);
         assert_eq!(found(&mut conn, backend, "busy", "ana").await, ["c3"]);
