@@ -8,7 +8,8 @@
 //! of them spread over the last two weeks by default; with more messages, over proportionally
 //! more days (at most a year), so the last two weeks hold about 100,000 — and times the inbox's pages, filters and searches, a conversation's
 //! page and the dashboard, as the server functions run them. Two more organizations share the
-//! instance: a small hotel (50 conversations) and a shop (5,000, in words of its own). SQLite by default; PostgreSQL when
+//! instance: a small hotel (50 conversations), a shop (5,000, in words of its own) and a hotel group
+//! (12,000, its guests' numbers of another country). SQLite by default; PostgreSQL when
 //! `BENCH_DATABASE_URL` names a fresh database. `BENCH_KEEP=1` keeps the SQLite database afterwards.
 //! `BENCH_REUSE=1` with `BENCH_DATABASE_URL` times the views again on a PostgreSQL database an
 //! earlier run seeded (ten million messages take an hour to write), without its export.
@@ -79,6 +80,7 @@ async fn seed(
     conversations: usize,
     days: i64,
     words: &[&str],
+    country: &str,
 ) {
     let now = switchboard::now_ms();
     let mut c = 0;
@@ -87,7 +89,7 @@ async fn seed(
         for _ in 0..250.min(conversations - c) {
             let (number_id, connector_id, whatsapp) = &numbers[c % numbers.len()];
             let id = switchboard::new_id();
-            let phone = format!("+1555{:07}", c);
+            let phone = format!("{country}{:07}", c);
             let guest = if *whatsapp { format!("whatsapp:{phone}") } else { phone.clone() };
             // Activity spread over the last `days` days; a fifth of the conversations ended.
             let last = now - (c as i64 * 241_903) % (days * DAY_MS);
@@ -144,15 +146,26 @@ const SMALL: usize = 50;
 /// The conversations of the third organization, a shop.
 const QUIET: usize = 5_000;
 
+/// The conversations of the fourth organization, a hotel group in London, whose guests' numbers
+/// begin [`LONDON`] (the others', +1555): more than a search walks for (`Tuning::guest_walk_from`).
+const GROUP: usize = 12_000;
+
+/// The start of the hotel group's guests' numbers: a number no message's words begin either (a
+/// search also reads the messages, whose words include their guest's number in the list, "guest
+/// 4321", up to 500,000).
+const LONDON: &str = "+4420795";
+
 /// Another organization (`<name>@example.com`, lower-cased), with `conversations` of its own spread
-/// over the same days as the first's, its guests' messages each holding one of `words`, seeded once
-/// (a run that reuses the database finds it: then `false`).
+/// over the same days as the first's, its guests' messages each holding one of `words`, their
+/// numbers beginning with `country`, seeded once (a run that reuses the database finds it: then
+/// `false`).
 async fn organization(
     state: &AppState,
     account: &SeedAccount,
     name: &str,
     conversations: usize,
     words: &[&str],
+    country: &str,
 ) -> (Me, bool) {
     let email = format!("{}@example.com", name.to_lowercase());
     let password = format!("{} password", name.to_lowercase());
@@ -174,7 +187,7 @@ async fn organization(
     let (before,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM conversations").fetch_one(&state.db.pool).await.unwrap();
     let numbers = [(rows[0].id.clone(), connector.id.clone(), true)];
-    seed(state, &agent.id, &numbers, conversations, days(before as usize * PER_CONVERSATION), words).await;
+    seed(state, &agent.id, &numbers, conversations, days(before as usize * PER_CONVERSATION), words, country).await;
     (me, true)
 }
 
@@ -182,7 +195,7 @@ async fn organization(
 /// messages, halfway down its list, asks about towels, which the first's messages hold in one of
 /// eight (the first's search for them walks from 80,000 messages on, `Tuning::search_walk_from`).
 async fn quiet_organization(state: &AppState, account: &SeedAccount) -> Me {
-    let (me, created) = organization(state, account, "Quiet", QUIET, &SHOP).await;
+    let (me, created) = organization(state, account, "Quiet", QUIET, &SHOP, "+1555").await;
     if !created {
         return me;
     }
@@ -225,8 +238,8 @@ async fn main() {
         services: vec![],
         sandbox_keyword: None,
     };
-    // The other organizations' Twilio accounts, each with a WhatsApp number: a small hotel and a
-    // shop on the same instance.
+    // The other organizations' Twilio accounts, each with a WhatsApp number: a small hotel, a shop
+    // and a hotel group on the same instance.
     let other = |n: u8, name: &str| SeedAccount {
         sid: format!("AC{n:032}"),
         auth_token: format!("{n:032}"),
@@ -234,9 +247,9 @@ async fn main() {
         numbers: vec![number(&format!("+141555504{n:02}"), true, false)],
         ..account.clone()
     };
-    let (small_account, quiet_account) = (other(2, "Small"), other(3, "Quiet"));
+    let (small_account, quiet_account, group_account) = (other(2, "Small"), other(3, "Quiet"), other(4, "Group"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let accounts = vec![account.clone(), small_account.clone(), quiet_account.clone()];
+    let accounts = vec![account.clone(), small_account.clone(), quiet_account.clone(), group_account.clone()];
     let sim = twilio_sim::start(listener, Seed { accounts }, Options::default(), None).await.unwrap();
     let data = std::env::temp_dir().join(format!("switchboard-inbox-bench-{}", switchboard::new_id()));
     let mut config = Config::for_data_dir(data.clone());
@@ -265,10 +278,13 @@ async fn main() {
              (before the shop's, if this run seeds them)\n",
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         );
-        let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await.0;
+        let small = organization(&state, &small_account, "Small", SMALL, &HOTEL, "+1555").await.0;
         let quiet = quiet_organization(&state, &quiet_account).await;
+        let group = organization(&state, &group_account, "Group", GROUP, &HOTEL, LONDON).await.0;
         switchboard::inbox::lifecycle::fold_totals(&state).await.unwrap();
-        views(app, state, me, [small, quiet], agent.id, messages, false).await;
+        // The statistics of the organizations this run seeded, as autovacuum gathers them.
+        sqlx::query("ANALYZE conversations").execute(&state.db.pool).await.unwrap();
+        views(app, state, me, [small, quiet, group], agent.id, messages, false).await;
         let _ = std::fs::remove_dir_all(&data);
         return;
     }
@@ -295,9 +311,10 @@ async fn main() {
     let wanted = messages();
     let (conversations, days) = (wanted / PER_CONVERSATION, days(wanted));
     let seeding = Instant::now();
-    seed(&state, &agent.id, &numbers, conversations, days, &HOTEL).await;
-    let small = organization(&state, &small_account, "Small", SMALL, &HOTEL).await.0;
+    seed(&state, &agent.id, &numbers, conversations, days, &HOTEL, "+1555").await;
+    let small = organization(&state, &small_account, "Small", SMALL, &HOTEL, "+1555").await.0;
     let quiet = quiet_organization(&state, &quiet_account).await;
+    let group = organization(&state, &group_account, "Group", GROUP, &HOTEL, LONDON).await.0;
     let written = seeding.elapsed().as_secs_f64();
     // The text goes into the search index after the writes, in batches (SQLite), as the indexer does.
     let indexing = Instant::now();
@@ -322,13 +339,13 @@ async fn main() {
     }
     println!(
         "Inbox benchmark ({backend}, {} cores): {messages} messages, the first organization's {wanted} in \
-         {conversations} conversations over {days} days (a small one's {SMALL} and a shop's {QUIET} conversations \
-         beside them), \
+         {conversations} conversations over {days} days (a small one's {SMALL}, a shop's {QUIET} and a hotel \
+         group's {GROUP} conversations beside them), \
          written in {written:.1} s, {indexed} messages and guests indexed for search afterwards in {indexing:.1} s, \
          their segments merged in {merges} steps and {merging:.1} s\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    views(app, state, me, [small, quiet], agent.id, messages, true).await;
+    views(app, state, me, [small, quiet, group], agent.id, messages, true).await;
     if std::env::var_os("BENCH_KEEP").is_some() {
         // To read a plan on the same data afterwards (`sqlite3 <folder>/switchboard.db`).
         println!("\nthe database is kept in {}", data.display());
@@ -343,7 +360,7 @@ async fn views(
     app: Application,
     state: AppState,
     me: Me,
-    [small, quiet]: [Me; 2],
+    [small, quiet, group]: [Me; 3],
     agent_id: String,
     messages: i64,
     export: bool,
@@ -440,6 +457,26 @@ async fn views(
             let state = state.clone();
             let quiet = quiet.clone();
             async move { state.inbox(&quiet, InboxFilter { q: "towels".into(), ..Default::default() }).await.unwrap() }
+        })
+        .await,
+    )
+    .await;
+    // The hotel group's guests' numbers begin with LONDON, and none of the first organization's do:
+    // each finds its own.
+    let london = || InboxFilter { q: LONDON.into(), ..Default::default() };
+    assert!(state.inbox(&me, london()).await.unwrap().rows.is_empty(), "none of the first's guests");
+    assert_eq!(state.inbox(&group, london()).await.unwrap().rows.len(), 25, "a page of the group's");
+    row(
+        &format!("the first organization's search for the start of a fourth's {GROUP} guests' numbers ({LONDON})"),
+        time(runs, inbox(london())).await,
+    )
+    .await;
+    row(
+        "the fourth's search for it",
+        time(runs, || {
+            let state = state.clone();
+            let group = group.clone();
+            async move { state.inbox(&group, london()).await.unwrap() }
         })
         .await,
     )
