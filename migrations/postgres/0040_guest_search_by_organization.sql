@@ -17,3 +17,12 @@ CREATE INDEX conversations_org_guest_name_trgm
     ON conversations USING gin (org_id, switchboard_fold(COALESCE(guest_name, '')) gin_trgm_ops);
 DROP INDEX conversations_guest_address_trgm;
 DROP INDEX conversations_guest_name_trgm;
+
+-- Whether a search walks is decided from the planner's estimate of how many guests' numbers or
+-- names hold the text (src/inbox/store/list.rs), which it reads from the values it keeps of the
+-- folded numbers and names: a hundred by default, between which a text a fiftieth of the guests
+-- hold may fall and be taken for a handful. Ten times as many (on 517,000 conversations the
+-- estimate of "guest 123", held by 1,133 guests, went from 103 to 1,087; `ANALYZE` takes 7 s).
+ALTER INDEX conversations_org_guest_address_trgm ALTER COLUMN 2 SET STATISTICS 1000;
+ALTER INDEX conversations_org_guest_name_trgm ALTER COLUMN 2 SET STATISTICS 1000;
+ANALYZE conversations;

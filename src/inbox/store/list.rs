@@ -904,8 +904,7 @@ mod tests {
             .await
             .unwrap();
         }
-        // Each organization has as many conversations as a walk needs (three, here), so that
-        // PostgreSQL estimates what they hold.
+        // Three of the quiet organization's guests and four of the busy one's (120 more below).
         let guests = [
             ("quiet", "+15550000001", "Ana"),
             ("quiet", "+442071234567", "Zoé"),
