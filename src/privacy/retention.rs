@@ -106,16 +106,22 @@ fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// What one of the job's transactions deleted.
+struct Deleted {
+    /// Messages.
+    messages: usize,
+    /// The conversations those messages were of.
+    touched: usize,
+    /// Conversations (quiet since the cutoff, with no message left).
+    conversations: u64,
+    /// The media files to remove.
+    media: Vec<String>,
+}
+
 /// Deletes up to `limit` messages older than `cutoff` from these conversations (with their
 /// media and the execution records as old), and the conversations quiet since that have none
-/// left. Returns the messages deleted, how many conversations they were of, the conversations
-/// deleted, and the media files to remove.
-async fn delete_batch(
-    state: &AppState,
-    conversations: &[String],
-    cutoff: i64,
-    limit: usize,
-) -> sqlx::Result<(usize, usize, u64, Vec<String>)> {
+/// left.
+async fn delete_batch(state: &AppState, conversations: &[String], cutoff: i64, limit: usize) -> sqlx::Result<Deleted> {
     let db = &state.db;
     crate::db::retrying(|| async move {
         let mut tx = db.begin_write().await?;
@@ -163,7 +169,7 @@ async fn delete_batch(
         }
         let gone = q.execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
-        Ok((messages.len(), touched.len(), gone, media))
+        Ok(Deleted { messages: messages.len(), touched: touched.len(), conversations: gone, media })
     })
     .await
 }
@@ -234,15 +240,15 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 let (chunk, tail) = rest.split_at(pace.conversations().min(rest.len()));
                 rest = tail;
                 let started = std::time::Instant::now();
-                let (n, touched, gone, media) = delete_batch(state, chunk, cutoff, pace.batch).await?;
+                let done = delete_batch(state, chunk, cutoff, pace.batch).await?;
                 let took = started.elapsed();
-                state.media.discard(&media).await;
-                deleted += n;
-                progress |= n > 0 || gone > 0;
+                state.media.discard(&done.media).await;
+                deleted += done.messages;
+                progress |= done.messages > 0 || done.conversations > 0;
                 for id in chunk {
                     state.events.changed(id);
                 }
-                tokio::time::sleep(pace.record(n, touched, took)).await;
+                tokio::time::sleep(pace.record(done.messages, done.touched, took)).await;
             }
             if !progress {
                 // Candidates with nothing to delete (a quiet conversation holding messages newer
