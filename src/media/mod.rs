@@ -354,7 +354,7 @@ async fn outbound_file(
 ) -> Response {
     match linked(&state, &id, &link, "outbound", &format!("{id}.{}", link.expires)).await {
         Ok((content_type, _, bytes)) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -366,7 +366,7 @@ async fn inbound_file(
 ) -> Response {
     match linked(&state, &id, &link, "inbound", &format!("in.{id}.{}", link.expires)).await {
         Ok((content_type, name, bytes)) => served(content_type, &name, bytes),
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -378,9 +378,9 @@ async fn linked(
     link: &Link,
     direction: &str,
     signed: &str,
-) -> Result<(String, String, Vec<u8>), Response> {
+) -> Result<(String, String, Vec<u8>), (StatusCode, &'static str)> {
     if link.expires < now_ms() / 1000 || !state.secrets.verify_link(signed, &link.signature) {
-        return Err((StatusCode::FORBIDDEN, "this link is not valid (or no longer)").into_response());
+        return Err((StatusCode::FORBIDDEN, "this link is not valid (or no longer)"));
     }
     let row: Option<(String, String, i64)> = sqlx::query_as(
         "SELECT md.content_type, md.url, md.position FROM media md JOIN messages m ON m.id = md.message_id \
@@ -391,11 +391,11 @@ async fn linked(
     .fetch_optional(&state.db.pool)
     .await
     .unwrap_or(None);
-    let Some((content_type, url, position)) = row else { return Err(StatusCode::NOT_FOUND.into_response()) };
+    let Some((content_type, url, position)) = row else { return Err((StatusCode::NOT_FOUND, "no such file")) };
     let name = file_name(&url, &content_type, position);
     match state.media.load(&state.db, id).await {
         Some(bytes) => Ok((content_type, name, bytes)),
-        None => Err(StatusCode::NOT_FOUND.into_response()),
+        None => Err((StatusCode::NOT_FOUND, "no such file")),
     }
 }
 

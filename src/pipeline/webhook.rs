@@ -40,8 +40,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn reject(status: StatusCode, message: &'static str) -> Response {
-    (status, message).into_response()
+/// A webhook request refused: its status and a word on why (as plain text).
+struct Refused(StatusCode, &'static str);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
 }
 
 /// Finds the connector, checks the request's form and signature, and returns its parameters.
@@ -51,22 +56,22 @@ async fn authenticate(
     url: String,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(Arc<HookConnector>, Params), Response> {
+) -> Result<(Arc<HookConnector>, Params), Refused> {
     if !crate::connectors::account::is_webhook_key(key) {
-        return Err(reject(StatusCode::NOT_FOUND, "unknown webhook"));
+        return Err(Refused(StatusCode::NOT_FOUND, "unknown webhook"));
     }
     let connector = state.hooks.connector(&state.db, &state.secrets, key).await.map_err(|e| {
         tracing::error!(error = %e, "webhook: cannot look up the connector");
-        reject(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        Refused(StatusCode::SERVICE_UNAVAILABLE, "try again")
     })?;
     let Some(connector) = connector else {
-        return Err(reject(StatusCode::NOT_FOUND, "unknown webhook"));
+        return Err(Refused(StatusCode::NOT_FOUND, "unknown webhook"));
     };
     let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
     });
     if !form {
-        return Err(reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"));
+        return Err(Refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"));
     }
     let params: Params = url::form_urlencoded::parse(body).into_owned().collect();
     let algorithm = Algorithm::from_settings_header(
@@ -83,12 +88,12 @@ async fn authenticate(
     if !valid {
         tracing::warn!(connector_id = %connector.id, signature_present = signature.is_some(), "webhook: signature check failed");
         state.rejections.note(&connector.id, "bad_signature");
-        return Err(reject(StatusCode::FORBIDDEN, "invalid signature"));
+        return Err(Refused(StatusCode::FORBIDDEN, "invalid signature"));
     }
     if param(&params, "AccountSid").is_some_and(|sid| sid != connector.account_sid) {
         tracing::warn!(connector_id = %connector.id, "webhook: AccountSid does not match the connector");
         state.rejections.note(&connector.id, "wrong_account");
-        return Err(reject(StatusCode::FORBIDDEN, "wrong account"));
+        return Err(Refused(StatusCode::FORBIDDEN, "wrong account"));
     }
     Ok((connector, params))
 }
@@ -98,8 +103,8 @@ fn twiml_ack() -> Response {
 }
 
 /// What a refused webhook request counts as, by its status.
-fn refusal(response: &Response) -> &'static str {
-    match response.status() {
+fn refusal(refused: &Refused) -> &'static str {
+    match refused.0 {
         StatusCode::NOT_FOUND => "unknown_webhook",
         StatusCode::FORBIDDEN => "bad_signature",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "not_a_form",
@@ -112,7 +117,7 @@ fn refusal(response: &Response) -> &'static str {
 /// While shutting down, new webhooks are refused with 503 (Twilio retries, or uses the fallback
 /// URL); the ones already in flight are stored and acknowledged.
 fn shutting_down() -> Response {
-    ([(header::RETRY_AFTER, "1")], reject(StatusCode::SERVICE_UNAVAILABLE, "shutting down")).into_response()
+    ([(header::RETRY_AFTER, "1")], Refused(StatusCode::SERVICE_UNAVAILABLE, "shutting down")).into_response()
 }
 
 async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -123,9 +128,9 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
     let started = std::time::Instant::now();
     let (response, outcome) = match receive(&state, &key, &headers, &body).await {
         Ok(outcome) => (twiml_ack(), outcome),
-        Err(response) => {
-            let outcome = refusal(&response);
-            (response, outcome)
+        Err(refused) => {
+            let outcome = refusal(&refused);
+            (refused.into_response(), outcome)
         }
     };
     let took = started.elapsed();
@@ -136,13 +141,13 @@ async fn inbound(State(state): State<AppState>, Path(key): Path<String>, headers
     response
 }
 
-async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes) -> Result<&'static str, Response> {
+async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes) -> Result<&'static str, Refused> {
     let url = state.inbound_webhook_url(key);
     let (connector, params) = authenticate(state, key, url, headers, body).await?;
     let (Some(sid), Some(from), Some(to)) =
         (param(&params, "MessageSid"), param(&params, "From"), param(&params, "To"))
     else {
-        return Err(reject(StatusCode::BAD_REQUEST, "MessageSid, From and To are required"));
+        return Err(Refused(StatusCode::BAD_REQUEST, "MessageSid, From and To are required"));
     };
     let span =
         tracing::info_span!("inbound", connector_id = %connector.id, message_sid = %sid, from = %mask_address(from));
@@ -151,7 +156,7 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
             Ok(number) => number,
             Err(e) => {
                 tracing::error!(error = %e, "inbound message not stored");
-                return Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"));
+                return Err(Refused(StatusCode::SERVICE_UNAVAILABLE, "try again"));
             }
         };
         let Some(number) = number else {
@@ -201,7 +206,7 @@ async fn receive(state: &AppState, key: &str, headers: &HeaderMap, body: &Bytes)
             Err(e) => {
                 tracing::error!(error = %e, "inbound message not stored");
                 // Not acknowledged: Twilio's fallback URL (if any) gets the message instead.
-                Err(reject(StatusCode::SERVICE_UNAVAILABLE, "try again"))
+                Err(Refused(StatusCode::SERVICE_UNAVAILABLE, "try again"))
             }
         }
     }
@@ -253,13 +258,13 @@ async fn status(
         .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "m").map(|(_, v)| v.into_owned()));
     let (connector, params) = match authenticate(&state, &key, url, &headers, &body).await {
         Ok(ok) => ok,
-        Err(response) => {
-            state.metrics.webhook("status", refusal(&response), std::time::Duration::ZERO);
-            return response;
+        Err(refused) => {
+            state.metrics.webhook("status", refusal(&refused), std::time::Duration::ZERO);
+            return refused.into_response();
         }
     };
     let (Some(sid), Some(status)) = (param(&params, "MessageSid"), param(&params, "MessageStatus")) else {
-        return reject(StatusCode::BAD_REQUEST, "MessageSid and MessageStatus are required");
+        return Refused(StatusCode::BAD_REQUEST, "MessageSid and MessageStatus are required").into_response();
     };
     let code: Option<i64> = param(&params, "ErrorCode").and_then(|c| c.parse().ok());
     let meaning = code
@@ -282,7 +287,7 @@ async fn status(
         Err(e) => {
             state.db_health.failed(&e);
             tracing::error!(error = %e, "status callback not stored");
-            return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
+            return Refused(StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
         }
     }
     StatusCode::OK.into_response()
