@@ -61,7 +61,7 @@ async fn rows(
     let mut conn = state.db.pool.acquire().await?;
     let (walk_from, guest_walk_from) = (state.tuning.search_walk_from, state.tuning.guest_walk_from);
     let plan = store::plan(&mut conn, state.db.backend, &me.org_id, filter, walk_from, guest_walk_from).await?;
-    let rows = store::list(&mut *conn, state.db.backend, me, filter, &plan, place, way, limit).await?;
+    let rows = store::list(&mut conn, state.db.backend, me, filter, &plan, place, way, limit).await?;
     Ok(shown_rows(me, rows, way))
 }
 
