@@ -6,7 +6,7 @@ use std::{
     path::Path,
     str::FromStr,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
 };
@@ -42,7 +42,13 @@ pub struct Db {
     /// With SQLite, the connection scripts run on, kept out of the pool: its page cache stays
     /// warm, where a pool's connections would each read back what the others wrote.
     script_conn: Arc<Mutex<Option<AnyConnection>>>,
+    /// SQLite: the write-ahead log holds pages an erasure overwrote, and must be emptied (not
+    /// only copied back) once no reader holds an older snapshot ([`Db::overwrite_log`]).
+    log_to_empty: Arc<AtomicBool>,
 }
+
+/// How long a SQLite connection waits for another's lock before it gives up (`busy_timeout`).
+const BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// How long SQLite's write-ahead log may grow (in 4 kB pages: 64 MB) before a checkpoint makes
 /// sure it starts again from its beginning. Each restart holds writes back for a moment; at
@@ -191,7 +197,7 @@ impl Db {
                         conn.execute(
                             format!(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; \
                                  PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; \
                                  PRAGMA secure_delete = FAST;"
                             )
@@ -220,6 +226,7 @@ impl Db {
             write_lock,
             urgent_writers: Arc::default(),
             script_conn: Arc::default(),
+            log_to_empty: Arc::default(),
         };
         db.migrate().await?;
         Ok(db)
@@ -260,13 +267,21 @@ impl Db {
     pub async fn checkpoints(self) {
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            let logged = match self.checkpoint().await {
-                Ok((logged, _)) => logged,
+            let (logged, copied) = match self.checkpoint().await {
+                Ok(frames) => frames,
                 Err(e) => {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; trying again shortly");
                     continue;
                 }
             };
+            // An erasure's log, once every frame is copied back (no reader holds an older
+            // snapshot any more): emptied.
+            if self.log_to_empty.load(Ordering::Acquire) && logged == copied {
+                if let Ok(true) = self.empty_log().await {
+                    self.log_to_empty.store(false, Ordering::Release);
+                }
+                continue;
+            }
             if logged < RESTART_FRAMES {
                 continue;
             }
@@ -294,7 +309,8 @@ impl Db {
     /// Copies SQLite's write-ahead log into the database and empties it, so pages written before
     /// (a forgotten guest's rows among them) are left nowhere but in the database file, where
     /// their deletion overwrote them. Passes beside the writers first, then one holding the
-    /// write turn. Nothing for PostgreSQL.
+    /// write turn; while a reader holds an older snapshot, the checkpoint task ([`Db::checkpoints`])
+    /// empties it once every frame is copied back. Nothing for PostgreSQL.
     pub async fn overwrite_log(&self) {
         if self.backend != Backend::Sqlite {
             return;
@@ -305,12 +321,34 @@ impl Db {
                 break;
             }
         }
-        let _turn = self.write_turn(false).await;
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await {
-            Ok((0, _, _)) => {}
-            Ok(_) => tracing::info!("the write-ahead log was not emptied: a reader held it; the next restart does"),
-            Err(e) => tracing::warn!(error = %e, "cannot empty the write-ahead log"),
+        match self.empty_log().await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.log_to_empty.store(true, Ordering::Release);
+                tracing::info!("the write-ahead log is emptied once a reader's older snapshot ends");
+            }
+            Err(e) => {
+                self.log_to_empty.store(true, Ordering::Release);
+                tracing::warn!(error = %e, "cannot empty the write-ahead log; trying again shortly");
+            }
         }
+    }
+
+    /// Copies SQLite's write-ahead log back and empties it (truncated to nothing), holding the
+    /// write turn; whether it was. A reader holding an older snapshot (an export reads one from
+    /// its start to its end) keeps the log's frames: this does not wait for it, which SQLite would
+    /// do for as long as its busy timeout with every write held back.
+    async fn empty_log(&self) -> sqlx::Result<bool> {
+        let _turn = self.write_turn(false).await;
+        let mut conn = self.pool.acquire().await?;
+        conn.execute("PRAGMA busy_timeout = 0").await?;
+        let emptied =
+            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await;
+        if conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await.is_err() {
+            // Never back into the pool without its timeout.
+            drop(conn.detach());
+        }
+        Ok(emptied?.0 == 0)
     }
 
     /// Whether a work queue (`turns`, `outbox`) has a row due now: pending, its time come, and no

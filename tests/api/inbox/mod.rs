@@ -427,7 +427,9 @@ async fn write_conversations(
     body: impl Fn(i64) -> String,
 ) {
     let now = switchboard::now_ms() - 3_600_000;
-    let mut tx = app.state.db.pool.begin().await.unwrap();
+    // As the server's writers do (SQLite: its write turn, the lock taken at once): a transaction
+    // that took it at its first write met the server's commits under load ("database is locked").
+    let mut tx = app.state.db.begin_write().await.unwrap();
     for c in 0..count {
         let id = format!("{:032x}", c + 1);
         sqlx::query(
