@@ -265,7 +265,9 @@ impl Db {
     /// before, until one is quick (a locked pass right after a 7 ms pass held webhooks back
     /// 3–8 ms, every third of a second at 2,000 requests a second).
     pub async fn checkpoints(self) {
-        loop {
+        // A log left by a process that stopped before emptying it may hold an erasure's pages.
+        self.log_to_empty.store(true, Ordering::Release);
+        for pass in 0u64.. {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let (logged, copied) = match self.checkpoint().await {
                 Ok(frames) => frames,
@@ -274,12 +276,11 @@ impl Db {
                     continue;
                 }
             };
-            // An erasure's log, once every frame is copied back (no reader holds an older
-            // snapshot any more): emptied.
-            if self.log_to_empty.load(Ordering::Acquire) && logged == copied {
-                if let Ok(true) = self.empty_log().await {
-                    self.log_to_empty.store(false, Ordering::Release);
-                }
+            // An erasure's log, emptied when this pass copied all of it back (no read holds an
+            // older snapshot, likely), or else once a second: the truncation decides, without
+            // waiting for readers.
+            if self.log_to_empty.load(Ordering::Acquire) && (logged == copied || pass % 10 == 0) {
+                self.try_to_empty_log().await;
                 continue;
             }
             if logged < RESTART_FRAMES {
@@ -321,15 +322,35 @@ impl Db {
                 break;
             }
         }
+        self.log_to_empty.store(true, Ordering::Release);
+        if !self.try_to_empty_log().await {
+            tracing::info!("the write-ahead log is emptied once a reader's older snapshot ends");
+        }
+    }
+
+    /// Says that the write-ahead log holds pages an erasure overwrote: it is emptied (by
+    /// [`Db::overwrite_log`], or the checkpoint task) however the erasure ends after its commit.
+    pub fn log_to_empty(&self) {
+        self.log_to_empty.store(true, Ordering::Release);
+    }
+
+    /// Empties the log if it is to be ([`Db::log_to_empty`]); whether it is empty of those pages
+    /// now. The request is taken before the attempt and given back if it fails, so one made
+    /// meanwhile is never lost.
+    async fn try_to_empty_log(&self) -> bool {
+        if !self.log_to_empty.swap(false, Ordering::AcqRel) {
+            return true;
+        }
         match self.empty_log().await {
-            Ok(true) => {}
+            Ok(true) => true,
             Ok(false) => {
                 self.log_to_empty.store(true, Ordering::Release);
-                tracing::info!("the write-ahead log is emptied once a reader's older snapshot ends");
+                false
             }
             Err(e) => {
                 self.log_to_empty.store(true, Ordering::Release);
                 tracing::warn!(error = %e, "cannot empty the write-ahead log; trying again shortly");
+                false
             }
         }
     }
@@ -340,14 +361,24 @@ impl Db {
     /// do for as long as its busy timeout with every write held back.
     async fn empty_log(&self) -> sqlx::Result<bool> {
         let _turn = self.write_turn(false).await;
-        let mut conn = self.pool.acquire().await?;
+        // Never back into the pool without its timeout: whatever ends this early (an error, or
+        // the caller dropped at an await), the connection is closed unless it was put back.
+        struct NotWaiting(Option<sqlx::pool::PoolConnection<sqlx::Any>>);
+        impl Drop for NotWaiting {
+            fn drop(&mut self) {
+                if let Some(conn) = self.0.take() {
+                    drop(conn.detach());
+                }
+            }
+        }
+        let mut guard = NotWaiting(Some(self.pool.acquire().await?));
+        let conn = guard.0.as_mut().expect("just acquired");
         conn.execute("PRAGMA busy_timeout = 0").await?;
         let emptied =
-            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await;
-        if conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await.is_err() {
-            // Never back into the pool without its timeout.
-            drop(conn.detach());
-        }
+            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut **conn).await;
+        conn.execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str()).await?;
+        // As it was: back into the pool.
+        drop(guard.0.take());
         Ok(emptied?.0 == 0)
     }
 

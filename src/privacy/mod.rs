@@ -78,6 +78,8 @@ async fn forget_address(
         let (forgotten, conversations, media) = deleted?;
         let detail = format!("{}. {how}", forgotten.summary());
         audit::record(&mut tx, org_id, actor, Action::GuestForgotten, "a guest", &detail).await?;
+        // SQLite's log is emptied of the deleted pages even if this request ends before it is.
+        db.log_to_empty();
         tx.commit().await?;
         Ok(Some((forgotten, conversations, media)))
     })

@@ -237,6 +237,10 @@ async fn a_guest_forgotten_while_an_export_reads_is_gone_from_the_log_once_it_en
     let f = app.ui(&admin, ForgetGuest { conversation_id: conversation }).await.unwrap();
     assert_eq!(f.conversations, 1, "{f:?}");
     assert!(found_in_database(&app, &["5550001111", "Anastasia"]).await.is_empty());
+    if app.state.db.backend == switchboard::db::Backend::Sqlite {
+        // Still in the log meanwhile: the reader's snapshot holds it.
+        assert!(!found_on_disk(&app, &["5550001111"]).is_empty(), "the read held nothing back");
+    }
     reading.rollback().await.unwrap();
     if app.state.db.backend == switchboard::db::Backend::Sqlite {
         eventually("the log emptied of her", || async {
