@@ -266,7 +266,7 @@ impl Db {
     /// 3–8 ms, every third of a second at 2,000 requests a second).
     pub async fn checkpoints(self) {
         // A log left by a process that stopped before emptying it may hold an erasure's pages.
-        self.log_to_empty.store(true, Ordering::Release);
+        self.log_to_empty();
         for pass in 0u64.. {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let (logged, copied) = match self.checkpoint().await {
@@ -322,7 +322,7 @@ impl Db {
                 break;
             }
         }
-        self.log_to_empty.store(true, Ordering::Release);
+        self.log_to_empty();
         if !self.try_to_empty_log().await {
             tracing::info!("the write-ahead log is emptied once a reader's older snapshot ends");
         }
@@ -341,18 +341,14 @@ impl Db {
         if !self.log_to_empty.swap(false, Ordering::AcqRel) {
             return true;
         }
-        match self.empty_log().await {
-            Ok(true) => true,
-            Ok(false) => {
-                self.log_to_empty.store(true, Ordering::Release);
-                false
-            }
-            Err(e) => {
-                self.log_to_empty.store(true, Ordering::Release);
-                tracing::warn!(error = %e, "cannot empty the write-ahead log; trying again shortly");
-                false
-            }
+        let emptied = self.empty_log().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot empty the write-ahead log; trying again shortly");
+            false
+        });
+        if !emptied {
+            self.log_to_empty();
         }
+        emptied
     }
 
     /// Copies SQLite's write-ahead log back and empties it (truncated to nothing), holding the
