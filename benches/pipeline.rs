@@ -629,7 +629,7 @@ const OLD_CONVERSATIONS: usize = 5_000;
 async fn seed_old_day(db: &switchboard::db::Db, number_id: &str, connector_id: &str, agent_id: &str) {
     let day = switchboard::now_ms() - 40 * 86_400_000;
     for chunk in 0..OLD_CONVERSATIONS / 100 {
-        let mut tx = db.pool.begin().await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
         let mut conversations = Vec::new();
         let mut messages = Vec::new();
         for c in chunk * 100..(chunk + 1) * 100 {
