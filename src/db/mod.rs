@@ -267,7 +267,8 @@ impl Db {
     pub async fn checkpoints(self) {
         // A log left by a process that stopped before emptying it may hold an erasure's pages.
         self.log_to_empty();
-        for pass in 0u64.. {
+        let mut tried_to_empty = std::time::Instant::now();
+        loop {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let (logged, copied) = match self.checkpoint().await {
                 Ok(frames) => frames,
@@ -279,7 +280,10 @@ impl Db {
             // An erasure's log, emptied when this pass copied all of it back (no read holds an
             // older snapshot, likely), or else once a second: the truncation decides, without
             // waiting for readers.
-            if self.log_to_empty.load(Ordering::Acquire) && (logged == copied || pass % 10 == 0) {
+            if self.log_to_empty.load(Ordering::Acquire)
+                && (logged == copied || tried_to_empty.elapsed() >= std::time::Duration::from_secs(1))
+            {
+                tried_to_empty = std::time::Instant::now();
                 self.try_to_empty_log().await;
                 continue;
             }
