@@ -267,7 +267,8 @@ impl Db {
     pub async fn checkpoints(self) {
         // A log left by a process that stopped before emptying it may hold an erasure's pages.
         self.log_to_empty();
-        let mut tried_to_empty = std::time::Instant::now();
+        // When the log was last tried (none yet: the first pass tries whatever it copied).
+        let mut tried_to_empty: Option<std::time::Instant> = None;
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let (logged, copied) = match self.checkpoint().await {
@@ -281,9 +282,10 @@ impl Db {
             // older snapshot, likely), or else once a second: the truncation decides, without
             // waiting for readers.
             if self.log_to_empty.load(Ordering::Acquire)
-                && (logged == copied || tried_to_empty.elapsed() >= std::time::Duration::from_secs(1))
+                && (logged == copied
+                    || tried_to_empty.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1)))
             {
-                tried_to_empty = std::time::Instant::now();
+                tried_to_empty = Some(std::time::Instant::now());
                 self.try_to_empty_log().await;
                 continue;
             }
