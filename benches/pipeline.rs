@@ -126,26 +126,28 @@ struct ServerAcks {
 
 /// With [`detail`]: Switchboard's own count of inbound webhooks answered. Compared with the
 /// client's figures, it tells time spent in the handler from time spent before it (connections,
-/// the runtime's queue) or in this process. Without, nothing is asked of the server.
+/// the runtime's queue) or in this process. Without, nothing is asked of the server; nothing is
+/// returned either when `/metrics` cannot be read or lacks a figure (said on standard error).
 async fn server_acks(port: u16) -> Option<ServerAcks> {
     if !detail() {
         return None;
     }
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .and_then(|r| r.error_for_status())
-        .map(|r| r.text());
-    let text = match text {
-        Ok(text) => text.await.unwrap_or_default(),
-        Err(_) => String::new(),
+    let text = match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.and_then(|r| r.error_for_status()) {
+        Ok(response) => response.text().await,
+        Err(e) => Err(e),
     };
+    let text = text.map_err(|e| eprintln!("  the handler's own count: /metrics unread ({e})")).ok()?;
     let value = |prefix: &str| {
-        text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
+        let found = text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|v| v.trim().parse::<u64>().ok());
+        if found.is_none() {
+            eprintln!("  the handler's own count: no {prefix}in /metrics");
+        }
+        found
     };
     Some(ServerAcks {
-        all: value("switchboard_webhook_ack_seconds_count "),
-        within_5ms: value("switchboard_webhook_ack_seconds_bucket{le=\"0.005\"} "),
-        within_50ms: value("switchboard_webhook_ack_seconds_bucket{le=\"0.05\"} "),
+        all: value("switchboard_webhook_ack_seconds_count ")?,
+        within_5ms: value("switchboard_webhook_ack_seconds_bucket{le=\"0.005\"} ")?,
+        within_50ms: value("switchboard_webhook_ack_seconds_bucket{le=\"0.05\"} ")?,
     })
 }
 
@@ -370,12 +372,19 @@ async fn fixed_rate_on(
 
 /// With [`detail`]: how many of the phase's webhooks the handler itself took over 5 and over 50 ms to answer.
 async fn detail_server_acks(port: u16, before: Option<ServerAcks>) {
-    if let (Some(before), Some(after)) = (before, server_acks(port).await) {
-        let all = after.all - before.all;
-        let over_5ms = all - (after.within_5ms - before.within_5ms);
-        let over_50ms = all - (after.within_50ms - before.within_50ms);
-        eprintln!("  the handler's own count: {all} answered, {over_5ms} over 5 ms, {over_50ms} over 50 ms");
-    }
+    let (Some(before), Some(after)) = (before, server_acks(port).await) else { return };
+    // Counters only grow while the process lives; one that went back means another process.
+    let counted = |after: u64, before: u64| after.checked_sub(before);
+    let (Some(all), Some(within_5ms), Some(within_50ms)) = (
+        counted(after.all, before.all),
+        counted(after.within_5ms, before.within_5ms),
+        counted(after.within_50ms, before.within_50ms),
+    ) else {
+        eprintln!("  the handler's own count went back: the process was restarted");
+        return;
+    };
+    let (over_5ms, over_50ms) = (all.saturating_sub(within_5ms), all.saturating_sub(within_50ms));
+    eprintln!("  the handler's own count: {all} answered, {over_5ms} over 5 ms, {over_50ms} over 50 ms");
 }
 
 fn pct(sorted: &[u64], p: f64) -> u64 {
@@ -721,9 +730,9 @@ async fn retention_phase(bench: &Bench) {
     // BENCH_RETENTION_RATE=<webhooks a second>: 2,000 by default; a store that cannot keep up
     // with that much on this machine queues them whatever the job does (PostgreSQL: 1,000).
     let rate: u64 = std::env::var("BENCH_RETENTION_RATE").ok().and_then(|r| r.parse().ok()).unwrap_or(2000);
-    // One client for both loads: the second goes on over the connections the first opened, so the
-    // moment the job begins is not also the moment a new client opens its connections
-    // (docs/performance.md, "Retention while webhooks arrive", compares the two).
+    // One client for both loads: the second goes on over the connections the first opened, where a
+    // client of its own would open them as the job begins (docs/performance.md, "Retention while
+    // webhooks arrive", has runs of both forms).
     let client = load_client();
     let counted = server_acks(bench.port).await;
     let quiet = fixed_rate_on(&client, &bench.webhook_url, rate, 5, 50_000_000, "whatsapp:+14155550111").await;
