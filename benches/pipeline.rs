@@ -717,15 +717,13 @@ async fn retention_phase(bench: &Bench) {
         None => switchboard::db::sqlite_url(&bench.data),
     };
     let db = switchboard::db::Db::connect(&url).await.unwrap();
-    let old = || async {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE created_at < $1")
-            .bind(switchboard::now_ms() - 35 * 86_400_000)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        n
-    };
-    let before = old().await;
+    // Between the old day (40 days back) and the period set below (30 days).
+    let cutoff = switchboard::now_ms() - 35 * 86_400_000;
+    let (before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE created_at < $1")
+        .bind(cutoff)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     // BENCH_RETENTION_RATE=<webhooks a second>: 2,000 by default; a store that cannot keep up
     // with that much on this machine queues them whatever the job does (PostgreSQL: 1,000).
@@ -754,7 +752,7 @@ async fn retention_phase(bench: &Bench) {
         // PostgreSQL about 20 ms each time while the load ran.
         let (left,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE created_at < $1 LIMIT 1) AS one")
-                .bind(switchboard::now_ms() - 35 * 86_400_000)
+                .bind(cutoff)
                 .fetch_one(&db.pool)
                 .await
                 .unwrap();
