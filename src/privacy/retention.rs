@@ -180,7 +180,8 @@ async fn delete_batch(state: &AppState, conversations: &[String], cutoff: i64, l
 struct Pace {
     /// Messages a transaction deletes at most (its `LIMIT`).
     batch: usize,
-    /// Old messages a conversation held, as the last transaction found them.
+    /// Old messages a conversation held, as the last transaction found them (0 when those it
+    /// looked at held none: quiet conversations whose messages were deleted before).
     per_conversation: f64,
 }
 
@@ -189,22 +190,27 @@ impl Pace {
         Pace { batch: MIN_BATCH, per_conversation: 20.0 }
     }
 
-    /// Conversations for the next transaction: as many as hold its batch.
+    /// Conversations for the next transaction: as many as hold its batch (a round's worth when
+    /// they hold no old messages: each is one row to delete).
     fn conversations(&self) -> usize {
+        if self.per_conversation <= 0.0 {
+            return CONVERSATIONS as usize;
+        }
         ((self.batch as f64 / self.per_conversation).ceil() as usize).clamp(1, CONVERSATIONS as usize)
     }
 
-    /// After a transaction that deleted `n` messages of `touched` conversations in `took`
-    /// (waiting for the write turn included), sizes the next one, and returns the pause before
-    /// it: as long as this one took, so that at most half the write turn is this job's. A full
-    /// batch (`n` its size), or one that took too long, sizes the next as large as fits in
-    /// [`BATCH_TIME`] at its pace, but at most half as large again. One cut short by its
-    /// conversations says little of a full one's time (it paid a whole commit for fewer messages)
-    /// and leaves the size as it is.
-    fn record(&mut self, n: usize, touched: usize, took: Duration) -> Duration {
-        if n > 0 {
-            self.per_conversation = (n as f64 / touched.max(1) as f64).max(1.0);
-        }
+    /// After a transaction that deleted `n` messages of `touched` conversations, having looked
+    /// at `looked_at`, in `took` (waiting for the write turn included), sizes the next one, and
+    /// returns the pause before it: as long as this one took, so that at most half the write
+    /// turn is this job's. A full batch (`n` its size), or one that took too long, sizes the next
+    /// as large as fits in [`BATCH_TIME`] at its pace, but at most half as large again. One cut
+    /// short by its conversations says little of a full one's time (it paid a whole commit for
+    /// fewer messages) and leaves the size as it is.
+    fn record(&mut self, n: usize, touched: usize, looked_at: usize, took: Duration) -> Duration {
+        // A full batch stopped inside the last conversation it touched; one cut short read every
+        // conversation it looked at, those with no old message among them.
+        let read = if n >= self.batch { touched } else { looked_at };
+        self.per_conversation = n as f64 / read.max(1) as f64;
         if n > 0 && (n >= self.batch || took > BATCH_TIME) {
             let fits = (BATCH_TIME.as_secs_f64() / took.as_secs_f64().max(1e-6) * n as f64) as usize;
             self.batch = fits.min(self.batch * 3 / 2).clamp(MIN_BATCH, MAX_BATCH);
@@ -248,7 +254,7 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 for id in chunk {
                     state.events.changed(id);
                 }
-                tokio::time::sleep(pace.record(done.messages, done.touched, took)).await;
+                tokio::time::sleep(pace.record(done.messages, done.touched, chunk.len(), took)).await;
             }
             if !progress {
                 // Candidates with nothing to delete (a quiet conversation holding messages newer
@@ -398,7 +404,7 @@ pub async fn periods_of(db: &AnyPool, org_id: &str) -> sqlx::Result<(Option<i64>
 mod tests {
     use std::time::Duration;
 
-    use super::{Pace, BATCH_TIME};
+    use super::{Pace, BATCH_TIME, CONVERSATIONS};
 
     /// The job's transactions over conversations of `sizes` old messages each, as `delete_batch`
     /// takes them (in the conversations' order, up to the batch's `LIMIT`; a conversation it
@@ -419,9 +425,18 @@ mod tests {
                 touched += usize::from(taken > 0);
             }
             let n = pace.batch - room;
-            left.retain(|&held| held > 0);
+            // Those it looked at and left without an old message are deleted (quiet since, as
+            // the benchmark's); the others wait for the next transaction.
+            let looked_at: Vec<usize> = left.drain(..k).filter(|&held| held > 0).collect();
+            for held in looked_at.into_iter().rev() {
+                left.push_front(held);
+            }
             let took = cost(n);
-            assert_eq!(pace.record(n, touched, took), took.max(Duration::from_millis(2)), "paused as long as it took");
+            assert_eq!(
+                pace.record(n, touched, k, took),
+                took.max(Duration::from_millis(2)),
+                "paused as long as it took"
+            );
             done.push((n, took));
         }
         done
@@ -459,5 +474,34 @@ mod tests {
                 done.len()
             );
         }
+    }
+
+    /// Conversations quiet since the cutoff with no old message left (their messages deleted
+    /// before, a guest's erased): the job deletes their rows a round's worth to a transaction,
+    /// not one each, and conversations with messages after them are sized as before.
+    #[test]
+    fn conversations_without_old_messages_go_many_to_a_transaction() {
+        let done = simulate(vec![0; 2_000]);
+        // The first transaction is sized for conversations of 20 messages: it takes one.
+        assert!(
+            done.len() <= 2_000 / CONVERSATIONS as usize + 1,
+            "{} transactions for 2,000 empty conversations",
+            done.len()
+        );
+
+        let sizes = [vec![20; 500], vec![0; 1_000], vec![20; 500]].concat();
+        let done = simulate(sizes.clone());
+        assert_eq!(done.iter().map(|(n, _)| n).sum::<usize>(), sizes.iter().sum::<usize>(), "every message deleted");
+        let longest = done.iter().map(|(_, t)| *t).max().unwrap();
+        assert!(longest <= BATCH_TIME * 3 / 2, "a transaction took {longest:?}");
+        let work: Duration = done.iter().filter(|(n, _)| *n > 0).map(|(_, t)| *t).sum();
+        let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
+        let empties = done.iter().filter(|(n, _)| *n == 0).count();
+        assert!(empties <= 1_000 / CONVERSATIONS as usize + 2, "{empties} transactions for 1,000 empty conversations");
+        assert!(
+            (done.len() - empties) as f64 <= needed * 1.5 + 10.0,
+            "{} transactions where about {needed:.0} would do",
+            done.len() - empties
+        );
     }
 }
