@@ -1,5 +1,11 @@
 //! The signed-in session of a server function: who is asking, from where, and the answer's
 //! HTTP status.
+//!
+//! Each function here reads what it needs from Leptos's context (a feature's port, the request,
+//! the response's options) before its first `.await`. While the server renders a page, a
+//! server function run by one of the page's resources found the context gone after an await
+//! now and then (`… missing from context` in the log): the page was sent with one answer and
+//! hydrated with another, and the browser's program stopped there, every button dead.
 
 use std::sync::Arc;
 
@@ -53,27 +59,28 @@ pub async fn me() -> Result<Me, AppError> {
 
 /// A feature's service and the signed-in user, or `Unauthenticated`.
 pub async fn signed_in<P: ?Sized + Send + Sync + 'static>() -> Result<(Arc<P>, Me), AppError> {
+    let port = port::<P>();
     let me = me().await?;
-    Ok((port::<P>()?, me))
+    Ok((port?, me))
 }
 
-pub async fn start_session(me: &Me) -> Result<(), AppError> {
-    let session = session().await?;
+/// Signs `me` in on `session` (taken before the work that found `me`: see the module's note).
+pub async fn start_session(session: &Session, me: &Me) -> Result<(), AppError> {
     // A new id on login: a session id known before login is worth nothing after it.
     session.cycle_id().await.map_err(|_| AppError::Internal)?;
     session.insert(USER_KEY, &me.user_id).await.map_err(|_| AppError::Internal)
 }
 
-/// Gives an error its HTTP status ([`AppError::status`]: 422 for a bad field, 401, 403, 404,
-/// 409, 429, 502 for Twilio, 500 for ours) instead of a blanket 500.
-pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(e) = &result {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response
-                .set_status(http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
-            if let AppError::RateLimited { retry_after_secs, .. } = e {
-                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
-            }
+/// Runs a server function's work and gives an error its HTTP status ([`AppError::status`]: 422
+/// for a bad field, 401, 403, 404, 409, 429, 502 for Twilio, 500 for ours) instead of a blanket
+/// 500.
+pub async fn reply<T>(work: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+    let response = use_context::<leptos_axum::ResponseOptions>();
+    let result = work.await;
+    if let (Err(e), Some(response)) = (&result, response) {
+        response.set_status(http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        if let AppError::RateLimited { retry_after_secs, .. } = e {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs));
         }
     }
     result
@@ -81,4 +88,162 @@ pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 
 pub async fn end_session() -> Result<(), AppError> {
     session().await?.flush().await.map_err(|_| AppError::Internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        future::Future,
+        pin::pin,
+        sync::Arc,
+        task::{Context, Poll, Waker},
+    };
+
+    use async_trait::async_trait;
+    use leptos::prelude::{provide_context, Owner};
+    use tower_sessions::{
+        session::{Id, Record},
+        session_store, Session, SessionStore,
+    };
+
+    use super::*;
+    use crate::accounts::{ApiTokenRow, NewApiToken, Role, UserRow};
+
+    /// Returns `Pending` the first time it is polled, as a database query does.
+    struct Wait(bool);
+
+    impl Future for Wait {
+        type Output = ();
+        fn poll(mut self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            if std::mem::replace(&mut self.0, true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Knows one user; finding them takes a wait.
+    struct Accounts;
+
+    #[async_trait]
+    impl AccountsPort for Accounts {
+        async fn needs_setup(&self) -> Result<bool, AppError> {
+            unreachable!()
+        }
+        async fn setup(&self, _: String, _: String, _: String, _: String) -> Result<Me, AppError> {
+            unreachable!()
+        }
+        async fn authenticate(&self, _: String, _: String, _: Option<std::net::IpAddr>) -> Result<Me, AppError> {
+            unreachable!()
+        }
+        async fn user(&self, user_id: &str) -> Result<Option<Me>, AppError> {
+            Wait(false).await;
+            Ok(Some(Me {
+                user_id: user_id.into(),
+                org_id: "org".into(),
+                org_name: "Demo Hotels".into(),
+                email: "admin@example.com".into(),
+                role: Role::OrgAdmin,
+                token: None,
+            }))
+        }
+        async fn list_users(&self, _: &Me) -> Result<Vec<UserRow>, AppError> {
+            unreachable!()
+        }
+        async fn add_user(&self, _: &Me, _: &str, _: Role, _: String) -> Result<UserRow, AppError> {
+            unreachable!()
+        }
+        async fn remove_user(&self, _: &Me, _: &str) -> Result<(), AppError> {
+            unreachable!()
+        }
+        async fn list_tokens(&self, _: &Me) -> Result<Vec<ApiTokenRow>, AppError> {
+            unreachable!()
+        }
+        async fn create_token(&self, _: &Me, _: &str) -> Result<NewApiToken, AppError> {
+            unreachable!()
+        }
+        async fn revoke_token(&self, _: &Me, _: &str) -> Result<(), AppError> {
+            unreachable!()
+        }
+    }
+
+    /// A session that is never saved: the test's lives in memory.
+    #[derive(Debug)]
+    struct Unsaved;
+
+    #[async_trait]
+    impl SessionStore for Unsaved {
+        async fn save(&self, _: &Record) -> session_store::Result<()> {
+            Ok(())
+        }
+        async fn load(&self, _: &Id) -> session_store::Result<Option<Record>> {
+            Ok(None)
+        }
+        async fn delete(&self, _: &Id) -> session_store::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A feature's port, for `signed_in` to find.
+    trait Feature: Send + Sync {}
+    struct TheFeature;
+    impl Feature for TheFeature {}
+
+    /// Polls `work` once inside `owner` (as Leptos begins a resource's future while the server
+    /// renders a page) and then outside any owner until it ends (as its later polls may be).
+    fn first_poll_only_in<T>(owner: &Owner, work: impl Future<Output = T>) -> T {
+        let mut work = pin!(work);
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(done) = owner.with(|| work.as_mut().poll(&mut cx)) {
+            return done;
+        }
+        loop {
+            if let Poll::Ready(done) = work.as_mut().poll(&mut cx) {
+                return done;
+            }
+        }
+    }
+
+    fn signed_in_request() -> Owner {
+        let session = Session::new(None, Arc::new(Unsaved), None);
+        let mut cx = Context::from_waker(Waker::noop());
+        let Poll::Ready(Ok(())) = pin!(session.insert(USER_KEY, "u1")).poll(&mut cx) else {
+            panic!("a session in memory takes a value at once")
+        };
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.extensions.insert(session);
+        let owner = Owner::new();
+        owner.with(|| {
+            provide_context(parts);
+            provide_context::<Arc<dyn AccountsPort>>(Arc::new(Accounts));
+            provide_context::<Arc<dyn Feature>>(Arc::new(TheFeature));
+            provide_context(leptos_axum::ResponseOptions::default());
+        });
+        owner
+    }
+
+    /// The feature's port is found though the signed-in user is found after a wait.
+    #[test]
+    fn a_server_function_finds_its_port_when_polled_outside_its_owner_after_a_wait() {
+        let owner = signed_in_request();
+        let (_, me) = first_poll_only_in(&owner, signed_in::<dyn Feature>()).expect("signed in, the port found");
+        assert_eq!(me.user_id, "u1");
+    }
+
+    /// An error's status is set though the error comes after a wait.
+    #[test]
+    fn an_error_found_after_a_wait_sets_the_status() {
+        let owner = signed_in_request();
+        let response = owner.with(use_context::<leptos_axum::ResponseOptions>).unwrap();
+        let result = first_poll_only_in(
+            &owner,
+            reply(async {
+                Wait(false).await;
+                Err::<(), _>(AppError::NotFound("Connector".into()))
+            }),
+        );
+        assert!(matches!(result, Err(AppError::NotFound(_))));
+        assert_eq!(response.0.read().unwrap().status, Some(http::StatusCode::NOT_FOUND));
+    }
 }

@@ -22,13 +22,11 @@ async fn signed_in() -> Result<(std::sync::Arc<dyn super::port::AgentsPort>, cra
 
 #[server(prefix = "/ui", endpoint = "list_agents")]
 pub async fn list_agents() -> Result<Vec<AgentSummary>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.list_agents(&me).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.list_agents(&me).await
+    })
+    .await
 }
 
 /// The agent form's fields, as the browser sends them: `faq` holds one `question | answer` pair
@@ -90,26 +88,24 @@ pub async fn create_agent(
     #[server(default)] llm_api_key: String,
     #[server(default)] timeout_secs: String,
 ) -> Result<AgentDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let input = agent_input(
-                name,
-                description,
-                instructions,
-                welcome_message,
-                fallback_reply,
-                faq,
-                brain,
-                brain_url,
-                llm_model,
-                llm_api_key,
-                timeout_secs,
-            )?;
-            svc.create_agent(&me, input).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let input = agent_input(
+            name,
+            description,
+            instructions,
+            welcome_message,
+            fallback_reply,
+            faq,
+            brain,
+            brain_url,
+            llm_model,
+            llm_api_key,
+            timeout_secs,
+        )?;
+        svc.create_agent(&me, input).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "update_agent")]
@@ -127,114 +123,96 @@ pub async fn update_agent(
     #[server(default)] llm_api_key: String,
     #[server(default)] timeout_secs: String,
 ) -> Result<AgentDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let input = agent_input(
-                name,
-                description,
-                instructions,
-                welcome_message,
-                fallback_reply,
-                faq,
-                brain,
-                brain_url,
-                llm_model,
-                llm_api_key,
-                timeout_secs,
-            )?;
-            svc.update_agent(&me, &id, input).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let input = agent_input(
+            name,
+            description,
+            instructions,
+            welcome_message,
+            fallback_reply,
+            faq,
+            brain,
+            brain_url,
+            llm_model,
+            llm_api_key,
+            timeout_secs,
+        )?;
+        svc.update_agent(&me, &id, input).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "delete_agent")]
 pub async fn delete_agent(id: String) -> Result<(), AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.delete_agent(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.delete_agent(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "try_agent", input = Json)]
 pub async fn try_agent(id: String, chat: Vec<ChatLine>) -> Result<TryReply, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.try_agent(&me, &id, chat).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.try_agent(&me, &id, chat).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "regenerate_hook_secret")]
 pub async fn regenerate_hook_secret(id: String) -> Result<String, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.regenerate_hook_secret(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.regenerate_hook_secret(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "get_agent")]
 pub async fn get_agent(id: String) -> Result<AgentDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.agent(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.agent(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "list_channels")]
 pub async fn list_channels(agent_id: String) -> Result<Vec<ChannelRow>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.list_channels(&me, &agent_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.list_channels(&me, &agent_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "channel_options")]
 pub async fn channel_options(agent_id: String, connector_id: String) -> Result<Vec<ChannelOption>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.channel_options(&me, &agent_id, &connector_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.channel_options(&me, &agent_id, &connector_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "add_channel")]
 pub async fn add_channel(agent_id: String, number_id: String) -> Result<ChannelRow, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.add_channel(&me, &agent_id, &number_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.add_channel(&me, &agent_id, &number_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "remove_channel")]
 pub async fn remove_channel(agent_id: String, channel_id: String) -> Result<(), AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.remove_channel(&me, &agent_id, &channel_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.remove_channel(&me, &agent_id, &channel_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "set_channel_routes")]
@@ -244,24 +222,20 @@ pub async fn set_channel_routes(
     #[server(default)] inbound_from: String,
     #[server(default)] outbound_to: String,
 ) -> Result<ChannelRow, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.set_channel_routes(&me, &agent_id, &channel_id, Some(inbound_from), Some(outbound_to)).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.set_channel_routes(&me, &agent_id, &channel_id, Some(inbound_from), Some(outbound_to)).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "list_templates")]
 pub async fn list_templates(connector_id: String) -> Result<Vec<TemplateOption>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.list_templates(&me, &connector_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.list_templates(&me, &connector_id).await
+    })
+    .await
 }
 
 /// An empty `template_sid` clears the agent's template.
@@ -272,18 +246,16 @@ pub async fn set_agent_template(
     #[server(default)] template_sid: String,
     #[server(default)] variables: String,
 ) -> Result<AgentDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let choice = (!template_sid.is_empty()).then_some(super::port::TemplateChoice {
-                connector_id,
-                sid: template_sid,
-                variables,
-            });
-            svc.set_agent_template(&me, &agent_id, choice).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let choice = (!template_sid.is_empty()).then_some(super::port::TemplateChoice {
+            connector_id,
+            sid: template_sid,
+            variables,
+        });
+        svc.set_agent_template(&me, &agent_id, choice).await
+    })
+    .await
 }
 
 /// An empty `transcription_url` leaves the agent the organization's transcription API, unless the
@@ -298,37 +270,33 @@ pub async fn set_agent_senses(
     #[server(default)] transcription_off: String,
     #[server(default)] images: String,
 ) -> Result<AgentDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let images = match images.trim() {
-                "" => ImageInput::Off,
-                other => ImageInput::parse(other)
-                    .ok_or_else(|| AppError::invalid("images", "Choose how photos reach the model."))?,
-            };
-            let input = super::port::SensesInput {
-                transcription_url,
-                transcription_model,
-                transcription_key: Some(transcription_key).filter(|k| !k.trim().is_empty()),
-                transcription_off: !transcription_off.is_empty(),
-                images,
-            };
-            svc.set_agent_senses(&me, &agent_id, input).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let images = match images.trim() {
+            "" => ImageInput::Off,
+            other => ImageInput::parse(other)
+                .ok_or_else(|| AppError::invalid("images", "Choose how photos reach the model."))?,
+        };
+        let input = super::port::SensesInput {
+            transcription_url,
+            transcription_model,
+            transcription_key: Some(transcription_key).filter(|k| !k.trim().is_empty()),
+            transcription_off: !transcription_off.is_empty(),
+            images,
+        };
+        svc.set_agent_senses(&me, &agent_id, input).await
+    })
+    .await
 }
 
 /// The organization's transcription API.
 #[server(prefix = "/ui", endpoint = "transcription")]
 pub async fn get_transcription() -> Result<Transcription, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.transcription(&me).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.transcription(&me).await
+    })
+    .await
 }
 
 /// Sets the organization's transcription API (admins): an empty `transcription_url` turns it off;
@@ -339,16 +307,14 @@ pub async fn set_transcription(
     #[server(default)] transcription_model: String,
     #[server(default)] transcription_key: String,
 ) -> Result<Transcription, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let input = super::port::TranscriptionInput {
-                url: transcription_url,
-                model: transcription_model,
-                key: Some(transcription_key).filter(|k| !k.trim().is_empty()),
-            };
-            svc.set_transcription(&me, input).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let input = super::port::TranscriptionInput {
+            url: transcription_url,
+            model: transcription_model,
+            key: Some(transcription_key).filter(|k| !k.trim().is_empty()),
+        };
+        svc.set_transcription(&me, input).await
+    })
+    .await
 }

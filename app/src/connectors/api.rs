@@ -18,24 +18,20 @@ async fn signed_in() -> Result<(std::sync::Arc<dyn super::port::ConnectorsPort>,
 
 #[server(prefix = "/ui", endpoint = "connector_choices")]
 pub async fn connector_choices() -> Result<Vec<ConnectorChoice>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.connector_choices(&me).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.connector_choices(&me).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "list_connectors")]
 pub async fn list_connectors() -> Result<Vec<ConnectorSummary>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.list_connectors(&me).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.list_connectors(&me).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "create_connector")]
@@ -45,19 +41,17 @@ pub async fn create_connector(
     auth_token: String,
     #[server(default)] receive_inbound: Option<String>,
 ) -> Result<ConnectorSummary, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let input = super::port::ConnectorInput {
-                name,
-                account_sid,
-                auth_token: Some(auth_token),
-                receive_inbound: receive_inbound.is_some(),
-            };
-            svc.create_connector(&me, input).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let input = super::port::ConnectorInput {
+            name,
+            account_sid,
+            auth_token: Some(auth_token),
+            receive_inbound: receive_inbound.is_some(),
+        };
+        svc.create_connector(&me, input).await
+    })
+    .await
 }
 
 /// Edits a connector; an empty token keeps the stored one.
@@ -69,52 +63,44 @@ pub async fn update_connector(
     #[server(default)] auth_token: String,
     #[server(default)] receive_inbound: Option<String>,
 ) -> Result<ConnectorSummary, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let input = super::port::ConnectorInput {
-                name,
-                account_sid,
-                auth_token: (!auth_token.trim().is_empty()).then_some(auth_token),
-                receive_inbound: receive_inbound.is_some(),
-            };
-            svc.update_connector(&me, &id, input).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let input = super::port::ConnectorInput {
+            name,
+            account_sid,
+            auth_token: (!auth_token.trim().is_empty()).then_some(auth_token),
+            receive_inbound: receive_inbound.is_some(),
+        };
+        svc.update_connector(&me, &id, input).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "verify_connector")]
 pub async fn verify_connector(id: String) -> Result<ConnectorSummary, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.verify_connector(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.verify_connector(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "get_connector")]
 pub async fn get_connector(id: String) -> Result<ConnectorDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.connector(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.connector(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "list_numbers")]
 pub async fn list_numbers(connector_id: String) -> Result<Vec<NumberRow>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.list_numbers(&me, &connector_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.list_numbers(&me, &connector_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "save_numbers", input = Json)]
@@ -123,77 +109,63 @@ pub async fn save_numbers(
     active: Vec<String>,
     #[server(default)] unbind: bool,
 ) -> Result<Vec<NumberRow>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.save_numbers(&me, &connector_id, active, unbind).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.save_numbers(&me, &connector_id, active, unbind).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "add_sandbox")]
 pub async fn add_sandbox(connector_id: String, join: String) -> Result<Vec<NumberRow>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.add_sandbox(&me, &connector_id, &join).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.add_sandbox(&me, &connector_id, &join).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "set_all_webhooks")]
 pub async fn set_all_webhooks(connector_id: String) -> Result<Vec<WebhookOutcome>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.set_all_webhooks(&me, &connector_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.set_all_webhooks(&me, &connector_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "delete_connector")]
 pub async fn delete_connector(id: String) -> Result<DisconnectReport, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.delete_connector(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.delete_connector(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "set_webhook")]
 pub async fn set_webhook(connector_id: String, number_id: String) -> Result<WebhookOutcome, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.set_webhook(&me, &connector_id, &number_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.set_webhook(&me, &connector_id, &number_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "regenerate_webhook_url")]
 pub async fn regenerate_webhook_url(id: String) -> Result<ConnectorDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.regenerate_webhook_url(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.regenerate_webhook_url(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "send_test_message")]
 pub async fn send_test_message(connector_id: String, number_id: String, to: String) -> Result<String, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.send_test_message(&me, &connector_id, &number_id, &to).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.send_test_message(&me, &connector_id, &number_id, &to).await
+    })
+    .await
 }

@@ -17,11 +17,9 @@ async fn signed_in() -> Result<(std::sync::Arc<dyn super::port::DashboardPort>, 
 
 #[server(prefix = "/ui", endpoint = "dashboard")]
 pub async fn get_dashboard() -> Result<Dashboard, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.dashboard(&me).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.dashboard(&me).await
+    })
+    .await
 }

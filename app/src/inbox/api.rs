@@ -18,68 +18,56 @@ async fn signed_in() -> Result<(std::sync::Arc<dyn super::port::InboxPort>, crat
 
 #[server(prefix = "/ui", endpoint = "list_conversations")]
 pub async fn list_conversations(agent_id: String) -> Result<Vec<ConversationView>, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.conversations(&me, &agent_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.conversations(&me, &agent_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "inbox", input = Json)]
 pub async fn get_inbox(filter: InboxFilter) -> Result<InboxPage, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.inbox(&me, filter).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.inbox(&me, filter).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "conversation")]
 pub async fn get_conversation(id: String) -> Result<ConversationDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.conversation(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.conversation(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "execution")]
 pub async fn get_execution(id: String) -> Result<ExecutionView, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.execution(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.execution(&me, &id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "set_paused")]
 pub async fn set_paused(id: String, paused: bool) -> Result<ConversationDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.set_paused(&me, &id, paused).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.set_paused(&me, &id, paused).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "end_conversation")]
 pub async fn end_conversation(id: String) -> Result<ConversationDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.end_conversation(&me, &id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.end_conversation(&me, &id).await
+    })
+    .await
 }
 
 /// The reply form: free text, or (outside the window) a template and its variables.
@@ -90,43 +78,37 @@ pub async fn staff_reply(
     #[server(default)] template_sid: String,
     #[server(default)] variables: String,
 ) -> Result<ConversationDetail, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let template = (!template_sid.is_empty()).then_some((template_sid, variables));
-            svc.staff_reply(&me, &id, body, template).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let template = (!template_sid.is_empty()).then_some((template_sid, variables));
+        svc.staff_reply(&me, &id, body, template).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "inactivity")]
 pub async fn get_inactivity(agent_id: String) -> Result<i64, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.inactivity(&me, &agent_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.inactivity(&me, &agent_id).await
+    })
+    .await
 }
 
 /// The inactivity form, in minutes (decimals allowed: 0.5 is 30 seconds).
 #[server(prefix = "/ui", endpoint = "set_inactivity")]
 pub async fn set_inactivity(agent_id: String, minutes: String) -> Result<i64, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            let minutes: f64 = minutes
-                .trim()
-                .replace(',', ".")
-                .parse()
-                .map_err(|_| AppError::invalid("minutes", "Give a number of minutes, e.g. 10 or 0.5."))?;
-            if !minutes.is_finite() {
-                return Err(AppError::invalid("minutes", "Give a number of minutes, e.g. 10 or 0.5."));
-            }
-            svc.set_inactivity(&me, &agent_id, (minutes * 60.0).round() as i64).await
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        let minutes: f64 = minutes
+            .trim()
+            .replace(',', ".")
+            .parse()
+            .map_err(|_| AppError::invalid("minutes", "Give a number of minutes, e.g. 10 or 0.5."))?;
+        if !minutes.is_finite() {
+            return Err(AppError::invalid("minutes", "Give a number of minutes, e.g. 10 or 0.5."));
         }
-        .await,
-    )
+        svc.set_inactivity(&me, &agent_id, (minutes * 60.0).round() as i64).await
+    })
+    .await
 }

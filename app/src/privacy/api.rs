@@ -17,57 +17,47 @@ async fn signed_in() -> Result<(std::sync::Arc<dyn super::port::PrivacyPort>, cr
 
 #[server(prefix = "/ui", endpoint = "privacy")]
 pub async fn get_privacy() -> Result<Privacy, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.privacy(&me).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.privacy(&me).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "set_forget_mode")]
 pub async fn set_forget_mode(mode: ForgetMode) -> Result<ForgetMode, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.set_forget_mode(&me, mode).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.set_forget_mode(&me, mode).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "forget_guest")]
 pub async fn forget_guest(conversation_id: String) -> Result<Forgotten, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.forget_guest(&me, &conversation_id).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.forget_guest(&me, &conversation_id).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "decide_forget")]
 pub async fn decide_forget(id: String, approve: bool) -> Result<String, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.decide_forget(&me, &id, approve).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.decide_forget(&me, &id, approve).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "audit")]
 pub async fn get_audit(older: Option<String>) -> Result<AuditPage, AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.audit(&me, older).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.audit(&me, older).await
+    })
+    .await
 }
 
 #[server(prefix = "/ui", endpoint = "set_retention")]
@@ -75,11 +65,9 @@ pub async fn set_retention(
     #[server(default)] agent_id: String,
     #[server(default)] days: String,
 ) -> Result<(), AppError> {
-    ssr::reply(
-        async move {
-            let (svc, me) = signed_in().await?;
-            svc.set_retention(&me, &agent_id, &days).await
-        }
-        .await,
-    )
+    ssr::reply(async move {
+        let (svc, me) = signed_in().await?;
+        svc.set_retention(&me, &agent_id, &days).await
+    })
+    .await
 }
