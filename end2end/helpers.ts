@@ -2,10 +2,19 @@ import { readFile } from "node:fs/promises";
 import { expect, Locator, Page } from "@playwright/test";
 import { SIMULATOR } from "./playwright.config";
 
+/// Waits until the page's program has taken the page over (its buttons answer). Fails at once if
+/// the program stopped instead: the page then says so (`data-stopped`), and no later step could pass.
+export async function hydrated(page: Page) {
+  await page.locator('body[data-hydrated="true"], body[data-stopped]').waitFor();
+  if ((await page.locator("body[data-stopped]").count()) > 0) {
+    throw new Error(`the page's program stopped on ${page.url()} (its panic is in the browser's console)`);
+  }
+}
+
 /// Signs in as the admin 01-path.spec.ts created, and lands on Connectors.
 export async function signIn(page: Page) {
   await page.goto("/login");
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await page.getByLabel("Email").fill("admin@example.com");
   await page.getByLabel("Password").fill("correct horse battery");
   await page.getByRole("button", { name: "Log in" }).click();
@@ -34,7 +43,7 @@ export async function go(page: Page, link: string) {
 /// Opens a page of Switchboard and waits until it is interactive.
 export async function open(page: Page, path: string) {
   await page.goto(path);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
 }
 
 /// Sets the simulator's injected failures (an empty object clears them).

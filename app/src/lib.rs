@@ -97,7 +97,12 @@ pub fn App() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
+    // A panic stops the program (the page's buttons go dead): the console gets its message and
+    // the page says so.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        routes::show_stopped();
+    }));
     // Pages outside the main program are fetched before hydrating them (see `routes`).
     leptos::mount::hydrate_lazy(App);
 }

@@ -14,10 +14,32 @@ use leptos_router::LazyRoute;
 /// function that renders any page of the feature (so they share one part of the program), and
 /// for each page a route type for `Lazy::<Route>`. `#[lazy]` names the function that fetches the
 /// part without calling it `__preload_<load_fn>` (in the browser's build only).
-/// Sets the marker browser tests wait for: the page has hydrated and its handlers are live.
+/// Sets the marker browser tests wait for: the page has hydrated and its handlers are live
+/// (unless the program stopped meanwhile: [`show_stopped`]).
 pub fn mark_hydrated() {
     if let Some(body) = document().body() {
-        let _ = body.set_attribute("data-hydrated", "true");
+        if !body.has_attribute("data-stopped") {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    }
+}
+
+/// After the browser's program stopped (a panic: past it, no button or link of the page's
+/// program answers), says so at the top of the page with a link that loads it again, and
+/// marks the body (`data-stopped`, no `data-hydrated`) for browser tests.
+#[cfg(feature = "hydrate")]
+pub fn show_stopped() {
+    let Some(body) = document().body() else { return };
+    if body.has_attribute("data-stopped") {
+        return;
+    }
+    let _ = body.set_attribute("data-stopped", "true");
+    let _ = body.remove_attribute("data-hydrated");
+    if let Ok(note) = document().create_element("p") {
+        note.set_class_name("warning stopped");
+        let _ = note.set_attribute("role", "alert");
+        note.set_inner_html("This page stopped working. <a href=\"\" rel=\"external\">Load it again</a> to go on.");
+        let _ = body.prepend_with_node_1(&note);
     }
 }
 

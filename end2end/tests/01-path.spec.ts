@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
-import { go, topBar } from "../helpers";
+import { go, hydrated, topBar } from "../helpers";
 
 // The first run on a fresh database: setup, then the whole path. Runs before the other files
 // (they sign in with the admin created here). The simulator's demo account is Seed::demo in
@@ -11,10 +11,6 @@ const WRONG_TOKEN = "00000000000000000000000000000000";
 const SENDER = "+14155550100";
 // scripts/e2e-server.sh starts Switchboard with this setup token.
 const SETUP_TOKEN = "sbsetup_e2e-token-0123456789";
-
-async function hydrated(page: Page) {
-  await page.locator('body[data-hydrated="true"]').waitFor();
-}
 
 async function open(page: Page, path: string) {
   await page.goto(path);

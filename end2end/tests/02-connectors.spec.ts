@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
-import { faults, go, signIn } from "../helpers";
+import { faults, go, hydrated, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created, on the simulator's demo account.
 const ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef";
@@ -104,7 +104,7 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
 
   // Deactivating that number asks first; Cancel keeps it, confirming unbinds it.
   await page.goto(connectorUrl);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   const spaRow = numbers.locator(`tr[data-number="${SPA}"]`);
   await expect(spaRow).toContainText("pool");
   await page.getByLabel(`Activate ${SPA} on WhatsApp`).uncheck();
@@ -121,13 +121,13 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
 
   // Bind the front desk to the agent, then delete the connector: the confirmation lists it.
   await page.goto(poolChannels);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await page.getByLabel("Connector").selectOption({ label: "Spa Desk" });
   await page.locator(`label[data-number="${FRONT}"]`).filter({ hasText: "WhatsApp" }).getByRole("radio").check();
   await page.getByRole("button", { name: "Add channel" }).click();
   await expect(page.getByTestId("channels")).toContainText(FRONT);
   await page.goto(connectorUrl);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await page.getByRole("button", { name: "Delete connector…" }).click();
   await expect(page.getByTestId("bound-channels")).toContainText(`pool on ${FRONT} (WhatsApp)`);
   await page.getByRole("button", { name: "Cancel" }).last().click();

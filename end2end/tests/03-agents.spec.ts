@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
-import { go, signIn } from "../helpers";
+import { go, hydrated, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created. The simulator stands in for a
 // language model (/_sim/llm/v1) and for a customer's hook (/_sim/hook).
@@ -40,7 +40,7 @@ test("an admin sets up an agent with each brain, tries it, and deletes it", asyn
 
   // Try the agent: the FAQ answers, and a question it does not know gets the fallback reply.
   await page.goto(overview);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await expect(page.getByTestId("brain")).toHaveText("Built-in FAQ");
   await expect(await tryAgent(page, "is the bar open tonight?")).toContainText("The bar is open until 1 am.");
   await expect(await tryAgent(page, "Can I bring my dog?")).toContainText("A colleague will get back to you.");
@@ -69,7 +69,7 @@ test("an admin sets up an agent with each brain, tries it, and deletes it", asyn
   await expect(page.getByTestId("hook-secret")).toContainText(/sbhs_[A-Za-z0-9_-]{40,}/);
   await expect(await tryAgent(page, "Hello hook")).toContainText("(demo hook) Got: Hello hook");
   await page.reload();
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await expect(page.getByTestId("hook-secret")).toHaveCount(0);
 
   // Delete (confirmed): the agent is gone from the list.

@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { go, topBar } from "../helpers";
+import { go, hydrated, topBar } from "../helpers";
 
 // Runs after 01-path.spec.ts: its admin and its "Front Desk" connector, whose number
 // +14155550100 is active and free again at the end of that test.
@@ -8,7 +8,7 @@ const SENDER = "+14155550100";
 
 async function logIn(page: Page, email: string, password: string) {
   await page.goto("/login");
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
@@ -54,7 +54,7 @@ test("an admin adds an agent owner, who manages only their own agent", async ({ 
 
   // Their own agent, bound to a number picked by connector name.
   await page.goto("/agents");
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await page.getByRole("link", { name: "New agent" }).click();
   await page.getByLabel("Name").fill("owners-bot");
   await page.getByRole("button", { name: "Create agent" }).click();

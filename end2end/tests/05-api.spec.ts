@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { go, signIn } from "../helpers";
+import { go, hydrated, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts, signed in as the admin it created (whose agent "concierge" exists).
 
@@ -33,7 +33,7 @@ test("an admin creates an API token, scripts the API with it, and revokes it", a
 
   // The page shows the use; the token is not shown again.
   await page.reload();
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await expect(row).not.toContainText("never");
   expect(await page.content()).not.toContain(token);
 

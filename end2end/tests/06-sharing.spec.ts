@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { go, open, phoneOf, say, signIn } from "../helpers";
+import { go, hydrated, open, phoneOf, say, signIn } from "../helpers";
 
 // Runs after 01-path.spec.ts (its admin, the "Front Desk" connector and the FAQ agent
 // "concierge") and 04-roles.spec.ts (whose agent "owners-bot" holds the WhatsApp number at its
@@ -40,7 +40,7 @@ test("each access policy, from the guest's phone to the Sharing page and back", 
 
   // The number's webhook points at Switchboard (an earlier test regenerated the URL).
   await page.getByTestId("connectors").getByRole("link", { name: "Front Desk" }).click();
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   const row = page
     .locator(`tr[data-number="${SENDER}"]`)
     .locator('[data-provider="WhatsApp"]')

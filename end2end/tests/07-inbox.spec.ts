@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { downloaded, faults, go, open, phoneOf, say, signIn } from "../helpers";
+import { downloaded, faults, go, hydrated, open, phoneOf, say, signIn } from "../helpers";
 import { SIMULATOR } from "../playwright.config";
 
 // Runs after 06-sharing.spec.ts: the concierge answers on +14155550100 with open access.
@@ -25,7 +25,7 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   await signIn(page);
   await go(page, "Inbox");
   await expect(page).toHaveURL(/\/inbox$/);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   const inbox = page.getByTestId("inbox");
   await expect(inbox).toContainText("concierge");
 
@@ -57,7 +57,7 @@ test("the inbox: live messages and ticks, filters, execution records, takeover, 
   // each status callback back for a second and a half).
   await inbox.locator("tbody tr").first().getByRole("link").click();
   await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   const history = page.getByTestId("history");
   await expect(history.locator(".msg.out").first()).toContainText(FALLBACK);
   await faults(page, { status_delay_ms: 1500 });

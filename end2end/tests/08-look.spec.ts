@@ -1,6 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, Page, test } from "@playwright/test";
-import { open, signIn } from "../helpers";
+import { hydrated, open, signIn } from "../helpers";
 import { PHONE } from "../playwright.config";
 
 // Runs last, when the earlier specs have left a connector, agents, conversations, users and
@@ -116,14 +116,14 @@ test("the main path by keyboard alone, every stop visibly focused", async ({ pag
   await tabTo(/^Agents$/);
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/agents$/);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await tabTo(/^concierge$/);
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/agents\/[0-9a-f]+$/);
   await tabTo(/^Conversations$/);
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/conversations$/);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   const guest = (await page.getByTestId("inbox").locator("tbody tr a").first().textContent())!.trim();
   await tabTo(new RegExp(`^${guest.replace(/[+.]/g, "\\$&")}$`));
   await page.keyboard.press("Enter");

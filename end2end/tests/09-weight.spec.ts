@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { go, topBar } from "../helpers";
+import { go, hydrated, topBar } from "../helpers";
 
 // A first visit to the backoffice over a slow connection: a page, signed in, with an
 // empty cache and Chromium's "Fast 3G" profile (562.5 ms of latency, 1.44 Mbit/s down, 675 kbit/s
@@ -123,4 +123,37 @@ test("a connector chosen before the program takes over still shows its numbers",
   const form = page.getByTestId("add-channel");
   await form.getByLabel("Connector").selectOption({ label: "Front Desk" });
   await expect(form.locator("label[data-number]").first()).toBeVisible({ timeout: 20_000 });
+});
+
+// A page whose program stops (here the page is altered on its way, so that it no longer matches
+// what the program builds) says so, with a link that loads it again; the marker the other tests
+// wait for is not set.
+test("a page whose program stops says so and offers to load it again", async ({ page }) => {
+  const login = await page.request.post("/ui/login", {
+    headers: { Accept: "application/json" },
+    form: { email: "admin@example.com", password: "correct horse battery" },
+  });
+  expect(login.ok(), await login.text()).toBeTruthy();
+  const stopped: string[] = [];
+  page.on("pageerror", (e) => stopped.push(e.message));
+  let altered = false;
+  await page.route(/\/connectors$/, async (route) => {
+    const response = await route.fetch();
+    const html = await response.text();
+    // A connector's Account SID, text the program expects, wrapped in an element.
+    const changed = altered ? html : html.replace(/<td class="mono">([^<]+)/, '<td class="mono"><b>$1</b>');
+    expect(changed !== html || altered, "an Account SID was found to alter").toBeTruthy();
+    altered = true;
+    await route.fulfill({ response, body: changed });
+  });
+  await page.goto("/connectors");
+  const note = page.getByRole("alert").filter({ hasText: "This page stopped working." });
+  await expect(note).toBeVisible();
+  expect(stopped.length, "the program stopped").toBeGreaterThan(0);
+  await expect(page.locator("body")).not.toHaveAttribute("data-hydrated", "true");
+  // Loaded again (unaltered now), the page works.
+  await note.getByRole("link", { name: "Load it again" }).click();
+  await hydrated(page);
+  await expect(page.getByRole("alert").filter({ hasText: "This page stopped working." })).toHaveCount(0);
+  await expect(page.getByRole("heading", { name: "Connectors", level: 1 })).toBeVisible();
 });

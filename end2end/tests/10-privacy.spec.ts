@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { downloaded, go, open, phoneOf, say, signIn } from "../helpers";
+import { downloaded, go, hydrated, open, phoneOf, say, signIn } from "../helpers";
 
 // Runs after 07-inbox.spec.ts: the concierge answers on +14155550100 with open access.
 test("privacy: a guest's /forget approved, a guest forgotten from their conversation, the audit log", async ({
@@ -8,7 +8,7 @@ test("privacy: a guest's /forget approved, a guest forgotten from their conversa
   await signIn(page);
   await go(page, "Privacy");
   await expect(page).toHaveURL(/\/privacy$/);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   const requests = page.getByTestId("forget-requests");
   await expect(requests).toContainText("No request is waiting.");
   await expect(page.getByLabel(/An admin approves each request/)).toBeChecked();
@@ -30,7 +30,7 @@ test("privacy: a guest's /forget approved, a guest forgotten from their conversa
   await open(page, "/inbox");
   await page.getByTestId("inbox").locator("tr", { hasText: "+15550018881" }).getByRole("link").first().click();
   await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await page.getByRole("button", { name: "Forget this guest…" }).click();
   await expect(page.getByRole("alert")).toContainText("This cannot be undone.");
   await page.getByRole("button", { name: "Yes, forget this guest" }).click();

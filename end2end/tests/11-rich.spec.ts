@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { SIMULATOR } from "../playwright.config";
-import { go, phoneOf, say, signIn } from "../helpers";
+import { go, hydrated, phoneOf, say, signIn } from "../helpers";
 
 // Runs after 10-privacy.spec.ts: the concierge answers on +14155550100 with open access. The
 // simulator stands in for the customer's hook (/_sim/hook, which offers two buttons when a guest
@@ -15,7 +15,7 @@ test("a guest sends a voice note, a document and taps a button; the inbox shows 
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   await signIn(page);
   await go(page, "Agents");
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   // The organization's transcription API, which every agent without its own uses.
   const organization = page.getByTestId("org-transcription");
   await expect(organization.getByTestId("current-org-transcription")).toHaveText(
@@ -31,11 +31,11 @@ test("a guest sends a voice note, a document and taps a button; the inbox shows 
     "Set · leave empty to keep it",
   );
   await page.getByTestId("agents").getByRole("link", { name: "concierge" }).click();
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   // Opened on its channels: the overview holds the brain and the senses.
   if (/\/channels$/.test(page.url())) {
     await page.goto(page.url().replace(/\/channels$/, ""));
-    await page.locator('body[data-hydrated="true"]').waitFor();
+    await hydrated(page);
   }
 
   await page.locator('select[name="brain"]').selectOption({ label: "HTTP hook" });
@@ -86,10 +86,10 @@ test("a guest sends a voice note, a document and taps a button; the inbox shows 
 
   // The inbox: the player and the words under it, the buttons offered, the choice made.
   await go(page, "Inbox");
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   await page.getByTestId("inbox").locator("tr", { hasText: GUEST }).getByRole("link").first().click();
   await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
-  await page.locator('body[data-hydrated="true"]').waitFor();
+  await hydrated(page);
   const history = page.getByTestId("history");
   await expect(history.locator("audio")).toHaveCount(2);
   await expect(history.getByTestId("transcript").first()).toHaveText("Is the spa open tonight?");
