@@ -238,8 +238,10 @@ pub struct OutboundFile {
 }
 
 /// Queues a message with a file (or without) to the guest of a conversation: the message, the
-/// file and its place in the conversation's outbox, in one transaction; the sender takes it
-/// from there under the same rules as the agent's replies. One file per message, 16 MB at most.
+/// file and its place in the conversation's outbox, in one transaction, and the conversation's
+/// latest activity, as an agent's reply is (`pipeline::outbox::queue_statements`); the sender
+/// takes it from there under the same rules as the agent's replies. One file per message, 16 MB
+/// at most.
 pub async fn queue_outbound(
     state: &AppState,
     conversation_id: &str,
@@ -268,10 +270,11 @@ pub async fn queue_outbound(
     let stored = async {
         let mut tx = state.db.begin_write().await?;
         let row: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE conversations SET out_seq = out_seq + 1 WHERE id = $1 \
-             RETURNING out_seq, (SELECT connector_id FROM numbers WHERE numbers.id = conversations.number_id)",
+            "UPDATE conversations SET out_seq = out_seq + 1, last_activity_at = $2, state = 'live', ended_at = NULL \
+             WHERE id = $1 RETURNING out_seq, (SELECT connector_id FROM numbers WHERE numbers.id = conversations.number_id)",
         )
         .bind(conversation_id)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((seq, connector_id)) = row else { return Ok(false) };

@@ -150,6 +150,17 @@ async fn a_file_sent_to_the_guest_goes_out_as_a_signed_expiring_link() {
     let file = OutboundFile { content_type: "image/png".into(), bytes: PNG.to_vec() };
     let message =
         switchboard::media::queue_outbound(&app.state, &conversation, "Here is the map", Some(file)).await.unwrap();
+    // It is the conversation's latest activity, as an agent's reply is (the inbox's order and
+    // retention read it).
+    let (activity, created): (i64, i64) = sqlx::query_as(
+        "SELECT cv.last_activity_at, m.created_at FROM conversations cv JOIN messages m ON m.conversation_id = cv.id \
+         WHERE m.id = $1",
+    )
+    .bind(&message)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(activity, created, "the conversation's last activity is the file's message");
     let sent = eventually("the file reaches the guest", || async {
         app.replies_to(GUEST).into_iter().find(|m| m.body == "Here is the map")
     })
