@@ -741,6 +741,10 @@ async fn retention_phase(bench: &Bench) {
     sqlx::query("UPDATE organizations SET retention_days = 30").execute(&db.pool).await.unwrap();
     let counted = server_acks(bench.port).await;
     let started = Instant::now();
+    if detail() {
+        // To line the slow answers' times (from here) up with what the machine did meanwhile.
+        eprintln!("  the deletion's load began at {} ms since the epoch", switchboard::now_ms());
+    }
     let load = {
         let url = bench.webhook_url.clone();
         tokio::spawn(async move { fixed_rate_on(&client, &url, rate, secs, 60_000_000, "whatsapp:+14155550111").await })
