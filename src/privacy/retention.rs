@@ -183,18 +183,25 @@ struct Pace {
     /// Old messages a conversation held, as the last transaction found them (0 when those it
     /// looked at held none: quiet conversations whose messages were deleted before).
     per_conversation: f64,
+    /// Conversations a transaction takes when they hold no old message: each is still a row to
+    /// delete, with its turns, outbox, execution records and its guest's entry in the text
+    /// index, so their number is sized by time as the batch is.
+    empties: usize,
 }
+
+/// Conversations without old messages the first such transaction takes.
+const FIRST_EMPTIES: usize = 10;
 
 impl Pace {
     fn new() -> Self {
-        Pace { batch: MIN_BATCH, per_conversation: 20.0 }
+        Pace { batch: MIN_BATCH, per_conversation: 20.0, empties: FIRST_EMPTIES }
     }
 
-    /// Conversations for the next transaction: as many as hold its batch (a round's worth when
-    /// they hold no old messages: each is one row to delete).
+    /// Conversations for the next transaction: as many as hold its batch, or, when the last
+    /// ones held no old message, as many as the time of such transactions allows.
     fn conversations(&self) -> usize {
         if self.per_conversation <= 0.0 {
-            return CONVERSATIONS as usize;
+            return self.empties;
         }
         ((self.batch as f64 / self.per_conversation).ceil() as usize).clamp(1, CONVERSATIONS as usize)
     }
@@ -205,15 +212,19 @@ impl Pace {
     /// turn is this job's. A full batch (`n` its size), or one that took too long, sizes the next
     /// as large as fits in [`BATCH_TIME`] at its pace, but at most half as large again. One cut
     /// short by its conversations says little of a full one's time (it paid a whole commit for
-    /// fewer messages) and leaves the size as it is.
+    /// fewer messages) and leaves the size as it is. Conversations with no old message are
+    /// sized the same way, by how many of them fit in [`BATCH_TIME`].
     fn record(&mut self, n: usize, touched: usize, looked_at: usize, took: Duration) -> Duration {
         // A full batch stopped inside the last conversation it touched; one cut short read every
         // conversation it looked at, those with no old message among them.
         let read = if n >= self.batch { touched } else { looked_at };
         self.per_conversation = n as f64 / read.max(1) as f64;
+        let fits = |units: usize| (BATCH_TIME.as_secs_f64() / took.as_secs_f64().max(1e-6) * units as f64) as usize;
         if n > 0 && (n >= self.batch || took > BATCH_TIME) {
-            let fits = (BATCH_TIME.as_secs_f64() / took.as_secs_f64().max(1e-6) * n as f64) as usize;
-            self.batch = fits.min(self.batch * 3 / 2).clamp(MIN_BATCH, MAX_BATCH);
+            self.batch = fits(n).min(self.batch * 3 / 2).clamp(MIN_BATCH, MAX_BATCH);
+        }
+        if n == 0 && looked_at > 0 && (looked_at >= self.empties || took > BATCH_TIME) {
+            self.empties = fits(looked_at).min((self.empties * 3).div_ceil(2)).clamp(1, CONVERSATIONS as usize);
         }
         took.max(Duration::from_millis(2))
     }
@@ -411,7 +422,13 @@ mod tests {
     /// leaves some of comes back with the rest), at a steady cost: 1 ms a transaction (its
     /// commit) and 125 µs a message. Returns each transaction's (messages, time).
     fn simulate(sizes: impl IntoIterator<Item = usize>) -> Vec<(usize, Duration)> {
-        let cost = |n: usize| Duration::from_micros(1_000 + 125 * n as u64);
+        simulate_at(sizes, 0)
+    }
+
+    /// [`simulate`] with `per_conversation` µs for each conversation deleted.
+    fn simulate_at(sizes: impl IntoIterator<Item = usize>, per_conversation: u64) -> Vec<(usize, Duration)> {
+        let cost =
+            |n: usize, gone: usize| Duration::from_micros(1_000 + 125 * n as u64 + per_conversation * gone as u64);
         let mut left: std::collections::VecDeque<usize> = sizes.into_iter().collect();
         let mut pace = Pace::new();
         let mut done = Vec::new();
@@ -427,11 +444,12 @@ mod tests {
             let n = pace.batch - room;
             // Those it looked at and left without an old message are deleted (quiet since, as
             // the benchmark's); the others wait for the next transaction.
-            let looked_at: Vec<usize> = left.drain(..k).filter(|&held| held > 0).collect();
-            for held in looked_at.into_iter().rev() {
+            let kept: Vec<usize> = left.drain(..k).filter(|&held| held > 0).collect();
+            let gone = k - kept.len();
+            for held in kept.into_iter().rev() {
                 left.push_front(held);
             }
-            let took = cost(n);
+            let took = cost(n, gone);
             assert_eq!(
                 pace.record(n, touched, k, took),
                 took.max(Duration::from_millis(2)),
@@ -481,27 +499,38 @@ mod tests {
     /// not one each, and conversations with messages after them are sized as before.
     #[test]
     fn conversations_without_old_messages_go_many_to_a_transaction() {
-        let done = simulate(vec![0; 2_000]);
-        // The first transaction is sized for conversations of 20 messages: it takes one.
+        // Cheap to delete (50 µs each): a round's worth to a transaction once the size has grown.
+        let done = simulate_at(vec![0; 2_000], 50);
         assert!(
-            done.len() <= 2_000 / CONVERSATIONS as usize + 1,
+            done.len() <= 2_000 / CONVERSATIONS as usize + 6,
             "{} transactions for 2,000 empty conversations",
             done.len()
         );
+        // Dear to delete (1 ms each): as many as fit in a transaction's time, none much longer.
+        for per_conversation in [300, 1_000] {
+            let done = simulate_at(vec![0; 2_000], per_conversation);
+            let longest = done.iter().map(|(_, t)| *t).max().unwrap();
+            assert!(longest <= BATCH_TIME * 3 / 2, "at {per_conversation} µs a conversation, one took {longest:?}");
+            let work: Duration = done.iter().map(|(_, t)| *t).sum();
+            let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
+            assert!(
+                (done.len() as f64) < needed * 1.5 + 10.0,
+                "at {per_conversation} µs a conversation: {} transactions where about {needed:.0} would do",
+                done.len()
+            );
+        }
 
         let sizes = [vec![20; 500], vec![0; 1_000], vec![20; 500]].concat();
         let done = simulate(sizes.clone());
         assert_eq!(done.iter().map(|(n, _)| n).sum::<usize>(), sizes.iter().sum::<usize>(), "every message deleted");
         let longest = done.iter().map(|(_, t)| *t).max().unwrap();
         assert!(longest <= BATCH_TIME * 3 / 2, "a transaction took {longest:?}");
-        let work: Duration = done.iter().filter(|(n, _)| *n > 0).map(|(_, t)| *t).sum();
+        let work: Duration = done.iter().map(|(_, t)| *t).sum();
         let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
-        let empties = done.iter().filter(|(n, _)| *n == 0).count();
-        assert!(empties <= 1_000 / CONVERSATIONS as usize + 2, "{empties} transactions for 1,000 empty conversations");
         assert!(
-            (done.len() - empties) as f64 <= needed * 1.5 + 10.0,
+            (done.len() as f64) < needed * 1.5 + 10.0,
             "{} transactions where about {needed:.0} would do",
-            done.len() - empties
+            done.len()
         );
     }
 }
