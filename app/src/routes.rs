@@ -15,7 +15,7 @@ use leptos_router::LazyRoute;
 /// for each page a route type for `Lazy::<Route>`. `#[lazy]` names the function that fetches the
 /// part without calling it `__preload_<load_fn>` (in the browser's build only).
 /// Sets the marker browser tests wait for: the page has hydrated and its handlers are live
-/// (unless the program stopped meanwhile: [`show_stopped`]).
+/// (unless the program stopped meanwhile: `show_stopped`).
 pub fn mark_hydrated() {
     if let Some(body) = document().body() {
         if !body.has_attribute("data-stopped") {
@@ -40,6 +40,13 @@ pub fn show_stopped() {
         let _ = note.set_attribute("role", "alert");
         note.set_inner_html("This page stopped working. <a href=\"\" rel=\"external\">Load it again</a> to go on.");
         let _ = body.prepend_with_node_1(&note);
+        // The control the person was on answers no more: the way on takes the focus.
+        if let Ok(Some(link)) = note.query_selector("a") {
+            use wasm_bindgen::JsCast;
+            if let Ok(link) = link.dyn_into::<web_sys::HtmlElement>() {
+                let _ = link.focus();
+            }
+        }
     }
 }
 

@@ -35,10 +35,13 @@ async function firstLoad(page: Page, path: string) {
   // Measured by the browser from the start of the navigation (checked every frame): when the
   // page was first painted (its links work from then: they are plain links), and when the
   // program had taken it over.
-  const takeover = await page.waitForFunction(() => document.body?.dataset.hydrated === "true" && performance.now(), null, {
-    timeout: 60_000,
-  });
+  const takeover = await page.waitForFunction(
+    () => (document.body?.dataset.hydrated === "true" || document.body?.dataset.stopped !== undefined) && performance.now(),
+    null,
+    { timeout: 60_000 },
+  );
   const hydrated = (await takeover.jsonValue()) as number;
+  expect(await page.locator("body[data-stopped]").count(), `the program of ${path} stopped`).toBe(0);
   await page.waitForLoadState("networkidle");
   const painted = await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? -1);
 
@@ -136,23 +139,24 @@ test("a page whose program stops says so and offers to load it again", async ({ 
   expect(login.ok(), await login.text()).toBeTruthy();
   const stopped: string[] = [];
   page.on("pageerror", (e) => stopped.push(e.message));
-  let altered = false;
+  let altered = 0;
   await page.route(/\/connectors$/, async (route) => {
     const response = await route.fetch();
     const html = await response.text();
-    // A connector's Account SID, text the program expects, wrapped in an element.
-    const changed = altered ? html : html.replace(/<td class="mono">([^<]+)/, '<td class="mono"><b>$1</b>');
-    expect(changed !== html || altered, "an Account SID was found to alter").toBeTruthy();
-    altered = true;
+    // The first time, a connector's Account SID (text the program expects) wrapped in an element.
+    const changed = altered > 0 ? html : html.replace(/<td class="mono">([^<]+)/, '<td class="mono"><b>$1</b>');
+    if (changed !== html) altered++;
     await route.fulfill({ response, body: changed });
   });
   await page.goto("/connectors");
+  expect(altered, "an Account SID was found to alter").toBe(1);
   const note = page.getByRole("alert").filter({ hasText: "This page stopped working." });
   await expect(note).toBeVisible();
   expect(stopped.length, "the program stopped").toBeGreaterThan(0);
   await expect(page.locator("body")).not.toHaveAttribute("data-hydrated", "true");
   // Loaded again (unaltered now), the page works.
-  await note.getByRole("link", { name: "Load it again" }).click();
+  await expect(note.getByRole("link", { name: "Load it again" }), "the way on has the focus").toBeFocused();
+  await Promise.all([page.waitForEvent("load"), note.getByRole("link", { name: "Load it again" }).click()]);
   await hydrated(page);
   await expect(page.getByRole("alert").filter({ hasText: "This page stopped working." })).toHaveCount(0);
   await expect(page.getByRole("heading", { name: "Connectors", level: 1 })).toBeVisible();

@@ -29,7 +29,7 @@ pub async fn setup_organization(
 ) -> Result<Me, AppError> {
     ssr::reply(async move {
         let accounts = ssr::port::<dyn super::port::AccountsPort>()?;
-        let session = ssr::session().await?;
+        let session = ssr::session()?;
         let me = accounts.setup(setup_token, org_name, email, password).await?;
         ssr::start_session(&session, &me).await?;
         Ok(me)
@@ -41,7 +41,7 @@ pub async fn setup_organization(
 pub async fn login(email: String, password: String) -> Result<Me, AppError> {
     ssr::reply(async move {
         let (accounts, from) = (ssr::port::<dyn super::port::AccountsPort>()?, ssr::client_addr());
-        let session = ssr::session().await?;
+        let session = ssr::session()?;
         let me = accounts.authenticate(email, password, from).await?;
         ssr::start_session(&session, &me).await?;
         Ok(me)

@@ -2,10 +2,12 @@
 //! HTTP status.
 //!
 //! Each function here reads what it needs from Leptos's context (a feature's port, the request,
-//! the response's options) before its first `.await`. While the server renders a page, a
-//! server function run by one of the page's resources found the context gone after an await
-//! now and then (`… missing from context` in the log): the page was sent with one answer and
-//! hydrated with another, and the browser's program stopped there, every button dead.
+//! the response's options) before its first `.await`. While the server renders a page, Leptos
+//! may build a part of it twice and drop the first (a connector's page asked Twilio for its
+//! numbers twice in one render of ten); a server function of the dropped part, resumed after an
+//! await, found its context gone with the owner that held it (`… missing from context` in the
+//! log), and the browser hydrated the page against that error, which the page did not show: its
+//! program stopped there, every button dead.
 
 use std::sync::Arc;
 
@@ -35,17 +37,21 @@ pub fn port<P: ?Sized + Send + Sync + 'static>() -> Result<Arc<P>, AppError> {
     })
 }
 
-pub async fn session() -> Result<Session, AppError> {
-    leptos_axum::extract::<Session>().await.map_err(|e| {
-        leptos::logging::error!("session layer missing: {e}");
-        AppError::Internal
-    })
+/// The request's session, which the session layer put in the request's extensions (read at
+/// once, without an await).
+pub fn session() -> Result<Session, AppError> {
+    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<Session>().cloned()).ok_or_else(
+        || {
+            leptos::logging::error!("session layer missing");
+            AppError::Internal
+        },
+    )
 }
 
 /// The signed-in user, or `Unauthenticated`.
 pub async fn me() -> Result<Me, AppError> {
     let accounts = port::<dyn AccountsPort>()?;
-    let session = session().await?;
+    let session = session()?;
     let user_id: Option<String> = session.get(USER_KEY).await.map_err(|_| AppError::Internal)?;
     let Some(user_id) = user_id else { return Err(AppError::Unauthenticated) };
     match accounts.user(&user_id).await? {
@@ -87,7 +93,7 @@ pub async fn reply<T>(work: impl std::future::Future<Output = Result<T, AppError
 }
 
 pub async fn end_session() -> Result<(), AppError> {
-    session().await?.flush().await.map_err(|_| AppError::Internal)
+    session()?.flush().await.map_err(|_| AppError::Internal)
 }
 
 #[cfg(test)]
