@@ -72,11 +72,15 @@ async fn periods(db: &AnyPool) -> sqlx::Result<Vec<(Scope, i64)>> {
 }
 
 /// Conversations of the scope holding messages older than `cutoff`: first those quiet since
-/// (wholly older), then those active since that began before it.
+/// (wholly older, or left with no message at all), then those active since that began before it.
+/// A quiet one holding only newer messages (its last activity older than its newest message) has
+/// nothing to delete and is not one: a round of 50 such would end the pass before the rest.
 async fn candidates(db: &AnyPool, scope: &Scope, cutoff: i64) -> sqlx::Result<Vec<String>> {
     let from = "FROM conversations cv JOIN numbers n ON n.id = cv.number_id JOIN connectors c ON c.id = n.connector_id";
     let quiet: Vec<(String,)> = sqlx::query_as(&format!(
-        "SELECT cv.id {from} WHERE cv.state IN ('live', 'ended') AND cv.last_activity_at < $2 AND {} LIMIT $3",
+        "SELECT cv.id {from} WHERE cv.state IN ('live', 'ended') AND cv.last_activity_at < $2 AND {} \
+         AND (EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = cv.id AND m.created_at < $2) \
+         OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = cv.id)) LIMIT $3",
         scope.condition()
     ))
     .bind(scope.id())

@@ -622,6 +622,61 @@ async fn one_retention_pass_reaches_every_old_conversation_however_many_are_empt
     assert_eq!(left, 0, "every old conversation is gone after one pass");
 }
 
+/// Quiet conversations (by their last activity) that hold only messages newer than the period
+/// have nothing to delete; more of them than a round takes (50), quiet the longest, do not end the
+/// pass before the old conversation after them.
+#[tokio::test]
+async fn quiet_conversations_holding_only_newer_messages_do_not_end_the_pass() {
+    use app::privacy::api::SetRetention;
+    // The job's own passes an hour apart: this test runs one.
+    let app = spawn_app_tuned(|_| {}, |t| t.retention_sweep = std::time::Duration::from_secs(3_600)).await;
+    app.ready_path().await;
+    let admin = app.browser("admin@example.com").await;
+    say(&app, ANA, "Hello").await;
+    eventually("the reply", || async { (messages_of(&app, ANA).await.len() == 2).then_some(()) }).await;
+    age(&app, ANA, 40).await;
+    let pool = &app.state.db.pool;
+    let (number, connector): (String, String) = sqlx::query_as(
+        "SELECT cv.number_id, n.connector_id FROM conversations cv JOIN numbers n ON n.id = cv.number_id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let (long_ago, now) = (switchboard::now_ms() - 60 * 86_400_000, switchboard::now_ms());
+    for i in 0..60 {
+        let conversation = switchboard::new_id();
+        sqlx::query(
+            "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&conversation)
+        .bind(&number)
+        .bind(format!("whatsapp:+1555030{i:04}"))
+        .bind(long_ago)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
+             VALUES ($1, $2, $3, 'outbound', 'A map of the spa', 'delivered', $4)",
+        )
+        .bind(switchboard::new_id())
+        .bind(&conversation)
+        .bind(&connector)
+        .bind(now)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    app.ui(&admin, SetRetention { agent_id: String::new(), days: "30".into() }).await.unwrap();
+    let deleted = switchboard::privacy::retention::sweep(&app.state).await.unwrap();
+    assert_eq!(deleted, 2, "Ana's message and its reply, in one pass");
+    assert!(conversations_of(&app, ANA).await.is_empty(), "Ana's conversation is gone");
+    let (kept,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM messages WHERE created_at = $1").bind(now).fetch_one(pool).await.unwrap();
+    assert_eq!(kept, 60, "the newer messages are kept");
+}
+
 /// A guest forgotten while their image is still downloading: the file the download writes
 /// afterwards belongs to no message, and is removed.
 #[tokio::test]
