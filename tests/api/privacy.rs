@@ -585,19 +585,25 @@ async fn retention_deletes_what_is_older_with_its_media_and_nothing_newer() {
     );
 }
 
-/// One pass of the retention job reaches every conversation it has something to delete from: a
-/// round of quiet conversations with no message left (deleted, but no message with them) does not
-/// end the pass before the others, which waited for the next (a minute later by default).
-#[tokio::test]
-async fn one_retention_pass_reaches_every_old_conversation_however_many_are_empty() {
-    use app::privacy::api::SetRetention;
-    // The job's own passes an hour apart: this test runs one.
+/// An app whose retention job waits an hour between passes (the test runs one), and Ana's
+/// conversation (her message and its reply) 40 days old; the app and its admin's browser.
+async fn ana_40_days_back() -> (TestApp, reqwest::Client) {
     let app = spawn_app_tuned(|_| {}, |t| t.retention_sweep = std::time::Duration::from_secs(3_600)).await;
     app.ready_path().await;
     let admin = app.browser("admin@example.com").await;
     say(&app, ANA, "Hello").await;
     eventually("the reply", || async { (messages_of(&app, ANA).await.len() == 2).then_some(()) }).await;
     age(&app, ANA, 40).await;
+    (app, admin)
+}
+
+/// One pass of the retention job reaches every conversation it has something to delete from: a
+/// round of quiet conversations with no message left (deleted, but no message with them) does not
+/// end the pass before the others, which waited for the next (a minute later by default).
+#[tokio::test]
+async fn one_retention_pass_reaches_every_old_conversation_however_many_are_empty() {
+    use app::privacy::api::SetRetention;
+    let (app, admin) = ana_40_days_back().await;
     // More conversations than a round takes (50), quiet for 40 days, with no message left.
     let pool = &app.state.db.pool;
     let (number,): (String,) = sqlx::query_as("SELECT number_id FROM conversations").fetch_one(pool).await.unwrap();
@@ -628,13 +634,7 @@ async fn one_retention_pass_reaches_every_old_conversation_however_many_are_empt
 #[tokio::test]
 async fn quiet_conversations_holding_only_newer_messages_do_not_end_the_pass() {
     use app::privacy::api::SetRetention;
-    // The job's own passes an hour apart: this test runs one.
-    let app = spawn_app_tuned(|_| {}, |t| t.retention_sweep = std::time::Duration::from_secs(3_600)).await;
-    app.ready_path().await;
-    let admin = app.browser("admin@example.com").await;
-    say(&app, ANA, "Hello").await;
-    eventually("the reply", || async { (messages_of(&app, ANA).await.len() == 2).then_some(()) }).await;
-    age(&app, ANA, 40).await;
+    let (app, admin) = ana_40_days_back().await;
     let pool = &app.state.db.pool;
     let (number, connector): (String, String) = sqlx::query_as(
         "SELECT cv.number_id, n.connector_id FROM conversations cv JOIN numbers n ON n.id = cv.number_id",
