@@ -10,10 +10,6 @@
 use leptos::prelude::*;
 use leptos_router::LazyRoute;
 
-/// `feature!(load_fn, __preload_load_fn, Page { Route => page::Component, … })`: one `#[lazy]`
-/// function that renders any page of the feature (so they share one part of the program), and
-/// for each page a route type for `Lazy::<Route>`. `#[lazy]` names the function that fetches the
-/// part without calling it `__preload_<load_fn>` (in the browser's build only).
 /// Sets the marker browser tests wait for: the page has hydrated and its handlers are live
 /// (unless the program stopped meanwhile: `show_stopped`).
 pub fn mark_hydrated() {
@@ -60,6 +56,10 @@ pub fn is_lazy(path: &str) -> bool {
         || path.starts_with("/conversations/")
 }
 
+/// `feature!(load_fn, __preload_load_fn, Page { Route => page::Component, … })`: one `#[lazy]`
+/// function that renders any page of the feature (so they share one part of the program), and
+/// for each page a route type for `Lazy::<Route>`. `#[lazy]` names the function that fetches the
+/// part without calling it `__preload_<load_fn>` (in the browser's build only).
 macro_rules! feature {
     ($load:ident, $preload:ident, $pages:ident { $($route:ident => $page:path),+ $(,)? }) => {
         #[derive(Clone, Copy)]
