@@ -272,8 +272,8 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
                 tokio::time::sleep(pace.record(done.messages, done.touched, chunk.len(), took)).await;
             }
             if !progress {
-                // Candidates with nothing to delete (a quiet conversation holding messages newer
-                // than its last activity says): the next round would find them again.
+                // Candidates with nothing left to delete (another instance, or an erasure, took
+                // their old messages meanwhile): the next round would find the same ones.
                 break;
             }
         }
@@ -464,6 +464,20 @@ mod tests {
         done
     }
 
+    /// No transaction of `done` took much longer than it is sized for, and there are about as
+    /// few as transactions of [`BATCH_TIME`] need, give or take half (`what` names the case).
+    fn assert_paced(done: &[(usize, Duration)], what: &str) {
+        let longest = done.iter().map(|(_, t)| *t).max().unwrap();
+        assert!(longest <= BATCH_TIME * 3 / 2, "{what}: a transaction took {longest:?}");
+        let work: Duration = done.iter().map(|(_, t)| *t).sum();
+        let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
+        assert!(
+            (done.len() as f64) < needed * 1.5 + 10.0,
+            "{what}: {} transactions where about {needed:.0} would do",
+            done.len()
+        );
+    }
+
     /// Conversations of 20 messages, of 2 and of 1, and mixes (short ones first, which a batch
     /// sized by its quick transactions alone would grow on, to find long ones after): the batch
     /// settles where a transaction takes about the time it is sized for, none takes much longer,
@@ -480,27 +494,14 @@ mod tests {
             let messages: usize = sizes.iter().sum();
             let done = simulate(sizes.clone());
             assert_eq!(done.iter().map(|(n, _)| n).sum::<usize>(), messages, "every message deleted");
-            let longest = done.iter().map(|(_, t)| *t).max().unwrap();
-            assert!(
-                longest <= BATCH_TIME * 3 / 2,
-                "{}-message conversations: a transaction took {longest:?}",
-                sizes[0]
-            );
-            // As few transactions as transactions of about BATCH_TIME need, give or take half.
-            let work: Duration = done.iter().map(|(_, t)| *t).sum();
-            let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
-            assert!(
-                (done.len() as f64) < needed * 1.5 + 10.0,
-                "{}-message conversations: {} transactions where about {needed:.0} would do",
-                sizes[0],
-                done.len()
-            );
+            assert_paced(&done, &format!("{}-message conversations", sizes[0]));
         }
     }
 
     /// Conversations quiet since the cutoff with no old message left (their messages deleted
-    /// before, a guest's erased): the job deletes their rows a round's worth to a transaction,
-    /// not one each, and conversations with messages after them are sized as before.
+    /// before, a guest's erased): the job deletes their rows many to a transaction, not one each,
+    /// as many as fit in a transaction's time, and conversations with messages after them are
+    /// sized as before.
     #[test]
     fn conversations_without_old_messages_go_many_to_a_transaction() {
         // Cheap to delete (50 µs each): a round's worth to a transaction once the size has grown.
@@ -513,28 +514,12 @@ mod tests {
         // Dear to delete (1 ms each): as many as fit in a transaction's time, none much longer.
         for per_conversation in [300, 1_000] {
             let done = simulate_at(vec![0; 2_000], per_conversation);
-            let longest = done.iter().map(|(_, t)| *t).max().unwrap();
-            assert!(longest <= BATCH_TIME * 3 / 2, "at {per_conversation} µs a conversation, one took {longest:?}");
-            let work: Duration = done.iter().map(|(_, t)| *t).sum();
-            let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
-            assert!(
-                (done.len() as f64) < needed * 1.5 + 10.0,
-                "at {per_conversation} µs a conversation: {} transactions where about {needed:.0} would do",
-                done.len()
-            );
+            assert_paced(&done, &format!("at {per_conversation} µs a conversation"));
         }
 
         let sizes = [vec![20; 500], vec![0; 1_000], vec![20; 500]].concat();
         let done = simulate(sizes.clone());
         assert_eq!(done.iter().map(|(n, _)| n).sum::<usize>(), sizes.iter().sum::<usize>(), "every message deleted");
-        let longest = done.iter().map(|(_, t)| *t).max().unwrap();
-        assert!(longest <= BATCH_TIME * 3 / 2, "a transaction took {longest:?}");
-        let work: Duration = done.iter().map(|(_, t)| *t).sum();
-        let needed = work.as_secs_f64() / BATCH_TIME.as_secs_f64();
-        assert!(
-            (done.len() as f64) < needed * 1.5 + 10.0,
-            "{} transactions where about {needed:.0} would do",
-            done.len()
-        );
+        assert_paced(&done, "empty conversations between long ones");
     }
 }

@@ -597,6 +597,23 @@ async fn ana_40_days_back() -> (TestApp, reqwest::Client) {
     (app, admin)
 }
 
+/// A conversation of `guest` on `number`, begun and last active `at`, with no message; its id.
+async fn quiet_conversation(app: &TestApp, number: &str, guest: &str, at: i64) -> String {
+    let id = switchboard::new_id();
+    sqlx::query(
+        "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
+         VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&id)
+    .bind(number)
+    .bind(guest)
+    .bind(at)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    id
+}
+
 /// One pass of the retention job reaches every conversation it has something to delete from: a
 /// round of quiet conversations with no message left (deleted, but no message with them) does not
 /// end the pass before the others, which waited for the next (a minute later by default).
@@ -609,17 +626,7 @@ async fn one_retention_pass_reaches_every_old_conversation_however_many_are_empt
     let (number,): (String,) = sqlx::query_as("SELECT number_id FROM conversations").fetch_one(pool).await.unwrap();
     let old = switchboard::now_ms() - 40 * 86_400_000;
     for i in 0..120 {
-        sqlx::query(
-            "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
-             VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(switchboard::new_id())
-        .bind(&number)
-        .bind(format!("whatsapp:+1555020{i:04}"))
-        .bind(old)
-        .execute(pool)
-        .await
-        .unwrap();
+        quiet_conversation(&app, &number, &format!("whatsapp:+1555020{i:04}"), old).await;
     }
     app.ui(&admin, SetRetention { agent_id: String::new(), days: "30".into() }).await.unwrap();
     let deleted = switchboard::privacy::retention::sweep(&app.state).await.unwrap();
@@ -644,18 +651,7 @@ async fn quiet_conversations_holding_only_newer_messages_do_not_end_the_pass() {
     .unwrap();
     let (long_ago, now) = (switchboard::now_ms() - 60 * 86_400_000, switchboard::now_ms());
     for i in 0..60 {
-        let conversation = switchboard::new_id();
-        sqlx::query(
-            "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
-             VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(&conversation)
-        .bind(&number)
-        .bind(format!("whatsapp:+1555030{i:04}"))
-        .bind(long_ago)
-        .execute(pool)
-        .await
-        .unwrap();
+        let conversation = quiet_conversation(&app, &number, &format!("whatsapp:+1555030{i:04}"), long_ago).await;
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
              VALUES ($1, $2, $3, 'outbound', 'A map of the spa', 'delivered', $4)",

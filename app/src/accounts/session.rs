@@ -24,9 +24,14 @@ pub const USER_KEY: &str = "user_id";
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub std::net::IpAddr);
 
+/// What the server put in this request's extensions, if it did.
+fn from_request<T: Clone + Send + Sync + 'static>() -> Option<T> {
+    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<T>().cloned())
+}
+
 /// The address of the client making this request, if the server said.
 pub fn client_addr() -> Option<std::net::IpAddr> {
-    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<ClientAddr>().map(|c| c.0))
+    from_request::<ClientAddr>().map(|c| c.0)
 }
 
 /// A feature's service (`dyn …Port`), as the server put it in Leptos context.
@@ -40,12 +45,10 @@ pub fn port<P: ?Sized + Send + Sync + 'static>() -> Result<Arc<P>, AppError> {
 /// The request's session, which the session layer put in the request's extensions (read at
 /// once, without an await).
 pub fn session() -> Result<Session, AppError> {
-    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<Session>().cloned()).ok_or_else(
-        || {
-            leptos::logging::error!("session layer missing");
-            AppError::Internal
-        },
-    )
+    from_request::<Session>().ok_or_else(|| {
+        leptos::logging::error!("session layer missing");
+        AppError::Internal
+    })
 }
 
 /// The signed-in user, or `Unauthenticated`.
