@@ -44,31 +44,68 @@ pub async fn end_idle(state: &AppState) -> sqlx::Result<u64> {
     Ok(ended)
 }
 
-/// Folds each agent's rows of its conversations' total into one (migration 0033), a hundred
-/// agents a transaction, every agent each time (the last ones too, however busy the first);
-/// returns for how many agents.
-pub async fn fold_totals(state: &AppState) -> sqlx::Result<usize> {
-    fold_totals_by(state, 100).await
+/// How many rows one transaction of [`fold_totals`] folds at most: a webhook batch waiting for
+/// the write turn waits this long. A retention pass ending thousands of an agent's conversations
+/// leaves as many rows; folded at once, the seed of a benchmark's 5,000 conversations held the
+/// turn for a second under `strace` (docs/performance.md).
+pub const FOLD_ROWS: i64 = 500;
+
+/// What [`fold_totals_by`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// Agents whose rows were folded.
+    pub agents: usize,
+    pub transactions: usize,
+    /// The most rows one transaction took.
+    pub most_rows: i64,
 }
 
-/// [`fold_totals`], `batch` agents a transaction.
-pub async fn fold_totals_by(state: &AppState, batch: i64) -> sqlx::Result<usize> {
-    let (mut folded, mut after) = (0, String::new());
+/// Folds each agent's rows of its conversations' total into about one (migration 0033), every
+/// agent each time (the last ones too, however busy the first), [`FOLD_ROWS`] rows a
+/// transaction.
+pub async fn fold_totals(state: &AppState) -> sqlx::Result<Folded> {
+    fold_totals_by(state, 100, FOLD_ROWS).await
+}
+
+/// [`fold_totals`], agents looked up `agents` at a time, at most `rows` rows (at least 2) a
+/// transaction. An agent is folded as far as the rows it had when looked up, and the rows its
+/// folds leave: rows written meanwhile are left to the next time, so a busy agent cannot keep
+/// the worker here.
+pub async fn fold_totals_by(state: &AppState, agents: i64, rows: i64) -> sqlx::Result<Folded> {
+    let rows = rows.max(2);
+    let (mut done, mut after) = (Folded::default(), String::new());
     loop {
-        let agents = store::unfolded_totals(&state.db.pool, &after, batch).await?;
-        let Some(last) = agents.last() else { break };
-        let mut tx = state.db.begin_write().await?;
-        for agent in &agents {
-            store::fold_total(&mut tx, agent).await?;
-        }
-        tx.commit().await?;
-        folded += agents.len();
+        let found = store::unfolded_totals(&state.db.pool, &after, agents).await?;
+        let Some((last, _)) = found.last() else { break };
         after = last.clone();
-        if (agents.len() as i64) < batch {
+        let mut queue = found.iter().map(|(agent, n)| (agent, *n));
+        let mut current = queue.next();
+        while current.is_some() {
+            let mut tx = state.db.begin_write().await?;
+            let mut budget = rows;
+            while let Some((agent, left)) = current.as_mut() {
+                if budget < 2 {
+                    break;
+                }
+                let asked = budget.min(*left);
+                let took = store::fold_total(&mut tx, state.db.backend, agent.as_str(), asked).await?;
+                budget -= took;
+                // The fold's own row is one more to take: `left` still falls by at least one.
+                *left -= took - 1;
+                if took < asked || *left <= 1 {
+                    done.agents += 1;
+                    current = queue.next();
+                }
+            }
+            tx.commit().await?;
+            done.transactions += 1;
+            done.most_rows = done.most_rows.max(rows - budget);
+        }
+        if (found.len() as i64) < agents {
             break;
         }
     }
-    Ok(folded)
+    Ok(done)
 }
 
 /// The lifecycle worker: ends idle conversations every `interval`.

@@ -796,8 +796,9 @@ async fn an_agents_total_follows_its_conversations_wherever_they_go() {
     .await;
     check("a new guest of the night agent", vec![("concierge", 2), ("night", 2)]).await;
     assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (6, 2), "4 in, 2 out; 2 in");
-    // One agent a transaction: each is folded, the last as the first.
-    assert_eq!(switchboard::inbox::lifecycle::fold_totals_by(&app.state, 1).await.unwrap(), 2, "both folded");
+    // One agent looked up at a time: each is folded, the last as the first.
+    let folded = switchboard::inbox::lifecycle::fold_totals_by(&app.state, 1, 500).await.unwrap();
+    assert_eq!(folded.agents, 2, "both folded");
     assert_eq!((rows(concierge.clone()).await, rows(night.id.clone()).await), (1, 1));
     check("folded", vec![("concierge", 2), ("night", 2)]).await;
     // The night agent deleted: its conversations stay, with no agent, and its rows add up to
@@ -807,6 +808,59 @@ async fn an_agents_total_follows_its_conversations_wherever_they_go() {
     switchboard::inbox::lifecycle::fold_totals(&app.state).await.unwrap();
     assert_eq!(rows(night.id.clone()).await, 0, "a deleted agent's rows fold away");
     check("folded again", vec![("concierge", 2)]).await;
+}
+
+/// An agent's rows are folded a bounded number a transaction, however many a retention pass (or
+/// a day of new guests) left: each transaction holds the write turn for as long as its rows take.
+/// Two folds at once (two instances; here the test's, beside the lifecycle worker's first pass
+/// when it comes late) leave the same sums, in one row an agent.
+#[tokio::test]
+async fn an_agents_many_total_rows_fold_a_bounded_number_a_transaction() {
+    let app =
+        crate::common::spawn_app_tuned(|_| {}, |t| t.lifecycle_sweep = std::time::Duration::from_secs(3600)).await;
+    let db = &app.state.db.pool;
+    // 1,200 rows for one agent (900 conversations in, 300 gone: 600) and 3 for another (2).
+    let rows: Vec<(&str, i64)> = std::iter::repeat_n(("agent-a", 1), 900)
+        .chain(std::iter::repeat_n(("agent-a", -1), 300))
+        .chain([("agent-b", 1), ("agent-b", 1), ("agent-b", 0)])
+        .collect();
+    let values: Vec<String> = rows.iter().map(|(agent, n)| format!("('{agent}', {n})")).collect();
+    sqlx::query(&format!("INSERT INTO agent_totals (agent_id, n) VALUES {}", values.join(", ")))
+        .execute(db)
+        .await
+        .unwrap();
+    let kept = || async {
+        let kept: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT agent_id, CAST(SUM(n) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM agent_totals \
+             GROUP BY agent_id ORDER BY agent_id",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        kept
+    };
+    let fold = || switchboard::inbox::lifecycle::fold_totals_by(&app.state, 100, 500);
+    let (one, other) = tokio::join!(fold(), fold());
+    for folded in [one.unwrap(), other.unwrap()] {
+        // Each takes what the other has not (on PostgreSQL, after waiting for the other's commit).
+        assert!(folded.most_rows <= 500, "at most 500 rows a transaction: {folded:?}");
+    }
+    let want = vec![("agent-a".to_string(), 600, 1), ("agent-b".to_string(), 2, 1)];
+    crate::common::eventually("one row an agent, with the same sums", || async {
+        (kept().await == want).then_some(())
+    })
+    .await;
+    // Alone, one fold goes as far: 1,203 rows take three transactions.
+    sqlx::query(&format!("INSERT INTO agent_totals (agent_id, n) VALUES {}", values.join(", ")))
+        .execute(db)
+        .await
+        .unwrap();
+    let folded = fold().await.unwrap();
+    assert_eq!((folded.agents, folded.most_rows), (2, 500), "{folded:?}");
+    assert!(folded.transactions >= 3, "{folded:?}");
+    assert_eq!(kept().await, vec![("agent-a".to_string(), 1200, 1), ("agent-b".to_string(), 4, 1)]);
+    // Nothing left to fold: no transaction.
+    assert_eq!(fold().await.unwrap(), Default::default());
 }
 
 async fn conversations_page(app: TestApp) {

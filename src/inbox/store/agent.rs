@@ -90,28 +90,43 @@ pub(in crate::inbox) async fn agent_total(db: &AnyPool, org_id: &str, agent_id: 
 }
 
 /// Up to `limit` agents (or agents deleted) after `after` with more than one row in
-/// `agent_totals`, in the order of their ids (two instances folding at once take their rows in
-/// the same order).
-pub(in crate::inbox) async fn unfolded_totals(db: &AnyPool, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT agent_id FROM agent_totals WHERE agent_id > $1 GROUP BY agent_id HAVING COUNT(*) > 1 \
-         ORDER BY agent_id LIMIT $2",
+/// `agent_totals`, with how many rows, in the order of their ids (two instances folding at once
+/// take their rows in the same order).
+pub(in crate::inbox) async fn unfolded_totals(db: &AnyPool, after: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT agent_id, CAST(COUNT(*) AS BIGINT) FROM agent_totals WHERE agent_id > $1 GROUP BY agent_id \
+         HAVING COUNT(*) > 1 ORDER BY agent_id LIMIT $2",
     )
     .bind(after)
     .bind(limit)
     .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    .await
 }
 
-/// Folds the agent's rows in `agent_totals` into one, or none when they add up to nothing (its
-/// conversations all gone, or the agent deleted). Rows written meanwhile by another instance's
-/// transaction are not yet seen by the delete, so they stay as they are, and count.
-pub(in crate::inbox) async fn fold_total(tx: &mut AnyConnection, agent_id: &str) -> sqlx::Result<()> {
-    let rows: Vec<(i64,)> = sqlx::query_as("DELETE FROM agent_totals WHERE agent_id = $1 RETURNING n")
-        .bind(agent_id)
-        .fetch_all(&mut *tx)
-        .await?;
+/// Folds up to `limit` of the agent's rows in `agent_totals` into one (none when they add up to
+/// nothing: its conversations all gone, or the agent deleted), the oldest first, so the row a
+/// fold leaves is taken last by the next; returns how many it took. Rows written meanwhile by
+/// another instance's transaction are not yet seen by the delete, so they stay as they are, and
+/// count.
+pub(in crate::inbox) async fn fold_total(
+    tx: &mut AnyConnection,
+    backend: crate::db::Backend,
+    agent_id: &str,
+    limit: i64,
+) -> sqlx::Result<i64> {
+    // Neither database deletes with a LIMIT of its own (SQLite only when built for it): the rows
+    // are picked by their place in the table, SQLite's rowid or PostgreSQL's ctid.
+    let sql = match backend {
+        crate::db::Backend::Sqlite => {
+            "DELETE FROM agent_totals WHERE rowid IN \
+             (SELECT rowid FROM agent_totals WHERE agent_id = $1 ORDER BY rowid LIMIT $2) RETURNING n"
+        }
+        crate::db::Backend::Postgres => {
+            "DELETE FROM agent_totals WHERE ctid = ANY(ARRAY(\
+             SELECT ctid FROM agent_totals WHERE agent_id = $1 ORDER BY ctid LIMIT $2)) RETURNING n"
+        }
+    };
+    let rows: Vec<(i64,)> = sqlx::query_as(sql).bind(agent_id).bind(limit).fetch_all(&mut *tx).await?;
     let total: i64 = rows.iter().map(|(n,)| n).sum();
     if total != 0 {
         sqlx::query("INSERT INTO agent_totals (agent_id, n) VALUES ($1, $2)")
@@ -120,7 +135,7 @@ pub(in crate::inbox) async fn fold_total(tx: &mut AnyConnection, agent_id: &str)
             .execute(&mut *tx)
             .await?;
     }
-    Ok(())
+    Ok(rows.len() as i64)
 }
 
 /// An active number the agent answers on.
