@@ -161,3 +161,29 @@ test("the inbox pages by place: older and newer pages hold while guests write", 
   await expect(page).not.toHaveURL(/after=|before=/);
   await expect(inbox.locator("tbody tr").first()).toContainText("+15550109999");
 });
+
+// Once a guest's 24-hour window has closed, a conversation taken over offers the approved
+// templates. The window is closed on the way to the browser: every read of the conversation
+// after the page loaded says so, where the page came with it open and not taken over, so the
+// templates are read when the page sees the change.
+test("a conversation taken over outside the 24-hour window offers the approved templates", async ({ page }) => {
+  await signIn(page);
+  const guest = await phoneOf(page, "whatsapp:+15550007777");
+  await say(guest, "Is the sauna open on Sundays?", FALLBACK);
+  await open(page, "/inbox");
+  await page.getByTestId("inbox").locator("tr", { hasText: "+15550007777" }).getByRole("link").click();
+  await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
+  await hydrated(page);
+  await page.route(/\/ui\/conversation$/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, json: { ...(await response.json()), window_open: false } });
+  });
+  await page.getByRole("button", { name: "Take over" }).click();
+  const reply = page.getByTestId("reply");
+  await expect(reply).toContainText("The guest's 24-hour window has closed");
+  await expect(reply.locator('label[data-template="follow_up"]')).toBeVisible();
+  await expect(reply.locator('label[data-template="spring_promo"]'), "a rejected template is not offered").toHaveCount(0);
+  await page.unroute(/\/ui\/conversation$/);
+  await page.getByRole("button", { name: "Hand back to the agent" }).click();
+  await expect(page.getByRole("button", { name: "Take over" })).toBeVisible();
+});

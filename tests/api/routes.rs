@@ -302,3 +302,82 @@ async fn every_server_function_refuses_callers_who_may_not_use_it() {
         .unwrap();
     assert_eq!(agent_periods, 0);
 }
+
+/// No page asks Twilio for the same thing twice in one view. A resource made inside a part of
+/// the page that waits for its data is made again each time the server builds that part: the
+/// connector's page read the account's numbers twice a view (and wrote them twice). Every page
+/// is viewed as the admin sees it, with a template chosen for the agent and a conversation whose
+/// 24-hour window closed, so the pages that list templates do.
+#[tokio::test]
+async fn no_page_asks_twilio_for_the_same_thing_twice_in_one_view() {
+    let app = spawn_app().await;
+    let ids = first_organization(&app).await;
+    let admin = signed_in(&app.url, "admin@example.com").await;
+    let templates = call(&app, &admin, "list_templates", &ids.fill("connector_id={connector}")).await;
+    assert_eq!(templates.0, 200, "{}", templates.1);
+    let sid = serde_json::from_str::<serde_json::Value>(&templates.1).unwrap()[0]["sid"].as_str().unwrap().to_string();
+    let chosen = call(
+        &app,
+        &admin,
+        "set_agent_template",
+        &ids.fill(&format!("agent_id={{agent}}&connector_id={{connector}}&template_sid={sid}&variables=")),
+    )
+    .await;
+    assert_eq!(chosen.0, 200, "{}", chosen.1);
+    // Taken over, so the page offers a staff reply: with the window closed, a template.
+    let taken = call(&app, &admin, "set_paused", &ids.fill("id={conversation}&paused=true")).await;
+    assert_eq!(taken.0, 200, "{}", taken.1);
+    sqlx::query("UPDATE conversations SET last_inbound_at = $1 WHERE id = $2")
+        .bind(switchboard::now_ms() - 25 * 3_600_000)
+        .bind(ids.get("conversation"))
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let asked = || {
+        app.sim.sim.requests().into_iter().map(|r| format!("{} {}?{}", r.method, r.path, r.query.unwrap_or_default()))
+    };
+    let mut asked_by_some = BTreeSet::new();
+    for page in [
+        "/",
+        "/dashboard",
+        "/inbox",
+        "/conversations/{conversation}",
+        "/connectors",
+        "/connectors/{connector}",
+        "/agents",
+        "/agents/{agent}",
+        "/agents/{agent}/channels",
+        "/agents/{agent}/conversations",
+        "/agents/{agent}/sharing",
+        "/users",
+        "/tokens",
+        "/privacy",
+        "/audit",
+    ] {
+        let path = ids.fill(page);
+        for view in 0..3 {
+            let before = asked().count();
+            let response = admin.get(format!("{}{path}", app.url)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let html = response.text().await.unwrap();
+            // What was read from Twilio is on the page as the server sent it.
+            let shows = match page {
+                "/connectors/{connector}" => Some(r#"data-testid="numbers""#),
+                "/agents/{agent}" | "/conversations/{conversation}" => Some(r#"data-template="follow_up""#),
+                _ => None,
+            };
+            assert!(shows.is_none_or(|shows| html.contains(shows)), "{path} shows {shows:?}");
+            let mut seen = BTreeSet::new();
+            for call in asked().skip(before) {
+                assert!(seen.insert(call.clone()), "{path}, view {view}, asked Twilio twice: {call}");
+                asked_by_some.insert((page, call));
+            }
+        }
+    }
+    // The pages that show what Twilio says did ask it, once.
+    let asked_on = |page: &str, what: &str| asked_by_some.iter().any(|(p, call)| *p == page && call.contains(what));
+    assert!(asked_on("/connectors/{connector}", "/IncomingPhoneNumbers.json"));
+    assert!(asked_on("/connectors/{connector}", "/v2/Channels/Senders"));
+    assert!(asked_on("/agents/{agent}", "/v1/ContentAndApprovals"));
+    assert!(asked_on("/conversations/{conversation}", "/v1/ContentAndApprovals"));
+}

@@ -12,10 +12,10 @@ use crate::{
             RegenerateHookSecret, SetAgentSenses, SetAgentTemplate, SetTranscription, TryAgent as TryAgentFn,
             UpdateAgent,
         },
-        AgentDetail, AgentTemplate, BrainKind, ChatLine, ImageInput, Senses, Transcription,
+        AgentDetail, AgentTemplate, BrainKind, ChatLine, ImageInput, Senses, TemplateOption, Transcription,
     },
     components::{ErrorNote, FieldError, FormError},
-    connectors::api::connector_choices,
+    connectors::{api::connector_choices, ConnectorChoice},
     error::AppError,
 };
 
@@ -302,12 +302,13 @@ pub fn AgentPage() -> impl IntoView {
     let update = ServerAction::<UpdateAgent>::new();
     // Not refetched after a save: the form keeps what was typed, "Try the agent" its chat.
     let agent = Resource::new(id, get_agent);
+    let templates = Templates::new(id, agent);
     view! {
         <Title text="Agent"/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match agent.await {
-                    Ok(agent) => view! { <AgentOverview agent update/> }.into_any(),
+                    Ok(agent) => view! { <AgentOverview agent update templates/> }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
@@ -316,7 +317,7 @@ pub fn AgentPage() -> impl IntoView {
 }
 
 #[component]
-fn AgentOverview(agent: AgentDetail, update: ServerAction<UpdateAgent>) -> impl IntoView {
+fn AgentOverview(agent: AgentDetail, update: ServerAction<UpdateAgent>, templates: Templates) -> impl IntoView {
     let error = Signal::derive(move || update.value().get().and_then(Result::err));
     let secret = Signal::derive(move || update.value().get().and_then(Result::ok).and_then(|a| a.new_hook_secret));
     let saved = Signal::derive(move || update.value().get().and_then(Result::ok));
@@ -359,7 +360,7 @@ fn AgentOverview(agent: AgentDetail, update: ServerAction<UpdateAgent>) -> impl 
                 }
             </Show>
         </section>
-        <TemplateSection agent=agent.id.clone() current=agent.template.clone()/>
+        <TemplateSection agent=agent.id.clone() current=agent.template.clone() templates/>
         <SensesSection agent=agent.id.clone() current=agent.senses.clone()/>
         <DeleteAgent agent=agent.id.clone()/>
     }
@@ -452,9 +453,51 @@ fn DeleteAgent(agent: String) -> impl IntoView {
     }
 }
 
+/// What the template section reads: the organization's connectors, and the templates of the one
+/// picked (before any is, of the agent's template's connector). Made with the page, beside the
+/// agent: a resource made inside a part of the page that waits for its data is made again each
+/// time the server builds that part, and asked Twilio for the templates twice a view.
+#[derive(Clone, Copy)]
+struct Templates {
+    connectors: Resource<Result<Vec<ConnectorChoice>, AppError>>,
+    /// The connector picked on the page, and for which agent; none yet (or for another agent):
+    /// the agent's template's.
+    picked: RwSignal<Option<(String, String)>>,
+    list: Resource<Result<Vec<TemplateOption>, AppError>>,
+}
+
+impl Templates {
+    fn new(id: impl Fn() -> String + Send + Sync + 'static, agent: Resource<Result<AgentDetail, AppError>>) -> Self {
+        let picked = RwSignal::new(None::<(String, String)>);
+        let list = Resource::new(
+            move || (id(), picked.get()),
+            move |(id, picked)| async move {
+                let connector = match picked {
+                    Some((of, connector)) if of == id => connector,
+                    _ => {
+                        // The agent as the page reads it, unless that is still another agent's
+                        // (this one read before the page's own has begun to read it again).
+                        let agent = match agent.await {
+                            Ok(other) if other.id != id => get_agent(id).await,
+                            read => read,
+                        };
+                        agent.ok().and_then(|a| a.template).map(|t| t.connector_id).unwrap_or_default()
+                    }
+                };
+                if connector.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    list_templates(connector).await
+                }
+            },
+        );
+        Self { connectors: Resource::new(|| (), |_| connector_choices()), picked, list }
+    }
+}
+
 /// The approved WhatsApp template sent instead of free text once a guest's 24-hour window closed.
 #[component]
-fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoView {
+fn TemplateSection(agent: String, current: Option<AgentTemplate>, templates: Templates) -> impl IntoView {
     let save = ServerAction::<SetAgentTemplate>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let current_connector = current.as_ref().map(|t| t.connector_id.clone()).unwrap_or_default();
@@ -466,22 +509,20 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>) -> impl IntoVi
             shown.set(detail.template);
         }
     });
-    let connectors = Resource::new(|| (), |_| connector_choices());
+    let Templates { connectors, picked, list: templates } = templates;
     // The form starts from the template in use, so it shows what is set and changing the
     // variables alone is one edit.
     let connector = RwSignal::new(current_connector);
     // A connector chosen before the page's program took it over still shows its templates.
     let picker = crate::components::early_choice(connector);
-    let templates = Resource::new(
-        move || connector.get(),
-        |id| async move {
-            if id.is_empty() {
-                Ok(Vec::new())
-            } else {
-                list_templates(id).await
-            }
-        },
-    );
+    // Each choice after the first reading (which is the template's own) lists its templates.
+    let picked_for = agent.clone();
+    Effect::new(move |first: Option<()>| {
+        let connector = connector.get();
+        if first.is_some() {
+            picked.set(Some((picked_for.clone(), connector)));
+        }
+    });
     let agent_for_clear = agent.clone();
     view! {
         <section class="card" data-testid="template">

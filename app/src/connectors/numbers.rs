@@ -8,32 +8,55 @@ use leptos::prelude::*;
 use crate::{
     components::{ErrorNote, FieldError, FormError},
     connectors::{
-        api::{list_numbers, AddSandbox, SaveNumbers, SendTestMessage, SetAllWebhooks, SetWebhook},
+        api::{AddSandbox, SaveNumbers, SendTestMessage, SetAllWebhooks, SetWebhook},
         group_numbers, NumberRow, WebhookState, SANDBOX_NUMBER,
     },
+    AppError,
 };
 
+/// What a connector's Phone Numbers section does (save, Set webhook, Set webhook on all, the
+/// sandbox, Refresh), made with the page so that the numbers' resource can be: a resource made
+/// inside a part of the page that waits for its data is made again each time the server builds
+/// that part, and asked Twilio for the numbers twice a view.
+#[derive(Clone, Copy)]
+pub(super) struct NumberActions {
+    save: ServerAction<SaveNumbers>,
+    set_webhook: ServerAction<SetWebhook>,
+    set_all: ServerAction<SetAllWebhooks>,
+    sandbox: ServerAction<AddSandbox>,
+    refresh: RwSignal<u32>,
+}
+
+impl NumberActions {
+    pub(super) fn new() -> Self {
+        Self {
+            save: ServerAction::new(),
+            set_webhook: ServerAction::new(),
+            set_all: ServerAction::new(),
+            sandbox: ServerAction::new(),
+            refresh: RwSignal::new(0),
+        }
+    }
+
+    /// Tracked: changes each time one of them has run, when the numbers are to be read again.
+    pub(super) fn version(&self) -> (usize, usize, usize, usize, u32) {
+        (
+            self.save.version().get(),
+            self.set_webhook.version().get(),
+            self.set_all.version().get(),
+            self.sandbox.version().get(),
+            self.refresh.get(),
+        )
+    }
+}
+
+/// The account's numbers as read from Twilio (an error for a connector whose credentials
+/// failed, which the page does not show: it asks for them to be fixed instead).
+pub(super) type NumberRows = Resource<Result<Vec<NumberRow>, AppError>>;
+
 #[component]
-pub(super) fn Numbers(connector_id: String) -> impl IntoView {
-    let save = ServerAction::<SaveNumbers>::new();
-    let set_webhook = ServerAction::<SetWebhook>::new();
-    let set_all = ServerAction::<SetAllWebhooks>::new();
-    let sandbox = ServerAction::<AddSandbox>::new();
-    let refresh = RwSignal::new(0u32);
-    let cid = connector_id.clone();
-    let rows = Resource::new(
-        move || {
-            (
-                cid.clone(),
-                save.version().get(),
-                set_webhook.version().get(),
-                set_all.version().get(),
-                sandbox.version().get(),
-                refresh.get(),
-            )
-        },
-        |(cid, ..)| list_numbers(cid),
-    );
+pub(super) fn Numbers(connector_id: String, rows: NumberRows, actions: NumberActions) -> impl IntoView {
+    let NumberActions { save, set_webhook, set_all, sandbox, refresh } = actions;
     let save_error = Signal::derive(move || save.value().get().and_then(Result::err));
     let webhook_error = Signal::derive(move || set_webhook.value().get().and_then(Result::err));
     let set_all_error = Signal::derive(move || set_all.value().get().and_then(Result::err));

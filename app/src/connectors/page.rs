@@ -8,13 +8,13 @@ use leptos_router::{
     hooks::{use_navigate, use_params_map},
 };
 
-use super::numbers::Numbers;
+use super::numbers::{NumberActions, NumberRows, Numbers};
 use crate::{
     components::{CopyButton, ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
     connectors::{
         api::{
-            get_connector, list_connectors, CreateConnector, DeleteConnector, RegenerateWebhookUrl, UpdateConnector,
-            VerifyConnector,
+            get_connector, list_connectors, list_numbers, CreateConnector, DeleteConnector, RegenerateWebhookUrl,
+            UpdateConnector, VerifyConnector,
         },
         ConnectorDetail, ConnectorState, DisconnectReport,
     },
@@ -117,6 +117,14 @@ pub fn ConnectorPage() -> impl IntoView {
         move || (id(), update.version().get(), verify.version().get(), regenerate.version().get()),
         |(id, ..)| get_connector(id),
     );
+    // The numbers are read beside the connector, not once it is shown (a resource made where the
+    // page waits is made again each time the server builds that part: two calls to Twilio a view);
+    // whatever changes the connector or its numbers reads them again.
+    let numbers = NumberActions::new();
+    let rows = Resource::new(
+        move || (id(), update.version().get(), verify.version().get(), regenerate.version().get(), numbers.version()),
+        |(id, ..)| list_numbers(id),
+    );
 
     view! {
         <Title text="Connector"/>
@@ -126,7 +134,7 @@ pub fn ConnectorPage() -> impl IntoView {
                 <Transition fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match detail.await {
-                            Ok(detail) => view! { <ConnectorView detail update verify regenerate delete/> }.into_any(),
+                            Ok(detail) => view! { <ConnectorView detail update verify regenerate delete rows numbers/> }.into_any(),
                             Err(error) => view! { <ErrorNote error/> }.into_any(),
                         }
                     })}
@@ -165,6 +173,8 @@ fn ConnectorView(
     verify: ServerAction<VerifyConnector>,
     regenerate: ServerAction<RegenerateWebhookUrl>,
     delete: ServerAction<DeleteConnector>,
+    rows: NumberRows,
+    numbers: NumberActions,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let confirming_delete = RwSignal::new(false);
@@ -241,7 +251,7 @@ fn ConnectorView(
         <section class="card">
             <h2>"Phone Numbers"</h2>
             {match c.state {
-                ConnectorState::Active => view! { <Numbers connector_id=connector_id.clone()/> }.into_any(),
+                ConnectorState::Active => view! { <Numbers connector_id=connector_id.clone() rows actions=numbers/> }.into_any(),
                 ConnectorState::Error => view! {
                     <p class="hint">"Fix the credentials below to list this account's numbers."</p>
                 }.into_any(),

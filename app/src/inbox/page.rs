@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    agents::{api::list_templates, page::AgentTabs},
+    agents::{api::list_templates, page::AgentTabs, TemplateOption},
     components::{live_updates, ErrorNote, FieldError, FormError},
     inbox::{
         api::{get_conversation, get_execution, get_inactivity, EndConversation, SetInactivity, SetPaused, StaffReply},
@@ -15,6 +15,7 @@ use crate::{
     },
     privacy::api::ForgetGuest,
     time::utc_minutes,
+    AppError,
 };
 
 #[component]
@@ -91,6 +92,7 @@ pub fn ConversationPage() -> impl IntoView {
         move || (id(), live.get(), pause.version().get(), end.version().get(), reply.version().get()),
         |(id, ..)| get_conversation(id),
     );
+    let templates = reply_templates(id, conversation);
     let forgotten = move || forget.value().get().and_then(Result::ok);
     view! {
         <Title text="Conversation"/>
@@ -103,7 +105,7 @@ pub fn ConversationPage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match conversation.await {
-                        Ok(c) => view! { <Conversation c pause end reply forget/> }.into_any(),
+                        Ok(c) => view! { <Conversation c pause end reply forget templates/> }.into_any(),
                         Err(error) => view! { <ErrorNote error/> }.into_any(),
                     }
                 })}
@@ -119,6 +121,7 @@ fn Conversation(
     end: ServerAction<EndConversation>,
     reply: ServerAction<StaffReply>,
     forget: ServerAction<ForgetGuest>,
+    templates: Templates,
 ) -> impl IntoView {
     let id = c.id.clone();
     let forget_id = c.id.clone();
@@ -172,7 +175,7 @@ fn Conversation(
             {c.messages.into_iter().map(|m| view! { <Message m/> }).collect_view()}
         </ol>
         {if paused {
-            view! { <ReplyForm id=c.id.clone() window_open=c.window_open connector_id=c.connector_id.clone() reply/> }.into_any()
+            view! { <ReplyForm id=c.id.clone() window_open=c.window_open templates reply/> }.into_any()
         } else {
             view! { <p class="hint">"Take over to reply yourself; the agent stays silent until you hand the conversation back."</p> }.into_any()
         }}
@@ -312,20 +315,53 @@ fn ExecutionRecord(id: String) -> impl IntoView {
     }
 }
 
-#[component]
-fn ReplyForm(id: String, window_open: bool, connector_id: String, reply: ServerAction<StaffReply>) -> impl IntoView {
-    let error = Signal::derive(move || reply.value().get().and_then(Result::err));
-    let templates = Resource::new(
-        move || (!window_open).then(|| connector_id.clone()),
-        |c| async move {
-            match c {
-                Some(c) => {
-                    list_templates(c).await.map(|all| all.into_iter().filter(|t| t.status == "approved").collect())
-                }
-                None => Ok(Vec::new()),
+/// The approved templates a staff reply may send.
+type Templates = Resource<Result<Vec<TemplateOption>, AppError>>;
+
+/// The templates, read with the page beside the conversation (a resource made inside a part of
+/// the page that waits for its data is made again each time the server builds that part, and
+/// asked Twilio twice a view), and only while the reply form asks for one: the conversation
+/// taken over, the guest's 24-hour window closed. In the browser, they are read again when
+/// that changes.
+fn reply_templates(
+    id: impl Fn() -> String + Copy + Send + Sync + 'static,
+    conversation: Resource<Result<ConversationDetail, AppError>>,
+) -> Templates {
+    let asks = |c: &ConversationDetail| c.paused_by.is_some() && !c.window_open;
+    let changed = RwSignal::new(0u32);
+    // Effects run in the browser alone, after the conversation is read again: the first one
+    // sees what the page came with.
+    Effect::new(move |seen: Option<Option<bool>>| {
+        let now = conversation.with(|c| c.as_ref().and_then(|c| c.as_ref().ok()).map(asks));
+        if let (Some(Some(seen)), Some(now)) = (seen, now) {
+            if seen != now {
+                changed.update(|n| *n += 1);
+            }
+        }
+        now
+    });
+    Resource::new(
+        move || (id(), changed.get()),
+        move |(id, _)| async move {
+            // The conversation as the page reads it, unless that is still another one's (read
+            // before the page's own has begun to read it again).
+            let read = match conversation.await {
+                Ok(other) if other.id != id => get_conversation(id).await,
+                read => read,
+            };
+            match read {
+                Ok(c) if asks(&c) => list_templates(c.connector_id)
+                    .await
+                    .map(|all| all.into_iter().filter(|t| t.status == "approved").collect()),
+                _ => Ok(Vec::new()),
             }
         },
-    );
+    )
+}
+
+#[component]
+fn ReplyForm(id: String, window_open: bool, templates: Templates, reply: ServerAction<StaffReply>) -> impl IntoView {
+    let error = Signal::derive(move || reply.value().get().and_then(Result::err));
     view! {
         <section class="card" data-testid="reply">
             <h2>"Reply as staff"</h2>

@@ -92,7 +92,11 @@ pub(in crate::inbox) async fn agent_total(db: &AnyPool, org_id: &str, agent_id: 
 /// Up to `limit` agents (or agents deleted) after `after` with more than one row in
 /// `agent_totals`, with how many rows, in the order of their ids (two instances folding at once
 /// take their rows in the same order).
-pub(in crate::inbox) async fn unfolded_totals(db: &AnyPool, after: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+pub(in crate::inbox) async fn unfolded_totals(
+    db: &AnyPool,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as(
         "SELECT agent_id, CAST(COUNT(*) AS BIGINT) FROM agent_totals WHERE agent_id > $1 GROUP BY agent_id \
          HAVING COUNT(*) > 1 ORDER BY agent_id LIMIT $2",
