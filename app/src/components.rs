@@ -16,7 +16,6 @@ use crate::{
     error::AppError,
 };
 
-/// The layout of every signed-in page: navigation, who is signed in, and the page below.
 /// A select whose choice drives `choice`, also when the choice was made before the page's program
 /// had taken the page over (on a slow link): once it has, the select's value is read into
 /// `choice`. Give the returned reference to the select (`node_ref=`).
@@ -33,6 +32,7 @@ pub fn early_choice(choice: RwSignal<String>) -> NodeRef<leptos::html::Select> {
     select
 }
 
+/// The layout of every signed-in page: navigation, who is signed in, and the page below.
 #[component]
 pub fn Shell() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_user());
