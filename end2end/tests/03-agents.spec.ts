@@ -1,4 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
+import { Page } from "@playwright/test";
+import { expect, test } from "../fixtures";
 import { SIMULATOR } from "../playwright.config";
 import { go, hydrated, signIn } from "../helpers";
 
@@ -17,8 +18,6 @@ async function tryAgent(page: Page, text: string) {
 }
 
 test("an admin sets up an agent with each brain, tries it, and deletes it", async ({ page }) => {
-  const consoleErrors: string[] = [];
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   const answers: Promise<string>[] = [];
   page.on("response", (r) => {
     if (r.url().includes("/ui/")) answers.push(r.text().catch(() => ""));
@@ -81,5 +80,4 @@ test("an admin sets up an agent with each brain, tries it, and deletes it", asyn
 
   const bodies = await Promise.all(answers);
   expect(bodies.filter((b) => b.includes(API_KEY))).toEqual([]);
-  expect(consoleErrors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
 });

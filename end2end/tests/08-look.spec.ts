@@ -1,5 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
-import { expect, Page, test } from "@playwright/test";
+import { Page } from "@playwright/test";
+import { expect, test } from "../fixtures";
 import { hydrated, open, signIn } from "../helpers";
 import { PHONE } from "../playwright.config";
 

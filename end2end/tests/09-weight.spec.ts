@@ -1,4 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
+import { Page } from "@playwright/test";
+import { expect, test } from "../fixtures";
 import { go, hydrated, topBar } from "../helpers";
 
 // A first visit to the backoffice over a slow connection: a page, signed in, with an

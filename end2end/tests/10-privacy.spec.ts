@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "../fixtures";
 import { downloaded, go, hydrated, open, phoneOf, say, signIn } from "../helpers";
 
 // Runs after 07-inbox.spec.ts: the concierge answers on +14155550100 with open access.

@@ -93,7 +93,17 @@ pub fn ConversationPage() -> impl IntoView {
         |(id, ..)| get_conversation(id),
     );
     let templates = reply_templates(id, conversation);
-    let forgotten = move || forget.value().get().and_then(Result::ok);
+    // What was forgotten replaces the page one tick after the action settles, so that the page's
+    // own readers of the action (the section's error line) have run before the page is disposed;
+    // at once, one of them read the section's error after the section was gone, and the page's
+    // program stopped.
+    let forgotten = RwSignal::new(None);
+    Effect::new(move |_| {
+        if let Some(Ok(done)) = forget.value().get() {
+            forgotten.set(Some(done));
+        }
+    });
+    let forgotten = move || forgotten.get();
     view! {
         <Title text="Conversation"/>
         <Show when=move || forgotten().is_none() fallback=move || view! {
