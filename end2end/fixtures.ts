@@ -3,15 +3,16 @@ import { expect, Page, test as base } from "@playwright/test";
 /// Every browser test, with its pages watched: an error a page's program threw (a panic, an
 /// exception) or printed to the console fails the test once its steps are done, with the page
 /// it came from. A refused request (4xx) prints a console error of its own, and the tests provoke
-/// those on purpose; a file that provokes more says so with `test.use({ expectedErrors })`.
-export const test = base.extend<{ expectedErrors: RegExp[]; watchedErrors: void }>({
-  expectedErrors: [[/the server responded with a status of 4\d\d/], { option: true }],
+/// those on purpose; a test that provokes more says so with `test.use({ expectedErrors })` (one
+/// pattern: an array there would be read as a fixture's definition).
+export const test = base.extend<{ expectedErrors: RegExp; watchedErrors: void }>({
+  expectedErrors: [/the server responded with a status of 4\d\d/, { option: true }],
   watchedErrors: [
     async ({ context, expectedErrors }, use) => {
       const errors: string[] = [];
       const watch = (page: Page) => {
         const seen = (error: string) => {
-          if (!expectedErrors.some((expected) => expected.test(error))) errors.push(`${page.url()}: ${error}`);
+          if (!expectedErrors.test(error)) errors.push(`${page.url()}: ${error}`);
         };
         page.on("pageerror", (error) => seen(error.message));
         page.on("console", (line) => line.type() === "error" && seen(line.text()));

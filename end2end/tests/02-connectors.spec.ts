@@ -11,7 +11,7 @@ const SPA = "+14155550101";
 const SMS = "+14155550199";
 
 // Twilio's outage, injected below, answers the page's requests with 502.
-test.use({ expectedErrors: [/the server responded with a status of (4\d\d|502)/] });
+test.use({ expectedErrors: /the server responded with a status of (4\d\d|502)/ });
 
 test("an admin keeps a connector healthy: outage, every number's webhook, a bound number, the sandbox, delete", async ({
   page,
