@@ -263,12 +263,15 @@ pub async fn queue_outbound(
             return Err(AppError::invalid("file", "The file is empty or of no known type.").into());
         }
     }
-    let (message_id, media_id, now) = (crate::new_id(), crate::new_id(), now_ms());
+    let (message_id, media_id) = (crate::new_id(), crate::new_id());
     if let Some(f) = &file {
         state.media.write_file(&media_id, &f.bytes).await.map_err(anyhow::Error::from)?;
     }
     let stored = async {
         let mut tx = state.db.begin_write().await?;
+        // The time is taken once the write turn is held: the file's writing (up to 16 MB) must not
+        // date the message, and the conversation's last activity, before writes made meanwhile.
+        let now = now_ms();
         let row: Option<(i64, String)> = sqlx::query_as(
             "UPDATE conversations SET out_seq = out_seq + 1, last_activity_at = $2, state = 'live', ended_at = NULL \
              WHERE id = $1 RETURNING out_seq, (SELECT connector_id FROM numbers WHERE numbers.id = conversations.number_id)",
