@@ -71,6 +71,11 @@ impl Bench {
 
     /// An instance listening on `port` (several may share the database behind a proxy).
     fn start_on(&self, port: u16, extra: &[(&str, &str)]) -> Child {
+        // What earlier work left for the kernel to write (a build, the seed, a phase before) is
+        // written now, not while this process is measured: here, a gigabyte written back held
+        // another file's syncs for up to 67 ms (docs/performance.md, "Retention while webhooks
+        // arrive").
+        let _ = Command::new("sync").status();
         let mut cmd = Command::new(measured_binary());
         cmd.env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_PUBLIC_URL", &self.public_url)
