@@ -133,6 +133,32 @@ test("a connector chosen before the program takes over still shows its numbers",
   await expect(form.locator("label[data-number]").first()).toBeVisible({ timeout: 20_000 });
 });
 
+// The same on an agent's page, whose template section lists the templates of the connector chosen:
+// an agent with no template yet, its connector chosen while the program is held back.
+test("a template's connector chosen before the program takes over still lists its templates", async ({ page }) => {
+  const login = await page.request.post("/ui/login", {
+    headers: { Accept: "application/json" },
+    form: { email: "admin@example.com", password: "correct horse battery" },
+  });
+  expect(login.ok(), await login.text()).toBeTruthy();
+  const created = await page.request.post("/ui/create_agent", {
+    headers: { Accept: "application/json" },
+    form: { name: "night-desk", fallback_reply: "The night desk answers soon." },
+  });
+  expect(created.ok(), await created.text()).toBeTruthy();
+  const agent = (await created.json()).id as string;
+  await page.route(/split_agent_pages_\d+\.wasm$/, async (route) => {
+    await new Promise((done) => setTimeout(done, 3000));
+    await route.continue();
+  });
+  await page.goto(`/agents/${agent}`);
+  const template = page.getByTestId("template");
+  await template.getByLabel("Connector").selectOption({ label: "Front Desk" });
+  await expect(template.locator('label[data-template="follow_up"]')).toBeVisible({ timeout: 20_000 });
+  const deleted = await page.request.post("/ui/delete_agent", { headers: { Accept: "application/json" }, form: { id: agent } });
+  expect(deleted.ok(), await deleted.text()).toBeTruthy();
+});
+
 // A page whose program stops (here the page is altered on its way, so that it no longer matches
 // what the program builds) says so, with a link that loads it again; the marker the other tests
 // wait for is not set.

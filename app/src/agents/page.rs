@@ -515,12 +515,16 @@ fn TemplateSection(agent: String, current: Option<AgentTemplate>, templates: Tem
     let connector = RwSignal::new(current_connector);
     // A connector chosen before the page's program took it over still shows its templates.
     let picker = crate::components::early_choice(connector);
-    // Each choice after the first reading (which is the template's own) lists its templates.
-    let picked_for = agent.clone();
-    Effect::new(move |first: Option<()>| {
-        let connector = connector.get();
-        if first.is_some() {
-            picked.set(Some((picked_for.clone(), connector)));
+    // A connector other than the template's own lists its templates, and so does each choice
+    // after one (back to the template's own too). Not "each change after the first run": the
+    // early choice's Effect, made first, runs first, and a choice made before the program took
+    // the page over is already there when this one first runs.
+    let (picked_for, own) = (agent.clone(), connector.get_untracked());
+    Effect::new(move |_| {
+        let chosen = connector.get();
+        let picked_here = picked.with_untracked(|p| p.as_ref().is_some_and(|(of, _)| *of == picked_for));
+        if chosen != own || picked_here {
+            picked.set(Some((picked_for.clone(), chosen)));
         }
     });
     let agent_for_clear = agent.clone();
