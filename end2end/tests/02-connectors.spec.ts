@@ -76,6 +76,7 @@ test("an admin keeps a connector healthy: outage, every number's webhook, a boun
   await page.getByRole("button", { name: "Yes, regenerate" }).click();
   await expect(numbers.getByTestId("webhook-state").filter({ hasText: "Webhook not set up in provider" })).toHaveCount(3);
   await expect(numbers.getByTestId("webhook-detail").filter({ hasText: "regenerated" })).toHaveCount(3);
+  await expect(results, "what the bulk set said of the former URL went with it").toHaveCount(0);
   await page.getByRole("button", { name: "Set webhook on all active numbers" }).click();
   await expect(numbers.getByTestId("webhook-state").filter({ hasText: "Webhook configured" })).toHaveCount(3);
 

@@ -38,6 +38,15 @@ impl NumberActions {
         }
     }
 
+    /// Forgets what each last said (a bulk result, an error, "Sandbox added"): made with the page,
+    /// they outlive a rebuilt connector view, whose numbers are read anew.
+    pub(super) fn forget_results(&self) {
+        self.save.value().set(None);
+        self.set_webhook.value().set(None);
+        self.set_all.value().set(None);
+        self.sandbox.value().set(None);
+    }
+
     /// Tracked: changes each time one of them has run, when the numbers are to be read again.
     pub(super) fn version(&self) -> (usize, usize, usize, usize, u32) {
         (

@@ -121,6 +121,15 @@ pub fn ConnectorPage() -> impl IntoView {
     // page waits is made again each time the server builds that part: two calls to Twilio a view);
     // whatever changes the connector or its numbers reads them again.
     let numbers = NumberActions::new();
+    // The connector changed (credentials saved, verified, a new webhook URL): what the numbers'
+    // actions said before is about the numbers as they were.
+    Effect::new(move |seen: Option<(usize, usize, usize)>| {
+        let now = (update.version().get(), verify.version().get(), regenerate.version().get());
+        if seen.is_some_and(|seen| seen != now) {
+            numbers.forget_results();
+        }
+        now
+    });
     let rows = Resource::new(
         move || (id(), update.version().get(), verify.version().get(), regenerate.version().get(), numbers.version()),
         |(id, ..)| list_numbers(id),
