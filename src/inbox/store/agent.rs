@@ -108,8 +108,11 @@ pub(in crate::inbox) async fn unfolded_totals(
 }
 
 /// Folds up to `limit` of the agent's rows in `agent_totals` into one (none when they add up to
-/// nothing: its conversations all gone, or the agent deleted), the oldest first, so the row a
-/// fold leaves is taken last by the next; returns how many it took. Rows written meanwhile by
+/// nothing: its conversations all gone, or the agent deleted), in the order of their place in the
+/// table (on SQLite the oldest first, so the row a fold leaves is taken last by the next; on
+/// PostgreSQL a new row may fill an earlier place, which changes nothing but the order); returns
+/// how many it took. PostgreSQL sorts all of the agent's rows by place for each fold (its index
+/// is on the agent alone): a backlog of a million rows is read 2,000 times over, once. Rows written meanwhile by
 /// another instance's transaction are not yet seen by the delete, so they stay as they are, and
 /// count.
 pub(in crate::inbox) async fn fold_total(
