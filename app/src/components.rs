@@ -16,6 +16,23 @@ use crate::{
     error::AppError,
 };
 
+/// What an action that replaces its page (a delete, an erasure) succeeded with, one tick after it
+/// settled: the page's own readers of the action (an error line) run before the page is disposed;
+/// at once, one of them read a value already disposed and the page's program stopped.
+pub fn settled<I, O>(action: ServerAction<I>) -> RwSignal<Option<O>>
+where
+    I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    let done = RwSignal::new(None);
+    Effect::new(move |_| {
+        if let Some(Ok(value)) = action.value().get() {
+            done.set(Some(value));
+        }
+    });
+    done
+}
+
 /// A select whose choice drives `choice`, also when the choice was made before the page's program
 /// had taken the page over (on a slow link): once it has, the select's value is read into
 /// `choice`. Give the returned reference to the select (`node_ref=`).

@@ -599,19 +599,7 @@ async fn ana_40_days_back() -> (TestApp, reqwest::Client) {
 
 /// A conversation of `guest` on `number`, begun and last active `at`, with no message; its id.
 async fn quiet_conversation(app: &TestApp, number: &str, guest: &str, at: i64) -> String {
-    let id = switchboard::new_id();
-    sqlx::query(
-        "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
-         VALUES ($1, $2, $3, $4, $4)",
-    )
-    .bind(&id)
-    .bind(number)
-    .bind(guest)
-    .bind(at)
-    .execute(&app.state.db.pool)
-    .await
-    .unwrap();
-    id
+    crate::common::conversation_row(&app.state.db.pool, number, guest, at).await
 }
 
 /// One pass of the retention job reaches every conversation it has something to delete from: a

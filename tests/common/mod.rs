@@ -235,6 +235,24 @@ pub async fn signed_in(url: &str, email: &str) -> reqwest::Client {
     client
 }
 
+/// A conversation of `guest` on `number`, begun and last active `at`, written straight into the
+/// database (no message, no agent); its id.
+pub async fn conversation_row(db: &sqlx::AnyPool, number: &str, guest: &str, at: i64) -> String {
+    let id = switchboard::new_id();
+    sqlx::query(
+        "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
+         VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&id)
+    .bind(number)
+    .bind(guest)
+    .bind(at)
+    .execute(db)
+    .await
+    .unwrap();
+    id
+}
+
 /// Polls `check` until it gives a value or the time runs out.
 pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where

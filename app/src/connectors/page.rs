@@ -10,7 +10,7 @@ use leptos_router::{
 
 use super::numbers::{NumberActions, NumberRows, Numbers};
 use crate::{
-    components::{CopyButton, ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
+    components::{settled, CopyButton, ErrorNote, FieldError, FormError, HealthBadge, StateBadge},
     connectors::{
         api::{
             get_connector, list_connectors, list_numbers, CreateConnector, DeleteConnector, RegenerateWebhookUrl,
@@ -105,35 +105,23 @@ pub fn ConnectorPage() -> impl IntoView {
     let verify = ServerAction::<VerifyConnector>::new();
     let regenerate = ServerAction::<RegenerateWebhookUrl>::new();
     let delete = ServerAction::<DeleteConnector>::new();
-    // The report replaces the page one tick after the action settles, so that the page's own
-    // readers of the action (its error line) have run before the page is disposed.
-    let deleted = RwSignal::new(None::<DisconnectReport>);
-    Effect::new(move |_| {
-        if let Some(Ok(report)) = delete.value().get() {
-            deleted.set(Some(report));
-        }
-    });
-    let detail = Resource::new(
-        move || (id(), update.version().get(), verify.version().get(), regenerate.version().get()),
-        |(id, ..)| get_connector(id),
-    );
+    let deleted = settled(delete);
+    // Changes each time the connector changed (credentials saved, verified, a new webhook URL).
+    let changed = move || (update.version().get(), verify.version().get(), regenerate.version().get());
+    let detail = Resource::new(move || (id(), changed()), |(id, _)| get_connector(id));
     // The numbers are read beside the connector, not once it is shown (a resource made where the
     // page waits is made again each time the server builds that part: two calls to Twilio a view);
     // whatever changes the connector or its numbers reads them again.
     let numbers = NumberActions::new();
-    // The connector changed (credentials saved, verified, a new webhook URL): what the numbers'
-    // actions said before is about the numbers as they were.
+    // The connector changed: what the numbers' actions said before is about the numbers as they were.
     Effect::new(move |seen: Option<(usize, usize, usize)>| {
-        let now = (update.version().get(), verify.version().get(), regenerate.version().get());
+        let now = changed();
         if seen.is_some_and(|seen| seen != now) {
             numbers.forget_results();
         }
         now
     });
-    let rows = Resource::new(
-        move || (id(), update.version().get(), verify.version().get(), regenerate.version().get(), numbers.version()),
-        |(id, ..)| list_numbers(id),
-    );
+    let rows = Resource::new(move || (id(), changed(), numbers.version()), |(id, ..)| list_numbers(id));
 
     view! {
         <Title text="Connector"/>

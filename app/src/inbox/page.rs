@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     agents::{api::list_templates, page::AgentTabs, TemplateOption},
-    components::{live_updates, ErrorNote, FieldError, FormError},
+    components::{live_updates, settled, ErrorNote, FieldError, FormError},
     inbox::{
         api::{get_conversation, get_execution, get_inactivity, EndConversation, SetInactivity, SetPaused, StaffReply},
         ConversationDetail, ConversationState, Direction, MessageView,
@@ -93,23 +93,13 @@ pub fn ConversationPage() -> impl IntoView {
         |(id, ..)| get_conversation(id),
     );
     let templates = reply_templates(id, conversation);
-    // What was forgotten replaces the page one tick after the action settles, so that the page's
-    // own readers of the action (the section's error line) have run before the page is disposed;
-    // at once, one of them read the section's error after the section was gone, and the page's
-    // program stopped.
-    let forgotten = RwSignal::new(None);
-    Effect::new(move |_| {
-        if let Some(Ok(done)) = forget.value().get() {
-            forgotten.set(Some(done));
-        }
-    });
-    let forgotten = move || forgotten.get();
+    let forgotten = settled(forget);
     view! {
         <Title text="Conversation"/>
-        <Show when=move || forgotten().is_none() fallback=move || view! {
+        <Show when=move || forgotten.read().is_none() fallback=move || view! {
             <h1>"Guest forgotten"</h1>
             <p class="ok" role="status" data-testid="forgotten">"Deleted across the organization: "
-                {forgotten().map(|f| f.summary())} "."</p>
+                {forgotten.get().map(|f| f.summary())} "."</p>
             <p><a href="/inbox">"Back to the inbox"</a></p>
         }>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>

@@ -368,18 +368,7 @@ async fn each_organization_finds_its_own_messages_and_none_of_anothers() {
                 connectors.push((connector, number));
             }
             let (connector, number) = &connectors[on];
-            let conversation = switchboard::new_id();
-            sqlx::query(
-                "INSERT INTO conversations (id, number_id, guest_address, created_at, last_activity_at) \
-                 VALUES ($1, $2, $3, $4, $4)",
-            )
-            .bind(&conversation)
-            .bind(number)
-            .bind(guest(10 + c))
-            .bind(now)
-            .execute(pool)
-            .await
-            .unwrap();
+            let conversation = crate::common::conversation_row(pool, number, &guest(10 + c), now).await;
             sqlx::query(
                 "INSERT INTO messages (id, conversation_id, connector_id, direction, body, status, created_at) \
                  VALUES ($1, $2, $3, 'inbound', $4, 'received', $5)",
