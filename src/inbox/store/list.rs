@@ -15,8 +15,8 @@ fn search_words(q: &str) -> Vec<String> {
 
 /// The conversations of the organization `$1` with a message holding every word (the last one as
 /// the start of a word too, accents and case aside), through the full-text index, which holds each
-/// message's connector with its words: SQLite's FTS5 table, PostgreSQL's GIN index (migration
-/// 0039; SQLite's queue is indexed first, [`crate::inbox::search`]). `$n` is the words as
+/// message's connector with its words: SQLite's FTS5 table, PostgreSQL's GIN index (migrations
+/// 0039 and 0041; SQLite's queue is indexed first, [`crate::inbox::search`]). `$n` is the words as
 /// [`text_query`] writes them.
 fn text_ids(backend: Backend, n: usize) -> String {
     match backend {
@@ -25,9 +25,13 @@ fn text_ids(backend: Backend, n: usize) -> String {
              (SELECT rowid FROM message_search WHERE message_search MATCH {})",
             organization_match(n)
         ),
+        // The index asks a phrase as its words (migration 0041): the messages it finds for one are
+        // checked against it in their text. A query's phrase operator, alone, opens with " <".
         Backend::Postgres => format!(
             "SELECT sm.conversation_id FROM messages sm \
-             WHERE switchboard_search_words(sm.connector_id, sm.body) @@ {}",
+             WHERE switchboard_search_words(sm.connector_id, sm.body) @@ {} \
+             AND (strpos(to_tsquery('switchboard_search', ${n})::text, ' <') = 0 \
+             OR to_tsvector('switchboard_search', sm.body) @@ to_tsquery('switchboard_search', ${n}))",
             organization_query(n)
         ),
     }
