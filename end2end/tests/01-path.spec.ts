@@ -23,7 +23,7 @@ async function expectNoSecret(page: Page) {
   expect(await page.content()).not.toContain(AUTH_TOKEN);
 }
 
-test("an admin connects Twilio, binds a number to an agent, and a guest gets the agent's reply", async ({ page, browser }) => {
+test("an admin connects Twilio, binds a number to an agent, and a guest gets the agent's reply", async ({ page, context }) => {
 
   // First visit: setup creates the organization and its first admin.
   await open(page, "/");
@@ -173,8 +173,9 @@ test("an admin connects Twilio, binds a number to an agent, and a guest gets the
   await expect(bound.getByRole("radio")).toBeDisabled();
   await expect(page.getByRole("button", { name: "Add channel" })).toBeDisabled();
 
-  // A guest writes from the simulator's phone; the agent's reply arrives there.
-  const phone = await browser.newPage();
+  // A guest writes from the simulator's phone (a tab of the test's browser, watched for errors as
+  // the backoffice is); the agent's reply arrives there.
+  const phone = await context.newPage();
   await phone.goto(`${SIMULATOR}/?to=${encodeURIComponent("whatsapp:" + SENDER)}`);
   await phone.getByLabel("Message").fill("Hello, when is breakfast?");
   await phone.getByRole("button", { name: "Send" }).click();
