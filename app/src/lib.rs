@@ -33,6 +33,14 @@ pub use error::AppError;
 /// instead of a round trip later (most of a second on a slow mobile link), before the program.
 const STYLE: &str = include_str!("../../style/main.css");
 
+/// Once the browser's program has stopped (`routes::show_stopped` marks the body), a link or a
+/// form does what it does in a browser without the program: the router's listener would hold a
+/// link's click back to follow it itself, and nothing happened. A script of the page's own,
+/// which does not stop with the program, hears each click and submission first, on the window,
+/// and lets it go no further.
+const PAST_A_STOP: &str = "for (const kind of ['click', 'submit']) addEventListener(kind, (e) => { \
+     if (document.body.hasAttribute('data-stopped')) e.stopPropagation(); }, true);";
+
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -43,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.ico"/>
                 <style inner_html=STYLE></style>
+                <script inner_html=PAST_A_STOP></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

@@ -169,7 +169,8 @@ test.describe(() => {
     expectedErrors:
       /the server responded with a status of 4\d\d|tachys-[\d.]+\/src\/hydration\.rs:\d+:\d+:\n(internal error: entered unreachable code|Unrecoverable hydration error)|^A hydration error occurred|^unreachable$/,
   });
-  test("a page whose program stops says so and offers to load it again", async ({ page }) => {
+  /** Signs in and opens the Connectors page altered on its way the first time, so that its program stops there. */
+  async function stoppedConnectors(page: Page) {
     const login = await page.request.post("/ui/login", {
       headers: { Accept: "application/json" },
       form: { email: "admin@example.com", password: "correct horse battery" },
@@ -192,11 +193,26 @@ test.describe(() => {
     await expect(note).toBeVisible();
     expect(stopped.length, "the program stopped").toBeGreaterThan(0);
     await expect(page.locator("body")).not.toHaveAttribute("data-hydrated", "true");
+    return note;
+  }
+
+  test("a page whose program stops says so and offers to load it again", async ({ page }) => {
+    const note = await stoppedConnectors(page);
     // Loaded again (unaltered now), the page works.
     await expect(note.getByRole("link", { name: "Load it again" }), "the way on has the focus").toBeFocused();
     await Promise.all([page.waitForEvent("load"), note.getByRole("link", { name: "Load it again" }).click()]);
     await hydrated(page);
     await expect(page.getByRole("alert").filter({ hasText: "This page stopped working." })).toHaveCount(0);
     await expect(page.getByRole("heading", { name: "Connectors", level: 1 })).toBeVisible();
+  });
+
+  test("past a stop, the top bar's links still lead on, behind Menu on a phone", async ({ page }) => {
+    await stoppedConnectors(page);
+    // No program opens Menu now: the links show while it has the focus.
+    const bar = await topBar(page);
+    await Promise.all([page.waitForEvent("load"), bar.getByRole("link", { name: "Agents" }).click()]);
+    await expect(page).toHaveURL(/\/agents$/);
+    await hydrated(page);
+    await expect(page.getByRole("heading", { name: "Agents", level: 1 })).toBeVisible();
   });
 });
