@@ -962,7 +962,9 @@ mod tests {
     /// group moved in at once) is planned by what its guests hold, not by what the statistics say
     /// every organization's do: PostgreSQL took the 12,000 guests of such a group for a handful and
     /// gathered them (1.2 s a search at ten million messages). Its agents' totals say how many
-    /// conversations it has. On both databases.
+    /// conversations it has. The statistics have seen the two other organizations
+    /// ([`two_organizations`]). On both databases (SQLite counts along its index of the guests,
+    /// statistics aside: there the test checks the same plans).
     #[tokio::test]
     async fn an_organization_the_statistics_have_not_seen_is_planned_by_its_own_guests() {
         let (mut conn, backend) = crate::db::migrated_any().await;
