@@ -644,20 +644,36 @@ pub(in crate::inbox) async fn list(
     if let Some(p) = place {
         query = query.bind(p.at).bind(&p.id);
     }
-    if !(search && *plan == Plan::Gather) {
+    let Some(setting) = planner_setting(backend, filter, plan) else {
         return query.fetch_all(conn).await;
-    }
-    // A gather finds few messages by its plan's choice, but PostgreSQL expects a word begun to
-    // match thousands and reads them with parallel workers, whose start took 8.8 ms of the 12.4 a
-    // small organization's search took at a million messages (their read 0.4 ms). Walks keep them.
+    };
     // In a transaction of its own, or a savepoint of an export's: a setting made under a savepoint
     // would outlast its release, so it is put back before.
     let mut tx = sqlx::Connection::begin(conn).await?;
-    sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0").execute(&mut *tx).await?;
+    sqlx::query(&format!("SET LOCAL {setting}")).execute(&mut *tx).await?;
     let rows = query.fetch_all(&mut *tx).await?;
-    sqlx::query("SET LOCAL max_parallel_workers_per_gather = DEFAULT").execute(&mut *tx).await?;
+    let name = setting.split(' ').next().unwrap_or_default();
+    sqlx::query(&format!("SET LOCAL {name} = DEFAULT")).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(rows)
+}
+
+/// What PostgreSQL's planner is told for a search's read, beyond its statistics (`name = value`).
+/// A gather finds few messages by its plan's choice, but PostgreSQL expects a word begun to match
+/// thousands and reads them with parallel workers, whose start took 8.8 ms of the 12.4 a small
+/// organization's search took at a million messages (their read 0.4 ms): it reads without them.
+/// A walk reads each state's conversations along their index and stops at the page: statistics
+/// that have not seen the organization expect a row or two of it, and the planner then read all of
+/// them to sort them (the 12,000 of a hotel group moved in since: 50–80 ms a search, 0.8 without
+/// sorting, in the inbox benchmark's `BENCH_GROUP_UNANALYZED`). It walks without sorting.
+fn planner_setting(backend: Backend, filter: &InboxFilter, plan: &Plan) -> Option<&'static str> {
+    if backend != Backend::Postgres || typed(filter).is_empty() {
+        return None;
+    }
+    Some(match plan {
+        Plan::Gather => "max_parallel_workers_per_gather = 0",
+        Plan::Walk(_) | Plan::WalkGuests(_) => "enable_sort = off",
+    })
 }
 
 /// [`list`]'s statement and its arguments (a place's two come after them).
@@ -1009,15 +1025,54 @@ mod tests {
             .await
             .unwrap();
         }
-        if backend == Backend::Sqlite {
+        match backend {
             // SQLite counts along its index of the guests, which the indexer keeps.
-            indexed(&mut conn, backend).await;
+            Backend::Sqlite => indexed(&mut conn, backend).await,
+            // PostgreSQL's statistics of every other table are taken again, of the conversations not.
+            Backend::Postgres => {
+                sqlx::query("ANALYZE organizations, agents, connectors, numbers, messages, media")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
         }
         let filter = InboxFilter { q: "+4420".into(), ..Default::default() };
         let planned = plan(&mut conn, backend, "group", &filter, 100, 100).await.unwrap();
         assert_eq!(planned, Plan::WalkGuests(Walk::Gathered), "150 of its 150 guests");
         let planned = plan(&mut conn, backend, "quiet", &filter, 100, 100).await.unwrap();
         assert_eq!(planned, Plan::Gather, "two of the quiet organization's three");
+        // PostgreSQL walks the group's conversations along their index, sorting none of them
+        // (its statistics expect none of the group's).
+        if backend == Backend::Postgres {
+            let me = Me {
+                user_id: "u".into(),
+                org_id: "group".into(),
+                org_name: "group".into(),
+                email: "a@example.com".into(),
+                role: Role::OrgAdmin,
+                token: None,
+            };
+            let walk = Plan::WalkGuests(Walk::Gathered);
+            let (sql, args) = super::list_sql(backend, &me, &filter, &walk, false, Way::Older, 26);
+            let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+            if let Some(setting) = super::planner_setting(backend, &filter, &walk) {
+                sqlx::query(&format!("SET LOCAL {setting}")).execute(&mut *tx).await.unwrap();
+            }
+            let explained = format!("EXPLAIN {sql}");
+            let mut explain = sqlx::query_scalar::<_, String>(&explained).persistent(false);
+            for a in &args {
+                explain = explain.bind(a);
+            }
+            let lines = explain.fetch_all(&mut *tx).await.unwrap();
+            let sorts: Vec<&String> = lines
+                .iter()
+                .filter(|l| l.trim_start().trim_start_matches("->").trim_start().starts_with("Sort  ("))
+                .collect();
+            assert!(sorts.is_empty(), "a walk sorts nothing: {lines:#?}");
+            tx.rollback().await.unwrap();
+            let rows = super::list(&mut conn, backend, &me, &filter, &walk, None, Way::Older, 26).await.unwrap();
+            assert_eq!(rows.len(), 26, "a page of the group's");
+        }
         let filter = InboxFilter { q: "+44207990001".into(), ..Default::default() };
         let planned = plan(&mut conn, backend, "group", &filter, 100, 100).await.unwrap();
         assert_eq!(planned, Plan::Gather, "ten of its guests");
