@@ -38,12 +38,13 @@ const STYLE: &str = include_str!("../../style/main.css");
 /// link's click back to follow it itself, and nothing happened. A script of the page's own,
 /// which does not stop with the program, hears each click and submission first, on the window,
 /// and lets it go no further; it opens and folds the phone's Menu itself (the style's fallback
-/// opens it while the button has the focus, which Safari does not give a button it taps).
+/// before the program arrives opens it while the button has the focus, which Safari does not
+/// give a button it taps, and Chromium keeps after a second tap).
 const PAST_A_STOP: &str = "for (const kind of ['click', 'submit']) addEventListener(kind, (e) => { \
      if (!document.body.hasAttribute('data-stopped')) return; \
      e.stopPropagation(); \
      const menu = kind === 'click' && e.target.closest && e.target.closest('header.top button.menu'); \
-     if (menu) menu.setAttribute('aria-expanded', String(menu.closest('header').classList.toggle('open'))); \
+     if (menu) menu.setAttribute('aria-expanded', String(menu.closest('header.top').classList.toggle('open'))); \
      }, true);";
 
 /// The HTML document the server renders around [`App`].

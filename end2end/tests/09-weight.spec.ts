@@ -211,7 +211,16 @@ test.describe(() => {
     await stoppedConnectors(page);
     // Past the program, the page's own script opens Menu (and says so).
     const bar = await topBar(page);
-    if (PHONE) await expect(page.getByRole("button", { name: "Menu" })).toHaveAttribute("aria-expanded", "true");
+    if (PHONE) {
+      const menu = page.getByRole("button", { name: "Menu" });
+      await expect(menu).toHaveAttribute("aria-expanded", "true");
+      // A second tap folds the links again (the button keeps the focus), a third opens them.
+      await menu.click();
+      await expect(menu).toHaveAttribute("aria-expanded", "false");
+      await expect(bar).toBeHidden();
+      await menu.click();
+      await expect(bar).toBeVisible();
+    }
     await Promise.all([page.waitForEvent("load"), bar.getByRole("link", { name: "Agents" }).click()]);
     await expect(page).toHaveURL(/\/agents$/);
     await hydrated(page);
