@@ -511,6 +511,16 @@ async fn views(
         .await,
     )
     .await;
+    row(
+        "the fourth's inbox, first page",
+        time(runs, || {
+            let state = state.clone();
+            let group = group.clone();
+            async move { state.inbox(&group, InboxFilter::default()).await.unwrap() }
+        })
+        .await,
+    )
+    .await;
     let first = state.inbox(&me, InboxFilter::default()).await.unwrap().rows[0].id.clone();
     row(
         "one conversation's page (20 messages)",
