@@ -45,9 +45,9 @@ pub async fn end_idle(state: &AppState) -> sqlx::Result<u64> {
 }
 
 /// How many rows one transaction of [`fold_totals`] folds at most, which bounds how long a
-/// webhook batch waits for the write turn behind it. A retention pass ending thousands of an agent's conversations
-/// leaves as many rows; folded at once, the seed of a benchmark's 5,000 conversations held the
-/// turn for a second under `strace` (docs/performance.md).
+/// webhook batch waits for the write turn behind it. A retention pass ending thousands of an
+/// agent's conversations leaves as many rows; folded at once, the seed of a benchmark's 5,000
+/// conversations held the turn for a second under `strace` (docs/performance.md).
 pub const FOLD_ROWS: i64 = 500;
 
 /// What [`fold_totals_by`] did.

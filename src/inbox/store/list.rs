@@ -214,8 +214,7 @@ async fn guests_held(
             // The organization's conversations, as the planner expects them (from the statistics
             // it keeps of the organizations' shares) and as its agents' totals count them.
             let explain = format!("EXPLAIN SELECT 1 FROM conversations WHERE org_id = {}", literal(org_id));
-            let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
-            let expected = estimated_rows(&top).unwrap_or(0);
+            let expected = expected_rows(conn, &explain).await?;
             let counted: i64 = sqlx::query_scalar(
                 "SELECT CAST(COALESCE(SUM(t.n), 0) AS BIGINT) FROM agent_totals t \
                  JOIN agents a ON a.id = t.agent_id WHERE a.org_id = $1",
@@ -231,8 +230,7 @@ async fn guests_held(
                     "EXPLAIN SELECT 1 FROM conversations g WHERE {}",
                     guest_like(backend, "g", 1).replace("$1", &literal(&pattern))
                 );
-                let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(&mut *conn).await?;
-                let everyone = estimated_rows(&top).unwrap_or(0);
+                let everyone = expected_rows(conn, &explain).await?;
                 if everyone < walk_from {
                     return Ok(everyone);
                 }
@@ -400,7 +398,14 @@ async fn estimated(conn: &mut sqlx::AnyConnection, connectors: &[String], query:
          switchboard_search_query(ARRAY[{}]::text[], to_tsquery('switchboard_search', '{query}'))",
         connectors.join(", ")
     );
-    let top: String = sqlx::query_scalar(&explain).persistent(false).fetch_one(conn).await?;
+    expected_rows(conn, &explain).await
+}
+
+/// The rows PostgreSQL's planner expects of a statement, from the first line of `explain` (an
+/// `EXPLAIN` with its values written in, planned once, not kept among the connection's prepared
+/// statements).
+async fn expected_rows(conn: &mut sqlx::AnyConnection, explain: &str) -> sqlx::Result<i64> {
+    let top: String = sqlx::query_scalar(explain).persistent(false).fetch_one(conn).await?;
     Ok(estimated_rows(&top).unwrap_or(0))
 }
 
@@ -990,28 +995,9 @@ mod tests {
             sqlx::query("ALTER TABLE conversations SET (autovacuum_enabled = false)").execute(&mut conn).await.unwrap();
         }
         // The group, with its agent and 150 guests in London, after the statistics were taken.
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ('group', 'group', 0)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        organization(&mut conn, "group", "+442071000000").await;
         sqlx::query(
             "INSERT INTO agents (id, org_id, name, fallback_reply, created_at) VALUES ('desk', 'group', 'desk', '', 0)",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, \
-             webhook_key, created_at, updated_at) VALUES ('group', 'group', 'group', 'AC', $1, 1, 'active', 'connected', \
-             'group', 0, 0)",
-        )
-        .bind(vec![0u8; 32])
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, active, created_at) \
-             VALUES ('group', 'group', '+442071000000', '+442071000000', 'sms', 'group', 1, 0)",
         )
         .execute(&mut conn)
         .await
@@ -1048,14 +1034,7 @@ mod tests {
         // PostgreSQL walks the group's conversations along their index, sorting none of them
         // (its statistics expect none of the group's), and leaves what was set as it was.
         if backend == Backend::Postgres {
-            let me = Me {
-                user_id: "u".into(),
-                org_id: "group".into(),
-                org_name: "group".into(),
-                email: "a@example.com".into(),
-                role: Role::OrgAdmin,
-                token: None,
-            };
+            let me = admin("group");
             let walk = Plan::WalkGuests(Walk::Gathered);
             let (sql, args) = super::list_sql(backend, &me, &filter, &walk, false, Way::Older, 26);
             let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
@@ -1106,14 +1085,6 @@ mod tests {
     async fn a_search_is_planned_for_its_own_organization_and_text_every_time() {
         let (mut conn, backend) = crate::db::migrated_any().await;
         two_organizations(&mut conn, backend).await;
-        let admin = |org: &str| Me {
-            user_id: "u".into(),
-            org_id: org.into(),
-            org_name: org.into(),
-            email: "a@example.com".into(),
-            role: Role::OrgAdmin,
-            token: None,
-        };
         const WORKERS: &str = "SHOW max_parallel_workers_per_gather";
         let before: Option<String> = match backend {
             Backend::Postgres => Some(sqlx::query_scalar(WORKERS).fetch_one(&mut conn).await.unwrap()),
@@ -1160,29 +1131,7 @@ mod tests {
     /// three of the quiet one's, and 124 of the busy one's (`c0`…`c6`, `b000`…`b119`), indexed.
     async fn two_organizations(conn: &mut sqlx::AnyConnection, backend: Backend) {
         for org in ["quiet", "busy"] {
-            sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $1, 0)")
-                .bind(org)
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            sqlx::query(
-                "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, \
-                 webhook_key, created_at, updated_at) VALUES ($1, $1, $1, 'AC', $2, 1, 'active', 'connected', $1, 0, 0)",
-            )
-            .bind(org)
-            .bind(vec![0u8; 32])
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-            sqlx::query(
-                "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, active, \
-                 created_at) VALUES ($1, $1, $2, $2, 'sms', $1, 1, 0)",
-            )
-            .bind(org)
-            .bind(format!("+1415555{}", org.len()))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+            organization(conn, org, &format!("+1415555{}", org.len())).await;
         }
         // Three of the quiet organization's guests and four of the busy one's (120 more below).
         let guests = [
@@ -1218,6 +1167,46 @@ mod tests {
             .unwrap();
         }
         indexed(conn, backend).await;
+    }
+
+    /// The organization `org`, with a connector and an SMS number `number`, each with the
+    /// organization's id.
+    async fn organization(conn: &mut sqlx::AnyConnection, org: &str, number: &str) {
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $1, 0)")
+            .bind(org)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO connectors (id, org_id, name, account_sid, auth_token_enc, receive_inbound, state, health, \
+             webhook_key, created_at, updated_at) VALUES ($1, $1, $1, 'AC', $2, 1, 'active', 'connected', $1, 0, 0)",
+        )
+        .bind(org)
+        .bind(vec![0u8; 32])
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO numbers (id, connector_id, address, phone_number, provider, provider_sid, active, \
+             created_at) VALUES ($1, $1, $2, $2, 'sms', $1, 1, 0)",
+        )
+        .bind(org)
+        .bind(number)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+
+    /// An admin of the organization `org`.
+    fn admin(org: &str) -> Me {
+        Me {
+            user_id: "u".into(),
+            org_id: org.into(),
+            org_name: org.into(),
+            email: "a@example.com".into(),
+            role: Role::OrgAdmin,
+            token: None,
+        }
     }
 
     /// The guests as a search finds them: SQLite's index of them brought up to date, PostgreSQL's
