@@ -10,7 +10,7 @@ use axum::{
     Router,
 };
 use leptos::prelude::{provide_context, LeptosOptions};
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
@@ -330,6 +330,16 @@ fn loggable_path(path: &str) -> String {
     path.to_string()
 }
 
+/// The pages' routes, listed once per process. Leptos lists them by rendering the application,
+/// and while that render runs it holds back, for good, every resource of the process that starts
+/// loading then (a process-wide switch, leptos-rs/leptos#4773): a page another server of the
+/// process was rendering would never end. Listed before any server of the process serves, and
+/// never again, they cannot meet a page.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("app")
@@ -337,7 +347,7 @@ fn router(state: AppState, config: &Config, addr: SocketAddr) -> Router {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let routes = generate_route_list(App);
+    let routes = route_list();
     // What the pages' server functions reach the services through: a port per feature.
     let ports = {
         let state = state.clone();

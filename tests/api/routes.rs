@@ -381,3 +381,57 @@ async fn no_page_asks_twilio_for_the_same_thing_twice_in_one_view() {
     assert!(asked_on("/agents/{agent}", "/v1/ContentAndApprovals"));
     assert!(asked_on("/conversations/{conversation}", "/v1/ContentAndApprovals"));
 }
+
+/// A server, as it is built, renders the application once to list its routes, and while that
+/// render runs Leptos keeps any resource in the process that starts loading from ever loading (a
+/// process-wide switch, leptos-rs/leptos#4773). A page another server of the same process was
+/// rendering then never ended, and was cut off by the request timeout: a 408 the tests, which
+/// start many servers in one process, met now and then. Pages are viewed here without pause
+/// while other servers start beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_answer_while_another_server_starts_in_the_same_process() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let app = spawn_app().await;
+    let (_, connector, _, agent) = app.ready_path().await;
+    let pages: Vec<String> =
+        ["/dashboard", "/agents", "/agents/{agent}", "/agents/{agent}/sharing", "/connectors/{connector}", "/tokens"]
+            .iter()
+            .map(|page| format!("{}{}", app.url, page.replace("{agent}", &agent).replace("{connector}", &connector)))
+            .collect();
+    let starting = Arc::new(AtomicBool::new(true));
+    let mut viewers = Vec::new();
+    for _ in 0..3 {
+        let admin = signed_in(&app.url, "admin@example.com").await;
+        let (pages, starting) = (pages.clone(), starting.clone());
+        viewers.push(tokio::spawn(async move {
+            let mut views = 0;
+            while starting.load(Ordering::Relaxed) {
+                for page in &pages {
+                    // A page is made in milliseconds; one that has not ended in ten seconds never will.
+                    let response = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                        let response = admin.get(page).send().await?;
+                        let status = response.status();
+                        response.text().await.map(|_| status)
+                    })
+                    .await;
+                    match response {
+                        Ok(Ok(status)) if status.is_success() => views += 1,
+                        Ok(Ok(status)) => return Err(format!("{page}: {status}")),
+                        Ok(Err(e)) => return Err(format!("{page}: {e}")),
+                        Err(_) => return Err(format!("{page} did not end in 10 s, after {views} views")),
+                    }
+                }
+            }
+            Ok(views)
+        }));
+    }
+    for _ in 0..12 {
+        drop(spawn_app().await);
+    }
+    starting.store(false, Ordering::Relaxed);
+    for viewer in viewers {
+        let views = viewer.await.unwrap().unwrap();
+        assert!(views >= pages.len(), "{views} views");
+    }
+}
