@@ -226,4 +226,16 @@ test.describe(() => {
     await hydrated(page);
     await expect(page.getByRole("heading", { name: "Agents", level: 1 })).toBeVisible();
   });
+
+  test("past a stop, a form still goes to the server: Log out signs out", async ({ page }) => {
+    await stoppedConnectors(page);
+    // The browser posts the form itself; the server signs out and leads back, to the login.
+    await Promise.all([page.waitForEvent("load"), (await topBar(page)).getByRole("button", { name: "Log out" }).click()]);
+    await expect(page).toHaveURL(/\/login$/);
+    await expect(page.getByRole("button", { name: "Log in" })).toBeVisible();
+    // Signed out for good: the session no longer opens a page (one this test does not alter on its way).
+    await page.goto("/agents");
+    await expect(page).toHaveURL(/\/login$/);
+    await expect(page.getByRole("button", { name: "Log in" })).toBeVisible();
+  });
 });
