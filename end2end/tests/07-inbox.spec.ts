@@ -173,21 +173,19 @@ test("a conversation taken over outside the 24-hour window offers the approved t
   await page.getByTestId("inbox").locator("tr", { hasText: "+15550003333" }).getByRole("link").click();
   await expect(page).toHaveURL(/\/conversations\/[0-9a-f]+$/);
   await hydrated(page);
-  // The route stays to the end and stops closing the window when told. Removed, it failed the
-  // test once in a while ("Route is already handled!"): a read of the conversation still on its
-  // way was answered by its handler after the route was gone.
-  let closed = true;
   await page.route(/\/ui\/conversation$/, async (route) => {
     const response = await route.fetch();
-    const json = await response.json();
-    await route.fulfill({ response, json: closed ? { ...json, window_open: false } : json });
+    await route.fulfill({ response, json: { ...(await response.json()), window_open: false } });
   });
   await page.getByRole("button", { name: "Take over" }).click();
   const reply = page.getByTestId("reply");
   await expect(reply).toContainText("The guest's 24-hour window has closed");
   await expect(reply.locator('label[data-template="follow_up"]')).toBeVisible();
   await expect(reply.locator('label[data-template="spring_promo"]'), "a rejected template is not offered").toHaveCount(0);
-  closed = false;
+  // A read of the conversation still on its way goes on unaltered: removed by default, the route
+  // failed the test once in a while ("Route is already handled!"), when its handler answered such
+  // a read after the route was gone.
+  await page.unrouteAll({ behavior: "ignoreErrors" });
   await page.getByRole("button", { name: "Hand back to the agent" }).click();
   await expect(page.getByRole("button", { name: "Take over" })).toBeVisible();
 });
