@@ -411,13 +411,14 @@ async fn pages_answer_while_another_server_starts_in_the_same_process() {
                     // A page is made in milliseconds; one that has not ended in ten seconds never will.
                     let response = tokio::time::timeout(std::time::Duration::from_secs(10), async {
                         let response = admin.get(page).send().await?;
-                        let status = response.status();
-                        response.text().await.map(|_| status)
+                        // Not led elsewhere (the login, after a redirect).
+                        let (status, at) = (response.status(), response.url().to_string());
+                        response.text().await.map(|_| (status, at))
                     })
                     .await;
                     match response {
-                        Ok(Ok(status)) if status.is_success() => views += 1,
-                        Ok(Ok(status)) => return Err(format!("{page}: {status}")),
+                        Ok(Ok((status, at))) if status.is_success() && at == *page => views += 1,
+                        Ok(Ok((status, at))) => return Err(format!("{page}: {status} at {at}")),
                         Ok(Err(e)) => return Err(format!("{page}: {e}")),
                         Err(_) => return Err(format!("{page} did not end in 10 s, after {views} views")),
                     }
