@@ -394,10 +394,11 @@ async fn pages_answer_while_another_server_starts_in_the_same_process() {
     use std::sync::Arc;
     let app = spawn_app().await;
     let (_, connector, _, agent) = app.ready_path().await;
+    let ids = Ids(vec![("agent", agent), ("connector", connector)]);
     let pages: Vec<String> =
         ["/dashboard", "/agents", "/agents/{agent}", "/agents/{agent}/sharing", "/connectors/{connector}", "/tokens"]
             .iter()
-            .map(|page| format!("{}{}", app.url, page.replace("{agent}", &agent).replace("{connector}", &connector)))
+            .map(|page| format!("{}{}", app.url, ids.fill(page)))
             .collect();
     let starting = Arc::new(AtomicBool::new(true));
     let mut viewers = Vec::new();
